@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"time"
+)
+
+// Defaults of a [Plan]; zero fields of a Plan take these values in [Run].
+const (
+	// DefaultMethod is the HTTP method when Plan.Method is empty.
+	DefaultMethod = "GET"
+	// DefaultConnections is wrk's default number of connections (-c 10).
+	DefaultConnections = 10
+	// DefaultDuration is wrk's default test duration (-d 10s).
+	DefaultDuration = 10 * time.Second
+	// DefaultTimeout is wrk's default socket/request timeout (--timeout 2s).
+	DefaultTimeout = 2 * time.Second
+	// DefaultMaxBodyBytes caps how much of one response body is read;
+	// the rest of a larger body is discarded without being kept in memory.
+	DefaultMaxBodyBytes = 64 << 20
+)
+
+// Header is one request header line. Name "Host" sets the Host header.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Plan describes one load test. A Plan is a value: copy it freely. The zero
+// values of its optional fields are replaced by the DefaultX constants.
+type Plan struct {
+	// URL is the absolute http:// URL every request goes to. Required.
+	URL string
+	// Method is the request method; empty means DefaultMethod.
+	Method string
+	// Headers are sent with every request, in order.
+	Headers []Header
+	// Body is sent with every request; nil sends none.
+	Body []byte
+	// Connections is the number of keep-alive connections kept busy
+	// (wrk -c); zero means DefaultConnections.
+	Connections int
+	// Threads is the number of shards the connections are split into, each
+	// with its own latency histogram and rate samples (wrk -t); zero means
+	// GOMAXPROCS, and it is capped at Connections.
+	Threads int
+	// Warmup is load applied before measuring; its requests are not
+	// counted. Zero means no warm-up.
+	Warmup time.Duration
+	// Duration is how long requests are measured after the warm-up
+	// (wrk -d); zero means DefaultDuration.
+	Duration time.Duration
+	// Timeout is the total deadline of one request, from send to the last
+	// byte of the response (wrk --timeout); zero means DefaultTimeout.
+	Timeout time.Duration
+	// Grace is how long, after Duration, requests in flight may still
+	// finish; they are counted as in flight at end if they do not.
+	// Zero means Timeout.
+	Grace time.Duration
+	// Rate, when positive, switches to open loop: requests start at this
+	// many per second over the connection pool and latency is measured
+	// from each request's intended start (coordinated omission corrected,
+	// as wrk2). Zero means closed loop, as wrk.
+	Rate float64
+	// MaxBodyBytes caps the bytes of one response body that are read;
+	// zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int
+}

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Class is the status class of a completed response.
+type Class int
+
+// Status classes, as counted in [Result.Responses].
+const (
+	Class2xx Class = iota
+	Class3xx
+	Class4xx
+	Class5xx
+	// NumClasses is the number of classes; responses with a status below
+	// 200 or above 599 are counted as 5xx (not 2xx/3xx, so wrk's non-2xx-or-3xx).
+	NumClasses
+)
+
+// String returns the label of c: "2xx", "3xx", "4xx" or "5xx".
+func (c Class) String() string {
+	switch c {
+	case Class2xx:
+		return "2xx"
+	case Class3xx:
+		return "3xx"
+	case Class4xx:
+		return "4xx"
+	case Class5xx:
+		return "5xx"
+	}
+	return "unknown"
+}
+
+// ErrorKind is the class of a failed request, as wrk's socket errors plus
+// closed.
+type ErrorKind int
+
+// Error kinds, as counted in [Result.Errors].
+const (
+	// ErrConnect: the connection could not be opened.
+	ErrConnect ErrorKind = iota
+	// ErrRead: reading the response failed (reset, malformed response).
+	ErrRead
+	// ErrWrite: writing the request failed.
+	ErrWrite
+	// ErrTimeout: the request deadline (Plan.Timeout) fired. Counted once,
+	// when it fires; the connection is closed and a new one opened.
+	ErrTimeout
+	// ErrClosed: the server closed a kept-alive connection before answering.
+	ErrClosed
+	// NumErrorKinds is the number of kinds.
+	NumErrorKinds
+)
+
+// String returns the label of k: "connect", "read", "write", "timeout" or "closed".
+func (k ErrorKind) String() string {
+	switch k {
+	case ErrConnect:
+		return "connect"
+	case ErrRead:
+		return "read"
+	case ErrWrite:
+		return "write"
+	case ErrTimeout:
+		return "timeout"
+	case ErrClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// MaxErrorSamples is how many distinct error messages a [Result] keeps.
+const MaxErrorSamples = 10
+
+// Result is what one load test measured, warm-up excluded. It is not safe
+// for concurrent mutation; the caller owns it after [Run] returns.
+type Result struct {
+	// Plan is the plan as run, with defaults applied.
+	Plan Plan
+	// Start and End bound the measured interval (after warm-up, up to the
+	// end of Duration).
+	Start, End time.Time
+	// Elapsed is End - Start: the denominator of every per-second figure.
+	Elapsed time.Duration
+	// Sent counts requests started in the measured interval.
+	Sent uint64
+	// Responses counts responses received within the timeout, per class.
+	Responses [NumClasses]uint64
+	// Errors counts failed requests, per kind.
+	Errors [NumErrorKinds]uint64
+	// InFlight counts requests still unanswered when the grace ended.
+	// Invariant: Sent = Completed() + TotalErrors() + InFlight.
+	InFlight uint64
+	// BytesRead counts response bytes read on the wire (status line,
+	// headers and body) in the measured interval.
+	BytesRead uint64
+	// ConnectionsEstablished is the largest number of connections open at
+	// once.
+	ConnectionsEstablished int
+	// Latency holds the latency of every response counted in Responses,
+	// in microseconds (1 µs to at least 2 × Timeout, 3 significant digits).
+	Latency *hdrhistogram.Histogram
+	// RequestsPerSecondSamples holds, per thread, the completed requests per
+	// second over each 100 ms interval (wrk's Req/Sec thread statistics).
+	RequestsPerSecondSamples *hdrhistogram.Histogram
+	// ErrorSamples holds up to MaxErrorSamples distinct error messages.
+	ErrorSamples []string
+}
+
+// Completed returns the number of responses received, all classes.
+func (r *Result) Completed() uint64 {
+	var n uint64
+	for _, c := range r.Responses {
+		n += c
+	}
+	return n
+}
+
+// TotalErrors returns the number of failed requests, all kinds.
+func (r *Result) TotalErrors() uint64 {
+	var n uint64
+	for _, c := range r.Errors {
+		n += c
+	}
+	return n
+}
+
+// RequestsPerSecond returns completed responses per second of Elapsed, as
+// wrk's Requests/sec (wrk also counts late answers; timeouts are not here).
+func (r *Result) RequestsPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Completed()) / r.Elapsed.Seconds()
+}
+
+// Non2xx3xx returns wrk's "Non-2xx or 3xx responses": 4xx plus 5xx.
+func (r *Result) Non2xx3xx() uint64 {
+	return r.Responses[Class4xx] + r.Responses[Class5xx]
+}
+
+// ErrorRatio returns (socket errors including timeouts + 4xx/5xx) / Sent,
+// DESIGN.md's error ratio; 0 when nothing was sent.
+func (r *Result) ErrorRatio() float64 {
+	if r.Sent == 0 {
+		return 0
+	}
+	return float64(r.TotalErrors()+r.Non2xx3xx()) / float64(r.Sent)
+}
+
+// TimeoutRatio returns timeouts / Sent; 0 when nothing was sent.
+func (r *Result) TimeoutRatio() float64 {
+	if r.Sent == 0 {
+		return 0
+	}
+	return float64(r.Errors[ErrTimeout]) / float64(r.Sent)
+}
