@@ -15,11 +15,14 @@ const (
 	// DefaultTimeout is wrk's default socket/request timeout (--timeout 2s).
 	DefaultTimeout = 2 * time.Second
 	// DefaultMaxBodyBytes caps how much of one response body is read;
-	// the rest of a larger body is discarded without being kept in memory.
+	// the rest of a larger body is not read (see Plan.MaxBodyBytes).
 	DefaultMaxBodyBytes = 64 << 20
 )
 
-// Header is one request header line. Name "Host" sets the Host header.
+// Header is one request header line. Name "Host" (any case) replaces the
+// Host header taken from the URL and must not be empty; Content-Length and Transfer-Encoding are
+// not allowed (the engine frames Body itself). [ParseHeader] reads one from
+// wrk's -H syntax.
 type Header struct {
 	Name  string
 	Value string
@@ -51,6 +54,8 @@ type Plan struct {
 	Duration time.Duration
 	// Timeout is the total deadline of one request, from send to the last
 	// byte of the response (wrk --timeout); zero means DefaultTimeout.
+	// Opening a new connection has its own deadline of the same length.
+	// Requests are never retried.
 	Timeout time.Duration
 	// Grace is how long, after Duration, requests in flight may still
 	// finish; they are counted as in flight at end if they do not.
@@ -62,6 +67,9 @@ type Plan struct {
 	// as wrk2). Zero means closed loop, as wrk.
 	Rate float64
 	// MaxBodyBytes caps the bytes of one response body that are read;
-	// zero means DefaultMaxBodyBytes.
+	// zero means DefaultMaxBodyBytes. Bodies are never kept: they are read
+	// through a small buffer and dropped. A larger body still counts as a
+	// response (its latency ends at the cap), but the rest of it is left
+	// unread and its connection is closed and opened again.
 	MaxBodyBytes int
 }

@@ -86,7 +86,9 @@ type Result struct {
 	Start, End time.Time
 	// Elapsed is End - Start: the denominator of every per-second figure.
 	Elapsed time.Duration
-	// Sent counts requests started in the measured interval.
+	// Sent counts requests started in the measured interval. A request that
+	// needed a new connection counts from the dial, so a failed dial is one
+	// sent request that failed with ErrConnect.
 	Sent uint64
 	// Responses counts responses received within the timeout, per class.
 	Responses [NumClasses]uint64
@@ -96,16 +98,32 @@ type Result struct {
 	// Invariant: Sent = Completed() + TotalErrors() + InFlight.
 	InFlight uint64
 	// BytesRead counts response bytes read on the wire (status line,
-	// headers and body) in the measured interval.
+	// headers and body) for the requests counted in Sent.
 	BytesRead uint64
 	// ConnectionsEstablished is the largest number of connections open at
-	// once.
+	// once during the whole run, warm-up included.
 	ConnectionsEstablished int
 	// Latency holds the latency of every response counted in Responses,
-	// in microseconds (1 µs to at least 2 × Timeout, 3 significant digits).
+	// in microseconds (1 µs to at least 2 × Timeout, 3 significant digits),
+	// from the write of the request (closed loop; a new connection's dial
+	// time is not included, as in wrk) to the last byte of the response.
+	// Requests that failed, timeouts included, are not in it.
 	Latency *hdrhistogram.Histogram
+	// LatencyUncorrected is nil in the closed loop. In the open loop
+	// (Plan.Rate > 0) Latency is measured from each request's intended
+	// start (coordinated omission corrected) and LatencyUncorrected from
+	// the moment the request was actually written, in microseconds.
+	LatencyUncorrected *hdrhistogram.Histogram
+	// Late counts, in the open loop, the measured requests that could not
+	// start at their intended time because their connection was still busy
+	// with the previous request (or waiting after a connect error); zero
+	// in the closed loop. Late requests are also counted in Sent.
+	Late uint64
 	// RequestsPerSecondSamples holds, per thread, the completed requests per
-	// second over each 100 ms interval (wrk's Req/Sec thread statistics).
+	// second over each 100 ms interval of the measured interval (wrk's
+	// Req/Sec thread statistics). Unlike wrk, intervals without any
+	// completed request are recorded too (as 0), so a stalled server lowers
+	// the figures instead of vanishing from them.
 	RequestsPerSecondSamples *hdrhistogram.Histogram
 	// ErrorSamples holds up to MaxErrorSamples distinct error messages.
 	ErrorSamples []string

@@ -1,0 +1,181 @@
+// Package api is benchd's HTTP surface: /metrics for Prometheus, /healthz,
+// a landing page, and the JSON API under /api/v1/. It decodes requests and
+// calls the scheduler; it holds no business logic. Listening, TLS and basic
+// auth come from github.com/prometheus/exporter-toolkit, so the server is
+// locked down with the same --web.config.file as any Prometheus exporter.
+//
+// A [Server] is safe for concurrent use.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// DefaultListenAddress is where benchd listens unless told otherwise:
+// loopback only, port 9480.
+const DefaultListenAddress = "127.0.0.1:9480"
+
+// ShutdownTimeout bounds how long [Server.Serve] waits for open requests
+// when its context is done.
+const ShutdownTimeout = 5 * time.Second
+
+// Options configure a [Server].
+type Options struct {
+	// Gatherer is what /metrics exposes. Required.
+	Gatherer prometheus.Gatherer
+	// Registerer, when set, gets the promhttp handler's own metrics
+	// (promhttp_metric_handler_requests_total and friends).
+	Registerer prometheus.Registerer
+	// Web holds the listen addresses and the web config file (TLS, basic
+	// auth), as parsed by exporter-toolkit's kingpinflag.AddFlags.
+	Web *web.FlagConfig
+	// Version is shown on the landing page.
+	Version string
+	// Ready reports whether benchd is ready (config loaded, scheduler
+	// running); nil means always. /healthz answers 503 when it is false.
+	Ready func() bool
+	// Logger receives server logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server serves benchd's HTTP endpoints. Create it with [New].
+type Server struct {
+	opts      Options
+	log       *slog.Logger
+	handler   http.Handler
+	listeners []net.Listener
+}
+
+// New binds the listen addresses of o.Web and builds the handler. Binding
+// here rather than in Serve lets callers learn the bound addresses (for a
+// port 0) before serving. It returns an error if an address cannot be
+// bound or the landing page cannot be built; the caller must then not call
+// Serve. The caller must call Serve, which closes the listeners.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Gatherer == nil {
+		return nil, errors.New("api: no gatherer")
+	}
+	s := &Server{opts: o, log: o.Logger}
+	mux := http.NewServeMux()
+	var metrics http.Handler = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
+		EnableOpenMetrics: true,
+	})
+	if o.Registerer != nil {
+		metrics = promhttp.InstrumentMetricHandler(o.Registerer, metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "benchd",
+		Description: "Always-on HTTP performance regression monitoring",
+		Version:     o.Version,
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/healthz", Text: "Health"},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: landing page: %w", err)
+	}
+	mux.Handle("GET /{$}", landing)
+	s.handler = mux
+
+	addrs := []string{DefaultListenAddress}
+	if o.Web != nil && o.Web.WebListenAddresses != nil && len(*o.Web.WebListenAddresses) > 0 {
+		addrs = *o.Web.WebListenAddresses
+	}
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("api: listen on %s (--web.listen-address): %w", a, err)
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	return s, nil
+}
+
+// Addrs returns the bound listen addresses.
+func (s *Server) Addrs() []net.Addr {
+	out := make([]net.Addr, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// Handler returns the server's HTTP handler, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves until ctx is done, then shuts down within
+// [ShutdownTimeout]. It returns nil after a clean shutdown and the serving
+// error otherwise (a bad --web.config.file is reported here).
+func (s *Server) Serve(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	flags := s.opts.Web
+	if flags == nil {
+		flags = &web.FlagConfig{}
+	}
+	if flags.WebConfigFile == nil {
+		empty := ""
+		flags.WebConfigFile = &empty
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- web.ServeMultiple(s.listeners, srv, flags, s.log)
+	}()
+	select {
+	case err := <-errc:
+		s.closeListeners()
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	ready := s.opts.Ready == nil || s.opts.Ready()
+	status := "ok"
+	code := http.StatusOK
+	if !ready {
+		status, code = "starting", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
+}

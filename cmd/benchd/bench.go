@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/exporters"
+)
+
+// benchFlags are the flags of `benchd bench`, named as wrk's.
+type benchFlags struct {
+	url         string
+	connections int
+	duration    time.Duration
+	threads     int
+	timeout     time.Duration
+	warmup      time.Duration
+	rate        float64
+	method      string
+	headers     []string
+	body        string
+	latency     bool
+	json        bool
+}
+
+func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
+	c.Flag("connections", "Connections to keep open (wrk -c).").Short('c').Default("10").IntVar(&f.connections)
+	c.Flag("duration", "Duration of the test (wrk -d).").Short('d').Default("10s").DurationVar(&f.duration)
+	c.Flag("threads", "Threads (shards of connections, each with its own histogram); 0 = GOMAXPROCS (wrk -t).").Short('t').Default("0").IntVar(&f.threads)
+	c.Flag("timeout", "Deadline of one request, from send to last byte (wrk --timeout).").Default("2s").DurationVar(&f.timeout)
+	c.Flag("warmup", "Load applied before measuring, not counted (wrk has none).").Default("0s").DurationVar(&f.warmup)
+	c.Flag("rate", "Open loop: requests per second, latency corrected for coordinated omission (wrk2 -R); 0 = closed loop.").Short('R').Default("0").Float64Var(&f.rate)
+	c.Flag("method", "Request method.").Short('m').Default("GET").StringVar(&f.method)
+	c.Flag("header", "Request header \"Name: value\"; repeatable (wrk -H).").Short('H').StringsVar(&f.headers)
+	c.Flag("body", "Request body.").StringVar(&f.body)
+	c.Flag("latency", "Print the latency distribution (wrk --latency).").BoolVar(&f.latency)
+	c.Flag("json", "Print the result as JSON instead of wrk's layout.").BoolVar(&f.json)
+	c.Arg("url", "URL to load, http://host:port/path.").Required().StringVar(&f.url)
+}
+
+// runBench runs one load test and prints it; it stops early on ctx.
+func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
+	p := engine.Plan{
+		URL:         f.url,
+		Method:      f.method,
+		Connections: f.connections,
+		Threads:     f.threads,
+		Warmup:      f.warmup,
+		Duration:    f.duration,
+		Timeout:     f.timeout,
+		Rate:        f.rate,
+	}
+	if f.body != "" {
+		p.Body = []byte(f.body)
+	}
+	for _, h := range f.headers {
+		hd, err := engine.ParseHeader(h)
+		if err != nil {
+			return usageError{fmt.Errorf("--header %q: %w", h, err)}
+		}
+		p.Headers = append(p.Headers, hd)
+	}
+	res, err := engine.Run(ctx, p, nil)
+	if err != nil {
+		return fmt.Errorf("bench %s: %w", f.url, err)
+	}
+	if f.json {
+		return exporters.WriteJSON(stdout, res)
+	}
+	return exporters.WriteWrk(stdout, res, exporters.WrkOptions{Latency: f.latency})
+}

@@ -1,0 +1,194 @@
+// Command benchd runs HTTP load-test matrices on a schedule and exports what
+// it measured as Prometheus metrics.
+//
+//	benchd [serve]            the daemon: runs the matrix at start-up and on its cron schedule
+//	benchd matrix             one run over the matrix, then exit
+//	benchd bench URL          one load test, printed like wrk
+//	benchd config check       validate a configuration file
+//
+// Without --config.file, benchd uses its embedded default matrix (the Django
+// workers matrix) and unpacks the reference Django project under
+// --storage.path.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/benchd/benchd/api"
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/deploy"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// flags holds the parsed command line.
+type flags struct {
+	configFile  string
+	storagePath string
+	log         promslog.Config
+	web         *web.FlagConfig
+
+	matrix matrixFlags
+	bench  benchFlags
+}
+
+// run parses args, runs the chosen subcommand and returns the exit code:
+// 0 on success, 1 on an error (or, for matrix, a failed scenario), 2 on a
+// bad command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	var f flags
+	app := kingpin.New("benchd", "Always-on HTTP performance regression monitoring: runs a matrix of load tests on a schedule and exports the results to Prometheus.")
+	app.Writer(stdout)
+	app.ErrorWriter(stderr)
+	app.Terminate(nil)
+	app.UsageWriter(stdout)
+	app.Version(version.Print("benchd"))
+	app.HelpFlag.Short('h')
+	app.Flag("config.file", "Configuration file (YAML). Empty: the embedded default matrix.").
+		PlaceHolder("FILE").StringVar(&f.configFile)
+	app.Flag("storage.path", "Directory for benchd's state: the unpacked reference Django project and run history.").
+		Default("data/").StringVar(&f.storagePath)
+	f.log = promslog.Config{}
+	promslogflag.AddFlags(app, &f.log)
+	f.web = kingpinflag.AddFlags(app, api.DefaultListenAddress)
+
+	serveCmd := app.Command("serve", "Run the daemon: the matrix at start-up and on its schedule, results on /metrics.").Default()
+	matrixCmd := app.Command("matrix", "Run the matrix once, print the results, exit.")
+	addMatrixFlags(matrixCmd, &f.matrix)
+	benchCmd := app.Command("bench", "Run one load test against URL and print it like wrk.")
+	addBenchFlags(benchCmd, &f.bench)
+	configCmd := app.Command("config", "Configuration tools.")
+	checkCmd := configCmd.Command("check", "Validate the configuration: print every problem with its YAML path; exit 1 if invalid.")
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "benchd: %v (see benchd --help)\n", err)
+		return 2
+	}
+	if cmd == "" { // --help or --version was handled
+		return 0
+	}
+	f.log.Writer = stderr
+	logger := promslog.New(&f.log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case serveCmd.FullCommand():
+		err = serve(ctx, &f, logger)
+	case matrixCmd.FullCommand():
+		err = runMatrix(ctx, &f, stdout, stderr, logger)
+	case benchCmd.FullCommand():
+		err = runBench(ctx, &f.bench, stdout)
+	case checkCmd.FullCommand():
+		err = checkConfig(&f, stdout)
+	}
+	if err != nil {
+		var usage usageError
+		if errors.As(err, &usage) {
+			fmt.Fprintf(stderr, "benchd: %v\n", err)
+			return 2
+		}
+		logger.Error("benchd failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// usageError marks an error in the command line's values.
+type usageError struct{ error }
+
+// loadConfig loads --config.file, or the embedded default matrix whose
+// reference Django project it unpacks under --storage.path.
+func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
+	var cfg *config.Config
+	var err error
+	if f.configFile != "" {
+		cfg, err = config.Load(f.configFile)
+		if err != nil {
+			return nil, fmt.Errorf("load --config.file %s: %w", f.configFile, err)
+		}
+	} else {
+		cfg, err = config.Default()
+		if err != nil {
+			return nil, fmt.Errorf("load the embedded default config: %w", err)
+		}
+		dir, err := filepath.Abs(f.storagePath)
+		if err != nil {
+			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
+		}
+		djangoDir := filepath.Join(dir, "django")
+		if err := deploy.UnpackDjango(djangoDir); err != nil {
+			return nil, fmt.Errorf("unpack the reference Django project into %s (--storage.path): %w", djangoDir, err)
+		}
+		cfg.Dir = dir
+		logger.Info("using the embedded default matrix", "django_dir", djangoDir)
+	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn("config warning", "warning", w)
+	}
+	return cfg, nil
+}
+
+func checkConfig(f *flags, stdout io.Writer) error {
+	var cfg *config.Config
+	var err error
+	name := f.configFile
+	if name == "" {
+		name = "embedded default"
+		cfg, err = config.Default()
+	} else {
+		cfg, err = config.Load(f.configFile)
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "%s: INVALID\n", name)
+		for _, line := range splitErrors(err) {
+			fmt.Fprintf(stdout, "  - %s\n", line)
+		}
+		return fmt.Errorf("config check: %s is invalid", name)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "  warning: %s\n", w)
+	}
+	fmt.Fprintf(stdout, "%s: OK, %d targets, %d endpoints, %d scenarios\n",
+		name, len(cfg.Targets), len(cfg.Endpoints), len(cfg.Scenarios()))
+	return nil
+}
+
+// splitErrors flattens errors.Join trees into one message per problem.
+func splitErrors(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, splitErrors(e)...)
+		}
+		return out
+	}
+	var w interface{ Unwrap() error }
+	if errors.As(err, &w) {
+		if inner := w.Unwrap(); inner != nil {
+			if _, ok := inner.(interface{ Unwrap() []error }); ok {
+				return splitErrors(inner)
+			}
+		}
+	}
+	return []string{err.Error()}
+}

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/benchd/benchd/deploy"
+)
+
+// TestMain runs benchd's main instead of the tests when the test binary is
+// started with BENCHD_TEST_MAIN=1, so whole-binary tests can run benchd as
+// a real process (as Prometheus' cmd/prometheus tests do).
+func TestMain(m *testing.M) {
+	if os.Getenv("BENCHD_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// benchd returns a command running benchd with args.
+func benchd(ctx context.Context, t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "BENCHD_TEST_MAIN=1", "PYTHONDONTWRITEBYTECODE=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// requireDjangoStack fails (never skips) when the Debian packages of the
+// reference target are missing, naming the install command.
+func requireDjangoStack(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/python3", "/usr/bin/gunicorn", "/usr/bin/hypercorn"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s is missing: run `make setup` (scripts/setup.sh: apt-get install -y python3-django gunicorn python3-gevent python3-uvicorn python3-hypercorn python3-uvloop python3-brotli)", p)
+		}
+	}
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import django, gevent, uvicorn, hypercorn, uvloop").CombinedOutput(); err != nil {
+		t.Fatalf("python modules missing (%s): run `make setup` (apt-get install -y python3-django python3-gevent python3-uvicorn python3-hypercorn python3-uvloop)", out)
+	}
+}
+
+// e2eConfig writes a small matrix over the real Django target under two
+// server configs (WSGI gevent and ASGI hypercorn/asyncio), two endpoints,
+// sync and async, and returns its path.
+func e2eConfig(t *testing.T) (path string, ports []int) {
+	t.Helper()
+	dir := t.TempDir()
+	django := filepath.Join(dir, "django")
+	if err := deploy.UnpackDjango(django); err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`
+schedule: "@every 1h"
+run_on_start: true
+defaults: {connections: 8, threads: 2, duration: 2s, warmup: 500ms, timeout: 2s}
+targets:
+  - name: gunicorn-gevent
+    url: http://127.0.0.1:%[1]d
+    modes: [sync]
+    process:
+      dir: django
+      command: [/usr/bin/gunicorn, -k, gevent, -w, "1", --worker-connections, "100", -b, "127.0.0.1:%[1]d", proj.wsgi:application]
+      setup: [[/usr/bin/python3, manage.py, migrate, --noinput], [/usr/bin/python3, manage.py, seed_rows]]
+      ready: /healthz
+      ready_timeout: 60s
+  - name: hypercorn-asyncio
+    url: http://127.0.0.1:%[2]d
+    modes: [sync, async]
+    process:
+      dir: django
+      command: [/usr/bin/hypercorn, -k, asyncio, -w, "1", -b, "127.0.0.1:%[2]d", proj.asgi:application]
+      setup: [[/usr/bin/python3, manage.py, migrate, --noinput], [/usr/bin/python3, manage.py, seed_rows]]
+      ready: /healthz
+      ready_timeout: 60s
+endpoints:
+  - {name: json, path: "/myapp/{mode}/json"}
+  - {name: json_query, path: "/myapp/{mode}/json_query"}
+`, p1, p2)
+	path = filepath.Join(dir, "benchd.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, []int{p1, p2}
+}
+
+var e2eScenarios = []string{
+	"gunicorn-gevent/sync/json",
+	"gunicorn-gevent/sync/json_query",
+	"hypercorn-asyncio/sync/json",
+	"hypercorn-asyncio/async/json",
+	"hypercorn-asyncio/sync/json_query",
+	"hypercorn-asyncio/async/json_query",
+}
+
+// TestMatrixEndToEnd runs `benchd matrix --format markdown` over the real
+// Django target and checks every scenario's wrk block: requests made, no
+// socket errors, no non-2xx responses.
+func TestMatrixEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Django target")
+	}
+	requireDjangoStack(t)
+	cfg, _ := e2eConfig(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := benchd(ctx, t, "matrix", "--config.file", cfg, "--format", "markdown", "--storage.path", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("benchd matrix: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, h := range []string{"# Django Workers", "## gunicorn-gevent", "## hypercorn-asyncio", "#### Sync", "#### Async"} {
+		if !strings.Contains(out, h) {
+			t.Errorf("markdown lacks %q", h)
+		}
+	}
+	blocks := regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(out, -1)
+	if len(blocks) != len(e2eScenarios) {
+		t.Fatalf("got %d wrk blocks, want %d:\n%s", len(blocks), len(e2eScenarios), out)
+	}
+	reqs := regexp.MustCompile(`(?m)^\s+(\d+) requests in `)
+	for i, b := range blocks {
+		block := b[1]
+		m := reqs.FindStringSubmatch(block)
+		if m == nil {
+			t.Errorf("block %d has no request count:\n%s", i, block)
+			continue
+		}
+		if n, _ := strconv.Atoi(m[1]); n == 0 {
+			t.Errorf("block %d made no requests:\n%s", i, block)
+		}
+		for _, bad := range []string{"Socket errors", "Non-2xx"} {
+			if strings.Contains(block, bad) {
+				t.Errorf("block %d of a healthy endpoint reports %s:\n%s", i, bad, block)
+			}
+		}
+	}
+	for _, sc := range e2eScenarios {
+		if !strings.Contains(stderr.String(), sc+" ok") {
+			t.Errorf("progress on stderr lacks %q:\n%s", sc+" ok", stderr.String())
+		}
+	}
+}
+
+// TestServeEndToEnd runs `benchd serve` as a real process over the real
+// Django target, scrapes /metrics after its start-up run, checks values for
+// every scenario, then stops benchd with SIGTERM and checks it exits 0 and
+// leaves no target process behind.
+func TestServeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Django target")
+	}
+	requireDjangoStack(t)
+	cfg, targetPorts := e2eConfig(t)
+	port := freePort(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", t.TempDir(),
+		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	var families map[string]*dto.MetricFamily
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("no finished run on /metrics in time; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(time.Second)
+		families = scrape(t, url)
+		if families == nil {
+			continue
+		}
+		if v := value(families, "benchd_runs_total", map[string]string{"result": "success"}); v >= 1 {
+			break
+		}
+		if v := value(families, "benchd_runs_total", map[string]string{"result": "failed"}); v >= 1 {
+			t.Fatalf("start-up run failed; stderr:\n%s", stderr.String())
+		}
+	}
+	for _, sc := range e2eScenarios {
+		parts := strings.Split(sc, "/")
+		l := map[string]string{"target": parts[0], "mode": parts[1], "endpoint": parts[2]}
+		with := func(k, v string) map[string]string {
+			m := map[string]string{k: v}
+			for a, b := range l {
+				m[a] = b
+			}
+			return m
+		}
+		if v := value(families, "benchd_requests_total", with("class", "2xx")); v <= 0 {
+			t.Errorf("%s: benchd_requests_total{class=2xx} = %v, want > 0", sc, v)
+		}
+		for _, kind := range []string{"connect", "read", "write", "timeout", "closed"} {
+			if v := value(families, "benchd_request_errors_total", with("kind", kind)); v != 0 {
+				t.Errorf("%s: benchd_request_errors_total{kind=%s} = %v, want 0", sc, kind, v)
+			}
+		}
+		if v := value(families, "benchd_scenario_requests_per_second", l); v <= 0 {
+			t.Errorf("%s: benchd_scenario_requests_per_second = %v, want > 0", sc, v)
+		}
+		if v := value(families, "benchd_scenario_up", l); v != 1 {
+			t.Errorf("%s: benchd_scenario_up = %v, want 1", sc, v)
+		}
+		if v := histogramCount(families, "benchd_request_duration_seconds", l); v == 0 {
+			t.Errorf("%s: benchd_request_duration_seconds has no observations", sc)
+		}
+	}
+	if _, ok := families["benchd_build_info"]; !ok {
+		t.Errorf("benchd_build_info missing")
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: %v %v", resp, err)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("benchd exited with %v after SIGTERM; stderr:\n%s", err, stderr.String())
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, 0); err == nil {
+		t.Errorf("a process of benchd's group is still alive after it exited")
+	}
+	for _, p := range targetPorts {
+		out, _ := exec.Command("pgrep", "-f", fmt.Sprintf("127.0.0.1:%d", p)).Output()
+		if s := strings.TrimSpace(string(out)); s != "" {
+			t.Errorf("target processes on port %d left behind: %s", p, s)
+		}
+	}
+}
+
+// scrape fetches and parses a Prometheus text exposition; nil if not yet up.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return fams
+}
+
+// find returns the metric of name whose labels include want.
+func find(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, lp := range m.Label {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return m
+	}
+	return nil
+}
+
+// value returns a counter or gauge value, or -1 when absent.
+func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	m := find(fams, name, labels)
+	switch {
+	case m == nil:
+		return -1
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return -1
+}
+
+func histogramCount(fams map[string]*dto.MetricFamily, name string, labels map[string]string) uint64 {
+	m := find(fams, name, labels)
+	if m == nil || m.Histogram == nil {
+		return 0
+	}
+	return m.Histogram.GetSampleCount()
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/scheduler"
+)
+
+// matrixFlags are the flags of `benchd matrix`.
+type matrixFlags struct {
+	only   string
+	format string
+}
+
+func addMatrixFlags(c *kingpin.CmdClause, f *matrixFlags) {
+	c.Flag("only", "Run only the scenarios whose name target/mode/endpoint matches this regular expression, e.g. 'gunicorn-gevent/sync/json$'.").
+		PlaceHolder("REGEX").StringVar(&f.only)
+	c.Flag("format", "Output: text (a wrk block per scenario as it ends), markdown (the seed document's layout, at the end) or json.").
+		Default("text").EnumVar(&f.format, "text", "markdown", "json")
+}
+
+// runMatrix runs the matrix once and prints it. It returns an error when
+// the run was cut short or a scenario failed (target not started, target
+// died, engine error); timeouts and error responses are results, not
+// failures.
+func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *slog.Logger) error {
+	var only *regexp.Regexp
+	if f.matrix.only != "" {
+		re, err := regexp.Compile(f.matrix.only)
+		if err != nil {
+			return usageError{fmt.Errorf("--only %q: %w", f.matrix.only, err)}
+		}
+		only = re
+	}
+	cfg, err := loadConfig(f, logger)
+	if err != nil {
+		return err
+	}
+	obs := &matrixObserver{format: f.matrix.format, out: stdout, progress: stderr}
+	sched, err := scheduler.New(cfg, scheduler.Options{
+		Observer: obs,
+		Logger:   logger.With("component", "scheduler"),
+	})
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if len(sched.Plan(only)) == 0 {
+		return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
+	}
+	rep, err := sched.RunOnce(ctx, scheduler.TriggerManual, only)
+	if err != nil {
+		return err
+	}
+	entries := make([]exporters.Entry, 0, len(rep.Results))
+	for _, r := range rep.Results {
+		entries = append(entries, entry(cfg, r))
+	}
+	switch f.matrix.format {
+	case "markdown":
+		err = exporters.WriteMarkdown(stdout, entries)
+	case "json":
+		err = exporters.WriteEntriesJSON(stdout, entries)
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if rep.Err != nil {
+		return fmt.Errorf("run %s cut short: %w", rep.ID, rep.Err)
+	}
+	if n := rep.Failed(); n > 0 {
+		return fmt.Errorf("run %s: %d of %d scenarios failed", rep.ID, n, len(rep.Results))
+	}
+	return nil
+}
+
+// matrixObserver prints progress on stderr and, in text format, each
+// scenario's wrk block on stdout as it ends.
+type matrixObserver struct {
+	format   string
+	out      io.Writer
+	progress io.Writer
+	start    time.Time
+}
+
+func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
+	o.start = info.Start
+	fmt.Fprintf(o.progress, "run %s: %d scenarios\n", info.ID, len(info.Scenarios))
+}
+
+func (o *matrixObserver) TargetChanged(string, bool) {}
+
+func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
+	status := "ok"
+	if r.Err != nil {
+		status = "FAILED: " + r.Err.Error()
+	}
+	elapsed := time.Since(o.start).Round(time.Second)
+	eta := time.Duration(0)
+	if done := r.Index + 1; done < r.Total {
+		eta = (elapsed / time.Duration(done) * time.Duration(r.Total-done)).Round(time.Second)
+	}
+	fmt.Fprintf(o.progress, "[%d/%d] %s %s (elapsed %s, about %s left)\n", r.Index+1, r.Total, r.Scenario.Name, status, elapsed, eta)
+	if o.format != "text" {
+		return
+	}
+	fmt.Fprintf(o.out, "== %s ==\n", r.Scenario.Name)
+	if r.Result != nil {
+		_ = exporters.WriteWrk(o.out, r.Result, exporters.WrkOptions{})
+	}
+	if r.Err != nil {
+		fmt.Fprintf(o.out, "Failed: %v\n", r.Err)
+	}
+	fmt.Fprintln(o.out)
+}
+
+func (o *matrixObserver) RunFinished(*scheduler.RunReport) {}
+func (o *matrixObserver) RunSkipped(time.Time)             {}
+func (o *matrixObserver) NextRun(time.Time)                {}
+
+// entry turns a scenario result into a report entry.
+func entry(cfg *config.Config, r *scheduler.ScenarioResult) exporters.Entry {
+	sc := r.Scenario
+	e := exporters.Entry{
+		Scenario:           sc.Name,
+		Target:             sc.Target,
+		Mode:               sc.Mode,
+		Endpoint:           sc.Endpoint,
+		Result:             r.Result,
+		TargetCPUSeconds:   r.Target.CPUSeconds,
+		TargetPeakRSSBytes: r.Target.RSSBytes,
+		ClientCPUSeconds:   r.Self.CPUSeconds,
+		ClientPeakRSSBytes: r.Self.RSSBytes,
+	}
+	if t := cfg.Target(sc.Target); t != nil {
+		e.TargetTitle = t.Title
+	}
+	if ep := cfg.Endpoint(sc.Endpoint); ep != nil {
+		e.EndpointTitle = ep.Title
+	}
+	if r.Err != nil {
+		e.Error = r.Err.Error()
+	}
+	return e
+}

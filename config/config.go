@@ -1,0 +1,508 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+	// CRON_TZ=Zone in a schedule needs the time zone database; embed it so
+	// that works in images without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// Built-in defaults. They apply where neither the defaults section, the
+// endpoint nor a target's override sets a value; the load settings follow
+// wrk's own defaults where wrk has one.
+const (
+	// DefaultSchedule is the cron spec of the matrix when schedule is unset:
+	// every hour, on the hour.
+	DefaultSchedule = "0 * * * *"
+	// DefaultRunOnStart is whether a run starts as soon as benchd is up when
+	// run_on_start is unset.
+	DefaultRunOnStart = true
+	// DefaultMethod is the HTTP request method (wrk sends GET).
+	DefaultMethod = "GET"
+	// DefaultConnections is the number of keep-alive connections kept busy
+	// (wrk -c 10).
+	DefaultConnections = 10
+	// DefaultThreads is the number of shards the connections are split into;
+	// 0 means GOMAXPROCS (wrk -t defaults to 2).
+	DefaultThreads = 0
+	// DefaultDuration is how long a scenario is measured, after its warm-up
+	// (wrk -d 10s).
+	DefaultDuration = 10 * time.Second
+	// DefaultTimeout is the deadline of one request, from send to the last
+	// byte of the response (wrk --timeout 2s).
+	DefaultTimeout = 2 * time.Second
+	// DefaultWarmup is load applied before measuring and not counted (wrk
+	// has no warm-up; DESIGN.md asks for 2 s).
+	DefaultWarmup = 2 * time.Second
+	// DefaultRate is the target request rate in requests per second; 0 means
+	// closed loop, each connection sending its next request when the previous
+	// one ends, as wrk does.
+	DefaultRate = 0.0
+	// DefaultReadyTimeout is how long benchd waits for a managed target or a
+	// service to become ready when ready_timeout is unset.
+	DefaultReadyTimeout = 30 * time.Second
+	// DefaultStopTimeout is the grace between SIGTERM and SIGKILL when a
+	// managed target is stopped and stop_timeout is unset.
+	DefaultStopTimeout = 10 * time.Second
+)
+
+// Limits checked by [Config.Validate] and [Config.Warnings].
+const (
+	// MaxConnections is the largest connections value accepted: each
+	// connection is a file descriptor and an ephemeral port on both ends.
+	MaxConnections = 1_000_000
+	// WarnConnections is the connections value above which
+	// [Config.Warnings] reports a warning.
+	WarnConnections = 10_000
+	// MaxDuration is the largest duration, timeout and warmup accepted: a
+	// day. Longer values are mistakes, and would overflow the sums a run's
+	// length is estimated from.
+	MaxDuration = 24 * time.Hour
+)
+
+// NoMode is the mode of a scenario whose target and endpoint have no modes;
+// it stands in the scenario name, as in "target/-/endpoint".
+const NoMode = "-"
+
+//go:embed default.yml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default matrix, as YAML with its comments.
+// The caller owns the returned slice.
+func DefaultYAML() []byte {
+	return bytes.Clone(defaultYAML)
+}
+
+// Config is one benchd configuration: the matrix and its schedule. Build it
+// with [Load], [Parse] or [Default]; a Config built by hand should be checked
+// with [Config.Validate]. A Config may be copied; copies share slices and maps.
+type Config struct {
+	// Schedule is when runs start: a robfig/cron/v3 standard spec of five
+	// fields (minute hour day-of-month month day-of-week), optionally
+	// prefixed by CRON_TZ=Zone, or a descriptor such as @hourly or
+	// @every 30m. The default is DefaultSchedule.
+	Schedule string `yaml:"schedule"`
+	// RunOnStart starts a run as soon as benchd is up, besides the
+	// schedule. The default is true.
+	RunOnStart bool `yaml:"run_on_start"`
+	// Defaults are the load settings of every scenario unless an endpoint
+	// or a target's override sets them; unset fields take the built-in
+	// DefaultX values.
+	Defaults Settings `yaml:"defaults"`
+	// Services are helper processes that targets need, started once per run
+	// before the first target that names them.
+	Services []Service `yaml:"services"`
+	// Targets are the systems under test, in run order.
+	Targets []Target `yaml:"targets"`
+	// Endpoints are the paths loaded on every target, in run order.
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// Dir is the directory relative paths (process.dir, service dir) resolve
+	// against: the config file's directory for [Load], the dir argument of
+	// [Parse], "" for [Default]. It is not part of the YAML.
+	Dir string `yaml:"-"`
+
+	// schedule is the compiled Schedule, cached by Validate; scheduleSpec is
+	// the spec it was compiled from.
+	schedule     cron.Schedule
+	scheduleSpec string
+}
+
+// Settings are load settings. Every field is optional: nil (or, for Headers,
+// a nil slice) means unset, and the value is inherited from the next layer
+// out, in the order target override, endpoint, defaults, built-in DefaultX.
+// [Config.Scenarios] resolves them into a [LoadSpec]. Copies share the
+// pointed-to values: replace a pointer rather than write through it.
+type Settings struct {
+	// Method is the HTTP request method, a token such as GET or POST.
+	Method *string `yaml:"method,omitempty"`
+	// Headers are sent with every request. In YAML either a mapping of name
+	// to value or a list of "Name: value" strings (the list allows a name
+	// twice). A layer's headers replace same-named headers of the layers
+	// it inherits from (names compare case-insensitively) and add the rest.
+	Headers Headers `yaml:"headers,omitempty"`
+	// Body is the request body sent with every request; "" sends none.
+	Body *string `yaml:"body,omitempty"`
+	// Connections is the number of keep-alive connections kept busy, at
+	// least 1 (wrk -c).
+	Connections *int `yaml:"connections,omitempty"`
+	// Threads is the number of shards the connections are split into, each
+	// with its own latency histogram, from 0 to Connections; 0 means
+	// GOMAXPROCS (wrk -t).
+	Threads *int `yaml:"threads,omitempty"`
+	// Duration is how long the scenario is measured, after the warm-up;
+	// more than 0 (wrk -d).
+	Duration *time.Duration `yaml:"duration,omitempty"`
+	// Timeout is the deadline of one request, from send to the last byte of
+	// the response; more than 0 (wrk --timeout).
+	Timeout *time.Duration `yaml:"timeout,omitempty"`
+	// Warmup is load applied before measuring, not counted; 0 or more, 0
+	// meaning none.
+	Warmup *time.Duration `yaml:"warmup,omitempty"`
+	// Rate is the target rate in requests per second over all connections
+	// (open loop, latency corrected for coordinated omission, as wrk2);
+	// 0 means closed loop, as wrk. Not negative.
+	Rate *float64 `yaml:"rate,omitempty"`
+}
+
+// Service is a helper process the matrix needs, such as Redis or an upstream
+// HTTP server, started once per run and stopped at its end. It may be copied;
+// copies share Command and Env.
+type Service struct {
+	// Name identifies the service in targets[].services; it matches
+	// ^[a-z0-9][a-z0-9_.-]*$ and is unique among services.
+	Name string `yaml:"name"`
+	// Command is the program and its arguments, run without a shell.
+	// Required.
+	Command []string `yaml:"command"`
+	// Dir is the working directory, relative to [Config.Dir] unless
+	// absolute; "" means Config.Dir.
+	Dir string `yaml:"dir,omitempty"`
+	// Env adds variables to the environment benchd passes on.
+	Env map[string]string `yaml:"env,omitempty"`
+	// Ready is how benchd knows the service is up: tcp://host:port (a
+	// connection is accepted) or an http:// or https:// URL (it answers
+	// 2xx). Required.
+	Ready string `yaml:"ready"`
+	// ReadyTimeout is how long benchd waits for Ready before the run
+	// fails; more than 0, default DefaultReadyTimeout.
+	ReadyTimeout time.Duration `yaml:"ready_timeout"`
+}
+
+// Target is one system under test. It may be copied; copies share Process,
+// Modes, Services and Overrides.
+type Target struct {
+	// Name identifies the target in scenario names, metrics and the API; it
+	// matches ^[a-z0-9][a-z0-9_.-]*$ and is unique among targets.
+	Name string `yaml:"name"`
+	// Title is the heading of the target in reports, such as "WSGI Gunicorn
+	// Gevent"; "" means Name. One line.
+	Title string `yaml:"title,omitempty"`
+	// URL is the base URL endpoint paths are appended to, such as
+	// http://127.0.0.1:8000: absolute, http or https, with a host, without
+	// query or fragment. Required.
+	URL string `yaml:"url"`
+	// Process, if set, is the server benchd starts before the target's
+	// scenarios and stops after them; nil means the target is already
+	// running and benchd only loads it.
+	Process *Process `yaml:"process,omitempty"`
+	// Modes are the variants of every endpoint on this target, such as
+	// [sync, async], each matching ^[a-z0-9][a-z0-9_.-]*$; empty means the
+	// target has no modes.
+	Modes []string `yaml:"modes,omitempty"`
+	// Services are the names of the services this target needs; each must
+	// be defined in [Config.Services].
+	Services []string `yaml:"services,omitempty"`
+	// Overrides maps an endpoint name to load settings for this target
+	// only; they take precedence over the endpoint's own. Each key must name
+	// an endpoint.
+	Overrides map[string]Settings `yaml:"overrides,omitempty"`
+}
+
+// Process is a managed target's server process: what to run, not a running
+// process (the scheduler owns those). It may be copied; copies share slices
+// and Env.
+type Process struct {
+	// Command is the program and its arguments, run without a shell.
+	// Required.
+	Command []string `yaml:"command"`
+	// Dir is the working directory of Command and Setup, relative to
+	// [Config.Dir] unless absolute; "" means Config.Dir.
+	Dir string `yaml:"dir,omitempty"`
+	// Env adds variables to the environment benchd passes on.
+	Env map[string]string `yaml:"env,omitempty"`
+	// Setup are commands run in Dir, one after the other, before Command;
+	// each must exit 0 (for example a database migration and seeding).
+	Setup [][]string `yaml:"setup,omitempty"`
+	// Ready is how benchd knows the server is up: a path on the target's
+	// URL such as /healthz (it answers 2xx), tcp://host:port (a connection
+	// is accepted) or a full http:// or https:// URL. "" means the target
+	// URL's host and port accept a connection. See [Target.ReadyURL].
+	Ready string `yaml:"ready,omitempty"`
+	// ReadyTimeout is how long benchd waits for Ready after starting
+	// Command; more than 0, default DefaultReadyTimeout.
+	ReadyTimeout time.Duration `yaml:"ready_timeout"`
+	// StopTimeout is the grace between SIGTERM and SIGKILL when the server
+	// is stopped; more than 0, default DefaultStopTimeout.
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+}
+
+// Endpoint is a path loaded on every target, with its own load settings. It
+// may be copied; copies share Modes and the settings' pointers.
+type Endpoint struct {
+	// Name identifies the endpoint in scenario names, metrics and
+	// targets[].overrides; it matches ^[a-z0-9][a-z0-9_.-]*$ and is unique
+	// among endpoints.
+	Name string `yaml:"name"`
+	// Title is the heading of the endpoint in reports, such as "JSON
+	// performance"; "" means Name. One line.
+	Title string `yaml:"title,omitempty"`
+	// Path is appended to the target URL. It starts with "/" and may hold a
+	// query; {mode} is replaced by the scenario's mode and is an error on a
+	// target without modes.
+	Path string `yaml:"path"`
+	// Modes restricts the endpoint to these modes of each target; empty
+	// means all the target's modes. A target left with no mode gets no
+	// scenario for this endpoint.
+	Modes []string `yaml:"modes,omitempty"`
+	// Settings are the endpoint's load settings, written inline beside
+	// name and path.
+	Settings `yaml:",inline"`
+}
+
+// LoadSpec is a scenario's resolved load settings, with nothing unset; it is
+// what the scheduler turns into an engine plan. Each [Config.Scenarios] call
+// returns new LoadSpecs, which the caller owns.
+type LoadSpec struct {
+	// Method is the HTTP request method.
+	Method string
+	// Headers are sent with every request, in order.
+	Headers []Header
+	// Body is sent with every request; "" sends none.
+	Body string
+	// Connections is the number of keep-alive connections, at least 1.
+	Connections int
+	// Threads is the number of shards; 0 means GOMAXPROCS.
+	Threads int
+	// Duration is the measured time, after Warmup.
+	Duration time.Duration
+	// Timeout is the deadline of one request.
+	Timeout time.Duration
+	// Warmup is the unmeasured load before Duration; 0 means none.
+	Warmup time.Duration
+	// Rate is the open-loop rate in requests per second; 0 means closed
+	// loop.
+	Rate float64
+}
+
+// Header is one request header line, a plain value.
+type Header struct {
+	// Name is the header field name, an HTTP token.
+	Name string
+	// Value is the field value, without surrounding spaces.
+	Value string
+}
+
+// Scenario is one cell of the matrix: one load test. It is a value the
+// caller owns; changing it does not change the Config.
+type Scenario struct {
+	// Name is "target/mode/endpoint"; mode is NoMode ("-") when neither the
+	// target nor the endpoint has modes.
+	Name string
+	// Target is the target's name.
+	Target string
+	// Mode is the mode, or NoMode.
+	Mode string
+	// Endpoint is the endpoint's name.
+	Endpoint string
+	// URL is the target URL followed by the endpoint path, {mode} replaced.
+	URL string
+	// Load is the resolved load: built-in defaults, overridden by the
+	// defaults section, then the endpoint's settings, then the target's
+	// overrides for this endpoint.
+	Load LoadSpec
+}
+
+// Load reads the YAML file at path and returns it as a valid Config: DefaultX
+// values applied, decoded strictly (unknown keys are errors), validated, and
+// its schedule compiled. Dir is set to the absolute directory of path.
+//
+// A syntax error is returned as reported by the YAML parser. Otherwise all
+// problems are returned at once, joined into one error whose elements are
+// [*FieldError]s (use errors.As, or the Unwrap() []error of the wrapped
+// error, to list them).
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return parse(data, dir, path)
+}
+
+// Parse is [Load] for a document in memory; dir becomes [Config.Dir]. An empty
+// document is the built-in defaults, which is not valid (it has no targets).
+func Parse(data []byte, dir string) (*Config, error) {
+	return parse(data, dir, "")
+}
+
+// Default returns the embedded default matrix (config/default.yml): the seed
+// document's scenarios for the endpoints of the reference Django project. Its
+// Dir is "": the caller sets it to the directory the Django project is
+// unpacked in, which process.dir "django" is relative to. Each call returns a
+// new Config; an error means the binary was built with a broken default.
+func Default() (*Config, error) {
+	return parse(defaultYAML, "", "default.yml")
+}
+
+// parse decodes and validates data; name is the file name used in errors.
+func parse(data []byte, dir, name string) (*Config, error) {
+	where := "config: "
+	if name != "" {
+		where = "config: " + name + ": "
+	}
+	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart}
+	if err := decode(data, c); err != nil {
+		var errs fieldErrors
+		if errors.As(err, &errs) {
+			return nil, problems(where, errs)
+		}
+		return nil, fmt.Errorf("%s%w", where, err)
+	}
+	c.Dir = dir
+	if errs := c.validate(); len(errs) > 0 {
+		return nil, problems(where, errs)
+	}
+	return c, nil
+}
+
+// problems wraps several problems into one error with a header line.
+func problems(where string, errs []error) error {
+	noun := "problems"
+	if len(errs) == 1 {
+		noun = "problem"
+	}
+	return fmt.Errorf("%s%d %s:\n%w", where, len(errs), noun, errors.Join(errs...))
+}
+
+// decode decodes the single YAML document in data into c strictly. Problems
+// found while decoding are returned as fieldErrors; a syntax error as is.
+func decode(data []byte, c *Config) (err error) {
+	// yaml.v3 recovers its own failures; this guards benchd against any
+	// other panic inside the decoder on hostile input.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml decoder failed: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err = dec.Decode(c)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty document: the defaults only
+	}
+	var typeErr *yaml.TypeError
+	if errors.As(err, &typeErr) {
+		return locate(data, typeErr.Errors)
+	}
+	if err != nil {
+		return err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return fieldErrors{&FieldError{Line: extra.Line, Err: errors.New("more than one YAML document (remove the second ---)")}}
+	}
+	return nil
+}
+
+// CronSchedule returns the compiled [Config.Schedule]. It is compiled by
+// Validate (so by Load, Parse and Default) and compiled again here if
+// Schedule has changed since; the error is the cron parser's, wrapped.
+func (c *Config) CronSchedule() (cron.Schedule, error) {
+	if c.schedule != nil && c.scheduleSpec == c.Schedule {
+		return c.schedule, nil
+	}
+	s, err := parseSchedule(c.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("config: schedule %q: %w", c.Schedule, err)
+	}
+	return s, nil
+}
+
+// parseSchedule parses a cron spec as the scheduler will.
+func parseSchedule(spec string) (s cron.Schedule, err error) {
+	defer func() {
+		// The cron parser is not meant to panic; a spec must never take
+		// benchd down if it does.
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("cron parser failed: %v", r)
+		}
+	}()
+	return cron.ParseStandard(spec)
+}
+
+// Target returns the target named name, or nil if there is none. The pointer
+// refers into c.Targets.
+func (c *Config) Target(name string) *Target {
+	for i := range c.Targets {
+		if c.Targets[i].Name == name {
+			return &c.Targets[i]
+		}
+	}
+	return nil
+}
+
+// Endpoint returns the endpoint named name, or nil if there is none. The
+// pointer refers into c.Endpoints.
+func (c *Config) Endpoint(name string) *Endpoint {
+	for i := range c.Endpoints {
+		if c.Endpoints[i].Name == name {
+			return &c.Endpoints[i]
+		}
+	}
+	return nil
+}
+
+// Service returns the service named name, or nil if there is none. The
+// pointer refers into c.Services.
+func (c *Config) Service(name string) *Service {
+	for i := range c.Services {
+		if c.Services[i].Name == name {
+			return &c.Services[i]
+		}
+	}
+	return nil
+}
+
+// ResolvePath returns p resolved against [Config.Dir]: p itself if absolute,
+// Dir if p is "", else Dir joined with p (still relative to the working
+// directory when Dir is ""). Use it for process.dir and a service's dir.
+func (c *Config) ResolvePath(p string) string {
+	switch {
+	case p == "":
+		return c.Dir
+	case filepath.IsAbs(p) || c.Dir == "":
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// UnmarshalYAML applies the defaults of a Service before decoding it, with
+// the caller's strictness.
+func (s *Service) UnmarshalYAML(unmarshal func(any) error) error {
+	v := serviceYAML{ReadyTimeout: DefaultReadyTimeout}
+	if err := unmarshal(&v); err != nil {
+		return err
+	}
+	*s = Service(v)
+	return nil
+}
+
+// UnmarshalYAML applies the defaults of a Process before decoding it, with
+// the caller's strictness.
+func (p *Process) UnmarshalYAML(unmarshal func(any) error) error {
+	v := processYAML{ReadyTimeout: DefaultReadyTimeout, StopTimeout: DefaultStopTimeout}
+	if err := unmarshal(&v); err != nil {
+		return err
+	}
+	*p = Process(v)
+	return nil
+}
+
+// serviceYAML and processYAML decode without their UnmarshalYAML methods.
+type (
+	serviceYAML Service
+	processYAML Process
+)

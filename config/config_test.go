@@ -1,0 +1,801 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TestLoadBad loads every testdata/*.bad.yml and checks that each expected
+// problem is reported, at its path, in one error.
+func TestLoadBad(t *testing.T) {
+	tests := []struct {
+		file string
+		// problems is how many problems the error lists; 0 for an error
+		// that is not a list of problems (a YAML syntax error).
+		problems int
+		want     []string
+	}{
+		{"unknown-key.bad.yml", 6, []string{
+			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints) [line 2]`,
+			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, ready, ready_timeout) [line 7]`,
+			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 11]`,
+			`targets[1].process.ready_timout: unknown key "ready_timout" (did you mean "ready_timeout"?) [line 17]`,
+			`targets[1].overrides.root.connectons: unknown key "connectons" (did you mean "connections"?) [line 19]`,
+			`endpoints[0].conections: unknown key "conections" (did you mean "connections"?) [line 23]`,
+		}},
+		{"bad-duration.bad.yml", 4, []string{
+			`defaults.duration: want a duration with a unit, such as 10s, 1m30s or 500ms, got "10 seconds" [line 3]`,
+			`defaults.timeout: want a duration with a unit, such as 10s, 1m30s or 500ms, got "5" [line 4]`,
+			`targets[0].process.ready_timeout: want a duration with a unit, such as 10s, 1m30s or 500ms, got "1d" [line 10]`,
+			`endpoints[0].warmup: want a duration with a unit, such as 10s, 1m30s or 500ms, got a list [line 14]`,
+		}},
+		{"bad-duration-range.bad.yml", 6, []string{
+			`defaults.warmup: must be 0 (no warm-up) or more, got -1s`,
+			`services[0].ready_timeout: must be more than 0, got -5s`,
+			`targets[0].process.ready_timeout: must be more than 0, got 0s`,
+			`targets[0].process.stop_timeout: must be more than 0, got -3s`,
+			`endpoints[0].duration: must be more than 0, got 0s`,
+			`endpoints[0].timeout: must be more than 0, got 0s`,
+		}},
+		{"bad-cron.bad.yml", 1, []string{
+			// The cron parser's own reason, then how to fix it.
+			`schedule: invalid cron spec "61 * * * *": end of range (61) above maximum (59)`,
+			`or a descriptor such as @hourly or @every 30m)`,
+		}},
+		{"every-negative.bad.yml", 1, []string{`schedule: "@every -30m": the interval must be at least 1s, got -30m0s`}},
+		{"never-fires.bad.yml", 1, []string{`schedule: cron spec "0 0 30 2 *" never fires`}},
+		{"duplicate-name.bad.yml", 4, []string{
+			`services[1].name: "redis" is already the name of services[0] (names must be unique)`,
+			`targets[0].services[1]: service "redis" is listed twice`,
+			`targets[1].name: "local" is already the name of targets[0]`,
+			`endpoints[1].name: "root" is already the name of endpoints[0]`,
+		}},
+		{"unknown-override.bad.yml", 3, []string{
+			`targets[0].overrides.jsn: no endpoint is named "jsn" (did you mean "json"?)`,
+			`targets[0].overrides.nothing_like_it: no endpoint is named "nothing_like_it" (endpoints: root, json)`,
+			`targets[0].overrides.root.connections: must be at least 1, got 0`,
+		}},
+		{"unknown-service.bad.yml", 2, []string{
+			`targets[0].services[0]: no service is named "reddis" (did you mean "redis"?)`,
+			`targets[0].services[1]: no service is named "postgres" (services: redis)`,
+		}},
+		{"mode-without-modes.bad.yml", 4, []string{
+			`endpoints[0].path: "/myapp/{mode}/json" has {mode}, but target "plain" has no modes to put there (give targets[0] modes`,
+			`endpoints[1].modes: target "plain" has no modes, so it cannot run an endpoint restricted to modes`,
+			`endpoints[2].modes[0]: "asnyc" is not a mode of any target (did you mean "async"?)`,
+		}},
+		{"bad-names.bad.yml", 9, []string{
+			`services[0].name: is required`,
+			`targets[0].name: "Gunicorn" is not a valid name (use lower-case letters`,
+			`targets[0].modes[0]: "Sync" is not a valid mode`,
+			`targets[0].modes[1]: "a/b" is not a valid mode`,
+			`targets[0].modes[3]: mode "sync" is listed twice`,
+			`targets[1].name: is required`,
+			`endpoints[0].name: "-json" is not a valid name`,
+			`endpoints[1].name: "json query" is not a valid name`,
+			`endpoints[2].title: "two\nlines" contains a line break`,
+		}},
+		{"bad-url.bad.yml", 7, []string{
+			`targets[0].url: "ftp://127.0.0.1/" is not an absolute http:// or https:// URL`,
+			`targets[1].url: "127.0.0.1:8080" is not an absolute URL (write it as http://host:port)`,
+			`targets[2].url: "http:///path" has no host`,
+			`targets[3].url: "http://127.0.0.1:8080/?a=b" has a query or fragment`,
+			`targets[4].url: "http://user:xxxxx@127.0.0.1:8080" has user information`,
+			`targets[5].url: is required`,
+			`targets[6].url: "http://[::1" is not a valid URL: missing ']' in host`,
+		}},
+		{"bad-ready.bad.yml", 7, []string{
+			`services[0].ready: is required (tcp://host:port or an http:// or https:// URL)`,
+			`services[1].ready: "tcp://127.0.0.1" needs a host and a port`,
+			`services[2].ready: "tcp://127.0.0.1:99999" has port "99999", not a number from 1 to 65535`,
+			`services[3].ready: "tcp://127.0.0.1:6379/x" has more than host and port`,
+			`services[4].ready: "/healthz" is not a readiness check (want tcp://host:port or an http:// or https:// URL)`,
+			`targets[0].process.ready: "healthz" is not a readiness check (want a path on the target URL such as /healthz`,
+			`targets[1].process.ready: "http:///healthz" has no host`,
+		}},
+		{"bad-load.bad.yml", 13, []string{
+			`defaults.method: "GE T" is not an HTTP method`,
+			`defaults.headers[0]: "Bad Name" is not a valid header name`,
+			`defaults.headers[1]: the value of header "X-Newline" contains a control character`,
+			`defaults.connections: must be at least 1, got 0`,
+			`defaults.threads: must be 0 (one per CPU) or more, got -1`,
+			`defaults.rate: must be a finite number of requests per second, 0 (closed loop) or more, got -5`,
+			`endpoints[0].rate: must be a finite number of requests per second, 0 (closed loop) or more, got NaN`,
+			`endpoints[0].threads: 8 threads is more than 4 connections (set in endpoints[0].connections)`,
+			`endpoints[1].connections: 2000000 is more than 1000000`,
+			`endpoints[1].warmup: must be 0 (no warm-up) or more, got -2s`,
+			`endpoints[1].duration: 25h0m0s is more than 24h0m0s`,
+			`targets[0].overrides.huge.method: "" is not an HTTP method`,
+			`targets[0].overrides.huge.rate: must be a finite number of requests per second, 0 (closed loop) or more, got +Inf`,
+		}},
+		{"bad-path.bad.yml", 5, []string{
+			`endpoints[0].path: "myapp/json" does not start with / (write it as /myapp/json)`,
+			`endpoints[1].path: "/myapp/{target}/json" has braces other than {mode}`,
+			`endpoints[2].path: "/my app" contains a space or control character at byte 3`,
+			`endpoints[3].path: "/page#top" has a #fragment`,
+			`endpoints[4].path: is required`,
+		}},
+		{"bad-command.bad.yml", 5, []string{
+			`services[0].command: is required (the program and its arguments, run without a shell`,
+			`targets[0].process.command[0]: the program is empty`,
+			`targets[0].process.env[""]: variable name is empty`,
+			`targets[0].process.env["A=B"]: variable name "A=B" contains '=' or NUL`,
+			`targets[0].process.setup[1]: is required`,
+		}},
+		{"bad-headers.bad.yml", 4, []string{
+			`endpoints[0].headers[0]: want a "Name: value" string, got "Accept application/json" (add a colon after the header name) [line 5]`,
+			`endpoints[0].headers[1]: want a "Name: value" string, got a list [line 5]`,
+			`endpoints[1].headers.Accept: want the value of header "Accept" as a string, got a list [line 8]`,
+			`endpoints[2].headers: want a mapping of header names to values or a list of "Name: value" strings, got "Accept: */*" [line 11]`,
+		}},
+		{"wrong-type.bad.yml", 5, []string{
+			`run_on_start: want true or false, got "maybe" [line 1]`,
+			`targets[0].modes: want a list of strings, such as [a, b], got "sync" [line 5]`,
+			`targets[0].process: want a mapping with keys command, dir, env, setup, ready, ready_timeout, stop_timeout, got a list [line 6]`,
+			`targets[0].overrides: want a mapping of endpoint names to load settings, got a list [line 7]`,
+			`endpoints: want a list of endpoints, got "root" [line 8]`,
+		}},
+		{"duplicate-key.bad.yml", 1, []string{`targets[0].url: key "url" is given twice, first at line 3 (keep one) [line 4]`}},
+		{"syntax.bad.yml", 0, []string{`config: testdata/syntax.bad.yml: yaml: line `}},
+		{"empty.bad.yml", 2, []string{
+			`targets: at least one target is required`,
+			`endpoints: at least one endpoint is required`,
+		}},
+		{"two-docs.bad.yml", 1, []string{`more than one YAML document (remove the second ---) [line 3]`}},
+		{"many-problems.bad.yml", 8, []string{
+			`schedule: invalid cron spec "every hour": expected exactly 5 fields, found 2`,
+			`defaults.connections: must be at least 1, got -1`,
+			`services[0].ready_timeout: must be more than 0, got 0s`,
+			`targets[0].services[0]: no service is named "cache" (services: redis)`,
+			`targets[0].overrides.nope: no endpoint is named "nope" (endpoints: json)`,
+			`targets[1].name: "web" is already the name of targets[0]`,
+			`endpoints[0].path: "/{mode}/json" has {mode}, but target "web" has no modes to put there (give targets[0] modes`,
+			`endpoints[0].path: "/{mode}/json" has {mode}, but target "web" has no modes to put there (give targets[1] modes`,
+		}},
+	}
+	listed := map[string]bool{}
+	for _, tt := range tests {
+		listed[tt.file] = true
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tt.file)
+			c, err := Load(path)
+			if err == nil {
+				t.Fatalf("Load(%s) = %+v, nil; want an error", path, c)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "config: "+path+": ") {
+				t.Errorf("error does not start with %q:\n%s", "config: "+path+": ", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q; got:\n%s", w, msg)
+				}
+			}
+			fields := fieldErrorsOf(err)
+			if len(fields) != tt.problems {
+				t.Errorf("got %d problems, want %d:\n%s", len(fields), tt.problems, msg)
+			}
+			// Each problem is one line of the message, after the header.
+			if tt.problems > 0 && strings.Count(msg, "\n") != tt.problems {
+				t.Errorf("got %d lines of problems, want %d:\n%s", strings.Count(msg, "\n"), tt.problems, msg)
+			}
+		})
+	}
+	files, err := filepath.Glob("testdata/*.bad.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !listed[filepath.Base(f)] {
+			t.Errorf("%s has no case in TestLoadBad", f)
+		}
+	}
+}
+
+// fieldErrorsOf returns the FieldErrors joined in err.
+func fieldErrorsOf(err error) []*FieldError {
+	var out []*FieldError
+	var walk func(error)
+	walk = func(err error) {
+		var fe *FieldError
+		if errors.As(err, &fe) && fe == err {
+			out = append(out, fe)
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			if e := u.Unwrap(); e != nil {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+func TestValidateReturnsFieldErrors(t *testing.T) {
+	c := &Config{
+		Schedule:  "@every 1h",
+		Targets:   []Target{{Name: "t", URL: "http://127.0.0.1:1", Process: &Process{Command: []string{"x"}}}},
+		Endpoints: []Endpoint{{Name: "e", Path: "/"}},
+	}
+	err := c.Validate()
+	// Built by hand: the process durations were not defaulted by decoding.
+	want := []string{"targets[0].process.ready_timeout", "targets[0].process.stop_timeout"}
+	var got []string
+	for _, fe := range fieldErrorsOf(err) {
+		got = append(got, fe.Path)
+		if !errors.Is(err, fe) {
+			t.Errorf("errors.Is(err, %v) = false", fe)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Validate() paths = %q, want %q (err %v)", got, want, err)
+	}
+	c.Targets[0].Process.ReadyTimeout, c.Targets[0].Process.StopTimeout = time.Second, time.Second
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() after fix = %v", err)
+	}
+}
+
+func TestLoadGood(t *testing.T) {
+	tests := []struct {
+		file      string
+		scenarios []string
+		check     func(t *testing.T, c *Config)
+	}{
+		{
+			file:      "minimal.good.yml",
+			scenarios: []string{"local/-/root"},
+			check: func(t *testing.T, c *Config) {
+				if c.Schedule != DefaultSchedule || c.RunOnStart != DefaultRunOnStart {
+					t.Errorf("schedule, run_on_start = %q, %v; want the defaults", c.Schedule, c.RunOnStart)
+				}
+				want := LoadSpec{Method: DefaultMethod, Connections: DefaultConnections, Threads: DefaultThreads,
+					Duration: DefaultDuration, Timeout: DefaultTimeout, Warmup: DefaultWarmup, Rate: DefaultRate}
+				s := c.Scenarios()[0]
+				if !loadEqual(s.Load, want) {
+					t.Errorf("load = %+v, want the built-in defaults %+v", s.Load, want)
+				}
+				if s.URL != "http://127.0.0.1:8080/" || s.Mode != NoMode {
+					t.Errorf("URL, mode = %q, %q", s.URL, s.Mode)
+				}
+				if c.Targets[0].Process != nil || c.Targets[0].ReadyURL() != "" {
+					t.Errorf("unmanaged target has process %+v", c.Targets[0].Process)
+				}
+			},
+		},
+		{
+			file: "precedence.good.yml",
+			scenarios: []string{
+				"alpha/sync/get", "alpha/async/get", "alpha/sync/post", "alpha/async/post", "alpha/sync/sync_only",
+				"beta/async/get", "beta/async/post",
+			},
+			check: func(t *testing.T, c *Config) {
+				if c.RunOnStart {
+					t.Error("run_on_start: false was not kept")
+				}
+				s, err := c.CronSchedule()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := s.Next(scheduleEpoch); got != scheduleEpoch.Add(30*time.Minute) {
+					t.Errorf("@every 30m: next = %v", got)
+				}
+			},
+		},
+		{
+			file:      "full.good.yml",
+			scenarios: seedCells(t),
+			check: func(t *testing.T, c *Config) {
+				if got := c.Targets[0].Process.ReadyTimeout; got != DefaultReadyTimeout {
+					t.Errorf("ready_timeout unset = %v, want %v", got, DefaultReadyTimeout)
+				}
+				if got := c.Targets[3].Process.StopTimeout; got != 3*time.Second {
+					t.Errorf("stop_timeout = %v, want 3s", got)
+				}
+				if got := c.Targets[0].Process.StopTimeout; got != DefaultStopTimeout {
+					t.Errorf("stop_timeout unset = %v, want %v", got, DefaultStopTimeout)
+				}
+				if got := c.Service("redis").ReadyTimeout; got != DefaultReadyTimeout {
+					t.Errorf("service ready_timeout unset = %v", got)
+				}
+				if got := c.Service("upstream").Env["PYTHONUNBUFFERED"]; got != "1" {
+					t.Errorf("service env = %q", got)
+				}
+				if got := c.Service("redis").Command; !slices.Equal(got, []string{"redis-server", "--port", "6379", "--save", ""}) {
+					t.Errorf("redis command = %q", got)
+				}
+				if c.Service("nope") != nil || c.Target("nope") != nil || c.Endpoint("nope") != nil {
+					t.Error("lookup of an unknown name returned non-nil")
+				}
+				if got := c.ResolvePath(c.Targets[0].Process.Dir); got != filepath.Join(c.Dir, "django") {
+					t.Errorf("ResolvePath(django) = %q", got)
+				}
+				if got := c.ResolvePath(c.Targets[3].Process.Dir); got != "/srv/django" {
+					t.Errorf("ResolvePath(/srv/django) = %q", got)
+				}
+				checkSeed(t, c)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tt.file)
+			c, err := Load(path)
+			if err != nil {
+				t.Fatalf("Load(%s): %v", path, err)
+			}
+			wantDir, err := filepath.Abs("testdata")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Dir != wantDir {
+				t.Errorf("Dir = %q, want %q", c.Dir, wantDir)
+			}
+			if w := c.Warnings(); len(w) > 0 {
+				t.Errorf("Warnings() = %q, want none", w)
+			}
+			var names []string
+			for _, s := range c.Scenarios() {
+				names = append(names, s.Name)
+			}
+			if !slices.Equal(names, tt.scenarios) {
+				t.Errorf("scenarios:\n got %q\nwant %q", names, tt.scenarios)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "absent.yml")
+	_, err := Load(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load(absent) = %v, want fs.ErrNotExist", err)
+	}
+	if !strings.HasPrefix(err.Error(), "config: ") {
+		t.Errorf("error %q lacks the config: prefix", err)
+	}
+}
+
+// TestLoadRelativeDir checks that Dir is the absolute directory of the file
+// whatever the working directory.
+func TestLoadRelativeDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/minimal.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "conf", "benchd.yml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	c, err := Load("conf/benchd.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "conf")
+	if c.Dir != want {
+		t.Errorf("Dir = %q, want %q", c.Dir, want)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"", want},
+		{"django", filepath.Join(want, "django")},
+		{"../x", filepath.Join(dir, "x")},
+		{"/abs", "/abs"},
+	} {
+		if got := c.ResolvePath(tt.in); got != tt.want {
+			t.Errorf("ResolvePath(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestPrecedence checks each setting's layers: built-in default, defaults,
+// endpoint, target override.
+func TestPrecedence(t *testing.T) {
+	c, err := Load("testdata/precedence.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json := []Header{{"Accept", "application/json"}}
+	tests := []struct {
+		scenario string
+		url      string
+		want     LoadSpec
+	}{
+		{
+			// defaults over built-in: connections, duration, headers.
+			scenario: "alpha/sync/get",
+			url:      "http://127.0.0.1:8001/base/sync/get?q=1",
+			want: LoadSpec{Method: "GET", Headers: append(json, Header{"X-Layer", "defaults"}), Connections: 100,
+				Duration: 5 * time.Second, Timeout: DefaultTimeout, Warmup: DefaultWarmup},
+		},
+		{
+			// endpoint over defaults; the endpoint's X-Layer replaces the
+			// defaults' and its value is trimmed.
+			scenario: "beta/async/post",
+			url:      "https://localhost:8002/async/post",
+			want: LoadSpec{Method: "POST", Body: `{"a": 1}`, Connections: 100, Threads: 2, Duration: 5 * time.Second,
+				Timeout: 1500 * time.Millisecond, Rate: 250.5,
+				Headers: append(json, Header{"Content-Type", "application/json"}, Header{"X-Layer", "endpoint"})},
+		},
+		{
+			// target override over endpoint: connections, and headers
+			// merged case-insensitively (x-layer replaces X-Layer); a name
+			// repeated in the list form is kept twice.
+			scenario: "alpha/async/post",
+			url:      "http://127.0.0.1:8001/base/async/post",
+			want: LoadSpec{Method: "POST", Body: `{"a": 1}`, Connections: 7, Threads: 2, Duration: 5 * time.Second,
+				Timeout: 1500 * time.Millisecond, Rate: 250.5,
+				Headers: append(json, Header{"Content-Type", "application/json"},
+					Header{"x-layer", "alpha"}, Header{"X-Extra", "1"}, Header{"X-Extra", "2"})},
+		},
+		{
+			scenario: "alpha/sync/sync_only",
+			url:      "http://127.0.0.1:8001/base/sync/only",
+			want: LoadSpec{Method: "GET", Headers: append(json, Header{"X-Layer", "defaults"}), Connections: 100,
+				Duration: 5 * time.Second, Timeout: DefaultTimeout, Warmup: DefaultWarmup},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			s, ok := c.Scenario(tt.scenario)
+			if !ok {
+				t.Fatalf("no scenario %q", tt.scenario)
+			}
+			if s.URL != tt.url {
+				t.Errorf("URL = %q, want %q", s.URL, tt.url)
+			}
+			if !loadEqual(s.Load, tt.want) {
+				t.Errorf("load:\n got %+v\nwant %+v", s.Load, tt.want)
+			}
+		})
+	}
+	if _, ok := c.Scenario("beta/sync/sync_only"); ok {
+		t.Error("sync_only runs on beta, which has no sync mode")
+	}
+	// Resolving must not change the layers it reads.
+	if got := c.Defaults.Headers; len(got) != 2 || got[1] != (Header{"X-Layer", "defaults"}) {
+		t.Errorf("defaults headers changed to %+v", got)
+	}
+}
+
+func loadEqual(a, b LoadSpec) bool {
+	return a.Method == b.Method && slices.Equal(a.Headers, b.Headers) && a.Body == b.Body &&
+		a.Connections == b.Connections && a.Threads == b.Threads && a.Duration == b.Duration &&
+		a.Timeout == b.Timeout && a.Warmup == b.Warmup && a.Rate == b.Rate
+}
+
+func TestScenarioModes(t *testing.T) {
+	tests := []struct {
+		name         string
+		target, ep   []string
+		path         string
+		want         []string
+		wantWarnings int
+	}{
+		{"both empty", nil, nil, "/x", []string{NoMode}, 0},
+		{"endpoint all", []string{"sync", "async"}, nil, "/{mode}", []string{"sync", "async"}, 0},
+		{"target order kept", []string{"sync", "async"}, []string{"async", "sync"}, "/{mode}", []string{"sync", "async"}, 0},
+		{"filter", []string{"sync", "async"}, []string{"async"}, "/{mode}", []string{"async"}, 0},
+		{"filtered away", []string{"sync"}, []string{"async"}, "/{mode}", nil, 0},
+		{"no placeholder", []string{"sync", "async"}, nil, "/x", []string{"sync", "async"}, 1},
+		{"endpoint modes, target none", nil, []string{"sync"}, "/x", nil, 0},
+		{"placeholder, no modes", nil, nil, "/{mode}", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := &Target{Name: "t", URL: "http://127.0.0.1:1", Modes: tt.target}
+			ep := &Endpoint{Name: "e", Path: tt.path, Modes: tt.ep}
+			if got := scenarioModes(tg, ep); !slices.Equal(got, tt.want) {
+				t.Errorf("scenarioModes = %q, want %q", got, tt.want)
+			}
+			c := &Config{Targets: []Target{*tg}, Endpoints: []Endpoint{*ep}}
+			if got := len(c.Scenarios()); got != len(tt.want) {
+				t.Errorf("%d scenarios, want %d", got, len(tt.want))
+			}
+			if got := len(c.Warnings()); got != tt.wantWarnings {
+				t.Errorf("Warnings() = %q, want %d", c.Warnings(), tt.wantWarnings)
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "timeout longer than duration",
+			yaml: "defaults: {duration: 1s}\ntargets: [{name: t, url: 'http://127.0.0.1:1'}]\nendpoints: [{name: e, path: /, timeout: 3s}]",
+			want: []string{"endpoints[0].timeout: timeout 3s is longer than duration 1s (set in defaults.duration): requests still running"},
+		},
+		{
+			name: "short duration, built-in timeout",
+			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1'}]\nendpoints: [{name: e, path: /, duration: 1s}]",
+			want: []string{"endpoints[0].duration: timeout 2s is longer than duration 1s (set in endpoints[0].duration)"},
+		},
+		{
+			name: "many connections",
+			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', overrides: {e: {connections: 20000}}}]\nendpoints: [{name: e, path: /}]",
+			want: []string{"targets[0].overrides.e.connections: 20000 connections need as many file descriptors (RLIMIT_NOFILE)"},
+		},
+		{
+			name: "lower-case method",
+			yaml: "defaults: {method: post}\ntargets: [{name: t, url: 'http://127.0.0.1:1'}]\nendpoints: [{name: e, path: /}]",
+			want: []string{`defaults.method: "post" is not upper case; methods are case-sensitive and servers expect "POST"`},
+		},
+		{
+			name: "remote target",
+			yaml: "targets: [{name: t, url: 'http://example.com'}]\nendpoints: [{name: e, path: /}]",
+			want: []string{"targets[0].url: example.com is not a loopback address: benchd will send load to another machine"},
+		},
+		{
+			name: "unused service",
+			yaml: "services: [{name: s, command: [x], ready: 'tcp://127.0.0.1:1'}]\ntargets: [{name: t, url: 'http://[::1]:1'}]\nendpoints: [{name: e, path: /}]",
+			want: []string{`services[0]: no target lists service "s", so it is never started`},
+		},
+		{
+			name: "override without scenario",
+			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', modes: [sync], overrides: {e: {connections: 5}}}, {name: u, url: 'http://127.0.0.1:2', modes: [async]}]\nendpoints: [{name: e, path: '/{mode}', modes: [async]}]",
+			want: []string{`targets[0].overrides.e: endpoint "e" has no scenario on this target (its modes [async] are not among [sync]), so the override has no effect`},
+		},
+		{
+			name: "schedule faster than a run",
+			yaml: "schedule: '@every 1m'\ndefaults: {duration: 50s}\ntargets: [{name: t, url: 'http://127.0.0.1:1'}]\nendpoints: [{name: e, path: /}, {name: f, path: /f}]",
+			want: []string{"schedule: runs may start 1m0s apart, but one run of the matrix takes at least 1m48s"},
+		},
+		{
+			name: "cron schedule faster than a run",
+			yaml: "schedule: '*/5 * * * *'\ndefaults: {duration: 301s}\ntargets: [{name: t, url: 'http://127.0.0.1:1'}]\nendpoints: [{name: e, path: /}]",
+			want: []string{"schedule: runs may start 5m0s apart, but one run of the matrix takes at least 5m5s"},
+		},
+		{
+			name: "nothing to warn about",
+			yaml: "schedule: '*/5 * * * *'\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Warnings(); !matchAll(got, tt.want) {
+				t.Errorf("Warnings():\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// matchAll reports whether each got[i] starts with want[i], and they have the
+// same length.
+func matchAll(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if !strings.HasPrefix(got[i], want[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestCronSchedule(t *testing.T) {
+	tests := []struct {
+		spec string
+		want []time.Time // the next activations after scheduleEpoch
+	}{
+		{"0 * * * *", []time.Time{scheduleEpoch.Add(time.Hour), scheduleEpoch.Add(2 * time.Hour)}},
+		{"@hourly", []time.Time{scheduleEpoch.Add(time.Hour), scheduleEpoch.Add(2 * time.Hour)}},
+		{"@every 30m", []time.Time{scheduleEpoch.Add(30 * time.Minute), scheduleEpoch.Add(time.Hour)}},
+		{"CRON_TZ=Europe/Paris 0 0 * * *", []time.Time{time.Date(2025, 1, 1, 23, 0, 0, 0, time.UTC), time.Date(2025, 1, 2, 23, 0, 0, 0, time.UTC)}},
+		{"15 3 * * 1", []time.Time{time.Date(2025, 1, 6, 3, 15, 0, 0, time.UTC), time.Date(2025, 1, 13, 3, 15, 0, 0, time.UTC)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			c := &Config{Schedule: tt.spec}
+			s, err := c.CronSchedule() // not validated: compiled on demand
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := scheduleEpoch
+			for _, want := range tt.want {
+				at = s.Next(at)
+				if !at.Equal(want) {
+					t.Fatalf("next = %v, want %v", at, want)
+				}
+			}
+		})
+	}
+	c := &Config{Schedule: "every day"}
+	if _, err := c.CronSchedule(); err == nil || !strings.HasPrefix(err.Error(), `config: schedule "every day": `) {
+		t.Errorf("CronSchedule(bad) = %v", err)
+	}
+}
+
+func TestReadyURL(t *testing.T) {
+	tests := []struct {
+		url, ready, want string
+	}{
+		{"http://127.0.0.1:8000", "/healthz", "http://127.0.0.1:8000/healthz"},
+		{"http://127.0.0.1:8000/base/", "/healthz", "http://127.0.0.1:8000/base/healthz"},
+		{"http://127.0.0.1:8000", "", "tcp://127.0.0.1:8000"},
+		{"http://127.0.0.1", "", "tcp://127.0.0.1:80"},
+		{"https://[::1]", "", "tcp://[::1]:443"},
+		{"http://127.0.0.1:8000", "tcp://127.0.0.1:9000", "tcp://127.0.0.1:9000"},
+		{"http://127.0.0.1:8000", "http://127.0.0.1:9000/up", "http://127.0.0.1:9000/up"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url+" "+tt.ready, func(t *testing.T) {
+			tg := &Target{URL: tt.url, Process: &Process{Ready: tt.ready}}
+			if got := tg.ReadyURL(); got != tt.want {
+				t.Errorf("ReadyURL() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHeadersYAML(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       Headers
+	}{
+		{"mapping keeps order", "{B: 2, A: ' 1 '}", Headers{{"B", "2"}, {"A", "1"}}},
+		{"list", `["B: 2", "A:1", "A: x: y"]`, Headers{{"B", "2"}, {"A", "1"}, {"A", "x: y"}}},
+		{"empty mapping", "{}", Headers{}},
+		{"null value", "{A: }", Headers{{"A", ""}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h Headers
+			if err := yaml.Unmarshal([]byte(tt.yaml), &h); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(h, tt.want) || h == nil {
+				t.Fatalf("got %#v, want %#v", h, tt.want)
+			}
+			out, err := yaml.Marshal(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Headers
+			if err := yaml.Unmarshal(out, &back); err != nil {
+				t.Fatalf("unmarshal of %q: %v", out, err)
+			}
+			if !slices.Equal(back, h) {
+				t.Errorf("round trip through %q = %#v, want %#v", out, back, h)
+			}
+		})
+	}
+}
+
+// TestMarshalRoundTrip checks that a Config marshalled to YAML loads back into
+// the same matrix, for every good file and the default.
+func TestMarshalRoundTrip(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, "default.yml") {
+		t.Run(f, func(t *testing.T) {
+			c, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := yaml.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse(out, c.Dir)
+			if err != nil {
+				t.Fatalf("Parse(Marshal(%s)): %v\n%s", f, err, out)
+			}
+			sameMatrix(t, c, back)
+		})
+	}
+}
+
+func sameMatrix(t *testing.T, a, b *Config) {
+	t.Helper()
+	x, y := a.Scenarios(), b.Scenarios()
+	if len(x) != len(y) {
+		t.Fatalf("%d scenarios, then %d", len(x), len(y))
+	}
+	for i := range x {
+		if x[i].Name != y[i].Name || x[i].URL != y[i].URL || !loadEqual(x[i].Load, y[i].Load) {
+			t.Fatalf("scenario %d: %+v, then %+v", i, x[i], y[i])
+		}
+	}
+	if a.Schedule != b.Schedule || a.RunOnStart != b.RunOnStart {
+		t.Errorf("schedule %q %v, then %q %v", a.Schedule, a.RunOnStart, b.Schedule, b.RunOnStart)
+	}
+	for i := range a.Targets {
+		if a.Targets[i].ReadyURL() != b.Targets[i].ReadyURL() {
+			t.Errorf("targets[%d] ready %q, then %q", i, a.Targets[i].ReadyURL(), b.Targets[i].ReadyURL())
+		}
+	}
+}
+
+// TestDocsExample loads the example of docs/configuration.md, so the
+// reference cannot drift from the code.
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Example\n")
+	if !ok {
+		t.Fatal("no ## Example section")
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	if !ok {
+		t.Fatal("no yaml block in ## Example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	c, err := Parse([]byte(block), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) > 0 {
+		t.Errorf("Warnings() = %q", w)
+	}
+	want := []string{
+		"gunicorn-gevent/sync/home", "gunicorn-gevent/sync/search",
+		"staging/sync/home", "staging/async/home", "staging/sync/search", "staging/async/search", "staging/async/create",
+	}
+	var got []string
+	for _, s := range c.Scenarios() {
+		got = append(got, s.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("scenarios:\n got %q\nwant %q", got, want)
+	}
+	// The matrix the text under the example lists.
+	for _, name := range want {
+		if !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("the text under the example does not list %s", name)
+		}
+	}
+	if s, _ := c.Scenario("gunicorn-gevent/sync/search"); s.Load.Connections != 50 || s.Load.Duration != time.Minute {
+		t.Errorf("search on gunicorn-gevent: %+v", s.Load)
+	}
+	if s, _ := c.Scenario("staging/async/create"); s.Load.Rate != 100 || s.Load.Method != "POST" || len(s.Load.Headers) != 2 {
+		t.Errorf("create: %+v", s.Load)
+	}
+}
+
+// TestDocsEveryKey checks that docs/configuration.md documents every YAML key
+// of the schema.
+func TestDocsEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range schemaTypes {
+		for _, key := range yamlKeys(typ) {
+			if !strings.Contains(string(doc), "\n"+key+":") && !strings.Contains(string(doc), "[ "+key+":") {
+				t.Errorf("key %s of %s is not documented", key, typ)
+			}
+		}
+	}
+}

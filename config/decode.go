@@ -1,0 +1,445 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FieldError is one problem in a configuration, at one YAML path. The errors
+// of [Load], [Parse] and [Config.Validate] are joins of FieldErrors; find
+// them with errors.As. A FieldError is not changed after it is returned.
+type FieldError struct {
+	// Path is where the problem is, such as targets[2].process.ready_timeout
+	// or targets[0].overrides.json; "" means the document as a whole.
+	Path string
+	// Line is the 1-based line of the problem in the YAML document, when the
+	// decoder knows it; 0 otherwise (Validate works on decoded values).
+	Line int
+	// Err says what is wrong and how to fix it.
+	Err error
+}
+
+// Error returns "path: problem (how to fix)", with the line appended when
+// known.
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " [line %d]", e.Line)
+	}
+	return b.String()
+}
+
+// Unwrap returns e.Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// fieldErrors are the problems found while decoding.
+type fieldErrors []error
+
+// Error joins the problems, one per line.
+func (f fieldErrors) Error() string { return errors.Join(f...).Error() }
+
+// Headers are request headers in document order. In YAML they are either a
+// mapping of name to value or a list of "Name: value" strings; the list form
+// may repeat a name. Values are trimmed of surrounding spaces and tabs; the
+// names are checked by [Config.Validate], not while decoding.
+type Headers []Header
+
+// UnmarshalYAML decodes either form of headers.
+func (h *Headers) UnmarshalYAML(n *yaml.Node) error {
+	var problems []string
+	bad := func(at *yaml.Node, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("line %d: column %d: ", at.Line, at.Column)+fmt.Sprintf(format, args...))
+	}
+	out := Headers{}
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], resolveAlias(n.Content[i+1])
+			if k.Kind != yaml.ScalarNode {
+				bad(k, "want a header name, got a %s", kindName(k))
+				continue
+			}
+			if first, ok := seen[k.Value]; ok {
+				bad(k, "header %q given twice (first at line %d); use the list form [\"Name: value\", ...] to repeat a header", k.Value, first)
+				continue
+			}
+			seen[k.Value] = k.Line
+			if v.Kind != yaml.ScalarNode {
+				bad(v, "want the value of header %q as a string, got a %s", k.Value, kindName(v))
+				continue
+			}
+			out = append(out, Header{Name: k.Value, Value: trimOWS(v.Value)})
+		}
+	case yaml.SequenceNode:
+		for _, item := range n.Content {
+			item = resolveAlias(item)
+			if item.Kind != yaml.ScalarNode {
+				bad(item, "want a \"Name: value\" string, got a %s", kindName(item))
+				continue
+			}
+			name, value, ok := strings.Cut(item.Value, ":")
+			if !ok {
+				bad(item, "want a \"Name: value\" string, got %q (add a colon after the header name)", item.Value)
+				continue
+			}
+			out = append(out, Header{Name: name, Value: trimOWS(value)})
+		}
+	default:
+		bad(n, "want a mapping of header names to values or a list of \"Name: value\" strings, got %s", describeNode(n))
+	}
+	if problems != nil {
+		return &yaml.TypeError{Errors: problems}
+	}
+	*h = out
+	return nil
+}
+
+// MarshalYAML encodes headers in the list form, which keeps order and
+// repeated names.
+func (h Headers) MarshalYAML() (any, error) {
+	lines := make([]string, len(h))
+	for i, x := range h {
+		lines[i] = x.Name + ": " + x.Value
+	}
+	return lines, nil
+}
+
+// trimOWS trims HTTP optional whitespace (spaces and tabs).
+func trimOWS(s string) string { return strings.Trim(s, " \t") }
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	case yaml.DocumentNode:
+		return "document"
+	}
+	return "scalar"
+}
+
+func describeNode(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return strconv.Quote(n.Value)
+	}
+	return "a " + kindName(n)
+}
+
+// spot is a node of the document and the YAML path it is at.
+type spot struct {
+	path      string
+	line, col int
+	kind      yaml.Kind
+	value     string
+	key       bool // the key of a mapping entry rather than a value
+	used      bool // already matched to a message
+}
+
+// index lists the nodes of a document with their paths, in document order.
+type index []*spot
+
+func buildIndex(data []byte) index {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil
+	}
+	var ix index
+	var walk func(n *yaml.Node, path string, depth int)
+	walk = func(n *yaml.Node, path string, depth int) {
+		if depth > 100 { // deeper than any benchd config; stop, do not recurse forever
+			return
+		}
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				ix = append(ix, &spot{path: path, line: c.Line, col: c.Column, kind: c.Kind, value: c.Value})
+				walk(c, path, depth+1)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := childPath(path, k.Value)
+				ix = append(ix,
+					&spot{path: p, line: k.Line, col: k.Column, kind: k.Kind, value: k.Value, key: true},
+					&spot{path: p, line: v.Line, col: v.Column, kind: v.Kind, value: v.Value})
+				walk(v, p, depth+1)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				ix = append(ix, &spot{path: p, line: c.Line, col: c.Column, kind: c.Kind, value: c.Value})
+				walk(c, p, depth+1)
+			}
+		}
+	}
+	walk(&root, "", 0)
+	return ix
+}
+
+// find returns the first unused spot that matches, marking it used.
+func (ix index) find(match func(*spot) bool) *spot {
+	for _, s := range ix {
+		if !s.used && match(s) {
+			s.used = true
+			return s
+		}
+	}
+	for _, s := range ix { // all matches used: a second message about the same node
+		if match(s) {
+			return s
+		}
+	}
+	return nil
+}
+
+var (
+	reUnknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type (\S+)$`)
+	reCannot       = regexp.MustCompile("^line (\\d+): cannot unmarshal (\\S+)(?: `(.*)`)? into (.+)$")
+	reDuplicateKey = regexp.MustCompile(`^line (\d+): mapping key (".*") already defined at line (\d+)$`)
+	reColumn       = regexp.MustCompile(`^line (\d+): column (\d+): (.*)$`)
+	reLine         = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// locate turns the messages of a yaml.TypeError, which carry line numbers,
+// into FieldErrors with YAML paths and advice.
+func locate(data []byte, messages []string) fieldErrors {
+	ix := buildIndex(data)
+	errs := make(fieldErrors, 0, len(messages))
+	for _, msg := range messages {
+		errs = append(errs, locateOne(ix, msg))
+	}
+	return errs
+}
+
+func locateOne(ix index, msg string) *FieldError {
+	at := func(s *spot, line int, err error) *FieldError {
+		if s == nil {
+			return &FieldError{Line: line, Err: err}
+		}
+		return &FieldError{Path: s.path, Line: s.line, Err: err}
+	}
+	if m := reUnknownField.FindStringSubmatch(msg); m != nil {
+		line, name := atoi(m[1]), m[2]
+		s := ix.find(func(s *spot) bool { return s.key && s.line == line && s.value == name })
+		return at(s, line, unknownKey(name, m[3]))
+	}
+	if m := reCannot.FindStringSubmatch(msg); m != nil {
+		line, tag, value, goType := atoi(m[1]), m[2], m[3], m[4]
+		s := ix.find(func(s *spot) bool {
+			if s.key || s.line != line {
+				return false
+			}
+			switch tag {
+			case "!!seq":
+				return s.kind == yaml.SequenceNode
+			case "!!map":
+				return s.kind == yaml.MappingNode
+			}
+			if prefix, ok := strings.CutSuffix(value, "..."); ok && len(value) == 10 {
+				return s.kind == yaml.ScalarNode && strings.HasPrefix(s.value, prefix)
+			}
+			return s.kind == yaml.ScalarNode && s.value == value
+		})
+		got := "a list"
+		switch {
+		case tag == "!!map":
+			got = "a mapping"
+		case tag != "!!seq" && s != nil:
+			got = strconv.Quote(s.value)
+		case tag != "!!seq":
+			got = strconv.Quote(value)
+		}
+		return at(s, line, fmt.Errorf("%s, got %s", want(goType), got))
+	}
+	if m := reDuplicateKey.FindStringSubmatch(msg); m != nil {
+		line, first := atoi(m[1]), m[3]
+		name, err := strconv.Unquote(m[2])
+		if err != nil {
+			name = m[2]
+		}
+		s := ix.find(func(s *spot) bool { return s.key && s.line == line && s.value == name })
+		return at(s, line, fmt.Errorf("key %q is given twice, first at line %s (keep one)", name, first))
+	}
+	if m := reColumn.FindStringSubmatch(msg); m != nil {
+		line, col := atoi(m[1]), atoi(m[2])
+		s := ix.find(func(s *spot) bool { return s.line == line && s.col == col })
+		return at(s, line, errors.New(m[3]))
+	}
+	if m := reLine.FindStringSubmatch(msg); m != nil {
+		line := atoi(m[1])
+		s := ix.find(func(s *spot) bool { return s.line == line })
+		return at(s, line, errors.New(m[2]))
+	}
+	return &FieldError{Err: errors.New(msg)}
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// want says what a Go type, as named in a yaml.v3 message, wants in YAML.
+func want(goType string) string {
+	switch goType {
+	case "time.Duration", "*time.Duration":
+		return "want a duration with a unit, such as 10s, 1m30s or 500ms"
+	case "int", "*int":
+		return "want a whole number"
+	case "float64", "*float64":
+		return "want a number"
+	case "bool":
+		return "want true or false"
+	case "string", "*string":
+		return "want a string"
+	case "[]string":
+		return "want a list of strings, such as [a, b]"
+	case "[][]string":
+		return "want a list of commands, each a list of strings such as [[prog, arg]]"
+	case "map[string]string":
+		return "want a mapping of names to strings"
+	case "map[string]config.Settings":
+		return "want a mapping of endpoint names to load settings"
+	case "[]config.Service":
+		return "want a list of services"
+	case "[]config.Target":
+		return "want a list of targets"
+	case "[]config.Endpoint":
+		return "want a list of endpoints"
+	}
+	if keys := knownKeys(goType); keys != nil {
+		return "want a mapping with keys " + strings.Join(keys, ", ")
+	}
+	return "want a value of type " + goType
+}
+
+// unknownKey explains an unknown key of the struct type goType.
+func unknownKey(name, goType string) error {
+	keys := knownKeys(goType)
+	if keys == nil {
+		return fmt.Errorf("unknown key %q (remove it)", name)
+	}
+	if best := closest(name, keys); best != "" {
+		return fmt.Errorf("unknown key %q (did you mean %q?)", name, best)
+	}
+	return fmt.Errorf("unknown key %q (valid keys: %s)", name, strings.Join(keys, ", "))
+}
+
+// schemaTypes are the struct types a document decodes into.
+var schemaTypes = []reflect.Type{
+	reflect.TypeFor[Config](),
+	reflect.TypeFor[Settings](),
+	reflect.TypeFor[Service](),
+	reflect.TypeFor[serviceYAML](),
+	reflect.TypeFor[Target](),
+	reflect.TypeFor[Process](),
+	reflect.TypeFor[processYAML](),
+	reflect.TypeFor[Endpoint](),
+}
+
+// knownKeys returns the YAML keys of the schema struct named goType (as
+// reflect names it, "config.Target"), or nil if it is not one.
+func knownKeys(goType string) []string {
+	for _, t := range schemaTypes {
+		if t.String() == goType {
+			return yamlKeys(t)
+		}
+	}
+	return nil
+}
+
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case name == "-":
+		case strings.Contains(opts, "inline"):
+			keys = append(keys, yamlKeys(f.Type)...)
+		case name == "":
+			keys = append(keys, strings.ToLower(f.Name))
+		default:
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// closest returns the candidate within edit distance 2 of name (a typo), or
+// "" if there is none.
+func closest(name string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(name), c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes; long
+// inputs are not compared (they are no typo of a key).
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 30
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// reSimpleKey matches map keys written as .key in a path; others are
+// written as ["key"].
+var reSimpleKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// childPath returns the path of key inside the mapping at path.
+func childPath(path, key string) string {
+	if !reSimpleKey.MatchString(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

@@ -1,0 +1,274 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// seedCell is one wrk run of the seed document (testdata holds a copy of
+// django-workers-results.md, the results benchd automates).
+type seedCell struct {
+	name        string // target/mode/endpoint
+	targetTitle string // the ## heading of its section
+	title       string // the ### heading of its endpoint
+	path        string
+	duration    time.Duration
+	connections int
+}
+
+// seedTargets maps the seed's section titles to benchd's target names.
+var seedTargets = map[string]string{
+	"WSGI Gunicorn Gevent":   "gunicorn-gevent",
+	"ASGI Gunicorn Uvicorn":  "gunicorn-uvicorn",
+	"ASGI Hypercorn Asyncio": "hypercorn-asyncio",
+	"ASGI Hypercorn Uvloop":  "hypercorn-uvloop",
+}
+
+var (
+	reSeedRunning = regexp.MustCompile(`^Running (\d+)s test @ http://localhost:8000(/myapp/(\w+)/(\w+))$`)
+	reSeedConns   = regexp.MustCompile(`^\s*(\d+) threads and (\d+) connections$`)
+)
+
+// readSeed parses the seed document into its cells, in document order.
+func readSeed(t *testing.T) []seedCell {
+	t.Helper()
+	data, err := os.ReadFile("testdata/seed-django-workers-results.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		cells                      []seedCell
+		target, targetTitle, title string
+		cur                        *seedCell
+	)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := sc.Text()
+		if title, ok := strings.CutPrefix(line, "## "); ok {
+			targetTitle = strings.TrimSpace(title)
+			target = seedTargets[targetTitle]
+			if target == "" {
+				t.Fatalf("seed section %q maps to no target", title)
+			}
+			continue
+		}
+		if h, ok := strings.CutPrefix(line, "### "); ok {
+			title = strings.TrimSpace(h)
+			continue
+		}
+		if m := reSeedRunning.FindStringSubmatch(line); m != nil {
+			secs, _ := strconv.Atoi(m[1])
+			cells = append(cells, seedCell{name: target + "/" + m[3] + "/" + m[4], targetTitle: targetTitle, title: title,
+				path: m[2], duration: time.Duration(secs) * time.Second})
+			cur = &cells[len(cells)-1]
+			continue
+		}
+		if m := reSeedConns.FindStringSubmatch(line); m != nil && cur != nil {
+			cur.connections, _ = strconv.Atoi(m[2])
+			cur = nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		if c.connections == 0 {
+			t.Fatalf("seed cell %s has no connections line", c.name)
+		}
+	}
+	// 4 targets: gevent 11 sync; each ASGI server 11 sync + 12 async.
+	if len(cells) != 80 {
+		t.Fatalf("seed has %d cells, want 80", len(cells))
+	}
+	return cells
+}
+
+// seedCells returns the names of the seed's cells, in order.
+func seedCells(t *testing.T) []string {
+	var names []string
+	for _, c := range readSeed(t) {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+// seedTimeout is the request timeout of an endpoint: wrk's 2 s, except the
+// slow gateways, whose answers must be able to arrive (DESIGN.md, Config).
+func seedTimeout(endpoint string) time.Duration {
+	switch endpoint {
+	case "gateway_3s":
+		return 5 * time.Second
+	case "gateway_10s":
+		return 12 * time.Second
+	}
+	return 2 * time.Second
+}
+
+// checkSeed checks that every scenario of c is the seed's cell of that name,
+// with its path, duration and connections, and benchd's timeouts.
+func checkSeed(t *testing.T, c *Config) {
+	t.Helper()
+	seed := map[string]seedCell{}
+	for _, s := range readSeed(t) {
+		seed[s.name] = s
+	}
+	for _, s := range c.Scenarios() {
+		want, ok := seed[s.Name]
+		if !ok {
+			t.Errorf("%s is not in the seed", s.Name)
+			continue
+		}
+		if got := strings.TrimPrefix(s.URL, "http://127.0.0.1:8000"); got != want.path {
+			t.Errorf("%s: path %q, seed %q", s.Name, got, want.path)
+		}
+		if s.Load.Duration != want.duration {
+			t.Errorf("%s: duration %v, seed %v", s.Name, s.Load.Duration, want.duration)
+		}
+		if s.Load.Connections != want.connections {
+			t.Errorf("%s: connections %d, seed %d", s.Name, s.Load.Connections, want.connections)
+		}
+		if s.Load.Timeout != seedTimeout(s.Endpoint) {
+			t.Errorf("%s: timeout %v, want %v", s.Name, s.Load.Timeout, seedTimeout(s.Endpoint))
+		}
+		if s.Load.Warmup != 2*time.Second || s.Load.Threads != 0 || s.Load.Method != "GET" || s.Load.Rate != 0 ||
+			s.Load.Body != "" || len(s.Load.Headers) != 0 {
+			t.Errorf("%s: load %+v, want 2s warm-up, 0 threads, GET, closed loop, no body or headers", s.Name, s.Load)
+		}
+	}
+}
+
+// defaultEndpoints are the endpoints the reference Django project serves
+// today; later issues add the rest of the seed's.
+var defaultEndpoints = []string{"json", "json_query", "template_query", "gateway_1s", "gateway_3s", "gateway_10s", "brotli"}
+
+func TestDefault(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatalf("Default(): %v", err)
+	}
+	if c.Dir != "" {
+		t.Errorf("Dir = %q, want \"\"", c.Dir)
+	}
+	if c.Schedule != "0 * * * *" || !c.RunOnStart {
+		t.Errorf("schedule %q, run_on_start %v", c.Schedule, c.RunOnStart)
+	}
+	if w := c.Warnings(); len(w) > 0 {
+		t.Errorf("Warnings() = %q", w)
+	}
+
+	// Exactly the seed's cells of today's endpoints, in the seed's order.
+	var want []string
+	for _, s := range readSeed(t) {
+		if slices.Contains(defaultEndpoints, s.name[strings.LastIndex(s.name, "/")+1:]) {
+			want = append(want, s.name)
+		}
+	}
+	var got []string
+	perTarget := map[string]int{}
+	for _, s := range c.Scenarios() {
+		got = append(got, s.Name)
+		perTarget[s.Target+"/"+s.Mode]++
+	}
+	if len(got) != 49 || !slices.Equal(got, want) {
+		t.Errorf("%d scenarios:\n got %q\nwant %q", len(got), got, want)
+	}
+	wantPer := map[string]int{
+		"gunicorn-gevent/sync": 7, "gunicorn-uvicorn/sync": 7, "gunicorn-uvicorn/async": 7,
+		"hypercorn-asyncio/sync": 7, "hypercorn-asyncio/async": 7, "hypercorn-uvloop/sync": 7, "hypercorn-uvloop/async": 7,
+	}
+	for k, n := range wantPer {
+		if perTarget[k] != n {
+			t.Errorf("%s: %d scenarios, want %d", k, perTarget[k], n)
+		}
+	}
+	checkSeed(t, c)
+	// A full run takes about 15 minutes, well inside the hourly schedule.
+	if got, want := c.EstimatedRunDuration(), 896*time.Second; got != want {
+		t.Errorf("EstimatedRunDuration() = %v, want %v", got, want)
+	}
+
+	setup := [][]string{{"/usr/bin/python3", "manage.py", "migrate", "--noinput"}, {"/usr/bin/python3", "manage.py", "seed_rows"}}
+	commands := map[string][]string{
+		"gunicorn-gevent": {"/usr/bin/gunicorn", "-k", "gevent", "-w", "2", "--worker-connections", "1000",
+			"-b", "127.0.0.1:8000", "--log-level", "warning", "proj.wsgi:application"},
+		"gunicorn-uvicorn": {"/usr/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
+			"-b", "127.0.0.1:8000", "--log-level", "warning", "proj.asgi:application"},
+		"hypercorn-asyncio": {"/usr/bin/hypercorn", "-k", "asyncio", "-w", "2", "-b", "127.0.0.1:8000", "proj.asgi:application"},
+		"hypercorn-uvloop":  {"/usr/bin/hypercorn", "-k", "uvloop", "-w", "2", "-b", "127.0.0.1:8000", "proj.asgi:application"},
+	}
+	if len(c.Targets) != len(commands) {
+		t.Errorf("%d targets, want %d", len(c.Targets), len(commands))
+	}
+	for _, tg := range c.Targets {
+		p := tg.Process
+		if p == nil {
+			t.Errorf("%s: not managed", tg.Name)
+			continue
+		}
+		if !slices.Equal(p.Command, commands[tg.Name]) {
+			t.Errorf("%s: command %q, want %q", tg.Name, p.Command, commands[tg.Name])
+		}
+		if tg.URL != "http://127.0.0.1:8000" || p.Dir != "django" || p.Ready != "/healthz" ||
+			p.ReadyTimeout != 60*time.Second || p.StopTimeout != DefaultStopTimeout {
+			t.Errorf("%s: url %q dir %q ready %q ready_timeout %v stop_timeout %v", tg.Name, tg.URL, p.Dir, p.Ready, p.ReadyTimeout, p.StopTimeout)
+		}
+		if got := tg.ReadyURL(); got != "http://127.0.0.1:8000/healthz" {
+			t.Errorf("%s: ReadyURL() = %q", tg.Name, got)
+		}
+		if !slices.EqualFunc(p.Setup, setup, slices.Equal) {
+			t.Errorf("%s: setup %q, want %q", tg.Name, p.Setup, setup)
+		}
+	}
+	// Reports head sections with the seed's titles.
+	for _, s := range readSeed(t) {
+		sc, ok := c.Scenario(s.name)
+		if !ok {
+			continue
+		}
+		if got := c.Target(sc.Target).Title; got != s.targetTitle {
+			t.Errorf("%s: target title %q, seed %q", s.name, got, s.targetTitle)
+		}
+		if got := c.Endpoint(sc.Endpoint).Title; got != s.title {
+			t.Errorf("%s: endpoint title %q, seed %q", s.name, got, s.title)
+		}
+	}
+	c.Dir = "/var/lib/benchd"
+	if got := c.ResolvePath(c.Targets[0].Process.Dir); got != "/var/lib/benchd/django" {
+		t.Errorf("ResolvePath(django) = %q", got)
+	}
+}
+
+func TestDefaultYAML(t *testing.T) {
+	file, err := os.ReadFile("default.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := DefaultYAML()
+	if !bytes.Equal(got, file) {
+		t.Fatal("DefaultYAML() differs from default.yml")
+	}
+	got[0] = '!'
+	if again := DefaultYAML(); !bytes.Equal(again, file) {
+		t.Fatal("changing the returned slice changed the embedded default")
+	}
+	// Each Default is a new value: changing one leaves the next alone.
+	a, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Targets[0].Name = "changed"
+	b, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Targets[0].Name != "gunicorn-gevent" {
+		t.Errorf("Default() shares state: %q", b.Targets[0].Name)
+	}
+}

@@ -1,0 +1,597 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// reName is what target, endpoint, service and mode names look like: they
+// become Prometheus label values and parts of URL paths and scenario names.
+var reName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+const nameRule = "use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit"
+
+// checker collects problems.
+type checker struct {
+	errs []error
+	seen map[string]bool // messages already reported, for add1
+}
+
+func (k *checker) add(path, format string, args ...any) {
+	k.errs = append(k.errs, &FieldError{Path: path, Err: fmt.Errorf(format, args...)})
+}
+
+// add1 adds a problem unless the same one was already added: several
+// scenarios can share one bad layer.
+func (k *checker) add1(path, format string, args ...any) {
+	e := &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
+	if k.seen == nil {
+		k.seen = map[string]bool{}
+	}
+	if msg := e.Error(); !k.seen[msg] {
+		k.seen[msg] = true
+		k.errs = append(k.errs, e)
+	}
+}
+
+// Validate checks c and returns every problem at once, joined with
+// errors.Join; each is a [*FieldError] whose message starts with its YAML
+// path and says how to fix it. It returns nil if c is valid. It compiles
+// and caches the schedule (see [Config.CronSchedule]), so it must not run
+// concurrently with other methods of c.
+//
+// It checks: the cron schedule; names (required, unique, matching
+// ^[a-z0-9][a-z0-9_.-]*$); target URLs (absolute http or https with a host);
+// commands; ready checks; durations; load settings (connections 1 to
+// MaxConnections, threads 0 to connections, duration and timeout more than 0,
+// warmup not negative, all three at most MaxDuration, rate finite and not
+// negative, method and header names HTTP tokens);
+// references (targets[].services, targets[].overrides, endpoint modes);
+// {mode} and modes on targets without modes. With valid names and every
+// endpoint mode being a mode of some target, scenario names are unique and
+// the matrix is not empty.
+func (c *Config) Validate() error {
+	return errors.Join(c.validate()...)
+}
+
+// validate returns the problems of c, each a *FieldError.
+func (c *Config) validate() []error {
+	k := &checker{}
+	c.checkSchedule(k)
+	checkSettings(k, "defaults", &c.Defaults)
+	c.checkServices(k)
+	c.checkTargets(k)
+	c.checkEndpoints(k)
+	c.checkMatrix(k)
+	return k.errs
+}
+
+func (c *Config) checkSchedule(k *checker) {
+	c.schedule, c.scheduleSpec = nil, ""
+	if strings.TrimSpace(c.Schedule) == "" {
+		k.add("schedule", "is empty (write a cron spec such as %q, or remove the key for that default)", DefaultSchedule)
+		return
+	}
+	s, err := parseSchedule(c.Schedule)
+	if err != nil {
+		k.add("schedule", "invalid cron spec %q: %w (write five fields, minute hour day-of-month month day-of-week, such as %q, or a descriptor such as @hourly or @every 30m)", c.Schedule, err, DefaultSchedule)
+		return
+	}
+	if every, ok := strings.CutPrefix(strings.TrimSpace(c.Schedule), "@every "); ok {
+		// cron rounds anything under a second, negative too, up to 1s.
+		if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < time.Second {
+			k.add("schedule", "%q: the interval must be at least 1s, got %s", c.Schedule, d)
+			return
+		}
+	}
+	if s.Next(scheduleEpoch).IsZero() {
+		k.add("schedule", "cron spec %q never fires (check day-of-month against month)", c.Schedule)
+		return
+	}
+	c.schedule, c.scheduleSpec = s, c.Schedule
+}
+
+// scheduleEpoch is a fixed instant to probe schedules from, so checks do not
+// depend on the clock.
+var scheduleEpoch = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// checkName checks a name and records it in seen (name -> path).
+func checkName(k *checker, path, kind, name string, seen map[string]string) {
+	switch {
+	case name == "":
+		k.add(path+".name", "is required (a unique %s name such as %q)", kind, map[string]string{"target": "gunicorn-gevent", "endpoint": "json", "service": "redis"}[kind])
+	case !reName.MatchString(name):
+		k.add(path+".name", "%q is not a valid name (%s; it becomes a metric label and part of scenario names)", name, nameRule)
+	case seen[name] != "":
+		k.add(path+".name", "%q is already the name of %s (names must be unique)", name, seen[name])
+	default:
+		seen[name] = path
+	}
+}
+
+// checkModes checks a list of modes.
+func checkModes(k *checker, path string, modes []string) {
+	for i, m := range modes {
+		p := indexPath(path, i)
+		switch {
+		case !reName.MatchString(m):
+			k.add(p, "%q is not a valid mode (%s; it becomes a metric label and replaces {mode} in paths)", m, nameRule)
+		case slices.Index(modes, m) < i:
+			k.add(p, "mode %q is listed twice (remove one)", m)
+		}
+	}
+}
+
+// checkTitle checks a report heading.
+func checkTitle(k *checker, path, title string) {
+	if strings.ContainsFunc(title, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		k.add(path, "%q contains a line break or control character (a title is one line of a report)", title)
+	}
+}
+
+func checkCommand(k *checker, path string, cmd []string, example string) {
+	switch {
+	case len(cmd) == 0:
+		k.add(path, "is required (the program and its arguments, run without a shell, such as %s)", example)
+	case strings.TrimSpace(cmd[0]) == "":
+		k.add(indexPath(path, 0), "the program is empty (give its name or path)")
+	}
+	for i, arg := range cmd {
+		if strings.ContainsRune(arg, 0) {
+			k.add(indexPath(path, i), "contains a NUL byte, which no argument can hold")
+		}
+	}
+}
+
+func checkEnv(k *checker, path string, env map[string]string) {
+	for _, name := range sortedKeys(env) {
+		p := childPath(path, name)
+		switch {
+		case name == "":
+			k.add(p, "variable name is empty")
+		case strings.ContainsAny(name, "=\x00"):
+			k.add(p, "variable name %q contains '=' or NUL (an environment name cannot)", name)
+		case strings.ContainsRune(env[name], 0):
+			k.add(p, "value contains a NUL byte, which an environment value cannot hold")
+		}
+	}
+}
+
+func checkPositive(k *checker, path string, d time.Duration, hint string) {
+	if d <= 0 {
+		k.add(path, "must be more than 0, got %s (%s)", d, hint)
+	}
+}
+
+func checkMaxDuration(k *checker, path string, d time.Duration) {
+	if d > MaxDuration {
+		k.add(path, "%s is more than %s (a scenario is a load test, not a soak test)", d, MaxDuration)
+	}
+}
+
+// checkReady checks a readiness check; allowPath permits a path on the
+// target URL.
+func checkReady(k *checker, path, ready string, allowPath bool) {
+	forms := "tcp://host:port or an http:// or https:// URL"
+	if allowPath {
+		forms = "a path on the target URL such as /healthz, " + forms
+	}
+	switch {
+	case strings.HasPrefix(ready, "tcp://"):
+		u, err := url.Parse(ready)
+		if err != nil {
+			k.add(path, "%q is not a valid URL: %w (want tcp://host:port)", ready, errors.Unwrap(err))
+			return
+		}
+		if u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			k.add(path, "%q has more than host and port (want tcp://host:port, such as tcp://127.0.0.1:6379)", ready)
+			return
+		}
+		checkHostPort(k, path, ready, u.Host)
+	case strings.HasPrefix(ready, "http://") || strings.HasPrefix(ready, "https://"):
+		u, err := url.Parse(ready)
+		if err != nil {
+			k.add(path, "%q is not a valid URL: %w", ready, errors.Unwrap(err))
+			return
+		}
+		if u.Hostname() == "" {
+			k.add(path, "%q has no host (want a URL such as http://127.0.0.1:8000/healthz)", ready)
+		}
+	case allowPath && strings.HasPrefix(ready, "/"):
+		checkURLPath(k, path, ready)
+	case ready == "" && allowPath:
+		// The target URL's host and port: see Target.ReadyURL.
+	case ready == "":
+		k.add(path, "is required (%s)", forms)
+	default:
+		k.add(path, "%q is not a readiness check (want %s)", ready, forms)
+	}
+}
+
+func checkHostPort(k *checker, path, ready, hostport string) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || host == "" {
+		k.add(path, "%q needs a host and a port (want tcp://host:port, such as tcp://127.0.0.1:6379)", ready)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		k.add(path, "%q has port %q, not a number from 1 to 65535", ready, port)
+	}
+}
+
+// checkURLPath checks a path to append to a base URL.
+func checkURLPath(k *checker, path, p string) {
+	if !strings.HasPrefix(p, "/") {
+		k.add(path, "%q does not start with / (write it as /%s)", p, p)
+		return
+	}
+	if i := strings.IndexFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
+		k.add(path, "%q contains a space or control character at byte %d (percent-encode it, e.g. %%20)", p, i)
+		return
+	}
+	u, err := url.Parse("http://host" + p)
+	if err != nil {
+		k.add(path, "%q is not a valid URL path: %w", p, errors.Unwrap(err))
+		return
+	}
+	if u.Fragment != "" || strings.Contains(p, "#") {
+		k.add(path, "%q has a #fragment, which is never sent to a server (remove it)", p)
+	}
+}
+
+// tokenChars are the characters of an HTTP token besides letters and digits
+// (RFC 9110, section 5.6.2).
+const tokenChars = "!#$%&'*+-.^_`|~"
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte(tokenChars, b) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSettings checks the values one layer of load settings sets.
+func checkSettings(k *checker, path string, s *Settings) {
+	at := func(key string) string { return path + "." + key }
+	if s.Method != nil && !isToken(*s.Method) {
+		k.add(at("method"), "%q is not an HTTP method (want a token such as GET or POST)", *s.Method)
+	}
+	for i, h := range s.Headers {
+		p := indexPath(at("headers"), i)
+		if !isToken(h.Name) {
+			k.add(p, "%q is not a valid header name (letters, digits and %s only, no spaces)", h.Name, tokenChars)
+		}
+		if strings.ContainsFunc(h.Value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			k.add(p, "the value of header %q contains a control character such as a line break (HTTP header values cannot)", h.Name)
+		}
+	}
+	if s.Connections != nil {
+		switch n := *s.Connections; {
+		case n < 1:
+			k.add(at("connections"), "must be at least 1, got %d", n)
+		case n > MaxConnections:
+			k.add(at("connections"), "%d is more than %d (each connection is a file descriptor and a port)", n, MaxConnections)
+		}
+	}
+	if s.Threads != nil && *s.Threads < 0 {
+		k.add(at("threads"), "must be 0 (one per CPU) or more, got %d", *s.Threads)
+	}
+	if s.Duration != nil {
+		checkPositive(k, at("duration"), *s.Duration, "how long to measure, such as 10s")
+		checkMaxDuration(k, at("duration"), *s.Duration)
+	}
+	if s.Timeout != nil {
+		checkPositive(k, at("timeout"), *s.Timeout, "the deadline of one request, such as 2s")
+		checkMaxDuration(k, at("timeout"), *s.Timeout)
+	}
+	if s.Warmup != nil {
+		if *s.Warmup < 0 {
+			k.add(at("warmup"), "must be 0 (no warm-up) or more, got %s", *s.Warmup)
+		}
+		checkMaxDuration(k, at("warmup"), *s.Warmup)
+	}
+	if s.Rate != nil {
+		if r := *s.Rate; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+			k.add(at("rate"), "must be a finite number of requests per second, 0 (closed loop) or more, got %v", r)
+		}
+	}
+}
+
+func (c *Config) checkServices(k *checker) {
+	seen := map[string]string{}
+	for i := range c.Services {
+		s := &c.Services[i]
+		p := indexPath("services", i)
+		checkName(k, p, "service", s.Name, seen)
+		checkCommand(k, p+".command", s.Command, `[redis-server, --port, "6379"]`)
+		checkEnv(k, p+".env", s.Env)
+		checkReady(k, p+".ready", s.Ready, false)
+		checkPositive(k, p+".ready_timeout", s.ReadyTimeout, "how long the service may take to become ready, such as 30s")
+	}
+}
+
+func (c *Config) checkEndpoints(k *checker) {
+	seen := map[string]string{}
+	for i := range c.Endpoints {
+		e := &c.Endpoints[i]
+		p := indexPath("endpoints", i)
+		checkName(k, p, "endpoint", e.Name, seen)
+		checkTitle(k, p+".title", e.Title)
+		switch rest := strings.ReplaceAll(e.Path, "{mode}", ""); {
+		case e.Path == "":
+			k.add(p+".path", "is required (the path appended to each target URL, such as /myapp/{mode}/json)")
+		case strings.ContainsAny(rest, "{}"):
+			k.add(p+".path", "%q has braces other than {mode}, the only placeholder (percent-encode literal braces as %%7B and %%7D)", e.Path)
+		default:
+			checkURLPath(k, p+".path", strings.ReplaceAll(e.Path, "{mode}", "mode"))
+		}
+		checkModes(k, p+".modes", e.Modes)
+		checkSettings(k, p, &e.Settings)
+	}
+}
+
+func (c *Config) checkTargets(k *checker) {
+	seen := map[string]string{}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		p := indexPath("targets", i)
+		checkName(k, p, "target", t.Name, seen)
+		checkTitle(k, p+".title", t.Title)
+		checkTargetURL(k, p+".url", t.URL)
+		if pr := t.Process; pr != nil {
+			pp := p + ".process"
+			checkCommand(k, pp+".command", pr.Command, "[/usr/bin/gunicorn, -b, 127.0.0.1:8000, proj.wsgi:application]")
+			checkEnv(k, pp+".env", pr.Env)
+			for j, cmd := range pr.Setup {
+				checkCommand(k, indexPath(pp+".setup", j), cmd, "[/usr/bin/python3, manage.py, migrate]")
+			}
+			checkReady(k, pp+".ready", pr.Ready, true)
+			checkPositive(k, pp+".ready_timeout", pr.ReadyTimeout, "how long the server may take to start, such as 30s")
+			checkPositive(k, pp+".stop_timeout", pr.StopTimeout, "the grace between SIGTERM and SIGKILL, such as 10s")
+		}
+		checkModes(k, p+".modes", t.Modes)
+		for j, name := range t.Services {
+			sp := indexPath(p+".services", j)
+			switch {
+			case c.Service(name) == nil:
+				k.add(sp, "no service is named %q (%s)", name, suggest(name, "service", c.serviceNames()))
+			case slices.Index(t.Services, name) < j:
+				k.add(sp, "service %q is listed twice (remove one)", name)
+			}
+		}
+		for _, name := range sortedKeys(t.Overrides) {
+			op := childPath(p+".overrides", name)
+			if c.Endpoint(name) == nil {
+				k.add(op, "no endpoint is named %q (%s)", name, suggest(name, "endpoint", c.endpointNames()))
+				continue
+			}
+			ov := t.Overrides[name]
+			checkSettings(k, op, &ov)
+		}
+	}
+}
+
+func checkTargetURL(k *checker, path, raw string) {
+	if raw == "" {
+		k.add(path, "is required (the base URL of the target, such as http://127.0.0.1:8000)")
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case !strings.Contains(raw, "://"):
+		k.add(path, "%q is not an absolute URL (write it as http://host:port)", raw)
+	case err != nil:
+		k.add(path, "%q is not a valid URL: %w", raw, errors.Unwrap(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		k.add(path, "%q is not an absolute http:// or https:// URL (write it as http://host:port)", raw)
+	case u.Hostname() == "":
+		k.add(path, "%q has no host (write it as http://host:port)", raw)
+	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#"):
+		k.add(path, "%q has a query or fragment (put those in the endpoint paths)", raw)
+	case u.User != nil:
+		k.add(path, "%q has user information (send credentials with an Authorization header instead)", u.Redacted())
+	}
+}
+
+// checkMatrix checks what spans targets and endpoints.
+func (c *Config) checkMatrix(k *checker) {
+	if len(c.Targets) == 0 {
+		k.add("targets", "at least one target is required")
+	}
+	if len(c.Endpoints) == 0 {
+		k.add("endpoints", "at least one endpoint is required")
+	}
+	var allModes []string
+	for _, t := range c.Targets {
+		for _, m := range t.Modes {
+			if !slices.Contains(allModes, m) {
+				allModes = append(allModes, m)
+			}
+		}
+	}
+	for ei, e := range c.Endpoints {
+		p := indexPath("endpoints", ei)
+		if len(allModes) > 0 {
+			for j, m := range e.Modes {
+				if !slices.Contains(allModes, m) {
+					k.add(indexPath(p+".modes", j), "%q is not a mode of any target (%s)", m, suggest(m, "mode", allModes))
+				}
+			}
+		}
+		for ti, t := range c.Targets {
+			if len(t.Modes) > 0 {
+				continue
+			}
+			switch {
+			case len(e.Modes) > 0:
+				k.add(p+".modes", "target %q has no modes, so it cannot run an endpoint restricted to modes (give targets[%d] modes, or remove modes here)", t.Name, ti)
+			case strings.Contains(e.Path, "{mode}"):
+				k.add(p+".path", "%q has {mode}, but target %q has no modes to put there (give targets[%d] modes such as [sync], or remove {mode})", e.Path, t.Name, ti)
+			}
+		}
+	}
+	for _, x := range c.cells() {
+		// connections < 1 is reported where it is set.
+		if l := x.Load; l.Connections >= 1 && l.Threads > l.Connections {
+			k.add1(x.from.threads+".threads", "%d threads is more than %d connections (set in %s); each thread needs a connection (lower threads, or use 0 for one per CPU)", l.Threads, l.Connections, originName(x.from.connections, "connections"))
+		}
+	}
+}
+
+// originName names where a resolved value came from.
+func originName(path, key string) string {
+	if path == "" {
+		return "the built-in default"
+	}
+	return path + "." + key
+}
+
+// Warnings returns what is valid but probably unintended, one "yaml.path:
+// what and why it matters" line per warning, in a stable order. It assumes
+// a valid Config (call [Config.Validate] first) and never fails.
+func (c *Config) Warnings() []string {
+	var w []string
+	add := func(path, format string, args ...any) {
+		s := path + ": " + fmt.Sprintf(format, args...)
+		if !slices.Contains(w, s) {
+			w = append(w, s)
+		}
+	}
+	each := func(fn func(path string, s *Settings)) {
+		fn("defaults", &c.Defaults)
+		for i := range c.Endpoints {
+			fn(indexPath("endpoints", i), &c.Endpoints[i].Settings)
+		}
+		for i, t := range c.Targets {
+			for _, name := range sortedKeys(t.Overrides) {
+				ov := t.Overrides[name]
+				fn(childPath(indexPath("targets", i)+".overrides", name), &ov)
+			}
+		}
+	}
+	each(func(path string, s *Settings) {
+		if s.Connections != nil && *s.Connections > WarnConnections {
+			add(path+".connections", "%d connections need as many file descriptors (RLIMIT_NOFILE) and ephemeral ports, here and on the target", *s.Connections)
+		}
+		if s.Method != nil && *s.Method != strings.ToUpper(*s.Method) {
+			add(path+".method", "%q is not upper case; methods are case-sensitive and servers expect %q", *s.Method, strings.ToUpper(*s.Method))
+		}
+	})
+	for i, t := range c.Targets {
+		p := indexPath("targets", i)
+		if u, err := url.Parse(t.URL); err == nil && u.Hostname() != "" && !isLoopback(u.Hostname()) {
+			add(p+".url", "%s is not a loopback address: benchd will send load to another machine", u.Hostname())
+		}
+		for _, name := range sortedKeys(t.Overrides) {
+			if e := c.Endpoint(name); e != nil && len(scenarioModes(&c.Targets[i], e)) == 0 {
+				add(childPath(p+".overrides", name), "endpoint %q has no scenario on this target (its modes %v are not among %v), so the override has no effect", name, e.Modes, t.Modes)
+			}
+		}
+	}
+	for i, s := range c.Services {
+		if !slices.ContainsFunc(c.Targets, func(t Target) bool { return slices.Contains(t.Services, s.Name) }) {
+			add(indexPath("services", i), "no target lists service %q, so it is never started", s.Name)
+		}
+	}
+	for i, e := range c.Endpoints {
+		if strings.Contains(e.Path, "{mode}") {
+			continue
+		}
+		for _, t := range c.Targets {
+			if modes := scenarioModes(&t, &e); len(modes) > 1 {
+				add(indexPath("endpoints", i)+".path", "has no {mode}, so modes %v of target %q load the same URL", modes, t.Name)
+			}
+		}
+	}
+	for _, x := range c.cells() {
+		if l := x.Load; l.Timeout > l.Duration {
+			at := originName(x.from.timeout, "timeout")
+			if x.from.timeout == "" { // the built-in timeout: point at the short duration
+				at = originName(x.from.duration, "duration")
+			}
+			add(at, "timeout %s is longer than duration %s (set in %s): requests still running when measuring ends are reported as in flight, not as latency", l.Timeout, l.Duration, originName(x.from.duration, "duration"))
+		}
+	}
+	if s, err := c.CronSchedule(); err == nil {
+		if gap, run := minGap(s), c.EstimatedRunDuration(); gap > 0 && run > gap {
+			add("schedule", "runs may start %s apart, but one run of the matrix takes at least %s (warm-up, duration and timeout of each scenario): a run will still be going when the next is due, and that start is skipped", gap, run.Round(time.Second))
+		}
+	}
+	return w
+}
+
+// minGap is the shortest time between two of the next activations of s.
+func minGap(s interface{ Next(time.Time) time.Time }) time.Duration {
+	var gap time.Duration
+	t := s.Next(scheduleEpoch)
+	for range 48 {
+		next := s.Next(t)
+		if next.IsZero() {
+			break
+		}
+		if d := next.Sub(t); gap == 0 || d < gap {
+			gap = d
+		}
+		t = next
+	}
+	return gap
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func suggest(name, kind string, names []string) string {
+	if len(names) == 0 {
+		return "none is defined"
+	}
+	if best := closest(name, names); best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	return kind + "s: " + strings.Join(names, ", ")
+}
+
+func (c *Config) serviceNames() []string {
+	names := make([]string, len(c.Services))
+	for i, s := range c.Services {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func (c *Config) endpointNames() []string {
+	names := make([]string, len(c.Endpoints))
+	for i, e := range c.Endpoints {
+		names[i] = e.Name
+	}
+	return names
+}
+
+func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for key := range m {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	return keys
+}

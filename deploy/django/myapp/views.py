@@ -1,0 +1,219 @@
+"""The benchd reference endpoints, each as a plain view and as an async view.
+
+Every endpoint NAME is served at /myapp/sync/NAME by a plain def view and at
+/myapp/async/NAME by an async def view (see urls.py, which is built from
+ENDPOINTS). Async views never block the event loop: waits use asyncio.sleep,
+ORM access goes through sync_to_async (Django 3.2's ORM is sync only), and
+the Brotli compression runs on a worker thread (python3-brotli 1.0.9 lets
+go of the GIL while compressing: two threads ran 1.4x faster than one here).
+
+Every view also waits settings.BENCHD_DJANGO_DELAY_MS milliseconds first
+(off when 0), to simulate a regression.
+"""
+import asyncio
+import functools
+import inspect
+import json
+import random
+import time
+
+import brotli
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
+
+from .models import Item
+
+# Rows json_query and template_query read (seed_rows writes 100).
+ROW_LIMIT = 20
+ROW_FIELDS = ("id", "name", "sku", "description", "price_cents", "quantity")
+
+# Brotli quality used per request. The library default, 11, costs ~95 ms of
+# CPU per 100 KiB on this class of machine and would make the endpoint measure
+# the compressor alone; 5 (~1.6 ms) is typical of on-the-fly compression.
+BROTLI_QUALITY = 5
+BROTLI_PAYLOAD_BYTES = 100 * 1024
+
+
+def _build_brotli_payload(min_bytes):
+    """Return a fixed JSON document of at least min_bytes bytes (deterministic)."""
+    rng = random.Random(1202)
+    words = (
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa",
+        "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey",
+        "xray", "yankee", "zulu",
+    )
+    records, size = [], 20
+    while size < min_bytes:
+        record = {
+            "id": len(records) + 1,
+            "name": " ".join(rng.choice(words) for _ in range(3)),
+            "sku": f"{rng.getrandbits(32):08x}",
+            "price_cents": rng.randrange(100, 100_000),
+            "quantity": rng.randrange(0, 500),
+            "tags": rng.sample(words, 3),
+        }
+        records.append(record)
+        size += len(json.dumps(record, separators=(",", ":"))) + 1
+    return json.dumps({"items": records}, separators=(",", ":")).encode()
+
+
+# Built once at import; compressed again on every request.
+BROTLI_PAYLOAD = _build_brotli_payload(BROTLI_PAYLOAD_BYTES)
+
+
+def _delay_seconds():
+    return settings.BENCHD_DJANGO_DELAY_MS / 1000
+
+
+def sync_view(func):
+    """Wrap a plain view so it first sleeps BENCHD_DJANGO_DELAY_MS."""
+
+    @functools.wraps(func)
+    def wrapper(request):
+        delay = _delay_seconds()
+        if delay:
+            time.sleep(delay)
+        return func(request)
+
+    return wrapper
+
+
+def async_view(func):
+    """Wrap an async view so it first awaits BENCHD_DJANGO_DELAY_MS."""
+    if not inspect.iscoroutinefunction(func):
+        raise TypeError(f"{func.__name__} must be an async def view")
+
+    @functools.wraps(func)
+    async def wrapper(request):
+        delay = _delay_seconds()
+        if delay:
+            await asyncio.sleep(delay)
+        return await func(request)
+
+    return wrapper
+
+
+def _rows():
+    return list(Item.objects.order_by("id").values(*ROW_FIELDS)[:ROW_LIMIT])
+
+
+# thread_sensitive=True (the default), as Django's async documentation asks
+# for ORM access. In Django 3.2 that is one thread per process, shared with
+# the sync views and the request_started/finished signals.
+_rows_async = sync_to_async(_rows)
+
+
+def _compress_response(body):
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Encoding"] = "br"
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
+
+
+def _compress():
+    return brotli.compress(BROTLI_PAYLOAD, quality=BROTLI_QUALITY)
+
+
+_compress_async = sync_to_async(_compress, thread_sensitive=False)
+
+
+def _render_rows(rows, mode):
+    return render_to_string("myapp/rows.html", {"rows": rows, "mode": mode})
+
+
+# json
+
+
+@sync_view
+def sync_json(request):
+    return JsonResponse({"message": "Hello, World!", "mode": "sync"})
+
+
+@async_view
+async def async_json(request):
+    return JsonResponse({"message": "Hello, World!", "mode": "async"})
+
+
+# json_query
+
+
+@sync_view
+def sync_json_query(request):
+    rows = _rows()
+    return JsonResponse({"mode": "sync", "count": len(rows), "items": rows})
+
+
+@async_view
+async def async_json_query(request):
+    rows = await _rows_async()
+    return JsonResponse({"mode": "async", "count": len(rows), "items": rows})
+
+
+# template_query
+
+
+@sync_view
+def sync_template_query(request):
+    return HttpResponse(_render_rows(_rows(), "sync"))
+
+
+@async_view
+async def async_template_query(request):
+    rows = await _rows_async()
+    # Rendering a list of dicts touches no database: it is safe on the loop.
+    return HttpResponse(_render_rows(rows, "async"))
+
+
+# gateway_Ns: wait inside the server, as if calling a slow upstream.
+
+
+def _gateway_body(seconds, mode):
+    return {"gateway": f"{seconds}s", "waited_seconds": seconds, "mode": mode}
+
+
+def _sync_gateway(seconds):
+    @sync_view
+    def view(request):
+        time.sleep(seconds)
+        return JsonResponse(_gateway_body(seconds, "sync"))
+
+    view.__name__ = view.__qualname__ = f"sync_gateway_{seconds}s"
+    return view
+
+
+def _async_gateway(seconds):
+    async def view(request):
+        await asyncio.sleep(seconds)
+        return JsonResponse(_gateway_body(seconds, "async"))
+
+    view.__name__ = view.__qualname__ = f"async_gateway_{seconds}s"
+    return async_view(view)
+
+
+# brotli: the payload is the same every time, the compression is redone.
+
+
+@sync_view
+def sync_brotli(request):
+    return _compress_response(_compress())
+
+
+@async_view
+async def async_brotli(request):
+    return _compress_response(await _compress_async())
+
+
+# ENDPOINTS maps each endpoint name to its (sync view, async view).
+ENDPOINTS = {
+    "json": (sync_json, async_json),
+    "json_query": (sync_json_query, async_json_query),
+    "template_query": (sync_template_query, async_template_query),
+    "gateway_1s": (_sync_gateway(1), _async_gateway(1)),
+    "gateway_3s": (_sync_gateway(3), _async_gateway(3)),
+    "gateway_10s": (_sync_gateway(10), _async_gateway(10)),
+    "brotli": (sync_brotli, async_brotli),
+}

@@ -1,0 +1,627 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+)
+
+// These tests start the reference Django project under each of the four
+// server configurations of DESIGN.md, as real processes on loopback, and
+// check every endpoint. They need Debian's packages; a missing one fails the
+// test with the apt-get command that installs it.
+
+const (
+	python    = "/usr/bin/python3"
+	gunicorn  = "/usr/bin/gunicorn"
+	hypercorn = "/usr/bin/hypercorn"
+
+	// readyTimeout bounds server start-up (two Python workers on a busy
+	// 2-core machine).
+	readyTimeout = 30 * time.Second
+	// stopGrace is how long a server has to exit after SIGTERM before the
+	// whole process group gets SIGKILL.
+	stopGrace = 20 * time.Second
+	// itemRows is how many rows json_query and template_query return.
+	itemRows = 20
+)
+
+// pythonModules maps each module the servers import to its Debian package.
+var pythonModules = []struct{ module, pkg string }{
+	{"django", "python3-django"},
+	{"gevent", "python3-gevent"},
+	{"uvicorn", "python3-uvicorn"},
+	{"hypercorn", "python3-hypercorn"},
+	{"uvloop", "python3-uvloop"},
+	{"brotli", "python3-brotli"},
+}
+
+// requireDjangoStack fails the test, naming the apt-get command, when a
+// program or Python module the servers need is missing.
+func requireDjangoStack(t *testing.T) {
+	t.Helper()
+	var missing []string
+	for _, tool := range []struct{ path, pkg string }{
+		{python, "python3"},
+		{gunicorn, "gunicorn"},
+		{hypercorn, "python3-hypercorn"},
+	} {
+		if _, err := os.Stat(tool.path); err != nil {
+			missing = append(missing, tool.pkg)
+		}
+	}
+	if !slices.Contains(missing, "python3") {
+		args := []string{"-c", "import importlib.util, sys\n" +
+			"print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"}
+		for _, m := range pythonModules {
+			args = append(args, m.module)
+		}
+		out, err := exec.CommandContext(t.Context(), python, args...).Output()
+		if err != nil {
+			t.Fatalf("%s cannot check its modules: %v", python, err)
+		}
+		for _, module := range strings.Fields(string(out)) {
+			for _, m := range pythonModules {
+				if m.module == module && !slices.Contains(missing, m.pkg) {
+					missing = append(missing, m.pkg)
+				}
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("the Django stack is incomplete; install it with: apt-get install -y %s (or run scripts/setup.sh)",
+			strings.Join(missing, " "))
+	}
+}
+
+// lockedBuffer collects a child's output; it is written by the exec copier
+// goroutine and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// childEnv is the environment of every Python child: the test's own, minus
+// any setting of the project's that would change what is tested, plus extra.
+func childEnv(extra ...string) []string {
+	env := []string{"PYTHONDONTWRITEBYTECODE=1"}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "BENCHD_DJANGO_") || strings.HasPrefix(kv, "DJANGO_SETTINGS_MODULE=") ||
+			strings.HasPrefix(kv, "PYTHONDONTWRITEBYTECODE=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// managePy runs manage.py with args in dir and returns its stdout.
+func managePy(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), python, append([]string{"manage.py"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("manage.py %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// freePort returns a 127.0.0.1 port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// serverConfig is one way of serving the project, as in DESIGN.md.
+type serverConfig struct {
+	name string
+	// args is the command line; "ADDR" is replaced by host:port.
+	args []string
+	// asgi is true if the server runs the async views too.
+	asgi bool
+}
+
+var serverConfigs = []serverConfig{
+	{
+		name: "gunicorn-gevent",
+		args: []string{gunicorn, "-k", "gevent", "-w", "2", "--worker-connections", "1000", "-b", "ADDR", "proj.wsgi:application"},
+	},
+	{
+		name: "gunicorn-uvicorn",
+		args: []string{gunicorn, "-k", "uvicorn.workers.UvicornWorker", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
+		asgi: true,
+	},
+	{
+		name: "hypercorn-asyncio",
+		args: []string{hypercorn, "-k", "asyncio", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
+		asgi: true,
+	},
+	{
+		name: "hypercorn-uvloop",
+		args: []string{hypercorn, "-k", "uvloop", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
+		asgi: true,
+	},
+}
+
+// startDjango unpacks the project into a temporary directory, migrates and
+// seeds its database, starts cfg on a free loopback port in its own process
+// group, waits until /healthz answers and returns the base URL. The group is
+// stopped (SIGTERM, then SIGKILL) when the test ends.
+func startDjango(t *testing.T, cfg serverConfig, extraEnv ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "django")
+	if err := UnpackDjango(dir); err != nil {
+		t.Fatal(err)
+	}
+	env := childEnv(extraEnv...)
+	managePy(t, dir, env, "migrate", "--no-input")
+	managePy(t, dir, env, "seed_rows")
+
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	args := slices.Clone(cfg.args)
+	for i, a := range args {
+		if a == "ADDR" {
+			args[i] = addr
+		}
+	}
+	// Not CommandContext: the cleanup below stops the whole group, which
+	// killing the leader alone would not.
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	output := &lockedBuffer{}
+	cmd.Stdout = output
+	cmd.Stderr = output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cfg.name, err)
+	}
+	pgid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		// Idle keep-alive connections would hold a graceful shutdown open.
+		httpClient.CloseIdleConnections()
+		stopping := time.Now()
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-exited:
+			t.Logf("%s stopped in %v", cfg.name, time.Since(stopping).Round(time.Millisecond))
+		case <-time.After(stopGrace):
+			t.Errorf("%s did not exit within %v of SIGTERM", cfg.name, stopGrace)
+		}
+		// Workers may outlive their master; none may survive the test.
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); err == nil {
+			t.Logf("%s: SIGKILL reached leftover processes", cfg.name)
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", cfg.name, output.String())
+		}
+	})
+
+	base := "http://" + addr
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("%s exited before it was ready: %v\n%s", cfg.name, err, output.String())
+		default:
+		}
+		if status, body, _, err := get(t.Context(), base+"/healthz", nil); err == nil {
+			if status != http.StatusOK || string(body) != "ok" {
+				t.Fatalf("%s /healthz: status %d body %q, want 200 \"ok\"", cfg.name, status, body)
+			}
+			return base
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready within %v\n%s", cfg.name, readyTimeout, output.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// httpClient never asks for or undoes compression, so the brotli body
+// arrives as the server sent it.
+var httpClient = &http.Client{
+	Timeout:   20 * time.Second,
+	Transport: &http.Transport{DisableCompression: true, Proxy: nil},
+}
+
+// get fetches url and returns the status, the body (capped at 4 MiB) and
+// the headers. A "Host" entry in header replaces the request's Host.
+func get(ctx context.Context, url string, header http.Header) (int, []byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v[0]
+			continue
+		}
+		req.Header[k] = v
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return resp.StatusCode, body, resp.Header, err
+}
+
+// response is what an endpoint check gets to look at.
+type response struct {
+	mode    string
+	header  http.Header
+	body    []byte
+	elapsed time.Duration
+}
+
+func decodeJSON(t *testing.T, body []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("body is not the expected JSON: %v\n%.300s", err, body)
+	}
+}
+
+func checkContentType(t *testing.T, r response, want string) {
+	t.Helper()
+	if got := r.header.Get("Content-Type"); !strings.HasPrefix(got, want) {
+		t.Errorf("Content-Type %q, want %s", got, want)
+	}
+}
+
+func checkGateway(seconds int) func(*testing.T, response) {
+	return func(t *testing.T, r response) {
+		checkContentType(t, r, "application/json")
+		var got struct {
+			Gateway       string `json:"gateway"`
+			WaitedSeconds int    `json:"waited_seconds"`
+			Mode          string `json:"mode"`
+		}
+		decodeJSON(t, r.body, &got)
+		if want := fmt.Sprintf("%ds", seconds); got.Gateway != want || got.WaitedSeconds != seconds || got.Mode != r.mode {
+			t.Errorf("got %+v, want gateway %q, waited_seconds %d, mode %q", got, want, seconds, r.mode)
+		}
+		if least := time.Duration(seconds) * time.Second; r.elapsed < least {
+			t.Errorf("answered in %v, want at least %v", r.elapsed, least)
+		}
+	}
+}
+
+// endpointCheck is one endpoint and what its answer must look like.
+type endpointCheck struct {
+	name   string
+	header http.Header
+	check  func(t *testing.T, r response)
+}
+
+var endpointChecks = []endpointCheck{
+	{
+		name: "json",
+		check: func(t *testing.T, r response) {
+			checkContentType(t, r, "application/json")
+			var got map[string]any
+			decodeJSON(t, r.body, &got)
+			if msg, _ := got["message"].(string); msg == "" || got["mode"] != r.mode || len(got) != 2 {
+				t.Errorf("got %v, want keys message (non-empty) and mode %q", got, r.mode)
+			}
+		},
+	},
+	{
+		name: "json_query",
+		check: func(t *testing.T, r response) {
+			checkContentType(t, r, "application/json")
+			var got struct {
+				Mode  string           `json:"mode"`
+				Count int              `json:"count"`
+				Items []map[string]any `json:"items"`
+			}
+			decodeJSON(t, r.body, &got)
+			if got.Mode != r.mode || got.Count != itemRows || len(got.Items) != itemRows {
+				t.Fatalf("mode %q count %d items %d, want %q, %d, %d", got.Mode, got.Count, len(got.Items), r.mode, itemRows, itemRows)
+			}
+			for i, item := range got.Items {
+				for _, key := range []string{"id", "name", "sku", "description", "price_cents", "quantity"} {
+					if _, ok := item[key]; !ok {
+						t.Errorf("items[%d] lacks %q: %v", i, key, item)
+					}
+				}
+				if id, _ := item["id"].(float64); int(id) != i+1 {
+					t.Errorf("items[%d].id = %v, want %d (rows in id order)", i, item["id"], i+1)
+				}
+			}
+		},
+	},
+	{
+		name: "template_query",
+		check: func(t *testing.T, r response) {
+			checkContentType(t, r, "text/html")
+			body := string(r.body)
+			if n := strings.Count(body, `<tr class="item">`); n != itemRows {
+				t.Errorf("%d item rows in the HTML table, want %d", n, itemRows)
+			}
+			if !strings.Contains(body, fmt.Sprintf(`data-mode="%s"`, r.mode)) || !strings.Contains(body, "SKU-000020") {
+				t.Errorf("HTML lacks the mode or row 20:\n%.500s", body)
+			}
+		},
+	},
+	{name: "gateway_1s", check: checkGateway(1)},
+	{
+		name:   "brotli",
+		header: http.Header{"Accept-Encoding": {"br"}},
+		check: func(t *testing.T, r response) {
+			checkContentType(t, r, "application/json")
+			if got := r.header.Get("Content-Encoding"); got != "br" {
+				t.Errorf("Content-Encoding %q, want br", got)
+			}
+			if got := r.header.Values("Vary"); !slices.ContainsFunc(got, func(v string) bool {
+				return strings.Contains(strings.ToLower(v), "accept-encoding")
+			}) {
+				t.Errorf("Vary %q, want Accept-Encoding", got)
+			}
+			plain, err := io.ReadAll(io.LimitReader(brotli.NewReader(bytes.NewReader(r.body)), 4<<20))
+			if err != nil {
+				t.Fatalf("body does not decode as Brotli: %v", err)
+			}
+			if len(plain) < 100<<10 || len(r.body) >= len(plain) {
+				t.Errorf("%d bytes compressed to %d, want ≥ 100 KiB compressed to less", len(plain), len(r.body))
+			}
+			var got struct {
+				Items []map[string]any `json:"items"`
+			}
+			decodeJSON(t, plain, &got)
+			if len(got.Items) == 0 {
+				t.Error("decoded payload has no items")
+			}
+		},
+	},
+}
+
+// fetch requests path on base and returns an error unless it answers 200.
+func fetch(t *testing.T, base, path string, header http.Header) (response, error) {
+	t.Helper()
+	start := time.Now()
+	status, body, h, err := get(t.Context(), base+path, header)
+	elapsed := time.Since(start)
+	if err != nil {
+		return response{}, err
+	}
+	if status != http.StatusOK {
+		return response{}, fmt.Errorf("GET %s: status %d, want 200: %.300s", path, status, body)
+	}
+	return response{header: h, body: body, elapsed: elapsed}, nil
+}
+
+// concurrentGateways sends n simultaneous gateway_1s requests and returns
+// how long they took together.
+func concurrentGateways(t *testing.T, base, mode string, n int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := fetch(t, base, "/myapp/"+mode+"/gateway_1s", nil)
+			errs <- err
+		}()
+	}
+	var all []error
+	for range n {
+		all = append(all, <-errs)
+	}
+	if err := errors.Join(all...); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+func TestDjangoServers(t *testing.T) {
+	t.Parallel()
+	requireDjangoStack(t)
+	for _, cfg := range serverConfigs {
+		t.Run(cfg.name, func(t *testing.T) {
+			t.Parallel()
+			base := startDjango(t, cfg)
+			modes := []string{"sync"}
+			if cfg.asgi {
+				modes = append(modes, "async")
+			}
+			for _, mode := range modes {
+				for _, ep := range endpointChecks {
+					t.Run(mode+"/"+ep.name, func(t *testing.T) {
+						r, err := fetch(t, base, "/myapp/"+mode+"/"+ep.name, ep.header)
+						if err != nil {
+							t.Fatal(err)
+						}
+						r.mode = mode
+						ep.check(t, r)
+					})
+				}
+			}
+			t.Run("host outside ALLOWED_HOSTS", func(t *testing.T) {
+				status, _, _, err := get(t.Context(), base+"/myapp/sync/json", http.Header{"Host": {"bench.example"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if status != http.StatusBadRequest {
+					t.Errorf("status %d, want %d", status, http.StatusBadRequest)
+				}
+			})
+			// The mode that serves requests concurrently per worker: gevent's
+			// greenlets for WSGI, the event loop for ASGI (Django 3.2 runs
+			// sync views one at a time per ASGI worker). Ten 1 s waits on two
+			// workers take ≥ 5 s if they queue.
+			concurrentMode := "sync"
+			if cfg.asgi {
+				concurrentMode = "async"
+			}
+			t.Run(concurrentMode+"/gateway_1s_concurrent", func(t *testing.T) {
+				const n, limit = 10, 4 * time.Second
+				if took := concurrentGateways(t, base, concurrentMode, n); took >= limit {
+					t.Errorf("%d concurrent gateway_1s requests took %v, want < %v (requests queued?)", n, took, limit)
+				}
+			})
+			if cfg.name == "gunicorn-uvicorn" {
+				t.Run("async/gateway_3s", func(t *testing.T) {
+					r, err := fetch(t, base, "/myapp/async/gateway_3s", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					r.mode = "async"
+					checkGateway(3)(t, r)
+				})
+			}
+		})
+	}
+}
+
+func TestDjangoDelay(t *testing.T) {
+	t.Parallel()
+	requireDjangoStack(t)
+	const delay = 300 * time.Millisecond
+	base := startDjango(t, serverConfigs[2], fmt.Sprintf("BENCHD_DJANGO_DELAY_MS=%d", delay.Milliseconds()))
+	for _, mode := range []string{"sync", "async"} {
+		t.Run(mode, func(t *testing.T) {
+			r, err := fetch(t, base, "/myapp/"+mode+"/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.mode = mode
+			endpointChecks[0].check(t, r)
+			if r.elapsed < delay {
+				t.Errorf("json answered in %v with BENCHD_DJANGO_DELAY_MS=%d, want ≥ %v", r.elapsed, delay.Milliseconds(), delay)
+			}
+		})
+	}
+}
+
+func TestDjangoManagement(t *testing.T) {
+	t.Parallel()
+	requireDjangoStack(t)
+	dir := filepath.Join(t.TempDir(), "django")
+	if err := UnpackDjango(dir); err != nil {
+		t.Fatal(err)
+	}
+	env := childEnv()
+
+	t.Run("a 500 logs its traceback to stderr", func(t *testing.T) {
+		// No migrate yet: json_query hits a missing table.
+		script := "from django.test import Client\n" +
+			"r = Client(raise_request_exception=False).get('/myapp/sync/json_query', HTTP_HOST='127.0.0.1')\n" +
+			"print(r.status_code)\n"
+		cmd := exec.CommandContext(t.Context(), python, "manage.py", "shell", "-c", script)
+		cmd.Dir = dir
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("manage.py shell: %v\n%s", err, stderr.String())
+		}
+		if got := strings.TrimSpace(string(out)); got != "500" {
+			t.Errorf("status %s, want 500", got)
+		}
+		for _, want := range []string{"ERROR django.request", "Traceback (most recent call last)", "no such table: myapp_item"} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+			}
+		}
+	})
+
+	t.Run("seed_rows is idempotent", func(t *testing.T) {
+		managePy(t, dir, env, "migrate", "--no-input")
+		if _, err := os.Stat(filepath.Join(dir, "db.sqlite3")); err != nil {
+			t.Errorf("the default database is not db.sqlite3 in the project directory: %v", err)
+		}
+		for i, want := range []string{
+			"100 created, 0 updated, 0 deleted, 100 rows",
+			"0 created, 0 updated, 0 deleted, 100 rows",
+		} {
+			if got := managePy(t, dir, env, "seed_rows"); !strings.Contains(got, want) {
+				t.Errorf("run %d: seed_rows said %q, want %q", i+1, got, want)
+			}
+		}
+	})
+
+	t.Run("system checks pass without warnings", func(t *testing.T) {
+		managePy(t, dir, env, "check", "--fail-level", "WARNING")
+	})
+
+	t.Run("a bad BENCHD_DJANGO_DELAY_MS is refused", func(t *testing.T) {
+		for _, value := range []string{"abc", "-5"} {
+			cmd := exec.CommandContext(t.Context(), python, "manage.py", "check")
+			cmd.Dir = dir
+			cmd.Env = childEnv("BENCHD_DJANGO_DELAY_MS=" + value)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "BENCHD_DJANGO_DELAY_MS must") {
+				t.Errorf("BENCHD_DJANGO_DELAY_MS=%s: err %v, output %.300s; want a failure naming the variable", value, err, out)
+			}
+		}
+	})
+
+	t.Run("BENCHD_DJANGO_DB moves the database", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "other.sqlite3")
+		managePy(t, dir, childEnv("BENCHD_DJANGO_DB="+db), "migrate", "--no-input")
+		if _, err := os.Stat(db); err != nil {
+			t.Errorf("BENCHD_DJANGO_DB=%s: %v", db, err)
+		}
+	})
+
+	t.Run("bytecode is not written", func(t *testing.T) {
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Name() == "__pycache__" || strings.HasSuffix(p, ".pyc") {
+				t.Errorf("bytecode written: %s", p)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,18 @@
+//go:build !race
+
+package engine
+
+import (
+	"testing"
+)
+
+// TestRequestLoopAllocs guards the steady state of the request loop: a
+// request on a kept-alive connection allocates nothing.
+func TestRequestLoopAllocs(t *testing.T) {
+	ctx := t.Context()
+	w := newLoopWorker(t, ctx)
+	allocs := testing.AllocsPerRun(1000, func() { w.request1(ctx, t) })
+	if allocs > 0 {
+		t.Errorf("%.2f allocations per request, want 0", allocs)
+	}
+}

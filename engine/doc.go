@@ -1,0 +1,37 @@
+// Package engine runs one HTTP/1.1 load test against one URL and returns what
+// it measured: a wrk-class load generator built on fasthttp's request and
+// response codecs.
+//
+// # What it does
+//
+// [Run] takes a [Plan] and keeps Plan.Connections keep-alive connections
+// busy. In the closed loop (Plan.Rate zero, like wrk) each connection sends
+// its next request as soon as the previous one has ended. A run has three
+// phases: a warm-up whose requests are not counted, the measured Duration,
+// and a bounded grace in which requests sent during the measurement may
+// still finish; those that do not are reported as in flight at end, so
+// that Result.Sent = Completed() + TotalErrors() + InFlight always holds.
+//
+// Every request has one total deadline (Plan.Timeout) and is never retried.
+// Failures are sorted into the bounded kinds of [ErrorKind] and responses
+// into the status classes of [Class]; latencies go into HDR histograms, one
+// per shard (Plan.Threads), merged into the [Result] at the end.
+//
+// # What it does not do
+//
+// It speaks plain HTTP/1.1 only (no TLS, no HTTP/2), sends the same request
+// on every connection, does not pipeline, and keeps no response bodies: it
+// reads them to their end (up to Plan.MaxBodyBytes) and counts their bytes.
+// It knows nothing of schedules, configuration files, Prometheus or
+// tracing; progress is reported through the small [Observer] interface.
+//
+// # Concurrency model
+//
+// Each connection is owned by one goroutine that dials it, writes the
+// request bytes (built once per run) and reads the response with fasthttp's
+// [fasthttp.Response.Read] family on its own bufio.Reader; there is no
+// connection pool and no lock on the request path except the shard's
+// histogram lock. One more goroutine samples the per-shard request rate
+// every 100 ms and calls the Observer. Run returns only after all of them
+// have ended. Run may be called concurrently; runs share nothing.
+package engine

@@ -1,0 +1,529 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/valyala/fasthttp"
+)
+
+// ErrInvalidPlan is wrapped by every error [Run] returns for a [Plan] it
+// cannot run; the message names the field at fault.
+var ErrInvalidPlan = errors.New("engine: invalid plan")
+
+// ErrFileLimit is wrapped by the error [Run] returns when the process may not
+// open enough file descriptors for Plan.Connections and the limit cannot be
+// raised; the message names RLIMIT_NOFILE and how to raise it.
+var ErrFileLimit = errors.New("engine: open file limit too low")
+
+// fileLimitMargin is how many descriptors, beyond one per connection, Run
+// wants available for the rest of the process (logs, listeners, databases).
+const fileLimitMargin = 256
+
+// sampleInterval is the period of the per-shard request rate samples (wrk's
+// RECORD_INTERVAL_MS).
+const sampleInterval = 100 * time.Millisecond
+
+// progressEvery is how many sample ticks pass between two Observer calls.
+const progressEvery = 10
+
+// maxRateSample bounds the request rate samples histogram, in requests per
+// second of one shard; larger samples are clamped.
+const maxRateSample = 100_000_000
+
+// readBufferBytes is the size of each connection's read buffer; it bounds
+// the size of a response header block.
+const readBufferBytes = 16 << 10
+
+// Phase is the part of a run a [Snapshot] was taken in.
+type Phase int
+
+// Phases of a run, in order.
+const (
+	// PhaseWarmup: requests are sent but not counted.
+	PhaseWarmup Phase = iota
+	// PhaseMeasure: requests are sent and counted.
+	PhaseMeasure
+	// PhaseGrace: no new requests; those in flight may still finish.
+	PhaseGrace
+)
+
+// String returns the label of p: "warmup", "measure" or "grace".
+func (p Phase) String() string {
+	switch p {
+	case PhaseWarmup:
+		return "warmup"
+	case PhaseMeasure:
+		return "measure"
+	case PhaseGrace:
+		return "grace"
+	}
+	return "unknown"
+}
+
+// Snapshot is the progress of a run at one moment. Its counts cover the
+// measured interval so far (all zero during the warm-up) and are each read
+// atomically but not all at the same instant, so the invariant of [Result]
+// does not hold exactly within a Snapshot.
+type Snapshot struct {
+	// Phase is the phase the run is in.
+	Phase Phase
+	// Elapsed is the time since the measured interval began; zero during
+	// the warm-up.
+	Elapsed time.Duration
+	// Sent counts measured requests started so far.
+	Sent uint64
+	// Completed counts measured responses received so far, all classes.
+	Completed uint64
+	// Errors counts measured failed requests so far, all kinds.
+	Errors uint64
+	// Timeouts counts measured requests whose deadline fired so far
+	// (included in Errors).
+	Timeouts uint64
+	// OpenConnections is the number of connections open now.
+	OpenConnections int
+}
+
+// Observer receives the progress of a run. [Run] calls Progress from a
+// single goroutine, about once per second while the run lasts (never more
+// often), and not after Run has returned. Progress must not block: the same
+// goroutine samples the request rate, so a slow observer delays the samples.
+// The Snapshot is a value; the observer may keep it.
+type Observer interface {
+	Progress(s Snapshot)
+}
+
+// Run runs the load test p and returns what it measured.
+//
+// Zero fields of p take the DefaultX values (see [Plan]). Run first checks
+// the plan, and makes sure the process may open Plan.Connections more
+// files, raising the soft RLIMIT_NOFILE up to the hard limit if needed. It
+// then opens the connections, applies load for Plan.Warmup (not counted)
+// and Plan.Duration (counted), stops sending, and waits for the requests in
+// flight until their deadline or the end of Plan.Grace, whichever is first.
+// Run blocks for about Warmup + Duration + min(Timeout, Grace). obs, when
+// not nil, receives progress (see [Observer]).
+//
+// Cancelling ctx stops the run early: requests in flight are abandoned
+// (counted in Result.InFlight), connections are closed, and Run returns the
+// partial result, measured up to the cancellation, together with an error
+// that wraps ctx.Err(). So when err is not nil, the Result is not nil only
+// if errors.Is(err, ctx.Err()).
+//
+// Errors: an error wrapping [ErrInvalidPlan] names the field of p at fault
+// (for example a URL that is not http://, or a negative Connections); one
+// wrapping [ErrFileLimit] says the descriptor limit is too low. In both
+// cases no request was sent and the Result is nil. Failed requests are not
+// errors of Run: they are counted in the Result.
+//
+// The returned Result belongs to the caller; Run keeps no reference to it.
+// Run may be called concurrently (each call has its own connections).
+func Run(ctx context.Context, p Plan, obs Observer) (*Result, error) {
+	t, err := compile(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := raiseFileLimit(uint64(t.plan.Connections) + fileLimitMargin); err != nil {
+		return nil, err
+	}
+	r := newRunner(t)
+	return r.run(ctx, obs)
+}
+
+// target is a checked plan with everything a worker needs precomputed.
+type target struct {
+	plan     Plan
+	addr     string // host:port to dial
+	request  []byte // the request bytes, shared read-only by all workers
+	skipBody bool   // HEAD: responses have no body
+}
+
+// compile applies the defaults to p, checks it and builds the request bytes.
+func compile(p Plan) (*target, error) {
+	if p.Method == "" {
+		p.Method = DefaultMethod
+	}
+	if p.Connections == 0 {
+		p.Connections = DefaultConnections
+	}
+	if p.Threads == 0 {
+		p.Threads = runtime.GOMAXPROCS(0)
+	}
+	if p.Connections > 0 && p.Threads > p.Connections {
+		p.Threads = p.Connections
+	}
+	if p.Duration == 0 {
+		p.Duration = DefaultDuration
+	}
+	if p.Timeout == 0 {
+		p.Timeout = DefaultTimeout
+	}
+	if p.Grace == 0 {
+		p.Grace = p.Timeout
+	}
+	if p.MaxBodyBytes == 0 {
+		p.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidPlan, field, fmt.Sprintf(format, args...)))
+	}
+	negative := func(field string, v int64) {
+		if v < 0 {
+			bad(field, "must not be negative, got %d", v)
+		}
+	}
+	negative("Connections", int64(p.Connections))
+	negative("Threads", int64(p.Threads))
+	negative("MaxBodyBytes", int64(p.MaxBodyBytes))
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"Warmup", p.Warmup}, {"Duration", p.Duration}, {"Timeout", p.Timeout}, {"Grace", p.Grace}} {
+		if d.v < 0 {
+			bad(d.field, "must not be negative, got %s", d.v)
+		}
+	}
+	if p.Rate < 0 || math.IsNaN(p.Rate) || math.IsInf(p.Rate, 0) {
+		bad("Rate", "must be a finite number of requests per second, zero or more, got %v", p.Rate)
+	}
+	if !validToken(p.Method) {
+		bad("Method", "%q is not a valid HTTP method", p.Method)
+	}
+
+	t := &target{skipBody: p.Method == fasthttp.MethodHead}
+	u, err := url.Parse(p.URL)
+	switch {
+	case p.URL == "":
+		bad("URL", "is required")
+	case err != nil:
+		errs = append(errs, fmt.Errorf("%w: URL: %w", ErrInvalidPlan, err))
+	case u.Scheme == "https":
+		bad("URL", "https is not supported yet: %q", p.URL)
+	case u.Scheme != "http":
+		bad("URL", "must be an absolute http:// URL, got %q", p.URL)
+	case u.Hostname() == "":
+		bad("URL", "has no host: %q", p.URL)
+	default:
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		t.addr = net.JoinHostPort(u.Hostname(), port)
+	}
+
+	host := ""
+	if u != nil {
+		host = u.Host
+	}
+	for i, h := range p.Headers {
+		field := fmt.Sprintf("Headers[%d]", i)
+		if err := checkHeader(h); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %w", ErrInvalidPlan, field, err))
+			continue
+		}
+		switch {
+		case strings.EqualFold(h.Name, "Host") && h.Value == "":
+			bad(field, "Host must not be empty")
+		case strings.EqualFold(h.Name, "Host"):
+			host = h.Value
+		case strings.EqualFold(h.Name, "Content-Length"), strings.EqualFold(h.Name, "Transfer-Encoding"):
+			bad(field, "%s is set by the engine from Body", h.Name)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	req, err := buildRequest(p, u.RequestURI(), host)
+	if err != nil {
+		return nil, err
+	}
+	t.plan = p
+	t.request = req
+	return t, nil
+}
+
+// buildRequest serialises the request every connection sends: the request
+// line, Host, the plan's headers in order, Content-Length when there is a
+// body, and the body.
+func buildRequest(p Plan, requestURI, host string) ([]byte, error) {
+	var req fasthttp.Request
+	// Send exactly the plan's headers: no default Content-Type or
+	// User-Agent added by fasthttp.
+	req.Header.DisableSpecialHeader()
+	req.Header.SetMethod(p.Method)
+	req.SetRequestURI(requestURI)
+	req.Header.Set("Host", host)
+	for _, h := range p.Headers {
+		if !strings.EqualFold(h.Name, "Host") {
+			req.Header.Add(h.Name, h.Value)
+		}
+	}
+	if p.Body != nil {
+		req.SetBody(p.Body)
+	}
+	var buf bytes.Buffer
+	bw := bufio.NewWriter(&buf)
+	if err := req.Write(bw); err != nil {
+		return nil, fmt.Errorf("%w: cannot build the request: %w", ErrInvalidPlan, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("engine: build request: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// shard is a group of connections with its own latency histogram and rate
+// samples (wrk's thread). Counters are atomic so that progress snapshots can
+// read them while workers run.
+type shard struct {
+	sent      atomic.Uint64
+	responses [NumClasses]atomic.Uint64
+	errors    [NumErrorKinds]atomic.Uint64
+	inFlight  atomic.Uint64
+	late      atomic.Uint64
+	bytesRead atomic.Uint64
+	// interval counts responses (any phase) since the last rate sample.
+	interval atomic.Uint64
+
+	mu          sync.Mutex
+	latency     *hdrhistogram.Histogram // guarded by mu
+	uncorrected *hdrhistogram.Histogram // guarded by mu; open loop only
+
+	// rate is written by the clock goroutine only, read after it ended.
+	rate *hdrhistogram.Histogram
+}
+
+// runner is the state of one Run.
+type runner struct {
+	*target
+	shards  []*shard
+	highest int64 // latency histogram bound, µs
+
+	start, warmEnd, measureEnd, graceEnd time.Time
+
+	open    atomic.Int64
+	maxOpen atomic.Int64
+
+	samplesMu sync.Mutex
+	samples   []string
+}
+
+func newRunner(t *target) *runner {
+	r := &runner{target: t}
+	r.highest = 2 * t.plan.Timeout.Microseconds()
+	if t.plan.Rate > 0 {
+		// A corrected latency includes the time a request waited for its
+		// connection, which may be as long as the whole run.
+		r.highest += (t.plan.Warmup + t.plan.Duration + t.plan.Grace).Microseconds()
+	}
+	r.highest = max(r.highest, 1000)
+	r.shards = make([]*shard, t.plan.Threads)
+	for i := range r.shards {
+		sh := &shard{
+			latency: hdrhistogram.New(1, r.highest, 3),
+			rate:    hdrhistogram.New(1, maxRateSample, 3),
+		}
+		if t.plan.Rate > 0 {
+			sh.uncorrected = hdrhistogram.New(1, r.highest, 3)
+		}
+		r.shards[i] = sh
+	}
+	return r
+}
+
+// run starts the workers and the clock, waits for them and builds the result.
+func (r *runner) run(ctx context.Context, obs Observer) (*Result, error) {
+	p := r.plan
+	// stoppedAt is when ctx ended, if it did; stopped closes once it is set.
+	var stoppedAt time.Time
+	stopped := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		stoppedAt = time.Now()
+		close(stopped)
+	})
+
+	r.start = time.Now()
+	r.warmEnd = r.start.Add(p.Warmup)
+	r.measureEnd = r.warmEnd.Add(p.Duration)
+	r.graceEnd = r.measureEnd.Add(p.Grace)
+
+	var workers sync.WaitGroup
+	for i := range p.Connections {
+		w := newWorker(r, r.shards[i%len(r.shards)], i)
+		workers.Go(func() { w.run(ctx) })
+	}
+	clockDone := make(chan struct{})
+	var clock sync.WaitGroup
+	clock.Go(func() { r.clock(clockDone, obs) })
+	workers.Wait()
+	close(clockDone)
+	clock.Wait()
+
+	end := r.measureEnd
+	if stopWatch() {
+		// ctx did not end, or ended so late that the watch never ran.
+		if now := time.Now(); ctx.Err() != nil && now.Before(end) {
+			end = now
+		}
+	} else {
+		<-stopped
+		if stoppedAt.Before(end) {
+			end = stoppedAt
+		}
+	}
+	res := r.result(end)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("engine: run stopped early: %w", err)
+	}
+	return res, nil
+}
+
+// clock samples each shard's request rate every sampleInterval of the
+// measured interval and calls obs about once per second, until done closes.
+func (r *runner) clock(done <-chan struct{}, obs Observer) {
+	ticker := time.NewTicker(sampleInterval)
+	defer ticker.Stop()
+	sampling := false
+	var last time.Time
+	startSampling := func(now time.Time) {
+		if !sampling && !now.Before(r.warmEnd) && now.Before(r.measureEnd) {
+			sampling = true
+			last = now
+			for _, sh := range r.shards {
+				sh.interval.Store(0)
+			}
+		}
+	}
+	startSampling(time.Now())
+	for tick := 1; ; tick++ {
+		select {
+		case <-done:
+			return
+		case now := <-ticker.C:
+			if sampling && !now.After(r.measureEnd) {
+				if elapsed := now.Sub(last); elapsed >= sampleInterval/2 {
+					for _, sh := range r.shards {
+						n := sh.interval.Swap(0)
+						perSecond := int64(float64(n) * float64(time.Second) / float64(elapsed))
+						_ = sh.rate.RecordValue(min(perSecond, maxRateSample))
+					}
+					last = now
+				}
+			}
+			startSampling(now)
+			if obs != nil && tick%progressEvery == 0 {
+				obs.Progress(r.snapshot(now))
+			}
+		}
+	}
+}
+
+// snapshot sums the shards' counters.
+func (r *runner) snapshot(now time.Time) Snapshot {
+	s := Snapshot{OpenConnections: int(r.open.Load())}
+	switch {
+	case now.Before(r.warmEnd):
+		s.Phase = PhaseWarmup
+	case now.Before(r.measureEnd):
+		s.Phase = PhaseMeasure
+		s.Elapsed = now.Sub(r.warmEnd)
+	default:
+		s.Phase = PhaseGrace
+		s.Elapsed = r.measureEnd.Sub(r.warmEnd)
+	}
+	for _, sh := range r.shards {
+		s.Sent += sh.sent.Load()
+		for i := range sh.responses {
+			s.Completed += sh.responses[i].Load()
+		}
+		for i := range sh.errors {
+			s.Errors += sh.errors[i].Load()
+		}
+		s.Timeouts += sh.errors[ErrTimeout].Load()
+	}
+	return s
+}
+
+// result merges the shards once every worker has ended.
+func (r *runner) result(end time.Time) *Result {
+	res := &Result{
+		Plan:                     r.plan,
+		Start:                    r.warmEnd,
+		End:                      end,
+		Latency:                  hdrhistogram.New(1, r.highest, 3),
+		RequestsPerSecondSamples: hdrhistogram.New(1, maxRateSample, 3),
+		ConnectionsEstablished:   int(r.maxOpen.Load()),
+	}
+	if res.End.Before(res.Start) {
+		res.Start = res.End
+	}
+	res.Elapsed = res.End.Sub(res.Start)
+	if r.plan.Rate > 0 {
+		res.LatencyUncorrected = hdrhistogram.New(1, r.highest, 3)
+	}
+	for _, sh := range r.shards {
+		res.Sent += sh.sent.Load()
+		for i := range sh.responses {
+			res.Responses[i] += sh.responses[i].Load()
+		}
+		for i := range sh.errors {
+			res.Errors[i] += sh.errors[i].Load()
+		}
+		res.InFlight += sh.inFlight.Load()
+		res.Late += sh.late.Load()
+		res.BytesRead += sh.bytesRead.Load()
+		res.Latency.Merge(sh.latency)
+		res.RequestsPerSecondSamples.Merge(sh.rate)
+		if sh.uncorrected != nil {
+			res.LatencyUncorrected.Merge(sh.uncorrected)
+		}
+	}
+	r.samplesMu.Lock()
+	res.ErrorSamples = append([]string(nil), r.samples...)
+	r.samplesMu.Unlock()
+	return res
+}
+
+// addSample keeps the message of err if it is new and there is room.
+func (r *runner) addSample(kind ErrorKind, err error) {
+	r.samplesMu.Lock()
+	defer r.samplesMu.Unlock()
+	if len(r.samples) >= MaxErrorSamples {
+		return
+	}
+	msg := kind.String() + ": " + r.errorText(kind, err)
+	for _, s := range r.samples {
+		if s == msg {
+			return
+		}
+	}
+	r.samples = append(r.samples, msg)
+}
+
+// errorText describes err without the per-connection local address, so
+// that one cause gives one sample.
+func (r *runner) errorText(kind ErrorKind, err error) string {
+	if kind == ErrTimeout {
+		return "no complete response within " + r.plan.Timeout.String()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op != "dial" && op.Err != nil {
+		return op.Op + ": " + op.Err.Error()
+	}
+	return err.Error()
+}

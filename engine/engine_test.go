@@ -1,0 +1,611 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// checkInvariant fails t unless Sent = Completed + TotalErrors + InFlight
+// and the latency histogram holds exactly the completed responses.
+func checkInvariant(t *testing.T, res *Result) {
+	t.Helper()
+	if got := res.Completed() + res.TotalErrors() + res.InFlight; got != res.Sent {
+		t.Errorf("invariant broken: Sent %d != Completed %d + Errors %d + InFlight %d",
+			res.Sent, res.Completed(), res.TotalErrors(), res.InFlight)
+	}
+	if n := uint64(res.Latency.TotalCount()); n != res.Completed() {
+		t.Errorf("latency histogram holds %d values, want Completed %d", n, res.Completed())
+	}
+}
+
+// env is what a case's check may look at besides the result.
+type env struct {
+	raw  *rawServer    // the raw server, if the case uses one
+	hits *atomic.Int64 // requests the net/http handler saw, if it uses one
+}
+
+// neverAnswer reads requests and never answers them.
+func neverAnswer(net.Conn, int) bool { return true }
+
+func TestRun(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	tests := []struct {
+		name    string
+		raw     behaviour        // a raw server, or
+		handler http.HandlerFunc // a net/http server
+		plan    Plan             // URL is filled in
+		check   func(t *testing.T, res *Result, e env)
+	}{
+		{
+			name: "fixed delay",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				time.Sleep(delay)
+				_, _ = io.WriteString(w, "ok")
+			},
+			plan: Plan{Connections: 4, Threads: 2, Warmup: 200 * time.Millisecond, Duration: time.Second},
+			check: func(t *testing.T, res *Result, _ env) {
+				if res.TotalErrors() != 0 || res.InFlight != 0 {
+					t.Errorf("errors %v, in flight %d; want none", res.Errors, res.InFlight)
+				}
+				if res.Responses[Class2xx] != res.Completed() {
+					t.Errorf("responses %v, want all 2xx", res.Responses)
+				}
+				// Each connection completes at most Duration/delay + 1 requests.
+				if maxSent := uint64(4 * (time.Second/delay + 1)); res.Sent > maxSent || res.Sent < maxSent/4 {
+					t.Errorf("sent %d, want between %d and %d", res.Sent, maxSent/4, maxSent)
+				}
+				p50 := time.Duration(res.Latency.ValueAtQuantile(50)) * time.Microsecond
+				if p50 < delay || p50 > delay+50*time.Millisecond {
+					t.Errorf("p50 %s, want %s to %s", p50, delay, delay+50*time.Millisecond)
+				}
+				// net/http's answers here all have the same length.
+				if res.Completed() == 0 || res.BytesRead == 0 || res.BytesRead%res.Completed() != 0 {
+					t.Errorf("bytes read %d for %d equal responses", res.BytesRead, res.Completed())
+				}
+				// Two shards, one sample per 100 ms of one second each.
+				if n := res.RequestsPerSecondSamples.TotalCount(); n < 2*8 || n > 2*10 {
+					t.Errorf("%d rate samples, want 16 to 20", n)
+				}
+				// Two connections per shard, each at most 1/delay per second.
+				if m := res.RequestsPerSecondSamples.Mean(); m <= 0 || m > 2*float64(time.Second/delay)*1.1 {
+					t.Errorf("mean rate sample %.1f/s, want (0, %d]", m, 2*time.Second/delay)
+				}
+				if res.ConnectionsEstablished != 4 {
+					t.Errorf("connections established %d, want 4", res.ConnectionsEstablished)
+				}
+				if res.Elapsed != time.Second || !res.End.Equal(res.Start.Add(time.Second)) {
+					t.Errorf("elapsed %s from %s to %s, want 1s", res.Elapsed, res.Start, res.End)
+				}
+			},
+		},
+		{
+			name:    "server errors are 5xx",
+			handler: func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) },
+			plan:    Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				if res.Completed() == 0 || res.Responses[Class5xx] != res.Completed() || res.Non2xx3xx() != res.Completed() {
+					t.Errorf("responses %v, want only 5xx", res.Responses)
+				}
+				if res.ErrorRatio() != 1 {
+					t.Errorf("error ratio %v, want 1", res.ErrorRatio())
+				}
+				// Warm-up is zero: the server saw the measured requests only.
+				if !waitFor(time.Second, func() bool { return uint64(e.hits.Load()) == res.Sent }) {
+					t.Errorf("server saw %d requests, engine sent %d", e.hits.Load(), res.Sent)
+				}
+			},
+		},
+		{
+			name: "warm-up is not counted",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				time.Sleep(5 * time.Millisecond)
+			},
+			plan: Plan{Connections: 2, Warmup: 300 * time.Millisecond, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				if res.Completed() == 0 || res.TotalErrors() != 0 {
+					t.Fatalf("completed %d, errors %v", res.Completed(), res.Errors)
+				}
+				// Half the time was warm-up: the server saw about twice Sent.
+				if got := uint64(e.hits.Load()); got < res.Sent+res.Sent/2 {
+					t.Errorf("server saw %d requests, engine counted %d: warm-up counted?", got, res.Sent)
+				}
+			},
+		},
+		{
+			name: "connection close after every response",
+			raw: func(c net.Conn, _ int) bool {
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"))
+				return false
+			},
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				if res.Completed() == 0 || res.TotalErrors() != 0 {
+					t.Errorf("completed %d, errors %v (%q); want responses only", res.Completed(), res.Errors, res.ErrorSamples)
+				}
+				if c, r := e.raw.conns.Load(), e.raw.requests.Load(); c != r {
+					t.Errorf("server saw %d connections for %d requests, want one each", c, r)
+				}
+			},
+		},
+		{
+			name: "reset on a new connection is a read error",
+			raw: func(c net.Conn, _ int) bool {
+				_ = c.(*net.TCPConn).SetLinger(0)
+				return false
+			},
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, _ env) {
+				if res.Errors[ErrRead] == 0 || res.Completed() != 0 || res.Errors[ErrClosed] != 0 {
+					t.Errorf("errors %v, completed %d; want read errors only", res.Errors, res.Completed())
+				}
+				if !sampled(res, "read: ") {
+					t.Errorf("samples %q, want a read error", res.ErrorSamples)
+				}
+			},
+		},
+		{
+			name: "kept-alive connection closed before answering",
+			raw: func(c net.Conn, n int) bool {
+				if n == 0 {
+					_, err := c.Write(okResponse)
+					return err == nil
+				}
+				return false // FIN without an answer
+			},
+			plan:  Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: checkClosed,
+		},
+		{
+			name: "kept-alive connection reset before answering",
+			raw: func(c net.Conn, n int) bool {
+				if n == 0 {
+					_, err := c.Write(okResponse)
+					return err == nil
+				}
+				_ = c.(*net.TCPConn).SetLinger(0)
+				return false // RST without an answer
+			},
+			plan:  Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: checkClosed,
+		},
+		{
+			name: "malformed response",
+			raw: func(c net.Conn, _ int) bool {
+				_, _ = c.Write([]byte("NOT HTTP AT ALL\r\n\r\n"))
+				return true
+			},
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, _ env) {
+				if res.Errors[ErrRead] == 0 || res.Errors[ErrRead] != res.TotalErrors() || res.Completed() != 0 {
+					t.Errorf("errors %v, completed %d; want read errors only", res.Errors, res.Completed())
+				}
+			},
+		},
+		{
+			name: "slower than the timeout",
+			raw:  neverAnswer,
+			plan: Plan{Connections: 2, Duration: time.Second, Timeout: 200 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				if res.Errors[ErrTimeout] != res.Sent || res.Completed() != 0 || res.InFlight != 0 {
+					t.Errorf("sent %d, errors %v, completed %d, in flight %d; want timeouts only",
+						res.Sent, res.Errors, res.Completed(), res.InFlight)
+				}
+				// One timeout per 200 ms per connection, plus the last one.
+				if res.Sent < 2*4 || res.Sent > 2*6 {
+					t.Errorf("sent %d, want 8 to 12", res.Sent)
+				}
+				if res.TimeoutRatio() != 1 {
+					t.Errorf("timeout ratio %v, want 1", res.TimeoutRatio())
+				}
+				// No retries: the server saw exactly one request per timeout,
+				// each on its own connection.
+				if !waitFor(time.Second, func() bool { return uint64(e.raw.requests.Load()) == res.Sent }) {
+					t.Errorf("server saw %d requests for %d timeouts", e.raw.requests.Load(), res.Sent)
+				}
+				if c := e.raw.conns.Load(); uint64(c) != res.Sent {
+					t.Errorf("server saw %d connections for %d timeouts", c, res.Sent)
+				}
+			},
+		},
+		{
+			name: "unanswered at the end of the grace",
+			raw:  neverAnswer,
+			plan: Plan{Connections: 3, Duration: 300 * time.Millisecond, Timeout: 5 * time.Second, Grace: 100 * time.Millisecond},
+			check: func(t *testing.T, res *Result, _ env) {
+				if res.InFlight != 3 || res.Sent != 3 || res.TotalErrors() != 0 {
+					t.Errorf("sent %d, in flight %d, errors %v; want 3 in flight", res.Sent, res.InFlight, res.Errors)
+				}
+			},
+		},
+		{
+			name: "body larger than the cap",
+			raw:  bigBody(256 << 10),
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond, MaxBodyBytes: 1000},
+			check: func(t *testing.T, res *Result, e env) {
+				if res.Completed() == 0 || res.TotalErrors() != 0 {
+					t.Fatalf("completed %d, errors %v (%q)", res.Completed(), res.Errors, res.ErrorSamples)
+				}
+				// Only the cap and one read buffer of each body were read.
+				if limit := res.Completed() * (1000 + 2*readBufferBytes); res.BytesRead > limit {
+					t.Errorf("read %d bytes for %d responses, want at most %d", res.BytesRead, res.Completed(), limit)
+				}
+				if !waitFor(time.Second, func() bool { return e.raw.conns.Load() == e.raw.requests.Load() }) {
+					t.Errorf("server saw %d connections for %d requests, want a new one after each cut body",
+						e.raw.conns.Load(), e.raw.requests.Load())
+				}
+			},
+		},
+		{
+			name: "chunked body keeps the connection",
+			raw:  respond([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")),
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				if res.Completed() == 0 || res.TotalErrors() != 0 {
+					t.Errorf("completed %d, errors %v (%q)", res.Completed(), res.Errors, res.ErrorSamples)
+				}
+				if c := e.raw.conns.Load(); c != 2 {
+					t.Errorf("server saw %d connections, want 2", c)
+				}
+			},
+		},
+		{
+			name: "body until close",
+			raw: func(c net.Conn, _ int) bool {
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\n\r\nhello"))
+				return false
+			},
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, _ env) {
+				if res.Completed() == 0 || res.TotalErrors() != 0 {
+					t.Errorf("completed %d, errors %v (%q)", res.Completed(), res.Errors, res.ErrorSamples)
+				}
+			},
+		},
+		{
+			name: "HEAD has no body",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "1000")
+				_, _ = w.Write(make([]byte, 1000))
+			},
+			plan: Plan{Method: "HEAD", Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, _ env) {
+				if res.Completed() == 0 || res.TotalErrors() != 0 || res.ConnectionsEstablished != 2 {
+					t.Errorf("completed %d, errors %v, connections %d", res.Completed(), res.Errors, res.ConnectionsEstablished)
+				}
+			},
+		},
+		{
+			name: "method, headers and body are sent",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				if r.Method != http.MethodPost || r.Host != "example.test" || r.Header.Get("X-Bench") != "1" ||
+					string(body) != "payload" || r.URL.RawQuery != "q=1" {
+					w.WriteHeader(http.StatusBadRequest)
+				}
+			},
+			plan: Plan{
+				Method: "POST", Body: []byte("payload"), Connections: 2, Duration: 300 * time.Millisecond,
+				Headers: []Header{{Name: "host", Value: "example.test"}, {Name: "X-Bench", Value: "1"}},
+			},
+			check: func(t *testing.T, res *Result, _ env) {
+				if res.Completed() == 0 || res.Responses[Class2xx] != res.Completed() {
+					t.Errorf("responses %v, want all 2xx", res.Responses)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e env
+			p := tt.plan
+			if tt.raw != nil {
+				e.raw = startRaw(t, tt.raw)
+				p.URL = e.raw.url
+			} else {
+				e.hits = new(atomic.Int64)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					e.hits.Add(1)
+					tt.handler(w, r)
+				}))
+				t.Cleanup(srv.Close)
+				p.URL = srv.URL + "/path?q=1"
+			}
+			res, err := Run(t.Context(), p, nil)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			checkInvariant(t, res)
+			tt.check(t, res, e)
+		})
+	}
+}
+
+// checkClosed checks a server that answers the first request of each
+// connection and drops the second unanswered.
+func checkClosed(t *testing.T, res *Result, _ env) {
+	t.Helper()
+	if res.Errors[ErrClosed] == 0 || res.Completed() == 0 || res.Errors[ErrRead] != 0 {
+		t.Errorf("errors %v, completed %d (%q); want responses and closed", res.Errors, res.Completed(), res.ErrorSamples)
+	}
+	// Each connection alternates: one response, one closed.
+	if d := int64(res.Errors[ErrClosed]) - int64(res.Completed()); d < -2*2 || d > 2*2 {
+		t.Errorf("closed %d and completed %d should alternate", res.Errors[ErrClosed], res.Completed())
+	}
+}
+
+func sampled(res *Result, substr string) bool {
+	for _, s := range res.ErrorSamples {
+		if strings.Contains(s, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRunClosedPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+
+	const conns, duration = 2, 500 * time.Millisecond
+	res, err := Run(t.Context(), Plan{URL: "http://" + addr + "/", Connections: conns, Duration: duration}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariant(t, res)
+	if res.Errors[ErrConnect] != res.Sent || res.Sent < conns {
+		t.Errorf("sent %d, errors %v; want connect errors only", res.Sent, res.Errors)
+	}
+	// The backoff bounds the attempts: no busy loop.
+	if limit := uint64(conns * (duration/minConnectBackoff + 1)); res.Sent > limit {
+		t.Errorf("%d connect attempts in %s, want at most %d", res.Sent, duration, limit)
+	}
+	if res.ConnectionsEstablished != 0 {
+		t.Errorf("connections established %d, want 0", res.ConnectionsEstablished)
+	}
+	if !sampled(res, "connect: ") || !sampled(res, "refused") {
+		t.Errorf("samples %q, want connection refused", res.ErrorSamples)
+	}
+}
+
+func TestRunStopsWithContext(t *testing.T) {
+	const stopAfter = 300 * time.Millisecond
+	tests := []struct {
+		name      string
+		ctx       func(parent context.Context) (context.Context, context.CancelFunc)
+		want      error
+		abandoned uint64        // requests in flight when stopped
+		elapsed   time.Duration // measured before the stop
+	}{
+		{
+			name: "cancel",
+			ctx: func(parent context.Context) (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(parent)
+				stop := time.AfterFunc(stopAfter, cancel)
+				return ctx, func() { stop.Stop(); cancel() }
+			},
+			want: context.Canceled, abandoned: 3, elapsed: stopAfter,
+		},
+		{
+			name: "deadline",
+			ctx: func(parent context.Context) (context.Context, context.CancelFunc) {
+				return context.WithTimeout(parent, stopAfter)
+			},
+			want: context.DeadlineExceeded, abandoned: 3, elapsed: stopAfter,
+		},
+		{
+			name: "cancelled before the start",
+			ctx: func(parent context.Context) (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(parent)
+				cancel()
+				return ctx, cancel
+			},
+			want: context.Canceled, abandoned: 0, elapsed: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startRaw(t, neverAnswer)
+			ctx, cancel := tt.ctx(t.Context())
+			t.Cleanup(cancel)
+			began := time.Now()
+			res, err := Run(ctx, Plan{URL: srv.url, Connections: 3, Duration: 10 * time.Second, Timeout: 5 * time.Second}, nil)
+			if took := time.Since(began); took > tt.elapsed+time.Second {
+				t.Errorf("Run took %s after a stop at %s", took, tt.elapsed)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err %v, want %v", err, tt.want)
+			}
+			if res == nil {
+				t.Fatal("no partial result")
+			}
+			checkInvariant(t, res)
+			if res.Sent != tt.abandoned || res.InFlight != tt.abandoned {
+				t.Errorf("sent %d, in flight %d; want %d abandoned", res.Sent, res.InFlight, tt.abandoned)
+			}
+			if res.Elapsed < tt.elapsed*8/10 || res.Elapsed > tt.elapsed+200*time.Millisecond {
+				t.Errorf("elapsed %s, want about %s", res.Elapsed, tt.elapsed)
+			}
+		})
+	}
+}
+
+// recorder is an Observer that keeps what it is given.
+type recorder struct {
+	mu    sync.Mutex
+	snaps []Snapshot
+}
+
+func (r *recorder) Progress(s Snapshot) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snaps = append(r.snaps, s)
+}
+
+func TestRunObserver(t *testing.T) {
+	srv := startRaw(t, respond(okResponse))
+	var obs recorder
+	res, err := Run(t.Context(), Plan{URL: srv.url, Connections: 2, Warmup: 1100 * time.Millisecond, Duration: 1100 * time.Millisecond}, &obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariant(t, res)
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.snaps) < 2 || len(obs.snaps) > 3 {
+		t.Fatalf("%d snapshots in 2.2s, want 2 or 3 (one per second)", len(obs.snaps))
+	}
+	first, second := obs.snaps[0], obs.snaps[1]
+	if first.Phase != PhaseWarmup || first.Sent != 0 || first.OpenConnections != 2 {
+		t.Errorf("first snapshot %+v, want warm-up with nothing counted and 2 connections", first)
+	}
+	if second.Phase != PhaseMeasure || second.Sent == 0 || second.Sent > res.Sent || second.Elapsed <= 0 {
+		t.Errorf("second snapshot %+v, want the measurement under way (final sent %d)", second, res.Sent)
+	}
+}
+
+func TestRunOpenLoop(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay time.Duration
+		plan  Plan
+		check func(t *testing.T, res *Result)
+	}{
+		{
+			name:  "server keeps up",
+			delay: 2 * time.Millisecond,
+			plan:  Plan{Rate: 200, Connections: 4, Duration: time.Second},
+			check: func(t *testing.T, res *Result) {
+				if res.Sent < 180 || res.Sent > 201 || res.TotalErrors() != 0 {
+					t.Errorf("sent %d, errors %v; want 200 requests at 200/s for 1s", res.Sent, res.Errors)
+				}
+				if res.Late > res.Sent/10 {
+					t.Errorf("%d of %d requests late, server is fast enough", res.Late, res.Sent)
+				}
+			},
+		},
+		{
+			// One connection, 20 ms per answer, asked for 100/s: the
+			// connection is always busy and the queue grows. wrk would
+			// report ~20 ms; the corrected latency grows to ~Duration/2.
+			name:  "coordinated omission corrected",
+			delay: 20 * time.Millisecond,
+			plan:  Plan{Rate: 100, Connections: 1, Duration: time.Second, Timeout: time.Second},
+			check: func(t *testing.T, res *Result) {
+				if res.Late == 0 || res.Late > res.Sent {
+					t.Errorf("late %d of %d, want most", res.Late, res.Sent)
+				}
+				// Requests are sent in order: the queue is capped by the
+				// run's end, so fewer than Rate × Duration go out.
+				if res.Sent >= 100 || res.Sent < 20 {
+					t.Errorf("sent %d, want 20 to 99", res.Sent)
+				}
+				u := res.LatencyUncorrected.ValueAtQuantile(99)
+				c := res.Latency.ValueAtQuantile(99)
+				if c < 10*u || c < 200_000 {
+					t.Errorf("p99 corrected %dµs, uncorrected %dµs; want corrected ≫ uncorrected", c, u)
+				}
+				if res.LatencyUncorrected.TotalCount() != res.Latency.TotalCount() {
+					t.Errorf("histograms hold %d and %d values", res.Latency.TotalCount(), res.LatencyUncorrected.TotalCount())
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(tt.delay) }))
+			t.Cleanup(srv.Close)
+			p := tt.plan
+			p.URL = srv.URL
+			res, err := Run(t.Context(), p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInvariant(t, res)
+			if res.LatencyUncorrected == nil {
+				t.Fatal("no uncorrected histogram in open loop")
+			}
+			tt.check(t, res)
+		})
+	}
+}
+
+func TestRunInvalidPlan(t *testing.T) {
+	ok := Plan{URL: "http://127.0.0.1:1/"}
+	tests := []struct {
+		name  string
+		edit  func(p *Plan)
+		field string
+	}{
+		{"no URL", func(p *Plan) { p.URL = "" }, "URL"},
+		{"https", func(p *Plan) { p.URL = "https://127.0.0.1/" }, "https is not supported"},
+		{"not http", func(p *Plan) { p.URL = "ftp://127.0.0.1/" }, "URL"},
+		{"relative", func(p *Plan) { p.URL = "/path" }, "URL"},
+		{"no host", func(p *Plan) { p.URL = "http:///path" }, "URL"},
+		{"bad URL", func(p *Plan) { p.URL = "http://[::1/" }, "URL"},
+		{"negative connections", func(p *Plan) { p.Connections = -1 }, "Connections"},
+		{"negative threads", func(p *Plan) { p.Threads = -2 }, "Threads"},
+		{"negative warmup", func(p *Plan) { p.Warmup = -time.Second }, "Warmup"},
+		{"negative duration", func(p *Plan) { p.Duration = -time.Second }, "Duration"},
+		{"negative timeout", func(p *Plan) { p.Timeout = -time.Second }, "Timeout"},
+		{"negative grace", func(p *Plan) { p.Grace = -time.Second }, "Grace"},
+		{"negative rate", func(p *Plan) { p.Rate = -1 }, "Rate"},
+		{"NaN rate", func(p *Plan) { p.Rate = math.NaN() }, "Rate"},
+		{"negative body cap", func(p *Plan) { p.MaxBodyBytes = -1 }, "MaxBodyBytes"},
+		{"bad method", func(p *Plan) { p.Method = "GE T" }, "Method"},
+		{"bad header name", func(p *Plan) { p.Headers = []Header{{Name: "X Y", Value: "1"}} }, "Headers[0]"},
+		{"header injection", func(p *Plan) { p.Headers = []Header{{Name: "X", Value: "1\r\nY: 2"}} }, "Headers[0]"},
+		{"empty host header", func(p *Plan) { p.Headers = []Header{{Name: "Host", Value: ""}} }, "Headers[0]"},
+		{"content length header", func(p *Plan) {
+			p.Headers = []Header{{Name: "A", Value: "1"}, {Name: "content-length", Value: "1"}}
+		}, "Headers[1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := ok
+			tt.edit(&p)
+			res, err := Run(t.Context(), p, nil)
+			if !errors.Is(err, ErrInvalidPlan) || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("err %v, want ErrInvalidPlan naming %q", err, tt.field)
+			}
+			if res != nil {
+				t.Errorf("result %+v for an invalid plan", res)
+			}
+		})
+	}
+}
+
+func TestClassOf(t *testing.T) {
+	tests := []struct {
+		code int
+		want Class
+	}{
+		{100, Class5xx}, {199, Class5xx}, {200, Class2xx}, {204, Class2xx}, {299, Class2xx},
+		{301, Class3xx}, {399, Class3xx}, {404, Class4xx}, {499, Class4xx},
+		{500, Class5xx}, {599, Class5xx}, {600, Class5xx}, {0, Class5xx},
+	}
+	for _, tt := range tests {
+		if got := classOf(tt.code); got != tt.want {
+			t.Errorf("classOf(%d) = %s, want %s", tt.code, got, tt.want)
+		}
+	}
+}

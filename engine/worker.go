@@ -1,0 +1,379 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Connect backoff bounds: after a failed dial a worker waits before the next
+// one, so that a closed port does not turn into a busy loop.
+const (
+	minConnectBackoff = 10 * time.Millisecond
+	maxConnectBackoff = 100 * time.Millisecond
+)
+
+// longAgo is a deadline in the past: setting it wakes blocked I/O at once.
+var longAgo = time.Unix(1, 0)
+
+// wireConn counts the bytes read from the socket and remembers the last
+// read error, which fasthttp's header parser does not pass on (it turns any
+// failure before the first byte into io.EOF).
+type wireConn struct {
+	net.Conn
+	n   uint64
+	err error
+}
+
+// Read reads from the connection, counting bytes and keeping the error.
+func (c *wireConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n += uint64(n)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// status is how one request ended.
+type status int
+
+const (
+	statusResponse status = iota // a response was read in time
+	statusError                  // the request failed, see kind
+	statusInFlight               // unanswered when the run stopped it
+)
+
+// outcome is the end of one request.
+type outcome struct {
+	status  status
+	class   Class
+	kind    ErrorKind
+	err     error
+	latency time.Duration // from the intended start in open loop
+	direct  time.Duration // from the write: the uncorrected latency
+	bytes   uint64
+}
+
+// worker owns one connection and sends requests on it, one at a time.
+type worker struct {
+	r  *runner
+	sh *shard
+
+	conn      net.Conn
+	wire      wireConn
+	br        *bufio.Reader
+	resp      fasthttp.Response
+	reused    bool // the connection has carried a response already
+	stopWatch func() bool
+	dialer    net.Dialer
+	limited   io.LimitedReader // caps the body being drained
+
+	backoff time.Duration
+	timer   *time.Timer
+
+	// Open loop: the interval between the starts of this connection's
+	// requests and the intended start of the next one.
+	interval time.Duration
+	offset   time.Duration // of the first intended start from the run's
+	next     time.Time
+}
+
+func newWorker(r *runner, sh *shard, index int) *worker {
+	w := &worker{r: r, sh: sh}
+	w.br = bufio.NewReaderSize(nil, readBufferBytes)
+	w.dialer.KeepAlive = -1 // the load keeps connections busy; no probes
+	if rate := r.plan.Rate; rate > 0 {
+		// Each connection carries Rate/Connections requests per second; the
+		// connections' schedules are staggered evenly over one interval.
+		w.interval = time.Duration(float64(r.plan.Connections) / rate * float64(time.Second))
+		w.interval = max(w.interval, 1)
+		w.offset = time.Duration(index) * w.interval / time.Duration(r.plan.Connections)
+	}
+	return w
+}
+
+// run sends requests until the measured interval ends or ctx is done.
+func (w *worker) run(ctx context.Context) {
+	r := w.r
+	if w.interval > 0 {
+		w.next = r.start.Add(w.offset)
+	}
+	defer w.closeConn()
+	defer func() {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}()
+	for ctx.Err() == nil {
+		var intended time.Time
+		late := false
+		if w.interval > 0 {
+			intended = w.next
+			if !intended.Before(r.measureEnd) {
+				return
+			}
+			// The previous request (or a connect backoff) held the
+			// connection past this one's intended start.
+			late = time.Now().After(intended)
+			if !w.sleepUntil(ctx, intended) || !time.Now().Before(r.measureEnd) {
+				// Requests still queued at the end are not sent: the
+				// shortfall shows as Sent below Rate × Duration.
+				return
+			}
+			w.next = intended.Add(w.interval)
+		} else {
+			intended = time.Now()
+			if !intended.Before(r.measureEnd) {
+				return
+			}
+		}
+		measured := !intended.Before(r.warmEnd)
+		if measured {
+			w.sh.sent.Add(1)
+			if late {
+				w.sh.late.Add(1)
+			}
+		}
+		o := w.do(ctx, intended)
+		w.record(measured, &o)
+		if o.status == statusError && o.kind == ErrConnect {
+			w.backoff = min(max(2*w.backoff, minConnectBackoff), maxConnectBackoff)
+			if !w.sleepUntil(ctx, time.Now().Add(w.backoff)) {
+				return
+			}
+		}
+	}
+}
+
+// sleepUntil waits until t, the end of the measured interval or ctx's end,
+// whichever is first; it reports whether the run goes on.
+func (w *worker) sleepUntil(ctx context.Context, t time.Time) bool {
+	if t.After(w.r.measureEnd) {
+		t = w.r.measureEnd
+	}
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-w.timer.C:
+		return time.Now().Before(w.r.measureEnd)
+	}
+}
+
+// record adds o to the shard.
+func (w *worker) record(measured bool, o *outcome) {
+	sh := w.sh
+	if o.status == statusResponse {
+		sh.interval.Add(1)
+	}
+	if !measured {
+		return
+	}
+	sh.bytesRead.Add(o.bytes)
+	switch o.status {
+	case statusResponse:
+		sh.responses[o.class].Add(1)
+		us := min(max(o.latency.Microseconds(), 1), w.r.highest)
+		sh.mu.Lock()
+		_ = sh.latency.RecordValue(us)
+		if sh.uncorrected != nil {
+			_ = sh.uncorrected.RecordValue(min(max(o.direct.Microseconds(), 1), w.r.highest))
+		}
+		sh.mu.Unlock()
+	case statusError:
+		sh.errors[o.kind].Add(1)
+		w.r.addSample(o.kind, o.err)
+	case statusInFlight:
+		sh.inFlight.Add(1)
+	}
+}
+
+// deadline returns the deadline of an operation started at t: t+Timeout,
+// cut to the end of the grace; cut reports whether it was.
+func (w *worker) deadline(t time.Time) (d time.Time, cut bool) {
+	d = t.Add(w.r.plan.Timeout)
+	if d.After(w.r.graceEnd) {
+		return w.r.graceEnd, true
+	}
+	return d, false
+}
+
+// do sends one request, dialling first if needed, and reads its response.
+// intended is when the request should have started (open loop) or now.
+func (w *worker) do(ctx context.Context, intended time.Time) outcome {
+	if w.conn == nil {
+		if o, ok := w.dial(ctx); !ok {
+			return o
+		}
+	}
+	start := time.Now()
+	deadline, cut := w.deadline(start)
+	_ = w.conn.SetDeadline(deadline)
+	if ctx.Err() != nil {
+		// The stop may have come before this deadline replaced its own.
+		w.closeConn()
+		return outcome{status: statusInFlight}
+	}
+	before := w.wire.n
+	w.wire.err = nil
+	if _, err := w.conn.Write(w.r.request); err != nil {
+		return w.fail(ctx, ErrWrite, err, cut, false)
+	}
+	w.resp.StreamBody = true
+	w.resp.SkipBody = w.r.skipBody
+	err := w.resp.ReadLimitBody(w.br, 0)
+	truncated := false
+	if err == nil {
+		truncated, err = w.drainBody()
+	}
+	if err != nil {
+		return w.fail(ctx, ErrRead, err, cut, w.wire.n > before)
+	}
+	end := time.Now()
+	o := outcome{
+		status:  statusResponse,
+		class:   classOf(w.resp.StatusCode()),
+		latency: end.Sub(intended),
+		direct:  end.Sub(start),
+		bytes:   w.wire.n - before,
+	}
+	if w.interval == 0 {
+		o.latency = o.direct
+	}
+	untilClose := !w.r.skipBody && w.resp.Header.ContentLength() == -2
+	if truncated || untilClose || w.resp.ConnectionClose() {
+		w.closeConn()
+	} else {
+		w.reused = true
+	}
+	return o
+}
+
+// drainBody reads the streamed body to its end, or up to MaxBodyBytes, and
+// drops it. truncated reports that the body was longer than the cap: the
+// rest is unread and the connection must be closed.
+func (w *worker) drainBody() (truncated bool, err error) {
+	s := w.resp.BodyStream()
+	if s == nil {
+		return false, nil
+	}
+	// One byte past the cap tells a longer body from one of exactly the
+	// cap. io.Discard reads through a pooled buffer: nothing per request.
+	w.limited = io.LimitedReader{R: s, N: int64(w.r.plan.MaxBodyBytes) + 1}
+	_, err = io.Copy(io.Discard, &w.limited)
+	truncated = w.limited.N == 0
+	w.limited.R = nil
+	if cerr := w.resp.CloseBodyStream(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return truncated, err
+}
+
+// dial opens the worker's connection. On failure it returns the outcome of
+// the request that needed it and false.
+func (w *worker) dial(ctx context.Context) (outcome, bool) {
+	deadline, cut := w.deadline(time.Now())
+	w.dialer.Deadline = deadline
+	c, err := w.dialer.DialContext(ctx, "tcp", w.r.addr)
+	if err != nil {
+		if ctx.Err() != nil || (cut && !time.Now().Before(w.r.graceEnd)) {
+			return outcome{status: statusInFlight}, false
+		}
+		return outcome{status: statusError, kind: ErrConnect, err: err}, false
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	w.backoff = 0
+	w.conn = c
+	w.wire = wireConn{Conn: c}
+	w.br.Reset(&w.wire)
+	w.reused = false
+	w.stopWatch = context.AfterFunc(ctx, func() { _ = c.SetDeadline(longAgo) })
+	open := w.r.open.Add(1)
+	for {
+		m := w.r.maxOpen.Load()
+		if open <= m || w.r.maxOpen.CompareAndSwap(m, open) {
+			break
+		}
+	}
+	return outcome{}, true
+}
+
+// closeConn closes the worker's connection, if any.
+func (w *worker) closeConn() {
+	if w.conn == nil {
+		return
+	}
+	w.stopWatch()
+	_ = w.conn.Close()
+	w.conn = nil
+	w.wire.Conn = nil
+	w.reused = false
+	w.r.open.Add(-1)
+}
+
+// fail classifies a failed write or read, closes the connection and returns
+// the outcome. gotBytes reports whether any byte of the answer arrived.
+func (w *worker) fail(ctx context.Context, kind ErrorKind, err error, cut, gotBytes bool) outcome {
+	reused := w.reused
+	cause := err
+	if kind == ErrRead && w.wire.err != nil {
+		cause = w.wire.err
+	}
+	w.closeConn()
+	switch {
+	case ctx.Err() != nil:
+		return outcome{status: statusInFlight}
+	case errors.Is(cause, os.ErrDeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout):
+		if cut {
+			// The grace ended before the request's own deadline.
+			return outcome{status: statusInFlight}
+		}
+		return outcome{status: statusError, kind: ErrTimeout, err: cause}
+	case reused && !gotBytes && peerClosed(kind, cause):
+		return outcome{status: statusError, kind: ErrClosed, err: cause}
+	}
+	return outcome{status: statusError, kind: kind, err: cause}
+}
+
+// peerClosed reports whether err is how a connection the peer has closed
+// fails: EOF or reset on read, broken pipe or reset on write.
+func peerClosed(kind ErrorKind, err error) bool {
+	if errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	if kind == ErrRead {
+		return errors.Is(err, io.EOF)
+	}
+	return errors.Is(err, syscall.EPIPE)
+}
+
+// classOf returns the status class of code; codes outside 200–499 are 5xx.
+func classOf(code int) Class {
+	switch {
+	case code >= 200 && code < 300:
+		return Class2xx
+	case code >= 300 && code < 400:
+		return Class3xx
+	case code >= 400 && code < 500:
+		return Class4xx
+	}
+	return Class5xx
+}

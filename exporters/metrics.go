@@ -1,0 +1,279 @@
+package exporters
+
+import (
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/benchd/benchd/engine"
+)
+
+// DefaultBuckets are the classic bucket upper bounds, in seconds, of
+// benchd_request_duration_seconds. They reach past the longest timeout of
+// the default matrix (12 s, gateway_10s) so that no measured latency lands
+// only in +Inf, and are dense below 1 s where most endpoints answer.
+var DefaultBuckets = []float64{
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 12.5, 15, 20, 30, 60,
+}
+
+// SummaryQuantiles are the quantiles of benchd_scenario_latency_seconds,
+// the per-run latency summary computed exactly from the run's HDR histogram.
+var SummaryQuantiles = []float64{0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 1}
+
+// RunResults are the values of the `result` label of benchd_runs_total.
+var RunResults = []string{"success", "failed", "skipped"}
+
+var scenarioLabels = []string{"target", "endpoint", "mode"}
+
+// Metrics is a prometheus.Collector of benchd's metric contract (DESIGN.md,
+// "Metric contract"). It keeps, per scenario, counters accumulated over
+// every run and the figures of the last run, and exposes them as constant
+// metrics at scrape time: the request hot path never touches it. It is safe
+// for concurrent use; register it with a non-global registry.
+type Metrics struct {
+	buckets []float64
+
+	mu        sync.Mutex
+	scenarios map[scenarioKey]*scenarioState
+	order     []scenarioKey
+	runs      map[string]float64
+	runDur    float64
+	lastRun   float64
+	nextRun   float64
+	targets   map[string]float64
+
+	requests, errors, timeouts, bytes    *prometheus.Desc
+	duration                             *prometheus.Desc
+	rps, latency, timeoutRatio, errRatio *prometheus.Desc
+	lastScenario, scenarioUp             *prometheus.Desc
+	runsTotal, runDuration               *prometheus.Desc
+	lastRunTS, nextRunTS, targetUp       *prometheus.Desc
+	version                              prometheus.Collector
+}
+
+type scenarioKey struct{ target, endpoint, mode string }
+
+type scenarioState struct {
+	responses [engine.NumClasses]float64
+	errors    [engine.NumErrorKinds]float64
+	bytes     float64
+	buckets   []uint64 // per bucket, not cumulative
+	count     uint64
+	sum       float64
+
+	ran          bool
+	up           float64
+	rps          float64
+	timeoutRatio float64
+	errorRatio   float64
+	last         float64
+	quantiles    map[float64]float64
+	lastCount    uint64
+	lastSum      float64
+}
+
+// NewMetrics returns an empty Metrics using [DefaultBuckets].
+func NewMetrics() *Metrics {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	sl := func(extra ...string) []string { return append(append([]string{}, scenarioLabels...), extra...) }
+	return &Metrics{
+		buckets:      DefaultBuckets,
+		scenarios:    map[scenarioKey]*scenarioState{},
+		runs:         map[string]float64{},
+		targets:      map[string]float64{},
+		requests:     d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
+		errors:       d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
+		timeouts:     d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
+		bytes:        d("benchd_response_bytes_total", "Response bytes read on the wire (status line, headers and body).", sl()...),
+		duration:     d("benchd_request_duration_seconds", "Latency of each completed request, from send to last byte; timed-out requests are not in it.", sl()...),
+		rps:          d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
+		latency:      d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
+		timeoutRatio: d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
+		errRatio:     d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus 4xx/5xx responses, divided by requests sent, last run of the scenario.", sl()...),
+		lastScenario: d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
+		scenarioUp:   d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
+		runsTotal:    d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),
+		runDuration:  d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
+		lastRunTS:    d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
+		nextRunTS:    d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
+		targetUp:     d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
+		version:      version.NewCollector("benchd"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
+		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
+		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp,
+	} {
+		ch <- d
+	}
+	m.version.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.order {
+		s := m.scenarios[k]
+		lv := []string{k.target, k.endpoint, k.mode}
+		for c := range engine.NumClasses {
+			ch <- prometheus.MustNewConstMetric(m.requests, prometheus.CounterValue, s.responses[c], append(lv, c.String())...)
+		}
+		for e := range engine.NumErrorKinds {
+			ch <- prometheus.MustNewConstMetric(m.errors, prometheus.CounterValue, s.errors[e], append(lv, e.String())...)
+		}
+		ch <- prometheus.MustNewConstMetric(m.timeouts, prometheus.CounterValue, s.errors[engine.ErrTimeout], lv...)
+		ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.CounterValue, s.bytes, lv...)
+		cum := make(map[float64]uint64, len(m.buckets))
+		var acc uint64
+		for i, ub := range m.buckets {
+			acc += s.buckets[i]
+			cum[ub] = acc
+		}
+		ch <- prometheus.MustNewConstHistogram(m.duration, s.count, s.sum, cum, lv...)
+		if !s.ran {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(m.scenarioUp, prometheus.GaugeValue, s.up, lv...)
+		ch <- prometheus.MustNewConstMetric(m.lastScenario, prometheus.GaugeValue, s.last, lv...)
+		ch <- prometheus.MustNewConstMetric(m.rps, prometheus.GaugeValue, s.rps, lv...)
+		ch <- prometheus.MustNewConstMetric(m.timeoutRatio, prometheus.GaugeValue, s.timeoutRatio, lv...)
+		ch <- prometheus.MustNewConstMetric(m.errRatio, prometheus.GaugeValue, s.errorRatio, lv...)
+		ch <- prometheus.MustNewConstSummary(m.latency, s.lastCount, s.lastSum, s.quantiles, lv...)
+	}
+	for _, r := range RunResults {
+		ch <- prometheus.MustNewConstMetric(m.runsTotal, prometheus.CounterValue, m.runs[r], r)
+	}
+	if m.lastRun > 0 {
+		ch <- prometheus.MustNewConstMetric(m.runDuration, prometheus.GaugeValue, m.runDur)
+		ch <- prometheus.MustNewConstMetric(m.lastRunTS, prometheus.GaugeValue, m.lastRun)
+	}
+	if m.nextRun > 0 {
+		ch <- prometheus.MustNewConstMetric(m.nextRunTS, prometheus.GaugeValue, m.nextRun)
+	}
+	names := make([]string, 0, len(m.targets))
+	for t := range m.targets {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		ch <- prometheus.MustNewConstMetric(m.targetUp, prometheus.GaugeValue, m.targets[t], t)
+	}
+	m.version.Collect(ch)
+}
+
+// ObserveScenario records the end of one scenario run at end. r is the
+// engine result, nil when no load was applied (the scenario then counts as
+// down and its counters stay as they were). It does not keep r.
+func (m *Metrics) ObserveScenario(target, mode, endpoint string, r *engine.Result, end time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.scenario(scenarioKey{target: target, endpoint: endpoint, mode: mode})
+	s.ran = true
+	s.last = float64(end.UnixNano()) / 1e9
+	if r == nil {
+		s.up, s.rps, s.timeoutRatio, s.errorRatio = 0, 0, 0, 0
+		s.quantiles, s.lastCount, s.lastSum = map[float64]float64{}, 0, 0
+		return
+	}
+	s.up = 0
+	if r.ConnectionsEstablished > 0 {
+		s.up = 1
+	}
+	for c, n := range r.Responses {
+		s.responses[c] += float64(n)
+	}
+	for e, n := range r.Errors {
+		s.errors[e] += float64(n)
+	}
+	s.bytes += float64(r.BytesRead)
+	s.rps = r.RequestsPerSecond()
+	s.timeoutRatio = r.TimeoutRatio()
+	s.errorRatio = r.ErrorRatio()
+	s.quantiles = make(map[float64]float64, len(SummaryQuantiles))
+	s.lastCount, s.lastSum = 0, 0
+	h := r.Latency
+	if h == nil || h.TotalCount() == 0 {
+		for _, q := range SummaryQuantiles {
+			s.quantiles[q] = math.NaN()
+		}
+		return
+	}
+	for _, q := range SummaryQuantiles {
+		s.quantiles[q] = float64(h.ValueAtQuantile(q*100)) / 1e6
+	}
+	// HDR keeps values to 3 significant digits: the sum is mean × count,
+	// exact to that precision.
+	s.lastCount = uint64(h.TotalCount())
+	s.lastSum = h.Mean() * float64(h.TotalCount()) / 1e6
+	s.count += s.lastCount
+	s.sum += s.lastSum
+	for _, bar := range h.Distribution() {
+		if bar.Count == 0 {
+			continue
+		}
+		// A bar holds values up to bar.To microseconds (HDR's highest
+		// equivalent value); bucket it by that bound.
+		v := float64(bar.To) / 1e6
+		i := sort.SearchFloat64s(m.buckets, v)
+		if i < len(m.buckets) {
+			s.buckets[i] += uint64(bar.Count)
+		}
+	}
+}
+
+// scenario returns the state of k, creating it; m.mu is held.
+func (m *Metrics) scenario(k scenarioKey) *scenarioState {
+	s, ok := m.scenarios[k]
+	if !ok {
+		s = &scenarioState{buckets: make([]uint64, len(m.buckets))}
+		m.scenarios[k] = s
+		m.order = append(m.order, k)
+	}
+	return s
+}
+
+// ObserveRun records the end of a matrix run with result "success" or
+// "failed", which took from start to end.
+func (m *Metrics) ObserveRun(result string, start, end time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs[result]++
+	m.runDur = end.Sub(start).Seconds()
+	m.lastRun = float64(end.UnixNano()) / 1e9
+}
+
+// RunSkipped counts a scheduled run skipped because one was in progress.
+func (m *Metrics) RunSkipped() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs["skipped"]++
+}
+
+// SetNextRun records when the next scheduled run will start.
+func (m *Metrics) SetNextRun(t time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextRun = float64(t.UnixNano()) / 1e9
+}
+
+// SetTargetUp records whether the managed target is started and ready.
+func (m *Metrics) SetTargetUp(target string, up bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.targets[target] = 0
+	if up {
+		m.targets[target] = 1
+	}
+}

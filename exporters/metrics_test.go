@@ -1,0 +1,185 @@
+package exporters
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/benchd/benchd/engine"
+)
+
+// knownResult returns a result with exactly known counts and latencies:
+// 4 responses at 1 ms, 3 ms, 300 ms and 1.2 s (values HDR keeps exactly at
+// 3 significant digits), 1 timeout, 1 connect error.
+func knownResult(t *testing.T) *engine.Result {
+	t.Helper()
+	h := hdrhistogram.New(1, 60_000_000, 3)
+	for _, us := range []int64{1000, 3000, 300_000, 1_200_000} {
+		if err := h.RecordValue(us); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &engine.Result{
+		Plan:                   engine.Plan{URL: "http://127.0.0.1:1/x", Connections: 2, Timeout: 2 * time.Second},
+		Elapsed:                2 * time.Second,
+		Sent:                   7,
+		BytesRead:              1000,
+		ConnectionsEstablished: 2,
+		Latency:                h,
+	}
+	r.Responses[engine.Class2xx] = 3
+	r.Responses[engine.Class5xx] = 1
+	r.Errors[engine.ErrTimeout] = 1
+	r.Errors[engine.ErrConnect] = 1
+	r.InFlight = 1
+	return r
+}
+
+func TestMetricsValues(t *testing.T) {
+	m := NewMetrics()
+	end := time.Unix(1700000000, 0)
+	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end)
+	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end.Add(time.Hour))
+	m.ObserveScenario("hypercorn-uvloop", "async", "json", nil, end)
+	m.ObserveRun("success", end.Add(-time.Minute), end)
+	m.RunSkipped()
+	m.SetTargetUp("gunicorn-gevent", true)
+	m.SetTargetUp("hypercorn-uvloop", false)
+
+	// Two runs of the first scenario: counters doubled, last-run gauges
+	// from the second; the failed scenario has zero counters and is down.
+	const want = `
+# HELP benchd_requests_total Completed requests (responses received within the timeout), by status class, warm-up excluded.
+# TYPE benchd_requests_total counter
+benchd_requests_total{class="2xx",endpoint="json",mode="sync",target="gunicorn-gevent"} 6
+benchd_requests_total{class="3xx",endpoint="json",mode="sync",target="gunicorn-gevent"} 0
+benchd_requests_total{class="4xx",endpoint="json",mode="sync",target="gunicorn-gevent"} 0
+benchd_requests_total{class="5xx",endpoint="json",mode="sync",target="gunicorn-gevent"} 2
+benchd_requests_total{class="2xx",endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+benchd_requests_total{class="3xx",endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+benchd_requests_total{class="4xx",endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+benchd_requests_total{class="5xx",endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_request_errors_total Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).
+# TYPE benchd_request_errors_total counter
+benchd_request_errors_total{endpoint="json",kind="closed",mode="sync",target="gunicorn-gevent"} 0
+benchd_request_errors_total{endpoint="json",kind="connect",mode="sync",target="gunicorn-gevent"} 2
+benchd_request_errors_total{endpoint="json",kind="read",mode="sync",target="gunicorn-gevent"} 0
+benchd_request_errors_total{endpoint="json",kind="timeout",mode="sync",target="gunicorn-gevent"} 2
+benchd_request_errors_total{endpoint="json",kind="write",mode="sync",target="gunicorn-gevent"} 0
+benchd_request_errors_total{endpoint="json",kind="closed",mode="async",target="hypercorn-uvloop"} 0
+benchd_request_errors_total{endpoint="json",kind="connect",mode="async",target="hypercorn-uvloop"} 0
+benchd_request_errors_total{endpoint="json",kind="read",mode="async",target="hypercorn-uvloop"} 0
+benchd_request_errors_total{endpoint="json",kind="timeout",mode="async",target="hypercorn-uvloop"} 0
+benchd_request_errors_total{endpoint="json",kind="write",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_request_timeouts_total Requests whose deadline fired before the response was complete.
+# TYPE benchd_request_timeouts_total counter
+benchd_request_timeouts_total{endpoint="json",mode="sync",target="gunicorn-gevent"} 2
+benchd_request_timeouts_total{endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_response_bytes_total Response bytes read on the wire (status line, headers and body).
+# TYPE benchd_response_bytes_total counter
+benchd_response_bytes_total{endpoint="json",mode="sync",target="gunicorn-gevent"} 2000
+benchd_response_bytes_total{endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_scenario_requests_per_second Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).
+# TYPE benchd_scenario_requests_per_second gauge
+benchd_scenario_requests_per_second{endpoint="json",mode="sync",target="gunicorn-gevent"} 2
+benchd_scenario_requests_per_second{endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_scenario_timeout_ratio Timeouts divided by requests sent, last run of the scenario.
+# TYPE benchd_scenario_timeout_ratio gauge
+benchd_scenario_timeout_ratio{endpoint="json",mode="sync",target="gunicorn-gevent"} 0.14285714285714285
+benchd_scenario_timeout_ratio{endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_scenario_error_ratio Socket errors (timeouts included) plus 4xx/5xx responses, divided by requests sent, last run of the scenario.
+# TYPE benchd_scenario_error_ratio gauge
+benchd_scenario_error_ratio{endpoint="json",mode="sync",target="gunicorn-gevent"} 0.42857142857142855
+benchd_scenario_error_ratio{endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_scenario_up 1 if the last run of the scenario applied load (target ready, connections made), else 0.
+# TYPE benchd_scenario_up gauge
+benchd_scenario_up{endpoint="json",mode="sync",target="gunicorn-gevent"} 1
+benchd_scenario_up{endpoint="json",mode="async",target="hypercorn-uvloop"} 0
+# HELP benchd_scenario_last_run_timestamp_seconds Unix time when the last run of the scenario ended.
+# TYPE benchd_scenario_last_run_timestamp_seconds gauge
+benchd_scenario_last_run_timestamp_seconds{endpoint="json",mode="sync",target="gunicorn-gevent"} 1.7000036e+09
+benchd_scenario_last_run_timestamp_seconds{endpoint="json",mode="async",target="hypercorn-uvloop"} 1.7e+09
+# HELP benchd_runs_total Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).
+# TYPE benchd_runs_total counter
+benchd_runs_total{result="failed"} 0
+benchd_runs_total{result="skipped"} 1
+benchd_runs_total{result="success"} 1
+# HELP benchd_run_duration_seconds Wall time of the last matrix run.
+# TYPE benchd_run_duration_seconds gauge
+benchd_run_duration_seconds 60
+# HELP benchd_target_up 1 while a managed target is started and ready, 0 when it is stopped or failed to start.
+# TYPE benchd_target_up gauge
+benchd_target_up{target="gunicorn-gevent"} 1
+benchd_target_up{target="hypercorn-uvloop"} 0
+`
+	names := []string{
+		"benchd_requests_total", "benchd_request_errors_total", "benchd_request_timeouts_total",
+		"benchd_response_bytes_total", "benchd_scenario_requests_per_second", "benchd_scenario_timeout_ratio",
+		"benchd_scenario_error_ratio", "benchd_scenario_up", "benchd_scenario_last_run_timestamp_seconds",
+		"benchd_runs_total", "benchd_run_duration_seconds", "benchd_target_up",
+	}
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMetricsHistogramAndSummary checks the bucket placement of known
+// latencies and the exact per-run quantiles.
+func TestMetricsHistogramAndSummary(t *testing.T) {
+	m := NewMetrics()
+	m.ObserveScenario("t", "-", "e", knownResult(t), time.Unix(0, 0))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		switch f.GetName() {
+		case "benchd_request_duration_seconds":
+			h := f.Metric[0].Histogram
+			if h.GetSampleCount() != 4 {
+				t.Errorf("histogram count %d, want 4", h.GetSampleCount())
+			}
+			// Sum within HDR's 3 significant digits of 1.504 s.
+			if s := h.GetSampleSum(); s < 1.503 || s > 1.506 {
+				t.Errorf("histogram sum %v, want ≈1.504", s)
+			}
+			want := map[float64]uint64{0.001: 1, 0.0025: 1, 0.005: 2, 0.25: 2, 0.5: 3, 1: 3, 1.5: 4, 60: 4}
+			for _, b := range h.Bucket {
+				if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
+					t.Errorf("bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+				}
+			}
+		case "benchd_scenario_latency_seconds":
+			s := f.Metric[0].Summary
+			if s.GetSampleCount() != 4 {
+				t.Errorf("summary count %d, want 4", s.GetSampleCount())
+			}
+			for _, q := range s.Quantile {
+				v := q.GetValue()
+				var lo, hi float64
+				switch q.GetQuantile() {
+				case 0.5:
+					lo, hi = 0.0029, 0.0031
+				case 0.75:
+					lo, hi = 0.299, 0.301
+				case 1:
+					lo, hi = 1.199, 1.201
+				default:
+					continue
+				}
+				if v < lo || v > hi {
+					t.Errorf("quantile %v = %v, want in [%v, %v]", q.GetQuantile(), v, lo, hi)
+				}
+			}
+		}
+	}
+	if problems, err := testutil.CollectAndLint(m); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

@@ -1,0 +1,200 @@
+package exporters
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/benchd/benchd/engine"
+)
+
+// Entry is one scenario of a run, as reports show it.
+type Entry struct {
+	// Scenario is the scenario name, target/mode/endpoint.
+	Scenario string `json:"scenario"`
+	// Target, Mode and Endpoint are the scenario's parts; Mode is "-" for
+	// an endpoint without modes.
+	Target   string `json:"target"`
+	Mode     string `json:"mode"`
+	Endpoint string `json:"endpoint"`
+	// TargetTitle and EndpointTitle head the Markdown sections; empty
+	// means the name.
+	TargetTitle   string `json:"-"`
+	EndpointTitle string `json:"-"`
+	// Result is what the engine measured; nil when no load was applied.
+	Result *engine.Result `json:"-"`
+	// Error says why the scenario failed; empty when it ran.
+	Error string `json:"error,omitempty"`
+	// TargetCPUSeconds and TargetPeakRSSBytes are the resource use of the
+	// target's process tree during the scenario (zero if unmanaged).
+	TargetCPUSeconds   float64 `json:"target_cpu_seconds"`
+	TargetPeakRSSBytes uint64  `json:"target_peak_rss_bytes"`
+	// ClientCPUSeconds and ClientPeakRSSBytes are benchd's own.
+	ClientCPUSeconds   float64 `json:"client_cpu_seconds"`
+	ClientPeakRSSBytes uint64  `json:"client_peak_rss_bytes"`
+}
+
+// WriteMarkdown writes entries in the layout of the seed document
+// (shared/seed/django-workers-results.md): "# Django Workers", then per
+// target "## title", per endpoint "### title", per mode "#### Sync" or
+// "#### Async", and the wrk block in a bash fence. Entries must be in
+// matrix order (target, endpoint, mode); a failed scenario gets a
+// "Failed: reason" line after its block, or instead of it when no load
+// was applied.
+func WriteMarkdown(w io.Writer, entries []Entry) error {
+	var b strings.Builder
+	b.WriteString("# Django Workers\n")
+	var target, endpoint string
+	for _, e := range entries {
+		if e.Target != target {
+			target, endpoint = e.Target, ""
+			fmt.Fprintf(&b, "## %s\n\n", or(e.TargetTitle, e.Target))
+		}
+		if e.Endpoint != endpoint {
+			endpoint = e.Endpoint
+			fmt.Fprintf(&b, "### %s\n", or(e.EndpointTitle, e.Endpoint))
+		}
+		if e.Mode != "-" && e.Mode != "" {
+			fmt.Fprintf(&b, "#### %s\n", strings.ToUpper(e.Mode[:1])+e.Mode[1:])
+		}
+		b.WriteString("\n")
+		if e.Result != nil {
+			b.WriteString("```bash\n")
+			if err := WriteWrk(&b, e.Result, WrkOptions{}); err != nil {
+				return err
+			}
+			b.WriteString("```\n\n")
+		}
+		if e.Error != "" {
+			fmt.Fprintf(&b, "Failed: %s\n\n", e.Error)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Summary is the JSON form of an [engine.Result]. Times are in seconds,
+// sizes in bytes.
+type Summary struct {
+	URL                    string            `json:"url"`
+	Method                 string            `json:"method"`
+	Connections            int               `json:"connections"`
+	ConnectionsEstablished int               `json:"connections_established"`
+	Threads                int               `json:"threads"`
+	DurationSeconds        float64           `json:"duration_seconds"`
+	TimeoutSeconds         float64           `json:"timeout_seconds"`
+	Sent                   uint64            `json:"sent"`
+	Requests               uint64            `json:"requests"`
+	Responses              map[string]uint64 `json:"responses"`
+	Errors                 map[string]uint64 `json:"errors"`
+	InFlight               uint64            `json:"in_flight"`
+	BytesRead              uint64            `json:"bytes_read"`
+	RequestsPerSecond      float64           `json:"requests_per_second"`
+	TransferBytesPerSecond float64           `json:"transfer_bytes_per_second"`
+	ErrorRatio             float64           `json:"error_ratio"`
+	TimeoutRatio           float64           `json:"timeout_ratio"`
+	Latency                *LatencySummary   `json:"latency,omitempty"`
+	ErrorSamples           []string          `json:"error_samples,omitempty"`
+}
+
+// LatencySummary holds latency statistics in seconds from an HDR histogram,
+// with its full distribution: each bucket's upper bound and count.
+type LatencySummary struct {
+	Mean         float64            `json:"mean"`
+	Stdev        float64            `json:"stdev"`
+	Max          float64            `json:"max"`
+	Percentiles  map[string]float64 `json:"percentiles"`
+	Distribution []Bucket           `json:"distribution"`
+}
+
+// Bucket is one non-empty bar of a latency distribution: Count values at
+// most UpperSeconds (and above the previous bucket's bound).
+type Bucket struct {
+	UpperSeconds float64 `json:"le"`
+	Count        int64   `json:"count"`
+}
+
+// NewSummary returns the JSON form of r.
+func NewSummary(r *engine.Result) Summary {
+	s := Summary{
+		URL:                    r.Plan.URL,
+		Method:                 r.Plan.Method,
+		Connections:            r.Plan.Connections,
+		ConnectionsEstablished: r.ConnectionsEstablished,
+		Threads:                r.Plan.Threads,
+		DurationSeconds:        r.Elapsed.Seconds(),
+		TimeoutSeconds:         r.Plan.Timeout.Seconds(),
+		Sent:                   r.Sent,
+		Requests:               r.Completed(),
+		Responses:              map[string]uint64{},
+		Errors:                 map[string]uint64{},
+		InFlight:               r.InFlight,
+		BytesRead:              r.BytesRead,
+		RequestsPerSecond:      r.RequestsPerSecond(),
+		ErrorRatio:             r.ErrorRatio(),
+		TimeoutRatio:           r.TimeoutRatio(),
+		ErrorSamples:           r.ErrorSamples,
+	}
+	if r.Elapsed > 0 {
+		s.TransferBytesPerSecond = float64(r.BytesRead) / r.Elapsed.Seconds()
+	}
+	for c, n := range r.Responses {
+		s.Responses[engine.Class(c).String()] = n
+	}
+	for k, n := range r.Errors {
+		s.Errors[engine.ErrorKind(k).String()] = n
+	}
+	if h := r.Latency; h != nil && h.TotalCount() > 0 {
+		l := &LatencySummary{
+			Mean:        h.Mean() / 1e6,
+			Stdev:       h.StdDev() / 1e6,
+			Max:         float64(h.Max()) / 1e6,
+			Percentiles: map[string]float64{},
+		}
+		for _, q := range []float64{50, 75, 90, 99, 99.9, 99.99} {
+			l.Percentiles[fmt.Sprintf("p%g", q)] = float64(h.ValueAtQuantile(q)) / 1e6
+		}
+		for _, bar := range h.Distribution() {
+			if bar.Count > 0 {
+				l.Distribution = append(l.Distribution, Bucket{UpperSeconds: float64(bar.To) / 1e6, Count: bar.Count})
+			}
+		}
+		s.Latency = l
+	}
+	return s
+}
+
+// WriteJSON writes r as one indented JSON [Summary].
+func WriteJSON(w io.Writer, r *engine.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(NewSummary(r))
+}
+
+// WriteEntriesJSON writes a run's entries as a JSON array; each entry's
+// result, when present, is under "result" as a [Summary].
+func WriteEntriesJSON(w io.Writer, entries []Entry) error {
+	type out struct {
+		Entry
+		Result *Summary `json:"result,omitempty"`
+	}
+	list := make([]out, len(entries))
+	for i, e := range entries {
+		list[i].Entry = e
+		if e.Result != nil {
+			s := NewSummary(e.Result)
+			list[i].Result = &s
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(list)
+}

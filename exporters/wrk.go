@@ -1,0 +1,245 @@
+package exporters
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/benchd/benchd/engine"
+)
+
+// WrkOptions are the choices of [WriteWrk]. The zero value prints wrk's
+// default report.
+type WrkOptions struct {
+	// Latency adds wrk's "Latency Distribution" block (wrk --latency):
+	// the 50th, 75th, 90th and 99th percentiles.
+	Latency bool
+}
+
+// WriteWrk writes r in the text layout of wrk 4.1, line for line and with
+// wrk's number formatting, so that reports compare with wrk runs:
+//
+//	Running 10s test @ http://localhost:8000/myapp/sync/json
+//	  20 threads and 2000 connections
+//	  Thread Stats   Avg      Stdev     Max   +/- Stdev
+//	    Latency   266.45ms  430.37ms   2.00s    82.98%
+//	    Req/Sec     1.73k     0.94k   12.92k    79.29%
+//	  320765 requests in 10.03s, 93.92MB read
+//	  Socket errors: connect 0, read 0, write 0, timeout 1856
+//	Requests/sec:  31967.83
+//	Transfer/sec:      9.36MB
+//
+// The figures differ from wrk's in meaning where the engine is stricter:
+// "N requests" and Requests/sec count responses received within the
+// timeout (wrk also counts late answers), Socket errors' read also counts
+// the engine's closed kind (wrk has no such kind and counts it as read),
+// and Req/Sec includes 100 ms intervals without any response (wrk skips
+// them). One line wrk does not have, "  In flight at end: N", is added when
+// requests were still unanswered at the end of the grace, so that the
+// counts add up to the requests sent.
+//
+// Statistics are computed from r's HDR histograms (3 significant digits),
+// each value taken as the middle of its bucket; the standard deviation is
+// the sample one, as wrk's. An empty latency
+// histogram (or a nil one) prints wrk's "-nan%". WriteWrk returns the first error of w; it
+// does not keep r.
+func WriteWrk(w io.Writer, r *engine.Result, o WrkOptions) error {
+	if r == nil {
+		return errors.New("exporters: write wrk report: no result")
+	}
+	var b strings.Builder
+	seconds := r.Plan.Duration.Seconds()
+	fmt.Fprintf(&b, "Running %s test @ %s\n", formatUnits(seconds, timeSeconds, 0), r.Plan.URL)
+	fmt.Fprintf(&b, "  %d threads and %d connections\n", r.Plan.Threads, r.Plan.Connections)
+	fmt.Fprintf(&b, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max", "+/- Stdev")
+	b.WriteString(statsLine("Latency", histStats(r.Latency), formatTimeMicros))
+	b.WriteString(statsLine("Req/Sec", histStats(r.RequestsPerSecondSamples), formatMetric))
+	if o.Latency {
+		b.WriteString("  Latency Distribution\n")
+		for _, p := range []float64{50, 75, 90, 99} {
+			fmt.Fprintf(&b, "%7.0f%%", p)
+			b.WriteString(units(percentile(r.Latency, p), formatTimeMicros, 10))
+			b.WriteString("\n")
+		}
+	}
+	fmt.Fprintf(&b, "  %d requests in %s, %sB read\n",
+		r.Completed(), formatTimeMicros(float64(r.Elapsed.Microseconds())), formatBinary(float64(r.BytesRead)))
+	e := r.Errors
+	// wrk has no "closed" kind: a kept-alive connection closed by the
+	// server is a read error to wrk, so it is added to read here.
+	if r.TotalErrors() > 0 {
+		fmt.Fprintf(&b, "  Socket errors: connect %d, read %d, write %d, timeout %d\n",
+			e[engine.ErrConnect], e[engine.ErrRead]+e[engine.ErrClosed], e[engine.ErrWrite], e[engine.ErrTimeout])
+	}
+	if n := r.Non2xx3xx(); n > 0 {
+		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)
+	}
+	if r.InFlight > 0 {
+		fmt.Fprintf(&b, "  In flight at end: %d\n", r.InFlight)
+	}
+	fmt.Fprintf(&b, "Requests/sec: %9.2f\n", r.RequestsPerSecond())
+	bytesPerSecond := 0.0
+	if r.Elapsed > 0 {
+		bytesPerSecond = float64(r.BytesRead) / (float64(r.Elapsed) / float64(time.Second))
+	}
+	fmt.Fprintf(&b, "Transfer/sec: %10sB\n", formatBinary(bytesPerSecond))
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("exporters: write wrk report: %w", err)
+	}
+	return nil
+}
+
+// stats are wrk's figures of one distribution.
+type stats struct {
+	count       int64
+	mean, stdev float64
+	max         float64
+	// within is the percentage of values within one stdev of the mean;
+	// NaN without values, as wrk's 0/0.
+	within float64
+}
+
+// histStats computes wrk's statistics from h, each value taken as the
+// middle of its HDR bucket (as hdrhistogram's own Mean). A nil h is empty.
+func histStats(h *hdrhistogram.Histogram) stats {
+	s := stats{within: math.NaN()}
+	if h == nil || h.TotalCount() == 0 {
+		return s
+	}
+	s.count = h.TotalCount()
+	bars := h.Distribution()
+	mid := bucketMiddle
+	var sum float64
+	for _, b := range bars {
+		sum += float64(b.Count) * mid(b)
+	}
+	s.mean = sum / float64(s.count)
+	if s.count > 1 {
+		var dev float64
+		for _, b := range bars {
+			if b.Count > 0 {
+				d := mid(b) - s.mean
+				dev += d * d * float64(b.Count)
+			}
+		}
+		s.stdev = math.Sqrt(dev / float64(s.count-1))
+	}
+	var in int64
+	for _, b := range bars {
+		if v := mid(b); b.Count > 0 && v >= s.mean-s.stdev && v <= s.mean+s.stdev {
+			in += b.Count
+		}
+	}
+	s.within = float64(in) / float64(s.count) * 100
+	for i := len(bars) - 1; i >= 0; i-- {
+		if bars[i].Count > 0 {
+			s.max = bucketMiddle(bars[i])
+			break
+		}
+	}
+	return s
+}
+
+// bucketMiddle is the value that stands for the values of one HDR bucket:
+// its middle, as hdrhistogram's Mean takes it. Values below 2048 have
+// buckets of their own and are exact.
+func bucketMiddle(b hdrhistogram.Bar) float64 { return float64(b.From + (b.To-b.From+1)/2) }
+
+// percentile returns the value at percentile p (0–100) of h: the middle
+// of the bucket holding the value of rank ceil(p% of the count), 0 when h is
+// nil or empty.
+func percentile(h *hdrhistogram.Histogram, p float64) float64 {
+	if h == nil || h.TotalCount() == 0 {
+		return 0
+	}
+	rank := max(int64(math.Ceil(p/100*float64(h.TotalCount()))), 1)
+	var seen int64
+	for _, b := range h.Distribution() {
+		seen += b.Count
+		if b.Count > 0 && seen >= rank {
+			return bucketMiddle(b)
+		}
+	}
+	return float64(h.Max())
+}
+
+// statsLine formats one row of wrk's Thread Stats table.
+func statsLine(name string, s stats, format func(float64) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "    %-10s", name)
+	b.WriteString(units(s.mean, format, 8))
+	b.WriteString(units(s.stdev, format, 10))
+	b.WriteString(units(s.max, format, 9))
+	if math.IsNaN(s.within) {
+		// glibc prints 0/0 as "-nan", which is what wrk shows.
+		fmt.Fprintf(&b, "%8s%%\n", "-nan")
+	} else {
+		fmt.Fprintf(&b, "%8.2f%%\n", s.within)
+	}
+	return b.String()
+}
+
+// units right-aligns a formatted number in width columns so that its digits
+// line up whatever the unit's length (wrk's print_units): one- and
+// two-letter units take the padding's place. Longer text is cut to width,
+// as wrk's printf precision does.
+func units(n float64, format func(float64) string, width int) string {
+	msg := format(n)
+	pad := 2
+	if l := len(msg); l > 0 && isLetter(msg[l-1]) {
+		pad--
+		if l > 1 && isLetter(msg[l-2]) {
+			pad--
+		}
+	}
+	width -= pad
+	return fmt.Sprintf("%*.*s%s", width, width, msg, "  "[:pad])
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// unitScale is one of wrk's unit ladders.
+type unitScale struct {
+	scale float64
+	base  string
+	units []string
+}
+
+var (
+	timeMicros  = unitScale{scale: 1000, base: "us", units: []string{"ms", "s"}}
+	timeSeconds = unitScale{scale: 60, base: "s", units: []string{"m", "h"}}
+	binary      = unitScale{scale: 1024, base: "", units: []string{"K", "M", "G", "T", "P"}}
+	metric      = unitScale{scale: 1000, base: "", units: []string{"k", "M", "G", "T", "P"}}
+)
+
+// formatUnits formats n with prec decimals in the largest unit of u it
+// reaches, stepping up once n is 85% of the next unit, as wrk does (so
+// 860 requests/s print as 0.86k); the last unit of a ladder is never used.
+func formatUnits(n float64, u unitScale, prec int) string {
+	amt, unit := n, u.base
+	for i := 0; i+1 < len(u.units) && amt >= u.scale*0.85; i++ {
+		amt /= u.scale
+		unit = u.units[i]
+	}
+	return strconv.FormatFloat(amt, 'f', prec, 64) + unit
+}
+
+// formatTimeMicros formats a duration in microseconds: us, ms, s or m.
+func formatTimeMicros(n float64) string {
+	if n >= 1e6 {
+		return formatUnits(n/1e6, timeSeconds, 2)
+	}
+	return formatUnits(n, timeMicros, 2)
+}
+
+// formatMetric formats a count with k, M, G, T.
+func formatMetric(n float64) string { return formatUnits(n, metric, 2) }
+
+// formatBinary formats a byte count with K, M, G, T (powers of 1024).
+func formatBinary(n float64) string { return formatUnits(n, binary, 2) }

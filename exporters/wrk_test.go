@@ -1,0 +1,197 @@
+package exporters
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/benchd/benchd/engine"
+)
+
+// update rewrites the golden files of this package's tests instead of
+// comparing with them: go test ./exporters -update.
+var update = flag.Bool("update", false, "rewrite testdata golden files")
+
+// record adds n values v to h.
+func record(t *testing.T, h *hdrhistogram.Histogram, v, n int64) {
+	t.Helper()
+	if err := h.RecordValues(v, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wrkResult builds a result from known values, as the engine would fill it.
+func wrkResult(t *testing.T, name string) *engine.Result {
+	t.Helper()
+	lat := hdrhistogram.New(1, 4_000_000, 3)
+	rate := hdrhistogram.New(1, 100_000_000, 3)
+	r := &engine.Result{
+		Plan: engine.Plan{
+			URL: "http://localhost:8000/myapp/sync/json", Threads: 20, Connections: 2000,
+			Duration: 10 * time.Second, Timeout: 2 * time.Second,
+		},
+		Latency:                  lat,
+		RequestsPerSecondSamples: rate,
+	}
+	switch name {
+	case "timeouts_and_errors":
+		// 1000 responses: most fast, a tail up to 1.9 s.
+		record(t, lat, 50_000, 600)
+		record(t, lat, 200_000, 300)
+		record(t, lat, 800_000, 90)
+		record(t, lat, 1_900_000, 10)
+		record(t, rate, 900, 150)
+		record(t, rate, 1_500, 40)
+		record(t, rate, 12_920, 10)
+		r.Responses[engine.Class2xx] = 990
+		r.Responses[engine.Class4xx] = 4
+		r.Responses[engine.Class5xx] = 6
+		r.Errors[engine.ErrTimeout] = 1856
+		r.Errors[engine.ErrRead] = 2
+		r.Errors[engine.ErrClosed] = 3
+		r.InFlight = 4
+		r.Elapsed = 10*time.Second + 30*time.Millisecond
+		r.BytesRead = 98_480_000
+	case "all_timeouts":
+		// Nothing answered in time: wrk prints zeros and -nan.
+		r.Plan.URL = "http://localhost:8000/myapp/sync/gateway_3s"
+		r.Plan.Duration = 15 * time.Second
+		record(t, rate, 0, 150)
+		r.Errors[engine.ErrTimeout] = 8653
+		r.Elapsed = 15*time.Second + 100*time.Millisecond
+	case "fast_and_clean":
+		r.Plan.URL = "http://127.0.0.1:8080/"
+		r.Plan.Threads, r.Plan.Connections, r.Plan.Duration = 2, 10, 5*time.Second
+		record(t, lat, 250, 40_000)
+		record(t, lat, 600, 9_000)
+		record(t, lat, 1_400, 1_000)
+		record(t, rate, 5_000, 80)
+		record(t, rate, 4_200, 20)
+		r.Responses[engine.Class2xx] = 50_000
+		r.Elapsed = 5 * time.Second
+		r.BytesRead = 50_000 * 140
+	default:
+		t.Fatalf("no result named %q", name)
+	}
+	r.Sent = r.Completed() + r.TotalErrors() + r.InFlight
+	return r
+}
+
+func TestWriteWrk(t *testing.T) {
+	tests := []struct {
+		name   string
+		result string
+		opts   WrkOptions
+	}{
+		{"timeouts_and_errors", "timeouts_and_errors", WrkOptions{}},
+		{"timeouts_and_errors_latency", "timeouts_and_errors", WrkOptions{Latency: true}},
+		{"all_timeouts", "all_timeouts", WrkOptions{}},
+		{"fast_and_clean_latency", "fast_and_clean", WrkOptions{Latency: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteWrk(&b, wrkResult(t, tt.result), tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "TestWriteWrk_"+tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.String(); got != string(want) {
+				t.Errorf("WriteWrk output differs from %s:\ngot:\n%s\nwant:\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// TestWrkLines checks the number layout against lines of real wrk 4.1
+// output (shared/seed/django-workers-results.md), from the statistics wrk
+// printed there.
+func TestWrkLines(t *testing.T) {
+	tests := []struct {
+		row    string
+		stats  stats
+		format func(float64) string
+		want   string
+	}{
+		{"Latency", stats{mean: 266_450, stdev: 430_370, max: 2_000_000, within: 82.98}, formatTimeMicros,
+			"    Latency   266.45ms  430.37ms   2.00s    82.98%\n"},
+		{"Req/Sec", stats{mean: 1_730, stdev: 940, max: 12_920, within: 79.29}, formatMetric,
+			"    Req/Sec     1.73k     0.94k   12.92k    79.29%\n"},
+		{"Req/Sec", stats{mean: 900, stdev: 717.69, max: 7_550, within: 78.45}, formatMetric,
+			"    Req/Sec     0.90k   717.69     7.55k    78.45%\n"},
+		{"Latency", stats{mean: 1_020_000, stdev: 46_420, max: 1_250_000, within: 94.61}, formatTimeMicros,
+			"    Latency     1.02s    46.42ms   1.25s    94.61%\n"},
+		{"Latency", stats{within: math.NaN()}, formatTimeMicros,
+			"    Latency     0.00us    0.00us   0.00us    -nan%\n"},
+		{"Req/Sec", stats{mean: 5.52, stdev: 6.68, max: 50, within: 93.96}, formatMetric,
+			"    Req/Sec     5.52      6.68    50.00     93.96%\n"},
+		{"Latency", stats{mean: 204_280, stdev: 10_310, max: 334_700, within: 94.22}, formatTimeMicros,
+			"    Latency   204.28ms   10.31ms 334.70ms   94.22%\n"},
+		{"Latency", stats{mean: 1_750_000, stdev: 0, max: 1_750_000, within: 100}, formatTimeMicros,
+			"    Latency     1.75s     0.00us   1.75s   100.00%\n"},
+	}
+	for _, tt := range tests {
+		if got := statsLine(tt.row, tt.stats, tt.format); got != tt.want {
+			t.Errorf("statsLine = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestWrkUnits(t *testing.T) {
+	tests := []struct {
+		got, want string
+	}{
+		{formatTimeMicros(10_030_000), "10.03s"},
+		{formatTimeMicros(635.91), "635.91us"},
+		{formatTimeMicros(0), "0.00us"},
+		{formatTimeMicros(849.99), "849.99us"},
+		{formatTimeMicros(850), "0.85ms"},
+		{formatTimeMicros(90_000_000), "1.50m"},
+		{formatBinary(9.36 * 1024 * 1024), "9.36M"},
+		{formatBinary(482.13 * 1024), "482.13K"},
+		{formatBinary(93.92 * 1024 * 1024), "93.92M"},
+		{formatBinary(5 << 50), "5120.00T"},
+		{formatMetric(860), "0.86k"},
+		{formatMetric(717.69), "717.69"},
+		{formatUnits(10, timeSeconds, 0), "10s"},
+		{formatUnits(60, timeSeconds, 0), "1m"},
+		{units(1020, formatTimeMicros, 10), "    1.02ms"},
+		{units(635.91, formatTimeMicros, 10), "  635.91us"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestWriteWrkErrors(t *testing.T) {
+	if err := WriteWrk(&bytes.Buffer{}, nil, WrkOptions{}); err == nil {
+		t.Error("no error for a nil result")
+	}
+	w := failingWriter{}
+	if err := WriteWrk(w, wrkResult(t, "fast_and_clean"), WrkOptions{}); err == nil || !errors.Is(err, errWrite) {
+		t.Errorf("err %v, want the writer's error wrapped", err)
+	}
+}
+
+var errWrite = errors.New("disk full")
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }

@@ -1,0 +1,903 @@
+package scheduler
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultReadyTimeout is the time a managed process has to become ready,
+// its setup steps included, when [ProcessSpec.ReadyTimeout] is zero.
+const DefaultReadyTimeout = 30 * time.Second
+
+// DefaultStopTimeout is the grace between SIGTERM and SIGKILL of a managed
+// process group when [ProcessSpec.StopTimeout] is zero.
+const DefaultStopTimeout = 10 * time.Second
+
+// ProcessOutputBytes is how much of the latest output (stdout and stderr
+// together) a managed process keeps for error messages and
+// [Process.Output]: 64 KiB.
+const ProcessOutputBytes = 64 << 10
+
+const (
+	// killWait bounds the wait for a process group to vanish after SIGKILL.
+	killWait = 5 * time.Second
+	// drainWait bounds the wait for the output pipes to reach EOF once
+	// the group is gone (a process that left the group may hold them).
+	drainWait = time.Second
+	// tailLines and tailBytes bound the output quoted in an error.
+	tailLines = 15
+	tailBytes = 4 << 10
+	// probeTimeout bounds one readiness check.
+	probeTimeout = 2 * time.Second
+	// addrCheckTimeout bounds the "address already in use" check.
+	addrCheckTimeout = time.Second
+)
+
+// Sentinel errors of [StartProcess], [Process.ExitErr] and [Process.Usage],
+// for errors.Is. The errors returned carry their own message; the
+// sentinels only classify them.
+var (
+	// ErrAddrInUse means something already listened on the loopback
+	// address of ProcessSpec.Ready before the command was started.
+	ErrAddrInUse = errors.New("scheduler: address already in use")
+	// ErrNotReady means the process did not become ready within
+	// ProcessSpec.ReadyTimeout.
+	ErrNotReady = errors.New("scheduler: process not ready")
+	// ErrExited means the process leader has exited: before it was
+	// ready, or later (Process.ExitErr, Process.Usage).
+	ErrExited = errors.New("scheduler: process exited")
+	// ErrSetup means a ProcessSpec.Setup command failed to start or
+	// exited with a non-zero code.
+	ErrSetup = errors.New("scheduler: setup step failed")
+)
+
+// ProcessSpec describes a managed process: a target server or a helper
+// service benchd starts, waits ready for and stops. A ProcessSpec is a plain
+// value; StartProcess does not keep or modify its slices.
+type ProcessSpec struct {
+	// Name names the process in errors and logs, with its kind:
+	// "target gunicorn-gevent", "service redis". Errors read
+	// "scheduler: <Name>: ...".
+	Name string
+	// Command is the argv of the process. Command[0] is looked up in PATH
+	// when it has no slash; a relative path with a slash is relative to
+	// Dir. Required.
+	Command []string
+	// Dir is the working directory of Setup and Command; "" means the
+	// current directory of benchd.
+	Dir string
+	// Env holds extra KEY=VALUE pairs added to os.Environ(); a key given
+	// here overrides the inherited one.
+	Env []string
+	// Setup holds commands run in Dir, in order, before Command, each in
+	// its own process group with the same Env; each must exit 0, or
+	// StartProcess fails with its output tail. Their time counts against
+	// ReadyTimeout.
+	Setup [][]string
+	// Ready says when the process is ready: "tcp://host:port" (a TCP
+	// connect succeeds) or an "http://" or "https://" URL (a GET answers
+	// 2xx, redirects followed, no proxy); "" means ready as soon as it
+	// started. When its host is a loopback address or "localhost", the
+	// address must be free before the start (see ErrAddrInUse).
+	Ready string
+	// ReadyTimeout is how long to wait for ready, setup included; zero or
+	// negative means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+	// StopTimeout is the grace between SIGTERM and SIGKILL of the process
+	// group in Stop; zero or negative means DefaultStopTimeout.
+	StopTimeout time.Duration
+	// Logger receives lifecycle records and, at debug level, every output
+	// line (keys process, stream, line); nil discards.
+	Logger *slog.Logger
+}
+
+// Process is a started, ready managed process: the leader started from
+// ProcessSpec.Command and every process in its process group. It is safe for
+// concurrent use and must not be copied. The caller must call Stop, also
+// after the process exited by itself, to kill what is left of the group and
+// release the output pipes.
+type Process struct {
+	name        string
+	stopTimeout time.Duration
+	log         *slog.Logger
+	c           *child
+
+	stopMu   sync.Mutex
+	stopping bool
+	stopDone chan struct{}
+	stopErr  error // written before stopDone is closed
+}
+
+// StartProcess runs spec.Setup, starts spec.Command and waits until it is
+// ready.
+//
+// The command runs in its own process group (Setpgid), so Stop reaches its
+// workers and helpers, with Pdeathsig SIGKILL, so a benchd that dies
+// leaves no orphan holding the port. Its RLIMIT_NOFILE soft limit is raised
+// to the hard limit: Go raises its own soft limit at start-up but gives
+// children the original one back (often 1024), which a server under 2000
+// connections hits in ways that look like slowness. Go offers no per-child
+// setting, so the command is started through "/bin/sh -c 'ulimit -n HARD;
+// exec COMMAND'": the PID stays the same, but for the first milliseconds
+// /proc shows sh. The output (stdout and stderr) is read all the time, so a
+// full pipe never blocks the child: the latest ProcessOutputBytes are kept
+// for errors and Output, and each line goes to spec.Logger at debug level.
+//
+// StartProcess blocks until the process is ready, fails, spec.ReadyTimeout
+// passes or ctx is done. On every failure it stops the whole group (SIGTERM,
+// SIGKILL after spec.StopTimeout) before returning an error that starts
+// with "scheduler: <Name>: " and says why, quoting the last output lines
+// where there are some:
+//   - a Setup step failed: wraps [ErrSetup] (and the *exec.ExitError);
+//   - the address of Ready was already in use: wraps [ErrAddrInUse];
+//   - the command could not be started ("start: exec: ...": wraps the
+//     *exec.Error, so errors.Is(err, exec.ErrNotFound) works);
+//   - it exited before ready ("exited with code 3 before ready: ..."):
+//     wraps [ErrExited] and the *exec.ExitError;
+//   - it was not ready in time ("not ready after 30s (tcp://...)"):
+//     wraps [ErrNotReady] and the last check's error;
+//   - ctx was done: wraps context.Cause(ctx).
+//
+// The caller owns the returned Process and must Stop it.
+func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
+	if spec.ReadyTimeout <= 0 {
+		spec.ReadyTimeout = DefaultReadyTimeout
+	}
+	if spec.StopTimeout <= 0 {
+		spec.StopTimeout = DefaultStopTimeout
+	}
+	log := spec.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(spec.Command) == 0 || spec.Command[0] == "" {
+		return nil, &processError{msg: "scheduler: " + spec.Name + ": empty command"}
+	}
+	probe, err := parseReady(spec.Ready)
+	if err != nil {
+		return nil, &processError{msg: fmt.Sprintf("scheduler: %s: %v", spec.Name, err), errs: []error{err}}
+	}
+
+	begin := time.Now()
+	readyCtx, cancel := context.WithTimeoutCause(ctx, spec.ReadyTimeout, errReadyDeadline)
+	defer cancel()
+
+	for i, argv := range spec.Setup {
+		if err := runSetupStep(readyCtx, ctx, &spec, i, argv, log); err != nil {
+			return nil, err
+		}
+	}
+
+	if probe != nil && probe.loopback {
+		if inUse(readyCtx, probe.addr) {
+			return nil, &processError{
+				msg:  fmt.Sprintf("scheduler: %s: %s is already in use by another process; stop it or change the target url", spec.Name, probe.addr),
+				errs: []error{ErrAddrInUse},
+			}
+		}
+	}
+
+	if readyCtx.Err() != nil {
+		// Do not start a process only to stop it again.
+		return nil, waitError(readyCtx, &spec, nil, "")
+	}
+	c, err := startChild(childOptions{
+		name:        spec.Name,
+		argv:        spec.Command,
+		dir:         spec.Dir,
+		env:         spec.Env,
+		raiseNofile: true,
+		log:         log,
+	})
+	if err != nil {
+		return nil, &processError{msg: fmt.Sprintf("scheduler: %s: start: %v", spec.Name, err), errs: []error{err}}
+	}
+	p := &Process{
+		name:        spec.Name,
+		stopTimeout: spec.StopTimeout,
+		log:         log,
+		c:           c,
+		stopDone:    make(chan struct{}),
+	}
+	log.Debug("process started", "process", spec.Name, "pid", c.pid)
+
+	if err := p.waitReady(readyCtx, probe); err != nil {
+		// The failure, not the clean-up, is what the caller must see; a
+		// group that survives SIGKILL is rare enough to only be logged.
+		if serr := p.Stop(context.WithoutCancel(ctx)); serr != nil {
+			log.Warn("process stop after failed start", "process", spec.Name, "err", serr)
+		}
+		return nil, p.readyError(readyCtx, err, &spec)
+	}
+	log.Debug("process ready", "process", spec.Name, "pid", c.pid,
+		"duration_seconds", time.Since(begin).Seconds())
+	return p, nil
+}
+
+// PID returns the process ID of the leader, which is also the process
+// group ID of the whole group. The kernel does not reuse it while the
+// leader or any process of its group lives.
+func (p *Process) PID() int {
+	return p.c.pid
+}
+
+// Exited returns a channel closed when the leader has exited and was
+// reaped; other processes of the group may still run (Stop kills them).
+func (p *Process) Exited() <-chan struct{} {
+	return p.c.exited
+}
+
+// ExitErr returns nil while the leader runs and, once Exited is closed, an
+// error saying how it ended: "scheduler: <Name>: exited (code N)" or
+// "scheduler: <Name>: exited (signal killed)". It also describes an exit
+// caused by Stop. The error wraps [ErrExited] and the *exec.ExitError.
+func (p *Process) ExitErr() error {
+	select {
+	case <-p.c.exited:
+	default:
+		return nil
+	}
+	errs := []error{ErrExited}
+	if p.c.waitErr != nil {
+		errs = append(errs, p.c.waitErr)
+	}
+	return &processError{
+		msg:  fmt.Sprintf("scheduler: %s: exited (%s)", p.name, exitText(p.c.state)),
+		errs: errs,
+	}
+}
+
+// Output returns the latest output of the process, stdout and stderr
+// interleaved line by line, at most ProcessOutputBytes. The caller may keep
+// the string.
+func (p *Process) Output() string {
+	return string(p.c.out.bytes())
+}
+
+// Stop stops the whole process group: SIGTERM to the group, then SIGKILL
+// once the StopTimeout grace has passed or ctx is done. It returns when the
+// leader has been reaped and no live process of the group is left (zombies
+// awaiting reaping by init do not count), polling /proc; after SIGKILL it
+// waits at most 5 s more, then fails with an error naming the group. It
+// also waits (at most 1 s) for the output pipes to drain.
+//
+// Stop is idempotent and safe after the process exited by itself: the
+// first call does the work and returns its result, later or concurrent
+// calls return the same result (a concurrent caller whose ctx is done
+// first gets context.Cause(ctx) instead). Stop does not report how the
+// process ended: see ExitErr.
+func (p *Process) Stop(ctx context.Context) error {
+	p.stopMu.Lock()
+	if p.stopping {
+		p.stopMu.Unlock()
+		select {
+		case <-p.stopDone:
+			return p.stopErr
+		case <-ctx.Done():
+			return fmt.Errorf("scheduler: %s: stop: %w", p.name, context.Cause(ctx))
+		}
+	}
+	p.stopping = true
+	p.stopMu.Unlock()
+
+	begin := time.Now()
+	err := p.c.stop(ctx, p.stopTimeout)
+	if err != nil {
+		err = fmt.Errorf("scheduler: %s: stop: %w", p.name, err)
+	}
+	p.stopErr = err
+	close(p.stopDone)
+	p.log.Debug("process stopped", "process", p.name, "pid", p.c.pid,
+		"duration_seconds", time.Since(begin).Seconds())
+	return err
+}
+
+// Usage returns the resource use of the process tree: the leader, its
+// descendants (through /proc ppid links) and any other live member of its
+// process group. It reads /proc and is safe for concurrent use. Once the
+// leader has exited it fails with an error wrapping [ErrExited].
+func (p *Process) Usage() (Usage, error) {
+	select {
+	case <-p.c.exited:
+		return Usage{}, &processError{
+			msg:  fmt.Sprintf("scheduler: %s: usage: exited (%s)", p.name, exitText(p.c.state)),
+			errs: []error{ErrExited},
+		}
+	default:
+	}
+	u, err := treeUsage(p.c.pid, p.c.pid)
+	if err != nil {
+		return Usage{}, fmt.Errorf("scheduler: %s: usage: %w", p.name, err)
+	}
+	return u, nil
+}
+
+// processError is an error with its own message that wraps several
+// errors (a sentinel and a cause), so that callers can use errors.Is and
+// errors.As on both while the message stays readable.
+type processError struct {
+	msg  string
+	errs []error
+}
+
+func (e *processError) Error() string   { return e.msg }
+func (e *processError) Unwrap() []error { return e.errs }
+
+// errReadyDeadline is the cause of the ready context when ReadyTimeout
+// passes, to tell it apart from the caller's ctx.
+var errReadyDeadline = errors.New("ready timeout")
+
+// waitReady polls the readiness probe until it passes (nil), the leader
+// exits (ErrExited) or ctx is done (the error of the last complete check).
+func (p *Process) waitReady(ctx context.Context, probe *readyProbe) error {
+	if probe == nil {
+		return nil
+	}
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:             nil, // a loopback target must not go through HTTP_PROXY
+		DisableKeepAlives: true,
+	}}
+	defer client.CloseIdleConnections()
+	wait := 10 * time.Millisecond
+	var last error
+	for {
+		err := probe.check(ctx, client)
+		if err == nil {
+			return nil
+		}
+		// A check cut short by the deadline says less than the one
+		// before it ("i/o timeout" rather than "connection refused").
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-p.c.exited:
+			t.Stop()
+			return ErrExited
+		case <-ctx.Done():
+			t.Stop()
+			return last
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// readyError builds the error of a failed readiness wait; the group has
+// been stopped, so the output is complete.
+func (p *Process) readyError(readyCtx context.Context, err error, spec *ProcessSpec) error {
+	tail := p.c.out.tail(tailLines, tailBytes)
+	if !errors.Is(err, ErrExited) {
+		return waitError(readyCtx, spec, err, tail)
+	}
+	errs := []error{ErrExited}
+	if p.c.waitErr != nil {
+		errs = append(errs, p.c.waitErr)
+	}
+	return &processError{
+		msg:  fmt.Sprintf("scheduler: %s: %s before ready%s", p.name, exitPhrase(p.c.state), withTail(tail)),
+		errs: errs,
+	}
+}
+
+// waitError builds the error of a start whose ready context is done: not
+// ready in time, or cancelled by the caller. last is the last readiness
+// check error, if any; tail the last output.
+func waitError(readyCtx context.Context, spec *ProcessSpec, last error, tail string) error {
+	if cause := context.Cause(readyCtx); !errors.Is(cause, errReadyDeadline) {
+		return &processError{
+			msg:  fmt.Sprintf("scheduler: %s: start canceled before ready: %v", spec.Name, cause),
+			errs: []error{cause},
+		}
+	}
+	msg := fmt.Sprintf("scheduler: %s: not ready after %s (%s)", spec.Name, spec.ReadyTimeout, spec.Ready)
+	errs := []error{ErrNotReady}
+	if last != nil {
+		msg += ": last check: " + last.Error()
+		errs = append(errs, last)
+	}
+	if tail != "" {
+		msg += "; output: " + tail
+	}
+	return &processError{msg: msg, errs: errs}
+}
+
+// withTail returns ": tail", or "" when there is no output.
+func withTail(tail string) string {
+	if tail == "" {
+		return ""
+	}
+	return ": " + tail
+}
+
+// runSetupStep runs setup command i to completion within readyCtx. ctx is
+// the caller's context, used to tell cancellation from the ready timeout.
+func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, i int, argv []string, log *slog.Logger) error {
+	step := fmt.Sprintf("setup step %d %q", i+1, argv)
+	if len(argv) == 0 || argv[0] == "" {
+		return &processError{msg: fmt.Sprintf("scheduler: %s: %s: empty command", spec.Name, step), errs: []error{ErrSetup}}
+	}
+	c, err := startChild(childOptions{
+		name:   spec.Name,
+		argv:   argv,
+		dir:    spec.Dir,
+		env:    spec.Env,
+		log:    log,
+		stream: "setup ",
+	})
+	if err != nil {
+		return &processError{msg: fmt.Sprintf("scheduler: %s: %s: start: %v", spec.Name, step, err), errs: []error{ErrSetup, err}}
+	}
+	var done bool
+	select {
+	case <-c.exited:
+		done = true
+	case <-readyCtx.Done():
+	}
+	// Also after a normal exit: kill what the step left in its group and
+	// drain its output.
+	if serr := c.stop(context.WithoutCancel(ctx), spec.StopTimeout); serr != nil {
+		log.Warn("setup step stop", "process", spec.Name, "step", i+1, "err", serr)
+	}
+	tail := c.out.tail(tailLines, tailBytes)
+	if !done {
+		cause := context.Cause(readyCtx)
+		if errors.Is(cause, errReadyDeadline) {
+			return &processError{
+				msg:  fmt.Sprintf("scheduler: %s: not ready after %s (%s still running)%s", spec.Name, spec.ReadyTimeout, step, withTail(tail)),
+				errs: []error{ErrNotReady},
+			}
+		}
+		return &processError{
+			msg:  fmt.Sprintf("scheduler: %s: start canceled during %s: %v", spec.Name, step, cause),
+			errs: []error{cause},
+		}
+	}
+	if !c.state.Success() {
+		errs := []error{ErrSetup}
+		if c.waitErr != nil {
+			errs = append(errs, c.waitErr)
+		}
+		return &processError{
+			msg:  fmt.Sprintf("scheduler: %s: %s: %s%s", spec.Name, step, exitPhrase(c.state), withTail(tail)),
+			errs: errs,
+		}
+	}
+	log.Debug("setup step done", "process", spec.Name, "step", i+1)
+	return nil
+}
+
+// exitText describes how a process ended: "code 3" or "signal killed".
+func exitText(st *os.ProcessState) string {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return "code " + strconv.Itoa(st.ExitCode())
+}
+
+// exitPhrase describes how a process ended as a verb phrase:
+// "exited with code 3" or "killed by signal terminated".
+func exitPhrase(st *os.ProcessState) string {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by signal " + ws.Signal().String()
+	}
+	return "exited with code " + strconv.Itoa(st.ExitCode())
+}
+
+// readyProbe is a parsed ProcessSpec.Ready.
+type readyProbe struct {
+	raw      string
+	tcp      bool   // tcp:// rather than http(s)://
+	addr     string // host:port
+	loopback bool   // host is a loopback address or localhost
+}
+
+// parseReady parses ProcessSpec.Ready; "" gives nil.
+func parseReady(s string) (*readyProbe, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid ready %q: %w", s, err)
+	}
+	r := &readyProbe{raw: s}
+	port := u.Port()
+	switch u.Scheme {
+	case "tcp":
+		r.tcp = true
+		if port == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("invalid ready %q: want tcp://host:port", s)
+		}
+	case "http":
+		if port == "" {
+			port = "80"
+		}
+	case "https":
+		if port == "" {
+			port = "443"
+		}
+	default:
+		return nil, fmt.Errorf("invalid ready %q: want tcp://host:port or an http(s):// URL", s)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, fmt.Errorf("invalid ready %q: no host", s)
+	}
+	r.addr = net.JoinHostPort(host, port)
+	ip := net.ParseIP(host)
+	r.loopback = host == "localhost" || (ip != nil && ip.IsLoopback())
+	return r, nil
+}
+
+// check runs one readiness check.
+func (r *readyProbe) check(ctx context.Context, client *http.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if r.tcp {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", r.addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.raw, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
+}
+
+// inUse reports whether something accepts connections on addr.
+func inUse(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, addrCheckTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	return true
+}
+
+// childOptions describes a child to start.
+type childOptions struct {
+	name        string
+	argv        []string
+	dir         string
+	env         []string
+	raiseNofile bool // set the RLIMIT_NOFILE soft limit to the hard one
+	log         *slog.Logger
+	stream      string // prefix of the stream names in logs: "" or "setup "
+}
+
+// child is one started process (a Command or a Setup step) with its own
+// process group, output readers and wait goroutine.
+type child struct {
+	name    string
+	pid     int
+	out     *outputRing
+	readers sync.WaitGroup
+	pipes   []*os.File // read ends of stdout and stderr
+
+	exited  chan struct{}    // closed once the leader was reaped
+	state   *os.ProcessState // set before exited is closed
+	waitErr error            // set before exited is closed
+}
+
+// nofileScript raises the soft and hard RLIMIT_NOFILE to $1 (the hard
+// limit benchd inherited, so only the soft limit really changes) and
+// execs the command in the same process.
+const nofileScript = `ulimit -n "$1" || exit 126; shift; exec "$@"`
+
+// startChild starts o.argv in its own process group with Pdeathsig.
+func startChild(o childOptions) (*child, error) {
+	path, err := lookPath(o.argv[0], o.dir)
+	if err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	if o.raiseNofile {
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return nil, fmt.Errorf("getrlimit RLIMIT_NOFILE: %w", err)
+		}
+		hard := "unlimited"
+		if lim.Max != ^uint64(0) { // RLIM_INFINITY
+			hard = strconv.FormatUint(lim.Max, 10)
+		}
+		args := append([]string{"-c", nofileScript, "benchd-nofile", hard, path}, o.argv[1:]...)
+		cmd = exec.Command("/bin/sh", args...)
+	} else {
+		cmd = exec.Command(path, o.argv[1:]...)
+		cmd.Args[0] = o.argv[0]
+	}
+	cmd.Dir = o.dir
+	cmd.Env = append(os.Environ(), o.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+
+	// The pipes are passed as *os.File, so os/exec starts no copying
+	// goroutine and Wait does not wait for grandchildren that keep them.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+
+	c := &child{
+		name:   o.name,
+		out:    newOutputRing(ProcessOutputBytes),
+		pipes:  []*os.File{outR, errR},
+		exited: make(chan struct{}),
+	}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the thread that forked the child exits,
+		// not the process (go.dev/issue/27505). Go only ends threads of
+		// goroutines that exit locked, so fork from a locked thread and
+		// keep it until the child is reaped.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		c.waitErr = cmd.Wait()
+		c.state = cmd.ProcessState
+		close(c.exited)
+	}()
+	err = <-started
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	c.pid = cmd.Process.Pid
+	debug := o.log.Enabled(context.Background(), slog.LevelDebug)
+	c.readers.Add(2)
+	go c.readOutput(outR, o.stream+"stdout", o.log, debug)
+	go c.readOutput(errR, o.stream+"stderr", o.log, debug)
+	return c, nil
+}
+
+// lookPath resolves name as exec.Command would, relative to dir for a
+// relative path with a slash. The error is an *exec.Error.
+func lookPath(name, dir string) (string, error) {
+	if !strings.Contains(name, "/") {
+		return exec.LookPath(name)
+	}
+	check := name
+	if !filepath.IsAbs(name) && dir != "" {
+		check = filepath.Join(dir, name)
+	}
+	if _, err := exec.LookPath(check); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// readOutput copies one output pipe, line by line, into the ring and the
+// logger until EOF or until the pipe is closed by stop.
+func (c *child) readOutput(r *os.File, stream string, log *slog.Logger, debug bool) {
+	defer c.readers.Done()
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 4096)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			c.out.writeLine(line)
+			if debug {
+				log.Debug("process output", "process", c.name, "stream", stream,
+					"line", string(bytes.TrimRight(line, "\r\n")))
+			}
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+// stop signals the group and waits for it to vanish, as Process.Stop.
+func (c *child) stop(ctx context.Context, grace time.Duration) error {
+	pgid := c.pid
+	var err error
+	if !c.gone() {
+		signalGroup(pgid, syscall.SIGTERM)
+		graceCtx, cancel := context.WithTimeout(ctx, grace)
+		ok := c.waitGone(graceCtx)
+		cancel()
+		if !ok {
+			signalGroup(pgid, syscall.SIGKILL)
+			killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killWait)
+			if !c.waitGone(killCtx) {
+				err = fmt.Errorf("process group %d still has live processes %s after SIGKILL", pgid, killWait)
+			}
+			cancel()
+		}
+	}
+	c.drain()
+	return err
+}
+
+// signalGroup sends sig to process group pgid; a group that is already
+// gone (ESRCH) is fine.
+func signalGroup(pgid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pgid, sig)
+}
+
+// gone reports whether the leader was reaped and no live process of its
+// group is left.
+func (c *child) gone() bool {
+	select {
+	case <-c.exited:
+	default:
+		return false
+	}
+	return !groupAlive(c.pid)
+}
+
+// waitGone polls gone until it holds or ctx is done.
+func (c *child) waitGone(ctx context.Context) bool {
+	wait := 5 * time.Millisecond
+	for !c.gone() {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return c.gone()
+		case <-c.exited:
+			t.Stop()
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+	return true
+}
+
+// groupAlive reports whether process group pgid has a live member. kill(2)
+// also finds zombies, which stay until their new parent reaps them (and
+// some container inits never do), so a yes from kill is checked in /proc.
+func groupAlive(pgid int) bool {
+	if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	procs, err := scanProcs()
+	if err != nil {
+		return true // cannot tell: assume the worst
+	}
+	for _, s := range procs {
+		if s.pgrp == pgid && s.live() {
+			return true
+		}
+	}
+	return false
+}
+
+// drain waits for the output readers to reach EOF; after drainWait it
+// closes the pipes (a process outside the group may hold the write ends).
+func (c *child) drain() {
+	done := make(chan struct{})
+	go func() {
+		c.readers.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(drainWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	for _, f := range c.pipes {
+		_ = f.Close()
+	}
+	<-done
+}
+
+// outputRing keeps the latest bytes written to it. It is safe for
+// concurrent use.
+type outputRing struct {
+	mu   sync.Mutex
+	buf  []byte
+	next int  // where the next byte goes
+	full bool // buf has wrapped at least once
+}
+
+func newOutputRing(size int) *outputRing {
+	return &outputRing{buf: make([]byte, size)}
+}
+
+// writeLine appends p, adding a newline if it has none.
+func (r *outputRing) writeLine(p []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.write(p)
+	if len(p) > 0 && p[len(p)-1] != '\n' {
+		r.write([]byte{'\n'})
+	}
+}
+
+func (r *outputRing) write(p []byte) {
+	if len(p) >= len(r.buf) {
+		copy(r.buf, p[len(p)-len(r.buf):])
+		r.next, r.full = 0, true
+		return
+	}
+	n := copy(r.buf[r.next:], p)
+	if n < len(p) {
+		copy(r.buf, p[n:])
+		r.full = true
+	}
+	r.next = (r.next + len(p)) % len(r.buf)
+	if r.next == 0 {
+		r.full = true
+	}
+}
+
+// bytes returns a copy of the kept bytes, oldest first.
+func (r *outputRing) bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.full {
+		return bytes.Clone(r.buf[:r.next])
+	}
+	out := make([]byte, 0, len(r.buf))
+	out = append(out, r.buf[r.next:]...)
+	return append(out, r.buf[:r.next]...)
+}
+
+// tail returns at most the last maxLines lines and maxBytes bytes of the
+// output, without the final newline; a line cut by maxBytes is dropped
+// unless it is the only one.
+func (r *outputRing) tail(maxLines, maxBytes int) string {
+	b := bytes.TrimRight(r.bytes(), "\r\n\t ")
+	if len(b) > maxBytes {
+		b = b[len(b)-maxBytes:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+			b = b[i+1:]
+		}
+	}
+	lines := bytes.Split(b, []byte{'\n'})
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	return string(bytes.Join(lines, []byte{'\n'}))
+}

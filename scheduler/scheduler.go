@@ -1,0 +1,610 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/engine"
+)
+
+// ErrRunning is returned by [Scheduler.RunOnce] while another run is in progress.
+var ErrRunning = errors.New("scheduler: a run is already in progress")
+
+// Triggers: what started a run, as recorded in [RunInfo.Trigger].
+const (
+	TriggerStart    = "start"
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+)
+
+// DefaultUsageInterval is how often the resource use of the target and of
+// benchd is sampled during a scenario, for the peak RSS.
+const DefaultUsageInterval = 500 * time.Millisecond
+
+// Engine runs one load test. [engine.Run] is the real one; tests may use
+// fakes. Run blocks until the test ends or ctx is done.
+type Engine interface {
+	Run(ctx context.Context, p engine.Plan) (*engine.Result, error)
+}
+
+// EngineFunc adapts a function to [Engine].
+type EngineFunc func(ctx context.Context, p engine.Plan) (*engine.Result, error)
+
+// Run calls f(ctx, p).
+func (f EngineFunc) Run(ctx context.Context, p engine.Plan) (*engine.Result, error) {
+	return f(ctx, p)
+}
+
+// RunInfo describes a run as it starts.
+type RunInfo struct {
+	// ID identifies the run: its start time in UTC, "20261129T170000Z",
+	// with a "-N" suffix if two runs start in the same second.
+	ID string
+	// Trigger is TriggerStart, TriggerSchedule or TriggerManual.
+	Trigger string
+	// Start is when the run started.
+	Start time.Time
+	// Scenarios are the scenarios the run will execute, in order.
+	Scenarios []config.Scenario
+}
+
+// ScenarioResult is what one scenario of a run produced.
+type ScenarioResult struct {
+	// RunID is the [RunInfo.ID] of the run.
+	RunID string
+	// Scenario is the scenario as configured.
+	Scenario config.Scenario
+	// Index is the 0-based position of the scenario in the run; Total the
+	// number of scenarios in the run.
+	Index, Total int
+	// Start and End bound the scenario, warm-up and grace included.
+	Start, End time.Time
+	// Result is what the engine measured; nil when no load was applied
+	// (the target or a service did not start, or the plan was invalid).
+	Result *engine.Result
+	// Err says why the scenario failed; nil when it ran. A scenario whose
+	// target exited during the load has both a Result and an Err.
+	Err error
+	// Target is the resource use of the target's process tree during the
+	// scenario (CPU seconds used, peak RSS); zero for an unmanaged target.
+	Target Usage
+	// Self is benchd's own resource use during the scenario.
+	Self Usage
+}
+
+// Up reports whether the scenario applied load: a result exists and at
+// least one connection was established.
+func (r *ScenarioResult) Up() bool {
+	return r.Result != nil && r.Result.ConnectionsEstablished > 0
+}
+
+// RunReport is the outcome of a whole run.
+type RunReport struct {
+	RunInfo
+	// End is when the run ended.
+	End time.Time
+	// Results holds one entry per scenario that was attempted, in order.
+	Results []*ScenarioResult
+	// Err is set when the run was cut short (ctx cancelled); scenarios not
+	// attempted have no entry in Results.
+	Err error
+}
+
+// Failed returns the number of scenarios that failed (Err set).
+func (r *RunReport) Failed() int {
+	n := 0
+	for _, s := range r.Results {
+		if s.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Outcome returns "success" when every scenario of the run was attempted
+// and none failed, and "failed" otherwise (the `result` label of
+// benchd_runs_total).
+func (r *RunReport) Outcome() string {
+	if r.Err != nil || r.Failed() > 0 || len(r.Results) < len(r.Scenarios) {
+		return "failed"
+	}
+	return "success"
+}
+
+// Observer is told what the scheduler does. Methods are called from the
+// goroutine executing the run (NextRun and RunSkipped from the schedule
+// loop), must not block for long, and must not keep or change the values
+// they are given beyond the call, except that results are immutable once
+// passed and may be kept.
+type Observer interface {
+	// RunStarted is called before the first scenario of a run.
+	RunStarted(info *RunInfo)
+	// TargetChanged is called when a managed target becomes ready (up) or
+	// is stopped or fails to start (down).
+	TargetChanged(target string, up bool)
+	// ScenarioFinished is called after each scenario, failed or not.
+	ScenarioFinished(r *ScenarioResult)
+	// RunFinished is called after the last scenario of a run.
+	RunFinished(r *RunReport)
+	// RunSkipped is called when a scheduled tick fires while a run is
+	// still in progress; the tick is dropped, not queued.
+	RunSkipped(at time.Time)
+	// NextRun is called whenever the next scheduled run time is known.
+	NextRun(at time.Time)
+}
+
+// Options configure a [Scheduler].
+type Options struct {
+	// Engine runs the load tests; nil means the real [engine.Run].
+	Engine Engine
+	// Observer is told of runs and results; nil means none.
+	Observer Observer
+	// Logger receives lifecycle logs; nil discards them.
+	Logger *slog.Logger
+	// Only, when set, restricts every run to the scenarios whose name
+	// (target/mode/endpoint) it matches.
+	Only *regexp.Regexp
+	// UsageInterval is how often resource use is sampled during a
+	// scenario; zero means DefaultUsageInterval.
+	UsageInterval time.Duration
+}
+
+// Scheduler runs the configured matrix on its schedule. It is safe for
+// concurrent use; create it with [New].
+type Scheduler struct {
+	opts     Options
+	log      *slog.Logger
+	cfg      atomic.Pointer[state]
+	reload   chan struct{}
+	running  sync.Mutex
+	lastID   string
+	idSuffix int
+}
+
+// state is a configuration with its compiled schedule.
+type state struct {
+	cfg      *config.Config
+	schedule cron.Schedule
+}
+
+// New returns a Scheduler for cfg. It returns an error if cfg's schedule
+// does not parse.
+func New(cfg *config.Config, o Options) (*Scheduler, error) {
+	if o.Engine == nil {
+		o.Engine = EngineFunc(func(ctx context.Context, p engine.Plan) (*engine.Result, error) {
+			return engine.Run(ctx, p, nil)
+		})
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.UsageInterval <= 0 {
+		o.UsageInterval = DefaultUsageInterval
+	}
+	s := &Scheduler{opts: o, log: o.Logger, reload: make(chan struct{}, 1)}
+	if err := s.ApplyConfig(cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ApplyConfig makes cfg the configuration of the next run. A run in
+// progress keeps the configuration it started with. It returns an error,
+// and keeps the old configuration, if cfg's schedule does not parse.
+func (s *Scheduler) ApplyConfig(cfg *config.Config) error {
+	sched, err := cfg.CronSchedule()
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	s.cfg.Store(&state{cfg: cfg, schedule: sched})
+	select {
+	case s.reload <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Config returns the configuration of the next run.
+func (s *Scheduler) Config() *config.Config {
+	return s.cfg.Load().cfg
+}
+
+// Run runs the matrix at start-up (if the configuration says so) and then
+// on its schedule until ctx is done. A tick that fires while a run is in
+// progress is skipped and reported to [Observer.RunSkipped]. When ctx is
+// done, the run in progress is cancelled, its managed processes are
+// stopped, and Run returns nil once it has ended.
+func (s *Scheduler) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := func(trigger string) bool {
+		if !s.running.TryLock() {
+			return false
+		}
+		wg.Go(func() {
+			defer s.running.Unlock()
+			s.execute(ctx, trigger, nil)
+		})
+		return true
+	}
+	if s.cfg.Load().cfg.RunOnStart {
+		start(TriggerStart)
+	}
+	for {
+		st := s.cfg.Load()
+		now := time.Now()
+		next := st.schedule.Next(now)
+		s.opts.Observer.NextRun(next)
+		timer := time.NewTimer(next.Sub(now))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-s.reload:
+			timer.Stop()
+		case <-timer.C:
+			if !start(TriggerSchedule) {
+				s.log.Warn("scheduled run skipped: previous run still in progress", "scheduled_at", next)
+				s.opts.Observer.RunSkipped(next)
+			}
+		}
+	}
+}
+
+// RunOnce runs the matrix now, restricted to the scenarios only matches
+// (all when nil, and always within [Options.Only]), and returns its report.
+// It blocks until the run ends; cancelling ctx cancels the run, stops its
+// processes and returns the partial report. It returns [ErrRunning] if a
+// run is already in progress.
+func (s *Scheduler) RunOnce(ctx context.Context, trigger string, only *regexp.Regexp) (*RunReport, error) {
+	if !s.running.TryLock() {
+		return nil, ErrRunning
+	}
+	defer s.running.Unlock()
+	return s.execute(ctx, trigger, only), nil
+}
+
+// Plan returns the scenarios a run would execute now, restricted by only
+// (nil for all) and [Options.Only].
+func (s *Scheduler) Plan(only *regexp.Regexp) []config.Scenario {
+	var out []config.Scenario
+	for _, sc := range s.cfg.Load().cfg.Scenarios() {
+		if s.opts.Only != nil && !s.opts.Only.MatchString(sc.Name) {
+			continue
+		}
+		if only != nil && !only.MatchString(sc.Name) {
+			continue
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// newRunID returns a run ID for a run starting at t; s.running is held.
+func (s *Scheduler) newRunID(t time.Time) string {
+	id := t.UTC().Format("20060102T150405Z")
+	if strings.HasPrefix(s.lastID, id) {
+		s.idSuffix++
+		s.lastID = fmt.Sprintf("%s-%d", id, s.idSuffix)
+		return s.lastID
+	}
+	s.idSuffix = 0
+	s.lastID = id
+	return id
+}
+
+// execute performs one run with the current configuration; s.running is held.
+func (s *Scheduler) execute(ctx context.Context, trigger string, only *regexp.Regexp) *RunReport {
+	cfg := s.cfg.Load().cfg
+	scenarios := s.Plan(only)
+	start := time.Now()
+	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scenarios: scenarios}}
+	log := s.log.With("run_id", rep.ID)
+	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios))
+	s.opts.Observer.RunStarted(&rep.RunInfo)
+
+	svcs := &services{cfg: cfg, log: log, running: map[string]*Process{}, failed: map[string]error{}}
+	defer svcs.stopAll()
+
+	for i := 0; i < len(scenarios); {
+		j := i
+		for j < len(scenarios) && scenarios[j].Target == scenarios[i].Target {
+			j++
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		s.runTarget(ctx, log, cfg, svcs, rep, scenarios[i:j], i)
+		i = j
+	}
+	rep.Err = ctx.Err()
+	rep.End = time.Now()
+	log.Info("run finished", "outcome", rep.Outcome(), "failed_scenarios", rep.Failed(),
+		"duration_seconds", rep.End.Sub(rep.Start).Seconds())
+	s.opts.Observer.RunFinished(rep)
+	return rep
+}
+
+// runTarget runs the scenarios of one target, all consecutive in the
+// matrix, starting its services and managed process first and always
+// stopping the process afterwards.
+func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config.Config, svcs *services, rep *RunReport, group []config.Scenario, offset int) {
+	name := group[0].Target
+	t := cfg.Target(name)
+	log = log.With("target", name)
+	var proc *Process
+	startErr := svcs.ensure(ctx, t.Services)
+	if startErr != nil {
+		startErr = fmt.Errorf("scheduler: target %s: %w", name, startErr)
+	}
+	startTarget := func() {
+		if startErr != nil || t.Process == nil {
+			return
+		}
+		p, err := StartProcess(ctx, processSpec(cfg, t, log))
+		if err != nil {
+			startErr = err
+			log.Error("target failed to start", "err", err)
+			s.opts.Observer.TargetChanged(name, false)
+			return
+		}
+		proc = p
+		log.Info("target ready", "pid", p.PID())
+		s.opts.Observer.TargetChanged(name, true)
+	}
+	stopTarget := func() {
+		if proc == nil {
+			return
+		}
+		// A fresh context: the process must be stopped even when ctx is done.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := proc.Stop(stopCtx); err != nil {
+			log.Warn("target stop", "err", err)
+		}
+		proc = nil
+		s.opts.Observer.TargetChanged(name, false)
+	}
+	defer stopTarget()
+	startTarget()
+
+	for k, sc := range group {
+		if ctx.Err() != nil {
+			return
+		}
+		if proc != nil {
+			select {
+			case <-proc.Exited():
+				// It died during the previous scenario: start it afresh.
+				log.Warn("target exited, restarting", "err", proc.ExitErr())
+				stopTarget()
+				startTarget()
+			default:
+			}
+		}
+		res := &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios), Start: time.Now()}
+		if startErr != nil {
+			res.Err = startErr
+		} else {
+			s.runScenario(ctx, proc, res)
+		}
+		res.End = time.Now()
+		slog := log.With("scenario", sc.Name)
+		if res.Err != nil {
+			slog.Error("scenario failed", "err", res.Err)
+		} else {
+			slog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
+				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
+				"timeouts", res.Result.Errors[engine.ErrTimeout])
+		}
+		rep.Results = append(rep.Results, res)
+		s.opts.Observer.ScenarioFinished(res)
+	}
+}
+
+// runScenario applies the load of res.Scenario, sampling resource use.
+func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *ScenarioResult) {
+	sampler := startSampler(proc, s.opts.UsageInterval)
+	r, err := s.opts.Engine.Run(ctx, Plan(res.Scenario))
+	res.Target, res.Self = sampler.stop()
+	res.Result = r
+	if err != nil {
+		res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err)
+		return
+	}
+	if proc != nil {
+		select {
+		case <-proc.Exited():
+			res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, proc.ExitErr())
+		default:
+		}
+	}
+}
+
+// Plan returns the engine plan of a scenario.
+func Plan(sc config.Scenario) engine.Plan {
+	l := sc.Load
+	p := engine.Plan{
+		URL:         sc.URL,
+		Method:      l.Method,
+		Connections: l.Connections,
+		Threads:     l.Threads,
+		Warmup:      l.Warmup,
+		Duration:    l.Duration,
+		Timeout:     l.Timeout,
+		Rate:        l.Rate,
+	}
+	if l.Body != "" {
+		p.Body = []byte(l.Body)
+	}
+	for _, h := range l.Headers {
+		p.Headers = append(p.Headers, engine.Header{Name: h.Name, Value: h.Value})
+	}
+	return p
+}
+
+// processSpec returns the spec of a target's managed process.
+func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) ProcessSpec {
+	p := t.Process
+	return ProcessSpec{
+		Name:         "target " + t.Name,
+		Command:      p.Command,
+		Dir:          cfg.ResolvePath(p.Dir),
+		Env:          envList(p.Env),
+		Setup:        p.Setup,
+		Ready:        t.ReadyURL(),
+		ReadyTimeout: p.ReadyTimeout,
+		StopTimeout:  p.StopTimeout,
+		Logger:       log,
+	}
+}
+
+// envList turns an environment map into sorted KEY=VALUE pairs.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// services starts the services of one run on demand and stops them at its end.
+type services struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	running map[string]*Process
+	failed  map[string]error
+}
+
+// ensure starts each named service not yet started in this run. A service
+// that failed once in the run is not tried again: its error is returned.
+func (v *services) ensure(ctx context.Context, names []string) error {
+	for _, name := range names {
+		if _, ok := v.running[name]; ok {
+			continue
+		}
+		if err, ok := v.failed[name]; ok {
+			return err
+		}
+		svc := v.cfg.Service(name)
+		if svc == nil {
+			err := fmt.Errorf("scheduler: service %s is not configured", name)
+			v.failed[name] = err
+			return err
+		}
+		p, err := StartProcess(ctx, ProcessSpec{
+			Name:         "service " + name,
+			Command:      svc.Command,
+			Dir:          v.cfg.ResolvePath(svc.Dir),
+			Env:          envList(svc.Env),
+			Ready:        svc.Ready,
+			ReadyTimeout: svc.ReadyTimeout,
+			Logger:       v.log.With("service", name),
+		})
+		if err != nil {
+			v.log.Error("service failed to start", "service", name, "err", err)
+			v.failed[name] = err
+			return err
+		}
+		v.log.Info("service ready", "service", name, "pid", p.PID())
+		v.running[name] = p
+	}
+	return nil
+}
+
+// stopAll stops every service started in the run.
+func (v *services) stopAll() {
+	for name, p := range v.running {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := p.Stop(ctx); err != nil {
+			v.log.Warn("service stop", "service", name, "err", err)
+		}
+		cancel()
+	}
+}
+
+// sampler measures the resource use of a target tree and of benchd during
+// a scenario: CPU seconds used between start and stop, and the peak RSS
+// seen by periodic samples.
+type sampler struct {
+	proc       *Process
+	target0    Usage
+	self0      Usage
+	peakTarget uint64
+	peakSelf   uint64
+	done       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startSampler(proc *Process, every time.Duration) *sampler {
+	s := &sampler{proc: proc, done: make(chan struct{})}
+	s.sample(true)
+	s.wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				s.sample(false)
+			}
+		}
+	})
+	return s
+}
+
+// sample reads current use; first records the baseline.
+func (s *sampler) sample(first bool) (target, self Usage) {
+	if s.proc != nil {
+		if u, err := s.proc.Usage(); err == nil {
+			target = u
+		}
+	}
+	if u, err := SelfUsage(); err == nil {
+		self = u
+	}
+	if first {
+		s.target0, s.self0 = target, self
+	}
+	s.peakTarget = max(s.peakTarget, target.RSSBytes)
+	s.peakSelf = max(s.peakSelf, self.RSSBytes)
+	return target, self
+}
+
+// stop ends sampling and returns CPU seconds used and peak RSS.
+func (s *sampler) stop() (target, self Usage) {
+	close(s.done)
+	s.wg.Wait()
+	t, me := s.sample(false)
+	target = Usage{CPUSeconds: max(0, t.CPUSeconds-s.target0.CPUSeconds), RSSBytes: s.peakTarget}
+	self = Usage{CPUSeconds: max(0, me.CPUSeconds-s.self0.CPUSeconds), RSSBytes: s.peakSelf}
+	if s.proc == nil {
+		target = Usage{}
+	}
+	return target, self
+}
+
+type nopObserver struct{}
+
+func (nopObserver) RunStarted(*RunInfo)              {}
+func (nopObserver) TargetChanged(string, bool)       {}
+func (nopObserver) ScenarioFinished(*ScenarioResult) {}
+func (nopObserver) RunFinished(*RunReport)           {}
+func (nopObserver) RunSkipped(time.Time)             {}
+func (nopObserver) NextRun(time.Time)                {}

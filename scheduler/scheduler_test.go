@@ -1,0 +1,327 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/engine"
+)
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func parseConfig(t *testing.T, yaml, dir string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), dir)
+	if err != nil {
+		t.Fatalf("config:\n%s\nerror: %v", yaml, err)
+	}
+	return cfg
+}
+
+// recorder is an Observer that keeps everything it is told.
+type recorder struct {
+	mu       sync.Mutex
+	results  []*ScenarioResult
+	reports  []*RunReport
+	skipped  int
+	targets  []string
+	nextRuns []time.Time
+}
+
+func (r *recorder) RunStarted(*RunInfo) {}
+func (r *recorder) TargetChanged(target string, up bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.targets = append(r.targets, fmt.Sprintf("%s=%v", target, up))
+}
+func (r *recorder) ScenarioFinished(s *ScenarioResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results = append(r.results, s)
+}
+func (r *recorder) RunFinished(rep *RunReport) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reports = append(r.reports, rep)
+}
+func (r *recorder) RunSkipped(time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.skipped++
+}
+func (r *recorder) NextRun(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextRuns = append(r.nextRuns, at)
+}
+
+// TestRunTargetFailures runs a matrix of three managed targets with the real
+// engine: one whose command exits at once, one that never becomes ready and
+// a real HTTP server. The first two fail with their reason, the third still
+// runs, and no process of any target is left afterwards.
+func TestRunTargetFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	python, err := exec.LookPath("/usr/bin/python3")
+	if err != nil {
+		t.Fatalf("needs /usr/bin/python3: apt-get install -y python3")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadPort, neverPort, okPort := freePort(t), freePort(t), freePort(t)
+	marker := fmt.Sprintf("benchd-test-%d", os.Getpid())
+	yaml := fmt.Sprintf(`
+schedule: "@every 1h"
+run_on_start: false
+defaults: {connections: 4, threads: 1, duration: 500ms, warmup: 0s, timeout: 1s}
+targets:
+  - name: dies
+    url: http://127.0.0.1:%[1]d
+    process: {command: [/bin/sh, -c, "echo boom >&2; exit 3"], ready: /, ready_timeout: 5s}
+  - name: never-ready
+    url: http://127.0.0.1:%[2]d
+    process: {command: [/bin/sh, -c, "sleep 300; echo %[5]s"], ready: /, ready_timeout: 1s, stop_timeout: 1s}
+  - name: ok
+    url: http://127.0.0.1:%[3]d
+    process: {command: [%[4]s, -m, http.server, --bind, 127.0.0.1, "%[3]d"], ready: /, ready_timeout: 20s}
+endpoints:
+  - {name: index, path: /index.html}
+`, deadPort, neverPort, okPort, python, marker)
+	cfg := parseConfig(t, yaml, dir)
+	rec := &recorder{}
+	s, err := New(cfg, Options{Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.RunOnce(t.Context(), TriggerManual, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 3 {
+		t.Fatalf("got %d results, want 3", len(rep.Results))
+	}
+	cases := []struct {
+		name    string
+		wantErr []string
+	}{
+		{"dies/-/index", []string{"dies", "code 3", "boom"}},
+		{"never-ready/-/index", []string{"never-ready", "not ready"}},
+		{"ok/-/index", nil},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := rep.Results[i]
+			if r.Scenario.Name != c.name {
+				t.Fatalf("scenario %d is %s, want %s", i, r.Scenario.Name, c.name)
+			}
+			if c.wantErr == nil {
+				if r.Err != nil {
+					t.Fatalf("unexpected error: %v", r.Err)
+				}
+				if got := r.Result.Responses[engine.Class2xx]; got == 0 {
+					t.Fatalf("no 2xx responses: %+v", r.Result)
+				}
+				if r.Target.RSSBytes == 0 {
+					t.Errorf("target peak RSS not measured")
+				}
+				return
+			}
+			if r.Err == nil {
+				t.Fatalf("want an error containing %q, got none", c.wantErr)
+			}
+			for _, w := range c.wantErr {
+				if !strings.Contains(r.Err.Error(), w) {
+					t.Errorf("error %q does not contain %q", r.Err, w)
+				}
+			}
+			if r.Result != nil {
+				t.Errorf("a scenario whose target did not start has a result")
+			}
+		})
+	}
+	if rep.Outcome() != "failed" {
+		t.Errorf("outcome %s, want failed", rep.Outcome())
+	}
+	// Nothing of any target is left: the never-ready sleeper is gone and
+	// the ports are free.
+	out, _ := exec.Command("pgrep", "-f", marker).Output()
+	if len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("processes left behind: %s", out)
+	}
+	for _, p := range []int{neverPort, okPort} {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Errorf("port %d still in use after the run: %v", p, err)
+			continue
+		}
+		l.Close()
+	}
+}
+
+// TestRunCancelStopsProcesses cancels a run while its target is under load
+// and checks the run ends promptly with the target stopped.
+func TestRunCancelStopsProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`
+schedule: "@every 1h"
+defaults: {connections: 2, threads: 1, duration: 30s, warmup: 0s, timeout: 1s}
+targets:
+  - name: py
+    url: http://127.0.0.1:%[1]d
+    process: {command: [/usr/bin/python3, -m, http.server, --bind, 127.0.0.1, "%[1]d"], ready: /, ready_timeout: 20s}
+endpoints:
+  - {name: root, path: /}
+`, port)
+	cfg := parseConfig(t, yaml, dir)
+	rec := &recorder{}
+	s, err := New(cfg, Options{Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for {
+			rec.mu.Lock()
+			started := len(rec.targets) > 0
+			rec.mu.Unlock()
+			if started {
+				time.Sleep(300 * time.Millisecond)
+				cancel()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	start := time.Now()
+	rep, err := s.RunOnce(ctx, TriggerManual, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("cancelled run took %s", took)
+	}
+	if rep.Err == nil {
+		t.Errorf("report of a cancelled run has no error")
+	}
+	if got := strings.Join(rec.targets, ","); got != "py=true,py=false" {
+		t.Errorf("target transitions %q, want py=true,py=false", got)
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("target port still in use: %v", err)
+	}
+	l.Close()
+}
+
+// TestScheduleSkipsOverlappingTicks drives the cron loop in a synctest
+// bubble: runs take 90 s on an @every 1m schedule, so every other tick
+// fires while a run is in progress and is skipped, not queued.
+func TestScheduleSkipsOverlappingTicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := parseConfig(t, `
+schedule: "@every 1m"
+run_on_start: true
+targets:
+  - {name: t, url: "http://127.0.0.1:1"}
+endpoints:
+  - {name: e, path: /}
+`, "")
+		var mu sync.Mutex
+		runs := 0
+		eng := EngineFunc(func(ctx context.Context, p engine.Plan) (*engine.Result, error) {
+			mu.Lock()
+			runs++
+			mu.Unlock()
+			select {
+			case <-time.After(90 * time.Second):
+			case <-ctx.Done():
+			}
+			return &engine.Result{Plan: p, ConnectionsEstablished: 1}, nil
+		})
+		rec := &recorder{}
+		s, err := New(cfg, Options{Engine: eng, Observer: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		// t=0 start run (ends 90s); t=60 tick skipped; t=120 run (ends
+		// 210); t=180 skipped; t=240 run (ends 330); t=300 skipped.
+		time.Sleep(5*time.Minute + time.Second)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if runs != 3 {
+			t.Errorf("runs = %d, want 3 (t=0, 2m, 4m)", runs)
+		}
+		if rec.skipped != 3 {
+			t.Errorf("skipped = %d, want 3 (t=1m, 3m, 5m)", rec.skipped)
+		}
+		if len(rec.reports) != 3 {
+			t.Errorf("reports = %d, want 3", len(rec.reports))
+		}
+		if len(rec.nextRuns) == 0 || rec.nextRuns[0].Sub(time.Unix(946684800, 0)) != time.Minute {
+			t.Errorf("first next run %v, want 1m after the bubble's start", rec.nextRuns)
+		}
+	})
+}
+
+// TestRunOnceWhileRunning checks RunOnce refuses a second concurrent run.
+func TestRunOnceWhileRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := parseConfig(t, `
+targets:
+  - {name: t, url: "http://127.0.0.1:1"}
+endpoints:
+  - {name: e, path: /}
+`, "")
+		release := make(chan struct{})
+		eng := EngineFunc(func(ctx context.Context, p engine.Plan) (*engine.Result, error) {
+			<-release
+			return &engine.Result{Plan: p}, nil
+		})
+		s, err := New(cfg, Options{Engine: eng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = s.RunOnce(t.Context(), TriggerManual, nil) }()
+		synctest.Wait()
+		if _, err := s.RunOnce(t.Context(), TriggerManual, nil); !errors.Is(err, ErrRunning) {
+			t.Errorf("second RunOnce: %v, want ErrRunning", err)
+		}
+		close(release)
+		synctest.Wait()
+	})
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# setup.sh: install the Debian 12 packages benchd's runtime and tests need.
+#
+# Usage: sudo scripts/setup.sh   (or as root)
+#
+# Idempotent: it asks dpkg which packages are already installed, runs
+# apt-get update and apt-get install only for the missing ones, prints what
+# it installed, and then checks that Debian's /usr/bin/python3 imports the
+# modules the reference Django target needs. apt starts no daemons here:
+# benchd and its tests start redis-server and prometheus themselves.
+set -euo pipefail
+
+packages=(
+	# The reference Django target and its four servers.
+	python3-django
+	gunicorn
+	python3-gevent
+	python3-uvicorn
+	python3-hypercorn
+	python3-uvloop
+	python3-brotli
+	python3-django-redis
+	# The outbound-call endpoints (requests / httpx / aiohttp).
+	python3-requests
+	python3-httpx
+	python3-aiohttp
+	# Services, peers and tools.
+	redis-server
+	prometheus
+	wrk
+	gcc # go test -race needs cgo
+	procps
+	curl
+	ca-certificates
+)
+
+if [[ ${EUID} -ne 0 ]]; then
+	echo "setup.sh: run as root or with sudo" >&2
+	exit 1
+fi
+
+installed() {
+	[[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+	if ! installed "${pkg}"; then
+		missing+=("${pkg}")
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "setup.sh: all ${#packages[@]} packages already installed; nothing to do"
+else
+	echo "setup.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y --no-install-recommends "${missing[@]}"
+	for pkg in "${missing[@]}"; do
+		if ! installed "${pkg}"; then
+			echo "setup.sh: ${pkg} is still not installed" >&2
+			exit 1
+		fi
+	done
+	echo "setup.sh: installed ${missing[*]}"
+fi
+
+if ! /usr/bin/python3 -c 'import django, gevent, uvicorn, hypercorn, uvloop, brotli'; then
+	echo "setup.sh: /usr/bin/python3 cannot import the Django stack (django, gevent, uvicorn, hypercorn, uvloop, brotli)" >&2
+	exit 1
+fi
+echo "setup.sh: /usr/bin/python3 imports django, gevent, uvicorn, hypercorn, uvloop and brotli"
