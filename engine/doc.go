@@ -29,7 +29,7 @@
 //
 // Each connection is owned by one goroutine that dials it, writes the
 // request bytes (built once per run) and reads the response with fasthttp's
-// [fasthttp.Response.Read] family on its own bufio.Reader; there is no
+// Response.ReadLimitBody on its own bufio.Reader; there is no
 // connection pool and no lock on the request path except the shard's
 // histogram lock. One more goroutine samples the per-shard request rate
 // every 100 ms and calls the Observer. Run returns only after all of them

@@ -36,8 +36,8 @@ const fileLimitMargin = 256
 // RECORD_INTERVAL_MS).
 const sampleInterval = 100 * time.Millisecond
 
-// progressEvery is how many sample ticks pass between two Observer calls.
-const progressEvery = 10
+// progressInterval is the least time between two Observer calls.
+const progressInterval = time.Second
 
 // maxRateSample bounds the request rate samples histogram, in requests per
 // second of one shard; larger samples are clamped.
@@ -52,11 +52,11 @@ type Phase int
 
 // Phases of a run, in order.
 const (
-	// PhaseWarmup: requests are sent but not counted.
+	// PhaseWarmup means requests are sent but not counted.
 	PhaseWarmup Phase = iota
-	// PhaseMeasure: requests are sent and counted.
+	// PhaseMeasure means requests are sent and counted.
 	PhaseMeasure
-	// PhaseGrace: no new requests; those in flight may still finish.
+	// PhaseGrace means no new requests are sent; those in flight may still finish.
 	PhaseGrace
 )
 
@@ -217,6 +217,8 @@ func compile(p Plan) (*target, error) {
 		bad("URL", "must be an absolute http:// URL, got %q", p.URL)
 	case u.Hostname() == "":
 		bad("URL", "has no host: %q", p.URL)
+	case u.User != nil:
+		bad("URL", "user info is not supported: send an Authorization header instead")
 	default:
 		port := u.Port()
 		if port == "" {
@@ -410,7 +412,8 @@ func (r *runner) clock(done <-chan struct{}, obs Observer) {
 		}
 	}
 	startSampling(time.Now())
-	for tick := 1; ; tick++ {
+	lastProgress := r.start
+	for {
 		select {
 		case <-done:
 			return
@@ -426,7 +429,10 @@ func (r *runner) clock(done <-chan struct{}, obs Observer) {
 				}
 			}
 			startSampling(now)
-			if obs != nil && tick%progressEvery == 0 {
+			// Ticks are dropped when this goroutine is late, so the
+			// observer's pace is set by the clock, not by counting ticks.
+			if obs != nil && now.Sub(lastProgress) >= progressInterval {
+				lastProgress = now
 				obs.Progress(r.snapshot(now))
 			}
 		}

@@ -64,7 +64,12 @@ type Plan struct {
 	// Rate, when positive, switches to open loop: requests start at this
 	// many per second over the connection pool and latency is measured
 	// from each request's intended start (coordinated omission corrected,
-	// as wrk2). Zero means closed loop, as wrk.
+	// as wrk2). Zero means closed loop, as wrk. As in wrk2, each connection
+	// carries Rate/Connections requests per second on a fixed schedule
+	// (the connections' schedules staggered), one request at a time: a
+	// request whose connection is still busy starts late (Result.Late) and
+	// its wait counts in its latency; requests still queued when Duration
+	// ends are not sent, so Sent falls short of Rate × Duration.
 	Rate float64
 	// MaxBodyBytes caps the bytes of one response body that are read;
 	// zero means DefaultMaxBodyBytes. Bodies are never kept: they are read

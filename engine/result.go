@@ -41,16 +41,16 @@ type ErrorKind int
 
 // Error kinds, as counted in [Result.Errors].
 const (
-	// ErrConnect: the connection could not be opened.
+	// ErrConnect means the connection could not be opened.
 	ErrConnect ErrorKind = iota
-	// ErrRead: reading the response failed (reset, malformed response).
+	// ErrRead means reading the response failed (reset, malformed response).
 	ErrRead
-	// ErrWrite: writing the request failed.
+	// ErrWrite means writing the request failed.
 	ErrWrite
-	// ErrTimeout: the request deadline (Plan.Timeout) fired. Counted once,
+	// ErrTimeout means the request deadline (Plan.Timeout) fired. Counted once,
 	// when it fires; the connection is closed and a new one opened.
 	ErrTimeout
-	// ErrClosed: the server closed a kept-alive connection before answering.
+	// ErrClosed means the server closed a kept-alive connection before answering.
 	ErrClosed
 	// NumErrorKinds is the number of kinds.
 	NumErrorKinds
@@ -125,7 +125,9 @@ type Result struct {
 	// completed request are recorded too (as 0), so a stalled server lowers
 	// the figures instead of vanishing from them.
 	RequestsPerSecondSamples *hdrhistogram.Histogram
-	// ErrorSamples holds up to MaxErrorSamples distinct error messages.
+	// ErrorSamples holds up to MaxErrorSamples distinct error messages of
+	// measured failures, first seen first, each prefixed with its kind
+	// ("connect: dial tcp 127.0.0.1:1: connect: connection refused").
 	ErrorSamples []string
 }
 

@@ -81,9 +81,10 @@ type worker struct {
 
 	// Open loop: the interval between the starts of this connection's
 	// requests and the intended start of the next one.
-	interval time.Duration
-	offset   time.Duration // of the first intended start from the run's
-	next     time.Time
+	interval  time.Duration
+	offset    time.Duration // of the first intended start from the run's
+	next      time.Time
+	busyUntil time.Time // when the previous request (and backoff) ended
 }
 
 func newWorker(r *runner, sh *shard, index int) *worker {
@@ -122,7 +123,7 @@ func (w *worker) run(ctx context.Context) {
 			}
 			// The previous request (or a connect backoff) held the
 			// connection past this one's intended start.
-			late = time.Now().After(intended)
+			late = w.busyUntil.After(intended)
 			if !w.sleepUntil(ctx, intended) || !time.Now().Before(r.measureEnd) {
 				// Requests still queued at the end are not sent: the
 				// shortfall shows as Sent below Rate × Duration.
@@ -149,6 +150,9 @@ func (w *worker) run(ctx context.Context) {
 			if !w.sleepUntil(ctx, time.Now().Add(w.backoff)) {
 				return
 			}
+		}
+		if w.interval > 0 {
+			w.busyUntil = time.Now()
 		}
 	}
 }
@@ -233,7 +237,7 @@ func (w *worker) do(ctx context.Context, intended time.Time) outcome {
 	before := w.wire.n
 	w.wire.err = nil
 	if _, err := w.conn.Write(w.r.request); err != nil {
-		return w.fail(ctx, ErrWrite, err, cut, false)
+		return w.fail(ctx, ErrWrite, err, cut, 0)
 	}
 	w.resp.StreamBody = true
 	w.resp.SkipBody = w.r.skipBody
@@ -243,7 +247,7 @@ func (w *worker) do(ctx context.Context, intended time.Time) outcome {
 		truncated, err = w.drainBody()
 	}
 	if err != nil {
-		return w.fail(ctx, ErrRead, err, cut, w.wire.n > before)
+		return w.fail(ctx, ErrRead, err, cut, w.wire.n-before)
 	}
 	end := time.Now()
 	o := outcome{
@@ -330,27 +334,28 @@ func (w *worker) closeConn() {
 }
 
 // fail classifies a failed write or read, closes the connection and returns
-// the outcome. gotBytes reports whether any byte of the answer arrived.
-func (w *worker) fail(ctx context.Context, kind ErrorKind, err error, cut, gotBytes bool) outcome {
+// the outcome. got is how many bytes of the answer arrived.
+func (w *worker) fail(ctx context.Context, kind ErrorKind, err error, cut bool, got uint64) outcome {
 	reused := w.reused
 	cause := err
 	if kind == ErrRead && w.wire.err != nil {
 		cause = w.wire.err
 	}
 	w.closeConn()
+	o := outcome{status: statusError, kind: kind, err: cause, bytes: got}
 	switch {
 	case ctx.Err() != nil:
-		return outcome{status: statusInFlight}
+		o.status = statusInFlight
 	case errors.Is(cause, os.ErrDeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout):
+		o.kind = ErrTimeout
 		if cut {
 			// The grace ended before the request's own deadline.
-			return outcome{status: statusInFlight}
+			o.status = statusInFlight
 		}
-		return outcome{status: statusError, kind: ErrTimeout, err: cause}
-	case reused && !gotBytes && peerClosed(kind, cause):
-		return outcome{status: statusError, kind: ErrClosed, err: cause}
+	case reused && got == 0 && peerClosed(kind, cause):
+		o.kind = ErrClosed
 	}
-	return outcome{status: statusError, kind: kind, err: cause}
+	return o
 }
 
 // peerClosed reports whether err is how a connection the peer has closed

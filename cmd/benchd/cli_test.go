@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestCLI runs subcommands in-process through run and checks exit codes and
+// output.
+func TestCLI(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			http.Error(w, "no", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	cases := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{"config check default", []string{"config", "check"}, 0, []string{"embedded default: OK, 4 targets, 7 endpoints, 49 scenarios"}, nil},
+		{"config check bad file", []string{"config", "check", "--config.file", "../../config/testdata/unknown-key.bad.yml"}, 1, []string{"INVALID", "  - "}, []string{"is invalid"}},
+		{"config check missing file", []string{"config", "check", "--config.file", "/nonexistent/benchd.yml"}, 1, []string{"INVALID", "/nonexistent/benchd.yml"}, nil},
+		{"bench wrk layout", []string{"bench", "-c", "4", "-d", "300ms", "--latency", srv.URL + "/"}, 0,
+			[]string{"Running 300ms test @ " + srv.URL + "/", "4 connections", "Latency Distribution", "Requests/sec:"}, nil},
+		{"bench non-2xx", []string{"bench", "-c", "2", "-d", "300ms", srv.URL + "/fail"}, 0, []string{"Non-2xx or 3xx responses:"}, nil},
+		{"bench bad header", []string{"bench", "-H", "nocolon", srv.URL}, 2, nil, []string{"--header"}},
+		{"bench no url", []string{"bench"}, 2, nil, []string{"required argument 'url' not provided"}},
+		{"bench bad url", []string{"bench", "-d", "100ms", "ftp://127.0.0.1/"}, 1, nil, []string{"ftp"}},
+		{"matrix bad only", []string{"matrix", "--only", "("}, 2, nil, []string{"--only"}},
+		{"unknown flag", []string{"--nope"}, 2, nil, []string{"unknown long flag"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(c.args, &stdout, &stderr)
+			if code != c.wantCode {
+				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, c.wantCode, stdout.String(), stderr.String())
+			}
+			for _, w := range c.wantStdout {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			for _, w := range c.wantStderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+// TestBenchJSON checks `benchd bench --json` against a real server: the
+// counts add up and every request succeeded.
+func TestBenchJSON(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("hello"))
+	}))
+	t.Cleanup(srv.Close)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"bench", "-c", "3", "-d", "300ms", "--json", srv.URL}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var s struct {
+		Sent      uint64            `json:"sent"`
+		Requests  uint64            `json:"requests"`
+		InFlight  uint64            `json:"in_flight"`
+		Responses map[string]uint64 `json:"responses"`
+		Errors    map[string]uint64 `json:"errors"`
+		Latency   struct {
+			Percentiles map[string]float64 `json:"percentiles"`
+		} `json:"latency"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	var errs uint64
+	for _, n := range s.Errors {
+		errs += n
+	}
+	if s.Requests == 0 || s.Responses["2xx"] != s.Requests || errs != 0 || s.Sent != s.Requests+errs+s.InFlight {
+		t.Errorf("counts do not add up or requests failed: %+v", s)
+	}
+	if p := s.Latency.Percentiles["p99"]; p <= 0 || p > 1 {
+		t.Errorf("p99 = %v s", p)
+	}
+}
