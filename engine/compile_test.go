@@ -20,7 +20,7 @@ func TestCompile(t *testing.T) {
 			plan: Plan{URL: "http://127.0.0.1:8080/path?q=1"},
 			want: Plan{
 				Method: "GET", Connections: DefaultConnections, Threads: min(runtime.GOMAXPROCS(0), DefaultConnections),
-				Duration: DefaultDuration, Timeout: DefaultTimeout, Grace: DefaultTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
+				Duration: DefaultDuration, Timeout: DefaultTimeout, Grace: DefaultTimeout, ConnectTimeout: DefaultConnectTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
 			},
 			request: "GET /path?q=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
 		},
@@ -29,7 +29,7 @@ func TestCompile(t *testing.T) {
 			plan: Plan{URL: "http://localhost", Connections: 3, Threads: 8, Timeout: 5 * time.Second},
 			want: Plan{
 				Method: "GET", Connections: 3, Threads: 3, Duration: DefaultDuration,
-				Timeout: 5 * time.Second, Grace: 5 * time.Second, MaxBodyBytes: DefaultMaxBodyBytes,
+				Timeout: 5 * time.Second, Grace: 5 * time.Second, ConnectTimeout: DefaultConnectTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
 			},
 			request: "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
 		},
@@ -41,7 +41,7 @@ func TestCompile(t *testing.T) {
 			},
 			want: Plan{
 				Method: "PUT", Connections: 1, Threads: 1, Duration: DefaultDuration,
-				Timeout: DefaultTimeout, Grace: time.Second, MaxBodyBytes: DefaultMaxBodyBytes,
+				Timeout: DefaultTimeout, Grace: time.Second, ConnectTimeout: DefaultConnectTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
 			},
 			request: "PUT /x HTTP/1.1\r\nHost: example.test\r\nX-B: 2\r\nX-A: 1\r\nContent-Length: 3\r\n\r\nabc",
 		},

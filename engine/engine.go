@@ -173,6 +173,9 @@ func compile(p Plan) (*target, error) {
 	if p.Grace == 0 {
 		p.Grace = p.Timeout
 	}
+	if p.ConnectTimeout == 0 {
+		p.ConnectTimeout = DefaultConnectTimeout
+	}
 	if p.MaxBodyBytes == 0 {
 		p.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -192,7 +195,7 @@ func compile(p Plan) (*target, error) {
 	for _, d := range []struct {
 		field string
 		v     time.Duration
-	}{{"Warmup", p.Warmup}, {"Duration", p.Duration}, {"Timeout", p.Timeout}, {"Grace", p.Grace}} {
+	}{{"Warmup", p.Warmup}, {"Duration", p.Duration}, {"Timeout", p.Timeout}, {"Grace", p.Grace}, {"ConnectTimeout", p.ConnectTimeout}} {
 		if d.v < 0 {
 			bad(d.field, "must not be negative, got %s", d.v)
 		}

@@ -14,6 +14,9 @@ const (
 	DefaultDuration = 10 * time.Second
 	// DefaultTimeout is wrk's default socket/request timeout (--timeout 2s).
 	DefaultTimeout = 2 * time.Second
+	// DefaultConnectTimeout is the deadline of opening one connection when
+	// Plan.ConnectTimeout is zero: time for three SYN retransmissions.
+	DefaultConnectTimeout = 10 * time.Second
 	// DefaultMaxBodyBytes caps how much of one response body is read;
 	// the rest of a larger body is not read (see Plan.MaxBodyBytes).
 	DefaultMaxBodyBytes = 64 << 20
@@ -54,9 +57,16 @@ type Plan struct {
 	Duration time.Duration
 	// Timeout is the total deadline of one request, from send to the last
 	// byte of the response (wrk --timeout); zero means DefaultTimeout.
-	// Opening a new connection has its own deadline of the same length.
+	// Opening a connection is not part of it: see ConnectTimeout.
 	// Requests are never retried.
 	Timeout time.Duration
+	// ConnectTimeout is how long opening one connection may take before it
+	// counts as a connect error; zero means DefaultConnectTimeout. wrk has
+	// no such limit: a server whose accept queue is full drops SYNs and
+	// the kernel retransmits them after 1 s, 3 s, 7 s, so a limit as short
+	// as a 2 s request timeout would report an overloaded server's slow
+	// accepts as connect errors where wrk reports none.
+	ConnectTimeout time.Duration
 	// Grace is how long, after Duration, requests in flight may still
 	// finish; they are counted as in flight at end if they do not.
 	// Zero means Timeout.

@@ -208,10 +208,10 @@ func (w *worker) record(measured bool, o *outcome) {
 	}
 }
 
-// deadline returns the deadline of an operation started at t: t+Timeout,
-// cut to the end of the grace; cut reports whether it was.
-func (w *worker) deadline(t time.Time) (d time.Time, cut bool) {
-	d = t.Add(w.r.plan.Timeout)
+// deadline returns the deadline of an operation started at t that may take
+// limit: t+limit, cut to the end of the grace; cut reports whether it was.
+func (w *worker) deadline(t time.Time, limit time.Duration) (d time.Time, cut bool) {
+	d = t.Add(limit)
 	if d.After(w.r.graceEnd) {
 		return w.r.graceEnd, true
 	}
@@ -227,7 +227,7 @@ func (w *worker) do(ctx context.Context, intended time.Time) outcome {
 		}
 	}
 	start := time.Now()
-	deadline, cut := w.deadline(start)
+	deadline, cut := w.deadline(start, w.r.plan.Timeout)
 	_ = w.conn.SetDeadline(deadline)
 	if ctx.Err() != nil {
 		// The stop may have come before this deadline replaced its own.
@@ -292,7 +292,7 @@ func (w *worker) drainBody() (truncated bool, err error) {
 // dial opens the worker's connection. On failure it returns the outcome of
 // the request that needed it and false.
 func (w *worker) dial(ctx context.Context) (outcome, bool) {
-	deadline, cut := w.deadline(time.Now())
+	deadline, cut := w.deadline(time.Now(), w.r.plan.ConnectTimeout)
 	w.dialer.Deadline = deadline
 	c, err := w.dialer.DialContext(ctx, "tcp", w.r.addr)
 	if err != nil {

@@ -54,8 +54,13 @@ func WriteWrk(w io.Writer, r *engine.Result, o WrkOptions) error {
 		return errors.New("exporters: write wrk report: no result")
 	}
 	var b strings.Builder
-	seconds := r.Plan.Duration.Seconds()
-	fmt.Fprintf(&b, "Running %s test @ %s\n", formatUnits(seconds, timeSeconds, 0), r.Plan.URL)
+	// wrk takes whole seconds only; a shorter or fractional duration is
+	// printed as Go writes it (300ms, 1.5s) rather than rounded to 0s.
+	running := r.Plan.Duration.String()
+	if r.Plan.Duration%time.Second == 0 {
+		running = formatUnits(r.Plan.Duration.Seconds(), timeSeconds, 0)
+	}
+	fmt.Fprintf(&b, "Running %s test @ %s\n", running, r.Plan.URL)
 	fmt.Fprintf(&b, "  %d threads and %d connections\n", r.Plan.Threads, r.Plan.Connections)
 	fmt.Fprintf(&b, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max", "+/- Stdev")
 	b.WriteString(statsLine("Latency", histStats(r.Latency), formatTimeMicros))

@@ -19,6 +19,7 @@ type benchFlags struct {
 	duration    time.Duration
 	threads     int
 	timeout     time.Duration
+	connect     time.Duration
 	warmup      time.Duration
 	rate        float64
 	method      string
@@ -33,6 +34,7 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Flag("duration", "Duration of the test (wrk -d).").Short('d').Default("10s").DurationVar(&f.duration)
 	c.Flag("threads", "Threads (shards of connections, each with its own histogram); 0 = GOMAXPROCS (wrk -t).").Short('t').Default("0").IntVar(&f.threads)
 	c.Flag("timeout", "Deadline of one request, from send to last byte (wrk --timeout).").Default("2s").DurationVar(&f.timeout)
+	c.Flag("connect-timeout", "Deadline of opening one connection (wrk has none).").Default("10s").DurationVar(&f.connect)
 	c.Flag("warmup", "Load applied before measuring, not counted (wrk has none).").Default("0s").DurationVar(&f.warmup)
 	c.Flag("rate", "Open loop: requests per second, latency corrected for coordinated omission (wrk2 -R); 0 = closed loop.").Short('R').Default("0").Float64Var(&f.rate)
 	c.Flag("method", "Request method.").Short('m').Default("GET").StringVar(&f.method)
@@ -46,14 +48,15 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 // runBench runs one load test and prints it; it stops early on ctx.
 func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 	p := engine.Plan{
-		URL:         f.url,
-		Method:      f.method,
-		Connections: f.connections,
-		Threads:     f.threads,
-		Warmup:      f.warmup,
-		Duration:    f.duration,
-		Timeout:     f.timeout,
-		Rate:        f.rate,
+		URL:            f.url,
+		Method:         f.method,
+		Connections:    f.connections,
+		Threads:        f.threads,
+		Warmup:         f.warmup,
+		Duration:       f.duration,
+		Timeout:        f.timeout,
+		ConnectTimeout: f.connect,
+		Rate:           f.rate,
 	}
 	if f.body != "" {
 		p.Body = []byte(f.body)
@@ -66,11 +69,19 @@ func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 		p.Headers = append(p.Headers, hd)
 	}
 	res, err := engine.Run(ctx, p, nil)
+	if res == nil {
+		return fmt.Errorf("bench %s: %w", f.url, err)
+	}
+	// Interrupted (Ctrl-C): print what was measured, as wrk does, and
+	// still report the interruption.
+	var werr error
+	if f.json {
+		werr = exporters.WriteJSON(stdout, res)
+	} else {
+		werr = exporters.WriteWrk(stdout, res, exporters.WrkOptions{Latency: f.latency})
+	}
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", f.url, err)
 	}
-	if f.json {
-		return exporters.WriteJSON(stdout, res)
-	}
-	return exporters.WriteWrk(stdout, res, exporters.WrkOptions{Latency: f.latency})
+	return werr
 }

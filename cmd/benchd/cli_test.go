@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCLI runs subcommands in-process through run and checks exit codes and
@@ -93,5 +97,34 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if p := s.Latency.Percentiles["p99"]; p <= 0 || p > 1 {
 		t.Errorf("p99 = %v s", p)
+	}
+}
+
+// TestUpstream runs `benchd upstream` in-process and fetches its payload.
+func TestUpstream(t *testing.T) {
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() {
+		var out bytes.Buffer
+		done <- runWith(ctx, []string{"upstream", "--listen-address", addr}, &out, &out)
+	}()
+	var body []byte
+	for i := 0; i < 100; i++ {
+		resp, err := http.Get("http://" + addr + "/anything")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(body) != DefaultUpstreamBytes || !json.Valid(body) {
+		t.Errorf("payload %d bytes (valid JSON %v), want %d", len(body), json.Valid(body), DefaultUpstreamBytes)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("upstream exited %d", code)
 	}
 }

@@ -5,6 +5,7 @@
 //	benchd matrix             one run over the matrix, then exit
 //	benchd bench URL          one load test, printed like wrk
 //	benchd config check       validate a configuration file
+//	benchd upstream           serve the reference target's upstream payload
 //
 // Without --config.file, benchd uses its embedded default matrix (the Django
 // workers matrix) and unpacks the reference Django project under
@@ -45,14 +46,23 @@ type flags struct {
 	log         promslog.Config
 	web         *web.FlagConfig
 
-	matrix matrixFlags
-	bench  benchFlags
+	matrix   matrixFlags
+	bench    benchFlags
+	upstream upstreamFlags
 }
 
 // run parses args, runs the chosen subcommand and returns the exit code:
 // 0 on success, 1 on an error (or, for matrix, a failed scenario), 2 on a
 // bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runWith(ctx, args, stdout, stderr)
+}
+
+// runWith is run with a context: when ctx is done, the subcommand stops
+// (the daemon shuts down, a matrix run or load test is cut short).
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f flags
 	app := kingpin.New("benchd", "Always-on HTTP performance regression monitoring: runs a matrix of load tests on a schedule and exports the results to Prometheus.")
 	app.Writer(stdout)
@@ -74,6 +84,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	addMatrixFlags(matrixCmd, &f.matrix)
 	benchCmd := app.Command("bench", "Run one load test against URL and print it like wrk.")
 	addBenchFlags(benchCmd, &f.bench)
+	upstreamCmd := app.Command("upstream", "Serve a fixed ~24 KiB JSON payload: the local upstream of the reference target's requests/httpx/aiohttp endpoints.")
+	addUpstreamFlags(upstreamCmd, &f.upstream)
 	configCmd := app.Command("config", "Configuration tools.")
 	checkCmd := configCmd.Command("check", "Validate the configuration: print every problem with its YAML path; exit 1 if invalid.")
 
@@ -88,9 +100,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	f.log.Writer = stderr
 	logger := promslog.New(&f.log)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	switch cmd {
 	case serveCmd.FullCommand():
 		err = serve(ctx, &f, logger)
@@ -98,6 +107,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runMatrix(ctx, &f, stdout, stderr, logger)
 	case benchCmd.FullCommand():
 		err = runBench(ctx, &f.bench, stdout)
+	case upstreamCmd.FullCommand():
+		err = runUpstream(ctx, &f.upstream, logger)
 	case checkCmd.FullCommand():
 		err = checkConfig(&f, stdout)
 	}
