@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors/version"
+	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/benchd/benchd/engine"
 )
@@ -20,6 +22,14 @@ var DefaultBuckets = []float64{
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 12.5, 15, 20, 30, 60,
 }
+
+// NativeSchema is the schema of the native buckets of
+// benchd_request_duration_seconds: 3, bucket boundaries a factor 2^(1/8)
+// (about 1.09) apart, the resolution client_golang picks for its default
+// bucket factor of 1.1. Newer Prometheus servers scrape these with
+// native-histogram ingestion on; Prometheus 2.42 (Debian 12) reads the
+// classic buckets.
+const NativeSchema = 3
 
 // SummaryQuantiles are the quantiles of benchd_scenario_latency_seconds,
 // the per-run latency summary computed exactly from the run's HDR histogram.
@@ -45,6 +55,8 @@ type Metrics struct {
 	runDur    float64
 	lastRun   float64
 	nextRun   float64
+	lagSec    float64
+	lagKnown  bool
 	targets   map[string]float64
 
 	requests, errors, timeouts, bytes    *prometheus.Desc
@@ -53,6 +65,7 @@ type Metrics struct {
 	lastScenario, scenarioUp             *prometheus.Desc
 	runsTotal, runDuration               *prometheus.Desc
 	lastRunTS, nextRunTS, targetUp       *prometheus.Desc
+	lag                                  *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -63,8 +76,10 @@ type scenarioState struct {
 	errors    [engine.NumErrorKinds]float64
 	bytes     float64
 	buckets   []uint64 // per bucket, not cumulative
+	native    map[int]int64
 	count     uint64
 	sum       float64
+	exemplar  *prometheus.Exemplar
 
 	ran          bool
 	up           float64
@@ -103,6 +118,7 @@ func NewMetrics() *Metrics {
 		runDuration:  d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
 		lastRunTS:    d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
 		nextRunTS:    d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
+		lag:          d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
 		targetUp:     d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:      version.NewCollector("benchd"),
 	}
@@ -113,7 +129,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
-		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp,
+		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag,
 	} {
 		ch <- d
 	}
@@ -135,13 +151,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.timeouts, prometheus.CounterValue, s.errors[engine.ErrTimeout], lv...)
 		ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.CounterValue, s.bytes, lv...)
-		cum := make(map[float64]uint64, len(m.buckets))
-		var acc uint64
-		for i, ub := range m.buckets {
-			acc += s.buckets[i]
-			cum[ub] = acc
-		}
-		ch <- prometheus.MustNewConstHistogram(m.duration, s.count, s.sum, cum, lv...)
+		ch <- m.histogram(s, lv)
 		if !s.ran {
 			continue
 		}
@@ -159,6 +169,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.runDuration, prometheus.GaugeValue, m.runDur)
 		ch <- prometheus.MustNewConstMetric(m.lastRunTS, prometheus.GaugeValue, m.lastRun)
 	}
+	if m.lagKnown {
+		ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, m.lagSec)
+	}
 	if m.nextRun > 0 {
 		ch <- prometheus.MustNewConstMetric(m.nextRunTS, prometheus.GaugeValue, m.nextRun)
 	}
@@ -173,10 +186,59 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.version.Collect(ch)
 }
 
+// histogram returns the latency histogram of s with classic and native
+// buckets and, when known, the exemplar of its last run; m.mu is held.
+func (m *Metrics) histogram(s *scenarioState, lv []string) prometheus.Metric {
+	cum := make(map[float64]uint64, len(m.buckets))
+	var acc uint64
+	for i, ub := range m.buckets {
+		acc += s.buckets[i]
+		cum[ub] = acc
+	}
+	classic := prometheus.MustNewConstHistogram(m.duration, s.count, s.sum, cum, lv...)
+	native := prometheus.MustNewConstNativeHistogram(m.duration, s.count, s.sum, s.native, nil, 0,
+		NativeSchema, math.Ldexp(1, -128), time.Time{}, lv...)
+	var h prometheus.Metric = bothHistograms{classic: classic, native: native}
+	if s.exemplar != nil {
+		if e, err := prometheus.NewMetricWithExemplars(h, *s.exemplar); err == nil {
+			h = e
+		}
+	}
+	return h
+}
+
+// bothHistograms writes one histogram with classic and native buckets:
+// client_golang builds constant histograms of one kind or the other.
+type bothHistograms struct{ classic, native prometheus.Metric }
+
+func (b bothHistograms) Desc() *prometheus.Desc { return b.classic.Desc() }
+
+func (b bothHistograms) Write(out *dto.Metric) error {
+	if err := b.classic.Write(out); err != nil {
+		return err
+	}
+	var n dto.Metric
+	if err := b.native.Write(&n); err != nil {
+		return err
+	}
+	h, nh := out.Histogram, n.Histogram
+	h.Schema, h.ZeroThreshold, h.ZeroCount = nh.Schema, nh.ZeroThreshold, nh.ZeroCount
+	h.PositiveSpan, h.PositiveDelta = nh.PositiveSpan, nh.PositiveDelta
+	return nil
+}
+
+// nativeIndex returns the index of the native bucket of schema
+// NativeSchema holding v > 0: bucket i holds (2^((i-1)/8), 2^(i/8)].
+func nativeIndex(v float64) int {
+	return int(math.Ceil(math.Log2(v) * (1 << NativeSchema)))
+}
+
 // ObserveScenario records the end of one scenario run at end. r is the
 // engine result, nil when no load was applied (the scenario then counts as
-// down and its counters stay as they were). It does not keep r.
-func (m *Metrics) ObserveScenario(target, mode, endpoint string, r *engine.Result, end time.Time) {
+// down and its counters stay as they were). span, when valid, is the
+// scenario's trace span: its trace ID becomes the exemplar of the latency
+// histogram, on the bucket of the run's p99. It does not keep r.
+func (m *Metrics) ObserveScenario(target, mode, endpoint string, r *engine.Result, end time.Time, span trace.SpanContext) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.scenario(scenarioKey{target: target, endpoint: endpoint, mode: mode})
@@ -230,6 +292,15 @@ func (m *Metrics) ObserveScenario(target, mode, endpoint string, r *engine.Resul
 		if i < len(m.buckets) {
 			s.buckets[i] += uint64(bar.Count)
 		}
+		s.native[nativeIndex(v)] += bar.Count
+	}
+	s.exemplar = nil
+	if span.IsValid() {
+		s.exemplar = &prometheus.Exemplar{
+			Value:     s.quantiles[0.99],
+			Timestamp: end,
+			Labels:    prometheus.Labels{"trace_id": span.TraceID().String(), "span_id": span.SpanID().String()},
+		}
 	}
 }
 
@@ -237,7 +308,7 @@ func (m *Metrics) ObserveScenario(target, mode, endpoint string, r *engine.Resul
 func (m *Metrics) scenario(k scenarioKey) *scenarioState {
 	s, ok := m.scenarios[k]
 	if !ok {
-		s = &scenarioState{buckets: make([]uint64, len(m.buckets))}
+		s = &scenarioState{buckets: make([]uint64, len(m.buckets)), native: map[int]int64{}}
 		m.scenarios[k] = s
 		m.order = append(m.order, k)
 	}
@@ -252,6 +323,19 @@ func (m *Metrics) ObserveRun(result string, start, end time.Time) {
 	m.runs[result]++
 	m.runDur = end.Sub(start).Seconds()
 	m.lastRun = float64(end.UnixNano()) / 1e9
+}
+
+// ObserveRunStart records the start of a run; scheduled is when a
+// scheduled run was due, zero for runs started otherwise (which leave the
+// schedule lag as it was).
+func (m *Metrics) ObserveRunStart(scheduled, start time.Time) {
+	if scheduled.IsZero() {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lagSec = max(0, start.Sub(scheduled).Seconds())
+	m.lagKnown = true
 }
 
 // RunSkipped counts a scheduled run skipped because one was in progress.

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/benchd/benchd/engine"
 )
 
@@ -42,9 +44,9 @@ func knownResult(t *testing.T) *engine.Result {
 func TestMetricsValues(t *testing.T) {
 	m := NewMetrics()
 	end := time.Unix(1700000000, 0)
-	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end)
-	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end.Add(time.Hour))
-	m.ObserveScenario("hypercorn-uvloop", "async", "json", nil, end)
+	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end, trace.SpanContext{})
+	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end.Add(time.Hour), trace.SpanContext{})
+	m.ObserveScenario("hypercorn-uvloop", "async", "json", nil, end, trace.SpanContext{})
 	m.ObserveRun("success", end.Add(-time.Minute), end)
 	m.RunSkipped()
 	m.SetTargetUp("gunicorn-gevent", true)
@@ -131,7 +133,7 @@ benchd_target_up{target="hypercorn-uvloop"} 0
 // latencies and the exact per-run quantiles.
 func TestMetricsHistogramAndSummary(t *testing.T) {
 	m := NewMetrics()
-	m.ObserveScenario("t", "-", "e", knownResult(t), time.Unix(0, 0))
+	m.ObserveScenario("t", "-", "e", knownResult(t), time.Unix(0, 0), trace.SpanContext{})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
 	fams, err := reg.Gather()
@@ -182,4 +184,56 @@ func TestMetricsHistogramAndSummary(t *testing.T) {
 	if problems, err := testutil.CollectAndLint(m); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
 	}
+}
+
+// TestMetricsNativeBucketsAndExemplar checks the native buckets sum to the
+// count and the exemplar carries the scenario span's trace ID.
+func TestMetricsNativeBucketsAndExemplar(t *testing.T) {
+	m := NewMetrics()
+	span := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		SpanID:  trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+	})
+	m.ObserveScenario("t", "-", "e", knownResult(t), time.Unix(0, 0), span)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "benchd_request_duration_seconds" {
+			continue
+		}
+		h := f.Metric[0].Histogram
+		if h.GetSchema() != NativeSchema {
+			t.Errorf("schema %d, want %d", h.GetSchema(), NativeSchema)
+		}
+		var total, cur int64
+		for _, d := range h.PositiveDelta {
+			cur += d
+			total += cur
+		}
+		if uint64(total) != h.GetSampleCount() {
+			t.Errorf("native buckets hold %d observations, count is %d", total, h.GetSampleCount())
+		}
+		if len(h.Bucket) != len(DefaultBuckets) {
+			t.Errorf("%d classic buckets, want %d", len(h.Bucket), len(DefaultBuckets))
+		}
+		found := false
+		for _, b := range h.Bucket {
+			if e := b.Exemplar; e != nil {
+				for _, l := range e.Label {
+					if l.GetName() == "trace_id" && l.GetValue() == span.TraceID().String() {
+						found = true
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no exemplar with the span's trace ID on the classic buckets")
+		}
+		return
+	}
+	t.Fatal("benchd_request_duration_seconds not gathered")
 }

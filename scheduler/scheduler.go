@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -27,6 +29,15 @@ const (
 	TriggerSchedule = "schedule"
 	TriggerManual   = "manual"
 )
+
+// DefaultSettleTimeout bounds how long, after a scenario, a managed target
+// may take to answer its readiness check promptly again before it is
+// restarted for the next scenario.
+const DefaultSettleTimeout = 30 * time.Second
+
+// settleProbeTimeout is how promptly a settled target answers its
+// readiness check.
+const settleProbeTimeout = time.Second
 
 // DefaultUsageInterval is how often the resource use of the target and of
 // benchd is sampled during a scenario, for the peak RSS.
@@ -55,6 +66,9 @@ type RunInfo struct {
 	Trigger string
 	// Start is when the run started.
 	Start time.Time
+	// Scheduled is when a scheduled run was due (zero for other
+	// triggers); Start - Scheduled is the schedule lag.
+	Scheduled time.Time
 	// Scenarios are the scenarios the run will execute, in order.
 	Scenarios []config.Scenario
 }
@@ -130,6 +144,9 @@ func (r *RunReport) Outcome() string {
 type Observer interface {
 	// RunStarted is called before the first scenario of a run.
 	RunStarted(info *RunInfo)
+	// TargetStarting is called before a managed target's process (its
+	// setup commands first) is started.
+	TargetStarting(target string)
 	// TargetChanged is called when a managed target becomes ready (up) or
 	// is stopped or fails to start (down).
 	TargetChanged(target string, up bool)
@@ -158,6 +175,14 @@ type Options struct {
 	// UsageInterval is how often resource use is sampled during a
 	// scenario; zero means DefaultUsageInterval.
 	UsageInterval time.Duration
+	// SettleTimeout bounds the wait, between two scenarios of a managed
+	// target with an http(s) readiness check, for the target to answer
+	// that check within a second again: a server still working through
+	// requests that the previous scenario abandoned (timed out, or in
+	// flight at its end) would otherwise slow the next scenario down. A
+	// target that does not settle in time is restarted. Zero means
+	// DefaultSettleTimeout; negative disables settling.
+	SettleTimeout time.Duration
 }
 
 // Scheduler runs the configured matrix on its schedule. It is safe for
@@ -195,6 +220,9 @@ func New(cfg *config.Config, o Options) (*Scheduler, error) {
 	if o.UsageInterval <= 0 {
 		o.UsageInterval = DefaultUsageInterval
 	}
+	if o.SettleTimeout == 0 {
+		o.SettleTimeout = DefaultSettleTimeout
+	}
 	s := &Scheduler{opts: o, log: o.Logger, reload: make(chan struct{}, 1)}
 	if err := s.ApplyConfig(cfg); err != nil {
 		return nil, err
@@ -231,18 +259,18 @@ func (s *Scheduler) Config() *config.Config {
 func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	start := func(trigger string) bool {
+	start := func(trigger string, due time.Time) bool {
 		if !s.running.TryLock() {
 			return false
 		}
 		wg.Go(func() {
 			defer s.running.Unlock()
-			s.execute(ctx, trigger, nil)
+			s.execute(ctx, trigger, due, nil)
 		})
 		return true
 	}
 	if s.cfg.Load().cfg.RunOnStart {
-		start(TriggerStart)
+		start(TriggerStart, time.Time{})
 	}
 	for {
 		st := s.cfg.Load()
@@ -257,7 +285,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-s.reload:
 			timer.Stop()
 		case <-timer.C:
-			if !start(TriggerSchedule) {
+			if !start(TriggerSchedule, next) {
 				s.log.Warn("scheduled run skipped: previous run still in progress", "scheduled_at", next)
 				s.opts.Observer.RunSkipped(next)
 			}
@@ -275,7 +303,7 @@ func (s *Scheduler) RunOnce(ctx context.Context, trigger string, only *regexp.Re
 		return nil, ErrRunning
 	}
 	defer s.running.Unlock()
-	return s.execute(ctx, trigger, only), nil
+	return s.execute(ctx, trigger, time.Time{}, only), nil
 }
 
 // Plan returns the scenarios a run would execute now, restricted by only
@@ -308,11 +336,11 @@ func (s *Scheduler) newRunID(t time.Time) string {
 }
 
 // execute performs one run with the current configuration; s.running is held.
-func (s *Scheduler) execute(ctx context.Context, trigger string, only *regexp.Regexp) *RunReport {
+func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, only *regexp.Regexp) *RunReport {
 	cfg := s.cfg.Load().cfg
 	scenarios := s.Plan(only)
 	start := time.Now()
-	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scenarios: scenarios}}
+	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios}}
 	log := s.log.With("run_id", rep.ID)
 	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios))
 	s.opts.Observer.RunStarted(&rep.RunInfo)
@@ -355,6 +383,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		if startErr != nil || t.Process == nil {
 			return
 		}
+		s.opts.Observer.TargetStarting(name)
 		p, err := StartProcess(ctx, processSpec(cfg, t, log))
 		if err != nil {
 			startErr = err
@@ -394,6 +423,11 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 				stopTarget()
 				startTarget()
 			default:
+				if k > 0 && !s.settle(ctx, log, t.ReadyURL()) && ctx.Err() == nil {
+					log.Warn("target did not settle after the previous scenario, restarting", "settle_timeout", s.opts.SettleTimeout)
+					stopTarget()
+					startTarget()
+				}
 			}
 		}
 		res := &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios), Start: time.Now()}
@@ -414,6 +448,42 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		rep.Results = append(rep.Results, res)
 		s.opts.Observer.ScenarioFinished(res)
 	}
+}
+
+// settle waits until the http(s) readiness URL of a managed target answers
+// 2xx within settleProbeTimeout, for at most Options.SettleTimeout. It
+// reports whether the target settled; a readiness check that is not over
+// HTTP, or settling switched off, counts as settled.
+func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL string) bool {
+	if s.opts.SettleTimeout < 0 || !strings.HasPrefix(readyURL, "http") {
+		return true
+	}
+	client := &http.Client{Timeout: settleProbeTimeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	start := time.Now()
+	deadline := start.Add(s.opts.SettleTimeout)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
+		if err != nil {
+			return true
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+				if waited := time.Since(start); waited > settleProbeTimeout {
+					log.Info("target settled", "waited_seconds", waited.Seconds())
+				}
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // runScenario applies the load of res.Scenario, sampling resource use.
@@ -603,6 +673,7 @@ func (s *sampler) stop() (target, self Usage) {
 type nopObserver struct{}
 
 func (nopObserver) RunStarted(*RunInfo)              {}
+func (nopObserver) TargetStarting(string)            {}
 func (nopObserver) TargetChanged(string, bool)       {}
 func (nopObserver) ScenarioFinished(*ScenarioResult) {}
 func (nopObserver) RunFinished(*RunReport)           {}

@@ -48,7 +48,8 @@ type recorder struct {
 	nextRuns []time.Time
 }
 
-func (r *recorder) RunStarted(*RunInfo) {}
+func (r *recorder) RunStarted(*RunInfo)   {}
+func (r *recorder) TargetStarting(string) {}
 func (r *recorder) TargetChanged(target string, up bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -324,4 +325,61 @@ endpoints:
 		close(release)
 		synctest.Wait()
 	})
+}
+
+// TestSettleRestartsAWedgedTarget runs two scenarios on a managed target
+// whose readiness check turns slow once it has served load (as a server
+// still working through abandoned requests does): benchd waits at most
+// SettleTimeout, restarts the target, and the second scenario runs on a
+// fresh one.
+func TestSettleRestartsAWedgedTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	script := `
+import http.server, sys, time
+loaded = False
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        global loaded
+        if self.path == "/healthz" and loaded:
+            time.sleep(3)
+        if self.path == "/load":
+            loaded = True
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+`
+	if err := os.WriteFile(filepath.Join(dir, "wedge.py"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseConfig(t, fmt.Sprintf(`
+defaults: {connections: 2, threads: 1, duration: 300ms, warmup: 0s, timeout: 1s}
+targets:
+  - name: wedge
+    url: http://127.0.0.1:%[1]d
+    process: {command: [/usr/bin/python3, wedge.py, "%[1]d"], ready: /healthz, ready_timeout: 20s, stop_timeout: 1s}
+endpoints:
+  - {name: a, path: /load}
+  - {name: b, path: /load}
+`, port), dir)
+	rec := &recorder{}
+	s, err := New(cfg, Options{Observer: rec, SettleTimeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.RunOnce(t.Context(), TriggerManual, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Err != nil || r.Result.Responses[engine.Class2xx] == 0 {
+			t.Errorf("%s: err %v, result %+v", r.Scenario.Name, r.Err, r.Result)
+		}
+	}
+	if got := strings.Join(rec.targets, ","); got != "wedge=true,wedge=false,wedge=true,wedge=false" {
+		t.Errorf("target transitions %q, want a restart between the scenarios", got)
+	}
 }

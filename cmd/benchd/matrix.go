@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
@@ -45,7 +46,15 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return err
 	}
-	obs := &matrixObserver{format: f.matrix.format, out: stdout, progress: stderr}
+	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tracing, logger)
+	obs := observers{
+		telemetry{tracer: exporters.NewRunTracer(tracing.Provider())},
+		&matrixObserver{format: f.matrix.format, out: stdout, progress: stderr},
+	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: obs,
 		Logger:   logger.With("component", "scheduler"),
@@ -96,6 +105,7 @@ func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 	fmt.Fprintf(o.progress, "run %s: %d scenarios\n", info.ID, len(info.Scenarios))
 }
 
+func (o *matrixObserver) TargetStarting(string)      {}
 func (o *matrixObserver) TargetChanged(string, bool) {}
 
 func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {

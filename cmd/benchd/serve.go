@@ -32,8 +32,17 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tracing, logger)
+	if tracing.Exporting {
+		logger.Info("exporting traces over OTLP", "protocol", tracing.Protocol)
+	}
+
 	sched, err := scheduler.New(cfg, scheduler.Options{
-		Observer: metricsObserver{m: metrics},
+		Observer: telemetry{metrics: metrics, tracer: exporters.NewRunTracer(tracing.Provider())},
 		Logger:   logger.With("component", "scheduler"),
 	})
 	if err != nil {
@@ -73,21 +82,14 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
-// metricsObserver feeds scheduler events to the Prometheus collector.
-type metricsObserver struct{ m *exporters.Metrics }
+// TracingShutdownTimeout bounds the flush of pending spans at exit.
+const TracingShutdownTimeout = 5 * time.Second
 
-func (o metricsObserver) RunStarted(*scheduler.RunInfo) {}
-
-func (o metricsObserver) TargetChanged(target string, up bool) { o.m.SetTargetUp(target, up) }
-
-func (o metricsObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
-	o.m.ObserveScenario(r.Scenario.Target, r.Scenario.Mode, r.Scenario.Endpoint, r.Result, r.End)
+// shutdownTracing flushes pending spans within TracingShutdownTimeout.
+func shutdownTracing(t *exporters.Tracing, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), TracingShutdownTimeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		logger.Warn("tracing shutdown", "err", err)
+	}
 }
-
-func (o metricsObserver) RunFinished(r *scheduler.RunReport) {
-	o.m.ObserveRun(r.Outcome(), r.Start, r.End)
-}
-
-func (o metricsObserver) RunSkipped(time.Time) { o.m.RunSkipped() }
-
-func (o metricsObserver) NextRun(at time.Time) { o.m.SetNextRun(at) }
