@@ -9,12 +9,14 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,7 +49,34 @@ type Options struct {
 	Ready func() bool
 	// Logger receives server logs; nil discards them.
 	Logger *slog.Logger
+	// Control, when set, serves the write API: POST /-/reload,
+	// POST /api/v1/runs, POST /api/v1/schedule/pause and /resume.
+	Control Control
+	// Token returns the bearer token the write API requires, read at each
+	// request so that a reload can change it. Nil or empty switches the
+	// write API off (it answers 403), so that an unprotected daemon
+	// cannot be driven over the network.
+	Token func() string
 }
+
+// Control is what the write API calls. Methods must be safe for
+// concurrent use and return quickly.
+type Control interface {
+	// Reload re-reads the configuration; on error the old one stays.
+	Reload() error
+	// TriggerRun starts a run of the matrix now; it returns an error
+	// satisfying IsConflict while a run is in progress.
+	TriggerRun(ctx context.Context) error
+	// Pause and Resume stop and restart scheduled runs.
+	Pause()
+	Resume()
+	// Status reports whether a run is in progress and the schedule paused.
+	Status() (running, paused bool)
+}
+
+// ErrConflict marks a request that cannot be done in the current state
+// (a run is already in progress); the API answers 409.
+var ErrConflict = errors.New("api: conflict")
 
 // Server serves benchd's HTTP endpoints. Create it with [New].
 type Server struct {
@@ -93,6 +122,11 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("api: landing page: %w", err)
 	}
 	mux.Handle("GET /{$}", landing)
+	mux.HandleFunc("GET /api/v1/status", s.status)
+	mux.HandleFunc("POST /-/reload", s.write(s.reload))
+	mux.HandleFunc("POST /api/v1/runs", s.write(s.triggerRun))
+	mux.HandleFunc("POST /api/v1/schedule/pause", s.write(s.pause))
+	mux.HandleFunc("POST /api/v1/schedule/resume", s.write(s.resume))
 	s.handler = mux
 
 	addrs := []string{DefaultListenAddress}
@@ -175,7 +209,72 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	if !ready {
 		status, code = "starting", http.StatusServiceUnavailable
 	}
+	writeJSON(w, code, map[string]string{"status": status})
+}
+
+// write guards a write handler: the write API must be configured and the
+// request must carry the bearer token.
+func (s *Server) write(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := ""
+		if s.opts.Token != nil {
+			token = s.opts.Token()
+		}
+		if s.opts.Control == nil || token == "" {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the write API is off: set a token file in the configuration to turn it on"})
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="benchd"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) reload(w http.ResponseWriter, _ *http.Request) {
+	if err := s.opts.Control.Reload(); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+}
+
+func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request) {
+	err := s.opts.Control.TriggerRun(r.Context())
+	switch {
+	case errors.Is(err, ErrConflict):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "a run is already in progress"})
+	case err != nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+	default:
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
+	}
+}
+
+func (s *Server) pause(w http.ResponseWriter, _ *http.Request) {
+	s.opts.Control.Pause()
+	s.status(w, nil)
+}
+
+func (s *Server) resume(w http.ResponseWriter, _ *http.Request) {
+	s.opts.Control.Resume()
+	s.status(w, nil)
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.Control == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no scheduler"})
+		return
+	}
+	running, paused := s.opts.Control.Status()
+	writeJSON(w, http.StatusOK, map[string]bool{"running": running, "paused": paused})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
+	_ = json.NewEncoder(w).Encode(v)
 }

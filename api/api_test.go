@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -78,5 +80,90 @@ func TestNewListenError(t *testing.T) {
 	_, err := New(Options{Gatherer: prometheus.NewRegistry(), Web: &web.FlagConfig{WebListenAddresses: &addrs}})
 	if err == nil || !strings.Contains(err.Error(), "--web.listen-address") {
 		t.Fatalf("error %v does not name the flag", err)
+	}
+}
+
+// control records what the write API asked for.
+type control struct {
+	reloads, runs int
+	busy, paused  bool
+	reloadErr     error
+}
+
+func (c *control) Reload() error { c.reloads++; return c.reloadErr }
+func (c *control) TriggerRun(context.Context) error {
+	if c.busy {
+		return ErrConflict
+	}
+	c.runs++
+	c.busy = true
+	return nil
+}
+func (c *control) Pause()               { c.paused = true }
+func (c *control) Resume()              { c.paused = false }
+func (c *control) Status() (bool, bool) { return c.busy, c.paused }
+
+func TestWriteAPI(t *testing.T) {
+	do := func(t *testing.T, h http.Handler, method, path, token string) (int, string) {
+		t.Helper()
+		req := httptest.NewRequest(method, path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	newServer := func(t *testing.T, c Control, token string) *Server {
+		t.Helper()
+		addrs := []string{"127.0.0.1:0"}
+		s, err := New(Options{Gatherer: prometheus.NewRegistry(), Web: &web.FlagConfig{WebListenAddresses: &addrs}, Control: c, Token: func() string { return token }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.closeListeners)
+		return s
+	}
+	t.Run("off without a token", func(t *testing.T) {
+		c := &control{}
+		s := newServer(t, c, "")
+		if code, _ := do(t, s.Handler(), "POST", "/api/v1/runs", "anything"); code != http.StatusForbidden {
+			t.Errorf("code %d, want 403", code)
+		}
+		if c.runs != 0 {
+			t.Errorf("a run was triggered with the write API off")
+		}
+	})
+	c := &control{}
+	s := newServer(t, c, "s3cret")
+	cases := []struct {
+		name, method, path, token string
+		wantCode                  int
+		wantBody                  string
+	}{
+		{"no token", "POST", "/api/v1/runs", "", 401, "bearer token"},
+		{"wrong token", "POST", "/api/v1/runs", "nope", 401, "bearer token"},
+		{"trigger", "POST", "/api/v1/runs", "s3cret", 202, "started"},
+		{"trigger while running", "POST", "/api/v1/runs", "s3cret", 409, "in progress"},
+		{"pause", "POST", "/api/v1/schedule/pause", "s3cret", 200, `"paused":true`},
+		{"status is public", "GET", "/api/v1/status", "", 200, `"running":true`},
+		{"resume", "POST", "/api/v1/schedule/resume", "s3cret", 200, `"paused":false`},
+		{"reload", "POST", "/-/reload", "s3cret", 200, "reloaded"},
+		{"reload needs POST", "GET", "/-/reload", "s3cret", 405, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := do(t, s.Handler(), tc.method, tc.path, tc.token)
+			if code != tc.wantCode || !strings.Contains(body, tc.wantBody) {
+				t.Errorf("%s %s = %d %q, want %d containing %q", tc.method, tc.path, code, body, tc.wantCode, tc.wantBody)
+			}
+		})
+	}
+	if c.runs != 1 || c.reloads != 1 {
+		t.Errorf("runs %d reloads %d, want 1 and 1", c.runs, c.reloads)
+	}
+	c.reloadErr = errors.New("config: bad.yml: 1 problem")
+	if code, body := do(t, s.Handler(), "POST", "/-/reload", "s3cret"); code != 500 || !strings.Contains(body, "bad.yml") {
+		t.Errorf("failed reload = %d %q, want 500 with the reason", code, body)
 	}
 }

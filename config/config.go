@@ -106,6 +106,13 @@ type Config struct {
 	Targets []Target `yaml:"targets"`
 	// Endpoints are the paths loaded on every target, in run order.
 	Endpoints []Endpoint `yaml:"endpoints"`
+	// CPUs, if set, is the CPU list benchd itself (the load generator)
+	// runs on, such as "1" or "2-3" (see [ParseCPUList]), so that it does
+	// not compete with the target for the same cores; "" means no pinning.
+	// The caller applies it (cmd/benchd, at start-up).
+	CPUs string `yaml:"cpus,omitempty"`
+	// API configures benchd's HTTP API.
+	API API `yaml:"api,omitempty"`
 	// Dir is the directory relative paths (process.dir, service dir) resolve
 	// against: the config file's directory for [Load], the dir argument of
 	// [Parse], "" for [Default]. It is not part of the YAML.
@@ -176,6 +183,9 @@ type Service struct {
 	// ReadyTimeout is how long benchd waits for Ready before the run
 	// fails; more than 0, default DefaultReadyTimeout.
 	ReadyTimeout time.Duration `yaml:"ready_timeout"`
+	// CPUs, if set, is the CPU list the service runs on (see
+	// [ParseCPUList]); "" means no pinning.
+	CPUs string `yaml:"cpus,omitempty"`
 }
 
 // Target is one system under test. It may be copied; copies share Process,
@@ -234,6 +244,10 @@ type Process struct {
 	// StopTimeout is the grace between SIGTERM and SIGKILL when the server
 	// is stopped; more than 0, default DefaultStopTimeout.
 	StopTimeout time.Duration `yaml:"stop_timeout"`
+	// CPUs, if set, is the CPU list the server and everything it starts
+	// run on, such as "0" or "0-1" (see [ParseCPUList]); "" means no
+	// pinning. It also sets {nproc} in Command and Setup.
+	CPUs string `yaml:"cpus,omitempty"`
 }
 
 // Endpoint is a path loaded on every target, with its own load settings. It
@@ -347,7 +361,8 @@ func Default() (*Config, error) {
 	return parse(defaultYAML, "", "default.yml")
 }
 
-// parse decodes and validates data; name is the file name used in errors.
+// parse decodes data, expands the placeholders of its commands ({benchd},
+// {nproc}) and validates it; name is the file name used in errors.
 func parse(data []byte, dir, name string) (*Config, error) {
 	where := "config: "
 	if name != "" {
@@ -362,7 +377,7 @@ func parse(data []byte, dir, name string) (*Config, error) {
 		return nil, fmt.Errorf("%s%w", where, err)
 	}
 	c.Dir = dir
-	if errs := c.validate(); len(errs) > 0 {
+	if errs := append(c.expand(), c.validate()...); len(errs) > 0 {
 		return nil, problems(where, errs)
 	}
 	return c, nil

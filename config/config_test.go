@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +26,8 @@ func TestLoadBad(t *testing.T) {
 		want     []string
 	}{
 		{"unknown-key.bad.yml", 6, []string{
-			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints) [line 2]`,
-			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, ready, ready_timeout) [line 7]`,
+			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints, cpus, api) [line 2]`,
+			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, ready, ready_timeout, cpus) [line 7]`,
 			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 11]`,
 			`targets[1].process.ready_timout: unknown key "ready_timout" (did you mean "ready_timeout"?) [line 17]`,
 			`targets[1].overrides.root.connectons: unknown key "connectons" (did you mean "connections"?) [line 19]`,
@@ -92,6 +94,12 @@ func TestLoadBad(t *testing.T) {
 			`targets[5].url: is required`,
 			`targets[6].url: "http://[::1" is not a valid URL: missing ']' in host`,
 		}},
+		{"bad-cpus.bad.yml", 4, []string{
+			`cpus: "1-0": the range ends before it starts (want a CPU list such as "0", "0-1" or "0,2-3")`,
+			`services[0].cpus: "x": "x" is not a CPU number`,
+			`targets[0].process.cpus: "": "" is not a CPU number`,
+			`targets[1].process.cpus: "1024": CPU 1024 is above 1023`,
+		}},
 		{"bad-ready.bad.yml", 7, []string{
 			`services[0].ready: is required (tcp://host:port or an http:// or https:// URL)`,
 			`services[1].ready: "tcp://127.0.0.1" needs a host and a port`,
@@ -139,7 +147,7 @@ func TestLoadBad(t *testing.T) {
 		{"wrong-type.bad.yml", 5, []string{
 			`run_on_start: want true or false, got "maybe" [line 1]`,
 			`targets[0].modes: want a list of strings, such as [a, b], got "sync" [line 5]`,
-			`targets[0].process: want a mapping with keys command, dir, env, setup, ready, ready_timeout, stop_timeout, got a list [line 6]`,
+			`targets[0].process: want a mapping with keys command, dir, env, setup, ready, ready_timeout, stop_timeout, cpus, got a list [line 6]`,
 			`targets[0].overrides: want a mapping of endpoint names to load settings, got a list [line 7]`,
 			`endpoints: want a list of endpoints, got "root" [line 8]`,
 		}},
@@ -293,6 +301,35 @@ func TestLoadGood(t *testing.T) {
 				}
 				if got := s.Next(scheduleEpoch); got != scheduleEpoch.Add(30*time.Minute) {
 					t.Errorf("@every 30m: next = %v", got)
+				}
+			},
+		},
+		{
+			file:      "placeholders.good.yml",
+			scenarios: []string{"pinned/-/root", "free/-/root"},
+			check: func(t *testing.T, c *Config) {
+				exe, err := os.Executable()
+				if err != nil {
+					t.Fatal(err)
+				}
+				nproc := strconv.Itoa(runtime.NumCPU())
+				for _, tt := range []struct {
+					path      string
+					got, want []string
+				}{
+					// {nproc} is the size of the cpus list where there is one.
+					{"services[0].command", c.Services[0].Command, []string{exe, "upstream", "--listen-address", "127.0.0.1:8090", "--workers=2"}},
+					{"targets[0].process.command", c.Targets[0].Process.Command, []string{"/usr/bin/gunicorn", "-w", "3", "--name=x{benchd}", "33"}},
+					{"targets[0].process.setup[0]", c.Targets[0].Process.Setup[0], []string{exe, "config", "check"}},
+					{"targets[0].process.setup[1]", c.Targets[0].Process.Setup[1], []string{"/bin/true", "3"}},
+					{"targets[1].process.command", c.Targets[1].Process.Command, []string{"/usr/bin/gunicorn", "-w", nproc}},
+				} {
+					if !slices.Equal(tt.got, tt.want) {
+						t.Errorf("%s = %q, want %q", tt.path, tt.got, tt.want)
+					}
+				}
+				if c.CPUs != "3" || c.Services[0].CPUs != "0,2" || c.Targets[0].Process.CPUs != "0-1,3" || c.Targets[1].Process.CPUs != "" {
+					t.Errorf("cpus %q, %q, %q, %q", c.CPUs, c.Services[0].CPUs, c.Targets[0].Process.CPUs, c.Targets[1].Process.CPUs)
 				}
 			},
 		},
@@ -797,5 +834,63 @@ func TestDocsEveryKey(t *testing.T) {
 				t.Errorf("key %s of %s is not documented", key, typ)
 			}
 		}
+	}
+}
+
+func TestParseCPUList(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []int
+		wantErr string
+	}{
+		{in: "0", want: []int{0}},
+		{in: "0-1", want: []int{0, 1}},
+		{in: "3,0-1", want: []int{0, 1, 3}},
+		{in: " 1 , 1-2 ", want: []int{1, 2}},
+		{in: "1023", want: []int{1023}},
+		{in: "", wantErr: "empty CPU list"},
+		{in: "a", wantErr: `"a": "a" is not a CPU number`},
+		{in: "-1", wantErr: `"-1": "" is not a CPU number`},
+		{in: "2-1", wantErr: `"2-1": the range ends before it starts`},
+		{in: "0-1024", wantErr: `"0-1024": CPU 1024 is above 1023`},
+		{in: "1,", wantErr: `"": "" is not a CPU number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseCPUList(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("ParseCPUList(%q) = %v, %v; want error %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("ParseCPUList(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestExpandNoExecutable checks that a {benchd} benchd cannot resolve is a
+// problem at its path, and that a file without it loads all the same.
+func TestExpandNoExecutable(t *testing.T) {
+	saved := executable
+	t.Cleanup(func() { executable = saved })
+	executable = func() (string, error) { return "", errors.New("no /proc") }
+
+	_, err := Load("testdata/placeholders.good.yml")
+	want := []string{
+		`services[0].command[0]: {benchd}: cannot find benchd's own executable: no /proc`,
+		`targets[0].process.setup[0][0]: {benchd}: cannot find benchd's own executable: no /proc`,
+	}
+	var got []string
+	for _, fe := range fieldErrorsOf(err) {
+		got = append(got, fe.Error())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	if _, err := Load("testdata/full.good.yml"); err != nil {
+		t.Errorf("a file without {benchd}: %v", err)
 	}
 }

@@ -48,16 +48,19 @@ var scenarioLabels = []string{"target", "endpoint", "mode"}
 type Metrics struct {
 	buckets []float64
 
-	mu        sync.Mutex
-	scenarios map[scenarioKey]*scenarioState
-	order     []scenarioKey
-	runs      map[string]float64
-	runDur    float64
-	lastRun   float64
-	nextRun   float64
-	lagSec    float64
-	lagKnown  bool
-	targets   map[string]float64
+	mu            sync.Mutex
+	scenarios     map[scenarioKey]*scenarioState
+	order         []scenarioKey
+	runs          map[string]float64
+	runDur        float64
+	lastRun       float64
+	nextRun       float64
+	lagSec        float64
+	lagKnown      bool
+	reloadOKValue float64
+	reloadAt      float64
+	reloaded      bool
+	targets       map[string]float64
 
 	requests, errors, timeouts, bytes    *prometheus.Desc
 	duration                             *prometheus.Desc
@@ -65,7 +68,7 @@ type Metrics struct {
 	lastScenario, scenarioUp             *prometheus.Desc
 	runsTotal, runDuration               *prometheus.Desc
 	lastRunTS, nextRunTS, targetUp       *prometheus.Desc
-	lag                                  *prometheus.Desc
+	lag, reloadOK, reloadTS              *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -119,6 +122,8 @@ func NewMetrics() *Metrics {
 		lastRunTS:    d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
 		nextRunTS:    d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
 		lag:          d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
+		reloadOK:     d("benchd_config_last_reload_successful", "1 if the last configuration (re)load succeeded, 0 if it failed and the previous configuration is still in use.", nil...),
+		reloadTS:     d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
 		targetUp:     d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:      version.NewCollector("benchd"),
 	}
@@ -129,7 +134,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
-		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag,
+		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS,
 	} {
 		ch <- d
 	}
@@ -168,6 +173,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	if m.lastRun > 0 {
 		ch <- prometheus.MustNewConstMetric(m.runDuration, prometheus.GaugeValue, m.runDur)
 		ch <- prometheus.MustNewConstMetric(m.lastRunTS, prometheus.GaugeValue, m.lastRun)
+	}
+	if m.reloaded {
+		ch <- prometheus.MustNewConstMetric(m.reloadOK, prometheus.GaugeValue, m.reloadOKValue)
+		ch <- prometheus.MustNewConstMetric(m.reloadTS, prometheus.GaugeValue, m.reloadAt)
 	}
 	if m.lagKnown {
 		ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, m.lagSec)
@@ -336,6 +345,18 @@ func (m *Metrics) ObserveRunStart(scheduled, start time.Time) {
 	defer m.mu.Unlock()
 	m.lagSec = max(0, start.Sub(scheduled).Seconds())
 	m.lagKnown = true
+}
+
+// ObserveReload records a configuration load or reload at t.
+func (m *Metrics) ObserveReload(ok bool, t time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reloaded = true
+	m.reloadOKValue = 0
+	if ok {
+		m.reloadOKValue = 1
+		m.reloadAt = float64(t.UnixNano()) / 1e9
+	}
 }
 
 // RunSkipped counts a scheduled run skipped because one was in progress.

@@ -20,6 +20,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/benchd/benchd/config"
 )
 
 // DefaultReadyTimeout is the time a managed process has to become ready,
@@ -103,6 +107,13 @@ type ProcessSpec struct {
 	// StopTimeout is the grace between SIGTERM and SIGKILL of the process
 	// group in Stop; zero or negative means DefaultStopTimeout.
 	StopTimeout time.Duration
+	// CPUs, if not "", is the CPU affinity of Command, a CPU list such as
+	// "0" or "0-1" (see [config.ParseCPUList]): the CPUs it and everything
+	// it starts may run on (Setup is not pinned). The mask is set on the
+	// thread that forks the command, so the command inherits it from its
+	// first instruction. A malformed list, or CPUs the machine does not
+	// have, fail the start. "" means benchd's own affinity.
+	CPUs string
 	// Logger receives lifecycle records and, at debug level, every output
 	// line (keys process, stream, line); nil discards.
 	Logger *slog.Logger
@@ -148,7 +159,9 @@ type Process struct {
 //   - a Setup step failed: wraps [ErrSetup] (and the *exec.ExitError);
 //   - the address of Ready was already in use: wraps [ErrAddrInUse];
 //   - the command could not be started ("start: exec: ...": wraps the
-//     *exec.Error, so errors.Is(err, exec.ErrNotFound) works);
+//     *exec.Error, so errors.Is(err, exec.ErrNotFound) works), or its
+//     spec.CPUs not applied ("cpus ...", "start: set CPU affinity ...",
+//     wrapping the kernel's errno);
 //   - it exited before ready ("exited with code 3 before ready: ..."):
 //     wraps [ErrExited] and the *exec.ExitError;
 //   - it was not ready in time ("not ready after 30s (tcp://...)"):
@@ -173,6 +186,13 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 	probe, err := parseReady(spec.Ready)
 	if err != nil {
 		return nil, &processError{msg: fmt.Sprintf("scheduler: %s: %v", spec.Name, err), errs: []error{err}}
+	}
+
+	var cpus []int
+	if spec.CPUs != "" {
+		if cpus, err = config.ParseCPUList(spec.CPUs); err != nil {
+			return nil, &processError{msg: fmt.Sprintf("scheduler: %s: cpus %q: %v", spec.Name, spec.CPUs, err), errs: []error{err}}
+		}
 	}
 
 	begin := time.Now()
@@ -204,6 +224,7 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 		dir:         spec.Dir,
 		env:         spec.Env,
 		raiseNofile: true,
+		cpus:        cpus,
 		log:         log,
 	})
 	if err != nil {
@@ -596,6 +617,7 @@ type childOptions struct {
 	dir         string
 	env         []string
 	raiseNofile bool // set the RLIMIT_NOFILE soft limit to the hard one
+	cpus        []int // CPU affinity of the child; empty: inherited
 	log         *slog.Logger
 	stream      string // prefix of the stream names in logs: "" or "setup "
 }
@@ -665,6 +687,13 @@ func startChild(o childOptions) (*child, error) {
 		pipes:  []*os.File{outR, errR},
 		exited: make(chan struct{}),
 	}
+	var affinity *unix.CPUSet
+	if len(o.cpus) > 0 {
+		affinity = new(unix.CPUSet)
+		for _, cpu := range o.cpus {
+			affinity.Set(cpu)
+		}
+	}
 	started := make(chan error, 1)
 	go func() {
 		// Pdeathsig fires when the thread that forked the child exits,
@@ -672,7 +701,18 @@ func startChild(o childOptions) (*child, error) {
 		// goroutines that exit locked, so fork from a locked thread and
 		// keep it until the child is reaped.
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		if affinity != nil {
+			// A child inherits the CPU affinity of the thread that forks
+			// it: pin this thread, then let it die with the goroutine
+			// (exiting locked, without UnlockOSThread) so that no other
+			// goroutine ever runs on a pinned thread.
+			if err := unix.SchedSetaffinity(0, affinity); err != nil {
+				started <- fmt.Errorf("set CPU affinity %v: %w", o.cpus, err)
+				return
+			}
+		} else {
+			defer runtime.UnlockOSThread()
+		}
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return
@@ -900,4 +940,74 @@ func (r *outputRing) tail(maxLines, maxBytes int) string {
 		lines = lines[len(lines)-maxLines:]
 	}
 	return string(bytes.Join(lines, []byte{'\n'}))
+}
+
+// PinSelf sets the CPU affinity of every thread of benchd to cpus, a CPU
+// list such as "1" or "2-3" (see [config.ParseCPUList]); "" does nothing.
+// Threads the Go runtime starts later inherit the mask from the thread
+// that creates them. Unless the GOMAXPROCS environment variable is set,
+// GOMAXPROCS is then recomputed for the new mask.
+//
+// Managed processes started afterwards inherit benchd's mask unless their
+// [ProcessSpec.CPUs] set their own: give targets their own cpus to keep
+// them off benchd's CPUs. Call PinSelf once, at start-up, before starting
+// processes. The error wraps the cause: a malformed list, or the kernel's
+// EINVAL for CPUs the machine does not have (the threads pinned before the
+// failure keep the new mask).
+func PinSelf(cpus string) error {
+	if cpus == "" {
+		return nil
+	}
+	list, err := config.ParseCPUList(cpus)
+	if err != nil {
+		return fmt.Errorf("scheduler: pin benchd to CPUs %q: %w", cpus, err)
+	}
+	var set unix.CPUSet
+	for _, c := range list {
+		set.Set(c)
+	}
+	// The runtime may start a thread while the list is being walked, from a
+	// thread not yet pinned: walk again until a pass finds no new thread.
+	pinned := map[int]bool{}
+	for pass := 0; ; pass++ {
+		tids, err := threadIDs()
+		if err != nil {
+			return fmt.Errorf("scheduler: pin benchd to CPUs %q: %w", cpus, err)
+		}
+		fresh := false
+		for _, tid := range tids {
+			if pinned[tid] {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil {
+				if errors.Is(err, unix.ESRCH) {
+					continue // the thread has ended
+				}
+				return fmt.Errorf("scheduler: pin benchd to CPUs %q: thread %d: %w", cpus, tid, err)
+			}
+			pinned[tid], fresh = true, true
+		}
+		if !fresh || pass == 100 {
+			break
+		}
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.SetDefaultGOMAXPROCS()
+	}
+	return nil
+}
+
+// threadIDs lists the threads of benchd, from /proc/self/task.
+func threadIDs() ([]int, error) {
+	names, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil, err
+	}
+	tids := make([]int, 0, len(names))
+	for _, e := range names {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
 }

@@ -20,8 +20,13 @@ import (
 	"github.com/benchd/benchd/engine"
 )
 
-// ErrRunning is returned by [Scheduler.RunOnce] while another run is in progress.
+// ErrRunning is returned by [Scheduler.RunOnce] and [Scheduler.TriggerNow]
+// while another run is in progress.
 var ErrRunning = errors.New("scheduler: a run is already in progress")
+
+// ErrNotRunning is returned by [Scheduler.TriggerNow] when [Scheduler.Run]
+// is not running.
+var ErrNotRunning = errors.New("scheduler: the schedule loop is not running")
 
 // Triggers: what started a run, as recorded in [RunInfo.Trigger].
 const (
@@ -192,6 +197,9 @@ type Scheduler struct {
 	log      *slog.Logger
 	cfg      atomic.Pointer[state]
 	reload   chan struct{}
+	manual   chan chan error
+	looping  atomic.Bool
+	paused   atomic.Bool
 	running  sync.Mutex
 	lastID   string
 	idSuffix int
@@ -223,7 +231,7 @@ func New(cfg *config.Config, o Options) (*Scheduler, error) {
 	if o.SettleTimeout == 0 {
 		o.SettleTimeout = DefaultSettleTimeout
 	}
-	s := &Scheduler{opts: o, log: o.Logger, reload: make(chan struct{}, 1)}
+	s := &Scheduler{opts: o, log: o.Logger, reload: make(chan struct{}, 1), manual: make(chan chan error)}
 	if err := s.ApplyConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -259,6 +267,8 @@ func (s *Scheduler) Config() *config.Config {
 func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	s.looping.Store(true)
+	defer s.looping.Store(false)
 	start := func(trigger string, due time.Time) bool {
 		if !s.running.TryLock() {
 			return false
@@ -284,13 +294,60 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			return nil
 		case <-s.reload:
 			timer.Stop()
+		case reply := <-s.manual:
+			timer.Stop()
+			if start(TriggerManual, time.Time{}) {
+				reply <- nil
+			} else {
+				reply <- ErrRunning
+			}
 		case <-timer.C:
+			if s.paused.Load() {
+				s.log.Info("scheduled run not started: schedule paused", "scheduled_at", next)
+				continue
+			}
 			if !start(TriggerSchedule, next) {
 				s.log.Warn("scheduled run skipped: previous run still in progress", "scheduled_at", next)
 				s.opts.Observer.RunSkipped(next)
 			}
 		}
 	}
+}
+
+// TriggerNow starts a run of the whole matrix now, in the background of
+// [Scheduler.Run], and returns once it has started. It returns
+// [ErrRunning] while a run is in progress, [ErrNotRunning] when Run is not
+// running, or ctx's error. A paused schedule does not stop it.
+func (s *Scheduler) TriggerNow(ctx context.Context) error {
+	if !s.looping.Load() {
+		return ErrNotRunning
+	}
+	reply := make(chan error, 1)
+	select {
+	case s.manual <- reply:
+		return <-reply
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Pause stops scheduled runs from starting until [Scheduler.Resume]; a run
+// in progress goes on, and runs triggered by hand still start.
+func (s *Scheduler) Pause() { s.paused.Store(true) }
+
+// Resume lets scheduled runs start again after [Scheduler.Pause].
+func (s *Scheduler) Resume() { s.paused.Store(false) }
+
+// Paused reports whether the schedule is paused.
+func (s *Scheduler) Paused() bool { return s.paused.Load() }
+
+// Running reports whether a run is in progress.
+func (s *Scheduler) Running() bool {
+	if s.running.TryLock() {
+		s.running.Unlock()
+		return false
+	}
+	return true
 }
 
 // RunOnce runs the matrix now, restricted to the scenarios only matches

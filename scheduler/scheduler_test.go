@@ -383,3 +383,70 @@ endpoints:
 		t.Errorf("target transitions %q, want a restart between the scenarios", got)
 	}
 }
+
+// TestTriggerNowAndPause drives the loop in a synctest bubble: a paused
+// schedule starts no scheduled run, TriggerNow still starts one, and a
+// second TriggerNow during it is refused.
+func TestTriggerNowAndPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := parseConfig(t, `
+schedule: "@every 1m"
+run_on_start: false
+targets:
+  - {name: t, url: "http://127.0.0.1:1"}
+endpoints:
+  - {name: e, path: /}
+`, "")
+		rec := &recorder{}
+		eng := EngineFunc(func(ctx context.Context, p engine.Plan) (*engine.Result, error) {
+			select {
+			case <-time.After(30 * time.Second):
+			case <-ctx.Done():
+			}
+			return &engine.Result{Plan: p}, nil
+		})
+		s, err := New(cfg, Options{Engine: eng, Observer: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TriggerNow(t.Context()); !errors.Is(err, ErrNotRunning) {
+			t.Errorf("TriggerNow before Run: %v, want ErrNotRunning", err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		synctest.Wait()
+		s.Pause()
+		time.Sleep(2*time.Minute + time.Second) // two ticks, both paused
+		synctest.Wait()
+		if err := s.TriggerNow(ctx); err != nil {
+			t.Fatalf("TriggerNow: %v", err)
+		}
+		synctest.Wait()
+		if !s.Running() {
+			t.Errorf("no run in progress after TriggerNow")
+		}
+		if err := s.TriggerNow(ctx); !errors.Is(err, ErrRunning) {
+			t.Errorf("TriggerNow during a run: %v, want ErrRunning", err)
+		}
+		time.Sleep(31 * time.Second)
+		synctest.Wait()
+		s.Resume()
+		time.Sleep(time.Minute) // next tick runs
+		synctest.Wait()
+		cancel()
+		<-done
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var triggers []string
+		for _, r := range rec.reports {
+			triggers = append(triggers, r.Trigger)
+		}
+		if got := strings.Join(triggers, ","); got != "manual,schedule" {
+			t.Errorf("runs by trigger %q, want manual,schedule", got)
+		}
+		if rec.skipped != 0 {
+			t.Errorf("paused ticks counted as skipped: %d", rec.skipped)
+		}
+	})
+}

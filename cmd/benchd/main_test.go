@@ -105,7 +105,12 @@ targets:
 endpoints:
   - {name: json, path: "/myapp/{mode}/json"}
   - {name: json_query, path: "/myapp/{mode}/json_query"}
+api:
+  token_file: token
 `, p1, p2)
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	path = filepath.Join(dir, "benchd.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -245,6 +250,51 @@ func TestServeEndToEnd(t *testing.T) {
 	if _, ok := families["benchd_build_info"]; !ok {
 		t.Errorf("benchd_build_info missing")
 	}
+	promtoolCheckMetrics(t, url)
+	if v := value(families, "benchd_config_last_reload_successful", nil); v != 1 {
+		t.Errorf("benchd_config_last_reload_successful = %v, want 1", v)
+	}
+
+	// SIGHUP reloads the configuration.
+	before := value(families, "benchd_config_last_reload_success_timestamp_seconds", nil)
+	time.Sleep(10 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		f := scrape(t, url)
+		if value(f, "benchd_config_last_reload_success_timestamp_seconds", nil) > before {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("SIGHUP did not reload; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The write API: token required; a second trigger during a run is refused.
+	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/runs", port)
+	post := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, api, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code != http.StatusUnauthorized {
+		t.Errorf("POST /api/v1/runs without token: %d, want 401", code)
+	}
+	if code := post("s3cret"); code != http.StatusAccepted {
+		t.Errorf("POST /api/v1/runs: %d, want 202", code)
+	}
+	if code := post("s3cret"); code != http.StatusConflict {
+		t.Errorf("POST /api/v1/runs during a run: %d, want 409", code)
+	}
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %v %v", resp, err)
@@ -333,4 +383,29 @@ func histogramCount(fams map[string]*dto.MetricFamily, name string, labels map[s
 		return 0
 	}
 	return m.Histogram.GetSampleCount()
+}
+
+// promtoolCheckMetrics lints a live scrape with Debian's promtool: it must
+// pass with no warnings.
+func promtoolCheckMetrics(t *testing.T, url string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("promtool is missing: apt-get install -y prometheus (or make setup)")
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 }

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +18,7 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/benchd/benchd/api"
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/scheduler"
 )
@@ -48,6 +53,11 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	d := &daemon{f: f, log: logger, sched: sched, metrics: metrics}
+	if err := d.setToken(cfg); err != nil {
+		return err
+	}
+	metrics.ObserveReload(true, time.Now())
 	var running atomic.Bool
 	srv, err := api.New(api.Options{
 		Gatherer:   reg,
@@ -56,6 +66,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Version:    version.Info(),
 		Ready:      running.Load,
 		Logger:     logger.With("component", "web"),
+		Control:    d,
+		Token:      d.currentToken,
 	})
 	if err != nil {
 		return err
@@ -77,6 +89,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		defer cancel()
 		errs[1] = srv.Serve(ctx)
 	})
+	wg.Go(func() { d.reloadOnSIGHUP(ctx) })
 	wg.Wait()
 	logger.Info("benchd stopped")
 	return errors.Join(errs...)
@@ -91,5 +104,92 @@ func shutdownTracing(t *exporters.Tracing, logger *slog.Logger) {
 	defer cancel()
 	if err := t.Shutdown(ctx); err != nil {
 		logger.Warn("tracing shutdown", "err", err)
+	}
+}
+
+// daemon is the write API's view of the running daemon: reload, trigger,
+// pause and resume. It is safe for concurrent use.
+type daemon struct {
+	f       *flags
+	log     *slog.Logger
+	sched   *scheduler.Scheduler
+	metrics *exporters.Metrics
+	reload  sync.Mutex
+	token   atomic.Pointer[string]
+}
+
+// setToken reads cfg's api.token_file; no file switches the write API off.
+func (d *daemon) setToken(cfg *config.Config) error {
+	token := ""
+	if cfg.API.TokenFile != "" {
+		path := cfg.ResolvePath(cfg.API.TokenFile)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("config: api.token_file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+		if token == "" {
+			return fmt.Errorf("config: api.token_file: %s is empty (write a token into it, or remove the key to switch the write API off)", path)
+		}
+	}
+	d.token.Store(&token)
+	return nil
+}
+
+func (d *daemon) currentToken() string { return *d.token.Load() }
+
+// Reload re-reads the configuration and applies it to the next run; on
+// error the old configuration stays. Every attempt is counted in the
+// reload metrics.
+func (d *daemon) Reload() error {
+	d.reload.Lock()
+	defer d.reload.Unlock()
+	err := d.tryReload()
+	d.metrics.ObserveReload(err == nil, time.Now())
+	if err != nil {
+		d.log.Error("config reload failed, keeping the old configuration", "err", err)
+		return err
+	}
+	d.log.Info("config reloaded")
+	return nil
+}
+
+func (d *daemon) tryReload() error {
+	cfg, err := loadConfig(d.f, d.log)
+	if err != nil {
+		return err
+	}
+	if err := d.setToken(cfg); err != nil {
+		return err
+	}
+	return d.sched.ApplyConfig(cfg)
+}
+
+// TriggerRun starts a run now.
+func (d *daemon) TriggerRun(ctx context.Context) error {
+	err := d.sched.TriggerNow(ctx)
+	if errors.Is(err, scheduler.ErrRunning) {
+		return fmt.Errorf("%w: %w", api.ErrConflict, err)
+	}
+	return err
+}
+
+func (d *daemon) Pause()  { d.sched.Pause(); d.log.Info("schedule paused") }
+func (d *daemon) Resume() { d.sched.Resume(); d.log.Info("schedule resumed") }
+
+func (d *daemon) Status() (running, paused bool) { return d.sched.Running(), d.sched.Paused() }
+
+// reloadOnSIGHUP reloads the configuration on each SIGHUP until ctx is done.
+func (d *daemon) reloadOnSIGHUP(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = d.Reload() // logged and counted by Reload
+		}
 	}
 }
