@@ -54,3 +54,24 @@ lint: vet ## Static checks (go vet, gofmt).
 .PHONY: tidy-check
 tidy-check: ## Fail if go.mod/go.sum are not tidy.
 	$(GO) mod tidy -diff
+
+.PHONY: stack
+stack: setup ## Start Prometheus (127.0.0.1:9090) and Alertmanager (127.0.0.1:9093) with benchd's rules; make stack-stop stops them.
+	bash scripts/stack.sh start
+
+.PHONY: stack-stop
+stack-stop: ## Stop what make stack started.
+	bash scripts/stack.sh stop
+
+.PHONY: dashboards
+dashboards: ## Regenerate grafana/dashboards/*.json.
+	$(GO) generate ./grafana
+
+.PHONY: check-generated
+check-generated: dashboards ## Fail if generated files differ from the committed ones.
+	git diff --exit-code -- grafana/dashboards
+	@test -z "$$(git status --porcelain -- grafana/dashboards)"
+
+.PHONY: bench
+bench: setup ## Compare benchd with wrk and bombardier on a pinned nginx (bench/compare.sh).
+	bash bench/compare.sh

@@ -52,6 +52,9 @@ type Options struct {
 	// Control, when set, serves the write API: POST /-/reload,
 	// POST /api/v1/runs, POST /api/v1/schedule/pause and /resume.
 	Control Control
+	// History, when set, serves the run history: GET /api/v1/runs,
+	// /api/v1/runs/{id} and /api/v1/scenarios/{target}/{mode}/{endpoint}/history.
+	History History
 	// Token returns the bearer token the write API requires, read at each
 	// request so that a reload can change it. Nil or empty switches the
 	// write API off (it answers 403), so that an unprotected daemon
@@ -123,6 +126,9 @@ func New(o Options) (*Server, error) {
 	}
 	mux.Handle("GET /{$}", landing)
 	mux.HandleFunc("GET /api/v1/status", s.status)
+	mux.HandleFunc("GET /api/v1/runs", s.listRuns)
+	mux.HandleFunc("GET /api/v1/runs/{id}", s.getRun)
+	mux.HandleFunc("GET /api/v1/scenarios/{target}/{mode}/{endpoint}/history", s.scenarioHistory)
 	mux.HandleFunc("POST /-/reload", s.write(s.reload))
 	mux.HandleFunc("POST /api/v1/runs", s.write(s.triggerRun))
 	mux.HandleFunc("POST /api/v1/schedule/pause", s.write(s.pause))

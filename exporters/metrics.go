@@ -61,6 +61,7 @@ type Metrics struct {
 	reloadAt      float64
 	reloaded      bool
 	targets       map[string]float64
+	failures      map[string]float64
 
 	requests, errors, timeouts, bytes    *prometheus.Desc
 	duration                             *prometheus.Desc
@@ -69,6 +70,7 @@ type Metrics struct {
 	runsTotal, runDuration               *prometheus.Desc
 	lastRunTS, nextRunTS, targetUp       *prometheus.Desc
 	lag, reloadOK, reloadTS              *prometheus.Desc
+	startFailures                        *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -102,30 +104,32 @@ func NewMetrics() *Metrics {
 	}
 	sl := func(extra ...string) []string { return append(append([]string{}, scenarioLabels...), extra...) }
 	return &Metrics{
-		buckets:      DefaultBuckets,
-		scenarios:    map[scenarioKey]*scenarioState{},
-		runs:         map[string]float64{},
-		targets:      map[string]float64{},
-		requests:     d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
-		errors:       d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
-		timeouts:     d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
-		bytes:        d("benchd_response_bytes_total", "Response bytes read on the wire (status line, headers and body).", sl()...),
-		duration:     d("benchd_request_duration_seconds", "Latency of each completed request, from send to last byte; timed-out requests are not in it.", sl()...),
-		rps:          d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
-		latency:      d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
-		timeoutRatio: d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
-		errRatio:     d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus 4xx/5xx responses, divided by requests sent, last run of the scenario.", sl()...),
-		lastScenario: d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
-		scenarioUp:   d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
-		runsTotal:    d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),
-		runDuration:  d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
-		lastRunTS:    d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
-		nextRunTS:    d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
-		lag:          d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
-		reloadOK:     d("benchd_config_last_reload_successful", "1 if the last configuration (re)load succeeded, 0 if it failed and the previous configuration is still in use.", nil...),
-		reloadTS:     d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
-		targetUp:     d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
-		version:      version.NewCollector("benchd"),
+		buckets:       DefaultBuckets,
+		scenarios:     map[scenarioKey]*scenarioState{},
+		runs:          map[string]float64{},
+		targets:       map[string]float64{},
+		failures:      map[string]float64{},
+		requests:      d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
+		errors:        d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
+		timeouts:      d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
+		bytes:         d("benchd_response_bytes_total", "Response bytes read on the wire (status line, headers and body).", sl()...),
+		duration:      d("benchd_request_duration_seconds", "Latency of each completed request, from send to last byte; timed-out requests are not in it.", sl()...),
+		rps:           d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
+		latency:       d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
+		timeoutRatio:  d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
+		errRatio:      d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus 4xx/5xx responses, divided by requests sent, last run of the scenario.", sl()...),
+		lastScenario:  d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
+		scenarioUp:    d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
+		runsTotal:     d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),
+		runDuration:   d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
+		lastRunTS:     d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
+		nextRunTS:     d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
+		lag:           d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
+		reloadOK:      d("benchd_config_last_reload_successful", "1 if the last configuration (re)load succeeded, 0 if it failed and the previous configuration is still in use.", nil...),
+		reloadTS:      d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
+		startFailures: d("benchd_target_start_failures_total", "Times a managed target (or a service it needs) failed to start.", "target"),
+		targetUp:      d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
+		version:       version.NewCollector("benchd"),
 	}
 }
 
@@ -134,7 +138,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
-		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS,
+		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
 	} {
 		ch <- d
 	}
@@ -191,6 +195,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	sort.Strings(names)
 	for _, t := range names {
 		ch <- prometheus.MustNewConstMetric(m.targetUp, prometheus.GaugeValue, m.targets[t], t)
+		ch <- prometheus.MustNewConstMetric(m.startFailures, prometheus.CounterValue, m.failures[t], t)
 	}
 	m.version.Collect(ch)
 }
@@ -371,6 +376,36 @@ func (m *Metrics) SetNextRun(t time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.nextRun = float64(t.UnixNano()) / 1e9
+}
+
+// DeclareTarget makes a managed target's series exist (down, no start
+// failures) before its first run, so that the first failure is an
+// increase Prometheus can see.
+func (m *Metrics) DeclareTarget(target string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.targets[target]; !ok {
+		m.targets[target] = 0
+	}
+}
+
+// TargetStartFailed counts a failed start of a managed target.
+func (m *Metrics) TargetStartFailed(target string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failures[target]++
+	if _, ok := m.targets[target]; !ok {
+		m.targets[target] = 0
+	}
+}
+
+// DeclareScenario makes a scenario's counters and histogram exist at 0
+// before its first run (its per-run gauges appear with that run), so that
+// increase() over a window sees the first run's requests.
+func (m *Metrics) DeclareScenario(target, mode, endpoint string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.scenario(scenarioKey{target: target, endpoint: endpoint, mode: mode})
 }
 
 // SetTargetUp records whether the managed target is started and ready.

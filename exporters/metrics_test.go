@@ -51,6 +51,7 @@ func TestMetricsValues(t *testing.T) {
 	m.RunSkipped()
 	m.SetTargetUp("gunicorn-gevent", true)
 	m.SetTargetUp("hypercorn-uvloop", false)
+	m.TargetStartFailed("hypercorn-uvloop")
 
 	// Two runs of the first scenario: counters doubled, last-run gauges
 	// from the second; the failed scenario has zero counters and is down.
@@ -117,12 +118,16 @@ benchd_run_duration_seconds 60
 # TYPE benchd_target_up gauge
 benchd_target_up{target="gunicorn-gevent"} 1
 benchd_target_up{target="hypercorn-uvloop"} 0
+# HELP benchd_target_start_failures_total Times a managed target (or a service it needs) failed to start.
+# TYPE benchd_target_start_failures_total counter
+benchd_target_start_failures_total{target="gunicorn-gevent"} 0
+benchd_target_start_failures_total{target="hypercorn-uvloop"} 1
 `
 	names := []string{
 		"benchd_requests_total", "benchd_request_errors_total", "benchd_request_timeouts_total",
 		"benchd_response_bytes_total", "benchd_scenario_requests_per_second", "benchd_scenario_timeout_ratio",
 		"benchd_scenario_error_ratio", "benchd_scenario_up", "benchd_scenario_last_run_timestamp_seconds",
-		"benchd_runs_total", "benchd_run_duration_seconds", "benchd_target_up",
+		"benchd_runs_total", "benchd_run_duration_seconds", "benchd_target_up", "benchd_target_start_failures_total",
 	}
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
@@ -236,4 +241,25 @@ func TestMetricsNativeBucketsAndExemplar(t *testing.T) {
 		return
 	}
 	t.Fatal("benchd_request_duration_seconds not gathered")
+}
+
+// TestDeclareScenario checks a declared scenario's counters exist at 0
+// before its first run and its per-run gauges do not.
+func TestDeclareScenario(t *testing.T) {
+	m := NewMetrics()
+	m.DeclareScenario("gunicorn-uvicorn", "async", "json")
+	const want = `
+# HELP benchd_request_timeouts_total Requests whose deadline fired before the response was complete.
+# TYPE benchd_request_timeouts_total counter
+benchd_request_timeouts_total{endpoint="json",mode="async",target="gunicorn-uvicorn"} 0
+# HELP benchd_requests_total Completed requests (responses received within the timeout), by status class, warm-up excluded.
+# TYPE benchd_requests_total counter
+benchd_requests_total{class="2xx",endpoint="json",mode="async",target="gunicorn-uvicorn"} 0
+benchd_requests_total{class="3xx",endpoint="json",mode="async",target="gunicorn-uvicorn"} 0
+benchd_requests_total{class="4xx",endpoint="json",mode="async",target="gunicorn-uvicorn"} 0
+benchd_requests_total{class="5xx",endpoint="json",mode="async",target="gunicorn-uvicorn"} 0
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_request_timeouts_total", "benchd_requests_total", "benchd_scenario_up"); err != nil {
+		t.Error(err)
+	}
 }

@@ -110,8 +110,9 @@ type ProcessSpec struct {
 	// CPUs, if not "", is the CPU affinity of Command, a CPU list such as
 	// "0" or "0-1" (see [config.ParseCPUList]): the CPUs it and everything
 	// it starts may run on (Setup is not pinned). The mask is set on the
-	// thread that forks the command, so the command inherits it from its
-	// first instruction. A malformed list, or CPUs the machine does not
+	// thread that forks the command, and restored right after the fork, so
+	// the command has it from its first instruction and benchd keeps its
+	// own. A malformed list, or CPUs the machine does not
 	// have, fail the start. "" means benchd's own affinity.
 	CPUs string
 	// Logger receives lifecycle records and, at debug level, every output
@@ -616,7 +617,7 @@ type childOptions struct {
 	argv        []string
 	dir         string
 	env         []string
-	raiseNofile bool // set the RLIMIT_NOFILE soft limit to the hard one
+	raiseNofile bool  // set the RLIMIT_NOFILE soft limit to the hard one
 	cpus        []int // CPU affinity of the child; empty: inherited
 	log         *slog.Logger
 	stream      string // prefix of the stream names in logs: "" or "setup "
@@ -701,19 +702,36 @@ func startChild(o childOptions) (*child, error) {
 		// goroutines that exit locked, so fork from a locked thread and
 		// keep it until the child is reaped.
 		runtime.LockOSThread()
+		unlock := true
+		defer func() {
+			// A thread whose mask could not be restored dies with this
+			// goroutine (exiting locked) rather than run others pinned.
+			if unlock {
+				runtime.UnlockOSThread()
+			}
+		}()
 		if affinity != nil {
 			// A child inherits the CPU affinity of the thread that forks
-			// it: pin this thread, then let it die with the goroutine
-			// (exiting locked, without UnlockOSThread) so that no other
-			// goroutine ever runs on a pinned thread.
+			// it: pin this thread for the fork, then give it its own
+			// mask back.
+			var own unix.CPUSet
+			if err := unix.SchedGetaffinity(0, &own); err != nil {
+				started <- fmt.Errorf("get CPU affinity: %w", err)
+				return
+			}
 			if err := unix.SchedSetaffinity(0, affinity); err != nil {
 				started <- fmt.Errorf("set CPU affinity %v: %w", o.cpus, err)
 				return
 			}
-		} else {
-			defer runtime.UnlockOSThread()
-		}
-		if err := cmd.Start(); err != nil {
+			err := cmd.Start()
+			if rerr := unix.SchedSetaffinity(0, &own); rerr != nil {
+				unlock = false
+			}
+			if err != nil {
+				started <- err
+				return
+			}
+		} else if err := cmd.Start(); err != nil {
 			started <- err
 			return
 		}

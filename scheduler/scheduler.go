@@ -155,6 +155,9 @@ type Observer interface {
 	// TargetChanged is called when a managed target becomes ready (up) or
 	// is stopped or fails to start (down).
 	TargetChanged(target string, up bool)
+	// TargetFailed is called when a managed target (or a service it
+	// needs) fails to start, with the reason, before TargetChanged(down).
+	TargetFailed(target string, err error)
 	// ScenarioFinished is called after each scenario, failed or not.
 	ScenarioFinished(r *ScenarioResult)
 	// RunFinished is called after the last scenario of a run.
@@ -444,7 +447,11 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		p, err := StartProcess(ctx, processSpec(cfg, t, log))
 		if err != nil {
 			startErr = err
+			if ctx.Err() != nil {
+				return // cancelled, not failed
+			}
 			log.Error("target failed to start", "err", err)
+			s.opts.Observer.TargetFailed(name, err)
 			s.opts.Observer.TargetChanged(name, false)
 			return
 		}
@@ -732,6 +739,7 @@ type nopObserver struct{}
 func (nopObserver) RunStarted(*RunInfo)              {}
 func (nopObserver) TargetStarting(string)            {}
 func (nopObserver) TargetChanged(string, bool)       {}
+func (nopObserver) TargetFailed(string, error)       {}
 func (nopObserver) ScenarioFinished(*ScenarioResult) {}
 func (nopObserver) RunFinished(*RunReport)           {}
 func (nopObserver) RunSkipped(time.Time)             {}

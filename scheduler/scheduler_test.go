@@ -44,12 +44,18 @@ type recorder struct {
 	results  []*ScenarioResult
 	reports  []*RunReport
 	skipped  int
+	failed   []string
 	targets  []string
 	nextRuns []time.Time
 }
 
 func (r *recorder) RunStarted(*RunInfo)   {}
 func (r *recorder) TargetStarting(string) {}
+func (r *recorder) TargetFailed(target string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = append(r.failed, target)
+}
 func (r *recorder) TargetChanged(target string, up bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -162,6 +168,9 @@ endpoints:
 				t.Errorf("a scenario whose target did not start has a result")
 			}
 		})
+	}
+	if got := strings.Join(rec.failed, ","); got != "dies,never-ready" {
+		t.Errorf("TargetFailed for %q, want dies,never-ready", got)
 	}
 	if rep.Outcome() != "failed" {
 		t.Errorf("outcome %s, want failed", rep.Outcome())

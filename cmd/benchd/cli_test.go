@@ -31,7 +31,7 @@ func TestCLI(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 	}{
-		{"config check default", []string{"config", "check"}, 0, []string{"embedded default: OK, 4 targets, 7 endpoints, 49 scenarios"}, nil},
+		{"config check default", []string{"config", "check"}, 0, []string{"embedded default: OK, 4 targets, 12 endpoints, 80 scenarios"}, nil},
 		{"config check bad file", []string{"config", "check", "--config.file", "../../config/testdata/unknown-key.bad.yml"}, 1, []string{"INVALID", "  - "}, []string{"is invalid"}},
 		{"config check missing file", []string{"config", "check", "--config.file", "/nonexistent/benchd.yml"}, 1, []string{"INVALID", "/nonexistent/benchd.yml"}, nil},
 		{"bench wrk layout", []string{"bench", "-c", "4", "-d", "300ms", "--latency", srv.URL + "/"}, 0,

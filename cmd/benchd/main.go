@@ -6,6 +6,7 @@
 //	benchd bench URL          one load test, printed like wrk
 //	benchd config check       validate a configuration file
 //	benchd upstream           serve the reference target's upstream payload
+//	benchd dashboards         write the Grafana dashboards as JSON
 //
 // Without --config.file, benchd uses its embedded default matrix (the Django
 // workers matrix) and unpacks the reference Django project under
@@ -22,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
@@ -33,6 +35,8 @@ import (
 	"github.com/benchd/benchd/api"
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/deploy"
+	"github.com/benchd/benchd/grafana"
+	"github.com/benchd/benchd/store"
 )
 
 func main() {
@@ -43,12 +47,15 @@ func main() {
 type flags struct {
 	configFile  string
 	storagePath string
+	retention   time.Duration
 	log         promslog.Config
 	web         *web.FlagConfig
 
 	matrix   matrixFlags
 	bench    benchFlags
 	upstream upstreamFlags
+
+	dashboardsOut string
 }
 
 // run parses args, runs the chosen subcommand and returns the exit code:
@@ -75,6 +82,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		PlaceHolder("FILE").StringVar(&f.configFile)
 	app.Flag("storage.path", "Directory for benchd's state: the unpacked reference Django project and run history.").
 		Default("data/").StringVar(&f.storagePath)
+	app.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
+		Default(DefaultRetention.String()).DurationVar(&f.retention)
 	f.log = promslog.Config{}
 	promslogflag.AddFlags(app, &f.log)
 	f.web = kingpinflag.AddFlags(app, api.DefaultListenAddress)
@@ -86,6 +95,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addBenchFlags(benchCmd, &f.bench)
 	upstreamCmd := app.Command("upstream", "Serve a fixed ~24 KiB JSON payload: the local upstream of the reference target's requests/httpx/aiohttp endpoints.")
 	addUpstreamFlags(upstreamCmd, &f.upstream)
+	dashboardsCmd := app.Command("dashboards", "Write the Grafana dashboards (JSON) into a directory.")
+	dashboardsCmd.Flag("out", "Directory to write into.").Default("grafana/dashboards").StringVar(&f.dashboardsOut)
 	configCmd := app.Command("config", "Configuration tools.")
 	checkCmd := configCmd.Command("check", "Validate the configuration: print every problem with its YAML path; exit 1 if invalid.")
 
@@ -109,6 +120,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, &f.bench, stdout)
 	case upstreamCmd.FullCommand():
 		err = runUpstream(ctx, &f.upstream, logger)
+	case dashboardsCmd.FullCommand():
+		err = grafana.Write(f.dashboardsOut)
 	case checkCmd.FullCommand():
 		err = checkConfig(&f, stdout)
 	}
@@ -202,4 +215,17 @@ func splitErrors(err error) []string {
 		}
 	}
 	return []string{err.Error()}
+}
+
+// openStore opens the run history under --storage.path, creating the
+// directory. The caller must close it.
+func openStore(ctx context.Context, f *flags, logger *slog.Logger) (*store.SQLite, error) {
+	if err := os.MkdirAll(f.storagePath, 0o755); err != nil {
+		return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
+	}
+	st, err := store.Open(ctx, f.storagePath, store.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
+	}
+	return st, nil
 }

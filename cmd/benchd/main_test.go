@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -255,6 +256,43 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("benchd_config_last_reload_successful = %v, want 1", v)
 	}
 
+	// The run history of the start-up run, through the API.
+	var runs struct {
+		Runs []struct {
+			ID, Outcome string
+		} `json:"runs"`
+	}
+	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/runs", port), &runs)
+	if len(runs.Runs) != 1 || runs.Runs[0].Outcome != "success" {
+		t.Errorf("GET /api/v1/runs: %+v, want one successful run", runs)
+	} else {
+		var run struct {
+			Scenarios []struct {
+				Scenario string            `json:"scenario"`
+				Valid    bool              `json:"valid"`
+				Resp     map[string]uint64 `json:"responses"`
+			} `json:"scenarios"`
+		}
+		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/runs/%s", port, runs.Runs[0].ID), &run)
+		if len(run.Scenarios) != len(e2eScenarios) {
+			t.Errorf("run has %d scenarios in the history, want %d", len(run.Scenarios), len(e2eScenarios))
+		}
+		for _, sc := range run.Scenarios {
+			if !sc.Valid || sc.Resp["2xx"] == 0 {
+				t.Errorf("history of %s: valid %v, 2xx %d", sc.Scenario, sc.Valid, sc.Resp["2xx"])
+			}
+		}
+	}
+	var hist struct {
+		Results []struct {
+			RunID string `json:"run_id"`
+		} `json:"results"`
+	}
+	getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/scenarios/hypercorn-asyncio/async/json/history", port), &hist)
+	if len(hist.Results) != 1 {
+		t.Errorf("scenario history has %d results, want 1", len(hist.Results))
+	}
+
 	// SIGHUP reloads the configuration.
 	before := value(families, "benchd_config_last_reload_success_timestamp_seconds", nil)
 	time.Sleep(10 * time.Millisecond)
@@ -407,5 +445,22 @@ func promtoolCheckMetrics(t *testing.T, url string) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// getJSON GETs url and decodes its JSON body into v.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s %s", url, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }

@@ -55,6 +55,14 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		telemetry{tracer: exporters.NewRunTracer(tracing.Provider())},
 		&matrixObserver{format: f.matrix.format, out: stdout, progress: stderr},
 	}
+	// The run goes into the history too, unless a daemon holds it.
+	if st, err := openStore(ctx, f, logger); err != nil {
+		logger.Warn("this run is not recorded in the run history", "err", err)
+	} else {
+		defer st.Close()
+		obs = append(obs, &history{st: st, log: logger.With("component", "history"), retention: f.retention,
+			version: version.Version, cfgHash: func() string { return configHash(cfg) }})
+	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: obs,
 		Logger:   logger.With("component", "scheduler"),
@@ -106,6 +114,7 @@ func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 }
 
 func (o *matrixObserver) TargetStarting(string)      {}
+func (o *matrixObserver) TargetFailed(string, error) {}
 func (o *matrixObserver) TargetChanged(string, bool) {}
 
 func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {

@@ -26,6 +26,12 @@ func (o telemetry) TargetStarting(target string) {
 	o.tracer.TargetStarting(target, time.Now())
 }
 
+func (o telemetry) TargetFailed(target string, _ error) {
+	if o.metrics != nil {
+		o.metrics.TargetStartFailed(target)
+	}
+}
+
 func (o telemetry) TargetChanged(target string, up bool) {
 	o.tracer.TargetChanged(target, up, time.Now())
 	if o.metrics != nil {
@@ -75,6 +81,12 @@ func (os observers) RunStarted(i *scheduler.RunInfo) {
 func (os observers) TargetStarting(t string) {
 	for _, o := range os {
 		o.TargetStarting(t)
+	}
+}
+
+func (os observers) TargetFailed(t string, err error) {
+	for _, o := range os {
+		o.TargetFailed(t, err)
 	}
 }
 

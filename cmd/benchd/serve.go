@@ -46,18 +46,32 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		logger.Info("exporting traces over OTLP", "protocol", tracing.Protocol)
 	}
 
+	st, err := openStore(ctx, f, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var live atomic.Pointer[config.Config]
+	live.Store(cfg)
+	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention,
+		version: version.Version, cfgHash: func() string { return configHash(live.Load()) }}
+
 	sched, err := scheduler.New(cfg, scheduler.Options{
-		Observer: telemetry{metrics: metrics, tracer: exporters.NewRunTracer(tracing.Provider())},
-		Logger:   logger.With("component", "scheduler"),
+		Observer: observers{
+			telemetry{metrics: metrics, tracer: exporters.NewRunTracer(tracing.Provider())},
+			hist,
+		},
+		Logger: logger.With("component", "scheduler"),
 	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	d := &daemon{f: f, log: logger, sched: sched, metrics: metrics}
+	d := &daemon{f: f, log: logger, sched: sched, metrics: metrics, live: &live}
 	if err := d.setToken(cfg); err != nil {
 		return err
 	}
 	metrics.ObserveReload(true, time.Now())
+	declare(metrics, cfg)
 	var running atomic.Bool
 	srv, err := api.New(api.Options{
 		Gatherer:   reg,
@@ -67,6 +81,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Ready:      running.Load,
 		Logger:     logger.With("component", "web"),
 		Control:    d,
+		History:    st,
 		Token:      d.currentToken,
 	})
 	if err != nil {
@@ -107,6 +122,19 @@ func shutdownTracing(t *exporters.Tracing, logger *slog.Logger) {
 	}
 }
 
+// declare makes the series of every scenario and managed target of cfg
+// exist at 0 before their first run.
+func declare(m *exporters.Metrics, cfg *config.Config) {
+	for _, sc := range cfg.Scenarios() {
+		m.DeclareScenario(sc.Target, sc.Mode, sc.Endpoint)
+	}
+	for _, t := range cfg.Targets {
+		if t.Process != nil {
+			m.DeclareTarget(t.Name)
+		}
+	}
+}
+
 // daemon is the write API's view of the running daemon: reload, trigger,
 // pause and resume. It is safe for concurrent use.
 type daemon struct {
@@ -116,6 +144,7 @@ type daemon struct {
 	metrics *exporters.Metrics
 	reload  sync.Mutex
 	token   atomic.Pointer[string]
+	live    *atomic.Pointer[config.Config]
 }
 
 // setToken reads cfg's api.token_file; no file switches the write API off.
@@ -162,7 +191,12 @@ func (d *daemon) tryReload() error {
 	if err := d.setToken(cfg); err != nil {
 		return err
 	}
-	return d.sched.ApplyConfig(cfg)
+	if err := d.sched.ApplyConfig(cfg); err != nil {
+		return err
+	}
+	d.live.Store(cfg)
+	declare(d.metrics, cfg)
+	return nil
 }
 
 // TriggerRun starts a run now.

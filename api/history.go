@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/benchd/benchd/store"
+)
+
+// History is the read side of the run history that the API serves; the
+// store package's SQLite implements it.
+type History interface {
+	Run(ctx context.Context, id string) (*store.Run, error)
+	Runs(ctx context.Context, q store.RunQuery) ([]store.Run, error)
+	History(ctx context.Context, scenarioName string, q store.HistoryQuery) ([]store.Scenario, error)
+}
+
+// number is a float64 that encodes NaN and ±Inf as JSON null.
+type number float64
+
+func (n number) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+// runJSON is the API form of a run.
+type runJSON struct {
+	ID         string         `json:"id"`
+	Trigger    string         `json:"trigger"`
+	Start      time.Time      `json:"start"`
+	End        *time.Time     `json:"end,omitempty"`
+	Outcome    string         `json:"outcome"`
+	Error      string         `json:"error,omitempty"`
+	ConfigHash string         `json:"config_hash,omitempty"`
+	Version    string         `json:"version,omitempty"`
+	Scenarios  []scenarioJSON `json:"scenarios,omitempty"`
+}
+
+// scenarioJSON is the API form of one scenario result. Times of latency
+// are in seconds; counts by class and kind use the metric labels.
+type scenarioJSON struct {
+	RunID                  string            `json:"run_id"`
+	Scenario               string            `json:"scenario"`
+	Target                 string            `json:"target"`
+	Mode                   string            `json:"mode"`
+	Endpoint               string            `json:"endpoint"`
+	Start                  time.Time         `json:"start"`
+	End                    time.Time         `json:"end"`
+	Valid                  bool              `json:"valid"`
+	Error                  string            `json:"error,omitempty"`
+	URL                    string            `json:"url"`
+	Connections            int               `json:"connections"`
+	ConnectionsEstablished int               `json:"connections_established"`
+	DurationSeconds        number            `json:"duration_seconds"`
+	TimeoutSeconds         number            `json:"timeout_seconds"`
+	Sent                   uint64            `json:"sent"`
+	Requests               uint64            `json:"requests"`
+	Responses              map[string]uint64 `json:"responses"`
+	Errors                 map[string]uint64 `json:"errors"`
+	InFlight               uint64            `json:"in_flight"`
+	BytesRead              uint64            `json:"bytes_read"`
+	RequestsPerSecond      number            `json:"requests_per_second"`
+	ErrorRatio             number            `json:"error_ratio"`
+	TimeoutRatio           number            `json:"timeout_ratio"`
+	Latency                map[string]number `json:"latency_seconds"`
+	TargetCPUSeconds       number            `json:"target_cpu_seconds"`
+	TargetPeakRSSBytes     uint64            `json:"target_peak_rss_bytes"`
+	ClientCPUSeconds       number            `json:"client_cpu_seconds"`
+	ClientPeakRSSBytes     uint64            `json:"client_peak_rss_bytes"`
+}
+
+var (
+	classNames = [store.NumClasses]string{"2xx", "3xx", "4xx", "5xx"}
+	kindNames  = [store.NumErrorKinds]string{"connect", "read", "write", "timeout", "closed"}
+)
+
+func toRunJSON(r *store.Run) runJSON {
+	out := runJSON{ID: r.ID, Trigger: r.Trigger, Start: r.Start, Outcome: r.Outcome, Error: r.Err,
+		ConfigHash: r.ConfigHash, Version: r.Version}
+	if !r.End.IsZero() {
+		end := r.End
+		out.End = &end
+	}
+	for i := range r.Scenarios {
+		out.Scenarios = append(out.Scenarios, toScenarioJSON(&r.Scenarios[i]))
+	}
+	return out
+}
+
+func toScenarioJSON(s *store.Scenario) scenarioJSON {
+	out := scenarioJSON{
+		RunID: s.RunID, Scenario: s.Name, Target: s.Target, Mode: s.Mode, Endpoint: s.Endpoint,
+		Start: s.Start, End: s.End, Valid: s.Valid, Error: s.Error, URL: s.URL,
+		Connections: s.Connections, ConnectionsEstablished: s.ConnectionsEstablished,
+		DurationSeconds: number(s.DurationSeconds), TimeoutSeconds: number(s.TimeoutSeconds),
+		Sent: s.Sent, Requests: s.Requests, InFlight: s.InFlight, BytesRead: s.BytesRead,
+		RequestsPerSecond: number(s.RequestsPerSecond), ErrorRatio: number(s.ErrorRatio), TimeoutRatio: number(s.TimeoutRatio),
+		Responses: map[string]uint64{}, Errors: map[string]uint64{},
+		Latency: map[string]number{
+			"mean": number(s.LatencyMean), "stdev": number(s.LatencyStdev), "max": number(s.LatencyMax),
+			"p50": number(s.P50), "p75": number(s.P75), "p90": number(s.P90), "p99": number(s.P99),
+			"p99.9": number(s.P999), "p99.99": number(s.P9999),
+		},
+		TargetCPUSeconds: number(s.TargetCPUSeconds), TargetPeakRSSBytes: s.TargetPeakRSSBytes,
+		ClientCPUSeconds: number(s.ClientCPUSeconds), ClientPeakRSSBytes: s.ClientPeakRSSBytes,
+	}
+	for i, n := range s.Responses {
+		out.Responses[classNames[i]] = n
+	}
+	for i, n := range s.Errors {
+		out.Errors[kindNames[i]] = n
+	}
+	return out
+}
+
+// limit parses the optional "limit" query parameter: 1 to 1000.
+func limit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errors.New("limit: want a whole number from 1 to 1000")
+	}
+	return n, nil
+}
+
+func (s *Server) history(w http.ResponseWriter) bool {
+	if s.opts.History == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no run history: benchd runs without a store"})
+		return false
+	}
+	return true
+}
+
+// listRuns serves GET /api/v1/runs?limit=N&before=RFC3339: newest first.
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
+	if !s.history(w) {
+		return
+	}
+	n, err := limit(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	q := store.RunQuery{Limit: n}
+	if b := r.URL.Query().Get("before"); b != "" {
+		if q.Before, err = time.Parse(time.RFC3339Nano, b); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "before: want an RFC 3339 time such as 2026-11-29T17:00:00Z"})
+			return
+		}
+	}
+	runs, err := s.opts.History.Runs(r.Context(), q)
+	if err != nil {
+		s.log.Error("api: list runs", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
+		return
+	}
+	out := make([]runJSON, len(runs))
+	for i := range runs {
+		out[i] = toRunJSON(&runs[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+}
+
+// getRun serves GET /api/v1/runs/{id}: the run with its scenarios.
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+	if !s.history(w) {
+		return
+	}
+	run, err := s.opts.History.Run(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no run with that ID"})
+	case err != nil:
+		s.log.Error("api: get run", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
+	default:
+		writeJSON(w, http.StatusOK, toRunJSON(run))
+	}
+}
+
+// scenarioHistory serves GET /api/v1/scenarios/{target}/{mode}/{endpoint}/history:
+// the scenario's results, oldest first.
+func (s *Server) scenarioHistory(w http.ResponseWriter, r *http.Request) {
+	if !s.history(w) {
+		return
+	}
+	n, err := limit(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	name := strings.Join([]string{r.PathValue("target"), r.PathValue("mode"), r.PathValue("endpoint")}, "/")
+	list, err := s.opts.History.History(r.Context(), name, store.HistoryQuery{Limit: n})
+	if err != nil {
+		s.log.Error("api: scenario history", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
+		return
+	}
+	out := make([]scenarioJSON, len(list))
+	for i := range list {
+		out[i] = toScenarioJSON(&list[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"scenario": name, "results": out})
+}

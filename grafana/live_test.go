@@ -1,0 +1,462 @@
+package grafana
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// liveSubstitutions turn a dashboard query into plain PromQL: the time
+// variables Grafana fills in, and the scenario variables set to All.
+var liveSubstitutions = strings.NewReplacer(
+	"$__rate_interval", "1m",
+	"$__interval", "15s",
+	"$__range", "10m",
+	"$target", ".*",
+	"$endpoint", ".*",
+	"$mode", ".*",
+)
+
+// TestLive builds benchd, runs it on a tiny matrix against a Go HTTP
+// server, has Debian's prometheus scrape it every second with benchd's
+// rules loaded, and checks through Prometheus' HTTP API that every
+// dashboard query runs and (unless it reads a pending or alert metric)
+// returns data, that every metric the dashboards name is one Prometheus
+// scraped from benchd, that histogram_quantile over the latency histogram
+// gives a latency, and that every rule evaluates without error.
+func TestLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts benchd and prometheus")
+	}
+	promBin := tool(t, "prometheus", "prometheus")
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	dir := t.TempDir()
+	deadline := time.Now().Add(50 * time.Second)
+
+	// The target: two endpoints, one slower than the other.
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(2 * time.Millisecond)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"ok":true}`)
+	}))
+	t.Cleanup(target.Close)
+
+	benchd := filepath.Join(dir, "benchd")
+	build := exec.CommandContext(t.Context(), goBin, "build", "-o", benchd, "./cmd/benchd")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)
+	}
+
+	// Three targets: the test's server (unmanaged), benchd's own upstream
+	// payload server, managed by benchd (for benchd_target_up), and a
+	// managed target whose server exits at once (for BenchdTargetDown and
+	// BenchdRunsFailing, which fire without a for: clause).
+	config := filepath.Join(dir, "benchd.yml")
+	upstreamAddr := freeAddr(t)
+	writeFile(t, config, fmt.Sprintf(`schedule: "@every 10s"
+run_on_start: true
+defaults: {connections: 4, threads: 1, duration: 1s, warmup: 0s, timeout: 1s}
+targets:
+  - name: local
+    url: %s
+  - name: upstream
+    url: http://%s
+    process:
+      command: [%q, upstream, --listen-address, %q]
+      ready: tcp://%s
+      ready_timeout: 10s
+  - name: broken
+    url: http://%s
+    process:
+      command: [/bin/false]
+      ready_timeout: 2s
+endpoints:
+  - {name: fast, path: /fast}
+  - {name: slow, path: /slow}
+`, target.URL, upstreamAddr, benchd, upstreamAddr, upstreamAddr, freeAddr(t)))
+	const scenarios = 4 // that apply load: local and upstream
+	benchdAddr := freeAddr(t)
+	start(t, dir, "benchd", benchd, "serve", "--config.file="+config,
+		"--web.listen-address="+benchdAddr, "--storage.path="+filepath.Join(dir, "state"))
+
+	// Alertmanager with deploy/alertmanager/alertmanager.yml, its example
+	// webhooks pointed at a server of the test.
+	notified := make(chan string, 16)
+	webhook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err == nil {
+			for _, a := range body.Alerts {
+				select {
+				case notified <- r.URL.Path + " " + a.Labels["alertname"]:
+				default:
+				}
+			}
+		}
+	}))
+	t.Cleanup(webhook.Close)
+	amYAML, err := os.ReadFile(amConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amConfigLive := filepath.Join(dir, "alertmanager.yml")
+	writeFile(t, amConfigLive, strings.ReplaceAll(string(amYAML), "http://127.0.0.1:5001", webhook.URL))
+	amAddr := freeAddr(t)
+	start(t, dir, "alertmanager", tool(t, "prometheus-alertmanager", "prometheus-alertmanager"),
+		"--config.file="+amConfigLive, "--storage.path="+filepath.Join(dir, "alertmanager"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+
+	rules, err := filepath.Abs(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q]
+alerting:
+  alertmanagers: [{static_configs: [{targets: [%q]}]}]
+scrape_configs:
+  - job_name: benchd
+    static_configs: [{targets: [%q]}]
+`, rules, amAddr, benchdAddr))
+	promAddr := freeAddr(t)
+	start(t, dir, "prometheus", promBin, "--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
+	api := "http://" + promAddr
+
+	// Wait until a run of every scenario shows in increase() of the
+	// histogram. The first run does not: a scenario's series appear when its
+	// first run ends, already holding that run, so increase() sees the
+	// second run on.
+	waitFor(t, deadline, "a second benchd run scraped by prometheus", func() error {
+		v, err := instantQuery(api, `count(increase(benchd_request_duration_seconds_count[1m]) > 0)`)
+		if err != nil {
+			return err
+		}
+		if len(v) == 0 || v[0].value() < scenarios {
+			return fmt.Errorf("result %v, want %d scenarios", v, scenarios)
+		}
+		return nil
+	})
+
+	pending := map[string]bool{"ALERTS": true}
+	for _, n := range PendingMetrics {
+		pending[n] = true
+	}
+	scraped := map[string]bool{}
+	t.Run("metric names", func(t *testing.T) {
+		names, err := apiGet[[]string](api + "/api/v1/label/__name__/values")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			scraped[n] = true
+		}
+		for _, q := range dashboardQueries(t) {
+			for _, n := range metricNames(q.expr) {
+				if !scraped[n] && !pending[n] {
+					t.Errorf("%s: %s is not among the metrics prometheus scraped from benchd", q.where, n)
+				}
+			}
+		}
+	})
+
+	t.Run("dashboard queries", func(t *testing.T) {
+		for _, q := range dashboardQueries(t) {
+			expr := liveSubstitutions.Replace(q.expr)
+			needsData := true
+			for _, n := range metricNames(expr) {
+				needsData = needsData && !pending[n]
+			}
+			var last error
+			for {
+				v, err := instantQuery(api, expr)
+				last = err
+				if err == nil && needsData && len(v) == 0 {
+					last = fmt.Errorf("no data")
+				}
+				if last == nil || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			if last != nil {
+				t.Errorf("%s: %s: %v", q.where, expr, last)
+			}
+		}
+	})
+
+	t.Run("histogram_quantile", func(t *testing.T) {
+		v, err := instantQuery(api, `histogram_quantile(0.99, sum by (target, endpoint, mode, le) (increase(benchd_request_duration_seconds_bucket{target=~"local|upstream"}[10m])))`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v) != scenarios {
+			t.Fatalf("%d series, want one per scenario (%d): %v", len(v), scenarios, v)
+		}
+		for _, s := range v {
+			// Loopback answers take well under the 1 s timeout; the slow
+			// endpoint at least its 2 ms.
+			if p := s.value(); math.IsNaN(p) || p <= 0 || p > 1 {
+				t.Errorf("p99 of %v = %v, want within (0, 1] s", s.Metric, p)
+			}
+		}
+	})
+
+	t.Run("alerts reach alertmanager", func(t *testing.T) {
+		// Alertmanager's API holds both alerts, and its routing sent the
+		// critical one to the page receiver.
+		waitFor(t, deadline, "BenchdTargetDown and BenchdRunsFailing in alertmanager", func() error {
+			resp, err := httpClient.Get("http://" + amAddr + "/api/v2/alerts?filter=target%3D%22broken%22")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var alerts []struct {
+				Labels map[string]string `json:"labels"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+				return err
+			}
+			got := map[string]bool{}
+			for _, a := range alerts {
+				got[a.Labels["alertname"]] = true
+			}
+			if !got["BenchdTargetDown"] {
+				return fmt.Errorf("alerts for target broken: %v", alerts)
+			}
+			return nil
+		})
+		waitFor(t, deadline, "BenchdRunsFailing in alertmanager", func() error {
+			resp, err := httpClient.Get("http://" + amAddr + "/api/v2/alerts?filter=alertname%3D%22BenchdRunsFailing%22")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var alerts []json.RawMessage
+			if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+				return err
+			}
+			if len(alerts) == 0 {
+				return fmt.Errorf("none yet")
+			}
+			return nil
+		})
+		timeout := time.NewTimer(time.Until(deadline))
+		defer timeout.Stop()
+		for {
+			select {
+			case n := <-notified:
+				if n == "/page BenchdTargetDown" {
+					return
+				}
+				t.Logf("webhook: %s", n)
+			case <-timeout.C:
+				t.Fatal("no BenchdTargetDown notification on the page receiver's webhook")
+			}
+		}
+	})
+
+	t.Run("rules evaluate", func(t *testing.T) {
+		type ruleState struct {
+			Name, Health, LastError string
+		}
+		var last error
+		for {
+			groups, err := apiGet[struct {
+				Groups []struct {
+					Name  string
+					Rules []ruleState
+				}
+			}](api + "/api/v1/rules")
+			last = err
+			if err == nil {
+				var bad []string
+				n := 0
+				for _, g := range groups.Groups {
+					for _, r := range g.Rules {
+						n++
+						if r.Health != "ok" {
+							bad = append(bad, fmt.Sprintf("%s/%s: %s %s", g.Name, r.Name, r.Health, r.LastError))
+						}
+					}
+				}
+				switch {
+				case n != 14:
+					last = fmt.Errorf("%d rules loaded, want 14", n)
+				case len(bad) > 0:
+					last = fmt.Errorf("%s", strings.Join(bad, "; "))
+				}
+			}
+			if last == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if last != nil {
+			t.Error(last)
+		}
+	})
+}
+
+// start starts a process with its output in dir/name.log, stops it when the
+// test ends, and prints its log if the test failed.
+func start(t *testing.T, dir, name, bin string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		_ = log.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(logPath)
+			if len(out) > 8000 {
+				out = out[len(out)-8000:]
+			}
+			t.Logf("%s log (tail):\n%s", name, out)
+		}
+	})
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls check every 500 ms until it returns nil, failing the test
+// with its last error at deadline.
+func waitFor(t *testing.T, deadline time.Time, what string, check func() error) {
+	t.Helper()
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// sample is one element of an instant vector from Prometheus' API.
+type sample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+func (s sample) value() float64 {
+	str, _ := s.Value[1].(string)
+	v, err := strconv.ParseFloat(str, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// apiGet fetches a Prometheus API URL and decodes its data field.
+func apiGet[T any](u string) (T, error) {
+	var zero T
+	resp, err := httpClient.Get(u)
+	if err != nil {
+		return zero, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status    string          `json:"status"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+		Data      json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return zero, fmt.Errorf("%s: %s: %w", u, resp.Status, err)
+	}
+	if body.Status != "success" {
+		return zero, fmt.Errorf("%s: %s: %s", body.ErrorType, resp.Status, body.Error)
+	}
+	var out T
+	if err := json.Unmarshal(body.Data, &out); err != nil {
+		return zero, fmt.Errorf("%s: %w", u, err)
+	}
+	return out, nil
+}
+
+// instantQuery runs expr at the current time; a scalar result is returned
+// as one sample without labels.
+func instantQuery(api, expr string) ([]sample, error) {
+	data, err := apiGet[struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}](api + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return nil, err
+	}
+	if data.ResultType == "scalar" {
+		var v [2]any
+		if err := json.Unmarshal(data.Result, &v); err != nil {
+			return nil, err
+		}
+		return []sample{{Value: v}}, nil
+	}
+	var v []sample
+	if err := json.Unmarshal(data.Result, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

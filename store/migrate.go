@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// A migration moves the schema from version (its index) to version+1. The
+// list is append-only: a migration that has shipped is never edited, since
+// databases in the field already ran it.
+type migration struct {
+	// name says what the migration does; it appears in errors and logs.
+	name string
+	// statements run in order inside one transaction.
+	statements []string
+}
+
+// Times are INTEGER unix nanoseconds in UTC (NULL = zero time): exact for
+// Go's time.Time, ordered and indexable as plain integers, and free of the
+// time zone and format ambiguity of text. Floats that may be NaN are nullable
+// REAL, because SQLite stores a NaN as NULL.
+var migrations = []migration{
+	{
+		name: "runs and scenarios",
+		statements: []string{
+			`CREATE TABLE runs (
+				id              TEXT PRIMARY KEY,
+				trigger         TEXT NOT NULL,
+				start_unix_nano INTEGER NOT NULL,
+				end_unix_nano   INTEGER,
+				outcome         TEXT NOT NULL CHECK (outcome IN ('running', 'success', 'failed', 'aborted')),
+				config_hash     TEXT NOT NULL,
+				version         TEXT NOT NULL,
+				error           TEXT NOT NULL
+			) STRICT`,
+			`CREATE INDEX runs_by_start ON runs (start_unix_nano)`,
+			`CREATE TABLE scenarios (
+				run_id                  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+				idx                     INTEGER NOT NULL CHECK (idx >= 0),
+				name                    TEXT NOT NULL,
+				target                  TEXT NOT NULL,
+				mode                    TEXT NOT NULL,
+				endpoint                TEXT NOT NULL,
+				start_unix_nano         INTEGER,
+				end_unix_nano           INTEGER,
+				error                   TEXT NOT NULL,
+				valid                   INTEGER NOT NULL CHECK (valid IN (0, 1)),
+				url                     TEXT NOT NULL,
+				connections             INTEGER NOT NULL,
+				threads                 INTEGER NOT NULL,
+				duration_seconds        REAL,
+				timeout_seconds         REAL,
+				sent                    INTEGER NOT NULL,
+				requests                INTEGER NOT NULL,
+				responses_2xx           INTEGER NOT NULL,
+				responses_3xx           INTEGER NOT NULL,
+				responses_4xx           INTEGER NOT NULL,
+				responses_5xx           INTEGER NOT NULL,
+				errors_connect          INTEGER NOT NULL,
+				errors_read             INTEGER NOT NULL,
+				errors_write            INTEGER NOT NULL,
+				errors_timeout          INTEGER NOT NULL,
+				errors_closed           INTEGER NOT NULL,
+				in_flight               INTEGER NOT NULL,
+				bytes_read              INTEGER NOT NULL,
+				connections_established INTEGER NOT NULL,
+				requests_per_second     REAL,
+				error_ratio             REAL,
+				timeout_ratio           REAL,
+				latency_mean_seconds    REAL,
+				latency_stdev_seconds   REAL,
+				latency_max_seconds     REAL,
+				latency_p50_seconds     REAL,
+				latency_p75_seconds     REAL,
+				latency_p90_seconds     REAL,
+				latency_p99_seconds     REAL,
+				latency_p999_seconds    REAL,
+				latency_p9999_seconds   REAL,
+				histogram               BLOB,
+				PRIMARY KEY (run_id, idx)
+			) STRICT`,
+		},
+	},
+	{
+		// Version 2: resource use per scenario, and the index History
+		// reads by. Results stored by version 1 read back 0 (not measured).
+		name: "resource use and scenario history index",
+		statements: []string{
+			`ALTER TABLE scenarios ADD COLUMN target_cpu_seconds REAL NOT NULL DEFAULT 0`,
+			`ALTER TABLE scenarios ADD COLUMN target_peak_rss_bytes INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE scenarios ADD COLUMN client_cpu_seconds REAL NOT NULL DEFAULT 0`,
+			`ALTER TABLE scenarios ADD COLUMN client_peak_rss_bytes INTEGER NOT NULL DEFAULT 0`,
+			`CREATE INDEX scenarios_by_name_start ON scenarios (name, start_unix_nano)`,
+		},
+	},
+}
+
+// SchemaVersion is the schema version this package writes and reads
+// (SQLite's user_version of benchd.db). [Open] migrates older databases up to
+// it and refuses newer ones.
+const SchemaVersion = 2
+
+// schemaVersion returns the user_version of db.
+func schemaVersion(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+},
+) (int, error) {
+	var v int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// migrate applies the migrations of list that db has not run yet, each in
+// its own transaction together with the new user_version, so a failure leaves
+// the database at the last version that completed. db must be the writer
+// pool (transactions begin immediate). It returns the version before and
+// after. Its errors have no "store: " prefix; the caller adds it with the
+// path.
+func migrate(ctx context.Context, db *sql.DB, list []migration) (from, to int, err error) {
+	from, err = schemaVersion(ctx, db)
+	if err != nil {
+		return 0, 0, err
+	}
+	if from > len(list) {
+		return from, from, fmt.Errorf("database schema version %d is newer than this benchd supports (%d): upgrade benchd", from, len(list))
+	}
+	to = from
+	for v := from; v < len(list); v++ {
+		if err := applyMigration(ctx, db, v, list[v]); err != nil {
+			return from, to, err
+		}
+		to = v + 1
+	}
+	return from, to, nil
+}
+
+// applyMigration runs m, which moves the schema from version v to v+1, in one
+// transaction; it checks the version again inside the transaction so that a
+// concurrent migrator cannot apply m twice.
+func applyMigration(ctx context.Context, db *sql.DB, v int, m migration) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %d (%s): begin: %w", v+1, m.name, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the error that made us roll back is the one to report
+		}
+	}()
+	cur, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if cur != v {
+		return fmt.Errorf("migration %d (%s): schema version changed to %d meanwhile", v+1, m.name, cur)
+	}
+	for _, stmt := range m.statements {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", v+1, m.name, err)
+		}
+	}
+	// PRAGMA takes no bound parameters; v+1 is an int we computed.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return fmt.Errorf("migration %d (%s): set version: %w", v+1, m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %d (%s): commit: %w", v+1, m.name, err)
+	}
+	return nil
+}

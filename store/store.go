@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Run outcomes, as stored in [Run.Outcome].
+const (
+	// OutcomeRunning is the outcome of a run between [Store.BeginRun] and
+	// [Store.FinishRun].
+	OutcomeRunning = "running"
+	// OutcomeSuccess is the outcome of a run whose scenarios all ran.
+	OutcomeSuccess = "success"
+	// OutcomeFailed is the outcome of a run that failed (the caller says
+	// why in [Run.Err]).
+	OutcomeFailed = "failed"
+	// OutcomeAborted is the outcome [Open] gives a run that a previous
+	// process left running (it crashed or was killed). [Store.FinishRun]
+	// also accepts it, for a run cut short by a shutdown.
+	OutcomeAborted = "aborted"
+)
+
+// Indexes of [Scenario.Responses], in the order of the engine's status
+// classes.
+const (
+	Class2xx = iota
+	Class3xx
+	Class4xx
+	Class5xx
+	// NumClasses is the length of [Scenario.Responses].
+	NumClasses
+)
+
+// Indexes of [Scenario.Errors], in the order of the engine's error kinds.
+const (
+	ErrorConnect = iota
+	ErrorRead
+	ErrorWrite
+	ErrorTimeout
+	ErrorClosed
+	// NumErrorKinds is the length of [Scenario.Errors].
+	NumErrorKinds
+)
+
+// Defaults of the query limits.
+const (
+	// DefaultRunsLimit is the number of runs [Store.Runs] returns when
+	// [RunQuery.Limit] is zero or negative.
+	DefaultRunsLimit = 100
+	// DefaultHistoryLimit is the number of results [Store.History] returns
+	// when [HistoryQuery.Limit] is zero or negative.
+	DefaultHistoryLimit = 100
+)
+
+// ErrNotFound is returned, wrapped, when a run asked for by ID does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrNotRunning is returned, wrapped, by [Store.SaveScenario] and
+// [Store.FinishRun] when the run exists but is no longer running (finished,
+// or aborted by a restart).
+var ErrNotRunning = errors.New("store: run is not running")
+
+// ErrReadOnly is returned, wrapped, by every write of a store opened with
+// [Options.ReadOnly].
+var ErrReadOnly = errors.New("store: opened read-only")
+
+// ErrInUse is returned, wrapped, by [Open] when another process holds the
+// storage directory open for writing.
+var ErrInUse = errors.New("store: storage directory in use by another process")
+
+// Run is one pass over the matrix (or part of it). Times are returned in
+// UTC; a zero time means "not known" (End of a running run). A Run is a plain
+// value: it may be copied, and is not safe for concurrent mutation.
+type Run struct {
+	// ID identifies the run; the caller chooses it (the scheduler's run ID).
+	// Required, at most 200 bytes.
+	ID string
+	// Trigger says what started the run: "schedule", "start", "api",
+	// "matrix" or whatever the caller uses. Free text.
+	Trigger string
+	// Start is when the run began. Required.
+	Start time.Time
+	// End is when the run ended; zero while it is running.
+	End time.Time
+	// Outcome is one of OutcomeRunning, OutcomeSuccess, OutcomeFailed and
+	// OutcomeAborted.
+	Outcome string
+	// ConfigHash identifies the configuration the run used (a hash of the
+	// config file); free text, may be empty.
+	ConfigHash string
+	// Version is the benchd version that ran it; may be empty.
+	Version string
+	// Err says why a run failed or was aborted; empty on success.
+	Err string
+	// Scenarios holds the run's scenario results ordered by Index. Only
+	// [Store.Run] fills it; [Store.BeginRun] ignores it.
+	Scenarios []Scenario
+}
+
+// Scenario is the result of one load test (one target × mode × endpoint cell)
+// within a run. Latencies are in seconds; counts are in requests or bytes as
+// named. Zero values mean "zero" except where a field says otherwise. A
+// Scenario is a plain value: it may be copied, and is not safe for
+// concurrent mutation.
+type Scenario struct {
+	// RunID is the [Run.ID] the scenario belongs to. Required.
+	RunID string
+	// Name is the scenario name, "target/mode/endpoint" ("-" for an
+	// endpoint without modes). Required; History looks scenarios up by it.
+	Name string
+	// Target, Mode and Endpoint are the parts of Name.
+	Target, Mode, Endpoint string
+	// Index is the position of the scenario in its run, from 0; unique
+	// within a run.
+	Index int
+	// Start and End bound the measured interval (warm-up excluded). Zero
+	// means not measured (a scenario that failed before it could start).
+	Start, End time.Time
+	// Error says why the scenario failed; empty if it ran.
+	Error string
+	// Valid is true if the scenario applied load and its figures mean
+	// something (target ready, connections made).
+	Valid bool
+
+	// URL is the URL that was loaded.
+	URL string
+	// Connections is the number of connections asked for.
+	Connections int
+	// Threads is the number of engine shards.
+	Threads int
+	// DurationSeconds is the configured measuring time, in seconds.
+	DurationSeconds float64
+	// TimeoutSeconds is the per-request timeout, in seconds.
+	TimeoutSeconds float64
+
+	// Sent counts requests started in the measured interval.
+	Sent uint64
+	// Requests counts responses received within the timeout, all classes
+	// (wrk's "N requests").
+	Requests uint64
+	// Responses counts responses per status class; index with Class2xx and
+	// the other Class constants.
+	Responses [NumClasses]uint64
+	// Errors counts failed requests per kind; index with ErrorConnect and
+	// the other Error constants.
+	Errors [NumErrorKinds]uint64
+	// InFlight counts requests still unanswered when the scenario ended.
+	InFlight uint64
+	// BytesRead counts response bytes read.
+	BytesRead uint64
+	// ConnectionsEstablished is the most connections open at once.
+	ConnectionsEstablished int
+
+	// RequestsPerSecond is Requests per second of the measured interval.
+	RequestsPerSecond float64
+	// ErrorRatio is (errors + 4xx + 5xx) / Sent, from 0 to 1.
+	ErrorRatio float64
+	// TimeoutRatio is timeouts / Sent, from 0 to 1.
+	TimeoutRatio float64
+	// LatencyMean, LatencyStdev and LatencyMax summarise the latency of the
+	// completed requests, in seconds.
+	LatencyMean, LatencyStdev, LatencyMax float64
+	// P50 to P9999 are latency percentiles (50, 75, 90, 99, 99.9, 99.99),
+	// in seconds.
+	P50, P75, P90, P99, P999, P9999 float64
+	// Histogram is the latency HDR histogram as [EncodeHistogram] returns
+	// it (V2 compressed, base64), in the unit the caller recorded (the
+	// engine records microseconds). Nil or empty means none; an empty
+	// slice comes back as nil.
+	Histogram []byte
+
+	// TargetCPUSeconds is the CPU time (user + system) the managed target
+	// process tree used during the scenario; 0 if not measured.
+	TargetCPUSeconds float64
+	// TargetPeakRSSBytes is the target process tree's peak resident set
+	// size, in bytes; 0 if not measured.
+	TargetPeakRSSBytes uint64
+	// ClientCPUSeconds is the CPU time benchd itself used during the
+	// scenario; 0 if not measured.
+	ClientCPUSeconds float64
+	// ClientPeakRSSBytes is benchd's peak resident set size, in bytes; 0 if
+	// not measured.
+	ClientPeakRSSBytes uint64
+}
+
+// RunQuery selects runs for [Store.Runs].
+type RunQuery struct {
+	// Limit is the most runs returned; zero or negative means
+	// DefaultRunsLimit.
+	Limit int
+	// Before, if not zero, returns only runs that started strictly before
+	// it (a cursor: pass the Start of the last run of the previous page;
+	// runs that started at exactly that instant are then skipped, which
+	// takes two runs started in the same nanosecond).
+	Before time.Time
+}
+
+// HistoryQuery selects scenario results for [Store.History].
+type HistoryQuery struct {
+	// Limit is the most results returned (the newest ones); zero or
+	// negative means DefaultHistoryLimit.
+	Limit int
+	// Since, if not zero, returns only results whose Start is at or after
+	// it.
+	Since time.Time
+}
+
+// Store is benchd's run history. Implementations are safe for concurrent
+// use. Every method that takes a context stops waiting when it is cancelled
+// and returns its error, wrapped; a write whose context is cancelled is
+// rolled back whole. Errors are wrapped with %w and prefixed "store: ";
+// branch on them with [errors.Is].
+type Store interface {
+	// BeginRun records r as running. r.ID and r.Start are required; its
+	// End, Outcome, Err and Scenarios are ignored. A duplicate ID is an
+	// error.
+	BeginRun(ctx context.Context, r Run) error
+	// SaveScenario stores one scenario result in its own transaction: after
+	// it returns nil the result survives a crash, and a failed call leaves
+	// nothing behind. The run must exist ([ErrNotFound]) and be running
+	// ([ErrNotRunning]); an Index already used in the run is an error.
+	SaveScenario(ctx context.Context, s Scenario) error
+	// FinishRun marks a running run as ended at end with outcome
+	// (OutcomeSuccess, OutcomeFailed or OutcomeAborted) and err (why it
+	// failed, may be empty). It returns [ErrNotFound] or [ErrNotRunning].
+	FinishRun(ctx context.Context, id string, end time.Time, outcome, err string) error
+	// Run returns the run with the given ID and its scenarios, ordered by
+	// Index, or [ErrNotFound]. The caller owns the result.
+	Run(ctx context.Context, id string) (*Run, error)
+	// Runs returns runs newest first (by Start), without their scenarios;
+	// an empty, non-nil slice if none match.
+	Runs(ctx context.Context, q RunQuery) ([]Run, error)
+	// History returns the newest results of the scenario called
+	// scenarioName across all runs (whatever their outcome), oldest first
+	// (by Start), histograms included; an empty, non-nil slice, not an
+	// error, if there is none.
+	History(ctx context.Context, scenarioName string, q HistoryQuery) ([]Scenario, error)
+	// Prune deletes the runs that started before olderThan, with their
+	// scenarios, and returns how many runs it deleted. Running runs are
+	// kept.
+	Prune(ctx context.Context, olderThan time.Time) (int, error)
+	// Close releases the store. Calls after Close return errors.
+	Close() error
+}
+
+// EncodeHistogram returns h in HdrHistogram's V2 compressed encoding, as
+// base64 text (the interchange form of HdrHistogram logs), ready for
+// [Scenario.Histogram]. A nil h gives nil and no error. h is only read; the
+// caller must not record into it concurrently.
+func EncodeHistogram(h *hdrhistogram.Histogram) ([]byte, error) {
+	if h == nil {
+		return nil, nil
+	}
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode histogram: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeHistogram decodes what [EncodeHistogram] returned. An empty b gives
+// a nil histogram and no error (the scenario has none). A malformed b gives
+// an error. The caller owns the result; b is not kept.
+func DecodeHistogram(b []byte) (*hdrhistogram.Histogram, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	h, err := hdrhistogram.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("store: decode histogram: %w", err)
+	}
+	return h, nil
+}
