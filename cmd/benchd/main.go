@@ -7,6 +7,7 @@
 //	benchd config check       validate a configuration file
 //	benchd upstream           serve the reference target's upstream payload
 //	benchd dashboards         write the Grafana dashboards as JSON
+//	benchd report             render a stored run, a summary table or the diff of two runs
 //
 // Without --config.file, benchd uses its embedded default matrix (the Django
 // workers matrix) and unpacks the reference Django project under
@@ -56,6 +57,7 @@ type flags struct {
 	upstream upstreamFlags
 
 	dashboardsOut string
+	report        reportFlags
 }
 
 // run parses args, runs the chosen subcommand and returns the exit code:
@@ -95,6 +97,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addBenchFlags(benchCmd, &f.bench)
 	upstreamCmd := app.Command("upstream", "Serve a fixed ~24 KiB JSON payload: the local upstream of the reference target's requests/httpx/aiohttp endpoints.")
 	addUpstreamFlags(upstreamCmd, &f.upstream)
+	reportCmd := app.Command("report", "Render a stored run: wrk blocks, the seed's Markdown, JSON, a summary table, or the diff of two runs.")
+	addReportFlags(reportCmd, &f.report)
 	dashboardsCmd := app.Command("dashboards", "Write the Grafana dashboards (JSON) into a directory.")
 	dashboardsCmd.Flag("out", "Directory to write into.").Default("grafana/dashboards").StringVar(&f.dashboardsOut)
 	configCmd := app.Command("config", "Configuration tools.")
@@ -120,6 +124,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, &f.bench, stdout)
 	case upstreamCmd.FullCommand():
 		err = runUpstream(ctx, &f.upstream, logger)
+	case reportCmd.FullCommand():
+		err = runReport(ctx, &f, stdout)
 	case dashboardsCmd.FullCommand():
 		err = grafana.Write(f.dashboardsOut)
 	case checkCmd.FullCommand():

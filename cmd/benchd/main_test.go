@@ -139,7 +139,8 @@ func TestMatrixEndToEnd(t *testing.T) {
 	cfg, _ := e2eConfig(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := benchd(ctx, t, "matrix", "--config.file", cfg, "--format", "markdown", "--storage.path", t.TempDir())
+	storage := t.TempDir()
+	cmd := benchd(ctx, t, "matrix", "--config.file", cfg, "--format", "markdown", "--storage.path", storage)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -175,6 +176,48 @@ func TestMatrixEndToEnd(t *testing.T) {
 	for _, sc := range e2eScenarios {
 		if !strings.Contains(stderr.String(), sc+" ok") {
 			t.Errorf("progress on stderr lacks %q:\n%s", sc+" ok", stderr.String())
+		}
+	}
+
+	// The run is in the history: benchd report renders it again.
+	report := func(args ...string) string {
+		t.Helper()
+		var o, e bytes.Buffer
+		if code := runWith(ctx, append([]string{"report", "--storage.path", storage}, args...), &o, &e); code != 0 {
+			t.Fatalf("benchd report %v: exit %d: %s", args, code, e.String())
+		}
+		return o.String()
+	}
+	md := report("--format", "markdown")
+	if got := strings.Count(md, "```bash"); got != len(e2eScenarios) {
+		t.Errorf("report --format markdown has %d wrk blocks, want %d:\n%s", got, len(e2eScenarios), md)
+	}
+	for i, b := range regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(md, -1) {
+		if b[1] != blocks[i][1] {
+			// The stored run lacks the per-thread rate samples: only
+			// the Req/Sec line may differ.
+			strip := regexp.MustCompile(`(?m)^\s+Req/Sec.*\n`)
+			if strip.ReplaceAllString(b[1], "") != strip.ReplaceAllString(blocks[i][1], "") {
+				t.Errorf("stored block %d differs from the live one:\n%s\nvs\n%s", i, b[1], blocks[i][1])
+			}
+		}
+	}
+	sum := report("--summary")
+	for _, w := range []string{"| endpoint | mode | gunicorn-gevent | hypercorn-asyncio |", "| json | sync |", "| json_query | async |"} {
+		if !strings.Contains(sum, w) {
+			t.Errorf("summary lacks %q:\n%s", w, sum)
+		}
+	}
+	var runs []string
+	for _, l := range strings.Split(sum, "\n") {
+		if id, ok := strings.CutPrefix(l, "run "); ok {
+			runs = append(runs, strings.Fields(id)[0])
+		}
+	}
+	if len(runs) == 1 {
+		diff := report("--diff", runs[0], "--diff", runs[0])
+		if strings.Count(diff, "1.00") < len(e2eScenarios) {
+			t.Errorf("a run diffed with itself should have ratios of 1.00:\n%s", diff)
 		}
 	}
 }
