@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/benchd/benchd/deploy"
+	"github.com/benchd/benchd/store"
 )
 
 // TestMain runs benchd's main instead of the tests when the test binary is
@@ -505,5 +506,97 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// TestKillDuringRun kills a real benchd with SIGKILL in the middle of a
+// run: the history file stays intact, the finished scenarios of the run are
+// kept, the run reads "aborted", and no target process outlives benchd.
+func TestKillDuringRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := filepath.Join(dir, "benchd.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+schedule: "@every 1h"
+defaults: {connections: 2, threads: 1, duration: 1s, warmup: 0s, timeout: 1s}
+targets:
+  - name: py
+    url: http://127.0.0.1:%[1]d
+    process: {command: [/usr/bin/python3, -m, http.server, --bind, 127.0.0.1, "%[1]d"], ready: /, ready_timeout: 20s}
+endpoints:
+  - {name: a, path: /}
+  - {name: b, path: /}
+  - {name: long, path: /, duration: 60s}
+`, port)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	storage := filepath.Join(dir, "data")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	web := freePort(t)
+	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", storage, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", web))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first two scenarios are stored and the long one runs.
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", web)
+	for i := 0; ; i++ {
+		f := scrape(t, url)
+		if f != nil && value(f, "benchd_scenario_up", map[string]string{"endpoint": "b"}) == 1 {
+			break
+		}
+		if i > 300 {
+			t.Fatalf("scenarios did not run; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// Pdeathsig takes the target down with benchd.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := exec.Command("pgrep", "-f", fmt.Sprintf("http.server --bind 127.0.0.1 %d", port)).Output()
+		if len(bytes.TrimSpace(out)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("target outlived a killed benchd: %s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The history: intact, run aborted (Open marks it), two scenarios whole.
+	var o, e bytes.Buffer
+	if code := runWith(ctx, []string{"report", "--storage.path", storage, "--format", "json"}, &o, &e); code != 0 {
+		t.Fatalf("report after kill: exit %d: %s", code, e.String())
+	}
+	var entries []struct {
+		Scenario string `json:"scenario"`
+		Result   *struct {
+			Requests uint64 `json:"requests"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(o.Bytes(), &entries); err != nil {
+		t.Fatalf("%v\n%s", err, o.String())
+	}
+	if len(entries) != 2 || entries[0].Result == nil || entries[0].Result.Requests == 0 || entries[1].Result == nil {
+		t.Errorf("stored scenarios after the kill: %s", o.String())
+	}
+	// A new benchd opens the same history and marks the run aborted.
+	st, err := store.Open(ctx, storage, store.Options{})
+	if err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx, store.RunQuery{})
+	if err != nil || len(runs) != 1 || runs[0].Outcome != store.OutcomeAborted {
+		t.Errorf("runs after kill: %+v %v, want one aborted run", runs, err)
 	}
 }
