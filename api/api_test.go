@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestServer(t *testing.T) {
@@ -165,5 +168,62 @@ func TestWriteAPI(t *testing.T) {
 	c.reloadErr = errors.New("config: bad.yml: 1 problem")
 	if code, body := do(t, s.Handler(), "POST", "/-/reload", "s3cret"); code != 500 || !strings.Contains(body, "bad.yml") {
 		t.Errorf("failed reload = %d %q, want 500 with the reason", code, body)
+	}
+}
+
+// TestWebConfigBasicAuth locks /metrics down with an exporter-toolkit web
+// config file (--web.config.file), as any Prometheus exporter.
+func TestWebConfigBasicAuth(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(file, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{"127.0.0.1:0"}
+	srv, err := New(Options{Gatherer: prometheus.NewRegistry(), Web: &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	url := "http://" + srv.Addrs()[0].String() + "/metrics"
+	cases := []struct {
+		name     string
+		user, pw string
+		want     int
+	}{
+		{"no credentials", "", "", http.StatusUnauthorized},
+		{"wrong password", "prometheus", "nope", http.StatusUnauthorized},
+		{"right password", "prometheus", "pw", http.StatusOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var resp *http.Response
+			for i := 0; i < 50; i++ { // the server may not be serving yet
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				if c.user != "" {
+					req.SetBasicAuth(c.user, c.pw)
+				}
+				if resp, err = http.DefaultClient.Do(req); err == nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, c.want)
+			}
+		})
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -41,10 +41,17 @@ func TestCLI(t *testing.T) {
 		{"bench no url", []string{"bench"}, 2, nil, []string{"required argument 'url' not provided"}},
 		{"bench bad url", []string{"bench", "-d", "100ms", "ftp://127.0.0.1/"}, 1, nil, []string{"ftp"}},
 		{"matrix bad only", []string{"matrix", "--only", "("}, 2, nil, []string{"--only"}},
+		{"matrix dry run", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--only", "^gunicorn-gevent/sync/gateway_10s$"}, 0,
+			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenarios, at least 36s"}, nil},
 		{"unknown flag", []string{"--nope"}, 2, nil, []string{"unknown long flag"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			for i, a := range c.args {
+				if a == "STORAGE" {
+					c.args[i] = t.TempDir()
+				}
+			}
 			var stdout, stderr bytes.Buffer
 			code := run(c.args, &stdout, &stderr)
 			if code != c.wantCode {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -20,6 +21,7 @@ import (
 type matrixFlags struct {
 	only   string
 	format string
+	dryRun bool
 }
 
 func addMatrixFlags(c *kingpin.CmdClause, f *matrixFlags) {
@@ -27,6 +29,7 @@ func addMatrixFlags(c *kingpin.CmdClause, f *matrixFlags) {
 		PlaceHolder("REGEX").StringVar(&f.only)
 	c.Flag("format", "Output: text (a wrk block per scenario as it ends), markdown (the seed document's layout, at the end) or json.").
 		Default("text").EnumVar(&f.format, "text", "markdown", "json")
+	c.Flag("dry-run", "Print the plan (scenarios, their settings, the estimated duration) and exit without applying load.").BoolVar(&f.dryRun)
 }
 
 // runMatrix runs the matrix once and prints it. It returns an error when
@@ -70,8 +73,12 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if len(sched.Plan(only)) == 0 {
+	plan := sched.Plan(only)
+	if len(plan) == 0 {
 		return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
+	}
+	if f.matrix.dryRun {
+		return writePlan(stdout, plan)
 	}
 	rep, err := sched.RunOnce(ctx, scheduler.TriggerManual, only)
 	if err != nil {
@@ -97,6 +104,33 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		return fmt.Errorf("run %s: %d of %d scenarios failed", rep.ID, n, len(rep.Results))
 	}
 	return nil
+}
+
+// writePlan prints the scenarios of a run with their load settings and the
+// least time the run takes: warm-up, duration and one timeout of grace per
+// scenario (starting targets and services comes on top).
+func writePlan(w io.Writer, plan []config.Scenario) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tconnections\tthreads\twarmup\tduration\ttimeout\trate\turl")
+	var total time.Duration
+	for _, sc := range plan {
+		l := sc.Load
+		rate := "closed loop"
+		if l.Rate > 0 {
+			rate = fmt.Sprintf("%g/s", l.Rate)
+		}
+		threads := "GOMAXPROCS"
+		if l.Threads > 0 {
+			threads = fmt.Sprint(l.Threads)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.Name, l.Connections, threads, l.Warmup, l.Duration, l.Timeout, rate, sc.URL)
+		total += l.Warmup + l.Duration + l.Timeout
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%d scenarios, at least %s\n", len(plan), total)
+	return err
 }
 
 // matrixObserver prints progress on stderr and, in text format, each
