@@ -1,0 +1,497 @@
+package regress
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"golang.org/x/perf/benchmath"
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// Point is one run's value of one series.
+type Point struct {
+	// RunID identifies the run in the history.
+	RunID string
+	// Time is when the run (or the scenario within it) ended.
+	Time time.Time
+	// Value is the signal's value in its unit: requests per second,
+	// seconds, or a ratio from 0 to 1. NaN and ±Inf count as invalid.
+	Value float64
+	// Valid is false for a run [Validity] rejected: it is kept in the
+	// series so indexes match the history, but never tested or used.
+	Valid bool
+	// Version is the deploy marker of the target at this run, or empty.
+	// [Detect] does not use it; it is carried so callers can tie a change
+	// point to a deploy.
+	Version string
+	// Accepted is true when a human accepted a change at this run: a new
+	// baseline segment starts here, and nothing before it is used.
+	Accepted bool
+}
+
+// SeriesKey names one series: a scenario ("target/mode/endpoint") and a signal.
+type SeriesKey struct {
+	// Scenario is the scenario name, "target/mode/endpoint".
+	Scenario string
+	// Signal is the watched signal.
+	Signal Signal
+}
+
+// Method is the test [Detect] uses to compare the newest runs with the baseline.
+type Method string
+
+// The tests [Detect] offers.
+const (
+	// MethodRobustZ compares the mean of the log values of the newest runs
+	// with the median of the log baseline, scaled by the larger of the
+	// baseline's MAD·1.4826 and standard deviation (floored at
+	// Options.MinNoise) and by the standard error of a mean of k and a
+	// median of n, against a Student t with n-1 degrees of freedom,
+	// one-sided. It reaches the small p-values that an FDR over
+	// hundreds of tests needs with few runs.
+	MethodRobustZ Method = "robust_z"
+	// MethodMannWhitney is the Mann-Whitney U test of
+	// golang.org/x/perf/benchmath (two-sided, halved to one side). It assumes
+	// nothing about the noise, but with k newest runs and n baseline runs its
+	// smallest one-sided p-value is 1/C(n+k, k): 5.6e-4 for k=3, n=20, above
+	// the 1.25e-4 that BH at q=0.05 needs for a lone change among 400 tests.
+	MethodMannWhitney Method = "mann_whitney"
+)
+
+// Defaults of [Options]. docs/regressions.md gives the source of each.
+const (
+	// DefaultConfirm is the number of newest valid runs tested together,
+	// each of which must be worse than the baseline median: 3.
+	DefaultConfirm = 3
+	// DefaultBaselineRuns is the largest number of valid runs in the
+	// rolling baseline: 20.
+	DefaultBaselineRuns = 20
+	// DefaultMinBaseline is the fewest valid baseline runs for a test: 10.
+	DefaultMinBaseline = 10
+	// DefaultFDR is the Benjamini-Hochberg false discovery rate across all
+	// tests of one call: 0.05.
+	DefaultFDR = 0.05
+	// DefaultAlpha is the per-test level used when the FDR is switched off
+	// (Options.FDR < 0): 0.01.
+	DefaultAlpha = 0.01
+	// DefaultMinNoise is the floor of the baseline's noise estimate on the
+	// log scale: 0.01 (1 %), so a flat baseline (all zero errors) does not
+	// make every difference infinitely significant.
+	DefaultMinNoise = 0.01
+	// DefaultMaxHistory is the number of newest valid runs of a segment
+	// that the change point pass looks at: 200.
+	DefaultMaxHistory = 200
+	// DefaultMethod is the test used: [MethodRobustZ].
+	DefaultMethod = MethodRobustZ
+)
+
+// DefaultMinEffect returns the default smallest relative change, per signal,
+// that can count as a regression: 5 % for throughput, 10 % for latency p50
+// and p99, and 50 % for the error and timeout ratios (on the scale offset by
+// their absolute floor, see [DefaultAbsFloor]). The result is a new map.
+func DefaultMinEffect() map[Signal]float64 {
+	return map[Signal]float64{
+		SignalThroughput:   0.05,
+		SignalLatencyP50:   0.10,
+		SignalLatencyP99:   0.10,
+		SignalErrorRatio:   0.50,
+		SignalTimeoutRatio: 0.50,
+	}
+}
+
+// DefaultAbsFloor returns the default smallest absolute change, per signal
+// in its unit, that can count as a regression: 0.01 (one percentage point)
+// for the error and timeout ratios, none for the others. For the ratios it
+// is also the offset added before taking logs, so that 0 → 0.1 % is not an
+// infinite relative change. The result is a new map.
+func DefaultAbsFloor() map[Signal]float64 {
+	return map[Signal]float64{
+		SignalErrorRatio:   0.01,
+		SignalTimeoutRatio: 0.01,
+	}
+}
+
+// Options configures [Detect]. The zero value uses the defaults.
+type Options struct {
+	// MinEffect is the smallest relative change of the newest runs'
+	// median against the baseline median, per signal, towards the worse
+	// direction (0.05 = 5 %). A signal absent from the map, or a nil map,
+	// uses [DefaultMinEffect]; a present 0 means any change.
+	MinEffect map[Signal]float64
+	// AbsFloor is the smallest absolute change, per signal, in the
+	// signal's unit, and the log offset of that signal. Absent signals use
+	// [DefaultAbsFloor]; a present 0 means none.
+	AbsFloor map[Signal]float64
+	// Confirm is k, the number of newest valid runs tested together; each
+	// must be worse than the baseline median. 0 means [DefaultConfirm].
+	Confirm int
+	// BaselineRuns is the largest number of valid runs in the baseline;
+	// 0 means [DefaultBaselineRuns].
+	BaselineRuns int
+	// MinBaseline is the fewest valid baseline runs for a test; 0 means
+	// [DefaultMinBaseline]. Raised to 3 if lower.
+	MinBaseline int
+	// FDR is the Benjamini-Hochberg level across all tests of the call;
+	// 0 means [DefaultFDR]; negative switches BH off and tests each
+	// series at Alpha.
+	FDR float64
+	// Alpha is the per-test level when FDR is negative; 0 means [DefaultAlpha].
+	Alpha float64
+	// MinNoise is the floor of the noise estimate (log scale) of
+	// [MethodRobustZ]; 0 means [DefaultMinNoise].
+	MinNoise float64
+	// Method is the test; "" means [DefaultMethod].
+	Method Method
+	// MaxHistory is the number of newest valid runs of a segment that the
+	// change point pass reads; 0 means [DefaultMaxHistory].
+	MaxHistory int
+	// ChangePoints configures the change point pass. A zero MinMagnitude
+	// means log(1 + the signal's MinEffect).
+	ChangePoints CPOptions
+}
+
+func (o Options) withDefaults() Options {
+	effect, floor := DefaultMinEffect(), DefaultAbsFloor()
+	for s, v := range o.MinEffect {
+		effect[s] = v
+	}
+	for s, v := range o.AbsFloor {
+		floor[s] = v
+	}
+	o.MinEffect, o.AbsFloor = effect, floor
+	if o.Confirm <= 0 {
+		o.Confirm = DefaultConfirm
+	}
+	if o.BaselineRuns <= 0 {
+		o.BaselineRuns = DefaultBaselineRuns
+	}
+	if o.MinBaseline <= 0 {
+		o.MinBaseline = DefaultMinBaseline
+	}
+	o.MinBaseline = max(o.MinBaseline, 3)
+	o.BaselineRuns = max(o.BaselineRuns, o.MinBaseline)
+	if o.FDR == 0 {
+		o.FDR = DefaultFDR
+	}
+	if o.Alpha == 0 {
+		o.Alpha = DefaultAlpha
+	}
+	if o.MinNoise <= 0 {
+		o.MinNoise = DefaultMinNoise
+	}
+	if o.Method == "" {
+		o.Method = DefaultMethod
+	}
+	if o.MaxHistory <= 0 {
+		o.MaxHistory = DefaultMaxHistory
+	}
+	return o
+}
+
+// Verdict is the detector's answer for one series.
+type Verdict struct {
+	// Scenario and Signal name the series.
+	Scenario string
+	// Signal is the series' signal.
+	Signal Signal
+	// Regressed is true when the newest runs are a confirmed regression.
+	Regressed bool
+	// Tested is true when the series had enough valid runs to be tested;
+	// Reason says why not otherwise.
+	Tested bool
+	// ChangeRatio is Current / BaselineMedian - 1, signed (negative when
+	// the value fell). For signals with an absolute floor both sides are
+	// offset by it first, so that 0 → 0.02 is 2, not +Inf. 0 when untested.
+	ChangeRatio float64
+	// PValue is the one-sided p-value of the test (towards the worse
+	// direction); 1 when untested.
+	PValue float64
+	// QValue is the Benjamini-Hochberg adjusted p-value across all series
+	// tested in the call (the p-value itself when the FDR is off). A series whose
+	// minimum effect or confirmation failed enters the adjustment with
+	// p = 1, so its QValue is 1 (or the largest q of the call). 1 when
+	// untested.
+	QValue float64
+	// BaselineMedian is the median of the baseline runs, in the signal's
+	// unit; 0 when there is no baseline.
+	BaselineMedian float64
+	// Current is the median of the newest Confirm valid runs (or the newest
+	// valid value when untested), in the signal's unit.
+	Current float64
+	// BaselineN is the number of runs in the baseline.
+	BaselineN int
+	// BaselineStart is the index in the series of the first baseline run;
+	// -1 when there is no baseline.
+	BaselineStart int
+	// ChangePoint is the change point the verdict refers to: the first
+	// change towards the worse direction since the baseline segment began
+	// (the baseline ends before it), else the latest change point of the
+	// segment; nil when there is none.
+	ChangePoint *ChangePoint
+	// Reason says, in words, why the series was not tested or not found
+	// regressed; empty for a regression.
+	Reason string
+}
+
+// pending is a tested series waiting for the BH adjustment.
+type pending struct {
+	verdict  int // index in the result
+	p        float64
+	effectOK bool
+	confirm  bool
+}
+
+// Detect tests every series and returns one verdict per series, sorted by
+// scenario and then by the order of [Signals] (unknown signals last, by
+// name). series maps each series to its points, oldest first, invalid ones
+// included; it is not modified. The Benjamini-Hochberg adjustment covers
+// every series tested in this call, so call it once per run with the whole
+// matrix.
+func Detect(series map[SeriesKey][]Point, o Options) []Verdict {
+	o = o.withDefaults()
+	keys := make([]SeriesKey, 0, len(series))
+	for k := range series {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return lessKey(keys[i], keys[j]) })
+	out := make([]Verdict, 0, len(keys))
+	var tests []pending
+	for _, k := range keys {
+		v, t, ok := detectOne(k, series[k], o)
+		out = append(out, v)
+		if ok {
+			t.verdict = len(out) - 1
+			tests = append(tests, t)
+		}
+	}
+	// A test whose effect or confirmation gate failed cannot become a
+	// regression: it enters the adjustment with p = 1. Raising p-values
+	// keeps them valid, and it stops the ratio signals, whose p-values are
+	// too small under bursty errors (see docs/regressions.md), from
+	// loosening the BH threshold for everyone else.
+	p := make([]float64, len(tests))
+	for i, t := range tests {
+		p[i] = t.p
+		if !t.effectOK || !t.confirm {
+			p[i] = 1
+		}
+	}
+	q := p
+	level := o.Alpha
+	if o.FDR > 0 {
+		q = AdjustBH(p)
+		level = o.FDR
+	}
+	for i, t := range tests {
+		v := &out[t.verdict]
+		v.QValue = q[i]
+		switch {
+		case !t.effectOK:
+			v.Reason = "change below the minimum effect"
+		case !t.confirm:
+			v.Reason = fmt.Sprintf("not confirmed: not all of the newest %d runs are worse than the baseline median by the absolute floor", o.Confirm)
+		case q[i] > level:
+			v.Reason = fmt.Sprintf("not significant: q=%.3g > %g", q[i], level)
+		default:
+			v.Regressed = true
+			v.Reason = ""
+		}
+	}
+	return out
+}
+
+func lessKey(a, b SeriesKey) bool {
+	if a.Scenario != b.Scenario {
+		return a.Scenario < b.Scenario
+	}
+	ia, ib := slices.Index(Signals, a.Signal), slices.Index(Signals, b.Signal)
+	if ia < 0 {
+		ia = len(Signals)
+	}
+	if ib < 0 {
+		ib = len(Signals)
+	}
+	return cmp.Or(cmp.Compare(ia, ib), cmp.Compare(a.Signal, b.Signal)) < 0
+}
+
+// detectOne builds the verdict of one series and, when it can be tested,
+// its test.
+func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
+	v := Verdict{Scenario: k.Scenario, Signal: k.Signal, PValue: 1, QValue: 1, BaselineStart: -1}
+	dir := float64(Direction(k.Signal))
+	if dir == 0 {
+		v.Reason = fmt.Sprintf("unknown signal %q", k.Signal)
+		return v, pending{}, false
+	}
+	floor := o.AbsFloor[k.Signal]
+	offset := floor
+	if offset <= 0 {
+		offset = logOffset
+	}
+	// The segment starts at the last accepted run.
+	seg := 0
+	for i, p := range pts {
+		if p.Accepted {
+			seg = i
+		}
+	}
+	var idx []int // indexes in pts of the valid points of the segment
+	for i := seg; i < len(pts); i++ {
+		if p := pts[i]; p.Valid && !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) > 0 {
+		v.Current = pts[idx[len(idx)-1]].Value
+	}
+	kc := o.Confirm
+	need := o.MinBaseline + kc
+	if len(idx) < need {
+		v.Reason = fmt.Sprintf("too few valid runs since the last accepted change: %d, need %d", len(idx), need)
+		return v, pending{}, false
+	}
+	if len(idx) > o.MaxHistory {
+		idx = idx[len(idx)-o.MaxHistory:]
+	}
+	n := len(idx)
+	y := make([]float64, n)
+	for i, j := range idx {
+		y[i] = transform(pts[j].Value, offset)
+	}
+	cpo := o.ChangePoints
+	if cpo.MinMagnitude == 0 {
+		cpo.MinMagnitude = math.Log1p(o.MinEffect[k.Signal])
+	}
+	cps := ChangePoints(y, cpo)
+	newStart := n - kc
+	// The baseline segment restarts at the last change towards the better
+	// direction that has MinBaseline runs before the newest ones, and ends
+	// at the first change towards the worse direction after that.
+	segStart := 0
+	for _, c := range cps {
+		if dir*(c.After-c.Before) < 0 && newStart-c.Index >= o.MinBaseline {
+			segStart = c.Index
+		}
+	}
+	baseEnd := newStart
+	var ref *ChangePoint
+	for i := range cps {
+		c := cps[i]
+		if c.Index > segStart && c.Index <= newStart && dir*(c.After-c.Before) > 0 {
+			baseEnd = c.Index
+			ref = &cps[i]
+			break
+		}
+	}
+	if ref == nil {
+		for i := len(cps) - 1; i >= 0; i-- {
+			if cps[i].Index >= segStart {
+				ref = &cps[i]
+				break
+			}
+		}
+	}
+	if ref != nil {
+		c := *ref
+		c.Before, c.After = untransform(c.Before, offset), untransform(c.After, offset)
+		c.Index = idx[c.Index]
+		c.RunID, c.Time = pts[c.Index].RunID, pts[c.Index].Time
+		v.ChangePoint = &c
+	}
+	baseStart := max(segStart, baseEnd-o.BaselineRuns)
+	base, recent := y[baseStart:baseEnd], y[newStart:]
+	v.BaselineN = len(base)
+	if len(base) > 0 {
+		v.BaselineStart = idx[baseStart]
+		v.BaselineMedian = untransform(median(base), offset)
+	}
+	v.Current = untransform(median(recent), offset)
+	if len(base) < o.MinBaseline {
+		v.Reason = fmt.Sprintf("too few baseline runs before the change point: %d, need %d", len(base), o.MinBaseline)
+		return v, pending{}, false
+	}
+	v.Tested = true
+	mb := median(base)
+	v.ChangeRatio = math.Exp(median(recent)-mb) - 1
+	// Confirmation: every newest run is worse than the baseline median,
+	// and by at least the absolute floor, so that for the ratios a burst
+	// of errors in one or two runs does not count.
+	t := pending{confirm: true}
+	for _, j := range idx[newStart:] {
+		raw := pts[j].Value
+		if dir*(transform(raw, offset)-mb) <= 0 || dir*(math.Max(raw, 0)-v.BaselineMedian) < floor {
+			t.confirm = false
+		}
+	}
+	rawChange := v.Current - v.BaselineMedian
+	t.effectOK = dir*v.ChangeRatio >= o.MinEffect[k.Signal] && dir*rawChange >= floor
+	switch o.Method {
+	case MethodMannWhitney:
+		t.p = mannWhitney(base, recent, dir)
+	default:
+		t.p = robustZ(base, recent, dir, o.MinNoise)
+	}
+	v.PValue = t.p
+	return v, t, true
+}
+
+// robustZ is the one-sided p-value of the newest log values being worse
+// (towards dir) than the log baseline.
+func robustZ(base, recent []float64, dir, minNoise float64) float64 {
+	mb := median(base)
+	dev := make([]float64, len(base))
+	for i, b := range base {
+		dev[i] = math.Abs(b - mb)
+	}
+	// The larger of the MAD and the standard deviation errs towards
+	// silence: the MAD alone is 0 for a baseline of mostly zero error
+	// ratios with a few bursts, and for 20 normal runs it is a noisier
+	// estimate of σ than the standard deviation (it comes out low more
+	// often, and a low σ is a false alarm).
+	sigma := math.Max(math.Max(1.4826*median(dev), stat.StdDev(base, nil)), minNoise)
+	var mean float64
+	for _, r := range recent {
+		mean += r
+	}
+	mean /= float64(len(recent))
+	// Standard error of a mean of k values minus a median of n values
+	// (asymptotic variance of a normal median: π/2 · σ²/n).
+	n, k := float64(len(base)), float64(len(recent))
+	se := sigma * math.Sqrt(1/k+math.Pi/(2*n))
+	t := dir * (mean - mb) / se
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Survival(t)
+}
+
+// mannWhitney is the one-sided Mann-Whitney U p-value of recent being worse
+// (towards dir) than base, from benchmath's two-sided test.
+func mannWhitney(base, recent []float64, dir float64) float64 {
+	th := benchmath.DefaultThresholds
+	// NewSample sorts in place: give it copies.
+	c := benchmath.AssumeNothing.Compare(
+		benchmath.NewSample(slices.Clone(base), &th),
+		benchmath.NewSample(slices.Clone(recent), &th))
+	p := c.P / 2
+	if dir*(median(recent)-median(base)) <= 0 {
+		return 1 - p
+	}
+	return p
+}
+
+// median returns the median of x without modifying it; NaN for an empty x.
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}

@@ -1,0 +1,55 @@
+package regress
+
+import "math"
+
+// Signal names one per-run summary of a scenario that the detector watches.
+type Signal string
+
+// The signals of a scenario, with the names used in the metric label `signal`.
+const (
+	// SignalThroughput is requests per second; lower is worse.
+	SignalThroughput Signal = "throughput"
+	// SignalLatencyP50 is the median latency in seconds; higher is worse.
+	SignalLatencyP50 Signal = "latency_p50"
+	// SignalLatencyP99 is the 99th percentile latency in seconds; higher is worse.
+	SignalLatencyP99 Signal = "latency_p99"
+	// SignalErrorRatio is failed requests over sent requests, 0 to 1; higher is worse.
+	SignalErrorRatio Signal = "error_ratio"
+	// SignalTimeoutRatio is timed-out requests over sent requests, 0 to 1; higher is worse.
+	SignalTimeoutRatio Signal = "timeout_ratio"
+)
+
+// Signals lists every known signal, in the order verdicts are sorted by.
+// Callers must not modify it.
+var Signals = []Signal{SignalThroughput, SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio}
+
+// Direction returns +1 for a signal where higher is worse (latencies and
+// ratios), -1 where lower is worse (throughput) and 0 for an unknown signal,
+// which [Detect] does not test.
+func Direction(s Signal) int {
+	switch s {
+	case SignalThroughput:
+		return -1
+	case SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio:
+		return +1
+	default:
+		return 0
+	}
+}
+
+// logOffset is added before taking logs when a signal has no absolute
+// floor: it only keeps log(0) finite, far below any real throughput or
+// latency.
+const logOffset = 1e-12
+
+// transform maps a raw value to the scale the tests work on: log(value +
+// offset), where offset is the signal's absolute floor (ratios) or a tiny
+// constant. Negative values count as 0.
+func transform(v, offset float64) float64 {
+	return math.Log(math.Max(v, 0) + offset)
+}
+
+// untransform is the inverse of transform.
+func untransform(y, offset float64) float64 {
+	return math.Max(math.Exp(y)-offset, 0)
+}
