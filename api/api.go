@@ -75,7 +75,16 @@ type Control interface {
 	Resume()
 	// Status reports whether a run is in progress and the schedule paused.
 	Status() (running, paused bool)
+	// Accept accepts the current results of a scenario (target/mode/endpoint)
+	// as its new baseline and returns the run the baseline starts at; an
+	// error satisfying errors.Is(err, ErrNotFound) when the scenario is
+	// unknown or has no result.
+	Accept(ctx context.Context, scenario string) (runID string, err error)
 }
+
+// ErrNotFound marks a request for something that does not exist; the API
+// answers 404.
+var ErrNotFound = errors.New("api: not found")
 
 // ErrConflict marks a request that cannot be done in the current state
 // (a run is already in progress); the API answers 409.
@@ -133,6 +142,7 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /api/v1/runs", s.write(s.triggerRun))
 	mux.HandleFunc("POST /api/v1/schedule/pause", s.write(s.pause))
 	mux.HandleFunc("POST /api/v1/schedule/resume", s.write(s.resume))
+	mux.HandleFunc("POST /api/v1/baselines/{target}/{mode}/{endpoint}/accept", s.write(s.accept))
 	s.handler = mux
 
 	addrs := []string{DefaultListenAddress}
@@ -257,6 +267,19 @@ func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 	default:
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "started"})
+	}
+}
+
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("target") + "/" + r.PathValue("mode") + "/" + r.PathValue("endpoint")
+	runID, err := s.opts.Control.Accept(r.Context(), name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"scenario": name, "accepted_from_run": runID})
 	}
 }
 

@@ -102,6 +102,12 @@ func (c *control) TriggerRun(context.Context) error {
 	c.busy = true
 	return nil
 }
+func (c *control) Accept(_ context.Context, scenario string) (string, error) {
+	if scenario != "t/sync/json" {
+		return "", ErrNotFound
+	}
+	return "r1", nil
+}
 func (c *control) Pause()               { c.paused = true }
 func (c *control) Resume()              { c.paused = false }
 func (c *control) Status() (bool, bool) { return c.busy, c.paused }
@@ -153,6 +159,9 @@ func TestWriteAPI(t *testing.T) {
 		{"resume", "POST", "/api/v1/schedule/resume", "s3cret", 200, `"paused":false`},
 		{"reload", "POST", "/-/reload", "s3cret", 200, "reloaded"},
 		{"reload needs POST", "GET", "/-/reload", "s3cret", 405, ""},
+		{"accept", "POST", "/api/v1/baselines/t/sync/json/accept", "s3cret", 200, `"accepted_from_run":"r1"`},
+		{"accept unknown", "POST", "/api/v1/baselines/t/async/json/accept", "s3cret", 404, "not found"},
+		{"accept needs token", "POST", "/api/v1/baselines/t/sync/json/accept", "", 401, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -200,6 +200,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	go func() {
 		for _, c := range []prometheus.Collector{
 			exporters.NewMetrics(),
+			exporters.NewRegressions(),
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		} {

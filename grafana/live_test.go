@@ -161,6 +161,9 @@ scrape_configs:
 	for _, n := range PendingMetrics {
 		pending[n] = true
 	}
+	for _, n := range ConditionalMetrics {
+		pending[n] = true
+	}
 	scraped := map[string]bool{}
 	t.Run("metric names", func(t *testing.T) {
 		names, err := apiGet[[]string](api + "/api/v1/label/__name__/values")

@@ -94,12 +94,27 @@ var migrations = []migration{
 			`CREATE INDEX scenarios_by_name_start ON scenarios (name, start_unix_nano)`,
 		},
 	},
+	{
+		// Version 3: the deploy marker of a run (what version of the
+		// target it measured), and baselines accepted by a human: from the
+		// accepted run on, the regression detector starts a new baseline.
+		name: "run markers and accepted baselines",
+		statements: []string{
+			`ALTER TABLE runs ADD COLUMN marker TEXT NOT NULL DEFAULT ''`,
+			`CREATE TABLE accepts (
+				scenario              TEXT NOT NULL,
+				run_id                TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+				accepted_at_unix_nano INTEGER NOT NULL,
+				PRIMARY KEY (scenario, run_id)
+			) STRICT`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads
 // (SQLite's user_version of benchd.db). [Open] migrates older databases up to
 // it and refuses newer ones.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // schemaVersion returns the user_version of db.
 func schemaVersion(ctx context.Context, q interface {

@@ -61,7 +61,7 @@ func TestMigrateFromEmpty(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := "runs,runs_by_start,scenarios,scenarios_by_name_start"
+	want := "accepts,runs,runs_by_start,scenarios,scenarios_by_name_start"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("schema objects %s, want %s", got, want)
 	}
@@ -107,7 +107,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 
 	// A read-only open does not migrate, and says so.
-	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 1, want 2") {
+	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 1, want 3") {
 		t.Errorf("read-only Open of a version 1 database: %v", err)
 	}
 

@@ -269,9 +269,9 @@ func (s *SQLite) BeginRun(ctx context.Context, r Run) error {
 		return fmt.Errorf("store: begin run %q: start: %w", r.ID, err)
 	}
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO runs
-		(id, trigger, start_unix_nano, end_unix_nano, outcome, config_hash, version, error)
-		VALUES (?, ?, ?, NULL, 'running', ?, ?, '')`,
-		r.ID, r.Trigger, start, r.ConfigHash, r.Version)
+		(id, trigger, start_unix_nano, end_unix_nano, outcome, config_hash, version, error, marker)
+		VALUES (?, ?, ?, NULL, 'running', ?, ?, '', ?)`,
+		r.ID, r.Trigger, start, r.ConfigHash, r.Version, r.Marker)
 	if err != nil {
 		return fmt.Errorf("store: begin run %q: %w", r.ID, err)
 	}
@@ -584,7 +584,7 @@ func uintArg(name string, v uint64) (int64, error) {
 	return int64(v), nil
 }
 
-const runColumns = `id, trigger, start_unix_nano, end_unix_nano, outcome, config_hash, version, error`
+const runColumns = `id, trigger, start_unix_nano, end_unix_nano, outcome, config_hash, version, error, marker`
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface {
@@ -596,7 +596,7 @@ func scanRun(row rowScanner) (Run, error) {
 		r          Run
 		start, end sql.NullInt64
 	)
-	if err := row.Scan(&r.ID, &r.Trigger, &start, &end, &r.Outcome, &r.ConfigHash, &r.Version, &r.Err); err != nil {
+	if err := row.Scan(&r.ID, &r.Trigger, &start, &end, &r.Outcome, &r.ConfigHash, &r.Version, &r.Err, &r.Marker); err != nil {
 		return Run{}, err
 	}
 	r.Start, r.End = timeOf(start), timeOf(end)

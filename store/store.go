@@ -95,6 +95,10 @@ type Run struct {
 	ConfigHash string
 	// Version is the benchd version that ran it; may be empty.
 	Version string
+	// Marker is a free-text deploy marker given to the run (benchd's
+	// --run.marker flag or BENCHD_RUN_MARKER), e.g. the target's version,
+	// so that a shift in the results can be tied to a deploy; may be empty.
+	Marker string
 	// Err says why a run failed or was aborted; empty on success.
 	Err string
 	// Scenarios holds the run's scenario results ordered by Index. Only

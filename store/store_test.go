@@ -721,3 +721,42 @@ func TestBackupWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptAndMarker records a deploy marker with a run and accepts a
+// scenario's newest result as its new baseline.
+func TestAcceptAndMarker(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, t.TempDir())
+	if _, err := s.Accept(ctx, "t/sync/json", time.Now()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("accept with no result: %v, want ErrNotFound", err)
+	}
+	t0 := time.Unix(1700000000, 0).UTC()
+	for i, id := range []string{"r1", "r2"} {
+		start := t0.Add(time.Duration(i) * time.Hour)
+		if err := s.BeginRun(ctx, Run{ID: id, Trigger: "manual", Start: start, Marker: "app-v" + id}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveScenario(ctx, Scenario{RunID: id, Name: "t/sync/json", Target: "t", Mode: "sync", Endpoint: "json",
+			Start: start, End: start.Add(time.Second), Valid: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishRun(ctx, id, start.Add(time.Minute), OutcomeSuccess, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := s.Run(ctx, "r2")
+	if err != nil || r.Marker != "app-vr2" {
+		t.Errorf("marker of r2 = %q, %v", r.Marker, err)
+	}
+	id, err := s.Accept(ctx, "t/sync/json", t0.Add(3*time.Hour))
+	if err != nil || id != "r2" {
+		t.Fatalf("accept = %q, %v, want r2", id, err)
+	}
+	acc, err := s.Accepted(ctx, "t/sync/json")
+	if err != nil || len(acc) != 1 || !acc["r2"] {
+		t.Errorf("accepted = %v, %v, want r2", acc, err)
+	}
+	if acc, _ := s.Accepted(ctx, "t/async/json"); len(acc) != 0 {
+		t.Errorf("another scenario has accepts: %v", acc)
+	}
+}

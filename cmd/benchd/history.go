@@ -29,6 +29,7 @@ type history struct {
 	retention time.Duration
 	cfgHash   func() string
 	version   string
+	marker    string
 }
 
 // configHash returns a short hash of cfg's effective content, so that runs
@@ -50,7 +51,7 @@ func (h *history) RunStarted(info *scheduler.RunInfo) {
 	ctx, cancel := h.ctx()
 	defer cancel()
 	err := h.st.BeginRun(ctx, store.Run{ID: info.ID, Trigger: info.Trigger, Start: info.Start,
-		ConfigHash: h.cfgHash(), Version: h.version})
+		ConfigHash: h.cfgHash(), Version: h.version, Marker: h.marker})
 	if err != nil {
 		h.log.Error("history: record run start", "run_id", info.ID, "err", err)
 	}

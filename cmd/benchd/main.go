@@ -7,6 +7,7 @@
 //	benchd config check       validate a configuration file
 //	benchd upstream           serve the reference target's upstream payload
 //	benchd dashboards         write the Grafana dashboards as JSON
+//	benchd baseline accept S  accept scenario S's current results as its new baseline
 //	benchd report             render a stored run, a summary table or the diff of two runs
 //
 // Without --config.file, benchd uses its embedded default matrix (the Django
@@ -58,6 +59,8 @@ type flags struct {
 
 	dashboardsOut string
 	report        reportFlags
+	baseline      baselineFlags
+	marker        string
 }
 
 // run parses args, runs the chosen subcommand and returns the exit code:
@@ -86,6 +89,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Default("data/").StringVar(&f.storagePath)
 	app.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
 		Default(DefaultRetention.String()).DurationVar(&f.retention)
+	app.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
+		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 	f.log = promslog.Config{}
 	promslogflag.AddFlags(app, &f.log)
 	f.web = kingpinflag.AddFlags(app, api.DefaultListenAddress)
@@ -99,6 +104,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addUpstreamFlags(upstreamCmd, &f.upstream)
 	reportCmd := app.Command("report", "Render a stored run: wrk blocks, the seed's Markdown, JSON, a summary table, or the diff of two runs.")
 	addReportFlags(reportCmd, &f.report)
+	baselineCmd := app.Command("baseline", "Regression baselines.")
+	acceptCmd := baselineCmd.Command("accept", "Accept a scenario's current results as its new baseline (an intended change).")
+	addBaselineFlags(acceptCmd, &f.baseline)
 	dashboardsCmd := app.Command("dashboards", "Write the Grafana dashboards (JSON) into a directory.")
 	dashboardsCmd.Flag("out", "Directory to write into.").Default("grafana/dashboards").StringVar(&f.dashboardsOut)
 	configCmd := app.Command("config", "Configuration tools.")
@@ -126,6 +134,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runUpstream(ctx, &f.upstream, logger)
 	case reportCmd.FullCommand():
 		err = runReport(ctx, &f, stdout)
+	case acceptCmd.FullCommand():
+		err = runBaselineAccept(ctx, &f, stdout, logger)
 	case dashboardsCmd.FullCommand():
 		err = grafana.Write(f.dashboardsOut)
 	case checkCmd.FullCommand():

@@ -64,7 +64,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	} else {
 		defer st.Close()
 		obs = append(obs, &history{st: st, log: logger.With("component", "history"), retention: f.retention,
-			version: version.Version, cfgHash: func() string { return configHash(cfg) }})
+			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) }})
 	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: obs,

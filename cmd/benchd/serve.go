@@ -21,6 +21,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/scheduler"
+	"github.com/benchd/benchd/store"
 )
 
 // serve runs the daemon until ctx is done: the scheduler and the HTTP
@@ -54,19 +55,26 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	var live atomic.Pointer[config.Config]
 	live.Store(cfg)
 	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention,
-		version: version.Version, cfgHash: func() string { return configHash(live.Load()) }}
+		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) }}
+	regs := exporters.NewRegressions()
+	reg.MustRegister(regs)
+	det := &detector{st: st, regs: regs, log: logger.With("component", "regress"), cfg: live.Load}
+	if _, err := det.detect(ctx); err != nil {
+		logger.Error("regression detection failed", "err", err)
+	}
 
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: observers{
 			telemetry{metrics: metrics, tracer: exporters.NewRunTracer(tracing.Provider())},
 			hist,
+			det,
 		},
 		Logger: logger.With("component", "scheduler"),
 	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	d := &daemon{f: f, log: logger, sched: sched, metrics: metrics, live: &live}
+	d := &daemon{f: f, log: logger, sched: sched, metrics: metrics, live: &live, det: det}
 	if err := d.setToken(cfg); err != nil {
 		return err
 	}
@@ -145,6 +153,16 @@ type daemon struct {
 	reload  sync.Mutex
 	token   atomic.Pointer[string]
 	live    *atomic.Pointer[config.Config]
+	det     *detector
+}
+
+// Accept accepts scenario's current results as its new baseline.
+func (d *daemon) Accept(ctx context.Context, scenario string) (string, error) {
+	runID, err := d.det.accept(ctx, scenario)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("%w: %w", api.ErrNotFound, err)
+	}
+	return runID, err
 }
 
 // setToken reads cfg's api.token_file; no file switches the write API off.
