@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/deploy"
+)
+
+// startDjango starts the reference Django target under gunicorn+gevent on
+// port, with extra environment, and waits until it answers /healthz. It
+// returns a function that stops its whole process group.
+func startDjango(t *testing.T, dir string, port int, env ...string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "200",
+		"-b", fmt.Sprintf("127.0.0.1:%d", port), "proj.wsgi:application")
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1"), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
+	t.Cleanup(stop)
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	for i := 0; ; i++ {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop
+			}
+		}
+		if i > 300 {
+			t.Fatalf("django on port %d not ready", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRegressionDetectedLive runs benchd serve over two Django targets run
+// after run, then slows one of them on purpose (BENCHD_DJANGO_DELAY_MS):
+// only the slowed scenario gets benchd_regression_detected 1, and
+// accepting the change through the API clears it.
+func TestRegressionDetectedLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real Django target")
+	}
+	requireDjangoStack(t)
+	dir := t.TempDir()
+	django := filepath.Join(dir, "django")
+	if err := deploy.UnpackDjango(django); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"manage.py", "migrate", "--noinput"}, {"manage.py", "seed_rows"}} {
+		cmd := exec.Command("/usr/bin/python3", args...)
+		cmd.Dir = django
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	pa, pb, web := freePort(t), freePort(t), freePort(t)
+	startDjango(t, django, pa)
+	stopB := startDjango(t, django, pb)
+
+	cfg := filepath.Join(dir, "benchd.yml")
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+schedule: "@every 1s"
+run_on_start: true
+defaults: {connections: 4, threads: 1, duration: 500ms, warmup: 100ms, timeout: 2s}
+targets:
+  - {name: a, url: "http://127.0.0.1:%d"}
+  - {name: b, url: "http://127.0.0.1:%d"}
+endpoints:
+  - {name: json, path: /myapp/sync/json}
+api: {token_file: token}
+`, pa, pb)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", filepath.Join(dir, "data"),
+		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", web))
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", web)
+	waitFor := func(what string, limit time.Duration, ok func(m map[string]float64) bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for time.Now().Before(deadline) {
+			if f := scrape(t, metrics); f != nil {
+				m := map[string]float64{}
+				for _, target := range []string{"a", "b"} {
+					for _, signal := range []string{"throughput", "latency_p99"} {
+						l := map[string]string{"target": target, "signal": signal}
+						m[target+"/detected/"+signal] = value(f, "benchd_regression_detected", l)
+						m[target+"/baseline_runs/"+signal] = value(f, "benchd_baseline_runs", l)
+					}
+				}
+				if ok(m) {
+					return
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s; stderr:\n%s", what, stderr.String())
+	}
+	// A baseline of valid runs on both targets first.
+	waitFor("a baseline of 12 runs", 2*time.Minute, func(m map[string]float64) bool {
+		return m["a/baseline_runs/throughput"] >= 12 && m["b/baseline_runs/throughput"] >= 12
+	})
+	// Slow target b by 200 ms per request.
+	stopB()
+	startDjango(t, django, pb, "BENCHD_DJANGO_DELAY_MS=200")
+	waitFor("the regression of b", 90*time.Second, func(m map[string]float64) bool {
+		return m["b/detected/throughput"] == 1 && m["b/detected/latency_p99"] == 1
+	})
+	f := scrape(t, metrics)
+	for _, signal := range []string{"throughput", "latency_p50", "latency_p99", "error_ratio", "timeout_ratio"} {
+		if v := value(f, "benchd_regression_detected", map[string]string{"target": "a", "signal": signal}); v != 0 {
+			t.Errorf("unslowed target a: benchd_regression_detected{signal=%q} = %v, want 0", signal, v)
+		}
+	}
+	if r := value(f, "benchd_regression_change_ratio", map[string]string{"target": "b", "signal": "throughput"}); r > -0.5 {
+		t.Errorf("throughput change ratio of b = %v, want a large drop", r)
+	}
+
+	// Accepting the change clears it.
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/api/v1/baselines/b/-/json/accept", web), nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("accept: %s %s", resp.Status, body)
+	}
+	waitFor("the accepted change to clear", 30*time.Second, func(m map[string]float64) bool {
+		return m["b/detected/throughput"] == 0 && m["b/detected/latency_p99"] == 0
+	})
+}
