@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"regexp"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +102,11 @@ type ScenarioResult struct {
 	Target Usage
 	// Self is benchd's own resource use during the scenario.
 	Self Usage
+	// SchedLatencyP99 is the 99th percentile of benchd's own Go scheduler
+	// latency (runtime/metrics /sched/latencies:seconds: how long
+	// goroutines waited to run) during the scenario; a high value means
+	// the load generator itself was starved and its timings are suspect.
+	SchedLatencyP99 time.Duration
 }
 
 // Up reports whether the scenario applied load: a result exists and at
@@ -507,7 +514,8 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		} else {
 			slog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
 				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
-				"timeouts", res.Result.Errors[engine.ErrTimeout])
+				"timeouts", res.Result.Errors[engine.ErrTimeout],
+				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds())
 		}
 		rep.Results = append(rep.Results, res)
 		s.opts.Observer.ScenarioFinished(res)
@@ -553,7 +561,9 @@ func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL strin
 // runScenario applies the load of res.Scenario, sampling resource use.
 func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *ScenarioResult) {
 	sampler := startSampler(proc, s.opts.UsageInterval)
+	sched := readSchedLatencies()
 	r, err := s.opts.Engine.Run(ctx, Plan(res.Scenario))
+	res.SchedLatencyP99 = schedLatencyP99(sched, readSchedLatencies())
 	res.Target, res.Self = sampler.stop()
 	res.Result = r
 	if err != nil {
@@ -732,6 +742,49 @@ func (s *sampler) stop() (target, self Usage) {
 		target = Usage{}
 	}
 	return target, self
+}
+
+// schedLatencies is the name of the Go runtime's scheduler latency histogram.
+const schedLatencies = "/sched/latencies:seconds"
+
+// readSchedLatencies returns a snapshot of the scheduler latency histogram.
+func readSchedLatencies() *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: schedLatencies}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return nil
+	}
+	return s[0].Value.Float64Histogram()
+}
+
+// schedLatencyP99 returns the 99th percentile of the latencies recorded
+// between two snapshots, as the upper bound of its bucket; 0 when unknown.
+func schedLatencyP99(before, after *metrics.Float64Histogram) time.Duration {
+	if before == nil || after == nil || len(before.Counts) != len(after.Counts) {
+		return 0
+	}
+	var total uint64
+	delta := make([]uint64, len(after.Counts))
+	for i := range after.Counts {
+		delta[i] = after.Counts[i] - before.Counts[i]
+		total += delta[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(0.99 * float64(total)))
+	var seen uint64
+	for i, n := range delta {
+		seen += n
+		if seen >= rank {
+			upper := after.Buckets[i+1]
+			if math.IsInf(upper, 1) {
+				upper = after.Buckets[i]
+			}
+			return time.Duration(upper * float64(time.Second))
+		}
+	}
+	return 0
 }
 
 type nopObserver struct{}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -458,4 +460,34 @@ endpoints:
 			t.Errorf("paused ticks counted as skipped: %d", rec.skipped)
 		}
 	})
+}
+
+func TestSchedLatencyP99(t *testing.T) {
+	buckets := []float64{0, 0.001, 0.01, 0.1, math.Inf(1)}
+	h := func(counts ...uint64) *metrics.Float64Histogram {
+		return &metrics.Float64Histogram{Counts: counts, Buckets: buckets}
+	}
+	cases := []struct {
+		name          string
+		before, after *metrics.Float64Histogram
+		want          time.Duration
+	}{
+		{"nothing recorded", h(5, 5, 5, 5), h(5, 5, 5, 5), 0},
+		{"all fast", h(0, 0, 0, 0), h(100, 0, 0, 0), time.Millisecond},
+		{"1 % slow is still p99 of the fast", h(0, 0, 0, 0), h(99, 1, 0, 0), time.Millisecond},
+		{"2 % slow", h(0, 0, 0, 0), h(98, 2, 0, 0), 10 * time.Millisecond},
+		{"only the delta counts", h(0, 50, 0, 0), h(100, 50, 0, 0), time.Millisecond},
+		{"open last bucket reports its lower bound", h(0, 0, 0, 0), h(0, 0, 0, 10), 100 * time.Millisecond},
+		{"unknown", nil, h(1, 0, 0, 0), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := schedLatencyP99(c.before, c.after); got != c.want {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+	if readSchedLatencies() == nil {
+		t.Errorf("the Go runtime has no %s", schedLatencies)
+	}
 }

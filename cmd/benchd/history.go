@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -91,6 +92,26 @@ func (h *history) RunFinished(r *scheduler.RunReport) {
 	}
 }
 
+// valid says whether a scenario result may enter the regression
+// detector's baselines and tests (docs/regressions.md): its target ran
+// and lived, open-loop requests went out on time, and benchd itself was not
+// starved of CPU.
+func valid(r *scheduler.ScenarioResult) bool {
+	h := regress.RunHealth{
+		TargetFailed:        r.Result == nil || !r.Up(),
+		TargetDied:          r.Result != nil && r.Err != nil,
+		SchedulerLatencyP99: r.SchedLatencyP99,
+	}
+	if res := r.Result; res != nil && res.Plan.Rate > 0 {
+		intended := int64(res.Plan.Rate * res.Elapsed.Seconds())
+		h.IntendedRequests = intended
+		h.LateRequests = int64(res.Late)
+		h.DroppedRequests = max(0, intended-int64(res.Sent))
+	}
+	ok, _ := regress.Validity(h, regress.ValidityOptions{})
+	return ok && r.Err == nil
+}
+
 // storedScenario converts a scenario result to its history record.
 func storedScenario(r *scheduler.ScenarioResult) store.Scenario {
 	sc := r.Scenario
@@ -99,7 +120,7 @@ func storedScenario(r *scheduler.ScenarioResult) store.Scenario {
 		Index: r.Index, Start: r.Start, End: r.End, URL: sc.URL,
 		Connections: sc.Load.Connections, Threads: sc.Load.Threads,
 		DurationSeconds: sc.Load.Duration.Seconds(), TimeoutSeconds: sc.Load.Timeout.Seconds(),
-		Valid:              r.Err == nil && r.Up(),
+		Valid:              valid(r),
 		TargetCPUSeconds:   r.Target.CPUSeconds,
 		TargetPeakRSSBytes: r.Target.RSSBytes,
 		ClientCPUSeconds:   r.Self.CPUSeconds,
