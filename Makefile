@@ -34,6 +34,8 @@ test: setup ## Run the whole test suite, real servers included (race detector on
 	$(GO) mod download
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
+	@# The regression detector's statistical trials: long, and without -race.
+	$(GO) test -count=1 -run TestTrials ./regress
 
 .PHONY: test-short
 test-short: ## Run the fast tests only (no real Django/Prometheus).
