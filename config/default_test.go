@@ -3,8 +3,10 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"maps"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,10 +146,6 @@ func checkSeed(t *testing.T, c *Config) {
 	}
 }
 
-// defaultEndpoints are the endpoints the reference Django project serves
-// today; later issues add the rest of the seed's.
-var defaultEndpoints = []string{"json", "json_query", "template_query", "gateway_1s", "gateway_3s", "gateway_10s", "brotli"}
-
 func TestDefault(t *testing.T) {
 	c, err := Default()
 	if err != nil {
@@ -156,32 +154,28 @@ func TestDefault(t *testing.T) {
 	if c.Dir != "" {
 		t.Errorf("Dir = %q, want \"\"", c.Dir)
 	}
-	if c.Schedule != "0 * * * *" || !c.RunOnStart {
-		t.Errorf("schedule %q, run_on_start %v", c.Schedule, c.RunOnStart)
+	if c.Schedule != "0 * * * *" || !c.RunOnStart || c.CPUs != "" {
+		t.Errorf("schedule %q, run_on_start %v, cpus %q", c.Schedule, c.RunOnStart, c.CPUs)
 	}
 	if w := c.Warnings(); len(w) > 0 {
 		t.Errorf("Warnings() = %q", w)
 	}
 
-	// Exactly the seed's cells of today's endpoints, in the seed's order.
-	var want []string
-	for _, s := range readSeed(t) {
-		if slices.Contains(defaultEndpoints, s.name[strings.LastIndex(s.name, "/")+1:]) {
-			want = append(want, s.name)
-		}
-	}
+	// Exactly the seed's cells, in the seed's order: 4 targets, 11 sync
+	// endpoints, 12 async ones (aiohttp is async only, gevent sync only).
+	want := seedCells(t)
 	var got []string
 	perTarget := map[string]int{}
 	for _, s := range c.Scenarios() {
 		got = append(got, s.Name)
 		perTarget[s.Target+"/"+s.Mode]++
 	}
-	if len(got) != 49 || !slices.Equal(got, want) {
+	if len(got) != 80 || !slices.Equal(got, want) {
 		t.Errorf("%d scenarios:\n got %q\nwant %q", len(got), got, want)
 	}
 	wantPer := map[string]int{
-		"gunicorn-gevent/sync": 7, "gunicorn-uvicorn/sync": 7, "gunicorn-uvicorn/async": 7,
-		"hypercorn-asyncio/sync": 7, "hypercorn-asyncio/async": 7, "hypercorn-uvloop/sync": 7, "hypercorn-uvloop/async": 7,
+		"gunicorn-gevent/sync": 11, "gunicorn-uvicorn/sync": 11, "gunicorn-uvicorn/async": 12,
+		"hypercorn-asyncio/sync": 11, "hypercorn-asyncio/async": 12, "hypercorn-uvloop/sync": 11, "hypercorn-uvloop/async": 12,
 	}
 	for k, n := range wantPer {
 		if perTarget[k] != n {
@@ -189,19 +183,47 @@ func TestDefault(t *testing.T) {
 		}
 	}
 	checkSeed(t, c)
-	// A full run takes about 15 minutes, well inside the hourly schedule.
-	if got, want := c.EstimatedRunDuration(), 896*time.Second; got != want {
+	// A full run takes about 22 minutes, inside the hourly schedule: 66
+	// scenarios of 2+10+2 s, 7 of gateway_3s (2+15+5 s) and 7 of
+	// gateway_10s (2+22+12 s).
+	if got, want := c.EstimatedRunDuration(), (66*14+7*22+7*36)*time.Second; got != want {
 		t.Errorf("EstimatedRunDuration() = %v, want %v", got, want)
 	}
 
+	// The services: Redis and benchd's own upstream, ready on the addresses
+	// the Django settings point at.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := []Service{
+		{Name: "redis", Command: []string{"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", "6379", "--save", "",
+			"--appendonly", "no", "--loglevel", "warning"}, Ready: "tcp://127.0.0.1:6379", ReadyTimeout: DefaultReadyTimeout},
+		{Name: "upstream", Command: []string{exe, "upstream", "--listen-address", "127.0.0.1:8090"},
+			Ready: "tcp://127.0.0.1:8090", ReadyTimeout: DefaultReadyTimeout},
+	}
+	if len(c.Services) != len(services) {
+		t.Fatalf("%d services, want %d", len(c.Services), len(services))
+	}
+	for i, want := range services {
+		got := c.Services[i]
+		if got.Name != want.Name || !slices.Equal(got.Command, want.Command) || got.Ready != want.Ready ||
+			got.ReadyTimeout != want.ReadyTimeout || got.Dir != "" || len(got.Env) != 0 || got.CPUs != "" {
+			t.Errorf("services[%d] = %+v, want %+v", i, got, want)
+		}
+	}
+	env := map[string]string{"BENCHD_REDIS_URL": "redis://127.0.0.1:6379/0", "BENCHD_UPSTREAM_URL": "http://127.0.0.1:8090/"}
+
 	setup := [][]string{{"/usr/bin/python3", "manage.py", "migrate", "--noinput"}, {"/usr/bin/python3", "manage.py", "seed_rows"}}
+	// One worker per CPU: {nproc} is runtime.NumCPU() without cpus.
+	workers := strconv.Itoa(runtime.NumCPU())
 	commands := map[string][]string{
-		"gunicorn-gevent": {"/usr/bin/gunicorn", "-k", "gevent", "-w", "2", "--worker-connections", "1000",
+		"gunicorn-gevent": {"/usr/bin/gunicorn", "-k", "gevent", "-w", workers, "--worker-connections", "1000",
 			"-b", "127.0.0.1:8000", "--log-level", "warning", "proj.wsgi:application"},
-		"gunicorn-uvicorn": {"/usr/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
+		"gunicorn-uvicorn": {"/usr/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", workers,
 			"-b", "127.0.0.1:8000", "--log-level", "warning", "proj.asgi:application"},
-		"hypercorn-asyncio": {"/usr/bin/hypercorn", "-k", "asyncio", "-w", "2", "-b", "127.0.0.1:8000", "proj.asgi:application"},
-		"hypercorn-uvloop":  {"/usr/bin/hypercorn", "-k", "uvloop", "-w", "2", "-b", "127.0.0.1:8000", "proj.asgi:application"},
+		"hypercorn-asyncio": {"/usr/bin/hypercorn", "-k", "asyncio", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
+		"hypercorn-uvloop":  {"/usr/bin/hypercorn", "-k", "uvloop", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
 	}
 	if len(c.Targets) != len(commands) {
 		t.Errorf("%d targets, want %d", len(c.Targets), len(commands))
@@ -224,6 +246,12 @@ func TestDefault(t *testing.T) {
 		}
 		if !slices.EqualFunc(p.Setup, setup, slices.Equal) {
 			t.Errorf("%s: setup %q, want %q", tg.Name, p.Setup, setup)
+		}
+		if !maps.Equal(p.Env, env) || p.CPUs != "" {
+			t.Errorf("%s: env %q cpus %q, want env %q and no pinning", tg.Name, p.Env, p.CPUs, env)
+		}
+		if !slices.Equal(tg.Services, []string{"redis", "upstream"}) {
+			t.Errorf("%s: services %q, want [redis upstream]", tg.Name, tg.Services)
 		}
 	}
 	// Reports head sections with the seed's titles.

@@ -48,7 +48,7 @@ func (k *checker) add1(path, format string, args ...any) {
 // and caches the schedule (see [Config.CronSchedule]), so it must not run
 // concurrently with other methods of c.
 //
-// It checks: the cron schedule; names (required, unique, matching
+// It checks: the cron schedule; cpus lists; names (required, unique, matching
 // ^[a-z0-9][a-z0-9_.-]*$); target URLs (absolute http or https with a host);
 // commands; ready checks; durations; load settings (connections 1 to
 // MaxConnections, threads 0 to connections, duration and timeout more than 0,
@@ -66,6 +66,7 @@ func (c *Config) Validate() error {
 func (c *Config) validate() []error {
 	k := &checker{}
 	c.checkSchedule(k)
+	checkCPUs(k, "cpus", c.CPUs)
 	checkSettings(k, "defaults", &c.Defaults)
 	c.checkServices(k)
 	c.checkTargets(k)
@@ -321,6 +322,7 @@ func (c *Config) checkServices(k *checker) {
 		checkEnv(k, p+".env", s.Env)
 		checkReady(k, p+".ready", s.Ready, false)
 		checkPositive(k, p+".ready_timeout", s.ReadyTimeout, "how long the service may take to become ready, such as 30s")
+		checkCPUs(k, p+".cpus", s.CPUs)
 	}
 }
 
@@ -362,6 +364,7 @@ func (c *Config) checkTargets(k *checker) {
 			checkReady(k, pp+".ready", pr.Ready, true)
 			checkPositive(k, pp+".ready_timeout", pr.ReadyTimeout, "how long the server may take to start, such as 30s")
 			checkPositive(k, pp+".stop_timeout", pr.StopTimeout, "the grace between SIGTERM and SIGKILL, such as 10s")
+			checkCPUs(k, pp+".cpus", pr.CPUs)
 		}
 		checkModes(k, p+".modes", t.Modes)
 		for j, name := range t.Services {

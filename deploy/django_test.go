@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,6 +34,9 @@ const (
 	python    = "/usr/bin/python3"
 	gunicorn  = "/usr/bin/gunicorn"
 	hypercorn = "/usr/bin/hypercorn"
+	// redisServer and redisCLI are Debian's redis-server and redis-tools.
+	redisServer = "/usr/bin/redis-server"
+	redisCLI    = "/usr/bin/redis-cli"
 
 	// readyTimeout bounds server start-up (two Python workers on a busy
 	// 2-core machine).
@@ -51,6 +56,12 @@ var pythonModules = []struct{ module, pkg string }{
 	{"hypercorn", "python3-hypercorn"},
 	{"uvloop", "python3-uvloop"},
 	{"brotli", "python3-brotli"},
+	{"django_redis", "python3-django-redis"},
+	{"redis", "python3-redis"},
+	{"requests", "python3-requests"},
+	{"httpx", "python3-httpx"},
+	{"aiohttp", "python3-aiohttp"},
+	{"psycopg2", "python3-psycopg2"},
 }
 
 // requireDjangoStack fails the test, naming the apt-get command, when a
@@ -62,6 +73,8 @@ func requireDjangoStack(t *testing.T) {
 		{python, "python3"},
 		{gunicorn, "gunicorn"},
 		{hypercorn, "python3-hypercorn"},
+		{redisServer, "redis-server"},
+		{redisCLI, "redis-tools"},
 	} {
 		if _, err := os.Stat(tool.path); err != nil {
 			missing = append(missing, tool.pkg)
@@ -298,6 +311,8 @@ type response struct {
 	header  http.Header
 	body    []byte
 	elapsed time.Duration
+	// svc are the services the server was started with.
+	svc *services
 }
 
 func decodeJSON(t *testing.T, body []byte, v any) {
@@ -336,7 +351,12 @@ func checkGateway(seconds int) func(*testing.T, response) {
 type endpointCheck struct {
 	name   string
 	header http.Header
-	check  func(t *testing.T, r response)
+	// asyncOnly is true for an endpoint without a sync view (404 there).
+	asyncOnly bool
+	// warm is true if the endpoint is requested once before the checked
+	// request (cache_hit stores its key on the first miss).
+	warm  bool
+	check func(t *testing.T, r response)
 }
 
 var endpointChecks = []endpointCheck{
@@ -421,6 +441,174 @@ var endpointChecks = []endpointCheck{
 	},
 }
 
+// checkUpstream checks that an outbound endpoint returned the upstream's
+// body and that the upstream saw a request from the client library whose
+// User-Agent starts with agent.
+func checkUpstream(agent string) func(*testing.T, response) {
+	return func(t *testing.T, r response) {
+		checkContentType(t, r, "application/json")
+		if !bytes.Equal(r.body, upstreamBody) {
+			t.Errorf("body: %d bytes %.80q..., want the upstream's %d bytes", len(r.body), r.body, len(upstreamBody))
+		}
+		if !r.svc.upstreamSaw(agent) {
+			t.Errorf("the upstream saw no request from %s; User-Agents seen: %q", agent, r.svc.upstreamAgents())
+		}
+	}
+}
+
+var outboundChecks = []endpointCheck{
+	{
+		name: "cache_hit",
+		warm: true,
+		check: func(t *testing.T, r response) {
+			checkContentType(t, r, "application/json")
+			var got struct {
+				Mode  string `json:"mode"`
+				Hit   bool   `json:"hit"`
+				Value struct {
+					Message string `json:"message"`
+					Numbers []int  `json:"numbers"`
+				} `json:"value"`
+			}
+			decodeJSON(t, r.body, &got)
+			if got.Mode != r.mode || !got.Hit || got.Value.Message == "" || len(got.Value.Numbers) != 16 {
+				t.Errorf("got %+v, want mode %q, hit true, a message and 16 numbers", got, r.mode)
+			}
+		},
+	},
+	{
+		name: "cache_set",
+		check: func(t *testing.T, r response) {
+			checkContentType(t, r, "application/json")
+			var got struct {
+				Mode  string          `json:"mode"`
+				Key   string          `json:"key"`
+				Value json.RawMessage `json:"value"`
+			}
+			decodeJSON(t, r.body, &got)
+			if got.Mode != r.mode || !strings.HasPrefix(got.Key, "benchd:cache_set:") || len(got.Value) == 0 {
+				t.Fatalf("got %s, want mode %q, a benchd:cache_set: key and a value", r.body, r.mode)
+			}
+			// What Redis holds under Django's key (prefix "", version 1) is
+			// the value just written, as JSON.
+			stored := r.svc.redisGet(t, ":1:"+got.Key)
+			var a, b any
+			decodeJSON(t, got.Value, &a)
+			decodeJSON(t, []byte(stored), &b)
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Errorf("Redis holds %s under :1:%s, the view wrote %s", stored, got.Key, got.Value)
+			}
+		},
+	},
+	{name: "requests", check: checkUpstream("python-requests/")},
+	{name: "httpx", check: checkUpstream("python-httpx/")},
+	{name: "aiohttp", asyncOnly: true, check: checkUpstream("aiohttp/")},
+}
+
+// upstreamBody is what the test upstream serves: about 24 KiB of JSON, as
+// `benchd upstream` does.
+var upstreamBody = []byte(`{"service":"test-upstream","data":"` + strings.Repeat("x", 24<<10-37) + `"}`)
+
+// services are the helpers of the outbound endpoints, started once for all
+// servers of a test: a Redis server and an HTTP upstream on loopback.
+type services struct {
+	redisAddr   string
+	upstreamURL string
+
+	mu     sync.Mutex
+	agents map[string]bool // User-Agents the upstream has seen
+}
+
+// env returns the variables that point the Django project at s.
+func (s *services) env() []string {
+	return []string{"BENCHD_REDIS_URL=redis://" + s.redisAddr + "/0", "BENCHD_UPSTREAM_URL=" + s.upstreamURL}
+}
+
+func (s *services) upstreamSaw(prefix string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for a := range s.agents {
+		if strings.HasPrefix(a, prefix) || strings.Contains(a, " "+prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *services) upstreamAgents() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for a := range s.agents {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// redisGet returns the string value of key, read with redis-cli.
+func (s *services) redisGet(t *testing.T, key string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(s.redisAddr)
+	out, err := exec.CommandContext(t.Context(), redisCLI, "-h", host, "-p", port, "--raw", "GET", key).Output()
+	if err != nil {
+		t.Fatalf("redis-cli GET %s: %v", key, err)
+	}
+	return strings.TrimRight(string(out), "\n")
+}
+
+// startServices starts redis-server on a free loopback port (no
+// persistence, working directory in a temporary directory) and the upstream;
+// both stop when the test ends.
+func startServices(t *testing.T) *services {
+	t.Helper()
+	s := &services{agents: map[string]bool{}}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.agents[r.UserAgent()] = true
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(upstreamBody)
+	}))
+	t.Cleanup(up.Close)
+	s.upstreamURL = up.URL + "/"
+
+	port := freePort(t)
+	s.redisAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(redisServer, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	output := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = output, output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	})
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		conn, err := net.DialTimeout("tcp", s.redisAddr, time.Second)
+		if err == nil {
+			conn.Close()
+			return s
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("redis-server exited before it was ready: %v\n%s", err, output.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server not ready within %v\n%s", readyTimeout, output.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // fetch requests path on base and returns an error unless it answers 200.
 func fetch(t *testing.T, base, path string, header http.Header) (response, error) {
 	t.Helper()
@@ -461,22 +649,41 @@ func concurrentGateways(t *testing.T, base, mode string, n int) time.Duration {
 func TestDjangoServers(t *testing.T) {
 	t.Parallel()
 	requireDjangoStack(t)
+	svc := startServices(t)
 	for _, cfg := range serverConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
 			t.Parallel()
-			base := startDjango(t, cfg)
+			base := startDjango(t, cfg, svc.env()...)
 			modes := []string{"sync"}
 			if cfg.asgi {
 				modes = append(modes, "async")
 			}
 			for _, mode := range modes {
-				for _, ep := range endpointChecks {
+				for _, ep := range slices.Concat(endpointChecks, outboundChecks) {
+					path := "/myapp/" + mode + "/" + ep.name
+					if ep.asyncOnly && mode == "sync" {
+						t.Run(mode+"/"+ep.name+"_is_404", func(t *testing.T) {
+							status, _, _, err := get(t.Context(), base+path, nil)
+							if err != nil {
+								t.Fatal(err)
+							}
+							if status != http.StatusNotFound {
+								t.Errorf("GET %s: status %d, want 404 (no sync view)", path, status)
+							}
+						})
+						continue
+					}
 					t.Run(mode+"/"+ep.name, func(t *testing.T) {
-						r, err := fetch(t, base, "/myapp/"+mode+"/"+ep.name, ep.header)
+						if ep.warm {
+							if _, err := fetch(t, base, path, ep.header); err != nil {
+								t.Fatal(err)
+							}
+						}
+						r, err := fetch(t, base, path, ep.header)
 						if err != nil {
 							t.Fatal(err)
 						}
-						r.mode = mode
+						r.mode, r.svc = mode, svc
 						ep.check(t, r)
 					})
 				}
@@ -590,14 +797,19 @@ func TestDjangoManagement(t *testing.T) {
 		managePy(t, dir, env, "check", "--fail-level", "WARNING")
 	})
 
-	t.Run("a bad BENCHD_DJANGO_DELAY_MS is refused", func(t *testing.T) {
-		for _, value := range []string{"abc", "-5"} {
+	t.Run("a bad setting is refused", func(t *testing.T) {
+		for _, setting := range []string{
+			"BENCHD_DJANGO_DELAY_MS=abc",
+			"BENCHD_DJANGO_DELAY_MS=-5",
+			"BENCHD_DJANGO_DB_ENGINE=mysql",
+		} {
+			name, _, _ := strings.Cut(setting, "=")
 			cmd := exec.CommandContext(t.Context(), python, "manage.py", "check")
 			cmd.Dir = dir
-			cmd.Env = childEnv("BENCHD_DJANGO_DELAY_MS=" + value)
+			cmd.Env = childEnv(setting)
 			out, err := cmd.CombinedOutput()
-			if err == nil || !strings.Contains(string(out), "BENCHD_DJANGO_DELAY_MS must") {
-				t.Errorf("BENCHD_DJANGO_DELAY_MS=%s: err %v, output %.300s; want a failure naming the variable", value, err, out)
+			if err == nil || !strings.Contains(string(out), name+" must") {
+				t.Errorf("%s: err %v, output %.300s; want a failure naming the variable", setting, err, out)
 			}
 		}
 	})
@@ -624,4 +836,98 @@ func TestDjangoManagement(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// pgBin is where Debian's postgresql-15 keeps its server programs.
+const pgBin = "/usr/lib/postgresql/15/bin"
+
+// startPostgreSQL starts a throwaway PostgreSQL cluster in a temporary
+// directory, on a free loopback port with its socket in that directory, as
+// the postgres user (the server refuses to run as root), trusting local
+// connections. It returns the port; the cluster is stopped when the test
+// ends.
+func startPostgreSQL(t *testing.T) int {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(pgBin, "initdb")); err != nil {
+		t.Fatalf("PostgreSQL 15 is not installed; install it with: apt-get install -y postgresql (or run scripts/setup.sh)")
+	}
+	pg, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatalf("no postgres user (apt-get install -y postgresql creates it): %v", err)
+	}
+	uid, _ := strconv.Atoi(pg.Uid)
+	gid, _ := strconv.Atoi(pg.Gid)
+	// t.TempDir and its parent are 0700 root: let postgres through.
+	root := t.TempDir()
+	for _, d := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, sock := filepath.Join(root, "data"), filepath.Join(root, "sock")
+	for _, d := range []string{data, sock} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asPostgres := func(args ...string) {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), "runuser", append([]string{"-u", "postgres", "--"}, args...)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	asPostgres(filepath.Join(pgBin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+	port := freePort(t)
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off", port, sock)
+	asPostgres(filepath.Join(pgBin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(sock, "server.log"), "-w", "-t", "60", "start")
+	t.Cleanup(func() {
+		cmd := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgBin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("pg_ctl stop: %v\n%s", err, out)
+		}
+	})
+	return port
+}
+
+// TestDjangoPostgreSQL serves json_query and template_query from a real
+// PostgreSQL, chosen by BENCHD_DJANGO_DB_ENGINE: migrate, seed_rows and the
+// views all go through psycopg2.
+func TestDjangoPostgreSQL(t *testing.T) {
+	t.Parallel()
+	requireDjangoStack(t)
+	port := startPostgreSQL(t)
+	env := []string{
+		"BENCHD_DJANGO_DB_ENGINE=postgresql",
+		"BENCHD_DJANGO_DB_NAME=postgres",
+		"BENCHD_DJANGO_DB_USER=postgres",
+		"BENCHD_DJANGO_DB_HOST=127.0.0.1",
+		"BENCHD_DJANGO_DB_PORT=" + strconv.Itoa(port),
+	}
+	base := startDjango(t, serverConfigs[1], env...)
+	for _, mode := range []string{"sync", "async"} {
+		for _, ep := range endpointChecks[1:3] { // json_query, template_query
+			t.Run(mode+"/"+ep.name, func(t *testing.T) {
+				r, err := fetch(t, base, "/myapp/"+mode+"/"+ep.name, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.mode = mode
+				ep.check(t, r)
+			})
+		}
+	}
+	// The rows are in PostgreSQL, not in a SQLite file.
+	out, err := exec.CommandContext(t.Context(), "runuser", "-u", "postgres", "--", filepath.Join(pgBin, "psql"),
+		"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "-At", "-c", "SELECT count(*) FROM myapp_item").CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "100" {
+		t.Errorf("myapp_item has %s rows in PostgreSQL, want 100", got)
+	}
 }

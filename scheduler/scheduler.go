@@ -573,7 +573,7 @@ func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *Scenari
 	if proc != nil {
 		select {
 		case <-proc.Exited():
-			res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, proc.ExitErr())
+			res.Err = proc.ExitErr() // "scheduler: target X: exited (...)"
 		default:
 		}
 	}
@@ -613,6 +613,7 @@ func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) Process
 		Ready:        t.ReadyURL(),
 		ReadyTimeout: p.ReadyTimeout,
 		StopTimeout:  p.StopTimeout,
+		CPUs:         p.CPUs,
 		Logger:       log,
 	}
 }
@@ -658,6 +659,7 @@ func (v *services) ensure(ctx context.Context, names []string) error {
 			Env:          envList(svc.Env),
 			Ready:        svc.Ready,
 			ReadyTimeout: svc.ReadyTimeout,
+			CPUs:         svc.CPUs,
 			Logger:       v.log.With("service", name),
 		})
 		if err != nil {
@@ -691,6 +693,7 @@ type sampler struct {
 	self0      Usage
 	peakTarget uint64
 	peakSelf   uint64
+	lastTarget Usage // the last successful sample of the target
 	done       chan struct{}
 	wg         sync.WaitGroup
 }
@@ -716,8 +719,11 @@ func startSampler(proc *Process, every time.Duration) *sampler {
 // sample reads current use; first records the baseline.
 func (s *sampler) sample(first bool) (target, self Usage) {
 	if s.proc != nil {
+		// Once the target has exited its tree cannot be read: keep the
+		// last sample, so the CPU it used before dying still counts.
+		target = s.lastTarget
 		if u, err := s.proc.Usage(); err == nil {
-			target = u
+			target, s.lastTarget = u, u
 		}
 	}
 	if u, err := SelfUsage(); err == nil {
@@ -736,7 +742,10 @@ func (s *sampler) stop() (target, self Usage) {
 	close(s.done)
 	s.wg.Wait()
 	t, me := s.sample(false)
-	target = Usage{CPUSeconds: max(0, t.CPUSeconds-s.target0.CPUSeconds), RSSBytes: s.peakTarget}
+	// Live plus reaped CPU only grows while the leader lives, also when a
+	// worker exits (its time moves to its parent's reaped total).
+	treeCPU := func(u Usage) float64 { return u.CPUSeconds + u.ReapedCPUSeconds }
+	target = Usage{CPUSeconds: max(0, treeCPU(t)-treeCPU(s.target0)), RSSBytes: s.peakTarget}
 	self = Usage{CPUSeconds: max(0, me.CPUSeconds-s.self0.CPUSeconds), RSSBytes: s.peakSelf}
 	if s.proc == nil {
 		target = Usage{}

@@ -24,9 +24,16 @@ packages=(
 	python3-requests
 	python3-httpx
 	python3-aiohttp
+	# PostgreSQL, the reference target's optional database (the tests start
+	# a throwaway cluster as the postgres user; apt starts none here).
+	postgresql
+	python3-psycopg2
 	# Services, peers and tools.
 	redis-server
+	redis-tools # redis-cli, for the tests
+	util-linux  # runuser, taskset
 	prometheus
+	prometheus-alertmanager # amtool, and the alert stack of scripts/stack.sh
 	wrk
 	gcc # go test -race needs cgo
 	procps
@@ -66,8 +73,9 @@ else
 	echo "setup.sh: installed ${missing[*]}"
 fi
 
-if ! /usr/bin/python3 -c 'import django, gevent, uvicorn, hypercorn, uvloop, brotli'; then
-	echo "setup.sh: /usr/bin/python3 cannot import the Django stack (django, gevent, uvicorn, hypercorn, uvloop, brotli)" >&2
+modules="django, gevent, uvicorn, hypercorn, uvloop, brotli, django_redis, redis, requests, httpx, aiohttp, psycopg2"
+if ! /usr/bin/python3 -c "import ${modules}"; then
+	echo "setup.sh: /usr/bin/python3 cannot import the Django stack (${modules})" >&2
 	exit 1
 fi
-echo "setup.sh: /usr/bin/python3 imports django, gevent, uvicorn, hypercorn, uvloop and brotli"
+echo "setup.sh: /usr/bin/python3 imports ${modules}"

@@ -92,7 +92,7 @@ func buildScenario(runID string, idx int, histValues int) (Scenario, error) {
 		RequestsPerSecond: 99_900.125 + f, ErrorRatio: 0.009 + f/1e6, TimeoutRatio: 0.000994 + f/1e7,
 		LatencyMean: 0.0123 + f/1e3, LatencyStdev: 0.0045, LatencyMax: 1.987,
 		P50: 0.010, P75: 0.014, P90: 0.021, P99: 0.095, P999: 0.5, P9999: 1.25,
-		Histogram:        hist,
+		Histogram: hist, RateHistogram: hist[:len(hist)/2],
 		TargetCPUSeconds: 17.25 + f, TargetPeakRSSBytes: 512 << 20, ClientCPUSeconds: 8.5 + f, ClientPeakRSSBytes: 64<<20 + uint64(idx),
 	}, nil
 }

@@ -96,11 +96,14 @@ var migrations = []migration{
 	},
 	{
 		// Version 3: the deploy marker of a run (what version of the
-		// target it measured), and baselines accepted by a human: from the
-		// accepted run on, the regression detector starts a new baseline.
-		name: "run markers and accepted baselines",
+		// target it measured), the per-thread rate samples of a scenario
+		// (wrk's Req/Sec statistics), and baselines accepted by a human:
+		// from the accepted run on, the regression detector starts a new
+		// baseline.
+		name: "run markers, rate samples and accepted baselines",
 		statements: []string{
 			`ALTER TABLE runs ADD COLUMN marker TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE scenarios ADD COLUMN rate_histogram BLOB`,
 			`CREATE TABLE accepts (
 				scenario              TEXT NOT NULL,
 				run_id                TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,

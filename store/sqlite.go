@@ -614,7 +614,8 @@ const scenarioColumns = `run_id, idx, name, target, mode, endpoint, start_unix_n
 	latency_mean_seconds, latency_stdev_seconds, latency_max_seconds,
 	latency_p50_seconds, latency_p75_seconds, latency_p90_seconds, latency_p99_seconds, latency_p999_seconds, latency_p9999_seconds,
 	histogram,
-	target_cpu_seconds, target_peak_rss_bytes, client_cpu_seconds, client_peak_rss_bytes`
+	target_cpu_seconds, target_peak_rss_bytes, client_cpu_seconds, client_peak_rss_bytes,
+	rate_histogram`
 
 // insertScenario has one placeholder per column of scenarioColumns.
 var insertScenario = `INSERT INTO scenarios (` + scenarioColumns + `) VALUES (?` +
@@ -653,9 +654,12 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		}
 		c[x.name] = v
 	}
-	var hist any
+	var hist, rateHist any
 	if len(s.Histogram) > 0 {
 		hist = s.Histogram
+	}
+	if len(s.RateHistogram) > 0 {
+		rateHist = s.RateHistogram
 	}
 	valid := 0
 	if s.Valid {
@@ -672,6 +676,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		floatArg(s.P50), floatArg(s.P75), floatArg(s.P90), floatArg(s.P99), floatArg(s.P999), floatArg(s.P9999),
 		hist,
 		floatArg(s.TargetCPUSeconds), c["target_peak_rss_bytes"], floatArg(s.ClientCPUSeconds), c["client_peak_rss_bytes"],
+		rateHist,
 	}, nil
 }
 
@@ -706,7 +711,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 		resp                            [NumClasses]int64
 		errs                            [NumErrorKinds]int64
 		targetRSS, clientRSS            int64
-		hist                            []byte
+		hist, rateHist                  []byte
 	)
 	err := row.Scan(
 		&s.RunID, &s.Index, &s.Name, &s.Target, &s.Mode, &s.Endpoint, &start, &end, &s.Error, &valid,
@@ -719,6 +724,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 		&p50, &p75, &p90, &p99, &p999, &p9999,
 		&hist,
 		&targetCPU, &targetRSS, &clientCPU, &clientRSS,
+		&rateHist,
 	)
 	if err != nil {
 		return Scenario{}, err
@@ -738,6 +744,9 @@ func scanScenario(row rowScanner) (Scenario, error) {
 	s.P50, s.P75, s.P90, s.P99, s.P999, s.P9999 = floatOf(p50), floatOf(p75), floatOf(p90), floatOf(p99), floatOf(p999), floatOf(p9999)
 	s.TargetCPUSeconds, s.ClientCPUSeconds = floatOf(targetCPU), floatOf(clientCPU)
 	s.TargetPeakRSSBytes, s.ClientPeakRSSBytes = uint64(targetRSS), uint64(clientRSS)
+	if len(rateHist) > 0 {
+		s.RateHistogram = rateHist
+	}
 	if len(hist) > 0 {
 		s.Histogram = hist
 	}

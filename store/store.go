@@ -177,6 +177,10 @@ type Scenario struct {
 	// engine records microseconds). Nil or empty means none; an empty
 	// slice comes back as nil.
 	Histogram []byte
+	// RateHistogram holds, encoded as Histogram, the per-thread
+	// requests-per-second samples of the scenario (the engine's 100 ms
+	// samples behind wrk's Req/Sec line); nil when not recorded.
+	RateHistogram []byte
 
 	// TargetCPUSeconds is the CPU time (user + system) the managed target
 	// process tree used during the scenario; 0 if not measured.

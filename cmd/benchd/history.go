@@ -149,5 +149,10 @@ func storedScenario(r *scheduler.ScenarioResult) store.Scenario {
 			s.Histogram = b
 		}
 	}
+	if h := res.RequestsPerSecondSamples; h != nil && h.TotalCount() > 0 {
+		if b, err := store.EncodeHistogram(h); err == nil {
+			s.RateHistogram = b
+		}
+	}
 	return s
 }

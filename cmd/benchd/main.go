@@ -38,6 +38,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/deploy"
 	"github.com/benchd/benchd/grafana"
+	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
 
@@ -184,6 +185,14 @@ func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
 	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn("config warning", "warning", w)
+	}
+	// Pinning outlives the config: a reload can move benchd to other CPUs,
+	// but only a restart undoes it.
+	if err := scheduler.PinSelf(cfg.CPUs); err != nil {
+		return nil, fmt.Errorf("cpus: %w", err)
+	}
+	if cfg.CPUs != "" {
+		logger.Info("benchd pinned to CPUs", "cpus", cfg.CPUs)
 	}
 	return cfg, nil
 }

@@ -195,12 +195,7 @@ func TestMatrixEndToEnd(t *testing.T) {
 	}
 	for i, b := range regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(md, -1) {
 		if b[1] != blocks[i][1] {
-			// The stored run lacks the per-thread rate samples: only
-			// the Req/Sec line may differ.
-			strip := regexp.MustCompile(`(?m)^\s+Req/Sec.*\n`)
-			if strip.ReplaceAllString(b[1], "") != strip.ReplaceAllString(blocks[i][1], "") {
-				t.Errorf("stored block %d differs from the live one:\n%s\nvs\n%s", i, b[1], blocks[i][1])
-			}
+			t.Errorf("stored block %d differs from the live one:\n%s\nvs\n%s", i, b[1], blocks[i][1])
 		}
 	}
 	sum := report("--summary")

@@ -108,9 +108,9 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	return nil
 }
 
-// storedEntry rebuilds a report entry from a stored scenario. The history
-// keeps the latency histogram but not the per-thread rate samples, so the
-// wrk block's Req/Sec line of a stored run is empty.
+// storedEntry rebuilds a report entry from a stored scenario: the history
+// keeps the latency histogram and the per-thread rate samples, so the wrk
+// block of a stored run reads as it did live.
 func storedEntry(s *store.Scenario) exporters.Entry {
 	e := exporters.Entry{
 		Scenario: s.Name, Target: s.Target, Mode: s.Mode, Endpoint: s.Endpoint, Error: s.Error,
@@ -130,6 +130,9 @@ func storedEntry(s *store.Scenario) exporters.Entry {
 	}
 	if h, err := store.DecodeHistogram(s.Histogram); err == nil {
 		r.Latency = h
+	}
+	if h, err := store.DecodeHistogram(s.RateHistogram); err == nil {
+		r.RequestsPerSecondSamples = h
 	}
 	e.Result = r
 	return e

@@ -6,8 +6,7 @@ from . import views
 app_name = "myapp"
 
 urlpatterns = []
-for _name, (_sync, _async) in views.ENDPOINTS.items():
-    urlpatterns += [
-        path(f"sync/{_name}", _sync, name=f"sync_{_name}"),
-        path(f"async/{_name}", _async, name=f"async_{_name}"),
-    ]
+for _name, _views in views.ENDPOINTS.items():
+    for _mode, _view in zip(("sync", "async"), _views):
+        if _view is not None:
+            urlpatterns.append(path(f"{_mode}/{_name}", _view, name=f"{_mode}_{_name}"))

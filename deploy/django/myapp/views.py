@@ -2,10 +2,20 @@
 
 Every endpoint NAME is served at /myapp/sync/NAME by a plain def view and at
 /myapp/async/NAME by an async def view (see urls.py, which is built from
-ENDPOINTS). Async views never block the event loop: waits use asyncio.sleep,
-ORM access goes through sync_to_async (Django 3.2's ORM is sync only), and
-the Brotli compression runs on a worker thread (python3-brotli 1.0.9 lets
-go of the GIL while compressing: two threads ran 1.4x faster than one here).
+ENDPOINTS); aiohttp, an asyncio-only client, has the async view alone. Async
+views do not block the event loop: waits use asyncio.sleep, ORM access goes
+through sync_to_async (Django 3.2's ORM is sync only), the Brotli compression
+runs on a worker thread (python3-brotli 1.0.9 lets go of the GIL while
+compressing: two threads ran 1.4x faster than one here), and Redis is reached
+with redis-py's asyncio client. The one exception is on purpose: the async
+requests view calls the blocking requests library on the event loop, as real
+code that reaches for requests does, and stalls every other request of its
+worker meanwhile; that is what the seed measured, so it is not "fixed".
+
+Outbound endpoints (requests, httpx, aiohttp) make one GET to
+settings.BENCHD_UPSTREAM_URL with a client built for the request, as view
+code usually does (a module-level, pooled client would measure connection
+reuse instead), and return the upstream's body and content type.
 
 Every view also waits settings.BENCHD_DJANGO_DELAY_MS milliseconds first
 (off when 0), to simulate a regression.
@@ -16,10 +26,16 @@ import inspect
 import json
 import random
 import time
+import uuid
 
+import aiohttp
 import brotli
+import httpx
+import redis.asyncio
+import requests
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
@@ -207,7 +223,138 @@ async def async_brotli(request):
     return _compress_response(await _compress_async())
 
 
-# ENDPOINTS maps each endpoint name to its (sync view, async view).
+# cache_hit and cache_set: Django's cache on Redis.
+#
+# Sync views use Django's cache API (django-redis). Django 3.2 has no async
+# cache API, and wrapping the sync one in sync_to_async would send every
+# call through a thread (one shared thread per worker with the default
+# thread_sensitive=True), measuring the hand-off rather than Redis; so the
+# async views talk to the same Redis with redis-py's asyncio client, using
+# the cache's key format (cache.make_key) and its JSON serializer (see
+# CACHES in settings.py): both modes read and write the same entries.
+
+# The key cache_hit reads; it never expires. The first request after Redis
+# starts finds it missing and stores it (reported as "hit": false).
+CACHE_HIT_KEY = "benchd:cache_hit"
+CACHE_HIT_VALUE = {"message": "Hello from the cache", "numbers": list(range(16))}
+# cache_set writes a fresh value to one of CACHE_SET_SLOTS keys, picked at
+# random, each expiring after CACHE_SET_TIMEOUT seconds: a write per request
+# that does not grow Redis without bound under load.
+CACHE_SET_SLOTS = 1024
+CACHE_SET_TIMEOUT = 300
+
+# One asyncio Redis client (and connection pool) per event loop: a pool's
+# connections belong to the loop that opened them. A server runs one loop
+# per worker process, so this holds one entry.
+_async_redis_clients = {}
+
+
+def _async_redis():
+    loop = asyncio.get_running_loop()
+    client = _async_redis_clients.get(loop)
+    if client is None:
+        client = redis.asyncio.Redis.from_url(
+            settings.BENCHD_REDIS_URL, socket_connect_timeout=5, socket_timeout=5
+        )
+        _async_redis_clients[loop] = client
+    return client
+
+
+def _cache_set_entry():
+    key = f"benchd:cache_set:{random.randrange(CACHE_SET_SLOTS)}"
+    return key, {"value": uuid.uuid4().hex, "set_at": time.time()}
+
+
+@sync_view
+def sync_cache_hit(request):
+    value = cache.get(CACHE_HIT_KEY)
+    hit = value is not None
+    if not hit:
+        value = CACHE_HIT_VALUE
+        cache.set(CACHE_HIT_KEY, value, timeout=None)
+    return JsonResponse({"mode": "sync", "hit": hit, "value": value})
+
+
+@async_view
+async def async_cache_hit(request):
+    client = _async_redis()
+    key = cache.make_key(CACHE_HIT_KEY)
+    raw = await client.get(key)
+    hit = raw is not None
+    if hit:
+        value = json.loads(raw)
+    else:
+        value = CACHE_HIT_VALUE
+        await client.set(key, json.dumps(value))
+    return JsonResponse({"mode": "async", "hit": hit, "value": value})
+
+
+@sync_view
+def sync_cache_set(request):
+    key, value = _cache_set_entry()
+    cache.set(key, value, timeout=CACHE_SET_TIMEOUT)
+    return JsonResponse({"mode": "sync", "key": key, "value": value})
+
+
+@async_view
+async def async_cache_set(request):
+    key, value = _cache_set_entry()
+    await _async_redis().set(cache.make_key(key), json.dumps(value), ex=CACHE_SET_TIMEOUT)
+    return JsonResponse({"mode": "async", "key": key, "value": value})
+
+
+# requests, httpx, aiohttp: one GET to the upstream with that client.
+
+# Seconds an outbound call may take, connect to last byte, before it fails
+# (and the view answers 500): longer than any scenario timeout, so a slow
+# upstream shows as slow responses rather than as errors.
+OUTBOUND_TIMEOUT = 30
+
+
+def _upstream_response(status, body, content_type):
+    if status != 200:
+        return JsonResponse({"error": f"upstream answered {status}"}, status=502)
+    return HttpResponse(body, content_type=content_type or "application/json")
+
+
+@sync_view
+def sync_requests(request):
+    r = requests.get(settings.BENCHD_UPSTREAM_URL, timeout=OUTBOUND_TIMEOUT)
+    return _upstream_response(r.status_code, r.content, r.headers.get("Content-Type"))
+
+
+@async_view
+async def async_requests(request):
+    # Blocking on purpose: requests has no async API, and this is what an
+    # async view that uses it does to its event loop (see the module doc).
+    r = requests.get(settings.BENCHD_UPSTREAM_URL, timeout=OUTBOUND_TIMEOUT)
+    return _upstream_response(r.status_code, r.content, r.headers.get("Content-Type"))
+
+
+@sync_view
+def sync_httpx(request):
+    r = httpx.get(settings.BENCHD_UPSTREAM_URL, timeout=OUTBOUND_TIMEOUT)
+    return _upstream_response(r.status_code, r.content, r.headers.get("Content-Type"))
+
+
+@async_view
+async def async_httpx(request):
+    async with httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT) as client:
+        r = await client.get(settings.BENCHD_UPSTREAM_URL)
+    return _upstream_response(r.status_code, r.content, r.headers.get("Content-Type"))
+
+
+@async_view
+async def async_aiohttp(request):
+    timeout = aiohttp.ClientTimeout(total=OUTBOUND_TIMEOUT)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with session.get(settings.BENCHD_UPSTREAM_URL) as r:
+            body = await r.read()
+            return _upstream_response(r.status, body, r.headers.get("Content-Type"))
+
+
+# ENDPOINTS maps each endpoint name to its (sync view, async view); None
+# means the endpoint has no view in that mode (404).
 ENDPOINTS = {
     "json": (sync_json, async_json),
     "json_query": (sync_json_query, async_json_query),
@@ -216,4 +363,10 @@ ENDPOINTS = {
     "gateway_3s": (_sync_gateway(3), _async_gateway(3)),
     "gateway_10s": (_sync_gateway(10), _async_gateway(10)),
     "brotli": (sync_brotli, async_brotli),
+    "cache_hit": (sync_cache_hit, async_cache_hit),
+    "cache_set": (sync_cache_set, async_cache_set),
+    "requests": (sync_requests, async_requests),
+    "httpx": (sync_httpx, async_httpx),
+    # aiohttp is an asyncio library: there is no sync view to write.
+    "aiohttp": (None, async_aiohttp),
 }

@@ -10,6 +10,19 @@ BENCHD_DJANGO_SECRET_KEY
 BENCHD_DJANGO_DB
     Path of the SQLite database; default db.sqlite3 in this directory.
     A relative path is relative to the server's working directory.
+BENCHD_DJANGO_DB_ENGINE
+    "sqlite" (the default) or "postgresql" (Debian's python3-psycopg2).
+BENCHD_DJANGO_DB_NAME, BENCHD_DJANGO_DB_USER, BENCHD_DJANGO_DB_PASSWORD,
+BENCHD_DJANGO_DB_HOST, BENCHD_DJANGO_DB_PORT
+    The PostgreSQL database, when BENCHD_DJANGO_DB_ENGINE=postgresql;
+    defaults benchd, postgres, no password, 127.0.0.1 and 5432. A HOST
+    starting with "/" is a Unix socket directory.
+BENCHD_REDIS_URL
+    The Redis server of Django's cache (cache_hit, cache_set); default
+    redis://127.0.0.1:6379/0.
+BENCHD_UPSTREAM_URL
+    What the requests, httpx and aiohttp endpoints fetch; default
+    http://127.0.0.1:8090/ (`benchd upstream`, about 24 KiB of JSON).
 BENCHD_DJANGO_DELAY_MS
     Extra delay in milliseconds added to every myapp view (time.sleep in
     sync views, asyncio.sleep in async ones), to simulate a regression.
@@ -61,12 +74,52 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "proj.wsgi.application"
 
-DATABASES = {
+def _database():
+    engine = os.environ.get("BENCHD_DJANGO_DB_ENGINE", "").strip().lower() or "sqlite"
+    if engine in ("sqlite", "sqlite3"):
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCHD_DJANGO_DB") or str(BASE_DIR / "db.sqlite3"),
+        }
+    if engine in ("postgresql", "postgres"):
+        env = os.environ.get
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": env("BENCHD_DJANGO_DB_NAME") or "benchd",
+            "USER": env("BENCHD_DJANGO_DB_USER") or "postgres",
+            "PASSWORD": env("BENCHD_DJANGO_DB_PASSWORD", ""),
+            "HOST": env("BENCHD_DJANGO_DB_HOST") or "127.0.0.1",
+            "PORT": env("BENCHD_DJANGO_DB_PORT") or "5432",
+        }
+    raise ValueError(
+        f"BENCHD_DJANGO_DB_ENGINE must be sqlite or postgresql, not {engine!r}"
+    )
+
+
+# SQLite by default; PostgreSQL by BENCHD_DJANGO_DB_ENGINE=postgresql. Either
+# way a connection per request (CONN_MAX_AGE 0, Django's default).
+DATABASES = {"default": _database()}
+
+# Django's cache on Redis through django-redis (sync views). Values are JSON,
+# not pickles, so that the async views can read and write the same keys with
+# redis.asyncio (see myapp/views.py).
+BENCHD_REDIS_URL = os.environ.get("BENCHD_REDIS_URL") or "redis://127.0.0.1:6379/0"
+CACHES = {
     "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("BENCHD_DJANGO_DB") or str(BASE_DIR / "db.sqlite3"),
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": BENCHD_REDIS_URL,
+        "TIMEOUT": 300,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+            "SOCKET_CONNECT_TIMEOUT": 5,
+            "SOCKET_TIMEOUT": 5,
+        },
     }
 }
+
+# The local upstream the outbound-HTTP endpoints call.
+BENCHD_UPSTREAM_URL = os.environ.get("BENCHD_UPSTREAM_URL") or "http://127.0.0.1:8090/"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
