@@ -113,6 +113,8 @@ type Config struct {
 	CPUs string `yaml:"cpus,omitempty"`
 	// API configures benchd's HTTP API.
 	API API `yaml:"api,omitempty"`
+	// Regression configures the regression detector.
+	Regression Regression `yaml:"regression,omitempty"`
 	// Dir is the directory relative paths (process.dir, service dir) resolve
 	// against: the config file's directory for [Load], the dir argument of
 	// [Parse], "" for [Default]. It is not part of the YAML.

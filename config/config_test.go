@@ -26,7 +26,7 @@ func TestLoadBad(t *testing.T) {
 		want     []string
 	}{
 		{"unknown-key.bad.yml", 6, []string{
-			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints, cpus, api) [line 2]`,
+			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints, cpus, api, regression) [line 2]`,
 			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, ready, ready_timeout, cpus) [line 7]`,
 			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 11]`,
 			`targets[1].process.ready_timout: unknown key "ready_timout" (did you mean "ready_timeout"?) [line 17]`,

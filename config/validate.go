@@ -72,6 +72,7 @@ func (c *Config) validate() []error {
 	c.checkTargets(k)
 	c.checkEndpoints(k)
 	c.checkMatrix(k)
+	c.checkRegression(k)
 	return k.errs
 }
 

@@ -20,6 +20,21 @@ import (
 // detectTimeout bounds one pass of the regression detector.
 const detectTimeout = time.Minute
 
+// regressOptions returns the detector's options from cfg's regression
+// section; zero fields keep the detector's defaults.
+func regressOptions(cfg *config.Config) regress.Options {
+	r := cfg.Regression
+	return regress.Options{Confirm: r.Confirm, BaselineRuns: r.BaselineRuns, FDR: r.FDR}
+}
+
+// validityOptions returns the limits of a valid result from cfg.
+func validityOptions(cfg *config.Config) regress.ValidityOptions {
+	return regress.ValidityOptions{
+		MaxLateRatio:           cfg.Regression.MaxLateRatio,
+		MaxSchedulerLatencyP99: cfg.Regression.MaxSchedulerLatency,
+	}
+}
+
 // detector runs the regression detector over the run history of every
 // configured scenario after each run (and once at start-up) and exports
 // its verdicts.
@@ -28,7 +43,6 @@ type detector struct {
 	regs *exporters.Regressions
 	log  *slog.Logger
 	cfg  func() *config.Config
-	opts regress.Options
 }
 
 // signals maps each detector signal to its value in a stored result.
@@ -46,7 +60,8 @@ var signals = []struct {
 // detect reads the history, runs the detector and exports the verdicts.
 func (d *detector) detect(ctx context.Context) ([]regress.Verdict, error) {
 	series := map[regress.SeriesKey][]regress.Point{}
-	for _, sc := range d.cfg().Scenarios() {
+	cfg := d.cfg()
+	for _, sc := range cfg.Scenarios() {
 		hist, err := d.st.History(ctx, sc.Name, store.HistoryQuery{Limit: regress.DefaultMaxHistory})
 		if err != nil {
 			return nil, err
@@ -68,7 +83,7 @@ func (d *detector) detect(ctx context.Context) ([]regress.Verdict, error) {
 			}
 		}
 	}
-	vs := regress.Detect(series, d.opts)
+	vs := regress.Detect(series, regressOptions(cfg))
 	d.regs.Set(vs)
 	for _, v := range vs {
 		if v.Regressed {

@@ -31,6 +31,7 @@ type history struct {
 	cfgHash   func() string
 	version   string
 	marker    string
+	validity  func() regress.ValidityOptions
 }
 
 // configHash returns a short hash of cfg's effective content, so that runs
@@ -67,7 +68,7 @@ func (h *history) NextRun(time.Time)          {}
 func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
 	ctx, cancel := h.ctx()
 	defer cancel()
-	if err := h.st.SaveScenario(ctx, storedScenario(r)); err != nil {
+	if err := h.st.SaveScenario(ctx, storedScenario(r, h.validity())); err != nil {
 		h.log.Error("history: save scenario", "run_id", r.RunID, "scenario", r.Scenario.Name, "err", err)
 	}
 }
@@ -96,7 +97,7 @@ func (h *history) RunFinished(r *scheduler.RunReport) {
 // detector's baselines and tests (docs/regressions.md): its target ran
 // and lived, open-loop requests went out on time, and benchd itself was not
 // starved of CPU.
-func valid(r *scheduler.ScenarioResult) bool {
+func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) bool {
 	h := regress.RunHealth{
 		TargetFailed:        r.Result == nil || !r.Up(),
 		TargetDied:          r.Result != nil && r.Err != nil,
@@ -108,19 +109,19 @@ func valid(r *scheduler.ScenarioResult) bool {
 		h.LateRequests = int64(res.Late)
 		h.DroppedRequests = max(0, intended-int64(res.Sent))
 	}
-	ok, _ := regress.Validity(h, regress.ValidityOptions{})
+	ok, _ := regress.Validity(h, o)
 	return ok && r.Err == nil
 }
 
 // storedScenario converts a scenario result to its history record.
-func storedScenario(r *scheduler.ScenarioResult) store.Scenario {
+func storedScenario(r *scheduler.ScenarioResult, o regress.ValidityOptions) store.Scenario {
 	sc := r.Scenario
 	s := store.Scenario{
 		RunID: r.RunID, Name: sc.Name, Target: sc.Target, Mode: sc.Mode, Endpoint: sc.Endpoint,
 		Index: r.Index, Start: r.Start, End: r.End, URL: sc.URL,
 		Connections: sc.Load.Connections, Threads: sc.Load.Threads,
 		DurationSeconds: sc.Load.Duration.Seconds(), TimeoutSeconds: sc.Load.Timeout.Seconds(),
-		Valid:              valid(r),
+		Valid:              valid(r, o),
 		TargetCPUSeconds:   r.Target.CPUSeconds,
 		TargetPeakRSSBytes: r.Target.RSSBytes,
 		ClientCPUSeconds:   r.Self.CPUSeconds,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
 )
 
@@ -64,7 +65,8 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	} else {
 		defer st.Close()
 		obs = append(obs, &history{st: st, log: logger.With("component", "history"), retention: f.retention,
-			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) }})
+			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) },
+			validity: func() regress.ValidityOptions { return validityOptions(cfg) }})
 	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: obs,

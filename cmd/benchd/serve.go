@@ -20,6 +20,7 @@ import (
 	"github.com/benchd/benchd/api"
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -55,7 +56,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	var live atomic.Pointer[config.Config]
 	live.Store(cfg)
 	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention,
-		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) }}
+		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) },
+		validity: func() regress.ValidityOptions { return validityOptions(live.Load()) }}
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)
 	det := &detector{st: st, regs: regs, log: logger.With("component", "regress"), cfg: live.Load}

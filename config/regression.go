@@ -1,0 +1,48 @@
+package config
+
+import "time"
+
+// Regression configures benchd's regression detector (docs/regressions.md).
+// Zero values take the detector's defaults, which its package documents
+// with their sources; a negative validity limit switches that check off.
+type Regression struct {
+	// MaxSchedulerLatency is the largest p99 of benchd's own Go scheduler
+	// latency during a scenario for its result to count as valid: above
+	// it the load generator was starved of CPU and its timings are
+	// suspect. 0 means the detector's default (10 ms); negative disables
+	// the check.
+	MaxSchedulerLatency time.Duration `yaml:"max_scheduler_latency,omitempty"`
+	// MaxLateRatio is the largest share of open-loop requests sent late or
+	// never, 0 to 1, for a result to count as valid. 0 means the
+	// detector's default (0.01); negative disables the check.
+	MaxLateRatio float64 `yaml:"max_late_ratio,omitempty"`
+	// Confirm is how many consecutive newest runs must all be worse than
+	// the baseline before a regression is reported. 0 means the default.
+	Confirm int `yaml:"confirm,omitempty"`
+	// BaselineRuns is how many recent valid runs form the rolling
+	// baseline. 0 means the default.
+	BaselineRuns int `yaml:"baseline_runs,omitempty"`
+	// FDR is the false discovery rate (Benjamini–Hochberg q) across all
+	// scenario × signal tests of a detection, between 0 and 1. 0 means the
+	// default.
+	FDR float64 `yaml:"fdr,omitempty"`
+}
+
+func (c *Config) checkRegression(k *checker) {
+	r := &c.Regression
+	if r.MaxLateRatio > 1 {
+		k.add("regression.max_late_ratio", "%g is above 1 (a share of the intended requests, such as 0.01)", r.MaxLateRatio)
+	}
+	if r.Confirm < 0 {
+		k.add("regression.confirm", "%d is negative (a number of runs, such as 3)", r.Confirm)
+	}
+	if r.BaselineRuns < 0 {
+		k.add("regression.baseline_runs", "%d is negative (a number of runs, such as 20)", r.BaselineRuns)
+	}
+	if r.Confirm > 0 && r.BaselineRuns > 0 && r.BaselineRuns < r.Confirm {
+		k.add("regression.baseline_runs", "%d is smaller than regression.confirm %d (the baseline needs at least as many runs as the confirmation)", r.BaselineRuns, r.Confirm)
+	}
+	if r.FDR < 0 || r.FDR >= 1 {
+		k.add("regression.fdr", "%g is outside [0, 1) (a rate such as 0.05)", r.FDR)
+	}
+}
