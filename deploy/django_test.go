@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 // These tests start the reference Django project under each of the four
@@ -153,18 +154,7 @@ func managePy(t *testing.T, dir string, env []string, args ...string) string {
 }
 
 // freePort returns a 127.0.0.1 port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // serverConfig is one way of serving the project, as in DESIGN.md.
 type serverConfig struct {

@@ -18,18 +18,11 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/internal/testutil"
 )
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a 127.0.0.1 port that was free a moment ago.
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 func parseConfig(t *testing.T, yaml, dir string) *config.Config {
 	t.Helper()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/benchd/benchd/deploy"
+	"github.com/benchd/benchd/internal/testutil"
 	"github.com/benchd/benchd/store"
 )
 
@@ -46,15 +46,8 @@ func benchd(ctx context.Context, t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a 127.0.0.1 port that was free a moment ago.
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // requireDjangoStack fails (never skips) when the Debian packages of the
 // reference target are missing, naming the install command.
