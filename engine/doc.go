@@ -14,8 +14,9 @@
 //
 // Every request has one total deadline (Plan.Timeout) and is never retried.
 // Failures are sorted into the bounded kinds of [ErrorKind] and responses
-// into the status classes of [Class]; latencies go into HDR histograms, one
-// per shard (Plan.Threads), merged into the [Result] at the end.
+// into the status classes of [Class]; latencies, and apart from them the
+// time each new connection took to open, go into HDR histograms, one per
+// shard (Plan.Threads), merged into the [Result] at the end.
 //
 // # What it does not do
 //

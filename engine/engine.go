@@ -124,8 +124,9 @@ type Observer interface {
 //
 // Errors: an error wrapping [ErrInvalidPlan] names the field of p at fault
 // (for example a URL that is not http://, or a negative Connections); one
-// wrapping [ErrFileLimit] says the descriptor limit is too low. In both
-// cases no request was sent and the Result is nil. Failed requests are not
+// wrapping [ErrFileLimit] says the descriptor limit is too low and how to
+// raise it (Run does not fall back to fewer connections than asked). In
+// both cases no request was sent and the Result is nil. Failed requests are not
 // errors of Run: they are counted in the Result.
 //
 // The returned Result belongs to the caller; Run keeps no reference to it.
@@ -308,6 +309,7 @@ type shard struct {
 	mu          sync.Mutex
 	latency     *hdrhistogram.Histogram // guarded by mu
 	uncorrected *hdrhistogram.Histogram // guarded by mu; open loop only
+	connect     *hdrhistogram.Histogram // guarded by mu
 
 	// rate is written by the clock goroutine only, read after it ended.
 	rate *hdrhistogram.Histogram
@@ -316,8 +318,9 @@ type shard struct {
 // runner is the state of one Run.
 type runner struct {
 	*target
-	shards  []*shard
-	highest int64 // latency histogram bound, µs
+	shards         []*shard
+	highest        int64 // latency histogram bound, µs
+	highestConnect int64 // connect histogram bound, µs
 
 	start, warmEnd, measureEnd, graceEnd time.Time
 
@@ -337,10 +340,12 @@ func newRunner(t *target) *runner {
 		r.highest += (t.plan.Warmup + t.plan.Duration + t.plan.Grace).Microseconds()
 	}
 	r.highest = max(r.highest, 1000)
+	r.highestConnect = max(t.plan.ConnectTimeout.Microseconds(), 1000)
 	r.shards = make([]*shard, t.plan.Threads)
 	for i := range r.shards {
 		sh := &shard{
 			latency: hdrhistogram.New(1, r.highest, 3),
+			connect: hdrhistogram.New(1, r.highestConnect, 3),
 			rate:    hdrhistogram.New(1, maxRateSample, 3),
 		}
 		if t.plan.Rate > 0 {
@@ -475,6 +480,7 @@ func (r *runner) result(end time.Time) *Result {
 		Start:                    r.warmEnd,
 		End:                      end,
 		Latency:                  hdrhistogram.New(1, r.highest, 3),
+		ConnectLatency:           hdrhistogram.New(1, r.highestConnect, 3),
 		RequestsPerSecondSamples: hdrhistogram.New(1, maxRateSample, 3),
 		ConnectionsEstablished:   int(r.maxOpen.Load()),
 	}
@@ -497,6 +503,7 @@ func (r *runner) result(end time.Time) *Result {
 		res.Late += sh.late.Load()
 		res.BytesRead += sh.bytesRead.Load()
 		res.Latency.Merge(sh.latency)
+		res.ConnectLatency.Merge(sh.connect)
 		res.RequestsPerSecondSamples.Merge(sh.rate)
 		if sh.uncorrected != nil {
 			res.LatencyUncorrected.Merge(sh.uncorrected)

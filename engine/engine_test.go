@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,11 +19,17 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as the child process of some tests.
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(runChild(mode))
+	}
 	goleak.VerifyTestMain(m)
 }
 
-// checkInvariant fails t unless Sent = Completed + TotalErrors + InFlight
-// and the latency histogram holds exactly the completed responses.
+// checkInvariant fails t unless Sent = Completed + TotalErrors + InFlight,
+// the latency histogram holds exactly the completed responses and the
+// connect histogram at least one dial per connection established and,
+// without a warm-up, at most one per request that did not fail to dial.
 func checkInvariant(t *testing.T, res *Result) {
 	t.Helper()
 	if got := res.Completed() + res.TotalErrors() + res.InFlight; got != res.Sent {
@@ -31,6 +38,14 @@ func checkInvariant(t *testing.T, res *Result) {
 	}
 	if n := uint64(res.Latency.TotalCount()); n != res.Completed() {
 		t.Errorf("latency histogram holds %d values, want Completed %d", n, res.Completed())
+	}
+	n := res.ConnectLatency.TotalCount()
+	if n < int64(res.ConnectionsEstablished) {
+		t.Errorf("connect histogram holds %d values for %d connections established", n, res.ConnectionsEstablished)
+	}
+	if res.Plan.Warmup == 0 && uint64(n) > res.Sent-res.Errors[ErrConnect] {
+		t.Errorf("connect histogram holds %d values for %d requests and %d failed dials",
+			n, res.Sent, res.Errors[ErrConnect])
 	}
 }
 
@@ -89,6 +104,10 @@ func TestRun(t *testing.T) {
 				if res.ConnectionsEstablished != 4 {
 					t.Errorf("connections established %d, want 4", res.ConnectionsEstablished)
 				}
+				// The four dials happened in the warm-up, and count.
+				if n := res.ConnectLatency.TotalCount(); n != 4 {
+					t.Errorf("%d dials measured, want the 4 of the warm-up", n)
+				}
 				if res.Elapsed != time.Second || !res.End.Equal(res.Start.Add(time.Second)) {
 					t.Errorf("elapsed %s from %s to %s, want 1s", res.Elapsed, res.Start, res.End)
 				}
@@ -125,6 +144,10 @@ func TestRun(t *testing.T) {
 				if got := uint64(e.hits.Load()); got < res.Sent+res.Sent/3 {
 					t.Errorf("server saw %d requests, engine counted %d: warm-up counted?", got, res.Sent)
 				}
+				// Dials are the exception: the warm-up's count.
+				if n := res.ConnectLatency.TotalCount(); n != 2 {
+					t.Errorf("%d dials measured, want the 2 of the warm-up", n)
+				}
 			},
 		},
 		{
@@ -140,6 +163,14 @@ func TestRun(t *testing.T) {
 				}
 				if c, r := e.raw.conns.Load(), e.raw.requests.Load(); c != r {
 					t.Errorf("server saw %d connections for %d requests, want one each", c, r)
+				}
+				// Every request dialled its own connection.
+				if n := uint64(res.ConnectLatency.TotalCount()); n != res.Sent {
+					t.Errorf("%d dials measured for %d requests, want one each", n, res.Sent)
+				}
+				// A loopback handshake takes microseconds, far below a second.
+				if m := res.ConnectLatency.Max(); m < 1 || m > 1_000_000 {
+					t.Errorf("slowest dial %dµs, want 1µs to 1s", m)
 				}
 			},
 		},
@@ -265,6 +296,32 @@ func TestRun(t *testing.T) {
 			},
 		},
 		{
+			name: "204 without a body keeps the connection",
+			raw:  respond([]byte(noContent)),
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				checkBodyless(t, res, e, Class2xx, noContent)
+			},
+		},
+		{
+			// A 304 may carry the Content-Length of the representation it
+			// stands for; it still has no body.
+			name: "304 with a Content-Length keeps the connection",
+			raw:  respond([]byte(notModified)),
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				checkBodyless(t, res, e, Class3xx, notModified)
+			},
+		},
+		{
+			name: "304 without a Content-Length keeps the connection",
+			raw:  respond([]byte(notModifiedNoLength)),
+			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
+			check: func(t *testing.T, res *Result, e env) {
+				checkBodyless(t, res, e, Class3xx, notModifiedNoLength)
+			},
+		},
+		{
 			name: "body until close",
 			raw: func(c net.Conn, _ int) bool {
 				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\n\r\nhello"))
@@ -346,6 +403,34 @@ func checkClosed(t *testing.T, res *Result, _ env) {
 	// Each connection alternates: one response, one closed.
 	if d := int64(res.Errors[ErrClosed]) - int64(res.Completed()); d < -2*2 || d > 2*2 {
 		t.Errorf("closed %d and completed %d should alternate", res.Errors[ErrClosed], res.Completed())
+	}
+}
+
+// Responses without a body: a 204 without a length, a 304 announcing the
+// length of the body it does not send, and one announcing none.
+const (
+	noContent           = "HTTP/1.1 204 No Content\r\nDate: Sun, 29 Nov 2026 18:00:00 GMT\r\n\r\n"
+	notModified         = "HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\nContent-Length: 1234\r\n\r\n"
+	notModifiedNoLength = "HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n\r\n"
+)
+
+// checkBodyless checks a server answering every request with resp, which
+// has no body: all responses of class want, no errors, exactly the head's
+// bytes read per response, and each connection kept alive.
+func checkBodyless(t *testing.T, res *Result, e env, want Class, resp string) {
+	t.Helper()
+	if res.Completed() == 0 || res.Responses[want] != res.Completed() || res.TotalErrors() != 0 {
+		t.Errorf("responses %v, errors %v (%q); want %s only", res.Responses, res.Errors, res.ErrorSamples, want)
+	}
+	if res.BytesRead != res.Completed()*uint64(len(resp)) {
+		t.Errorf("read %d bytes for %d responses of %d bytes", res.BytesRead, res.Completed(), len(resp))
+	}
+	if c := e.raw.conns.Load(); c != 2 || res.ConnectionsEstablished != 2 {
+		t.Errorf("server saw %d connections, engine opened %d; want 2 kept alive", c, res.ConnectionsEstablished)
+	}
+	// The dials of the two connections, no more.
+	if n := res.ConnectLatency.TotalCount(); n != 2 {
+		t.Errorf("%d dials measured, want 2", n)
 	}
 }
 

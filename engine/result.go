@@ -41,7 +41,8 @@ type ErrorKind int
 
 // Error kinds, as counted in [Result.Errors].
 const (
-	// ErrConnect means the connection could not be opened.
+	// ErrConnect means the connection could not be opened: refused, or
+	// not within Plan.ConnectTimeout (a full accept queue drops SYNs).
 	ErrConnect ErrorKind = iota
 	// ErrRead means reading the response failed (reset, malformed response).
 	ErrRead
@@ -76,8 +77,10 @@ func (k ErrorKind) String() string {
 // MaxErrorSamples is how many distinct error messages a [Result] keeps.
 const MaxErrorSamples = 10
 
-// Result is what one load test measured, warm-up excluded. It is not safe
-// for concurrent mutation; the caller owns it after [Run] returns.
+// Result is what one load test measured, warm-up excluded (but for
+// ConnectionsEstablished and ConnectLatency, which cover the whole run). It
+// is not safe for concurrent mutation; the caller owns it after [Run]
+// returns.
 type Result struct {
 	// Plan is the plan as run, with defaults applied.
 	Plan Plan
@@ -107,13 +110,29 @@ type Result struct {
 	// in microseconds (1 µs to at least 2 × Timeout, 3 significant digits),
 	// from the write of the request (closed loop; a new connection's dial
 	// time is not included, as in wrk) to the last byte of the response.
-	// Requests that failed, timeouts included, are not in it.
+	// Requests that failed, timeouts included, are not in it. In the open
+	// loop it is measured from the intended start instead (see
+	// LatencyUncorrected), so it includes any wait and dial.
 	Latency *hdrhistogram.Histogram
 	// LatencyUncorrected is nil in the closed loop. In the open loop
 	// (Plan.Rate > 0) Latency is measured from each request's intended
 	// start (coordinated omission corrected) and LatencyUncorrected from
 	// the moment the request was actually written, in microseconds.
 	LatencyUncorrected *hdrhistogram.Histogram
+	// ConnectLatency holds how long opening a connection took (name
+	// resolution and the TCP handshake: from the dial to the connection
+	// being usable), in
+	// microseconds (1 µs to at least Plan.ConnectTimeout, 3 significant
+	// digits): one value per successful dial of the whole run, whatever
+	// then became of the request that needed it. Unlike the rest of the
+	// Result it includes the warm-up, when the connections are first opened
+	// (a server slow to accept shows there); the reconnections after a
+	// timeout, an error, Connection: close or a cut body follow. Failed
+	// dials are not in it (measured ones are counted in
+	// Errors[ErrConnect]). Dial time is not part of Latency in the closed
+	// loop, nor of LatencyUncorrected. Results built elsewhere (stored
+	// history) may leave it nil.
+	ConnectLatency *hdrhistogram.Histogram
 	// Late counts, in the open loop, the measured requests that could not
 	// start at their intended time because their connection was still busy
 	// with the previous request (or waiting after a connect error); zero

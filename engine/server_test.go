@@ -20,10 +20,11 @@ type rawServer struct {
 	conns    atomic.Int64
 	requests atomic.Int64
 
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	open map[net.Conn]struct{}
+	ln      net.Listener
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	open    map[net.Conn]struct{} // guarded by mu
+	stopped bool                  // guarded by mu
 }
 
 // behaviour answers the n-th request (from 0) read on c and reports whether
@@ -47,6 +48,11 @@ func startRaw(t testing.TB, b behaviour) *rawServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveRaw(t, ln, b)
+}
+
+// serveRaw serves b on ln until the test ends or stop is called.
+func serveRaw(t testing.TB, ln net.Listener, b behaviour) *rawServer {
 	s := &rawServer{ln: ln, addr: ln.Addr().String(), open: map[net.Conn]struct{}{}}
 	s.url = "http://" + s.addr + "/path?q=1"
 	s.wg.Go(func() {
@@ -55,23 +61,35 @@ func startRaw(t testing.TB, b behaviour) *rawServer {
 			if err != nil {
 				return
 			}
-			s.conns.Add(1)
 			s.mu.Lock()
+			if s.stopped {
+				// stop ran between Accept and here.
+				s.mu.Unlock()
+				_ = c.Close()
+				return
+			}
+			s.conns.Add(1)
 			s.open[c] = struct{}{}
 			s.mu.Unlock()
 			s.wg.Go(func() { s.serve(c, b) })
 		}
 	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		s.mu.Lock()
-		for c := range s.open {
-			_ = c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
+	t.Cleanup(s.stop)
 	return s
+}
+
+// stop kills the server: it closes the listener and every open connection,
+// and returns once all its goroutines have ended. Calling it again does
+// nothing more.
+func (s *rawServer) stop() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	s.stopped = true
+	for c := range s.open {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
 }
 
 func (s *rawServer) serve(c net.Conn, b behaviour) {

@@ -60,6 +60,9 @@ type outcome struct {
 	latency time.Duration // from the intended start in open loop
 	direct  time.Duration // from the write: the uncorrected latency
 	bytes   uint64
+	// connect is how long opening the request's connection took; zero when
+	// the request went out on a kept-alive connection or the dial failed.
+	connect time.Duration
 }
 
 // worker owns one connection and sends requests on it, one at a time.
@@ -186,6 +189,13 @@ func (w *worker) record(measured bool, o *outcome) {
 	if o.status == statusResponse {
 		sh.interval.Add(1)
 	}
+	// Dials count in the warm-up too: that is when the connections are
+	// first opened.
+	if o.connect > 0 {
+		sh.mu.Lock()
+		_ = sh.connect.RecordValue(min(max(o.connect.Microseconds(), 1), w.r.highestConnect))
+		sh.mu.Unlock()
+	}
 	if !measured {
 		return
 	}
@@ -221,11 +231,21 @@ func (w *worker) deadline(t time.Time, limit time.Duration) (d time.Time, cut bo
 // do sends one request, dialling first if needed, and reads its response.
 // intended is when the request should have started (open loop) or now.
 func (w *worker) do(ctx context.Context, intended time.Time) outcome {
+	var connect time.Duration
 	if w.conn == nil {
+		began := time.Now()
 		if o, ok := w.dial(ctx); !ok {
 			return o
 		}
+		connect = max(time.Since(began), 1)
 	}
+	o := w.exchange(ctx, intended)
+	o.connect = connect
+	return o
+}
+
+// exchange writes the request on the open connection and reads its response.
+func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 	start := time.Now()
 	deadline, cut := w.deadline(start, w.r.plan.Timeout)
 	_ = w.conn.SetDeadline(deadline)
@@ -250,9 +270,10 @@ func (w *worker) do(ctx context.Context, intended time.Time) outcome {
 		return w.fail(ctx, ErrRead, err, cut, w.wire.n-before)
 	}
 	end := time.Now()
+	code := w.resp.StatusCode()
 	o := outcome{
 		status:  statusResponse,
-		class:   classOf(w.resp.StatusCode()),
+		class:   classOf(code),
 		latency: end.Sub(intended),
 		direct:  end.Sub(start),
 		bytes:   w.wire.n - before,
@@ -260,7 +281,11 @@ func (w *worker) do(ctx context.Context, intended time.Time) outcome {
 	if w.interval == 0 {
 		o.latency = o.direct
 	}
-	untilClose := !w.r.skipBody && w.resp.Header.ContentLength() == -2
+	// A body without a length ends at the connection's close, but 1xx,
+	// 204 and 304 responses (and answers to HEAD) have no body at all,
+	// whatever their headers say (fasthttp reads none for them).
+	bodyless := w.r.skipBody || code < 200 || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified
+	untilClose := !bodyless && w.resp.Header.ContentLength() == -2
 	if truncated || untilClose || w.resp.ConnectionClose() {
 		w.closeConn()
 	} else {

@@ -82,7 +82,8 @@ func or(s, def string) string {
 }
 
 // Summary is the JSON form of an [engine.Result]. Times are in seconds,
-// sizes in bytes.
+// sizes in bytes. Latency and ConnectLatency are omitted when their
+// histogram is nil or empty (no response; no dial measured).
 type Summary struct {
 	URL                    string            `json:"url"`
 	Method                 string            `json:"method"`
@@ -102,6 +103,7 @@ type Summary struct {
 	ErrorRatio             float64           `json:"error_ratio"`
 	TimeoutRatio           float64           `json:"timeout_ratio"`
 	Latency                *LatencySummary   `json:"latency,omitempty"`
+	ConnectLatency         *PhaseSummary     `json:"connect_latency,omitempty"`
 	ErrorSamples           []string          `json:"error_samples,omitempty"`
 }
 
@@ -113,6 +115,18 @@ type LatencySummary struct {
 	Max          float64            `json:"max"`
 	Percentiles  map[string]float64 `json:"percentiles"`
 	Distribution []Bucket           `json:"distribution"`
+}
+
+// PhaseSummary holds the statistics of one phase of a request, such as
+// opening its connection, in seconds: Count values (each one a successful
+// dial for ConnectLatency), their mean, median, 99th percentile and
+// maximum, from an HDR histogram.
+type PhaseSummary struct {
+	Count int64   `json:"count"`
+	Mean  float64 `json:"mean"`
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
 }
 
 // Bucket is one non-empty bar of a latency distribution: Count values at
@@ -168,6 +182,15 @@ func NewSummary(r *engine.Result) Summary {
 			}
 		}
 		s.Latency = l
+	}
+	if h := r.ConnectLatency; h != nil && h.TotalCount() > 0 {
+		s.ConnectLatency = &PhaseSummary{
+			Count: h.TotalCount(),
+			Mean:  h.Mean() / 1e6,
+			P50:   float64(h.ValueAtQuantile(50)) / 1e6,
+			P99:   float64(h.ValueAtQuantile(99)) / 1e6,
+			Max:   float64(h.Max()) / 1e6,
+		}
 	}
 	return s
 }

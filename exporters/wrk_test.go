@@ -5,8 +5,11 @@ import (
 	"errors"
 	"flag"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,3 +198,53 @@ var errWrite = errors.New("disk full")
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
+
+// TestWriteWrkSlowerThanRun runs the engine against a handler slower than
+// the whole run (10 s for a 1 s run, a 5 s timeout and a 1 s grace): the
+// report must say the requests were still in flight, not show a run of
+// "0 requests" and nothing else.
+func TestWriteWrkSlowerThanRun(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(10 * time.Second):
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: srv.Close waits for handlers
+
+	const conns = 2
+	began := time.Now()
+	res, err := engine.Run(t.Context(), engine.Plan{
+		URL: srv.URL + "/slow", Connections: conns, Threads: 1,
+		Duration: time.Second, Timeout: 5 * time.Second, Grace: time.Second,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("Run took %s, want about 2s (duration and grace)", took)
+	}
+	if res.Sent != conns || res.InFlight != conns || res.Completed() != 0 || res.TotalErrors() != 0 {
+		t.Fatalf("sent %d, in flight %d, completed %d, errors %v; want %d in flight",
+			res.Sent, res.InFlight, res.Completed(), res.Errors, conns)
+	}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, res, WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"Running 1s test @ " + srv.URL + "/slow\n",
+		"  0 requests in 1.00s, 0.00B read\n  In flight at end: 2\nRequests/sec:      0.00\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Socket errors") {
+		t.Errorf("report shows errors for requests in flight:\n%s", out)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/benchd/benchd/deploy"
+	"github.com/benchd/benchd/internal/djangotest"
 	"github.com/benchd/benchd/internal/testutil"
 	"github.com/benchd/benchd/store"
 )
@@ -49,19 +50,8 @@ func benchd(ctx context.Context, t *testing.T, args ...string) *exec.Cmd {
 // freePort returns a 127.0.0.1 port that was free a moment ago.
 func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
-// requireDjangoStack fails (never skips) when the Debian packages of the
-// reference target are missing, naming the install command.
-func requireDjangoStack(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "/usr/bin/gunicorn", "/usr/bin/hypercorn"} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s is missing: run `make setup` (scripts/setup.sh: apt-get install -y python3-django gunicorn python3-gevent python3-uvicorn python3-hypercorn python3-uvloop python3-brotli)", p)
-		}
-	}
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import django, gevent, uvicorn, hypercorn, uvloop").CombinedOutput(); err != nil {
-		t.Fatalf("python modules missing (%s): run `make setup` (apt-get install -y python3-django python3-gevent python3-uvicorn python3-hypercorn python3-uvloop)", out)
-	}
-}
+// requireDjangoStack fails (never skips) when the Django stack is missing.
+func requireDjangoStack(t *testing.T) { djangotest.RequireDjangoStack(t) }
 
 // e2eConfig writes a small matrix over the real Django target under two
 // server configs (WSGI gevent and ASGI hypercorn/asyncio), two endpoints,

@@ -1,0 +1,151 @@
+package grafana
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/internal/djangotest"
+	"github.com/benchd/benchd/internal/testutil"
+)
+
+// TestLiveRegressionAlert runs benchd over two real Django targets run
+// after run, with Debian's Prometheus evaluating benchd's rules and
+// Alertmanager routing them; then it slows one target on purpose
+// (BENCHD_DJANGO_DELAY_MS) and checks that the regression alerts of that
+// target, and only of it, reach Alertmanager within a bounded time. The
+// live copy of the rules sets the regression alerts' for: to 0s (their
+// 1m wait is covered by the promtool unit tests), so the test stays short.
+func TestLiveRegressionAlert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Django, benchd, prometheus and alertmanager")
+	}
+	promBin := tool(t, "prometheus", "prometheus")
+	amBin := tool(t, "prometheus-alertmanager", "prometheus-alertmanager")
+	django := djangotest.PrepareDjango(t)
+	dir := t.TempDir()
+	deadline := time.Now().Add(3 * time.Minute)
+
+	benchd := filepath.Join(dir, "benchd")
+	build := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", benchd, "./cmd/benchd")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)
+	}
+
+	pa, pb := testutil.FreePort(t), testutil.FreePort(t)
+	djangotest.StartDjango(t, django, pa)
+	stopB := djangotest.StartDjango(t, django, pb)
+
+	config := filepath.Join(dir, "benchd.yml")
+	writeFile(t, config, fmt.Sprintf(`schedule: "@every 1s"
+run_on_start: true
+defaults: {connections: 4, threads: 1, duration: 500ms, warmup: 100ms, timeout: 2s}
+targets:
+  - {name: a, url: "http://127.0.0.1:%d"}
+  - {name: b, url: "http://127.0.0.1:%d"}
+endpoints:
+  - {name: json, path: /myapp/sync/json}
+# A loaded test machine starves benchd now and then; the test is about the
+# alert path, not validity (cmd/benchd and regress test that).
+regression: {max_scheduler_latency: 200ms}
+`, pa, pb))
+	benchdAddr := freeAddr(t)
+	start(t, dir, "benchd", benchd, "serve", "--config.file="+config,
+		"--web.listen-address="+benchdAddr, "--storage.path="+filepath.Join(dir, "state"))
+
+	amAddr := freeAddr(t)
+	start(t, dir, "alertmanager", amBin, "--config.file="+amConfig, "--storage.path="+filepath.Join(dir, "alertmanager"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveRules := string(rules)
+	for _, alert := range []string{"BenchdLatencyRegression", "BenchdThroughputRegression"} {
+		i := strings.Index(liveRules, "- alert: "+alert)
+		j := strings.Index(liveRules[i:], "for: 1m")
+		if i < 0 || j < 0 {
+			t.Fatalf("%s with for: 1m not found in %s", alert, rulesFile)
+		}
+		liveRules = liveRules[:i+j] + "for: 0s" + liveRules[i+j+len("for: 1m"):]
+	}
+	rulesLive := filepath.Join(dir, "benchd.rules.yml")
+	writeFile(t, rulesLive, liveRules)
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q]
+alerting:
+  alertmanagers: [{static_configs: [{targets: [%q]}]}]
+scrape_configs:
+  - job_name: benchd
+    static_configs: [{targets: [%q]}]
+`, rulesLive, amAddr, benchdAddr))
+	promAddr := freeAddr(t)
+	start(t, dir, "prometheus", promBin, "--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
+	api := "http://" + promAddr
+
+	// A baseline of valid runs on both targets, as Prometheus sees it.
+	waitFor(t, deadline, "a baseline of 12 runs on both targets", func() error {
+		v, err := instantQuery(api, `min(benchd_baseline_runs{signal="throughput"})`)
+		if err != nil {
+			return err
+		}
+		if len(v) == 0 || v[0].value() < 12 {
+			return fmt.Errorf("baseline runs %v", v)
+		}
+		return nil
+	})
+
+	// Slow target b by 200 ms per request.
+	stopB()
+	djangotest.StartDjango(t, django, pb, "BENCHD_DJANGO_DELAY_MS=200")
+
+	alerts := func() (map[string][]string, error) {
+		resp, err := httpClient.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname=~"Benchd.*Regression"`))
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var list []struct {
+			Labels map[string]string `json:"labels"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+			return nil, err
+		}
+		byTarget := map[string][]string{}
+		for _, a := range list {
+			byTarget[a.Labels["target"]] = append(byTarget[a.Labels["target"]], a.Labels["alertname"]+"/"+a.Labels["signal"])
+		}
+		return byTarget, nil
+	}
+	waitFor(t, deadline, "the regression alerts of target b in alertmanager", func() error {
+		got, err := alerts()
+		if err != nil {
+			return err
+		}
+		have := strings.Join(got["b"], ",")
+		if !strings.Contains(have, "BenchdThroughputRegression/throughput") || !strings.Contains(have, "BenchdLatencyRegression/latency_p99") {
+			detected, _ := instantQuery(api, `benchd_regression_detected == 1`)
+			firing, _ := instantQuery(api, `ALERTS`)
+			return fmt.Errorf("alerts by target in alertmanager: %v; detected in prometheus: %v; ALERTS: %v", got, detected, firing)
+		}
+		return nil
+	})
+	got, err := alerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got["a"]) > 0 {
+		t.Errorf("regression alerts for the unslowed target a: %v", got["a"])
+	}
+}
