@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/benchd/benchd/engine"
 )
 
@@ -104,7 +106,21 @@ type Summary struct {
 	TimeoutRatio           float64           `json:"timeout_ratio"`
 	Latency                *LatencySummary   `json:"latency,omitempty"`
 	ConnectLatency         *PhaseSummary     `json:"connect_latency,omitempty"`
+	OpenLoop               *OpenLoopSummary  `json:"open_loop,omitempty"`
 	ErrorSamples           []string          `json:"error_samples,omitempty"`
+}
+
+// OpenLoopSummary reports an open-loop (fixed-rate, wrk2-style) run: the
+// target and achieved rates, the requests that could not start on time
+// (Late) or at all (NotSent: Rate × duration − Sent), and the latency
+// measured from the actual send (uncorrected), beside the corrected
+// latency of Summary.Latency, which counts from the intended send time.
+type OpenLoopSummary struct {
+	TargetRequestsPerSecond   float64         `json:"target_requests_per_second"`
+	AchievedRequestsPerSecond float64         `json:"achieved_requests_per_second"`
+	Late                      uint64          `json:"late"`
+	NotSent                   uint64          `json:"not_sent"`
+	UncorrectedLatency        *LatencySummary `json:"uncorrected_latency,omitempty"`
 }
 
 // LatencySummary holds latency statistics in seconds from an HDR histogram,
@@ -166,22 +182,20 @@ func NewSummary(r *engine.Result) Summary {
 	for k, n := range r.Errors {
 		s.Errors[engine.ErrorKind(k).String()] = n
 	}
-	if h := r.Latency; h != nil && h.TotalCount() > 0 {
-		l := &LatencySummary{
-			Mean:        h.Mean() / 1e6,
-			Stdev:       h.StdDev() / 1e6,
-			Max:         float64(h.Max()) / 1e6,
-			Percentiles: map[string]float64{},
+	s.Latency = latencySummary(r.Latency)
+	if r.Plan.Rate > 0 {
+		o := &OpenLoopSummary{
+			TargetRequestsPerSecond: r.Plan.Rate,
+			Late:                    r.Late,
+			UncorrectedLatency:      latencySummary(r.LatencyUncorrected),
 		}
-		for _, q := range []float64{50, 75, 90, 99, 99.9, 99.99} {
-			l.Percentiles[fmt.Sprintf("p%g", q)] = float64(h.ValueAtQuantile(q)) / 1e6
-		}
-		for _, bar := range h.Distribution() {
-			if bar.Count > 0 {
-				l.Distribution = append(l.Distribution, Bucket{UpperSeconds: float64(bar.To) / 1e6, Count: bar.Count})
+		if r.Elapsed > 0 {
+			o.AchievedRequestsPerSecond = float64(r.Sent) / r.Elapsed.Seconds()
+			if intended := uint64(r.Plan.Rate * r.Elapsed.Seconds()); intended > r.Sent {
+				o.NotSent = intended - r.Sent
 			}
 		}
-		s.Latency = l
+		s.OpenLoop = o
 	}
 	if h := r.ConnectLatency; h != nil && h.TotalCount() > 0 {
 		s.ConnectLatency = &PhaseSummary{
@@ -193,6 +207,29 @@ func NewSummary(r *engine.Result) Summary {
 		}
 	}
 	return s
+}
+
+// latencySummary summarises an HDR histogram of microseconds in seconds;
+// nil when it is empty.
+func latencySummary(h *hdrhistogram.Histogram) *LatencySummary {
+	if h == nil || h.TotalCount() == 0 {
+		return nil
+	}
+	l := &LatencySummary{
+		Mean:        h.Mean() / 1e6,
+		Stdev:       h.StdDev() / 1e6,
+		Max:         float64(h.Max()) / 1e6,
+		Percentiles: map[string]float64{},
+	}
+	for _, q := range []float64{50, 75, 90, 99, 99.9, 99.99} {
+		l.Percentiles[fmt.Sprintf("p%g", q)] = float64(h.ValueAtQuantile(q)) / 1e6
+	}
+	for _, bar := range h.Distribution() {
+		if bar.Count > 0 {
+			l.Distribution = append(l.Distribution, Bucket{UpperSeconds: float64(bar.To) / 1e6, Count: bar.Count})
+		}
+	}
+	return l
 }
 
 // WriteJSON writes r as one indented JSON [Summary].

@@ -44,6 +44,9 @@ func TestCLI(t *testing.T) {
 		{"matrix dry run", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--only", "^gunicorn-gevent/sync/gateway_10s$"}, 0,
 			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenarios, at least 36s"}, nil},
 		{"unknown flag", []string{"--nope"}, 2, nil, []string{"unknown long flag"}},
+		{"version does not start the daemon", []string{"--version"}, 0, []string{"benchd, version"}, nil},
+		{"help does not start the daemon", []string{"--help"}, 0, []string{"usage: benchd"}, nil},
+		{"empty storage path", []string{"matrix", "--storage.path", ""}, 2, nil, []string{"--storage.path is empty"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,7 +81,11 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("benchd", "Always-on HTTP performance regression monitoring: runs a matrix of load tests on a schedule and exports the results to Prometheus.")
 	app.Writer(stdout)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	// --help and --version print and "terminate": record it rather than
+	// exit, so that run can return, and so that parsing does not go on
+	// into the default command (the daemon).
+	terminated := false
+	app.Terminate(func(int) { terminated = true })
 	app.UsageWriter(stdout)
 	app.Version(version.Print("benchd"))
 	app.HelpFlag.Short('h')
@@ -118,7 +123,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "benchd: %v (see benchd --help)\n", err)
 		return 2
 	}
-	if cmd == "" { // --help or --version was handled
+	if terminated || cmd == "" { // --help or --version was handled
 		return 0
 	}
 	f.log.Writer = stderr
@@ -168,6 +173,9 @@ func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
 			return nil, fmt.Errorf("load --config.file %s: %w", f.configFile, err)
 		}
 	} else {
+		if strings.TrimSpace(f.storagePath) == "" {
+			return nil, usageError{errors.New("--storage.path is empty: the embedded default matrix unpacks its Django project there (give a directory, such as data/)")}
+		}
 		cfg, err = config.Default()
 		if err != nil {
 			return nil, fmt.Errorf("load the embedded default config: %w", err)
@@ -245,6 +253,9 @@ func splitErrors(err error) []string {
 // openStore opens the run history under --storage.path, creating the
 // directory. The caller must close it.
 func openStore(ctx context.Context, f *flags, logger *slog.Logger) (*store.SQLite, error) {
+	if strings.TrimSpace(f.storagePath) == "" {
+		return nil, usageError{errors.New("--storage.path is empty: the run history lives there (give a directory, such as data/)")}
+	}
 	if err := os.MkdirAll(f.storagePath, 0o755); err != nil {
 		return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 	}
