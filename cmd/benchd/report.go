@@ -180,7 +180,11 @@ func writeSummary(w io.Writer, run *store.Run) error {
 					errs += n
 				}
 				errs += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
-				fmt.Fprintf(w, " %.0f · %s · %d · %d |", s.RequestsPerSecond, seconds(s.P99), s.Errors[store.ErrorTimeout], errs)
+				p99 := math.NaN() // no response, no latency
+				if s.Requests > 0 {
+					p99 = s.P99
+				}
+				fmt.Fprintf(w, " %.0f · %s · %d · %d |", s.RequestsPerSecond, seconds(p99), s.Errors[store.ErrorTimeout], errs)
 			}
 		}
 		fmt.Fprintln(w)
