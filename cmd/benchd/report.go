@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/store"
@@ -83,9 +84,12 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	titles := reportTitles(f)
 	entries := make([]exporters.Entry, len(run.Scenarios))
 	for i := range run.Scenarios {
 		entries[i] = storedEntry(&run.Scenarios[i])
+		entries[i].TargetTitle = titles[entries[i].Target]
+		entries[i].EndpointTitle = titles["/"+entries[i].Endpoint]
 	}
 	switch rf.format {
 	case "markdown":
@@ -106,6 +110,32 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		fmt.Fprintln(stdout)
 	}
 	return nil
+}
+
+// reportTitles returns the section titles of the current configuration
+// (--config.file, or the embedded default) for the Markdown report: target
+// names map to their titles, "/"+endpoint names to theirs. A configuration
+// that does not load gives none, and the report uses the names.
+func reportTitles(f *flags) map[string]string {
+	cfg, err := config.Default()
+	if f.configFile != "" {
+		cfg, err = config.Load(f.configFile)
+	}
+	titles := map[string]string{}
+	if err != nil {
+		return titles
+	}
+	for _, t := range cfg.Targets {
+		if t.Title != "" {
+			titles[t.Name] = t.Title
+		}
+	}
+	for _, e := range cfg.Endpoints {
+		if e.Title != "" {
+			titles["/"+e.Name] = e.Title
+		}
+	}
+	return titles
 }
 
 // storedEntry rebuilds a report entry from a stored scenario: the history
