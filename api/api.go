@@ -237,7 +237,7 @@ func (s *Server) write(h http.HandlerFunc) http.HandlerFunc {
 			token = s.opts.Token()
 		}
 		if s.opts.Control == nil || token == "" {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the write API is off: set a token file in the configuration to turn it on"})
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the write API is off: set api.token_file in the configuration to turn it on"})
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,11 +215,13 @@ func compile(p Plan) (*target, error) {
 	case p.URL == "":
 		bad("URL", "is required")
 	case err != nil:
-		errs = append(errs, fmt.Errorf("%w: URL: %w", ErrInvalidPlan, err))
+		errs = append(errs, fmt.Errorf("%w: URL: %w (write it as http://host:port/path)", ErrInvalidPlan, err))
+	case strings.ContainsAny(p.URL, " \t\r\n"):
+		bad("URL", "contains white space: %q (percent-encode it, a space as %%20)", p.URL)
 	case u.Scheme == "https":
 		bad("URL", "https is not supported yet: %q", p.URL)
 	case u.Scheme != "http":
-		bad("URL", "must be an absolute http:// URL, got %q", p.URL)
+		bad("URL", "must be an absolute http:// URL, got %q (write it as http://host:port/path)", p.URL)
 	case u.Hostname() == "":
 		bad("URL", "has no host: %q", p.URL)
 	case u.User != nil:
@@ -227,6 +230,9 @@ func compile(p Plan) (*target, error) {
 		port := u.Port()
 		if port == "" {
 			port = "80"
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			bad("URL", "port %q is not a TCP port (1 to 65535)", port)
 		}
 		t.addr = net.JoinHostPort(u.Hostname(), port)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -45,8 +46,41 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Arg("url", "URL to load, http://host:port/path.").Required().StringVar(&f.url)
 }
 
-// runBench runs one load test and prints it; it stops early on ctx.
+// check validates the flags: zero values are not "use the default" on the
+// command line, where they are almost always a typo.
+func (f *benchFlags) check() error {
+	var errs []error
+	if f.connections < 1 {
+		errs = append(errs, fmt.Errorf("--connections (-c) %d: want at least 1", f.connections))
+	}
+	if f.threads < 0 || f.threads > max(f.connections, 1) {
+		errs = append(errs, fmt.Errorf("--threads (-t) %d: want 0 (one per CPU) up to --connections %d", f.threads, f.connections))
+	}
+	if f.duration <= 0 {
+		errs = append(errs, fmt.Errorf("--duration (-d) %s: want a positive duration such as 10s", f.duration))
+	}
+	if f.timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout %s: want a positive duration such as 2s", f.timeout))
+	}
+	if f.connect <= 0 {
+		errs = append(errs, fmt.Errorf("--connect-timeout %s: want a positive duration such as 10s", f.connect))
+	}
+	if f.warmup < 0 {
+		errs = append(errs, fmt.Errorf("--warmup %s: want zero or a positive duration", f.warmup))
+	}
+	if f.rate < 0 {
+		errs = append(errs, fmt.Errorf("--rate (-R) %g: want 0 (closed loop) or requests per second", f.rate))
+	}
+	return errors.Join(errs...)
+}
+
+// runBench runs one load test and prints it; it stops early on ctx. It
+// returns an error (exit 1), after printing the result, when not a single
+// connection could be made: the URL names nothing that listens.
 func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
+	if err := f.check(); err != nil {
+		return usageError{err}
+	}
 	p := engine.Plan{
 		URL:            f.url,
 		Method:         f.method,
@@ -69,6 +103,9 @@ func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 		p.Headers = append(p.Headers, hd)
 	}
 	res, err := engine.Run(ctx, p, nil)
+	if errors.Is(err, engine.ErrInvalidPlan) {
+		return usageError{err}
+	}
 	if res == nil {
 		return fmt.Errorf("bench %s: %w", f.url, err)
 	}
@@ -82,6 +119,13 @@ func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 	}
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", f.url, err)
+	}
+	if werr == nil && res.ConnectionsEstablished == 0 {
+		reason := "nothing answered"
+		if len(res.ErrorSamples) > 0 {
+			reason = res.ErrorSamples[0]
+		}
+		return fmt.Errorf("bench %s: no connection could be made (%s): is the server up and the URL right?", f.url, reason)
 	}
 	return werr
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -79,6 +80,9 @@ func (h *history) RunFinished(r *scheduler.RunReport) {
 	outcome, msg := r.Outcome(), ""
 	if r.Err != nil {
 		outcome, msg = store.OutcomeAborted, r.Err.Error()
+		if errors.Is(r.Err, context.Canceled) {
+			msg = "benchd stopped before the run finished"
+		}
 	}
 	if err := h.st.FinishRun(ctx, r.ID, r.End, outcome, msg); err != nil {
 		h.log.Error("history: record run end", "run_id", r.ID, "err", err)

@@ -119,6 +119,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	checkCmd := configCmd.Command("check", "Validate the configuration: print every problem with its YAML path; exit 1 if invalid.")
 
 	cmd, err := app.Parse(args)
+	if terminated { // --help or --version printed; a missing argument does not matter then
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "benchd: %v (see benchd --help)\n", err)
 		return 2

@@ -214,7 +214,11 @@ func writeSummary(w io.Writer, run *store.Run) error {
 				if s.Requests > 0 {
 					p99 = s.P99
 				}
-				fmt.Fprintf(w, " %.0f · %s · %d · %d |", s.RequestsPerSecond, seconds(p99), s.Errors[store.ErrorTimeout], errs)
+				failed := ""
+				if s.Error != "" {
+					failed = " (failed)" // cut short or the target died: see the report
+				}
+				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", s.RequestsPerSecond, seconds(p99), s.Errors[store.ErrorTimeout], errs, failed)
 			}
 		}
 		fmt.Fprintln(w)
