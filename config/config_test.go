@@ -33,6 +33,13 @@ func TestLoadBad(t *testing.T) {
 			`targets[1].overrides.root.connectons: unknown key "connectons" (did you mean "connections"?) [line 19]`,
 			`endpoints[0].conections: unknown key "conections" (did you mean "connections"?) [line 23]`,
 		}},
+		{"bad-regression.bad.yml", 5, []string{
+			`regression.max_late_ratio: 2 is above 1`,
+			`regression.confirm: -1 is negative`,
+			`regression.min_effect.latency_p95: unknown signal (use one of throughput, latency_p50, latency_p99, error_ratio, timeout_ratio)`,
+			`regression.min_effect.throughput: -0.1: want a relative change of zero or more`,
+			`regression.fdr: 1.5 is outside [0, 1)`,
+		}},
 		{"bad-duration.bad.yml", 4, []string{
 			`defaults.duration: want a duration with a unit, such as 10s, 1m30s or 500ms, got "10 seconds" [line 3]`,
 			`defaults.timeout: want a duration with a unit, such as 10s, 1m30s or 500ms, got "5" [line 4]`,

@@ -1,6 +1,16 @@
 package config
 
-import "time"
+import (
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// regressionSignals are the signal names of regression.min_effect, as the
+// regress package names them.
+var regressionSignals = []string{"throughput", "latency_p50", "latency_p99", "error_ratio", "timeout_ratio"}
 
 // Regression configures benchd's regression detector (docs/regressions.md).
 // Zero values take the detector's defaults, which its package documents
@@ -22,6 +32,12 @@ type Regression struct {
 	// BaselineRuns is how many recent valid runs form the rolling
 	// baseline. 0 means the default.
 	BaselineRuns int `yaml:"baseline_runs,omitempty"`
+	// MinEffect is the smallest relative change, per signal, that can count
+	// as a regression (0.05 = 5 %); signals are throughput, latency_p50,
+	// latency_p99, error_ratio and timeout_ratio. Unset signals keep the
+	// detector's defaults. On a noisy machine, raise them to what the
+	// noise allows (docs/regressions.md has the measured table).
+	MinEffect map[string]float64 `yaml:"min_effect,omitempty"`
 	// FDR is the false discovery rate (Benjamini–Hochberg q) across all
 	// scenario × signal tests of a detection, between 0 and 1. 0 means the
 	// default.
@@ -41,6 +57,14 @@ func (c *Config) checkRegression(k *checker) {
 	}
 	if r.Confirm > 0 && r.BaselineRuns > 0 && r.BaselineRuns < r.Confirm {
 		k.add("regression.baseline_runs", "%d is smaller than regression.confirm %d (the baseline needs at least as many runs as the confirmation)", r.BaselineRuns, r.Confirm)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.MinEffect)) {
+		v := r.MinEffect[name]
+		if !slices.Contains(regressionSignals, name) {
+			k.add("regression.min_effect."+name, "unknown signal (use one of %s)", strings.Join(regressionSignals, ", "))
+		} else if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			k.add("regression.min_effect."+name, "%g: want a relative change of zero or more, such as 0.05 for 5 %%", v)
+		}
 	}
 	if r.FDR < 0 || r.FDR >= 1 {
 		k.add("regression.fdr", "%g is outside [0, 1) (a rate such as 0.05)", r.FDR)

@@ -24,7 +24,14 @@ const detectTimeout = time.Minute
 // section; zero fields keep the detector's defaults.
 func regressOptions(cfg *config.Config) regress.Options {
 	r := cfg.Regression
-	return regress.Options{Confirm: r.Confirm, BaselineRuns: r.BaselineRuns, FDR: r.FDR}
+	o := regress.Options{Confirm: r.Confirm, BaselineRuns: r.BaselineRuns, FDR: r.FDR}
+	if len(r.MinEffect) > 0 {
+		o.MinEffect = regress.DefaultMinEffect()
+		for name, v := range r.MinEffect {
+			o.MinEffect[regress.Signal(name)] = v
+		}
+	}
+	return o
 }
 
 // validityOptions returns the limits of a valid result from cfg.
