@@ -17,8 +17,8 @@ CONNS=(50 500 2000)
 PORT=${BENCH_PORT:-18080}
 
 need() { command -v "$1" >/dev/null || { echo "missing $1: $2" >&2; exit 1; }; }
-if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || [ ! -x /usr/bin/time ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light wrk time >/dev/null
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v bc >/dev/null || [ ! -x /usr/bin/time ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light wrk time bc >/dev/null
 fi
 need nginx "apt-get install -y nginx-light"
 need wrk "apt-get install -y wrk"
