@@ -128,19 +128,7 @@ endpoints:
 	if err != nil {
 		t.Fatal(err)
 	}
-	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
-rule_files: [%q]
-alerting:
-  alertmanagers: [{static_configs: [{targets: [%q]}]}]
-scrape_configs:
-  - job_name: benchd
-    static_configs: [{targets: [%q]}]
-`, rules, amAddr, benchdAddr))
-	promAddr := freeAddr(t)
-	start(t, dir, "prometheus", promBin, "--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	api := "http://" + promAddr
+	api := startPrometheus(t, dir, promBin, rules, amAddr, benchdAddr)
 
 	// Wait until a run of every scenario shows in increase() of the
 	// histogram. The first run does not: a scenario's series appear when its
@@ -318,6 +306,26 @@ scrape_configs:
 			t.Error(last)
 		}
 	})
+}
+
+// startPrometheus starts Debian's prometheus in dir, scraping benchd at
+// benchdAddr every second, evaluating the rules file every second and
+// sending alerts to Alertmanager at amAddr; it returns its API base URL.
+func startPrometheus(t *testing.T, dir, promBin, rules, amAddr, benchdAddr string) string {
+	t.Helper()
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q]
+alerting:
+  alertmanagers: [{static_configs: [{targets: [%q]}]}]
+scrape_configs:
+  - job_name: benchd
+    static_configs: [{targets: [%q]}]
+`, rules, amAddr, benchdAddr))
+	promAddr := freeAddr(t)
+	start(t, dir, "prometheus", promBin, "--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
+	return "http://" + promAddr
 }
 
 // start starts a process with its output in dir/name.log, stops it when the

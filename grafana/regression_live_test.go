@@ -85,19 +85,7 @@ regression:
 	}
 	rulesLive := filepath.Join(dir, "benchd.rules.yml")
 	writeFile(t, rulesLive, liveRules)
-	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
-rule_files: [%q]
-alerting:
-  alertmanagers: [{static_configs: [{targets: [%q]}]}]
-scrape_configs:
-  - job_name: benchd
-    static_configs: [{targets: [%q]}]
-`, rulesLive, amAddr, benchdAddr))
-	promAddr := freeAddr(t)
-	start(t, dir, "prometheus", promBin, "--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	api := "http://" + promAddr
+	api := startPrometheus(t, dir, promBin, rulesLive, amAddr, benchdAddr)
 
 	// A baseline of valid runs on both targets, as Prometheus sees it.
 	waitFor(t, deadline, "a baseline of 12 runs on both targets", func() error {
