@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 // These tests run whole matrices with scheduler.New and RunOnce, the real
@@ -203,14 +204,7 @@ endpoints:
 				t.Errorf("target transitions %s, want %s", got, want)
 			}
 			// The ports are free again: nothing of the dead server is left.
-			for _, p := range []int{port, nextPort} {
-				l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-				if err != nil {
-					t.Errorf("port %d still in use after the run: %v", p, err)
-					continue
-				}
-				l.Close()
-			}
+			testutil.AssertPortsFree(t, port, nextPort)
 		})
 	}
 }
@@ -327,12 +321,7 @@ endpoints:
 		})
 	}
 	// The helper service ran and was stopped at the end of the run.
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", svcPort))
-	if err != nil {
-		t.Errorf("service port %d still in use after the run: %v", svcPort, err)
-	} else {
-		l.Close()
-	}
+	testutil.AssertPortsFree(t, svcPort)
 }
 
 // TestScenarioUsage checks the resource use recorded per scenario against

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,14 +175,7 @@ endpoints:
 	if len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("processes left behind: %s", out)
 	}
-	for _, p := range []int{neverPort, okPort} {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			t.Errorf("port %d still in use after the run: %v", p, err)
-			continue
-		}
-		l.Close()
-	}
+	testutil.AssertPortsFree(t, neverPort, okPort)
 }
 
 // TestRunCancelStopsProcesses cancels a run while its target is under load
@@ -238,11 +230,7 @@ endpoints:
 	if got := strings.Join(rec.targets, ","); got != "py=true,py=false" {
 		t.Errorf("target transitions %q, want py=true,py=false", got)
 	}
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatalf("target port still in use: %v", err)
-	}
-	l.Close()
+	testutil.AssertPortsFree(t, port)
 }
 
 // TestScheduleSkipsOverlappingTicks drives the cron loop in a synctest

@@ -4,6 +4,7 @@ package testutil
 
 import (
 	"net"
+	"strconv"
 	"testing"
 )
 
@@ -19,4 +20,19 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// AssertPortsFree reports an error for each loopback port that something
+// still listens on: after a run, nothing of its managed processes may be
+// left holding a port.
+func AssertPortsFree(t testing.TB, ports ...int) {
+	t.Helper()
+	for _, p := range ports {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Errorf("port %d still in use after the run: %v", p, err)
+			continue
+		}
+		l.Close()
+	}
 }
