@@ -3,9 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -505,6 +508,30 @@ func (c *Config) Warnings() []string {
 				add(childPath(p+".overrides", name), "endpoint %q has no scenario on this target (its modes %v are not among %v), so the override has no effect", name, e.Modes, t.Modes)
 			}
 		}
+	}
+	// A missing working directory fails every start of the target; say so
+	// at load time. The usual cause is a copy of default.yml away from the
+	// Django project it names.
+	missingDir := func(path, dir string) {
+		if c.Dir == "" && !filepath.IsAbs(dir) {
+			return // relative to a directory the caller has not set yet
+		}
+		d := c.ResolvePath(dir)
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+			rel := ""
+			if !filepath.IsAbs(dir) {
+				rel = fmt.Sprintf(" (%q is relative to the config file's directory)", dir)
+			}
+			add(path, "%s does not exist, so the process cannot start%s; the reference Django project is deploy/django in benchd's source, and django/ in --storage.path once the default matrix has run", d, rel)
+		}
+	}
+	for i, t := range c.Targets {
+		if t.Process != nil {
+			missingDir(indexPath("targets", i)+".process.dir", t.Process.Dir)
+		}
+	}
+	for i, s := range c.Services {
+		missingDir(indexPath("services", i)+".dir", s.Dir)
 	}
 	for i, s := range c.Services {
 		if !slices.ContainsFunc(c.Targets, func(t Target) bool { return slices.Contains(t.Services, s.Name) }) {

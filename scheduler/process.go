@@ -644,6 +644,16 @@ const nofileScript = `ulimit -n "$1" || exit 126; shift; exec "$@"`
 
 // startChild starts o.argv in its own process group with Pdeathsig.
 func startChild(o childOptions) (*child, error) {
+	// Without this check os/exec reports a missing working directory as
+	// "fork/exec ARGV0: no such file or directory", which blames the
+	// program.
+	if o.dir != "" {
+		if fi, err := os.Stat(o.dir); err != nil {
+			return nil, fmt.Errorf("working directory (dir): %w", err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("working directory (dir) %s is not a directory", o.dir)
+		}
+	}
 	path, err := lookPath(o.argv[0], o.dir)
 	if err != nil {
 		return nil, err

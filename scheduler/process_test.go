@@ -267,7 +267,8 @@ func TestStartProcessFailures(t *testing.T) {
 		wantPrefix string
 		wantText   []string
 		wantIs     []error
-		wantCode   int // exit code of the *exec.ExitError, if > 0
+		wantCode   int  // exit code of the *exec.ExitError, if > 0
+		missingDir bool // Dir is a directory that does not exist
 		// pidFile names a file where the command writes its PID, which
 		// must be gone after the failure.
 		pidFile string
@@ -335,6 +336,21 @@ func TestStartProcessFailures(t *testing.T) {
 			wantPrefix: `scheduler: target nosuch: start: exec: "`,
 			wantText:   []string{`/bin/server": stat `, "no such file or directory"},
 			wantIs:     []error{os.ErrNotExist},
+		},
+		{
+			// A config copied away from its Django project: os/exec
+			// would blame python3 itself.
+			name: "working directory missing",
+			spec: ProcessSpec{
+				Name:    "target gunicorn-gevent",
+				Setup:   [][]string{{"/bin/sh", "-c", "touch ../marker"}},
+				Command: []string{"/bin/sh", "-c", "touch ../marker; exec sleep 30"},
+			},
+			missingDir: true,
+			wantPrefix: `scheduler: target gunicorn-gevent: setup step 1 ["/bin/sh" "-c" "touch ../marker"]: start: working directory (dir): stat `,
+			wantText:   []string{"/django: no such file or directory"},
+			wantIs:     []error{ErrSetup, os.ErrNotExist},
+			marker:     "marker",
 		},
 		{
 			name: "setup step fails",
@@ -421,6 +437,9 @@ func TestStartProcessFailures(t *testing.T) {
 			dir := t.TempDir()
 			spec := tc.spec
 			spec.Dir = dir
+			if tc.missingDir {
+				spec.Dir = filepath.Join(dir, "django")
+			}
 			begin := time.Now()
 			p, err := StartProcess(t.Context(), spec)
 			took := time.Since(begin)
