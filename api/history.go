@@ -75,6 +75,15 @@ type scenarioJSON struct {
 	TargetPeakRSSBytes     uint64            `json:"target_peak_rss_bytes"`
 	ClientCPUSeconds       number            `json:"client_cpu_seconds"`
 	ClientPeakRSSBytes     uint64            `json:"client_peak_rss_bytes"`
+	Repeats                []repeatJSON      `json:"repeats,omitempty"`
+}
+
+// repeatJSON is one repeat of a scenario that ran more than once per run.
+type repeatJSON struct {
+	RequestsPerSecond number            `json:"requests_per_second"`
+	ErrorRatio        number            `json:"error_ratio"`
+	TimeoutRatio      number            `json:"timeout_ratio"`
+	Latency           map[string]number `json:"latency_seconds"`
 }
 
 var (
@@ -111,6 +120,12 @@ func toScenarioJSON(s *store.Scenario) scenarioJSON {
 		},
 		TargetCPUSeconds: number(s.TargetCPUSeconds), TargetPeakRSSBytes: s.TargetPeakRSSBytes,
 		ClientCPUSeconds: number(s.ClientCPUSeconds), ClientPeakRSSBytes: s.ClientPeakRSSBytes,
+	}
+	for _, r := range s.Repeats {
+		out.Repeats = append(out.Repeats, repeatJSON{
+			RequestsPerSecond: number(r.RequestsPerSecond), ErrorRatio: number(r.ErrorRatio), TimeoutRatio: number(r.TimeoutRatio),
+			Latency: map[string]number{"p50": number(r.P50), "p99": number(r.P99)},
+		})
 	}
 	for i, n := range s.Responses {
 		out.Responses[classNames[i]] = n

@@ -44,6 +44,12 @@ const (
 	// DefaultWarmup is load applied before measuring and not counted (wrk
 	// has no warm-up; DESIGN.md asks for 2 s).
 	DefaultWarmup = 2 * time.Second
+	// DefaultRepeats is how many times a scenario runs per run: once, as
+	// the seed's wrk runs.
+	DefaultRepeats = 1
+	// MaxRepeats bounds repeats, so that a typo cannot make one run of
+	// the matrix last for days.
+	MaxRepeats = 100
 	// DefaultRate is the target request rate in requests per second; 0 means
 	// closed loop, each connection sending its next request when the previous
 	// one ends, as wrk does.
@@ -161,6 +167,13 @@ type Settings struct {
 	// (open loop, latency corrected for coordinated omission, as wrk2);
 	// 0 means closed loop, as wrk. Not negative.
 	Rate *float64 `yaml:"rate,omitempty"`
+	// Repeats is how many times the scenario runs, back to back with fresh
+	// connections, in each run of the matrix: from 1 to [MaxRepeats]. The
+	// repeats are reported as one result (their sum) and the regression
+	// detector takes each signal's median over them, which lowers the
+	// run-to-run noise that comes from each execution (such as how the
+	// connections fell across a server's workers): docs/regressions.md.
+	Repeats *int `yaml:"repeats,omitempty"`
 }
 
 // Service is a helper process the matrix needs, such as Redis or an upstream
@@ -298,6 +311,9 @@ type LoadSpec struct {
 	// Rate is the open-loop rate in requests per second; 0 means closed
 	// loop.
 	Rate float64
+	// Repeats is how many times the scenario runs per run of the matrix,
+	// at least 1.
+	Repeats int
 }
 
 // Header is one request header line, a plain value.

@@ -116,14 +116,16 @@ func TestLoadBad(t *testing.T) {
 			`targets[0].process.ready: "healthz" is not a readiness check (want a path on the target URL such as /healthz`,
 			`targets[1].process.ready: "http:///healthz" has no host`,
 		}},
-		{"bad-load.bad.yml", 13, []string{
+		{"bad-load.bad.yml", 15, []string{
 			`defaults.method: "GE T" is not an HTTP method`,
 			`defaults.headers[0]: "Bad Name" is not a valid header name`,
 			`defaults.headers[1]: the value of header "X-Newline" contains a control character`,
 			`defaults.connections: must be at least 1, got 0`,
 			`defaults.threads: must be 0 (one per CPU) or more, got -1`,
 			`defaults.rate: must be a finite number of requests per second, 0 (closed loop) or more, got -5`,
+			`defaults.repeats: must be from 1 (run once) to 100, got 0`,
 			`endpoints[0].rate: must be a finite number of requests per second, 0 (closed loop) or more, got NaN`,
+			`endpoints[0].repeats: must be from 1 (run once) to 100, got 101`,
 			`endpoints[0].threads: 8 threads is more than 4 connections (set in endpoints[0].connections)`,
 			`endpoints[1].connections: 2000000 is more than 1000000`,
 			`endpoints[1].warmup: must be 0 (no warm-up) or more, got -2s`,

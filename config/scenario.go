@@ -52,7 +52,7 @@ func (c *Config) Scenario(name string) (Scenario, bool) {
 func (c *Config) EstimatedRunDuration() time.Duration {
 	var d time.Duration
 	for _, s := range c.Scenarios() {
-		d += s.Load.Warmup + s.Load.Duration + s.Load.Timeout
+		d += time.Duration(s.Load.Repeats) * (s.Load.Warmup + s.Load.Duration + s.Load.Timeout)
 	}
 	return d
 }
@@ -136,6 +136,7 @@ func (c *Config) resolve(ti, ei int) (LoadSpec, origin) {
 		Timeout:     DefaultTimeout,
 		Warmup:      DefaultWarmup,
 		Rate:        DefaultRate,
+		Repeats:     DefaultRepeats,
 	}
 	var from origin
 	for _, ly := range c.layers(ti, ei) {
@@ -166,6 +167,9 @@ func (c *Config) resolve(ti, ei int) (LoadSpec, origin) {
 		}
 		if s.Rate != nil {
 			l.Rate = *s.Rate
+		}
+		if s.Repeats != nil {
+			l.Repeats = *s.Repeats
 		}
 	}
 	return l, from

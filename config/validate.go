@@ -314,6 +314,11 @@ func checkSettings(k *checker, path string, s *Settings) {
 			k.add(at("rate"), "must be a finite number of requests per second, 0 (closed loop) or more, got %v", r)
 		}
 	}
+	if s.Repeats != nil {
+		if n := *s.Repeats; n < 1 || n > MaxRepeats {
+			k.add(at("repeats"), "must be from 1 (run once) to %d, got %d", MaxRepeats, n)
+		}
+	}
 }
 
 func (c *Config) checkServices(k *checker) {

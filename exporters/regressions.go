@@ -18,6 +18,7 @@ type Regressions struct {
 	verdicts []regress.Verdict
 
 	detected, change, pValue, qValue *prometheus.Desc
+	detectable                       *prometheus.Desc
 	median, runs, changepoint        *prometheus.Desc
 }
 
@@ -30,6 +31,7 @@ func NewRegressions() *Regressions {
 		change:      d("benchd_regression_change_ratio", "Relative change of the signal's newest runs against their baseline median: 0.1 is +10 %, -0.1 is -10 %."),
 		pValue:      d("benchd_regression_p_value", "One-sided p-value of the detector's test of the newest runs against the baseline (1 when untested)."),
 		qValue:      d("benchd_regression_q_value", "The p-value adjusted by Benjamini-Hochberg across every scenario and signal of the detection (1 when untested)."),
+		detectable:  d("benchd_regression_detectable_change_ratio", "Smallest sustained step of the signal, as a change ratio towards its worse direction, that the detector would confirm with 95 % probability given the baseline's noise and the number of tests (docs/regressions.md); 0 when untested; +Inf, or -1 for throughput, when no step can be."),
 		median:      d("benchd_baseline_median", "Median of the signal over the baseline runs, in the signal's unit: requests per second, seconds of latency, or a ratio."),
 		runs:        d("benchd_baseline_runs", "Valid runs in the signal's baseline."),
 		changepoint: d("benchd_changepoint_last_timestamp_seconds", "Unix time of the run at which the signal's last change point (E-Divisive means) began."),
@@ -46,7 +48,7 @@ func (c *Regressions) Set(vs []regress.Verdict) {
 
 // Describe implements prometheus.Collector.
 func (c *Regressions) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.detected, c.change, c.pValue, c.qValue, c.median, c.runs, c.changepoint} {
+	for _, d := range []*prometheus.Desc{c.detected, c.change, c.pValue, c.qValue, c.detectable, c.median, c.runs, c.changepoint} {
 		ch <- d
 	}
 }
@@ -72,6 +74,7 @@ func (c *Regressions) Collect(ch chan<- prometheus.Metric) {
 		g(c.change, v.ChangeRatio)
 		g(c.pValue, v.PValue)
 		g(c.qValue, v.QValue)
+		g(c.detectable, v.DetectableChange)
 		g(c.median, v.BaselineMedian)
 		g(c.runs, float64(v.BaselineN))
 		if cp := v.ChangePoint; cp != nil && !cp.Time.IsZero() {

@@ -26,6 +26,10 @@ type Entry struct {
 	EndpointTitle string `json:"-"`
 	// Result is what the engine measured; nil when no load was applied.
 	Result *engine.Result `json:"-"`
+	// RepeatRequestsPerSecond is the Requests/sec of each repeat when the
+	// scenario ran more than once (config repeats); Result is then their
+	// sum. Nil for a single run.
+	RepeatRequestsPerSecond []float64 `json:"repeat_requests_per_second,omitempty"`
 	// Error says why the scenario failed; empty when it ran.
 	Error string `json:"error,omitempty"`
 	// TargetCPUSeconds and TargetPeakRSSBytes are the resource use of the
@@ -63,7 +67,7 @@ func WriteMarkdown(w io.Writer, entries []Entry) error {
 		b.WriteString("\n")
 		if e.Result != nil {
 			b.WriteString("```bash\n")
-			if err := WriteWrk(&b, e.Result, WrkOptions{}); err != nil {
+			if err := WriteWrk(&b, e.Result, WrkOptions{RepeatRequestsPerSecond: e.RepeatRequestsPerSecond}); err != nil {
 				return err
 			}
 			b.WriteString("```\n\n")

@@ -20,6 +20,11 @@ type WrkOptions struct {
 	// Latency adds wrk's "Latency Distribution" block (wrk --latency):
 	// the 50th, 75th, 90th and 99th percentiles.
 	Latency bool
+	// RepeatRequestsPerSecond, with more than one value, is the
+	// Requests/sec of each repeat of a scenario whose merged result is
+	// being written; a line "  N repeats, Requests/sec each: ..." follows
+	// the connections line. wrk has no such line.
+	RepeatRequestsPerSecond []float64
 }
 
 // WriteWrk writes r in the text layout of wrk 4.1, line for line and with
@@ -42,7 +47,8 @@ type WrkOptions struct {
 // and Req/Sec includes 100 ms intervals without any response (wrk skips
 // them). One line wrk does not have, "  In flight at end: N", is added when
 // requests were still unanswered at the end of the grace, so that the
-// counts add up to the requests sent.
+// counts add up to the requests sent; another, the repeats line, when
+// o.RepeatRequestsPerSecond has more than one value.
 //
 // Statistics are computed from r's HDR histograms (3 significant digits),
 // each value taken as the middle of its bucket; the standard deviation is
@@ -62,6 +68,13 @@ func WriteWrk(w io.Writer, r *engine.Result, o WrkOptions) error {
 	}
 	fmt.Fprintf(&b, "Running %s test @ %s\n", running, r.Plan.URL)
 	fmt.Fprintf(&b, "  %d threads and %d connections\n", r.Plan.Threads, r.Plan.Connections)
+	if rr := o.RepeatRequestsPerSecond; len(rr) > 1 {
+		each := make([]string, len(rr))
+		for i, v := range rr {
+			each[i] = fmt.Sprintf("%.2f", v)
+		}
+		fmt.Fprintf(&b, "  %d repeats, Requests/sec each: %s\n", len(rr), strings.Join(each, ", "))
+	}
 	fmt.Fprintf(&b, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max", "+/- Stdev")
 	b.WriteString(statsLine("Latency", histStats(r.Latency), formatTimeMicros))
 	b.WriteString(statsLine("Req/Sec", histStats(r.RequestsPerSecondSamples), formatMetric))

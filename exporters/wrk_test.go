@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -246,5 +247,42 @@ func TestWriteWrkSlowerThanRun(t *testing.T) {
 	}
 	if strings.Contains(out, "Socket errors") {
 		t.Errorf("report shows errors for requests in flight:\n%s", out)
+	}
+}
+
+// TestWriteWrkRepeats writes the merged result of three real repeats.
+func TestWriteWrkRepeats(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	t.Cleanup(srv.Close)
+	plan := engine.Plan{URL: srv.URL + "/", Connections: 2, Threads: 1, Duration: time.Second, Timeout: time.Second}
+	var rs []*engine.Result
+	var rates []float64
+	for range 3 {
+		r, err := engine.Run(t.Context(), plan, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, rates = append(rs, r), append(rates, r.RequestsPerSecond())
+	}
+	m, err := engine.Merge(rs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, m, WrkOptions{RepeatRequestsPerSecond: rates}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	want := fmt.Sprintf("  3 repeats, Requests/sec each: %.2f, %.2f, %.2f", rates[0], rates[1], rates[2])
+	if len(lines) < 3 || lines[0] != "Running 3s test @ "+srv.URL+"/" || lines[2] != want {
+		t.Errorf("report starts\n%s\nwant \"Running 3s test\", the connections line, then %q", strings.Join(lines[:min(3, len(lines))], "\n"), want)
+	}
+	// One repeat: no such line.
+	b.Reset()
+	if err := WriteWrk(&b, rs[0], WrkOptions{RepeatRequestsPerSecond: rates[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "repeats") {
+		t.Errorf("a single run shows a repeats line:\n%s", b.String())
 	}
 }

@@ -88,6 +88,10 @@ const (
 	DefaultMaxHistory = 200
 	// DefaultMethod is the test used: [MethodRobustZ].
 	DefaultMethod = MethodRobustZ
+	// DetectablePower is the probability of detection that
+	// [Verdict.DetectableChange] is computed for: 0.95, the power issue 6
+	// asks of a step found within Confirm runs.
+	DetectablePower = 0.95
 )
 
 // DefaultMinEffect returns the default smallest relative change, per signal,
@@ -228,6 +232,17 @@ type Verdict struct {
 	// BaselineStart is the index in the series of the first baseline run;
 	// -1 when there is no baseline.
 	BaselineStart int
+	// DetectableChange is the smallest sustained step, as a change ratio
+	// (signed like ChangeRatio, towards the worse direction: -0.3 for
+	// throughput is a 30 % drop), that this series' test would confirm
+	// with probability [DetectablePower] once Confirm runs have it, given
+	// the baseline's noise, the number of series tested in the call (a lone
+	// change must pass Benjamini-Hochberg at FDR/m), the minimum effect and
+	// the absolute floor. It uses the normal approximation of the test
+	// statistic. When no step can be detected (Mann-Whitney with too few
+	// runs, or an absolute floor above the baseline) it is +Inf, or -1 (a
+	// drop to nothing) for throughput; 0 when untested.
+	DetectableChange float64
 	// ChangePoint is the change point the verdict refers to: the first
 	// change towards the worse direction since the baseline segment began
 	// (the baseline ends before it), else the latest change point of the
@@ -244,6 +259,12 @@ type pending struct {
 	p        float64
 	effectOK bool
 	confirm  bool
+	// For DetectableChange: the standard error of the test statistic on
+	// the log scale, the baseline size, the smallest log change the
+	// effect and floor gates let through, the direction, and the
+	// smallest p-value the test can give (0 for the t test).
+	se, minLog, dir, minP float64
+	n                     int
 }
 
 // Detect tests every series and returns one verdict per series, sorted by
@@ -287,8 +308,14 @@ func Detect(series map[SeriesKey][]Point, o Options) []Verdict {
 		q = AdjustBH(p)
 		level = o.FDR
 	}
+	// A lone change among m tests passes BH when p <= FDR/m.
+	lone := o.Alpha
+	if o.FDR > 0 && len(tests) > 0 {
+		lone = o.FDR / float64(len(tests))
+	}
 	for i, t := range tests {
 		v := &out[t.verdict]
+		v.DetectableChange = detectable(t, lone)
 		v.QValue = q[i]
 		switch {
 		case !t.effectOK:
@@ -430,19 +457,56 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	}
 	rawChange := v.Current - v.BaselineMedian
 	t.effectOK = dir*v.ChangeRatio >= o.MinEffect[k.Signal] && dir*rawChange >= floor
-	switch o.Method {
-	case MethodMannWhitney:
+	var se float64
+	t.p, se = robustZ(base, recent, dir, o.MinNoise)
+	t.se, t.n, t.dir = se, len(base), dir
+	if o.Method == MethodMannWhitney {
 		t.p = mannWhitney(base, recent, dir)
-	default:
-		t.p = robustZ(base, recent, dir, o.MinNoise)
+		t.minP = 1 / binomial(len(base)+len(recent), len(recent))
+	}
+	// The smallest log change the effect and floor gates accept.
+	t.minLog = math.Log1p(o.MinEffect[k.Signal])
+	if floor > 0 {
+		b := v.BaselineMedian + offset
+		if dir > 0 {
+			t.minLog = math.Max(t.minLog, math.Log1p(floor/b))
+		} else if floor < b {
+			t.minLog = math.Max(t.minLog, -math.Log1p(-floor/b))
+		} else {
+			t.minLog = math.Inf(1)
+		}
 	}
 	v.PValue = t.p
 	return v, t, true
 }
 
+// detectable is [Verdict.DetectableChange] of test t when a lone change
+// needs a p-value of at most level: the log step d at which the statistic
+// (d/se on average) exceeds the critical t with probability
+// [DetectablePower], raised to the gates' minimum.
+func detectable(t pending, level float64) float64 {
+	if t.minP > level {
+		return t.dir * math.Inf(1)
+	}
+	crit := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(t.n - 1)}.Quantile(1 - level)
+	d := (crit + distuv.UnitNormal.Quantile(DetectablePower)) * t.se
+	d = math.Max(d, t.minLog)
+	return math.Expm1(t.dir * d)
+}
+
+// binomial is the binomial coefficient C(n, k) as a float64.
+func binomial(n, k int) float64 {
+	c := 1.0
+	for i := 1; i <= k; i++ {
+		c = c * float64(n-k+i) / float64(i)
+	}
+	return c
+}
+
 // robustZ is the one-sided p-value of the newest log values being worse
-// (towards dir) than the log baseline.
-func robustZ(base, recent []float64, dir, minNoise float64) float64 {
+// (towards dir) than the log baseline, and the standard error it scaled
+// the difference by.
+func robustZ(base, recent []float64, dir, minNoise float64) (p, se float64) {
 	mb := median(base)
 	dev := make([]float64, len(base))
 	for i, b := range base {
@@ -462,9 +526,9 @@ func robustZ(base, recent []float64, dir, minNoise float64) float64 {
 	// Standard error of a mean of k values minus a median of n values
 	// (asymptotic variance of a normal median: π/2 · σ²/n).
 	n, k := float64(len(base)), float64(len(recent))
-	se := sigma * math.Sqrt(1/k+math.Pi/(2*n))
+	se = sigma * math.Sqrt(1/k+math.Pi/(2*n))
 	t := dir * (mean - mb) / se
-	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Survival(t)
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Survival(t), se
 }
 
 // mannWhitney is the one-sided Mann-Whitney U p-value of recent being worse

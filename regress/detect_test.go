@@ -1,6 +1,7 @@
 package regress
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -282,6 +283,69 @@ func TestDetectMatrix(t *testing.T) {
 			}
 			if k != 15 {
 				t.Errorf("%d series tested, want 15", k)
+			}
+		})
+	}
+}
+
+func TestDetectableChange(t *testing.T) {
+	one := func(k SeriesKey, pts []Point) map[SeriesKey][]Point { return map[SeriesKey][]Point{k: pts} }
+	thr := SeriesKey{"t/sync/e", SignalThroughput}
+	p99 := SeriesKey{"t/sync/e", SignalLatencyP99}
+	errs := SeriesKey{"t/sync/e", SignalErrorRatio}
+	// many returns series with 399 companions of the same noise, so that
+	// the lone change must pass BH at FDR/400.
+	many := func(k SeriesKey, pts []Point, cv float64) map[SeriesKey][]Point {
+		m := one(k, pts)
+		for i := range 399 {
+			m[SeriesKey{fmt.Sprintf("u/sync/e%03d", i), SignalLatencyP99}] = series(noisy(uint64(100+i), 23, 0.3, cv, 99, 1), nil)
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		series map[SeriesKey][]Point
+		k      SeriesKey
+		o      Options
+		want   float64 // exact, when wantLo == wantHi == 0
+		lo, hi float64 // range otherwise
+	}{
+		// A flat baseline's noise is floored at MinNoise (1 %): the
+		// minimum effect is the limit.
+		{name: "flat throughput: the minimum effect", series: one(thr, series(repeat(2000, 23), nil)), k: thr, want: -0.05},
+		{name: "flat p99: the minimum effect", series: one(p99, series(repeat(0.3, 23), nil)), k: p99, want: 0.10},
+		// Ratios: 0 → 0.01 (the floor) is +100 % on the offset scale.
+		{name: "no errors: the absolute floor", series: one(errs, series(repeat(0, 23), nil)), k: errs, want: 1},
+		{name: "untested", series: one(thr, series(repeat(2000, 5), nil)), k: thr, want: 0},
+		// σ = 0.3, se = 0.64 σ, (t(0.95; 19) + z(0.95)) · se ≈ 0.65 → −48 %.
+		{name: "CV 30 %, alone", series: one(thr, series(noisy(7, 23, 2000, 0.3, 99, 1), nil)), k: thr, lo: -0.62, hi: -0.35},
+		// At FDR/400 the critical t is ≈ 4.5: ≈ 3.9 σ.
+		{name: "CV 3 %, 400 tests", series: many(p99, series(noisy(8, 23, 0.3, 0.03, 99, 1), nil), 0.03), k: p99, lo: 0.08, hi: 0.16},
+		{name: "CV 30 %, 400 tests", series: many(p99, series(noisy(8, 23, 0.3, 0.3, 99, 1), nil), 0.3), k: p99, lo: 1.5, hi: 4},
+		// Mann-Whitney's smallest p with 20 + 3 runs is 1/1771 > 0.05/400.
+		{name: "Mann-Whitney, 400 tests", series: many(p99, series(noisy(8, 23, 0.3, 0.03, 99, 1), nil), 0.03), k: p99, o: Options{Method: MethodMannWhitney}, want: math.Inf(1)},
+		{name: "Mann-Whitney, 400 tests, throughput", series: many(thr, series(noisy(8, 23, 2000, 0.03, 99, 1), nil), 0.03), k: thr, o: Options{Method: MethodMannWhitney}, want: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got float64
+			found := false
+			for _, v := range Detect(tt.series, tt.o) {
+				if v.Scenario == tt.k.Scenario && v.Signal == tt.k.Signal {
+					got, found = v.DetectableChange, true
+				}
+			}
+			if !found {
+				t.Fatal("no verdict for the series")
+			}
+			if tt.lo == 0 && tt.hi == 0 {
+				if math.Abs(got-tt.want) > 1e-9 && got != tt.want {
+					t.Errorf("DetectableChange = %v, want %v", got, tt.want)
+				}
+				return
+			}
+			if got < tt.lo || got > tt.hi {
+				t.Errorf("DetectableChange = %v, want in [%v, %v]", got, tt.lo, tt.hi)
 			}
 		})
 	}

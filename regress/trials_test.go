@@ -348,3 +348,88 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// TestTrialsDetectable checks that Verdict.DetectableChange means what it
+// says: a throughput step of exactly the size the detector reported for
+// the series (from the runs before the step) is found within Confirm runs
+// in about DetectablePower of the trials, and a step of half that size
+// (on the log scale) far less often. Like TestTrials it runs without -race.
+func TestTrialsDetectable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("statistical trials are long; run without -short")
+	}
+	if raceEnabled {
+		t.Skip("statistical trials run without -race: go test -run TestTrials -v ./regress")
+	}
+	const trials = 200
+	for _, cv := range []float64{0.03, 0.10, 0.30} {
+		t.Run(fmt.Sprintf("CV %.0f %%", 100*cv), func(t *testing.T) {
+			t.Parallel()
+			model := noiseModel{cvThroughput: cv, cvP50: cv, cvP99: cv, ratioBusy: 0.15, ratioMed: 0.005}
+			var full, half, fulls, halves, untested int
+			var sum float64
+			for trial := range 2 * trials {
+				m := newMatrix(uint64(5000+trial), model, trialScenarios)
+				k := SeriesKey{m.scenarios[trial%trialScenarios], SignalThroughput}
+				for range trialHistory {
+					m.run()
+				}
+				var d float64
+				for _, v := range Detect(m.series, Options{}) {
+					if v.Scenario == k.Scenario && v.Signal == k.Signal {
+						d = v.DetectableChange
+					}
+				}
+				if d == 0 {
+					// Untested: a change point left too few baseline
+					// runs. Not a trial.
+					untested++
+					continue
+				}
+				if !(d < 0 && d > -1) {
+					t.Fatalf("trial %d: DetectableChange = %v, want in (-1, 0)", trial, d)
+				}
+				step := 1 + d
+				if trial%2 == 1 {
+					step = math.Sqrt(1 + d) // half the log step
+				} else {
+					sum += d
+				}
+				m.steps[k], m.stepAt = step, trialHistory
+				found := false
+				for range DefaultConfirm {
+					m.run()
+					for _, v := range Detect(m.series, Options{}) {
+						if v.Regressed && v.Scenario == k.Scenario && v.Signal == k.Signal {
+							found = true
+						}
+					}
+				}
+				if trial%2 == 0 {
+					fulls++
+					if found {
+						full++
+					}
+				} else {
+					halves++
+					if found {
+						half++
+					}
+				}
+			}
+			fullRate, halfRate := float64(full)/float64(fulls), float64(half)/float64(halves)
+			t.Logf("CV %.0f %%: mean detectable throughput change %.1f %%; found within %d runs: %d / %d (%.1f %%) at that step, %d / %d (%.1f %%) at half of it; %d untested",
+				100*cv, 100*sum/float64(fulls), DefaultConfirm, full, fulls, 100*fullRate, half, halves, 100*halfRate, untested)
+			if fulls < trials*9/10 {
+				t.Errorf("only %d of %d trials could be tested", fulls, trials)
+			}
+			// 200 trials at p = 0.95: standard error 1.5 points.
+			if fullRate < 0.88 {
+				t.Errorf("a step of the reported detectable size was found in %.1f %% of trials, want about %.0f %%", 100*fullRate, 100*DetectablePower)
+			}
+			if halfRate > 0.6 {
+				t.Errorf("a step of half the detectable size was found in %.1f %% of trials, want far fewer", 100*halfRate)
+			}
+		})
+	}
+}

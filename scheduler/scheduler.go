@@ -93,7 +93,12 @@ type ScenarioResult struct {
 	Start, End time.Time
 	// Result is what the engine measured; nil when no load was applied
 	// (the target or a service did not start, or the plan was invalid).
+	// With more than one repeat it is their [engine.Merge].
 	Result *engine.Result
+	// Repeats holds each repeat's own result, in order, when the scenario
+	// has more than one (config repeats); nil otherwise. A repeat cut
+	// short by an error is the last one.
+	Repeats []*engine.Result
 	// Err says why the scenario failed; nil when it ran. A scenario whose
 	// target exited during the load has both a Result and an Err.
 	Err error
@@ -104,8 +109,9 @@ type ScenarioResult struct {
 	Self Usage
 	// SchedLatencyP99 is the 99th percentile of benchd's own Go scheduler
 	// latency (runtime/metrics /sched/latencies:seconds: how long
-	// goroutines waited to run) during the scenario; a high value means
-	// the load generator itself was starved and its timings are suspect.
+	// goroutines waited to run) during the scenario, all repeats together;
+	// a high value means the load generator itself was starved and its
+	// timings are suspect.
 	SchedLatencyP99 time.Duration
 }
 
@@ -505,7 +511,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		if startErr != nil {
 			res.Err = startErr
 		} else {
-			s.runScenario(ctx, proc, res)
+			s.runScenario(ctx, proc, res, func() bool { return s.settle(ctx, log, t.ReadyURL()) })
 		}
 		res.End = time.Now()
 		slog := log.With("scenario", sc.Name)
@@ -558,24 +564,53 @@ func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL strin
 	return false
 }
 
-// runScenario applies the load of res.Scenario, sampling resource use.
-func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *ScenarioResult) {
+// runScenario applies the load of res.Scenario, once per repeat, sampling
+// resource use. Between repeats of a managed target it waits for settle
+// (see [Scheduler.settle]); a repeat that fails ends the scenario.
+func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *ScenarioResult, settle func() bool) {
 	sampler := startSampler(proc, s.opts.UsageInterval)
 	sched := readSchedLatencies()
-	r, err := s.opts.Engine.Run(ctx, Plan(res.Scenario))
-	res.SchedLatencyP99 = schedLatencyP99(sched, readSchedLatencies())
-	res.Target, res.Self = sampler.stop()
-	res.Result = r
-	if err != nil {
-		res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err)
-		return
-	}
-	if proc != nil {
-		select {
-		case <-proc.Exited():
-			res.Err = proc.ExitErr() // "scheduler: target X: exited (...)"
-		default:
+	defer func() {
+		res.SchedLatencyP99 = schedLatencyP99(sched, readSchedLatencies())
+		res.Target, res.Self = sampler.stop()
+	}()
+	n := max(res.Scenario.Load.Repeats, 1)
+	var rs []*engine.Result
+	for i := range n {
+		if i > 0 && proc != nil && !settle() && ctx.Err() == nil {
+			res.Err = fmt.Errorf("scheduler: scenario %s: target did not settle before repeat %d of %d", res.Scenario.Name, i+1, n)
+			break
 		}
+		r, err := s.opts.Engine.Run(ctx, Plan(res.Scenario))
+		if r != nil {
+			rs = append(rs, r)
+		}
+		if err != nil {
+			res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err)
+			break
+		}
+		if proc != nil {
+			select {
+			case <-proc.Exited():
+				res.Err = proc.ExitErr() // "scheduler: target X: exited (...)"
+			default:
+			}
+		}
+		if res.Err != nil || ctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case len(rs) == 1 && n == 1:
+		res.Result = rs[0]
+	case len(rs) > 0:
+		res.Repeats = rs
+		m, err := engine.Merge(rs...)
+		if err != nil {
+			res.Err = errors.Join(res.Err, fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err))
+			break
+		}
+		res.Result = m
 	}
 }
 

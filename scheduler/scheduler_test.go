@@ -472,3 +472,57 @@ func TestSchedLatencyP99(t *testing.T) {
 		t.Errorf("the Go runtime has no %s", schedLatencies)
 	}
 }
+
+// TestRepeats runs one scenario three times and another once against a
+// managed real server: the first gets the three results and their merge,
+// the second a plain result.
+func TestRepeats(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	port := freePort(t)
+	cfg := parseConfig(t, fmt.Sprintf(`
+defaults: {connections: 2, threads: 1, duration: 300ms, warmup: 0s, timeout: 1s}
+targets:
+  - name: py
+    url: http://127.0.0.1:%[1]d
+    process: {command: [/usr/bin/python3, -m, http.server, --bind, 127.0.0.1, "%[1]d"], ready: /, ready_timeout: 20s, stop_timeout: 1s}
+endpoints:
+  - {name: a, path: /, repeats: 3}
+  - {name: b, path: /}
+`, port), t.TempDir())
+	s, err := New(cfg, Options{Observer: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.RunOnce(t.Context(), TriggerManual, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want 2", len(rep.Results))
+	}
+	a, b := rep.Results[0], rep.Results[1]
+	if a.Err != nil || b.Err != nil {
+		t.Fatalf("errors: %v, %v", a.Err, b.Err)
+	}
+	if len(a.Repeats) != 3 || b.Repeats != nil {
+		t.Fatalf("repeats: a %d, b %d; want 3 and none", len(a.Repeats), len(b.Repeats))
+	}
+	var completed uint64
+	for i, r := range a.Repeats {
+		if r.Completed() == 0 {
+			t.Errorf("repeat %d completed nothing", i+1)
+		}
+		if i > 0 && !r.Start.After(a.Repeats[i-1].End) {
+			t.Errorf("repeat %d started before repeat %d ended", i+1, i)
+		}
+		completed += r.Completed()
+	}
+	if a.Result.Completed() != completed || a.Result.Plan.Duration != 900*time.Millisecond {
+		t.Errorf("merged: %d completed over %s, want %d over 900ms", a.Result.Completed(), a.Result.Plan.Duration, completed)
+	}
+	if b.Result == nil || b.Result.Plan.Duration != 300*time.Millisecond {
+		t.Errorf("single run: %+v", b.Result)
+	}
+}

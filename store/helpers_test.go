@@ -94,6 +94,12 @@ func buildScenario(runID string, idx int, histValues int) (Scenario, error) {
 		P50: 0.010, P75: 0.014, P90: 0.021, P99: 0.095, P999: 0.5, P9999: 1.25,
 		Histogram: hist, RateHistogram: hist[:len(hist)/2],
 		TargetCPUSeconds: 17.25 + f, TargetPeakRSSBytes: 512 << 20, ClientCPUSeconds: 8.5 + f, ClientPeakRSSBytes: 64<<20 + uint64(idx),
+		// Three repeats, the last without responses (no latency).
+		Repeats: []Repeat{
+			{RequestsPerSecond: 99_000.5 + f, P50: 0.01, P99: 0.09, ErrorRatio: 0.008, TimeoutRatio: 0.0009},
+			{RequestsPerSecond: 100_800.25, P50: 0.011, P99: 0.1, ErrorRatio: 0.01, TimeoutRatio: 0.001},
+			{RequestsPerSecond: 0, P50: math.NaN(), P99: math.NaN(), ErrorRatio: 1, TimeoutRatio: 1},
+		},
 	}, nil
 }
 
@@ -111,6 +117,16 @@ func diffScenario(got, want Scenario) string {
 			if !(g == w || math.IsNaN(g) && math.IsNaN(w)) {
 				return fmt.Sprintf("%s = %v, want %v", name, g, w)
 			}
+		case []Repeat:
+			g := g.([]Repeat)
+			if len(g) != len(w) {
+				return fmt.Sprintf("%s has %d repeats, want %d", name, len(g), len(w))
+			}
+			for j := range w {
+				if d := diffFloats(reflect.ValueOf(g[j]), reflect.ValueOf(w[j])); d != "" {
+					return fmt.Sprintf("%s[%d].%s", name, j, d)
+				}
+			}
 		case time.Time:
 			g := g.(time.Time)
 			if !g.Equal(w) || (!g.IsZero() && g.Location() != time.UTC) {
@@ -120,6 +136,17 @@ func diffScenario(got, want Scenario) string {
 			if !reflect.DeepEqual(g, w) {
 				return fmt.Sprintf("%s = %#v, want %#v", name, g, w)
 			}
+		}
+	}
+	return ""
+}
+
+// diffFloats compares structs of float64 fields, NaN equal to NaN.
+func diffFloats(g, w reflect.Value) string {
+	for i := range w.NumField() {
+		a, b := g.Field(i).Float(), w.Field(i).Float()
+		if !(a == b || math.IsNaN(a) && math.IsNaN(b)) {
+			return fmt.Sprintf("%s = %v, want %v", w.Type().Field(i).Name, a, b)
 		}
 	}
 	return ""

@@ -112,12 +112,20 @@ var migrations = []migration{
 			) STRICT`,
 		},
 	},
+	{
+		// Version 4: per-repeat summaries of a scenario that ran more
+		// than once per run, as a JSON array (NULL for a single run).
+		name: "scenario repeats",
+		statements: []string{
+			`ALTER TABLE scenarios ADD COLUMN repeats TEXT`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads
 // (SQLite's user_version of benchd.db). [Open] migrates older databases up to
 // it and refuses newer ones.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // schemaVersion returns the user_version of db.
 func schemaVersion(ctx context.Context, q interface {

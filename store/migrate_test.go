@@ -96,7 +96,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	cols := strings.Split(scenarioColumns, ",")
-	const added = 5 // columns of migrations 2 and 3
+	const added = 6 // columns of migrations 2, 3 and 4
 	v1Cols := strings.Join(cols[:len(cols)-added], ",")
 	if _, err := db.ExecContext(ctx, `INSERT INTO scenarios (`+v1Cols+`) VALUES (?`+strings.Repeat(",?", len(cols)-added-1)+`)`,
 		args[:len(args)-added]...); err != nil {
@@ -107,7 +107,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 
 	// A read-only open does not migrate, and says so.
-	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 1, want 3") {
+	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 1, want 4") {
 		t.Errorf("read-only Open of a version 1 database: %v", err)
 	}
 
@@ -124,7 +124,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 	want := sc
 	want.TargetCPUSeconds, want.TargetPeakRSSBytes, want.ClientCPUSeconds, want.ClientPeakRSSBytes = 0, 0, 0, 0
-	want.RateHistogram = nil
+	want.RateHistogram, want.Repeats = nil, nil
 	if d := diffScenario(r.Scenarios[0], want); d != "" {
 		t.Errorf("scenario from version 1: %s", d)
 	}

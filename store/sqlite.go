@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -615,7 +616,7 @@ const scenarioColumns = `run_id, idx, name, target, mode, endpoint, start_unix_n
 	latency_p50_seconds, latency_p75_seconds, latency_p90_seconds, latency_p99_seconds, latency_p999_seconds, latency_p9999_seconds,
 	histogram,
 	target_cpu_seconds, target_peak_rss_bytes, client_cpu_seconds, client_peak_rss_bytes,
-	rate_histogram`
+	rate_histogram, repeats`
 
 // insertScenario has one placeholder per column of scenarioColumns.
 var insertScenario = `INSERT INTO scenarios (` + scenarioColumns + `) VALUES (?` +
@@ -665,6 +666,14 @@ func scenarioArgs(s Scenario) ([]any, error) {
 	if s.Valid {
 		valid = 1
 	}
+	var repeats any
+	if len(s.Repeats) > 0 {
+		b, err := encodeRepeats(s.Repeats)
+		if err != nil {
+			return nil, fmt.Errorf("repeats: %w", err)
+		}
+		repeats = b
+	}
 	return []any{
 		s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint, start, end, s.Error, valid,
 		s.URL, s.Connections, s.Threads, floatArg(s.DurationSeconds), floatArg(s.TimeoutSeconds),
@@ -676,7 +685,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		floatArg(s.P50), floatArg(s.P75), floatArg(s.P90), floatArg(s.P99), floatArg(s.P999), floatArg(s.P9999),
 		hist,
 		floatArg(s.TargetCPUSeconds), c["target_peak_rss_bytes"], floatArg(s.ClientCPUSeconds), c["client_peak_rss_bytes"],
-		rateHist,
+		rateHist, repeats,
 	}, nil
 }
 
@@ -712,6 +721,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 		errs                            [NumErrorKinds]int64
 		targetRSS, clientRSS            int64
 		hist, rateHist                  []byte
+		repeats                         sql.NullString
 	)
 	err := row.Scan(
 		&s.RunID, &s.Index, &s.Name, &s.Target, &s.Mode, &s.Endpoint, &start, &end, &s.Error, &valid,
@@ -724,7 +734,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 		&p50, &p75, &p90, &p99, &p999, &p9999,
 		&hist,
 		&targetCPU, &targetRSS, &clientCPU, &clientRSS,
-		&rateHist,
+		&rateHist, &repeats,
 	)
 	if err != nil {
 		return Scenario{}, err
@@ -750,5 +760,53 @@ func scanScenario(row rowScanner) (Scenario, error) {
 	if len(hist) > 0 {
 		s.Histogram = hist
 	}
+	if repeats.Valid && repeats.String != "" {
+		if s.Repeats, err = decodeRepeats(repeats.String); err != nil {
+			return Scenario{}, fmt.Errorf("scenario %s of run %s: repeats: %w", s.Name, s.RunID, err)
+		}
+	}
 	return s, nil
+}
+
+// repeatJSON is [Repeat] as stored: JSON has no NaN, so a figure without
+// a value is null.
+type repeatJSON struct {
+	RequestsPerSecond *float64 `json:"requests_per_second"`
+	P50               *float64 `json:"latency_p50_seconds"`
+	P99               *float64 `json:"latency_p99_seconds"`
+	ErrorRatio        *float64 `json:"error_ratio"`
+	TimeoutRatio      *float64 `json:"timeout_ratio"`
+}
+
+func encodeRepeats(rs []Repeat) (string, error) {
+	opt := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	out := make([]repeatJSON, len(rs))
+	for i, r := range rs {
+		out[i] = repeatJSON{opt(r.RequestsPerSecond), opt(r.P50), opt(r.P99), opt(r.ErrorRatio), opt(r.TimeoutRatio)}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+func decodeRepeats(s string) ([]Repeat, error) {
+	var in []repeatJSON
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, err
+	}
+	val := func(p *float64) float64 {
+		if p == nil {
+			return math.NaN()
+		}
+		return *p
+	}
+	out := make([]Repeat, len(in))
+	for i, r := range in {
+		out[i] = Repeat{val(r.RequestsPerSecond), val(r.P50), val(r.P99), val(r.ErrorRatio), val(r.TimeoutRatio)}
+	}
+	return out, nil
 }

@@ -181,6 +181,10 @@ type Scenario struct {
 	// requests-per-second samples of the scenario (the engine's 100 ms
 	// samples behind wrk's Req/Sec line); nil when not recorded.
 	RateHistogram []byte
+	// Repeats summarises each repeat, in order, when the scenario ran more
+	// than once in its run (config repeats); the other fields describe
+	// all repeats together. Nil for a single run.
+	Repeats []Repeat
 
 	// TargetCPUSeconds is the CPU time (user + system) the managed target
 	// process tree used during the scenario; 0 if not measured.
@@ -194,6 +198,21 @@ type Scenario struct {
 	// ClientPeakRSSBytes is benchd's peak resident set size, in bytes; 0 if
 	// not measured.
 	ClientPeakRSSBytes uint64
+}
+
+// Repeat is the summary of one repeat of a scenario: the per-run figures
+// the regression detector reads, which it takes the median of over the
+// repeats. A figure without a value (latency of a repeat with no
+// response) is NaN.
+type Repeat struct {
+	// RequestsPerSecond is completed requests per second.
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	// P50 and P99 are latency percentiles, in seconds.
+	P50 float64 `json:"latency_p50_seconds"`
+	P99 float64 `json:"latency_p99_seconds"`
+	// ErrorRatio and TimeoutRatio are as in [Scenario], from 0 to 1.
+	ErrorRatio   float64 `json:"error_ratio"`
+	TimeoutRatio float64 `json:"timeout_ratio"`
 }
 
 // RunQuery selects runs for [Store.Runs].

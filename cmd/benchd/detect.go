@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -52,16 +53,43 @@ type detector struct {
 	cfg  func() *config.Config
 }
 
-// signals maps each detector signal to its value in a stored result.
+// signals maps each detector signal to its value in a stored result, or
+// in one repeat of it.
 var signals = []struct {
 	signal regress.Signal
 	value  func(*store.Scenario) float64
+	repeat func(*store.Repeat) float64
 }{
-	{regress.SignalThroughput, func(s *store.Scenario) float64 { return s.RequestsPerSecond }},
-	{regress.SignalLatencyP50, func(s *store.Scenario) float64 { return s.P50 }},
-	{regress.SignalLatencyP99, func(s *store.Scenario) float64 { return s.P99 }},
-	{regress.SignalErrorRatio, func(s *store.Scenario) float64 { return s.ErrorRatio }},
-	{regress.SignalTimeoutRatio, func(s *store.Scenario) float64 { return s.TimeoutRatio }},
+	{regress.SignalThroughput, func(s *store.Scenario) float64 { return s.RequestsPerSecond }, func(r *store.Repeat) float64 { return r.RequestsPerSecond }},
+	{regress.SignalLatencyP50, func(s *store.Scenario) float64 { return s.P50 }, func(r *store.Repeat) float64 { return r.P50 }},
+	{regress.SignalLatencyP99, func(s *store.Scenario) float64 { return s.P99 }, func(r *store.Repeat) float64 { return r.P99 }},
+	{regress.SignalErrorRatio, func(s *store.Scenario) float64 { return s.ErrorRatio }, func(r *store.Repeat) float64 { return r.ErrorRatio }},
+	{regress.SignalTimeoutRatio, func(s *store.Scenario) float64 { return s.TimeoutRatio }, func(r *store.Repeat) float64 { return r.TimeoutRatio }},
+}
+
+// runValue is the value of a signal for one stored result: with repeats,
+// the median over the repeats that have one (docs/regressions.md: the
+// median keeps one bad repeat from moving the run); else the result's own.
+// NaN when there is none.
+func runValue(s *store.Scenario, value func(*store.Scenario) float64, repeat func(*store.Repeat) float64) float64 {
+	if len(s.Repeats) == 0 {
+		return value(s)
+	}
+	vs := make([]float64, 0, len(s.Repeats))
+	for i := range s.Repeats {
+		if v := repeat(&s.Repeats[i]); !math.IsNaN(v) {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(vs)
+	m := len(vs) / 2
+	if len(vs)%2 == 1 {
+		return vs[m]
+	}
+	return (vs[m-1] + vs[m]) / 2
 }
 
 // detect reads the history, runs the detector and exports the verdicts.
@@ -80,7 +108,7 @@ func (d *detector) detect(ctx context.Context) ([]regress.Verdict, error) {
 		for i := range hist {
 			h := &hist[i]
 			for _, sig := range signals {
-				v := sig.value(h)
+				v := runValue(h, sig.value, sig.repeat)
 				k := regress.SeriesKey{Scenario: sc.Name, Signal: sig.signal}
 				series[k] = append(series[k], regress.Point{
 					RunID: h.RunID, Time: h.Start, Value: v,

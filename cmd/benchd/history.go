@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"math"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -158,6 +159,16 @@ func storedScenario(r *scheduler.ScenarioResult, o regress.ValidityOptions) stor
 		if b, err := store.EncodeHistogram(h); err == nil {
 			s.RateHistogram = b
 		}
+	}
+	for _, rr := range r.Repeats {
+		rep := store.Repeat{
+			RequestsPerSecond: rr.RequestsPerSecond(), ErrorRatio: rr.ErrorRatio(), TimeoutRatio: rr.TimeoutRatio(),
+			P50: math.NaN(), P99: math.NaN(),
+		}
+		if h := rr.Latency; h != nil && h.TotalCount() > 0 {
+			rep.P50, rep.P99 = float64(h.ValueAtQuantile(50))/1e6, float64(h.ValueAtQuantile(99))/1e6
+		}
+		s.Repeats = append(s.Repeats, rep)
 	}
 	return s
 }

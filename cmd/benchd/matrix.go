@@ -110,10 +110,10 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 
 // writePlan prints the scenarios of a run with their load settings and the
 // least time the run takes: warm-up, duration and one timeout of grace per
-// scenario (starting targets and services comes on top).
+// repeat of each scenario (starting targets and services comes on top).
 func writePlan(w io.Writer, plan []config.Scenario) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tconnections\tthreads\twarmup\tduration\ttimeout\trate\turl")
+	fmt.Fprintln(tw, "scenario\tconnections\tthreads\twarmup\tduration\ttimeout\trate\trepeats\turl")
 	var total time.Duration
 	for _, sc := range plan {
 		l := sc.Load
@@ -125,8 +125,8 @@ func writePlan(w io.Writer, plan []config.Scenario) error {
 		if l.Threads > 0 {
 			threads = fmt.Sprint(l.Threads)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", sc.Name, l.Connections, threads, l.Warmup, l.Duration, l.Timeout, rate, sc.URL)
-		total += l.Warmup + l.Duration + l.Timeout
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", sc.Name, l.Connections, threads, l.Warmup, l.Duration, l.Timeout, rate, l.Repeats, sc.URL)
+		total += time.Duration(l.Repeats) * (l.Warmup + l.Duration + l.Timeout)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -169,7 +169,7 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	}
 	fmt.Fprintf(o.out, "== %s ==\n", r.Scenario.Name)
 	if r.Result != nil {
-		_ = exporters.WriteWrk(o.out, r.Result, exporters.WrkOptions{})
+		_ = exporters.WriteWrk(o.out, r.Result, exporters.WrkOptions{RepeatRequestsPerSecond: repeatRates(r)})
 	}
 	if r.Err != nil {
 		fmt.Fprintf(o.out, "Failed: %v\n", r.Err)
@@ -182,18 +182,28 @@ func (o *matrixObserver) RunSkipped(time.Time)             {}
 func (o *matrixObserver) NextRun(time.Time)                {}
 
 // entry turns a scenario result into a report entry.
+// repeatRates is the Requests/sec of each repeat of r; nil for one run.
+func repeatRates(r *scheduler.ScenarioResult) []float64 {
+	var out []float64
+	for _, x := range r.Repeats {
+		out = append(out, x.RequestsPerSecond())
+	}
+	return out
+}
+
 func entry(cfg *config.Config, r *scheduler.ScenarioResult) exporters.Entry {
 	sc := r.Scenario
 	e := exporters.Entry{
-		Scenario:           sc.Name,
-		Target:             sc.Target,
-		Mode:               sc.Mode,
-		Endpoint:           sc.Endpoint,
-		Result:             r.Result,
-		TargetCPUSeconds:   r.Target.CPUSeconds,
-		TargetPeakRSSBytes: r.Target.RSSBytes,
-		ClientCPUSeconds:   r.Self.CPUSeconds,
-		ClientPeakRSSBytes: r.Self.RSSBytes,
+		Scenario:                sc.Name,
+		Target:                  sc.Target,
+		Mode:                    sc.Mode,
+		Endpoint:                sc.Endpoint,
+		Result:                  r.Result,
+		TargetCPUSeconds:        r.Target.CPUSeconds,
+		TargetPeakRSSBytes:      r.Target.RSSBytes,
+		ClientCPUSeconds:        r.Self.CPUSeconds,
+		ClientPeakRSSBytes:      r.Self.RSSBytes,
+		RepeatRequestsPerSecond: repeatRates(r),
 	}
 	if t := cfg.Target(sc.Target); t != nil {
 		e.TargetTitle = t.Title

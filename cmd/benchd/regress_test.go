@@ -105,8 +105,14 @@ regression:
 			t.Errorf("unslowed target a: benchd_regression_detected{signal=%q} = %v, want 0", signal, v)
 		}
 	}
-	if r := value(f, "benchd_regression_change_ratio", map[string]string{"target": "b", "signal": "throughput"}); r > -0.5 {
+	bThroughput := map[string]string{"target": "b", "signal": "throughput"}
+	r := value(f, "benchd_regression_change_ratio", bThroughput)
+	if r > -0.5 {
 		t.Errorf("throughput change ratio of b = %v, want a large drop", r)
+	}
+	// The detected drop is one the detector said it could see.
+	if d := value(f, "benchd_regression_detectable_change_ratio", bThroughput); !(d < 0 && d >= r) {
+		t.Errorf("detectable throughput change of b = %v, want in [%v, 0)", d, r)
 	}
 
 	// Accepting the change clears it.

@@ -100,7 +100,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	for _, e := range entries {
 		fmt.Fprintf(stdout, "== %s ==\n", e.Scenario)
 		if e.Result != nil {
-			if err := exporters.WriteWrk(stdout, e.Result, exporters.WrkOptions{Latency: true}); err != nil {
+			if err := exporters.WriteWrk(stdout, e.Result, exporters.WrkOptions{Latency: true, RepeatRequestsPerSecond: e.RepeatRequestsPerSecond}); err != nil {
 				return err
 			}
 		}
@@ -146,6 +146,9 @@ func storedEntry(s *store.Scenario) exporters.Entry {
 		Scenario: s.Name, Target: s.Target, Mode: s.Mode, Endpoint: s.Endpoint, Error: s.Error,
 		TargetCPUSeconds: s.TargetCPUSeconds, TargetPeakRSSBytes: s.TargetPeakRSSBytes,
 		ClientCPUSeconds: s.ClientCPUSeconds, ClientPeakRSSBytes: s.ClientPeakRSSBytes,
+	}
+	for _, r := range s.Repeats {
+		e.RepeatRequestsPerSecond = append(e.RepeatRequestsPerSecond, r.RequestsPerSecond)
 	}
 	if s.ConnectionsEstablished == 0 && s.Sent == 0 {
 		return e
