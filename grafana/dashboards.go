@@ -236,19 +236,20 @@ func regressions() *dashboard.DashboardBuilder {
 		Span(18).Height(6))
 	b = b.WithPanel(table.NewPanelBuilder().
 		Title("Verdicts").
-		Description("Per scenario and signal: detected (0/1), change ratio against the baseline, p-value, baseline value and runs.").
+		Description("Per scenario and signal: detected (0/1), change ratio against the baseline, the smallest change the detector can confirm at this noise (95 % power), p-value, baseline value and runs. A 0 in detected means no change larger than 'detectable'.").
 		Datasource(datasourceRef()).
 		WithTarget(tableQuery("A", sel("benchd_regression_detected"))).
 		WithTarget(tableQuery("B", sel("benchd_regression_change_ratio"))).
 		WithTarget(tableQuery("C", sel("benchd_regression_p_value"))).
 		WithTarget(tableQuery("D", sel("benchd_baseline_median"))).
 		WithTarget(tableQuery("E", sel("benchd_baseline_runs"))).
+		WithTarget(tableQuery("F", sel("benchd_regression_detectable_change_ratio"))).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
 			"excludeByName": map[string]bool{"Time": true, "job": true, "instance": true},
 			"renameByName": map[string]string{
 				"Value #A": "detected", "Value #B": "change", "Value #C": "p-value",
-				"Value #D": "baseline", "Value #E": "baseline runs",
+				"Value #D": "baseline", "Value #E": "baseline runs", "Value #F": "detectable",
 			},
 		}}).
 		SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("detected").Desc(true)}).

@@ -464,8 +464,15 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 		t.p = mannWhitney(base, recent, dir)
 		t.minP = 1 / binomial(len(base)+len(recent), len(recent))
 	}
-	// The smallest log change the effect and floor gates accept.
-	t.minLog = math.Log1p(o.MinEffect[k.Signal])
+	// The smallest log change the effect and floor gates accept: the
+	// effect gate is on the change ratio, so a drop of e is log(1-e).
+	if e := o.MinEffect[k.Signal]; dir > 0 {
+		t.minLog = math.Log1p(e)
+	} else if e < 1 {
+		t.minLog = -math.Log1p(-e)
+	} else {
+		t.minLog = math.Inf(1)
+	}
 	if floor > 0 {
 		b := v.BaselineMedian + offset
 		if dir > 0 {
@@ -483,13 +490,17 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 // detectable is [Verdict.DetectableChange] of test t when a lone change
 // needs a p-value of at most level: the log step d at which the statistic
 // (d/se on average) exceeds the critical t with probability
-// [DetectablePower], raised to the gates' minimum.
+// [DetectablePower], raised to the gates' minimum. This is the usual
+// approximation of a t test's power, t(1-level) + t(power) standard errors.
 func detectable(t pending, level float64) float64 {
 	if t.minP > level {
-		return t.dir * math.Inf(1)
+		return math.Expm1(t.dir * math.Inf(1))
 	}
-	crit := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(t.n - 1)}.Quantile(1 - level)
-	d := (crit + distuv.UnitNormal.Quantile(DetectablePower)) * t.se
+	// Both quantiles from Student's t: σ is estimated from the n
+	// baseline runs, which widens the statistic's spread around d/se too
+	// (with the normal quantile for the power, trials found 92 %).
+	tn := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(t.n - 1)}
+	d := (tn.Quantile(1-level) + tn.Quantile(DetectablePower)) * t.se
 	d = math.Max(d, t.minLog)
 	return math.Expm1(t.dir * d)
 }

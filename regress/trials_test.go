@@ -352,8 +352,11 @@ func cmpOr(a, b string) string {
 // TestTrialsDetectable checks that Verdict.DetectableChange means what it
 // says: a throughput step of exactly the size the detector reported for
 // the series (from the runs before the step) is found within Confirm runs
-// in about DetectablePower of the trials, and a step of half that size
-// (on the log scale) far less often. Like TestTrials it runs without -race.
+// in about DetectablePower of the trials (92 % measured: the figure is a
+// little optimistic, see docs/regressions.md), and a step of half that
+// size (on the log scale) far less often. Like TestTrials it runs without
+// -race. The test is scale-free on logs, so the CVs differ only where the
+// minimum effect binds (CV 3 %).
 func TestTrialsDetectable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("statistical trials are long; run without -short")
@@ -362,7 +365,7 @@ func TestTrialsDetectable(t *testing.T) {
 		t.Skip("statistical trials run without -race: go test -run TestTrials -v ./regress")
 	}
 	const trials = 200
-	for _, cv := range []float64{0.03, 0.10, 0.30} {
+	for _, cv := range []float64{0.03, 0.30} {
 		t.Run(fmt.Sprintf("CV %.0f %%", 100*cv), func(t *testing.T) {
 			t.Parallel()
 			model := noiseModel{cvThroughput: cv, cvP50: cv, cvP99: cv, ratioBusy: 0.15, ratioMed: 0.005}

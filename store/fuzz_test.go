@@ -27,3 +27,26 @@ func FuzzDecodeHistogram(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeRepeats feeds the repeats column (JSON that a hand-edited or
+// damaged database may hold) to the decoder: it errors or round-trips.
+func FuzzDecodeRepeats(f *testing.F) {
+	f.Add(`[{"requests_per_second":5530.5,"latency_p50_seconds":0.002,"latency_p99_seconds":null,"error_ratio":0,"timeout_ratio":0.01}]`)
+	f.Add(`[]`)
+	f.Add(`null`)
+	f.Add(`[{"requests_per_second":"x"}]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		rs, err := decodeRepeats(s)
+		if err != nil {
+			return
+		}
+		enc, err := encodeRepeats(rs)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		again, err := decodeRepeats(enc)
+		if err != nil || len(again) != len(rs) {
+			t.Fatalf("round trip of %q: %d repeats, %v; want %d", enc, len(again), err, len(rs))
+		}
+	})
+}
