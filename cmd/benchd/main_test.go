@@ -89,7 +89,7 @@ targets:
       ready_timeout: 60s
 endpoints:
   - {name: json, path: "/myapp/{mode}/json"}
-  - {name: json_query, path: "/myapp/{mode}/json_query"}
+  - {name: json_query, path: "/myapp/{mode}/json_query", repeats: 2}
 api:
   token_file: token
 `, p1, p2)
@@ -155,6 +155,11 @@ func TestMatrixEndToEnd(t *testing.T) {
 			if strings.Contains(block, bad) {
 				t.Errorf("block %d of a healthy endpoint reports %s:\n%s", i, bad, block)
 			}
+		}
+		// json_query runs twice per run: one block of both repeats.
+		repeated := strings.Contains(block, "/json_query\n")
+		if got := strings.Contains(block, "  2 repeats, Requests/sec each: ") && strings.HasPrefix(block, "Running 4s test"); got != repeated {
+			t.Errorf("block %d: repeats line and 4s = %v, want %v:\n%s", i, got, repeated, block)
 		}
 	}
 	for _, sc := range e2eScenarios {
@@ -293,6 +298,9 @@ func TestServeEndToEnd(t *testing.T) {
 				Scenario string            `json:"scenario"`
 				Valid    bool              `json:"valid"`
 				Resp     map[string]uint64 `json:"responses"`
+				Repeats  []struct {
+					RequestsPerSecond float64 `json:"requests_per_second"`
+				} `json:"repeats"`
 			} `json:"scenarios"`
 		}
 		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/runs/%s", port, runs.Runs[0].ID), &run)
@@ -302,6 +310,13 @@ func TestServeEndToEnd(t *testing.T) {
 		for _, sc := range run.Scenarios {
 			if !sc.Valid || sc.Resp["2xx"] == 0 {
 				t.Errorf("history of %s: valid %v, 2xx %d", sc.Scenario, sc.Valid, sc.Resp["2xx"])
+			}
+			want := 0
+			if strings.HasSuffix(sc.Scenario, "/json_query") {
+				want = 2 // repeats: 2
+			}
+			if len(sc.Repeats) != want || (want > 0 && sc.Repeats[1].RequestsPerSecond <= 0) {
+				t.Errorf("history of %s: repeats %+v, want %d with requests", sc.Scenario, sc.Repeats, want)
 			}
 		}
 	}
