@@ -397,24 +397,33 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	cps := ChangePoints(y, cpo)
 	newStart := n - kc
 	// The baseline segment restarts at the last change towards the better
-	// direction that has MinBaseline runs before the newest ones, and ends
-	// at the first change towards the worse direction after that.
-	segStart := 0
-	for _, c := range cps {
-		if dir*(c.After-c.Before) < 0 && newStart-c.Index >= o.MinBaseline {
-			segStart = c.Index
+	// direction that leaves MinBaseline runs before the first change
+	// towards the worse direction after it (or before the newest runs),
+	// and ends there. An improvement followed too soon by a worse change
+	// cannot hold a baseline: the segment then starts earlier, so that
+	// the worse change is still tested (rather than never, which is what
+	// a baseline stuck below MinBaseline runs would mean).
+	worseAfter := func(start int) (int, *ChangePoint) {
+		for i := range cps {
+			c := &cps[i]
+			if c.Index > start && c.Index <= newStart && dir*(c.After-c.Before) > 0 {
+				return c.Index, c
+			}
 		}
+		return newStart, nil
 	}
-	baseEnd := newStart
-	var ref *ChangePoint
-	for i := range cps {
+	segStart := 0
+	for i := len(cps) - 1; i >= 0; i-- {
 		c := cps[i]
-		if c.Index > segStart && c.Index <= newStart && dir*(c.After-c.Before) > 0 {
-			baseEnd = c.Index
-			ref = &cps[i]
+		if dir*(c.After-c.Before) >= 0 || newStart-c.Index < o.MinBaseline {
+			continue
+		}
+		if end, _ := worseAfter(c.Index); end-c.Index >= o.MinBaseline {
+			segStart = c.Index
 			break
 		}
 	}
+	baseEnd, ref := worseAfter(segStart)
 	if ref == nil {
 		for i := len(cps) - 1; i >= 0; i-- {
 			if cps[i].Index >= segStart {

@@ -57,6 +57,17 @@ func TestDetect(t *testing.T) {
 			pts:    series(concatValues(noisy(24, 27, 2000, 0.3, 99, 1), repeat(median(noisy(24, 27, 2000, 0.3, 99, 1))*0.85, 3)), nil),
 			tested: true, reason: "not significant", ratio: -0.15,
 		},
+		{
+			// Found by the live alert test: target b warmed up (a change
+			// for the better after 6 runs), then collapsed 8 runs later.
+			// The improvement's segment is too short for a baseline; the
+			// collapse must stay tested, not fall silent after 3 runs.
+			name:      "a collapse soon after an improvement stays found",
+			signal:    SignalThroughput,
+			pts:       series(concatValues(noisy(31, 6, 800, cv, 99, 1), noisy(32, 8, 2000, cv, 99, 1), noisy(33, 20, 16, cv, 99, 1)), nil),
+			o:         Options{MinEffect: map[Signal]float64{SignalThroughput: 0.5}},
+			regressed: true, tested: true, cpAt: 14,
+		},
 		{name: "throughput down 30 %", signal: SignalThroughput, pts: series(noisy(2, 30, 2000, cv, 27, 0.7), nil), regressed: true, tested: true, ratio: -0.3},
 		{name: "throughput up 30 % is no regression", signal: SignalThroughput, pts: series(noisy(3, 30, 2000, cv, 27, 1.3), nil), tested: true},
 		{name: "p99 up 30 %", signal: SignalLatencyP99, pts: series(noisy(4, 30, 0.3, cv, 27, 1.3), nil), regressed: true, tested: true, ratio: 0.3},
