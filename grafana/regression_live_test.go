@@ -130,7 +130,8 @@ regression:
 		if !strings.Contains(have, "BenchdThroughputRegression/throughput") || !strings.Contains(have, "BenchdLatencyRegression/latency_p99") {
 			detected, _ := instantQuery(api, `benchd_regression_detected == 1`)
 			firing, _ := instantQuery(api, `ALERTS`)
-			return fmt.Errorf("alerts by target in alertmanager: %v; detected in prometheus: %v; ALERTS: %v", got, detected, firing)
+			verdict, _ := instantQuery(api, `{__name__=~"benchd_regression_(change_ratio|p_value|q_value)|benchd_baseline_(runs|median)", target="b", signal=~"throughput|latency_p99"}`)
+			return fmt.Errorf("alerts by target in alertmanager: %v; detected in prometheus: %v; ALERTS: %v; verdicts of b: %v", got, detected, firing, verdict)
 		}
 		return nil
 	})

@@ -396,13 +396,21 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	}
 	cps := ChangePoints(y, cpo)
 	newStart := n - kc
-	// The baseline segment restarts at the last change towards the better
-	// direction that leaves MinBaseline runs before the first change
-	// towards the worse direction after it (or before the newest runs),
-	// and ends there. An improvement followed too soon by a worse change
-	// cannot hold a baseline: the segment then starts earlier, so that
-	// the worse change is still tested (rather than never, which is what
-	// a baseline stuck below MinBaseline runs would mean).
+	// The baseline segment restarts at a change towards the better
+	// direction (the last that qualifies), and ends at the first change
+	// towards the worse direction after it (or at the newest runs). A
+	// change qualifies when
+	//   - its level is no worse than the current baseline's (within the
+	//     change point magnitude): an improvement becomes the new normal,
+	//     but a partial recovery from a regression does not, or it would
+	//     absorb the rest of the regression;
+	//   - it leaves MinBaseline runs before that end: an improvement
+	//     followed too soon by a worse change cannot hold a baseline, and
+	//     the worse change must still be tested (rather than never, which
+	//     is what a baseline stuck below MinBaseline runs would mean).
+	// Both cases were found by the live alert test: a target that warmed
+	// up over its first runs, and a slowed one whose first slow runs were
+	// slower still.
 	worseAfter := func(start int) (int, *ChangePoint) {
 		for i := range cps {
 			c := &cps[i]
@@ -413,14 +421,15 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 		return newStart, nil
 	}
 	segStart := 0
-	for i := len(cps) - 1; i >= 0; i-- {
-		c := cps[i]
-		if dir*(c.After-c.Before) >= 0 || newStart-c.Index < o.MinBaseline {
-			continue
-		}
-		if end, _ := worseAfter(c.Index); end-c.Index >= o.MinBaseline {
-			segStart = c.Index
-			break
+	if len(cps) > 0 {
+		level := cps[0].Before
+		for _, c := range cps {
+			if dir*(c.After-c.Before) >= 0 || dir*(c.After-level) > cpo.MinMagnitude || newStart-c.Index < o.MinBaseline {
+				continue
+			}
+			if end, _ := worseAfter(c.Index); end-c.Index >= o.MinBaseline {
+				segStart, level = c.Index, c.After
+			}
 		}
 	}
 	baseEnd, ref := worseAfter(segStart)

@@ -68,6 +68,17 @@ func TestDetect(t *testing.T) {
 			o:         Options{MinEffect: map[Signal]float64{SignalThroughput: 0.5}},
 			regressed: true, tested: true, cpAt: 14,
 		},
+		{
+			// Also from the live test: the slowed target's first runs were
+			// slower still (8 then 16 req/s). That partial recovery is a
+			// change for the better, but not back to the baseline: it must
+			// not become the new baseline and absorb the regression.
+			name:      "a partial recovery does not absorb the regression",
+			signal:    SignalThroughput,
+			pts:       series(concatValues(noisy(34, 20, 2000, cv, 99, 1), noisy(35, 5, 8, cv, 99, 1), noisy(36, 30, 16, cv, 99, 1)), nil),
+			o:         Options{MinEffect: map[Signal]float64{SignalThroughput: 0.5}},
+			regressed: true, tested: true, cpAt: 20,
+		},
 		{name: "throughput down 30 %", signal: SignalThroughput, pts: series(noisy(2, 30, 2000, cv, 27, 0.7), nil), regressed: true, tested: true, ratio: -0.3},
 		{name: "throughput up 30 % is no regression", signal: SignalThroughput, pts: series(noisy(3, 30, 2000, cv, 27, 1.3), nil), tested: true},
 		{name: "p99 up 30 %", signal: SignalLatencyP99, pts: series(noisy(4, 30, 0.3, cv, 27, 1.3), nil), regressed: true, tested: true, ratio: 0.3},
