@@ -453,16 +453,16 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	v.BaselineN = len(base)
 	if len(base) > 0 {
 		v.BaselineStart = idx[baseStart]
-		v.BaselineMedian = untransform(median(base), offset)
+		v.BaselineMedian = untransform(Median(base), offset)
 	}
-	v.Current = untransform(median(recent), offset)
+	v.Current = untransform(Median(recent), offset)
 	if len(base) < o.MinBaseline {
 		v.Reason = fmt.Sprintf("too few baseline runs before the change point: %d, need %d", len(base), o.MinBaseline)
 		return v, pending{}, false
 	}
 	v.Tested = true
-	mb := median(base)
-	v.ChangeRatio = math.Exp(median(recent)-mb) - 1
+	mb := Median(base)
+	v.ChangeRatio = math.Exp(Median(recent)-mb) - 1
 	// Confirmation: every newest run is worse than the baseline median,
 	// and by at least the absolute floor, so that for the ratios a burst
 	// of errors in one or two runs does not count.
@@ -536,7 +536,7 @@ func binomial(n, k int) float64 {
 // (towards dir) than the log baseline, and the standard error it scaled
 // the difference by.
 func robustZ(base, recent []float64, dir, minNoise float64) (p, se float64) {
-	mb := median(base)
+	mb := Median(base)
 	dev := make([]float64, len(base))
 	for i, b := range base {
 		dev[i] = math.Abs(b - mb)
@@ -546,7 +546,7 @@ func robustZ(base, recent []float64, dir, minNoise float64) (p, se float64) {
 	// ratios with a few bursts, and for 20 normal runs it is a noisier
 	// estimate of σ than the standard deviation (it comes out low more
 	// often, and a low σ is a false alarm).
-	sigma := math.Max(math.Max(1.4826*median(dev), stat.StdDev(base, nil)), minNoise)
+	sigma := math.Max(math.Max(1.4826*Median(dev), stat.StdDev(base, nil)), minNoise)
 	var mean float64
 	for _, r := range recent {
 		mean += r
@@ -569,14 +569,15 @@ func mannWhitney(base, recent []float64, dir float64) float64 {
 		benchmath.NewSample(slices.Clone(base), &th),
 		benchmath.NewSample(slices.Clone(recent), &th))
 	p := c.P / 2
-	if dir*(median(recent)-median(base)) <= 0 {
+	if dir*(Median(recent)-Median(base)) <= 0 {
 		return 1 - p
 	}
 	return p
 }
 
-// median returns the median of x without modifying it; NaN for an empty x.
-func median(x []float64) float64 {
+// Median returns the median of x (the mean of the two middle values for an
+// even length) without modifying x; NaN for an empty x.
+func Median(x []float64) float64 {
 	if len(x) == 0 {
 		return math.NaN()
 	}

@@ -54,7 +54,7 @@ func TestDetect(t *testing.T) {
 		{
 			name:   "15 % down in noisy runs is not significant",
 			signal: SignalThroughput,
-			pts:    series(concatValues(noisy(24, 27, 2000, 0.3, 99, 1), repeat(median(noisy(24, 27, 2000, 0.3, 99, 1))*0.85, 3)), nil),
+			pts:    series(concatValues(noisy(24, 27, 2000, 0.3, 99, 1), repeat(Median(noisy(24, 27, 2000, 0.3, 99, 1))*0.85, 3)), nil),
 			tested: true, reason: "not significant", ratio: -0.15,
 		},
 		{

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -81,15 +80,7 @@ func runValue(s *store.Scenario, value func(*store.Scenario) float64, repeat fun
 			vs = append(vs, v)
 		}
 	}
-	if len(vs) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(vs)
-	m := len(vs) / 2
-	if len(vs)%2 == 1 {
-		return vs[m]
-	}
-	return (vs[m-1] + vs[m]) / 2
+	return regress.Median(vs)
 }
 
 // detect reads the history, runs the detector and exports the verdicts.
