@@ -1,6 +1,7 @@
 package regress
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -225,12 +226,7 @@ func sameVerdicts(a, b []Verdict) bool {
 //
 // (not under -race, where they skip; -short skips them too).
 func TestTrials(t *testing.T) {
-	if testing.Short() {
-		t.Skip("statistical trials are long; run without -short")
-	}
-	if raceEnabled {
-		t.Skip("statistical trials run without -race: go test -run TestTrials -v ./regress")
-	}
+	skipTrials(t)
 	const ratioBusy, ratioMed = 0.15, 0.005 // 3 of 20 measured runs had errors, 0.1 % to 6 %
 	// docs/regressions.md: 10 repeats of benchd bench -c 50 -d 3s --warmup 2s
 	// against gunicorn+gevent serving /myapp/sync/json, unpinned and pinned.
@@ -265,7 +261,7 @@ func TestTrials(t *testing.T) {
 		for i, row := range rows {
 			model := row.model
 			model.ratioBusy, model.ratioMed = ratioBusy, ratioMed
-			variant := cmpOr(row.variant, "defaults")
+			variant := cmp.Or(row.variant, "defaults")
 			t.Run(model.name+"/"+variant, func(t *testing.T) {
 				t.Parallel()
 				r := runTrials(model, row.o, aaRuns, stepTrials, 0.9, 1.2)
@@ -284,7 +280,7 @@ func TestTrials(t *testing.T) {
 					1000*float64(r.aaAlarms)/float64(r.aaScenarioRuns),
 					r.thrFound, r.thrSteps, 100*thrRate, r.p99Found, r.p99Steps, 100*p99Rate,
 					r.stepCallsWithFalse, r.stepCalls, 100*stepFalseRate, r.invalidMismatch, r.invalidCalls,
-					cmpOr(strings.Join(bySignal, ", "), "none"))
+					cmp.Or(strings.Join(bySignal, ", "), "none"))
 				// Under the complete null, the FDR is the chance that a run
 				// has any alarm: at most q, plus sampling error of the runs.
 				// The step trials have a true change in 4 of 400 series, so
@@ -342,11 +338,15 @@ func TestTrials(t *testing.T) {
 	t.Logf("measured noise, larger steps:\n%s", b.String())
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// skipTrials skips the statistical trials under -short and -race.
+func skipTrials(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("statistical trials are long; run without -short")
 	}
-	return b
+	if raceEnabled {
+		t.Skip("statistical trials run without -race: go test -run TestTrials -v ./regress")
+	}
 }
 
 // TestTrialsDetectable checks that Verdict.DetectableChange means what it
@@ -358,12 +358,7 @@ func cmpOr(a, b string) string {
 // -race. The test is scale-free on logs, so the CVs differ only where the
 // minimum effect binds (CV 3 %).
 func TestTrialsDetectable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("statistical trials are long; run without -short")
-	}
-	if raceEnabled {
-		t.Skip("statistical trials run without -race: go test -run TestTrials -v ./regress")
-	}
+	skipTrials(t)
 	const trials = 200
 	for _, cv := range []float64{0.03, 0.30} {
 		t.Run(fmt.Sprintf("CV %.0f %%", 100*cv), func(t *testing.T) {
