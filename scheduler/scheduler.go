@@ -435,7 +435,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 	rep.Err = ctx.Err()
 	rep.End = time.Now()
 	log.Info("run finished", "outcome", rep.Outcome(), "failed_scenarios", rep.Failed(),
-		"duration_seconds", rep.End.Sub(rep.Start).Seconds())
+		"cut_short", rep.Err != nil, "duration_seconds", rep.End.Sub(rep.Start).Seconds())
 	s.opts.Observer.RunFinished(rep)
 	return rep
 }
@@ -515,9 +515,12 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		}
 		res.End = time.Now()
 		slog := log.With("scenario", sc.Name)
-		if res.Err != nil {
+		switch {
+		case res.Err != nil && ctx.Err() != nil:
+			slog.Info("scenario cut short: the run was cancelled", "err", res.Err)
+		case res.Err != nil:
 			slog.Error("scenario failed", "err", res.Err)
-		} else {
+		default:
 			slog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
 				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
 				"timeouts", res.Result.Errors[engine.ErrTimeout],

@@ -48,7 +48,7 @@ func TestCLI(t *testing.T) {
 		{"bench help", []string{"bench", "--help"}, 0, []string{"usage: benchd bench"}, nil},
 		{"matrix bad only", []string{"matrix", "--only", "("}, 2, nil, []string{"--only"}},
 		{"matrix dry run", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--only", "^gunicorn-gevent/sync/gateway_10s$"}, 0,
-			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenarios, at least 36s"}, nil},
+			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenario, at least 36s"}, nil},
 		{"unknown flag", []string{"--nope"}, 2, nil, []string{"unknown long flag"}},
 		{"version does not start the daemon", []string{"--version"}, 0, []string{"benchd, version"}, nil},
 		{"help does not start the daemon", []string{"--help"}, 0, []string{"usage: benchd"}, nil},

@@ -228,8 +228,8 @@ func checkConfig(f *flags, stdout io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "  warning: %s\n", w)
 	}
-	fmt.Fprintf(stdout, "%s: OK, %d targets, %d endpoints, %d scenarios\n",
-		name, len(cfg.Targets), len(cfg.Endpoints), len(cfg.Scenarios()))
+	fmt.Fprintf(stdout, "%s: OK, %s, %s, %s\n", name, plural(len(cfg.Targets), "target"),
+		plural(len(cfg.Endpoints), "endpoint"), plural(len(cfg.Scenarios()), "scenario"))
 	return nil
 }
 

@@ -131,7 +131,7 @@ func writePlan(w io.Writer, plan []config.Scenario) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d scenarios, at least %s\n", len(plan), total)
+	_, err := fmt.Fprintf(w, "\n%s, at least %s\n", plural(len(plan), "scenario"), total)
 	return err
 }
 
@@ -146,7 +146,7 @@ type matrixObserver struct {
 
 func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 	o.start = info.Start
-	fmt.Fprintf(o.progress, "run %s: %d scenarios\n", info.ID, len(info.Scenarios))
+	fmt.Fprintf(o.progress, "run %s: %s\n", info.ID, plural(len(info.Scenarios), "scenario"))
 }
 
 func (o *matrixObserver) TargetStarting(string)      {}
@@ -182,6 +182,14 @@ func (o *matrixObserver) RunSkipped(time.Time)             {}
 func (o *matrixObserver) NextRun(time.Time)                {}
 
 // entry turns a scenario result into a report entry.
+// plural is "1 scenario" or "N scenarios" (English plurals in -s only).
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // repeatRates is the Requests/sec of each repeat of r; nil for one run.
 func repeatRates(r *scheduler.ScenarioResult) []float64 {
 	var out []float64

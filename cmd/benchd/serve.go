@@ -101,8 +101,15 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		logger.Info("listening", "address", a.String())
 	}
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go func() {
+		<-ctx.Done()
+		if parent.Err() != nil {
+			logger.Info("stopping: interrupt or SIGTERM received; a run in progress is cut short")
+		}
+	}()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	wg.Go(func() {
