@@ -64,8 +64,9 @@ type Plan struct {
 	// Opening a connection is not part of it: see ConnectTimeout.
 	// Requests are never retried.
 	Timeout time.Duration
-	// ConnectTimeout is how long opening one connection may take before it
-	// counts as a connect error; zero means DefaultConnectTimeout. wrk has
+	// ConnectTimeout is how long opening one connection (for https the
+	// TLS handshake included) may take before it counts as a connect
+	// error; zero means DefaultConnectTimeout. wrk has
 	// no such limit: a server whose accept queue is full drops SYNs and
 	// the kernel retransmits them after 1 s, 3 s, 7 s, so a limit as short
 	// as a 2 s request timeout would report an overloaded server's slow
