@@ -231,6 +231,21 @@ type Target struct {
 	// only; they take precedence over the endpoint's own. Each key must name
 	// an endpoint.
 	Overrides map[string]Settings `yaml:"overrides,omitempty"`
+	// TLS is how an https:// URL's server certificate is verified, by the
+	// load and by the readiness check; nil verifies it against the system
+	// roots.
+	TLS *TLSConfig `yaml:"tls_config,omitempty"`
+}
+
+// TLSConfig is how benchd verifies an https target's certificate.
+type TLSConfig struct {
+	// InsecureSkipVerify accepts any certificate (curl -k): for
+	// self-signed test servers only. Default false.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty"`
+	// CAFile is a PEM file of the CA certificates that verify the target
+	// instead of the system roots, relative to [Config.Dir] unless
+	// absolute; "" means the system roots.
+	CAFile string `yaml:"ca_file,omitempty"`
 }
 
 // Process is a managed target's server process: what to run, not a running
@@ -342,6 +357,27 @@ type Scenario struct {
 	// defaults section, then the endpoint's settings, then the target's
 	// overrides for this endpoint.
 	Load LoadSpec
+	// TLS is the target's TLS settings, CAFile resolved against
+	// [Config.Dir]; the zero value verifies against the system roots.
+	TLS TLSConfig
+	// Sources are the YAML paths the values above come from.
+	Sources Sources
+}
+
+// Sources are the YAML paths that set the values of a [Scenario], such as
+// "endpoints[3].headers[0]" or "defaults.timeout", so that a problem found
+// outside this package (the engine's check of the scenario's plan) can be
+// reported where the user fixes it. "" means the built-in default.
+type Sources struct {
+	// URL is the target's url, Path the endpoint's path; Scenario.URL is
+	// the one followed by the other.
+	URL, Path string
+	// The LoadSpec fields of the same names.
+	Method, Body, Connections, Threads, Duration, Timeout, Warmup, Rate string
+	// Headers holds one path per LoadSpec.Headers entry.
+	Headers []string
+	// TLS is the target's tls_config.
+	TLS string
 }
 
 // Load reads the YAML file at path and returns it as a valid Config: DefaultX
@@ -353,6 +389,19 @@ type Scenario struct {
 // [*FieldError]s (use errors.As, or the Unwrap() []error of the wrapped
 // error, to list them).
 func Load(path string) (*Config, error) {
+	return LoadWith(path, nil)
+}
+
+// Check is a validation step from outside this package, such as the
+// engine's check of each scenario's load plan (config imports no other
+// benchd package). It runs on the decoded Config after its own validation,
+// whether that passed or not, and returns [*FieldError]s.
+type Check func(*Config) []error
+
+// LoadWith is [Load] with check (nil means none) run as part of the
+// validation: its problems are listed with the Config's own, except those
+// at a YAML path that already has one.
+func LoadWith(path string, check Check) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -361,13 +410,13 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
-	return parse(data, dir, path)
+	return parse(data, dir, path, check)
 }
 
 // Parse is [Load] for a document in memory; dir becomes [Config.Dir]. An empty
 // document is the built-in defaults, which is not valid (it has no targets).
 func Parse(data []byte, dir string) (*Config, error) {
-	return parse(data, dir, "")
+	return parse(data, dir, "", nil)
 }
 
 // Default returns the embedded default matrix (config/default.yml): the seed
@@ -376,12 +425,18 @@ func Parse(data []byte, dir string) (*Config, error) {
 // unpacked in, which process.dir "django" is relative to. Each call returns a
 // new Config; an error means the binary was built with a broken default.
 func Default() (*Config, error) {
-	return parse(defaultYAML, "", "default.yml")
+	return DefaultWith(nil)
+}
+
+// DefaultWith is [Default] with check run as [LoadWith] runs it.
+func DefaultWith(check Check) (*Config, error) {
+	return parse(defaultYAML, "", "default.yml", check)
 }
 
 // parse decodes data, expands the placeholders of its commands ({benchd},
-// {nproc}) and validates it; name is the file name used in errors.
-func parse(data []byte, dir, name string) (*Config, error) {
+// {nproc}) and validates it, with check if not nil; name is the file name
+// used in errors.
+func parse(data []byte, dir, name string, check Check) (*Config, error) {
 	where := "config: "
 	if name != "" {
 		where = "config: " + name + ": "
@@ -395,7 +450,21 @@ func parse(data []byte, dir, name string) (*Config, error) {
 		return nil, fmt.Errorf("%s%w", where, err)
 	}
 	c.Dir = dir
-	if errs := append(c.expand(), c.validate()...); len(errs) > 0 {
+	errs := append(c.expand(), c.validate()...)
+	if check != nil {
+		at := map[string]bool{}
+		for _, e := range errs {
+			if fe, ok := e.(*FieldError); ok {
+				at[fe.Path] = true
+			}
+		}
+		for _, e := range check(c) {
+			if fe, ok := e.(*FieldError); !ok || !at[fe.Path] {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
 		return nil, problems(where, errs)
 	}
 	return c, nil

@@ -359,6 +359,7 @@ var schemaTypes = []reflect.Type{
 	reflect.TypeFor[Process](),
 	reflect.TypeFor[processYAML](),
 	reflect.TypeFor[Endpoint](),
+	reflect.TypeFor[TLSConfig](),
 }
 
 // knownKeys returns the YAML keys of the schema struct named goType (as

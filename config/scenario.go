@@ -68,7 +68,17 @@ func (c *Config) cells() []cell {
 				if mode != NoMode {
 					path = strings.ReplaceAll(path, "{mode}", mode)
 				}
-				load, from := c.resolve(ti, ei)
+				load, from, src := c.resolve(ti, ei)
+				tp := indexPath("targets", ti)
+				src.URL, src.Path = tp+".url", indexPath("endpoints", ei)+".path"
+				var tlsc TLSConfig
+				if t.TLS != nil {
+					tlsc = *t.TLS
+					if tlsc.CAFile != "" {
+						tlsc.CAFile = c.ResolvePath(tlsc.CAFile)
+					}
+					src.TLS = tp + ".tls_config"
+				}
 				out = append(out, cell{
 					Scenario: Scenario{
 						Name:     t.Name + "/" + mode + "/" + ep.Name,
@@ -77,6 +87,8 @@ func (c *Config) cells() []cell {
 						Endpoint: ep.Name,
 						URL:      strings.TrimSuffix(t.URL, "/") + path,
 						Load:     load,
+						TLS:      tlsc,
+						Sources:  src,
 					},
 					target:   ti,
 					endpoint: ei,
@@ -126,8 +138,8 @@ func (c *Config) layers(ti, ei int) []layer {
 }
 
 // resolve applies the layers of target ti and endpoint ei over the built-in
-// defaults.
-func (c *Config) resolve(ti, ei int) (LoadSpec, origin) {
+// defaults; src holds the YAML path of each value set by a layer.
+func (c *Config) resolve(ti, ei int) (LoadSpec, origin, Sources) {
 	l := LoadSpec{
 		Method:      DefaultMethod,
 		Connections: DefaultConnections,
@@ -139,52 +151,61 @@ func (c *Config) resolve(ti, ei int) (LoadSpec, origin) {
 		Repeats:     DefaultRepeats,
 	}
 	var from origin
+	var src Sources
 	for _, ly := range c.layers(ti, ei) {
 		s := ly.s
+		at := func(key string) string { return ly.path + "." + key }
 		if s.Method != nil {
-			l.Method = *s.Method
+			l.Method, src.Method = *s.Method, at("method")
 		}
 		if s.Headers != nil {
-			l.Headers = mergeHeaders(l.Headers, s.Headers)
+			l.Headers, src.Headers = mergeHeaders(l.Headers, src.Headers, s.Headers, at("headers"))
 		}
 		if s.Body != nil {
-			l.Body = *s.Body
+			l.Body, src.Body = *s.Body, at("body")
 		}
 		if s.Connections != nil {
-			l.Connections, from.connections = *s.Connections, ly.path
+			l.Connections, from.connections, src.Connections = *s.Connections, ly.path, at("connections")
 		}
 		if s.Threads != nil {
-			l.Threads, from.threads = *s.Threads, ly.path
+			l.Threads, from.threads, src.Threads = *s.Threads, ly.path, at("threads")
 		}
 		if s.Duration != nil {
-			l.Duration, from.duration = *s.Duration, ly.path
+			l.Duration, from.duration, src.Duration = *s.Duration, ly.path, at("duration")
 		}
 		if s.Timeout != nil {
-			l.Timeout, from.timeout = *s.Timeout, ly.path
+			l.Timeout, from.timeout, src.Timeout = *s.Timeout, ly.path, at("timeout")
 		}
 		if s.Warmup != nil {
-			l.Warmup = *s.Warmup
+			l.Warmup, src.Warmup = *s.Warmup, at("warmup")
 		}
 		if s.Rate != nil {
-			l.Rate = *s.Rate
+			l.Rate, src.Rate = *s.Rate, at("rate")
 		}
 		if s.Repeats != nil {
 			l.Repeats = *s.Repeats
 		}
 	}
-	return l, from
+	return l, from, src
 }
 
 // mergeHeaders returns base without the names that next sets, followed by
-// next. Names compare case-insensitively. It does not modify base.
-func mergeHeaders(base, next Headers) []Header {
+// next, and the YAML paths of the result: baseSrc's for base's headers,
+// nextPath[i] for next's. Names compare case-insensitively. It does not
+// modify base or baseSrc.
+func mergeHeaders(base []Header, baseSrc []string, next Headers, nextPath string) ([]Header, []string) {
 	out := make([]Header, 0, len(base)+len(next))
-	for _, b := range base {
+	src := make([]string, 0, len(base)+len(next))
+	for i, b := range base {
 		if !slices.ContainsFunc(next, func(n Header) bool { return strings.EqualFold(n.Name, b.Name) }) {
 			out = append(out, b)
+			src = append(src, baseSrc[i])
 		}
 	}
-	return append(out, next...)
+	for i := range next {
+		src = append(src, indexPath(nextPath, i))
+	}
+	return append(out, next...), src
 }
 
 // ReadyURL returns where readiness of t's managed process is checked, in one

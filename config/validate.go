@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net"
 	"net/url"
 	"os"
@@ -54,11 +53,13 @@ func (k *checker) add1(path, format string, args ...any) {
 // It checks: the cron schedule; cpus lists; names (required, unique, matching
 // ^[a-z0-9][a-z0-9_.-]*$); target URLs (absolute http or https with a host);
 // commands; ready checks; durations; load settings (connections 1 to
-// MaxConnections, threads 0 to connections, duration and timeout more than 0,
-// warmup not negative, all three at most MaxDuration, rate finite and not
-// negative, method and header names HTTP tokens);
+// MaxConnections, threads at most connections, duration and timeout more
+// than 0, all three and warmup at most MaxDuration, method not empty);
 // references (targets[].services, targets[].overrides, endpoint modes);
-// {mode} and modes on targets without modes. With valid names and every
+// {mode} and modes on targets without modes. What the engine can run
+// (method and header syntax, negative or non-finite values, https
+// settings) is checked by the engine's own Plan.Validate, which
+// cmd/benchd runs through [LoadWith]. With valid names and every
 // endpoint mode being a mode of some target, scenario names are unique and
 // the matrix is not empty.
 func (c *Config) Validate() error {
@@ -252,37 +253,15 @@ func checkURLPath(k *checker, path, p string) {
 	}
 }
 
-// tokenChars are the characters of an HTTP token besides letters and digits
-// (RFC 9110, section 5.6.2).
-const tokenChars = "!#$%&'*+-.^_`|~"
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte(tokenChars, b) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
 // checkSettings checks the values one layer of load settings sets.
 func checkSettings(k *checker, path string, s *Settings) {
 	at := func(key string) string { return path + "." + key }
-	if s.Method != nil && !isToken(*s.Method) {
-		k.add(at("method"), "%q is not an HTTP method (want a token such as GET or POST)", *s.Method)
-	}
-	for i, h := range s.Headers {
-		p := indexPath(at("headers"), i)
-		if !isToken(h.Name) {
-			k.add(p, "%q is not a valid header name (letters, digits and %s only, no spaces)", h.Name, tokenChars)
-		}
-		if strings.ContainsFunc(h.Value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
-			k.add(p, "the value of header %q contains a control character such as a line break (HTTP header values cannot)", h.Name)
-		}
+	// What the engine can send (method and header syntax, rates, negative
+	// values) is the engine's rule: cmd/benchd runs engine.Plan.Validate
+	// on every scenario as a Check of LoadWith. Here: what YAML alone
+	// makes possible.
+	if s.Method != nil && *s.Method == "" {
+		k.add(at("method"), "is empty (remove it to send %s, or give a method such as POST)", DefaultMethod)
 	}
 	if s.Connections != nil {
 		switch n := *s.Connections; {
@@ -291,9 +270,6 @@ func checkSettings(k *checker, path string, s *Settings) {
 		case n > MaxConnections:
 			k.add(at("connections"), "%d is more than %d (each connection is a file descriptor and a port)", n, MaxConnections)
 		}
-	}
-	if s.Threads != nil && *s.Threads < 0 {
-		k.add(at("threads"), "must be 0 (one per CPU) or more, got %d", *s.Threads)
 	}
 	if s.Duration != nil {
 		checkPositive(k, at("duration"), *s.Duration, "how long to measure, such as 10s")
@@ -304,15 +280,7 @@ func checkSettings(k *checker, path string, s *Settings) {
 		checkMaxDuration(k, at("timeout"), *s.Timeout)
 	}
 	if s.Warmup != nil {
-		if *s.Warmup < 0 {
-			k.add(at("warmup"), "must be 0 (no warm-up) or more, got %s", *s.Warmup)
-		}
 		checkMaxDuration(k, at("warmup"), *s.Warmup)
-	}
-	if s.Rate != nil {
-		if r := *s.Rate; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
-			k.add(at("rate"), "must be a finite number of requests per second, 0 (closed loop) or more, got %v", r)
-		}
 	}
 	if s.Repeats != nil {
 		if n := *s.Repeats; n < 1 || n > MaxRepeats {
@@ -507,6 +475,12 @@ func (c *Config) Warnings() []string {
 		p := indexPath("targets", i)
 		if u, err := url.Parse(t.URL); err == nil && u.Hostname() != "" && !isLoopback(u.Hostname()) {
 			add(p+".url", "%s is not a loopback address: benchd will send load to another machine", u.Hostname())
+		}
+		if t.TLS != nil && strings.HasPrefix(t.URL, "http://") {
+			add(p+".tls_config", "the target url %s is http://, so tls_config has no effect (use https://, or remove tls_config)", t.URL)
+		}
+		if t.TLS != nil && t.TLS.InsecureSkipVerify {
+			add(p+".tls_config.insecure_skip_verify", "the server certificate is not verified: any server on that address is loaded and trusted (give ca_file instead)")
 		}
 		for _, name := range sortedKeys(t.Overrides) {
 			if e := c.Endpoint(name); e != nil && len(scenarioModes(&c.Targets[i], e)) == 0 {

@@ -20,7 +20,8 @@
 //
 // # What it does not do
 //
-// It speaks plain HTTP/1.1 only (no TLS, no HTTP/2), sends the same request
+// It speaks HTTP/1.1 only, over TCP or TLS (https URLs, crypto/tls on the
+// engine's own connections; no HTTP/2), sends the same request
 // on every connection, does not pipeline, and keeps no response bodies: it
 // reads them to their end (up to Plan.MaxBodyBytes) and counts their bytes.
 // It knows nothing of schedules, configuration files, Prometheus or
@@ -28,7 +29,8 @@
 //
 // # Concurrency model
 //
-// Each connection is owned by one goroutine that dials it, writes the
+// Each connection is owned by one goroutine that dials it (and for https
+// does the TLS handshake, within the connect deadline), writes the
 // request bytes (built once per run) and reads the response with fasthttp's
 // Response.ReadLimitBody on its own bufio.Reader; there is no
 // connection pool and no lock on the request path except the shard's

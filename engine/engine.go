@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"math"
 	"net"
-	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +18,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// ErrInvalidPlan is wrapped by every error [Run] returns for a [Plan] it
-// cannot run; the message names the field at fault.
+// ErrInvalidPlan is wrapped by every error [Run] and [Plan.Validate] return
+// for a [Plan] that cannot run: a [*PlanError] naming the fields at fault.
 var ErrInvalidPlan = errors.New("engine: invalid plan")
 
 // ErrFileLimit is wrapped by the error [Run] returns when the process may not
@@ -123,8 +121,8 @@ type Observer interface {
 // that wraps ctx.Err(). So when err is not nil, the Result is not nil only
 // if errors.Is(err, ctx.Err()).
 //
-// Errors: an error wrapping [ErrInvalidPlan] names the field of p at fault
-// (for example a URL that is not http://, or a negative Connections); one
+// Errors: a [*PlanError] (wrapping [ErrInvalidPlan]) lists every field of p
+// at fault, as [Plan.Validate] does; one
 // wrapping [ErrFileLimit] says the descriptor limit is too low and how to
 // raise it (Run does not fall back to fewer connections than asked). In
 // both cases no request was sent and the Result is nil. Failed requests are not
@@ -147,13 +145,19 @@ func Run(ctx context.Context, p Plan, obs Observer) (*Result, error) {
 // target is a checked plan with everything a worker needs precomputed.
 type target struct {
 	plan     Plan
-	addr     string // host:port to dial
-	request  []byte // the request bytes, shared read-only by all workers
-	skipBody bool   // HEAD: responses have no body
+	addr     string      // host:port to dial
+	request  []byte      // the request bytes, shared read-only by all workers
+	skipBody bool        // HEAD: responses have no body
+	tls      *tls.Config // https: shared by all connections, nil for http
 }
 
-// compile applies the defaults to p, checks it and builds the request bytes.
+// compile applies the defaults to p, checks it (see [Plan.Validate]) and
+// builds the request bytes.
 func compile(p Plan) (*target, error) {
+	c, err := check(p)
+	if err != nil {
+		return nil, err
+	}
 	if p.Method == "" {
 		p.Method = DefaultMethod
 	}
@@ -182,85 +186,11 @@ func compile(p Plan) (*target, error) {
 		p.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidPlan, field, fmt.Sprintf(format, args...)))
+	t := &target{skipBody: p.Method == fasthttp.MethodHead, addr: c.addr}
+	if c.tls {
+		t.tls = clientTLS(c.u.Hostname(), p.InsecureSkipVerify, c.ca)
 	}
-	negative := func(field string, v int64) {
-		if v < 0 {
-			bad(field, "must not be negative, got %d", v)
-		}
-	}
-	negative("Connections", int64(p.Connections))
-	negative("Threads", int64(p.Threads))
-	negative("MaxBodyBytes", int64(p.MaxBodyBytes))
-	for _, d := range []struct {
-		field string
-		v     time.Duration
-	}{{"Warmup", p.Warmup}, {"Duration", p.Duration}, {"Timeout", p.Timeout}, {"Grace", p.Grace}, {"ConnectTimeout", p.ConnectTimeout}} {
-		if d.v < 0 {
-			bad(d.field, "must not be negative, got %s", d.v)
-		}
-	}
-	if p.Rate < 0 || math.IsNaN(p.Rate) || math.IsInf(p.Rate, 0) {
-		bad("Rate", "must be a finite number of requests per second, zero or more, got %v", p.Rate)
-	}
-	if !validToken(p.Method) {
-		bad("Method", "%q is not a valid HTTP method", p.Method)
-	}
-
-	t := &target{skipBody: p.Method == fasthttp.MethodHead}
-	u, err := url.Parse(p.URL)
-	switch {
-	case p.URL == "":
-		bad("URL", "is required")
-	case err != nil:
-		errs = append(errs, fmt.Errorf("%w: URL: %w (write it as http://host:port/path)", ErrInvalidPlan, err))
-	case strings.ContainsAny(p.URL, " \t\r\n"):
-		bad("URL", "contains white space: %q (percent-encode it, a space as %%20)", p.URL)
-	case u.Scheme == "https":
-		bad("URL", "https is not supported yet: %q", p.URL)
-	case u.Scheme != "http":
-		bad("URL", "must be an absolute http:// URL, got %q (write it as http://host:port/path)", p.URL)
-	case u.Hostname() == "":
-		bad("URL", "has no host: %q", p.URL)
-	case u.User != nil:
-		bad("URL", "user info is not supported: send an Authorization header instead")
-	default:
-		port := u.Port()
-		if port == "" {
-			port = "80"
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			bad("URL", "port %q is not a TCP port (1 to 65535)", port)
-		}
-		t.addr = net.JoinHostPort(u.Hostname(), port)
-	}
-
-	host := ""
-	if u != nil {
-		host = u.Host
-	}
-	for i, h := range p.Headers {
-		field := fmt.Sprintf("Headers[%d]", i)
-		if err := checkHeader(h); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s: %w", ErrInvalidPlan, field, err))
-			continue
-		}
-		switch {
-		case strings.EqualFold(h.Name, "Host") && h.Value == "":
-			bad(field, "Host must not be empty")
-		case strings.EqualFold(h.Name, "Host"):
-			host = h.Value
-		case strings.EqualFold(h.Name, "Content-Length"), strings.EqualFold(h.Name, "Transfer-Encoding"):
-			bad(field, "%s is set by the engine from Body", h.Name)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-
-	req, err := buildRequest(p, u.RequestURI(), host)
+	req, err := buildRequest(p, c.u.RequestURI(), c.host)
 	if err != nil {
 		return nil, err
 	}
@@ -542,6 +472,10 @@ func (r *runner) addSample(kind ErrorKind, err error) {
 func (r *runner) errorText(kind ErrorKind, err error) string {
 	if kind == ErrTimeout {
 		return "no complete response within " + r.plan.Timeout.String()
+	}
+	var hs *handshakeError
+	if errors.As(err, &hs) {
+		return hs.Error()
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op != "dial" && op.Err != nil {

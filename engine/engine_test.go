@@ -177,7 +177,7 @@ func TestRun(t *testing.T) {
 		{
 			name: "reset on a new connection is a read error",
 			raw: func(c net.Conn, _ int) bool {
-				_ = c.(*net.TCPConn).SetLinger(0)
+				_ = tcpOf(c).SetLinger(0)
 				return false
 			},
 			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
@@ -209,7 +209,7 @@ func TestRun(t *testing.T) {
 					_, err := c.Write(okResponse)
 					return err == nil
 				}
-				_ = c.(*net.TCPConn).SetLinger(0)
+				_ = tcpOf(c).SetLinger(0)
 				return false // RST without an answer
 			},
 			plan:  Plan{Connections: 2, Duration: 300 * time.Millisecond},
@@ -367,29 +367,46 @@ func TestRun(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var e env
-			p := tt.plan
-			if tt.raw != nil {
-				e.raw = startRaw(t, tt.raw)
-				p.URL = e.raw.url
-			} else {
-				e.hits = new(atomic.Int64)
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					e.hits.Add(1)
-					tt.handler(w, r)
-				}))
-				t.Cleanup(srv.Close)
-				p.URL = srv.URL + "/path?q=1"
-			}
-			res, err := Run(t.Context(), p, nil)
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-			checkInvariant(t, res)
-			tt.check(t, res, e)
-		})
+	// Every case runs over http and over https (verified with the test
+	// CA): the engine's faults must look the same under TLS.
+	for _, scheme := range []string{"http", "https"} {
+		for _, tt := range tests {
+			t.Run(scheme+"/"+tt.name, func(t *testing.T) {
+				var e env
+				p := tt.plan
+				if scheme == "https" {
+					p.CAFile = testCAFile(t)
+				}
+				switch {
+				case tt.raw != nil && scheme == "https":
+					e.raw = startRawTLS(t, tt.raw)
+					p.URL = e.raw.url
+				case tt.raw != nil:
+					e.raw = startRaw(t, tt.raw)
+					p.URL = e.raw.url
+				default:
+					e.hits = new(atomic.Int64)
+					srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						e.hits.Add(1)
+						tt.handler(w, r)
+					}))
+					if scheme == "https" {
+						srv.TLS = serverTLS(t)
+						srv.StartTLS()
+					} else {
+						srv.Start()
+					}
+					t.Cleanup(srv.Close)
+					p.URL = srv.URL + "/path?q=1"
+				}
+				res, err := Run(t.Context(), p, nil)
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				checkInvariant(t, res)
+				tt.check(t, res, e)
+			})
+		}
 	}
 }
 
@@ -649,7 +666,8 @@ func TestRunInvalidPlan(t *testing.T) {
 		field string
 	}{
 		{"no URL", func(p *Plan) { p.URL = "" }, "URL"},
-		{"https", func(p *Plan) { p.URL = "https://127.0.0.1/" }, "https is not supported"},
+		{"missing CA file", func(p *Plan) { p.URL, p.CAFile = "https://127.0.0.1/", "/nonexistent/ca.pem" }, "CAFile: cannot read"},
+		{"CA file without certificates", func(p *Plan) { p.CAFile = "engine_test.go" }, "CAFile: engine_test.go holds no PEM certificate"},
 		{"not http", func(p *Plan) { p.URL = "ftp://127.0.0.1/" }, "URL"},
 		{"relative", func(p *Plan) { p.URL = "/path" }, "URL"},
 		{"no host", func(p *Plan) { p.URL = "http:///path" }, "URL"},
@@ -726,7 +744,7 @@ func TestRunWriteError(t *testing.T) {
 				return
 			}
 			_, _ = c.Read(buf)
-			_ = c.(*net.TCPConn).SetLinger(0)
+			_ = tcpOf(c).SetLinger(0)
 			_ = c.Close()
 		}
 	})

@@ -30,18 +30,22 @@ func ParseHeader(s string) (Header, error) {
 // checkHeader reports whether h can be written as a header line as is.
 func checkHeader(h Header) error {
 	if !validToken(h.Name) {
-		return fmt.Errorf("name %q is not an HTTP token", h.Name)
+		return fmt.Errorf("name %q is not an HTTP token (letters, digits and %s only, no spaces)", h.Name, tokenChars)
 	}
 	for i := 0; i < len(h.Value); i++ {
 		if c := h.Value[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return fmt.Errorf("value of %s has control character %#02x", h.Name, c)
+			return fmt.Errorf("value of %s has control character %#02x (header values cannot hold line breaks or other control characters)", h.Name, c)
 		}
 	}
 	if v := h.Value; v != strings.Trim(v, " \t") {
-		return fmt.Errorf("value of %s has leading or trailing white space", h.Name)
+		return fmt.Errorf("value of %s has leading or trailing white space (remove it)", h.Name)
 	}
 	return nil
 }
+
+// tokenChars are the characters of an HTTP token besides letters and digits
+// (RFC 9110, section 5.6.2).
+const tokenChars = "!#$%&'*+-.^_`|~"
 
 // validToken reports whether s is a non-empty RFC 9110 token.
 func validToken(s string) bool {
@@ -52,7 +56,7 @@ func validToken(s string) bool {
 		c := s[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		case strings.IndexByte(tokenChars, c) >= 0:
 		default:
 			return false
 		}

@@ -34,7 +34,11 @@ type Header struct {
 // Plan describes one load test. A Plan is a value: copy it freely. The zero
 // values of its optional fields are replaced by the DefaultX constants.
 type Plan struct {
-	// URL is the absolute http:// URL every request goes to. Required.
+	// URL is the absolute http:// or https:// URL every request goes to.
+	// Required. For https the engine does the TLS handshake on each new
+	// connection, within ConnectTimeout (its time is connect latency, its
+	// failures connect errors), with SNI and certificate verification for
+	// the URL's host, and resumes TLS sessions across reconnections.
 	URL string
 	// Method is the request method; empty means DefaultMethod.
 	Method string
@@ -60,8 +64,9 @@ type Plan struct {
 	// Opening a connection is not part of it: see ConnectTimeout.
 	// Requests are never retried.
 	Timeout time.Duration
-	// ConnectTimeout is how long opening one connection may take before it
-	// counts as a connect error; zero means DefaultConnectTimeout. wrk has
+	// ConnectTimeout is how long opening one connection (for https the
+	// TLS handshake included) may take before it counts as a connect
+	// error; zero means DefaultConnectTimeout. wrk has
 	// no such limit: a server whose accept queue is full drops SYNs and
 	// the kernel retransmits them after 1 s, 3 s, 7 s, so a limit as short
 	// as a 2 s request timeout would report an overloaded server's slow
@@ -87,4 +92,12 @@ type Plan struct {
 	// response (its latency ends at the cap), but the rest of it is left
 	// unread and its connection is closed and opened again.
 	MaxBodyBytes int
+	// InsecureSkipVerify, for an https URL, accepts any server certificate
+	// (curl -k): for self-signed test servers only. False verifies it
+	// against the system roots, or CAFile.
+	InsecureSkipVerify bool
+	// CAFile is a PEM file of the CA certificates that verify an https
+	// server instead of the system roots; "" means the system roots. It is
+	// read when the plan is checked.
+	CAFile string
 }

@@ -41,8 +41,10 @@ type ErrorKind int
 
 // Error kinds, as counted in [Result.Errors].
 const (
-	// ErrConnect means the connection could not be opened: refused, or
-	// not within Plan.ConnectTimeout (a full accept queue drops SYNs).
+	// ErrConnect means the connection could not be opened: refused, not
+	// within Plan.ConnectTimeout (a full accept queue drops SYNs), or for
+	// https a failed TLS handshake (an unverified certificate, say; the
+	// sample reads "connect: tls handshake: ...").
 	ErrConnect ErrorKind = iota
 	// ErrRead means reading the response failed (reset, malformed response).
 	ErrRead
@@ -120,8 +122,8 @@ type Result struct {
 	// the moment the request was actually written, in microseconds.
 	LatencyUncorrected *hdrhistogram.Histogram
 	// ConnectLatency holds how long opening a connection took (name
-	// resolution and the TCP handshake: from the dial to the connection
-	// being usable), in
+	// resolution, the TCP handshake and for https the TLS handshake: from
+	// the dial to the connection being usable), in
 	// microseconds (1 µs to at least Plan.ConnectTimeout, 3 significant
 	// digits): one value per successful dial of the whole run, whatever
 	// then became of the request that needed it. Unlike the rest of the

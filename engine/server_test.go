@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"net"
 	"strconv"
 	"sync"
@@ -49,6 +50,27 @@ func startRaw(t testing.TB, b behaviour) *rawServer {
 		t.Fatal(err)
 	}
 	return serveRaw(t, ln, b)
+}
+
+// startRawTLS is startRaw over TLS with the certificate of testCert: the
+// behaviour's conn is a *tls.Conn (see tcpOf) and url is https://.
+func startRawTLS(t testing.TB, b behaviour) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serveRaw(t, tls.NewListener(ln, serverTLS(t)), b)
+	s.url = "https://" + s.addr + "/path?q=1"
+	return s
+}
+
+// tcpOf returns the TCP connection under c, which may be a *tls.Conn.
+func tcpOf(c net.Conn) *net.TCPConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	return c.(*net.TCPConn)
 }
 
 // serveRaw serves b on ln until the test ends or stop is called.

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -314,8 +315,9 @@ func (w *worker) drainBody() (truncated bool, err error) {
 	return truncated, err
 }
 
-// dial opens the worker's connection. On failure it returns the outcome of
-// the request that needed it and false.
+// dial opens the worker's connection, TCP and for https the TLS handshake,
+// both within ConnectTimeout. On failure it returns the outcome of the
+// request that needed it and false.
 func (w *worker) dial(ctx context.Context) (outcome, bool) {
 	deadline, cut := w.deadline(time.Now(), w.r.plan.ConnectTimeout)
 	w.dialer.Deadline = deadline
@@ -329,9 +331,24 @@ func (w *worker) dial(ctx context.Context) (outcome, bool) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	conn := c
+	if cfg := w.r.tls; cfg != nil {
+		// The handshake is part of opening the connection: same deadline,
+		// a failure is a connect error.
+		_ = c.SetDeadline(deadline)
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = c.Close()
+			if ctx.Err() != nil || (cut && !time.Now().Before(w.r.graceEnd)) {
+				return outcome{status: statusInFlight}, false
+			}
+			return outcome{status: statusError, kind: ErrConnect, err: &handshakeError{err}}, false
+		}
+		conn = tc
+	}
 	w.backoff = 0
-	w.conn = c
-	w.wire = wireConn{Conn: c}
+	w.conn = conn
+	w.wire = wireConn{Conn: conn}
 	w.br.Reset(&w.wire)
 	w.reused = false
 	w.stopWatch = context.AfterFunc(ctx, func() { _ = c.SetDeadline(longAgo) })

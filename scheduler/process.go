@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -101,6 +102,9 @@ type ProcessSpec struct {
 	// started. When its host is a loopback address or "localhost", the
 	// address must be free before the start (see ErrAddrInUse).
 	Ready string
+	// TLS verifies the server of an https Ready check; nil means Go's
+	// default (the system roots).
+	TLS *tls.Config
 	// ReadyTimeout is how long to wait for ready, setup included; zero or
 	// negative means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
@@ -187,6 +191,9 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 	probe, err := parseReady(spec.Ready)
 	if err != nil {
 		return nil, &processError{msg: fmt.Sprintf("scheduler: %s: %v", spec.Name, err), errs: []error{err}}
+	}
+	if probe != nil {
+		probe.tls = spec.TLS
 	}
 
 	var cpus []int
@@ -375,6 +382,7 @@ func (p *Process) waitReady(ctx context.Context, probe *readyProbe) error {
 	client := &http.Client{Transport: &http.Transport{
 		Proxy:             nil, // a loopback target must not go through HTTP_PROXY
 		DisableKeepAlives: true,
+		TLSClientConfig:   probe.tls,
 	}}
 	defer client.CloseIdleConnections()
 	wait := 10 * time.Millisecond
@@ -527,9 +535,10 @@ func exitPhrase(st *os.ProcessState) string {
 // readyProbe is a parsed ProcessSpec.Ready.
 type readyProbe struct {
 	raw      string
-	tcp      bool   // tcp:// rather than http(s)://
-	addr     string // host:port
-	loopback bool   // host is a loopback address or localhost
+	tcp      bool        // tcp:// rather than http(s)://
+	addr     string      // host:port
+	loopback bool        // host is a loopback address or localhost
+	tls      *tls.Config // ProcessSpec.TLS
 }
 
 // parseReady parses ProcessSpec.Ready; "" gives nil.

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -228,7 +229,8 @@ type state struct {
 }
 
 // New returns a Scheduler for cfg. It returns an error if cfg's schedule
-// does not parse.
+// does not parse or the engine cannot run one of its scenarios (see
+// [CheckPlans]: the error lists the problems at their YAML paths).
 func New(cfg *config.Config, o Options) (*Scheduler, error) {
 	if o.Engine == nil {
 		o.Engine = EngineFunc(func(ctx context.Context, p engine.Plan) (*engine.Result, error) {
@@ -256,11 +258,19 @@ func New(cfg *config.Config, o Options) (*Scheduler, error) {
 
 // ApplyConfig makes cfg the configuration of the next run. A run in
 // progress keeps the configuration it started with. It returns an error,
-// and keeps the old configuration, if cfg's schedule does not parse.
+// and keeps the old configuration, if cfg's schedule does not parse or the
+// engine cannot run one of its scenarios (see [CheckPlans]).
 func (s *Scheduler) ApplyConfig(cfg *config.Config) error {
 	sched, err := cfg.CronSchedule()
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
+	}
+	if errs := CheckPlans(cfg); len(errs) > 0 {
+		noun := "problems"
+		if len(errs) == 1 {
+			noun = "problem"
+		}
+		return fmt.Errorf("scheduler: the engine cannot run the config, %d %s:\n%w", len(errs), noun, errors.Join(errs...))
 	}
 	s.cfg.Store(&state{cfg: cfg, schedule: sched})
 	select {
@@ -500,7 +510,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 				stopTarget()
 				startTarget()
 			default:
-				if k > 0 && !s.settle(ctx, log, t.ReadyURL()) && ctx.Err() == nil {
+				if k > 0 && !s.settle(ctx, log, t.ReadyURL(), readyTLS(cfg, t)) && ctx.Err() == nil {
 					log.Warn("target did not settle after the previous scenario, restarting", "settle_timeout", s.opts.SettleTimeout)
 					stopTarget()
 					startTarget()
@@ -511,7 +521,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		if startErr != nil {
 			res.Err = startErr
 		} else {
-			s.runScenario(ctx, proc, res, func() bool { return s.settle(ctx, log, t.ReadyURL()) })
+			s.runScenario(ctx, proc, res, func() bool { return s.settle(ctx, log, t.ReadyURL(), readyTLS(cfg, t)) })
 		}
 		res.End = time.Now()
 		slog := log.With("scenario", sc.Name)
@@ -532,14 +542,15 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 }
 
 // settle waits until the http(s) readiness URL of a managed target answers
+// (verified with tlsConfig, nil meaning Go's default)
 // 2xx within settleProbeTimeout, for at most Options.SettleTimeout. It
 // reports whether the target settled; a readiness check that is not over
 // HTTP, or settling switched off, counts as settled.
-func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL string) bool {
+func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL string, tlsConfig *tls.Config) bool {
 	if s.opts.SettleTimeout < 0 || !strings.HasPrefix(readyURL, "http") {
 		return true
 	}
-	client := &http.Client{Timeout: settleProbeTimeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	client := &http.Client{Timeout: settleProbeTimeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, TLSClientConfig: tlsConfig}}
 	defer client.CloseIdleConnections()
 	start := time.Now()
 	deadline := start.Add(s.opts.SettleTimeout)
@@ -617,28 +628,6 @@ func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *Scenari
 	}
 }
 
-// Plan returns the engine plan of a scenario.
-func Plan(sc config.Scenario) engine.Plan {
-	l := sc.Load
-	p := engine.Plan{
-		URL:         sc.URL,
-		Method:      l.Method,
-		Connections: l.Connections,
-		Threads:     l.Threads,
-		Warmup:      l.Warmup,
-		Duration:    l.Duration,
-		Timeout:     l.Timeout,
-		Rate:        l.Rate,
-	}
-	if l.Body != "" {
-		p.Body = []byte(l.Body)
-	}
-	for _, h := range l.Headers {
-		p.Headers = append(p.Headers, engine.Header{Name: h.Name, Value: h.Value})
-	}
-	return p
-}
-
 // processSpec returns the spec of a target's managed process.
 func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) ProcessSpec {
 	p := t.Process
@@ -649,6 +638,7 @@ func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) Process
 		Env:          envList(p.Env),
 		Setup:        p.Setup,
 		Ready:        t.ReadyURL(),
+		TLS:          readyTLS(cfg, t),
 		ReadyTimeout: p.ReadyTimeout,
 		StopTimeout:  p.StopTimeout,
 		CPUs:         p.CPUs,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -28,6 +30,8 @@ type benchFlags struct {
 	body        string
 	latency     bool
 	json        bool
+	insecure    bool
+	caFile      string
 }
 
 func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
@@ -41,66 +45,108 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Flag("method", "Request method.").Short('m').Default("GET").StringVar(&f.method)
 	c.Flag("header", "Request header \"Name: value\"; repeatable (wrk -H).").Short('H').StringsVar(&f.headers)
 	c.Flag("body", "Request body.").StringVar(&f.body)
+	c.Flag("insecure", "https: accept any server certificate, for self-signed test servers (curl -k).").Short('k').BoolVar(&f.insecure)
+	c.Flag("cacert", "https: verify the server with the CA certificates of this PEM file instead of the system's (curl --cacert).").PlaceHolder("FILE").StringVar(&f.caFile)
 	c.Flag("latency", "Print the latency distribution (wrk --latency).").BoolVar(&f.latency)
 	c.Flag("json", "Print the result as JSON instead of wrk's layout.").BoolVar(&f.json)
-	c.Arg("url", "URL to load, http://host:port/path.").Required().StringVar(&f.url)
+	c.Arg("url", "URL to load, http://host:port/path or https://host:port/path.").Required().StringVar(&f.url)
 }
 
-// check validates the flags: zero values are not "use the default" on the
-// command line, where they are almost always a typo.
-func (f *benchFlags) check() error {
+// planFlags names the flag of each engine.Plan field, for the engine's
+// problems (engine.FieldProblem.Field); Headers[i] is the i-th --header.
+var planFlags = map[string]string{
+	"URL":                "the URL argument",
+	"Method":             "--method (-m)",
+	"Body":               "--body",
+	"Connections":        "--connections (-c)",
+	"Threads":            "--threads (-t)",
+	"Warmup":             "--warmup",
+	"Duration":           "--duration (-d)",
+	"Timeout":            "--timeout",
+	"ConnectTimeout":     "--connect-timeout",
+	"Rate":               "--rate (-R)",
+	"InsecureSkipVerify": "--insecure (-k)",
+	"CAFile":             "--cacert",
+}
+
+// plan returns the engine plan of the flags and every problem with them:
+// first the command line's own rules (zero values are not "use the
+// default" on the command line, where they are almost always a typo),
+// then the engine's ([engine.Plan.Validate]) named by flag, leaving out
+// those about a flag that already has one.
+func (f *benchFlags) plan() (engine.Plan, error) {
+	p := engine.Plan{
+		URL:                f.url,
+		Method:             f.method,
+		Connections:        f.connections,
+		Threads:            f.threads,
+		Warmup:             f.warmup,
+		Duration:           f.duration,
+		Timeout:            f.timeout,
+		ConnectTimeout:     f.connect,
+		Rate:               f.rate,
+		InsecureSkipVerify: f.insecure,
+		CAFile:             f.caFile,
+	}
+	if f.body != "" {
+		p.Body = []byte(f.body)
+	}
 	var errs []error
+	flagged := map[string]bool{}
+	add := func(flag, format string, args ...any) {
+		flagged[flag] = true
+		errs = append(errs, fmt.Errorf("%s "+format, append([]any{flag}, args...)...))
+	}
 	if f.connections < 1 {
-		errs = append(errs, fmt.Errorf("--connections (-c) %d: want at least 1", f.connections))
+		add(planFlags["Connections"], "%d: want at least 1", f.connections)
 	}
-	if f.threads < 0 || f.threads > max(f.connections, 1) {
-		errs = append(errs, fmt.Errorf("--threads (-t) %d: want 0 (one per CPU) up to --connections %d", f.threads, f.connections))
+	if f.threads > max(f.connections, 1) {
+		add(planFlags["Threads"], "%d: want 0 (one per CPU) up to --connections %d", f.threads, f.connections)
 	}
-	if f.duration <= 0 {
-		errs = append(errs, fmt.Errorf("--duration (-d) %s: want a positive duration such as 10s", f.duration))
+	if f.duration == 0 {
+		add(planFlags["Duration"], "%s: want a positive duration such as 10s", f.duration)
 	}
-	if f.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("--timeout %s: want a positive duration such as 2s", f.timeout))
+	if f.timeout == 0 {
+		add(planFlags["Timeout"], "%s: want a positive duration such as 2s", f.timeout)
 	}
-	if f.connect <= 0 {
-		errs = append(errs, fmt.Errorf("--connect-timeout %s: want a positive duration such as 10s", f.connect))
+	if f.connect == 0 {
+		add(planFlags["ConnectTimeout"], "%s: want a positive duration such as 10s", f.connect)
 	}
-	if f.warmup < 0 {
-		errs = append(errs, fmt.Errorf("--warmup %s: want zero or a positive duration", f.warmup))
+	for _, h := range f.headers {
+		hd, err := engine.ParseHeader(h)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--header (-H) %q: %w", h, err))
+			// Keep the indexes of the engine's problems those of f.headers.
+			hd = engine.Header{Name: "X-Unparsed", Value: ""}
+		}
+		p.Headers = append(p.Headers, hd)
 	}
-	if f.rate < 0 {
-		errs = append(errs, fmt.Errorf("--rate (-R) %g: want 0 (closed loop) or requests per second", f.rate))
+	var pe *engine.PlanError
+	if errors.As(p.Validate(), &pe) {
+		for _, fp := range pe.Problems {
+			flag, ok := planFlags[fp.Field]
+			if rest, isHeader := strings.CutPrefix(fp.Field, "Headers["); isHeader {
+				i, _ := strconv.Atoi(strings.TrimSuffix(rest, "]"))
+				flag, ok = fmt.Sprintf("--header (-H) %q", f.headers[i]), true
+			}
+			if !ok {
+				flag = fp.Field
+			}
+			if !flagged[flag] {
+				errs = append(errs, fmt.Errorf("%s: %s", flag, fp.Message))
+			}
+		}
 	}
-	return errors.Join(errs...)
+	return p, errors.Join(errs...)
 }
 
 // runBench runs one load test and prints it; it stops early on ctx. It
 // returns an error (exit 1), after printing the result, when not a single
 // connection could be made: the URL names nothing that listens.
 func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
-	if err := f.check(); err != nil {
+	p, err := f.plan()
+	if err != nil {
 		return usageError{err}
-	}
-	p := engine.Plan{
-		URL:            f.url,
-		Method:         f.method,
-		Connections:    f.connections,
-		Threads:        f.threads,
-		Warmup:         f.warmup,
-		Duration:       f.duration,
-		Timeout:        f.timeout,
-		ConnectTimeout: f.connect,
-		Rate:           f.rate,
-	}
-	if f.body != "" {
-		p.Body = []byte(f.body)
-	}
-	for _, h := range f.headers {
-		hd, err := engine.ParseHeader(h)
-		if err != nil {
-			return usageError{fmt.Errorf("--header %q: %w", h, err)}
-		}
-		p.Headers = append(p.Headers, hd)
 	}
 	res, err := engine.Run(ctx, p, nil)
 	if errors.Is(err, engine.ErrInvalidPlan) {
@@ -125,7 +171,11 @@ func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 		if len(res.ErrorSamples) > 0 {
 			reason = res.ErrorSamples[0]
 		}
-		return fmt.Errorf("bench %s: no connection could be made (%s): is the server up and the URL right?", f.url, reason)
+		hint := "is the server up and the URL right?"
+		if strings.Contains(reason, "tls: failed to verify certificate") {
+			hint = "give the CA that signed the server's certificate with --cacert FILE, or -k for a self-signed test server"
+		}
+		return fmt.Errorf("bench %s: no connection could be made (%s): %s", f.url, reason, hint)
 	}
 	return werr
 }

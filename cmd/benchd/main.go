@@ -171,7 +171,7 @@ func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
 	if f.configFile != "" {
-		cfg, err = config.Load(f.configFile)
+		cfg, err = config.LoadWith(f.configFile, scheduler.CheckPlans)
 		if err != nil {
 			return nil, fmt.Errorf("load --config.file %s: %w", f.configFile, err)
 		}
@@ -179,7 +179,7 @@ func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
 		if strings.TrimSpace(f.storagePath) == "" {
 			return nil, usageError{errors.New("--storage.path is empty: the embedded default matrix unpacks its Django project there (give a directory, such as data/)")}
 		}
-		cfg, err = config.Default()
+		cfg, err = config.DefaultWith(scheduler.CheckPlans)
 		if err != nil {
 			return nil, fmt.Errorf("load the embedded default config: %w", err)
 		}
@@ -214,9 +214,10 @@ func checkConfig(f *flags, stdout io.Writer) error {
 	name := f.configFile
 	if name == "" {
 		name = "embedded default"
-		cfg, err = config.Default()
+		cfg, err = config.DefaultWith(scheduler.CheckPlans)
 	} else {
-		cfg, err = config.Load(f.configFile)
+		// The engine's own check of every scenario, as each run makes it.
+		cfg, err = config.LoadWith(f.configFile, scheduler.CheckPlans)
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "%s: INVALID\n", name)
