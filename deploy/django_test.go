@@ -715,21 +715,35 @@ func TestDjangoServers(t *testing.T) {
 	}
 }
 
-func TestDjangoDelay(t *testing.T) {
+// TestDjangoRegressionKnobs checks the two settings that slow the reference
+// views on purpose: a sleep (BENCHD_DJANGO_DELAY_MS) and CPU work
+// (BENCHD_DJANGO_BURN_LOOPS). Only lower bounds on time are asserted: a busy
+// machine can make a request slower, never faster.
+func TestDjangoRegressionKnobs(t *testing.T) {
 	t.Parallel()
 	requireDjangoStack(t)
-	const delay = 300 * time.Millisecond
-	base := startDjango(t, serverConfigs[2], fmt.Sprintf("BENCHD_DJANGO_DELAY_MS=%d", delay.Milliseconds()))
-	for _, mode := range []string{"sync", "async"} {
-		t.Run(mode, func(t *testing.T) {
-			r, err := fetch(t, base, "/myapp/"+mode+"/json", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.mode = mode
-			endpointChecks[0].check(t, r)
-			if r.elapsed < delay {
-				t.Errorf("json answered in %v with BENCHD_DJANGO_DELAY_MS=%d, want ≥ %v", r.elapsed, delay.Milliseconds(), delay)
+	for _, knob := range []struct {
+		name, env string
+		// atLeast is a bound every machine meets: 2,000,000 burn rounds are
+		// about 2·10⁹ instructions, 0.8 s here; no core runs them in 0.2 s.
+		atLeast time.Duration
+	}{
+		{"delay", "BENCHD_DJANGO_DELAY_MS=300", 300 * time.Millisecond},
+		{"burn", "BENCHD_DJANGO_BURN_LOOPS=2000000", 200 * time.Millisecond},
+	} {
+		t.Run(knob.name, func(t *testing.T) {
+			t.Parallel()
+			base := startDjango(t, serverConfigs[2], knob.env)
+			for _, mode := range []string{"sync", "async"} {
+				r, err := fetch(t, base, "/myapp/"+mode+"/json", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.mode = mode
+				endpointChecks[0].check(t, r)
+				if r.elapsed < knob.atLeast {
+					t.Errorf("%s json answered in %v with %s, want ≥ %v", mode, r.elapsed, knob.env, knob.atLeast)
+				}
 			}
 		})
 	}
@@ -791,6 +805,8 @@ func TestDjangoManagement(t *testing.T) {
 		for _, setting := range []string{
 			"BENCHD_DJANGO_DELAY_MS=abc",
 			"BENCHD_DJANGO_DELAY_MS=-5",
+			"BENCHD_DJANGO_BURN_LOOPS=1.5",
+			"BENCHD_DJANGO_BURN_LOOPS=-1",
 			"BENCHD_DJANGO_DB_ENGINE=mysql",
 		} {
 			name, _, _ := strings.Cut(setting, "=")

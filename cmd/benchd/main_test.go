@@ -221,7 +221,7 @@ func TestServeEndToEnd(t *testing.T) {
 	defer cancel()
 	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", t.TempDir(),
 		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
-	var stderr bytes.Buffer
+	var stderr testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -531,7 +531,7 @@ endpoints:
 	defer cancel()
 	web := freePort(t)
 	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", storage, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", web))
-	var stderr bytes.Buffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/internal/djangotest"
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 // TestRegressionDetectedLive runs benchd serve over two Django targets run
@@ -58,7 +58,7 @@ regression:
 	defer cancel()
 	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", filepath.Join(dir, "data"),
 		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", web))
-	var stderr bytes.Buffer
+	var stderr testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
