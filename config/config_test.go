@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -223,18 +224,22 @@ func fieldErrorsOf(err error) []*FieldError {
 	var walk func(error)
 	walk = func(err error) {
 		var fe *FieldError
-		if errors.As(err, &fe) && fe == err {
+		if errors.As(err, &fe) && errors.Is(err, fe) {
 			out = append(out, fe)
 			return
 		}
-		switch u := err.(type) {
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				walk(e)
-			}
-		case interface{ Unwrap() error }:
-			if e := u.Unwrap(); e != nil {
-				walk(e)
+		{
+			var u interface{ Unwrap() []error }
+			var u1 interface{ Unwrap() error }
+			switch {
+			case errors.As(err, &u):
+				for _, e := range u.Unwrap() {
+					walk(e)
+				}
+			case errors.As(err, &u1):
+				if e := u1.Unwrap(); e != nil {
+					walk(e)
+				}
 			}
 		}
 	}
@@ -844,7 +849,7 @@ func TestDocsExample(t *testing.T) {
 	if s, _ := c.Scenario("gunicorn-gevent/sync/search"); s.Load.Connections != 50 || s.Load.Duration != time.Minute {
 		t.Errorf("search on gunicorn-gevent: %+v", s.Load)
 	}
-	if s, _ := c.Scenario("staging/async/create"); s.Load.Rate != 100 || s.Load.Method != "POST" || len(s.Load.Headers) != 2 {
+	if s, _ := c.Scenario("staging/async/create"); s.Load.Rate != 100 || s.Load.Method != http.MethodPost || len(s.Load.Headers) != 2 {
 		t.Errorf("create: %+v", s.Load)
 	}
 }

@@ -262,7 +262,7 @@ func isToken(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		b := s[i]
-		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte(tokenChars, b) >= 0) {
+		if ('a' > b || b > 'z') && ('A' > b || b > 'Z') && ('0' > b || b > '9') && strings.IndexByte(tokenChars, b) < 0 {
 			return false
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -529,10 +530,8 @@ func (r *runner) addSample(kind ErrorKind, err error) {
 		return
 	}
 	msg := kind.String() + ": " + r.errorText(kind, err)
-	for _, s := range r.samples {
-		if s == msg {
-			return
-		}
+	if slices.Contains(r.samples, msg) {
+		return
 	}
 	r.samples = append(r.samples, msg)
 }
