@@ -30,9 +30,8 @@ run: setup build ## Install what is missing, build, and run the daemon on the em
 	./benchd serve
 
 .PHONY: test
-test: setup ## Run the whole test suite, real servers included (race detector on), after go vet.
+test: setup lint ## Run the whole test suite, real servers included (race detector on), after the linters.
 	$(GO) mod download
-	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 	@# The regression detector's statistical trials: long, and without -race.
 	$(GO) test -count=1 -run TestTrials ./regress
@@ -51,7 +50,9 @@ vet: ## go vet and a gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 .PHONY: lint
-lint: vet ## Static checks (go vet, gofmt).
+lint: vet ## Static checks: go vet, gofmt, and golangci-lint (.golangci.yml: import directions, docs, slog, errors), installed by scripts/tools.sh.
+	bash scripts/tools.sh
+	bin/golangci-lint run ./...
 
 .PHONY: tidy-check
 tidy-check: ## Fail if go.mod/go.sum are not tidy.

@@ -112,7 +112,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{opts: o, log: o.Logger}
 	mux := http.NewServeMux()
-	var metrics http.Handler = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+	var metrics = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
 		EnableOpenMetrics: true,
 	})
@@ -205,7 +205,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	<-errc
+	_ = <-errc // Serve's own error after Shutdown is http.ErrServerClosed
 	if err != nil {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}

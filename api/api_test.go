@@ -212,7 +212,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var resp *http.Response
-			for i := 0; i < 50; i++ { // the server may not be serving yet
+			for range 50 { // the server may not be serving yet
 				req, _ := http.NewRequest(http.MethodGet, url, nil)
 				if c.user != "" {
 					req.SetBasicAuth(c.user, c.pw)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
 	// CRON_TZ=Zone in a schedule needs the time zone database; embed it so
 	// that works in images without /usr/share/zoneinfo.
 	_ "time/tzdata"
@@ -443,8 +444,7 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 	}
 	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart}
 	if err := decode(data, c); err != nil {
-		var errs fieldErrors
-		if errors.As(err, &errs) {
+		if errs, ok := errors.AsType[fieldErrors](err); ok {
 			return nil, problems(where, errs)
 		}
 		return nil, fmt.Errorf("%s%w", where, err)
@@ -454,12 +454,12 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 	if check != nil {
 		at := map[string]bool{}
 		for _, e := range errs {
-			if fe, ok := e.(*FieldError); ok {
+			if fe, ok := errors.AsType[*FieldError](e); ok {
 				at[fe.Path] = true
 			}
 		}
 		for _, e := range check(c) {
-			if fe, ok := e.(*FieldError); !ok || !at[fe.Path] {
+			if fe, ok := errors.AsType[*FieldError](e); !ok || !at[fe.Path] {
 				errs = append(errs, e)
 			}
 		}
@@ -495,8 +495,7 @@ func decode(data []byte, c *Config) (err error) {
 	if errors.Is(err, io.EOF) {
 		return nil // an empty document: the defaults only
 	}
-	var typeErr *yaml.TypeError
-	if errors.As(err, &typeErr) {
+	if typeErr, ok := errors.AsType[*yaml.TypeError](err); ok {
 		return locate(data, typeErr.Errors)
 	}
 	if err != nil {

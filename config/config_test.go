@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -221,12 +222,13 @@ func fieldErrorsOf(err error) []*FieldError {
 	var out []*FieldError
 	var walk func(error)
 	walk = func(err error) {
-		var fe *FieldError
-		if errors.As(err, &fe) && fe == err {
+		// A tree walk of its own: errors.As would look through the wrapping
+		// this function must see.
+		if fe, ok := err.(*FieldError); ok { //nolint:errorlint // the node itself, not its chain
 			out = append(out, fe)
 			return
 		}
-		switch u := err.(type) {
+		switch u := err.(type) { //nolint:errorlint // the node itself, not its chain
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
 				walk(e)
@@ -853,7 +855,7 @@ func TestDocsExample(t *testing.T) {
 	if s, _ := c.Scenario("gunicorn-gevent/sync/search"); s.Load.Connections != 50 || s.Load.Duration != time.Minute {
 		t.Errorf("search on gunicorn-gevent: %+v", s.Load)
 	}
-	if s, _ := c.Scenario("staging/async/create"); s.Load.Rate != 100 || s.Load.Method != "POST" || len(s.Load.Headers) != 2 {
+	if s, _ := c.Scenario("staging/async/create"); s.Load.Rate != 100 || s.Load.Method != http.MethodPost || len(s.Load.Headers) != 2 {
 		t.Errorf("create: %+v", s.Load)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"maps"
+	"net/http"
 	"os"
 	"regexp"
 	"runtime"
@@ -139,7 +140,7 @@ func checkSeed(t *testing.T, c *Config) {
 		if s.Load.Timeout != seedTimeout(s.Endpoint) {
 			t.Errorf("%s: timeout %v, want %v", s.Name, s.Load.Timeout, seedTimeout(s.Endpoint))
 		}
-		if s.Load.Warmup != 2*time.Second || s.Load.Threads != 0 || s.Load.Method != "GET" || s.Load.Rate != 0 ||
+		if s.Load.Warmup != 2*time.Second || s.Load.Threads != 0 || s.Load.Method != http.MethodGet || s.Load.Rate != 0 ||
 			s.Load.Body != "" || len(s.Load.Headers) != 0 {
 			t.Errorf("%s: load %+v, want 2s warm-up, 0 threads, GET, closed loop, no body or headers", s.Name, s.Load)
 		}

@@ -13,7 +13,7 @@ import (
 // FuzzParse checks that Parse never panics, that its errors carry the
 // package prefix, and that what it accepts is sound: valid again, with unique
 // scenario names and parseable URLs, and the same matrix after a YAML round
-// trip. Run it with: go test -fuzz=FuzzParse ./config
+// trip. Run it with: go test -fuzz=FuzzParse ./config.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob("testdata/*.yml")
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+
 	"github.com/benchd/benchd/internal/testutil"
 )
 
@@ -91,7 +92,7 @@ func requireDjangoStack(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s cannot check its modules: %v", python, err)
 		}
-		for _, module := range strings.Fields(string(out)) {
+		for module := range strings.FieldsSeq(string(out)) {
 			for _, m := range pythonModules {
 				if m.module == module && !slices.Contains(missing, m.pkg) {
 					missing = append(missing, m.pkg)
@@ -229,8 +230,8 @@ func startDjango(t *testing.T, cfg serverConfig, extraEnv ...string) string {
 		stopping := time.Now()
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
-		case <-exited:
-			t.Logf("%s stopped in %v", cfg.name, time.Since(stopping).Round(time.Millisecond))
+		case err := <-exited:
+			t.Logf("%s stopped in %v (%v)", cfg.name, time.Since(stopping).Round(time.Millisecond), err)
 		case <-time.After(stopGrace):
 			t.Errorf("%s did not exit within %v of SIGTERM", cfg.name, stopGrace)
 		}
@@ -577,7 +578,7 @@ func startServices(t *testing.T) *services {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
+		_ = <-exited // killed: its exit status says so
 	})
 	deadline := time.Now().Add(readyTimeout)
 	for {

@@ -10,7 +10,7 @@ import (
 // request on a kept-alive connection allocates nothing.
 func TestRequestLoopAllocs(t *testing.T) {
 	ctx := t.Context()
-	w := newLoopWorker(t, ctx)
+	w := newLoopWorker(ctx, t)
 	allocs := testing.AllocsPerRun(1000, func() { w.request1(ctx, t) })
 	if allocs > 0 {
 		t.Errorf("%.2f allocations per request, want 0", allocs)

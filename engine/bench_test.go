@@ -8,7 +8,7 @@ import (
 
 // newLoopWorker returns a worker with an open connection to a server that
 // answers every request with okResponse, inside a run that lasts an hour.
-func newLoopWorker(tb testing.TB, ctx context.Context) *worker {
+func newLoopWorker(ctx context.Context, tb testing.TB) *worker {
 	tb.Helper()
 	srv := startRaw(tb, respond(okResponse))
 	tg, err := compile(Plan{URL: srv.url, Connections: 1, Timeout: 5 * time.Second})
@@ -43,7 +43,7 @@ func (w *worker) request1(ctx context.Context, tb testing.TB) {
 // allocate.
 func BenchmarkRequestLoop(b *testing.B) {
 	ctx := b.Context()
-	w := newLoopWorker(b, ctx)
+	w := newLoopWorker(ctx, b)
 	b.ReportAllocs()
 	for b.Loop() {
 		w.request1(ctx, b)

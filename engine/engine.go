@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -459,10 +460,8 @@ func (r *runner) addSample(kind ErrorKind, err error) {
 		return
 	}
 	msg := kind.String() + ": " + r.errorText(kind, err)
-	for _, s := range r.samples {
-		if s == msg {
-			return
-		}
+	if slices.Contains(r.samples, msg) {
+		return
 	}
 	r.samples = append(r.samples, msg)
 }
@@ -473,8 +472,7 @@ func (r *runner) errorText(kind ErrorKind, err error) string {
 	if kind == ErrTimeout {
 		return "no complete response within " + r.plan.Timeout.String()
 	}
-	var hs *handshakeError
-	if errors.As(err, &hs) {
+	if hs, ok := errors.AsType[*handshakeError](err); ok {
 		return hs.Error()
 	}
 	var op *net.OpError

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -190,7 +191,7 @@ func loadCA(file string) (*x509.CertPool, string) {
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Sprintf("%s holds no PEM certificate (want -----BEGIN CERTIFICATE----- blocks)", file)
+		return nil, file + " holds no PEM certificate (want -----BEGIN CERTIFICATE----- blocks)"
 	}
 	return pool, ""
 }
@@ -198,7 +199,8 @@ func loadCA(file string) (*x509.CertPool, string) {
 // unwrapURLError drops url.Error's "parse <url>:" prefix, which repeats the
 // URL the message quotes anyway.
 func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
+	ue := &url.Error{}
+	if errors.As(err, &ue) {
 		return fmt.Errorf("%q: %w", ue.URL, ue.Err)
 	}
 	return err

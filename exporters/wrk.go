@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,9 +156,9 @@ func histStats(h *hdrhistogram.Histogram) stats {
 		}
 	}
 	s.within = float64(in) / float64(s.count) * 100
-	for i := len(bars) - 1; i >= 0; i-- {
-		if bars[i].Count > 0 {
-			s.max = bucketMiddle(bars[i])
+	for _, bar := range slices.Backward(bars) {
+		if bar.Count > 0 {
+			s.max = bucketMiddle(bar)
 			break
 		}
 	}

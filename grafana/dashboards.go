@@ -2,6 +2,7 @@ package grafana
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -18,9 +19,11 @@ import (
 // selector: sel("m", `quantile="0.99"`) is m{quantile="0.99", target=~...}.
 func sel(metric string, extra ...string) string {
 	m := ""
+	var mSb21 strings.Builder
 	for _, e := range extra {
-		m += e + ", "
+		mSb21.WriteString(e + ", ")
 	}
+	m += mSb21.String()
 	return metric + "{" + m + scenarioSelector + "}"
 }
 
@@ -198,7 +201,7 @@ func scenario() *dashboard.DashboardBuilder {
 		Title("Since the last run").
 		Description("Time since the last run of each scenario ended.").
 		Datasource(datasourceRef()).
-		WithTarget(query("A", fmt.Sprintf("time() - %s", sel("benchd_scenario_last_run_timestamp_seconds")), scenarioLegend)).
+		WithTarget(query("A", "time() - "+sel("benchd_scenario_last_run_timestamp_seconds"), scenarioLegend)).
 		Unit("s").
 		Span(12).Height(9))
 	return b

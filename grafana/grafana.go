@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
@@ -89,7 +88,7 @@ const scenarioLegend = "{{target}}/{{mode}}/{{endpoint}}"
 
 // datasourceRef points panels at the dashboard's datasource variable.
 func datasourceRef() common.DataSourceRef {
-	return common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
+	return common.DataSourceRef{Type: new("prometheus"), Uid: new("${datasource}")}
 }
 
 // newDashboard starts a dashboard with benchd's common settings: the
@@ -128,7 +127,7 @@ func scenarioVariables(b *dashboard.DashboardBuilder) *dashboard.DashboardBuilde
 		return dashboard.NewQueryVariableBuilder(name).
 			Label(label).
 			Datasource(datasourceRef()).
-			Query(dashboard.StringOrMap{String: cog.ToPtr(query)}).
+			Query(dashboard.StringOrMap{String: new(query)}).
 			Definition(query).
 			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 			Sort(dashboard.VariableSortAlphabeticalAsc).
@@ -172,7 +171,7 @@ type step struct {
 func steps(base string, from ...step) *dashboard.ThresholdsConfigBuilder {
 	s := []dashboard.Threshold{{Color: base}}
 	for _, f := range from {
-		s = append(s, dashboard.Threshold{Value: cog.ToPtr(f.value), Color: f.color})
+		s = append(s, dashboard.Threshold{Value: new(f.value), Color: f.color})
 	}
 	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(s)
 }

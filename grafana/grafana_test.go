@@ -316,7 +316,7 @@ func TestAlertRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	anchors := map[string]bool{}
-	for _, line := range strings.Split(string(runbook), "\n") {
+	for line := range strings.SplitSeq(string(runbook), "\n") {
 		if h, ok := strings.CutPrefix(line, "## "); ok {
 			anchors[strings.ToLower(strings.ReplaceAll(strings.TrimSpace(h), " ", "-"))] = true
 		}

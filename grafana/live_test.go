@@ -2,6 +2,7 @@ package grafana
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -11,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,12 +36,23 @@ var liveSubstitutions = strings.NewReplacer(
 // returns data, that every metric the dashboards name is one Prometheus
 // scraped from benchd, that histogram_quantile over the latency histogram
 // gives a latency, and that every rule evaluates without error.
+// goTool returns the go command that runs the tests: go test puts its
+// GOROOT/bin first on the tests' PATH.
+func goTool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is not on PATH (go test puts it there): %v", err)
+	}
+	return p
+}
+
 func TestLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts benchd and prometheus")
 	}
 	promBin := tool(t, "prometheus", "prometheus")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin := goTool(t)
 	dir := t.TempDir()
 	deadline := time.Now().Add(50 * time.Second)
 
@@ -182,7 +193,7 @@ endpoints:
 				v, err := instantQuery(api, expr)
 				last = err
 				if err == nil && needsData && len(v) == 0 {
-					last = fmt.Errorf("no data")
+					last = errors.New("no data")
 				}
 				if last == nil || time.Now().After(deadline) {
 					break
@@ -247,7 +258,7 @@ endpoints:
 				return err
 			}
 			if len(alerts) == 0 {
-				return fmt.Errorf("none yet")
+				return errors.New("none yet")
 			}
 			return nil
 		})

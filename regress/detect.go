@@ -3,6 +3,7 @@ package regress
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -161,12 +162,8 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	effect, floor := DefaultMinEffect(), DefaultAbsFloor()
-	for s, v := range o.MinEffect {
-		effect[s] = v
-	}
-	for s, v := range o.AbsFloor {
-		floor[s] = v
-	}
+	maps.Copy(effect, o.MinEffect)
+	maps.Copy(floor, o.AbsFloor)
 	o.MinEffect, o.AbsFloor = effect, floor
 	if o.Confirm <= 0 {
 		o.Confirm = DefaultConfirm
@@ -493,11 +490,12 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	}
 	if floor > 0 {
 		b := v.BaselineMedian + offset
-		if dir > 0 {
+		switch {
+		case dir > 0:
 			t.minLog = math.Max(t.minLog, math.Log1p(floor/b))
-		} else if floor < b {
+		case floor < b:
 			t.minLog = math.Max(t.minLog, -math.Log1p(-floor/b))
-		} else {
+		default:
 			t.minLog = math.Inf(1)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -63,7 +64,7 @@ func (m *matrix) run() {
 			if step, ok := m.steps[k]; ok && n >= m.stepAt {
 				v *= step
 			}
-			m.series[k] = append(m.series[k], Point{RunID: fmt.Sprint(n), Value: v, Valid: true})
+			m.series[k] = append(m.series[k], Point{RunID: strconv.Itoa(n), Value: v, Valid: true})
 		}
 	}
 }

@@ -85,7 +85,7 @@ func TestStartProcessCPUs(t *testing.T) {
 			p, err := StartProcess(t.Context(), spec)
 			if tt.wantErr != "" {
 				if err == nil {
-					p.Stop(t.Context())
+					_ = p.Stop(t.Context())
 					t.Fatalf("StartProcess succeeded, want %q", tt.wantErr)
 				}
 				if !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "scheduler: target pinned: ") {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,7 +128,7 @@ func TestTargetDiesMidScenario(t *testing.T) {
 				t.Fatal(err)
 			}
 			port, nextPort := freePort(t), freePort(t)
-			process := strings.NewReplacer("PORT", fmt.Sprint(port), "DIR", dir).Replace(tt.process)
+			process := strings.NewReplacer("PORT", strconv.Itoa(port), "DIR", dir).Replace(tt.process)
 			cfg := parseConfig(t, fmt.Sprintf(`
 schedule: "@every 1h"
 run_on_start: false

@@ -71,8 +71,7 @@ func CheckPlans(cfg *config.Config) []error {
 	// everywhere), then each scenario for what only the whole plan shows
 	// (its URL, its target's TLS files).
 	for _, ly := range settingsLayers(cfg) {
-		var pe *engine.PlanError
-		if errors.As(settingsPlan(ly.s).Validate(), &pe) {
+		if pe, ok := errors.AsType[*engine.PlanError](settingsPlan(ly.s).Validate()); ok {
 			for _, fp := range pe.Problems {
 				if key := settingsKey(fp.Field); key != "" {
 					add(ly.path+"."+key, fp.Message, "")
@@ -81,8 +80,7 @@ func CheckPlans(cfg *config.Config) []error {
 		}
 	}
 	for _, sc := range cfg.Scenarios() {
-		var pe *engine.PlanError
-		if errors.As(Plan(sc).Validate(), &pe) {
+		if pe, ok := errors.AsType[*engine.PlanError](Plan(sc).Validate()); ok {
 			for _, fp := range pe.Problems {
 				add(planPath(cfg, sc, fp.Field), fp.Message, sc.Name)
 			}

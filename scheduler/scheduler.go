@@ -524,14 +524,14 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 			s.runScenario(ctx, proc, res, func() bool { return s.settle(ctx, log, t.ReadyURL(), readyTLS(cfg, t)) })
 		}
 		res.End = time.Now()
-		slog := log.With("scenario", sc.Name)
+		scLog := log.With("scenario", sc.Name)
 		switch {
 		case res.Err != nil && ctx.Err() != nil:
-			slog.Info("scenario cut short: the run was cancelled", "err", res.Err)
+			scLog.Info("scenario cut short: the run was cancelled", "err", res.Err)
 		case res.Err != nil:
-			slog.Error("scenario failed", "err", res.Err)
+			scLog.Error("scenario failed", "err", res.Err)
 		default:
-			slog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
+			scLog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
 				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
 				"timeouts", res.Result.Errors[engine.ErrTimeout],
 				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds())

@@ -427,7 +427,7 @@ endpoints:
 		time.Sleep(time.Minute) // next tick runs
 		synctest.Wait()
 		cancel()
-		<-done
+		_ = <-done // the loop's error after cancel is context.Canceled
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		var triggers []string

@@ -210,7 +210,7 @@ func killChildAfter(t *testing.T, dir, prefix string, acks int, delay time.Durat
 	}
 	timeout := time.NewTimer(2 * time.Minute)
 	defer timeout.Stop()
-	for n := 0; n < acks; n++ {
+	for n := range acks {
 		select {
 		case line, ok := <-lines:
 			if !ok {

@@ -466,9 +466,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 		wg   sync.WaitGroup
 		done = make(chan struct{})
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		defer close(done)
 		for i := range scenarios {
 			if err := s.SaveScenario(ctx, want[i]); err != nil {
@@ -479,12 +477,10 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 		if err := s.FinishRun(ctx, runID, base.Add(time.Hour), OutcomeSuccess, ""); err != nil {
 			t.Errorf("FinishRun: %v", err)
 		}
-	}()
+	})
 	reads := make([]int, readers)
 	for w := range readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			last := -1
 			for {
 				select {
@@ -521,7 +517,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 					t.Errorf("reader %d: History: %v", w, err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	t.Logf("reads per reader while %d scenarios were saved: %v", scenarios, reads)

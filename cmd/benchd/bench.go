@@ -121,8 +121,7 @@ func (f *benchFlags) plan() (engine.Plan, error) {
 		}
 		p.Headers = append(p.Headers, hd)
 	}
-	var pe *engine.PlanError
-	if errors.As(p.Validate(), &pe) {
+	if pe, ok := errors.AsType[*engine.PlanError](p.Validate()); ok {
 		for _, fp := range pe.Problems {
 			flag, ok := planFlags[fp.Field]
 			if rest, isHeader := strings.CutPrefix(fp.Field, "Headers["); isHeader {

@@ -127,7 +127,7 @@ func TestUpstream(t *testing.T) {
 		done <- runWith(ctx, []string{"upstream", "--listen-address", addr}, &out, &out)
 	}()
 	var body []byte
-	for i := 0; i < 100; i++ {
+	for range 100 {
 		resp, err := http.Get("http://" + addr + "/anything")
 		if err == nil {
 			body, _ = io.ReadAll(resp.Body)

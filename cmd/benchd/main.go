@@ -151,8 +151,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = checkConfig(&f, stdout)
 	}
 	if err != nil {
-		var usage usageError
-		if errors.As(err, &usage) {
+		if _, ok := errors.AsType[usageError](err); ok {
 			fmt.Fprintf(stderr, "benchd: %v\n", err)
 			return 2
 		}

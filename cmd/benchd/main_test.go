@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -193,7 +194,7 @@ func TestMatrixEndToEnd(t *testing.T) {
 		}
 	}
 	var runs []string
-	for _, l := range strings.Split(sum, "\n") {
+	for l := range strings.SplitSeq(sum, "\n") {
 		if id, ok := strings.CutPrefix(l, "run "); ok {
 			runs = append(runs, strings.Fields(id)[0])
 		}
@@ -252,9 +253,7 @@ func TestServeEndToEnd(t *testing.T) {
 		l := map[string]string{"target": parts[0], "mode": parts[1], "endpoint": parts[2]}
 		with := func(k, v string) map[string]string {
 			m := map[string]string{k: v}
-			for a, b := range l {
-				m[a] = b
-			}
+			maps.Copy(m, l)
 			return m
 		}
 		if v := value(families, "benchd_requests_total", with("class", "2xx")); v <= 0 {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -123,7 +124,7 @@ func writePlan(w io.Writer, plan []config.Scenario) error {
 		}
 		threads := "GOMAXPROCS"
 		if l.Threads > 0 {
-			threads = fmt.Sprint(l.Threads)
+			threads = strconv.Itoa(l.Threads)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", sc.Name, l.Connections, threads, l.Warmup, l.Duration, l.Timeout, rate, l.Repeats, sc.URL)
 		total += time.Duration(l.Repeats) * (l.Warmup + l.Duration + l.Timeout)

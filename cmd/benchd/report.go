@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -62,7 +64,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	switch {
 	case len(rf.diff) > 0:
 		if len(rf.diff) != 2 {
-			return usageError{fmt.Errorf("--diff takes two runs: --diff RUN_A --diff RUN_B")}
+			return usageError{errors.New("--diff takes two runs: --diff RUN_A --diff RUN_B")}
 		}
 		a, err := load(rf.diff[0])
 		if err != nil {
@@ -257,10 +259,10 @@ func writeDiff(w io.Writer, a, b *store.Run) error {
 		rpsA, rpsB, p99A, p99B := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		toA, toB := "-", "-"
 		if sa != nil {
-			rpsA, p99A, toA = sa.RequestsPerSecond, sa.P99, fmt.Sprint(sa.Errors[store.ErrorTimeout])
+			rpsA, p99A, toA = sa.RequestsPerSecond, sa.P99, strconv.FormatUint(sa.Errors[store.ErrorTimeout], 10)
 		}
 		if sb != nil {
-			rpsB, p99B, toB = sb.RequestsPerSecond, sb.P99, fmt.Sprint(sb.Errors[store.ErrorTimeout])
+			rpsB, p99B, toB = sb.RequestsPerSecond, sb.P99, strconv.FormatUint(sb.Errors[store.ErrorTimeout], 10)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
 			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB)
