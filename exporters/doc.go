@@ -1,9 +1,8 @@
-// Package exporters turns engine results into what people and other
-// systems read: Prometheus metrics, OpenTelemetry spans, and reports (wrk's
-// text layout with [WriteWrk], JSON, and Markdown like the seed document).
+// Package exporters turns engine results into what other systems read:
+// Prometheus metrics (collectors registered on an injected Registerer) and
+// OpenTelemetry spans. Reports for people are the report package's.
 //
 // It adapts [engine.Result] values after a scenario has ended; it never
-// touches the request hot path and applies no load itself. Report writers
-// are plain functions of their input and safe for concurrent use; the
-// concurrency of collectors is documented on each type.
+// touches the request hot path and applies no load itself. The concurrency
+// of collectors is documented on each type.
 package exporters

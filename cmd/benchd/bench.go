@@ -12,7 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/benchd/benchd/engine"
-	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/report"
 )
 
 // benchFlags are the flags of `benchd bench`, named as wrk's.
@@ -158,9 +158,9 @@ func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 	// still report the interruption.
 	var werr error
 	if f.json {
-		werr = exporters.WriteJSON(stdout, res)
+		werr = report.WriteJSON(stdout, res)
 	} else {
-		werr = exporters.WriteWrk(stdout, res, exporters.WrkOptions{Latency: f.latency})
+		werr = report.WriteWrk(stdout, res, report.WrkOptions{Latency: f.latency})
 	}
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", f.url, err)

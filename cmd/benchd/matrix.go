@@ -16,6 +16,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/regress"
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/scheduler"
 )
 
@@ -87,15 +88,15 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return err
 	}
-	entries := make([]exporters.Entry, 0, len(rep.Results))
+	entries := make([]report.Entry, 0, len(rep.Results))
 	for _, r := range rep.Results {
 		entries = append(entries, entry(cfg, r))
 	}
 	switch f.matrix.format {
 	case "markdown":
-		err = exporters.WriteMarkdown(stdout, entries)
+		err = report.WriteMarkdown(stdout, entries)
 	case "json":
-		err = exporters.WriteEntriesJSON(stdout, entries)
+		err = report.WriteEntriesJSON(stdout, entries)
 	}
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -170,7 +171,7 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	}
 	fmt.Fprintf(o.out, "== %s ==\n", r.Scenario.Name)
 	if r.Result != nil {
-		_ = exporters.WriteWrk(o.out, r.Result, exporters.WrkOptions{RepeatRequestsPerSecond: repeatRates(r)})
+		_ = report.WriteWrk(o.out, r.Result, report.WrkOptions{RepeatRequestsPerSecond: repeatRates(r)})
 	}
 	if r.Err != nil {
 		fmt.Fprintf(o.out, "Failed: %v\n", r.Err)
@@ -200,9 +201,9 @@ func repeatRates(r *scheduler.ScenarioResult) []float64 {
 	return out
 }
 
-func entry(cfg *config.Config, r *scheduler.ScenarioResult) exporters.Entry {
+func entry(cfg *config.Config, r *scheduler.ScenarioResult) report.Entry {
 	sc := r.Scenario
-	e := exporters.Entry{
+	e := report.Entry{
 		Scenario:                sc.Name,
 		Target:                  sc.Target,
 		Mode:                    sc.Mode,

@@ -15,7 +15,7 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
-	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
 
@@ -87,7 +87,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		return err
 	}
 	titles := reportTitles(f)
-	entries := make([]exporters.Entry, len(run.Scenarios))
+	entries := make([]report.Entry, len(run.Scenarios))
 	for i := range run.Scenarios {
 		entries[i] = storedEntry(&run.Scenarios[i])
 		entries[i].TargetTitle = titles[entries[i].Target]
@@ -95,14 +95,14 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	switch rf.format {
 	case "markdown":
-		return exporters.WriteMarkdown(stdout, entries)
+		return report.WriteMarkdown(stdout, entries)
 	case "json":
-		return exporters.WriteEntriesJSON(stdout, entries)
+		return report.WriteEntriesJSON(stdout, entries)
 	}
 	for _, e := range entries {
 		fmt.Fprintf(stdout, "== %s ==\n", e.Scenario)
 		if e.Result != nil {
-			if err := exporters.WriteWrk(stdout, e.Result, exporters.WrkOptions{Latency: true, RepeatRequestsPerSecond: e.RepeatRequestsPerSecond}); err != nil {
+			if err := report.WriteWrk(stdout, e.Result, report.WrkOptions{Latency: true, RepeatRequestsPerSecond: e.RepeatRequestsPerSecond}); err != nil {
 				return err
 			}
 		}
@@ -143,8 +143,8 @@ func reportTitles(f *flags) map[string]string {
 // storedEntry rebuilds a report entry from a stored scenario: the history
 // keeps the latency histogram and the per-thread rate samples, so the wrk
 // block of a stored run reads as it did live.
-func storedEntry(s *store.Scenario) exporters.Entry {
-	e := exporters.Entry{
+func storedEntry(s *store.Scenario) report.Entry {
+	e := report.Entry{
 		Scenario: s.Name, Target: s.Target, Mode: s.Mode, Endpoint: s.Endpoint, Error: s.Error,
 		TargetCPUSeconds: s.TargetCPUSeconds, TargetPeakRSSBytes: s.TargetPeakRSSBytes,
 		ClientCPUSeconds: s.ClientCPUSeconds, ClientPeakRSSBytes: s.ClientPeakRSSBytes,

@@ -1,4 +1,4 @@
-package exporters
+package report
 
 import (
 	"errors"
