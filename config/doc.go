@@ -21,9 +21,11 @@
 //
 // # What it does not do
 //
-// It does not touch the file system beyond reading the config file, start
-// processes, or send requests: the scheduler does that with what
-// [Config.Scenarios] returns. It imports no other benchd package.
+// It starts no process and sends no request: the scheduler does that with
+// what [Config.Scenarios] returns. Its file system use is reading the config
+// file, stat calls in [Config.Warnings] (a managed process's dir that does
+// not exist), and the path of benchd's own executable (os.Executable) for
+// the {benchd} placeholder. It imports no other benchd package.
 //
 // # Concurrency
 //

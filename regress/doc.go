@@ -2,9 +2,9 @@
 // scenario, whether a scenario has regressed, and finds where a series shifted.
 //
 // It is pure statistics: series in, verdicts out. It does no I/O, keeps no
-// state between calls and imports no other benchd package; the scheduler
-// reads the run history from the store, calls [Detect] after every run and
-// hands the verdicts to the exporters and the API.
+// state between calls and imports no other benchd package. Its caller
+// (today cmd/benchd, after every run) reads the run history from the store,
+// calls [Detect] and hands the verdicts to the exporters and the API.
 //
 // # Method
 //
