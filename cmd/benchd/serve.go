@@ -57,7 +57,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	live.Store(cfg)
 	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention,
 		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) },
-		validity: func() regress.ValidityOptions { return validityOptions(live.Load()) }}
+		validity: func() regress.ValidityOptions { return validityOptions(live.Load()) }, metrics: metrics}
+	defer func() { _ = hist.Close() }() // logs what it could not store
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)
 	det := &detector{st: st, regs: regs, log: logger.With("component", "regress"), cfg: live.Load}
@@ -71,7 +72,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 			hist,
 			det,
 		},
-		Logger: logger.With("component", "scheduler"),
+		Recorder: hist,
+		Logger:   logger.With("component", "scheduler"),
 	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -93,6 +95,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Control:    d,
 		History:    st,
 		Token:      d.currentToken,
+		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
 	})
 	if err != nil {
 		return err
