@@ -207,11 +207,11 @@ func (r *historyRun) failed(err error) {
 }
 
 func (h *history) RunStarted(*scheduler.RunInfo) {}
-func (h *history) TargetStarting(string)        {}
-func (h *history) TargetFailed(string, error)   {}
-func (h *history) TargetChanged(string, bool)   {}
-func (h *history) RunSkipped(time.Time)         {}
-func (h *history) NextRun(time.Time)            {}
+func (h *history) TargetStarting(string)         {}
+func (h *history) TargetFailed(string, error)    {}
+func (h *history) TargetChanged(string, bool)    {}
+func (h *history) RunSkipped(time.Time)          {}
+func (h *history) NextRun(time.Time)             {}
 
 func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
 	sc := storedScenario(r, h.validity())
