@@ -50,6 +50,9 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return err
 	}
+	if err := checkRetention(f.retention, cfg); err != nil {
+		return err
+	}
 	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
 	if err != nil {
 		return err

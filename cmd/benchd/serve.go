@@ -33,6 +33,9 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRetention(f.retention, cfg); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	metrics := exporters.NewMetrics()
 	reg.MustRegister(metrics,

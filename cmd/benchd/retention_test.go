@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestRetentionFlag: a retention below one schedule period, or negative,
+// is refused before anything runs, naming the flag and the schedule.
+func TestRetentionFlag(t *testing.T) {
+	cfg := smallConfig(t, "@every 1h")
+	cases := []struct {
+		name      string
+		retention string
+		wantCode  int
+		want      []string
+	}{
+		{"below one period", "1ns", 2, []string{"--storage.retention 1ns", "shorter than one period (1h0m0s)", `"@every 1h"`}},
+		{"just below", "59m", 2, []string{"--storage.retention 59m0s", "@every 1h"}},
+		{"negative", "-1h", 2, []string{"--storage.retention -1h0m0s is negative", "0 to keep"}},
+		{"one period", "1h", 0, nil},
+		{"forever", "0", 0, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", t.TempDir(),
+				"--storage.retention=" + tc.retention, "--only", "t/-/a"}, &stdout, &stderr)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
