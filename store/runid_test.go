@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,47 @@ func TestRunIDLikeWildcards(t *testing.T) {
 	beginRun(t, s, "a_b-5", base)
 	if id, err := s.BeginRun(t.Context(), Run{ID: "axb", Start: base}); err != nil || id != "axb" {
 		t.Errorf("BeginRun(axb) = %q, %v; want axb", id, err)
+	}
+}
+
+// TestPruneToSize: the oldest finished runs go until the history fits;
+// running runs and the newest finished run stay.
+func TestPruneToSize(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	ctx := t.Context()
+	for i := range 10 {
+		id := fmt.Sprintf("r%d", i)
+		beginRun(t, s, id, base.Add(time.Duration(i)*time.Hour))
+		for k := range 5 {
+			saveScenario(ctx, t, s, makeScenario(t, id, k, 20_000))
+		}
+		if i < 9 {
+			if err := s.FinishRun(ctx, id, base.Add(time.Duration(i)*time.Hour+time.Minute), OutcomeSuccess, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	full, err := s.usedBytes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneToSize(ctx, full/2)
+	if err != nil || n == 0 || n > 7 {
+		t.Fatalf("PruneToSize(half of %d) = %d, %v; want a few runs deleted", full, n, err)
+	}
+	runs, _ := s.Runs(ctx, RunQuery{})
+	if len(runs) != 10-n || runs[len(runs)-1].ID != fmt.Sprintf("r%d", n) {
+		t.Errorf("after deleting %d: %d runs, oldest %s; want the oldest gone", n, len(runs), runs[len(runs)-1].ID)
+	}
+	if used, _ := s.usedBytes(ctx); used > full/2 {
+		t.Errorf("used %d bytes, want <= %d", used, full/2)
+	}
+	// A bound nothing can meet keeps the running run and the newest finished.
+	if _, err := s.PruneToSize(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ = s.Runs(ctx, RunQuery{})
+	if len(runs) != 2 || runs[0].ID != "r9" || runs[1].ID != "r8" {
+		t.Errorf("after PruneToSize(1): %v, want r9 (running) and r8 (newest finished)", runs)
 	}
 }

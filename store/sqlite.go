@@ -559,6 +559,59 @@ func (s *SQLite) Prune(ctx context.Context, olderThan time.Time) (int, error) {
 	return int(n), nil
 }
 
+// maxPruneSteps bounds the deletions of one PruneToSize.
+const maxPruneSteps = 100_000
+
+// PruneToSize implements [Store.PruneToSize]. It deletes one run per
+// transaction, oldest first, measuring the size after each.
+func (s *SQLite) PruneToSize(ctx context.Context, maxBytes int64) (int, error) {
+	if s.writer == nil {
+		return 0, fmt.Errorf("store: prune to size: %w", ErrReadOnly)
+	}
+	if maxBytes <= 0 {
+		return 0, nil
+	}
+	deleted := 0
+	for range maxPruneSteps {
+		used, err := s.usedBytes(ctx)
+		if err != nil {
+			return deleted, fmt.Errorf("store: prune to %d bytes: size: %w", maxBytes, s.classify(err))
+		}
+		if used <= maxBytes {
+			break
+		}
+		res, err := s.writer.ExecContext(ctx, `DELETE FROM runs WHERE id = (
+				SELECT id FROM runs WHERE outcome != 'running'
+				AND id != (SELECT id FROM runs WHERE outcome != 'running' ORDER BY start_unix_nano DESC, id DESC LIMIT 1)
+				ORDER BY start_unix_nano, id LIMIT 1)`)
+		if err != nil {
+			return deleted, fmt.Errorf("store: prune to %d bytes: %w", maxBytes, s.classify(err))
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			break // nothing left to delete
+		}
+		deleted++
+	}
+	if deleted > 0 {
+		s.logger.Info("runs pruned to size", "runs", deleted, "max_bytes", maxBytes)
+	}
+	return deleted, nil
+}
+
+// usedBytes returns the bytes of the database's pages in use.
+func (s *SQLite) usedBytes(ctx context.Context) (int64, error) {
+	var pages, free, size int64
+	for _, q := range []struct {
+		pragma string
+		v      *int64
+	}{{"page_count", &pages}, {"freelist_count", &free}, {"page_size", &size}} {
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.v); err != nil {
+			return 0, err
+		}
+	}
+	return (pages - free) * size, nil
+}
+
 // Backup writes a consistent copy of the database to the new file dst
 // (SQLite's VACUUM INTO): a snapshot as of the moment it starts, compacted,
 // in rollback-journal mode, that [Open] can use as DBFile of another

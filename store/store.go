@@ -284,6 +284,12 @@ type Store interface {
 	// scenarios, and returns how many runs it deleted. Running runs are
 	// kept.
 	Prune(ctx context.Context, olderThan time.Time) (int, error)
+	// PruneToSize deletes the oldest finished runs, with their scenarios,
+	// until the pages the history uses (the database less its free
+	// pages) take at most maxBytes, and returns how many runs it deleted.
+	// Running runs and the newest finished run are kept, so the history
+	// may stay above maxBytes. maxBytes <= 0 deletes nothing.
+	PruneToSize(ctx context.Context, maxBytes int64) (int, error)
 	// Close releases the store. Calls after Close return errors.
 	Close() error
 }

@@ -45,6 +45,7 @@ type history struct {
 	st        store.Store
 	log       *slog.Logger
 	retention time.Duration
+	maxBytes  int64 // --storage.retention.size; 0: no bound
 	cfgHash   func() string
 	version   string
 	marker    string
@@ -262,6 +263,16 @@ func (h *history) RunFinished(r *scheduler.RunReport) {
 			h.failedLocked("prune", "", err)
 		} else if n > 0 {
 			h.log.Info("history: pruned old runs", "runs", n, "retention", h.retention)
+		}
+	}
+	if h.maxBytes > 0 && len(h.pending) == 0 {
+		ctx, cancel := h.ctx()
+		defer cancel()
+		n, err := h.st.PruneToSize(ctx, h.maxBytes)
+		if err != nil {
+			h.failedLocked("prune", "", err)
+		} else if n > 0 {
+			h.log.Info("history: pruned oldest runs to size", "runs", n, "max_bytes", h.maxBytes)
 		}
 	}
 }

@@ -69,7 +69,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		logger.Warn("this run is not recorded in the run history", "err", err)
 	} else {
 		defer st.Close()
-		hist = &history{st: st, log: logger.With("component", "history"), retention: f.retention,
+		hist = &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
 			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) },
 			validity: func() regress.ValidityOptions { return validityOptions(cfg) }}
 		obs, rec = append(obs, hist), hist

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/alecthomas/units"
 
 	"github.com/benchd/benchd/config"
 )
@@ -46,4 +49,35 @@ func checkRetention(retention time.Duration, cfg *config.Config) error {
 			retention, period, cfg.Schedule, period)}
 	}
 	return nil
+}
+
+// sizeFlag is a kingpin value of a size in bytes, parsed by
+// github.com/alecthomas/units (as Prometheus' --storage.tsdb.retention.size:
+// 512MB, 1GB, units of 1024), whose errors name the flag and the fix.
+type sizeFlag struct {
+	name string
+	v    *int64
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return fmt.Errorf("--%s %q: %w", f.name, s, err)
+	}
+	*f.v = n
+	return nil
+}
+
+func (f sizeFlag) String() string { return units.Base2Bytes(*f.v).String() }
+
+// parseSize parses a non-negative size such as 512MB, 1.5GB or 0.
+func parseSize(s string) (int64, error) {
+	b, err := units.ParseBase2Bytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%v: give a size such as 512MB or 2GB (units of 1024), or 0 for no bound", err)
+	}
+	if b < 0 {
+		return 0, errors.New("size is negative: give a size such as 512MB, or 0 for no bound")
+	}
+	return int64(b), nil
 }

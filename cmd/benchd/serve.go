@@ -58,7 +58,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	defer st.Close()
 	var live atomic.Pointer[config.Config]
 	live.Store(cfg)
-	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention,
+	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
 		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) },
 		validity: func() regress.ValidityOptions { return validityOptions(live.Load()) }, metrics: metrics}
 	defer func() { _ = hist.Close() }() // logs what it could not store
