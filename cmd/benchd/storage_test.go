@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/store"
 )
 
 // smallTmpfs mounts a tmpfs of size on a new directory; the test fails
@@ -206,5 +208,107 @@ func TestServeFullDisk(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("benchd exit: %v; stderr:\n%s", err, stderr.String())
+	}
+}
+
+// TestStartOnFullDisk: benchd serve refuses to start on a full disk, and
+// benchd matrix runs unrecorded, both saying "disk full" and the path.
+func TestStartOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs and runs benchd")
+	}
+	storage := smallTmpfs(t, "512k")
+	cfg := smallConfig(t, "@every 1h")
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", storage, "--only", "t/-/a"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("first matrix: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	fillDisk(t, storage)
+	for _, args := range [][]string{
+		{"serve", "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", freePort(t))},
+		{"matrix", "--only", "t/-/a"},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		cmd := benchd(ctx, t, append(args, "--config.file", cfg, "--storage.path", storage)...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		wantExit := args[0] == "serve"
+		if (err != nil) != wantExit || !strings.Contains(string(out), "disk full") || !strings.Contains(string(out), filepath.Join(storage, "benchd.db")) {
+			t.Errorf("benchd %s on a full disk: %v, output:\n%s\nwant it to say disk full and the path (exit 1: %v)", args[0], err, out, wantExit)
+		}
+	}
+}
+
+// TestRunIDTakenByEarlierProcess: a benchd matrix whose start second is
+// already taken by runs of earlier processes (a restart within the same
+// second) stores its run under the next suffix, whole, and reports that ID.
+func TestRunIDTakenByEarlierProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchd")
+	}
+	dir := t.TempDir()
+	cfg := smallConfig(t, "@every 1h")
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take the IDs of the next few seconds, as runs of earlier processes.
+	now := time.Now().UTC().Truncate(time.Second)
+	taken := map[string]bool{}
+	for i := range 10 {
+		id := now.Add(time.Duration(i) * time.Second).Format("20060102T150405Z")
+		if _, err := st.BeginRun(t.Context(), store.Run{ID: id, Trigger: "earlier", Start: now.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishRun(t.Context(), id, now.Add(time.Duration(i)*time.Second), store.OutcomeSuccess, ""); err != nil {
+			t.Fatal(err)
+		}
+		taken[id] = true
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := benchd(ctx, t, "matrix", "--config.file", cfg, "--storage.path", dir, "--format", "json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("benchd matrix: %v\n%s", err, out)
+	}
+	ro, err := store.Open(t.Context(), dir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	runs, err := ro.Runs(t.Context(), store.RunQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, r := range runs {
+		if r.Trigger == "manual" {
+			id = r.ID
+		}
+	}
+	if len(runs) != 11 || id == "" {
+		t.Fatalf("%d runs %v; want the 10 earlier ones and benchd's", len(runs), runs)
+	}
+	r, err := ro.Run(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base, _, _ := strings.Cut(r.ID, "-"); !taken[base] || r.ID != base+"-1" {
+		t.Errorf("run stored as %q, want a taken second with suffix -1", r.ID)
+	}
+	if r.Outcome != store.OutcomeSuccess || len(r.Scenarios) != 2 {
+		t.Errorf("run %s: %s with %d scenarios, want success with 2", r.ID, r.Outcome, len(r.Scenarios))
+	}
+	if !strings.Contains(string(out), r.ID) {
+		t.Errorf("output does not name the stored ID %s:\n%s", r.ID, out)
+	}
+	// ID order is time order.
+	for i := 1; i < len(runs); i++ {
+		if runs[i-1].ID <= runs[i].ID {
+			t.Errorf("runs %s (newer) and %s: the newer ID does not sort after", runs[i-1].ID, runs[i].ID)
+		}
 	}
 }
