@@ -39,8 +39,10 @@ const (
 	DefaultMaxReaders = 4
 )
 
-// abortedReason is the Err [Open] gives a run it finds left running.
-const abortedReason = "benchd stopped before the run finished"
+// abortedReason is the Err [Open] gives a run it finds left running: the
+// process died under it, or stopped before it could store the run's end
+// (a full disk).
+const abortedReason = "benchd stopped before the run's end was stored"
 
 // Options configures [Open]. The zero value is ready to use.
 type Options struct {
