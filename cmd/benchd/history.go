@@ -295,6 +295,33 @@ func (h *history) Status() storageStatus {
 	return st
 }
 
+// historyRetryInterval is how often an idle daemon retries pending writes.
+const historyRetryInterval = time.Minute
+
+// retry retries the pending writes, if any.
+func (h *history) retry() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.pending) > 0 {
+		h.flushLocked()
+	}
+}
+
+// retryEvery calls retry every interval until ctx is done, so that the
+// history catches up once space is back even before the next run.
+func (h *history) retryEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.retry()
+		}
+	}
+}
+
 // Close retries the pending writes one last time and returns an error
 // naming the runs whose history is lost if some still fail. The store
 // stays open.

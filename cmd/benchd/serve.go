@@ -128,6 +128,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		errs[1] = srv.Serve(ctx)
 	})
 	wg.Go(func() { d.reloadOnSIGHUP(ctx) })
+	wg.Go(func() { hist.retryEvery(ctx, historyRetryInterval) })
 	wg.Wait()
 	logger.Info("benchd stopped")
 	return errors.Join(errs...)
