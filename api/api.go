@@ -60,6 +60,23 @@ type Options struct {
 	// write API off (it answers 403), so that an unprotected daemon
 	// cannot be driven over the network.
 	Token func() string
+	// Storage, when set, reports the run history's write health on
+	// /api/v1/status.
+	Storage func() StorageStatus
+}
+
+// StorageStatus is the run history's write health, as /api/v1/status
+// reports it under "storage".
+type StorageStatus struct {
+	// LastError is the last failed write; empty when every write so far
+	// is stored.
+	LastError string `json:"last_error"`
+	// Since is when writes started failing; zero (omitted) when healthy.
+	Since time.Time `json:"failing_since,omitzero"`
+	// PendingWrites counts the writes kept in memory for a retry.
+	PendingWrites int `json:"pending_writes"`
+	// PendingRuns lists the IDs of the runs those writes belong to.
+	PendingRuns []string `json:"pending_runs"`
 }
 
 // Control is what the write API calls. Methods must be safe for
@@ -299,7 +316,15 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	running, paused := s.opts.Control.Status()
-	writeJSON(w, http.StatusOK, map[string]bool{"running": running, "paused": paused})
+	out := map[string]any{"running": running, "paused": paused}
+	if s.opts.Storage != nil {
+		st := s.opts.Storage()
+		if st.PendingRuns == nil {
+			st.PendingRuns = []string{}
+		}
+		out["storage"] = st
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -38,6 +38,10 @@ var SummaryQuantiles = []float64{0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 1}
 // RunResults are the values of the `result` label of benchd_runs_total.
 var RunResults = []string{"success", "failed", "skipped"}
 
+// StorageOperations are the values of the `operation` label of
+// benchd_storage_write_failures_total: the writes of the run history.
+var StorageOperations = []string{"begin_run", "save_scenario", "finish_run", "prune"}
+
 var scenarioLabels = []string{"target", "endpoint", "mode"}
 
 // Metrics is a prometheus.Collector of benchd's metric contract (DESIGN.md,
@@ -62,6 +66,7 @@ type Metrics struct {
 	reloaded      bool
 	targets       map[string]float64
 	failures      map[string]float64
+	storeFailures map[string]float64
 
 	requests, errors, timeouts, bytes    *prometheus.Desc
 	duration                             *prometheus.Desc
@@ -70,7 +75,7 @@ type Metrics struct {
 	runsTotal, runDuration               *prometheus.Desc
 	lastRunTS, nextRunTS, targetUp       *prometheus.Desc
 	lag, reloadOK, reloadTS              *prometheus.Desc
-	startFailures                        *prometheus.Desc
+	startFailures, storageFailures       *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -104,32 +109,34 @@ func NewMetrics() *Metrics {
 	}
 	sl := func(extra ...string) []string { return append(append([]string{}, scenarioLabels...), extra...) }
 	return &Metrics{
-		buckets:       DefaultBuckets,
-		scenarios:     map[scenarioKey]*scenarioState{},
-		runs:          map[string]float64{},
-		targets:       map[string]float64{},
-		failures:      map[string]float64{},
-		requests:      d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
-		errors:        d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
-		timeouts:      d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
-		bytes:         d("benchd_response_bytes_total", "Response bytes read on the wire (status line, headers and body).", sl()...),
-		duration:      d("benchd_request_duration_seconds", "Latency of each completed request, from send to last byte; timed-out requests are not in it.", sl()...),
-		rps:           d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
-		latency:       d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
-		timeoutRatio:  d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
-		errRatio:      d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus 4xx/5xx responses, divided by requests sent, last run of the scenario.", sl()...),
-		lastScenario:  d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
-		scenarioUp:    d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
-		runsTotal:     d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),
-		runDuration:   d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
-		lastRunTS:     d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
-		nextRunTS:     d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
-		lag:           d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
-		reloadOK:      d("benchd_config_last_reload_successful", "1 if the last configuration (re)load succeeded, 0 if it failed and the previous configuration is still in use.", nil...),
-		reloadTS:      d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
-		startFailures: d("benchd_target_start_failures_total", "Times a managed target (or a service it needs) failed to start.", "target"),
-		targetUp:      d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
-		version:       version.NewCollector("benchd"),
+		buckets:         DefaultBuckets,
+		scenarios:       map[scenarioKey]*scenarioState{},
+		runs:            map[string]float64{},
+		targets:         map[string]float64{},
+		failures:        map[string]float64{},
+		storeFailures:   map[string]float64{},
+		requests:        d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
+		errors:          d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
+		timeouts:        d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
+		bytes:           d("benchd_response_bytes_total", "Response bytes read on the wire (status line, headers and body).", sl()...),
+		duration:        d("benchd_request_duration_seconds", "Latency of each completed request, from send to last byte; timed-out requests are not in it.", sl()...),
+		rps:             d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
+		latency:         d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
+		timeoutRatio:    d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
+		errRatio:        d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus 4xx/5xx responses, divided by requests sent, last run of the scenario.", sl()...),
+		lastScenario:    d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
+		scenarioUp:      d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
+		runsTotal:       d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),
+		runDuration:     d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
+		lastRunTS:       d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
+		nextRunTS:       d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
+		lag:             d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
+		reloadOK:        d("benchd_config_last_reload_successful", "1 if the last configuration (re)load succeeded, 0 if it failed and the previous configuration is still in use.", nil...),
+		reloadTS:        d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
+		startFailures:   d("benchd_target_start_failures_total", "Times a managed target (or a service it needs) failed to start.", "target"),
+		storageFailures: d("benchd_storage_write_failures_total", "Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.", "operation"),
+		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
+		version:         version.NewCollector("benchd"),
 	}
 }
 
@@ -139,6 +146,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
 		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
+		m.storageFailures,
 	} {
 		ch <- d
 	}
@@ -196,6 +204,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range names {
 		ch <- prometheus.MustNewConstMetric(m.targetUp, prometheus.GaugeValue, m.targets[t], t)
 		ch <- prometheus.MustNewConstMetric(m.startFailures, prometheus.CounterValue, m.failures[t], t)
+	}
+	for _, op := range StorageOperations {
+		ch <- prometheus.MustNewConstMetric(m.storageFailures, prometheus.CounterValue, m.storeFailures[op], op)
 	}
 	m.version.Collect(ch)
 }
@@ -416,4 +427,12 @@ func (m *Metrics) SetTargetUp(target string, up bool) {
 	if up {
 		m.targets[target] = 1
 	}
+}
+
+// StorageWriteFailed counts a failed write of the run history; op is one
+// of StorageOperations.
+func (m *Metrics) StorageWriteFailed(op string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.storeFailures[op]++
 }

@@ -263,3 +263,26 @@ benchd_requests_total{class="5xx",endpoint="json",mode="async",target="gunicorn-
 		t.Error(err)
 	}
 }
+
+// TestStorageWriteFailures: every operation's series exists at 0 from the
+// start, and a failure counts under its operation.
+func TestStorageWriteFailures(t *testing.T) {
+	m := NewMetrics()
+	m.StorageWriteFailed("save_scenario")
+	m.StorageWriteFailed("save_scenario")
+	m.StorageWriteFailed("begin_run")
+	want := `
+# HELP benchd_storage_write_failures_total Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.
+# TYPE benchd_storage_write_failures_total counter
+benchd_storage_write_failures_total{operation="begin_run"} 1
+benchd_storage_write_failures_total{operation="finish_run"} 0
+benchd_storage_write_failures_total{operation="prune"} 0
+benchd_storage_write_failures_total{operation="save_scenario"} 2
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_storage_write_failures_total"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(m, "benchd_storage_write_failures_total"); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

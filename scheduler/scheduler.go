@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime/metrics"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,9 @@ func (f EngineFunc) Run(ctx context.Context, p engine.Plan) (*engine.Result, err
 // RunInfo describes a run as it starts.
 type RunInfo struct {
 	// ID identifies the run: its start time in UTC, "20261129T170000Z",
-	// with a "-N" suffix if two runs start in the same second.
+	// with a "-N" suffix if two runs start in the same second (the
+	// [Recorder] may raise the suffix to keep IDs unique across
+	// processes).
 	ID string
 	// Trigger is TriggerStart, TriggerSchedule or TriggerManual.
 	Trigger string
@@ -183,12 +186,27 @@ type Observer interface {
 	NextRun(at time.Time)
 }
 
+// Recorder records runs as they start: the run history, which keeps run
+// IDs unique across processes.
+type Recorder interface {
+	// RecordRun records the run info describes (info.ID is the ID the
+	// scheduler proposes) and returns the ID to use instead, or info.ID.
+	// It is called from the goroutine executing the run and must not
+	// block for long.
+	RecordRun(info RunInfo) string
+}
+
 // Options configure a [Scheduler].
 type Options struct {
 	// Engine runs the load tests; nil means the real [engine.Run].
 	Engine Engine
 	// Observer is told of runs and results; nil means none.
 	Observer Observer
+	// Recorder, when set, records each run as it starts, before the
+	// "run started" log and the Observer, and names the ID the run is
+	// known by from then on (logs, results, observers); nil keeps the
+	// proposed IDs.
+	Recorder Recorder
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
 	// Only, when set, restricts every run to the scenarios whose name
@@ -418,12 +436,34 @@ func (s *Scheduler) newRunID(t time.Time) string {
 	return id
 }
 
+// cutSuffix splits a run ID "BASE-N" into BASE and N.
+func cutSuffix(id string) (string, int, bool) {
+	i := strings.LastIndexByte(id, '-')
+	if i < 0 {
+		return id, 0, false
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	if err != nil || n <= 0 {
+		return id, 0, false
+	}
+	return id[:i], n, true
+}
+
 // execute performs one run with the current configuration; s.running is held.
 func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, only *regexp.Regexp) *RunReport {
 	cfg := s.cfg.Load().cfg
 	scenarios := s.Plan(only)
 	start := time.Now()
 	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios}}
+	if s.opts.Recorder != nil {
+		if id := s.opts.Recorder.RecordRun(rep.RunInfo); id != "" && id != rep.ID {
+			rep.ID = id
+			s.lastID = id // the next run in this second proposes a higher suffix
+			if _, n, ok := cutSuffix(id); ok {
+				s.idSuffix = n
+			}
+		}
+	}
 	log := s.log.With("run_id", rep.ID)
 	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios))
 	s.opts.Observer.RunStarted(&rep.RunInfo)

@@ -65,7 +65,7 @@ func crashChild(dir, prefix string) int {
 				return 2
 			}
 		}
-		if err := s.BeginRun(ctx, Run{ID: id, Trigger: "crash", Start: time.Now(), Version: "crash"}); err != nil {
+		if _, err := s.BeginRun(ctx, Run{ID: id, Trigger: "crash", Start: time.Now(), Version: "crash"}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}

@@ -155,8 +155,9 @@ func diffFloats(g, w reflect.Value) string {
 // beginRun records a running run started at start.
 func beginRun(t *testing.T, s Store, id string, start time.Time) {
 	t.Helper()
-	if err := s.BeginRun(t.Context(), Run{ID: id, Trigger: "test", Start: start, ConfigHash: "cfg", Version: "v0"}); err != nil {
-		t.Fatalf("BeginRun(%s): %v", id, err)
+	got, err := s.BeginRun(t.Context(), Run{ID: id, Trigger: "test", Start: start, ConfigHash: "cfg", Version: "v0"})
+	if err != nil || got != id {
+		t.Fatalf("BeginRun(%s) = %q, %v", id, got, err)
 	}
 }
 

@@ -39,8 +39,10 @@ const (
 	DefaultMaxReaders = 4
 )
 
-// abortedReason is the Err [Open] gives a run it finds left running.
-const abortedReason = "benchd stopped before the run finished"
+// abortedReason is the Err [Open] gives a run it finds left running: the
+// process died under it, or stopped before it could store the run's end
+// (a full disk).
+const abortedReason = "benchd stopped before the run's end was stored"
 
 // Options configures [Open]. The zero value is ready to use.
 type Options struct {
@@ -188,7 +190,7 @@ func (s *SQLite) openWriter(ctx context.Context, busyMillis string) error {
 	w, err := sql.Open("sqlite", s.path+"?_txlock=immediate&_busy_timeout="+busyMillis+
 		"&_foreign_keys=on&_journal_mode=WAL&_synchronous=FULL")
 	if err != nil {
-		return fmt.Errorf("store: open %s: %w", s.path, err)
+		return fmt.Errorf("store: open %s: %w", s.path, s.classify(err))
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -198,14 +200,14 @@ func (s *SQLite) openWriter(ctx context.Context, busyMillis string) error {
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("store: open %s: %w", s.path, err)
+		return fmt.Errorf("store: open %s: %w", s.path, s.classify(err))
 	}
 	if !strings.EqualFold(mode, "wal") {
 		s.logger.Warn("database not in wal mode", "path", s.path, "journal_mode", mode)
 	}
 	from, to, err := migrate(ctx, w, migrations)
 	if err != nil {
-		return fmt.Errorf("store: open %s: %w", s.path, err)
+		return fmt.Errorf("store: open %s: %w", s.path, s.classify(err))
 	}
 	if from != to {
 		s.logger.Info("schema migrated", "path", s.path, "from_version", from, "to_version", to)
@@ -216,7 +218,7 @@ func (s *SQLite) openWriter(ctx context.Context, busyMillis string) error {
 			end_unix_nano = COALESCE((SELECT MAX(end_unix_nano) FROM scenarios WHERE run_id = runs.id), start_unix_nano)
 		WHERE outcome = 'running'`, abortedReason)
 	if err != nil {
-		return fmt.Errorf("store: open %s: abort interrupted runs: %w", s.path, err)
+		return fmt.Errorf("store: open %s: abort interrupted runs: %w", s.path, s.classify(err))
 	}
 	if n, err := res.RowsAffected(); err == nil && n > 0 {
 		s.logger.Warn("interrupted runs marked aborted", "path", s.path, "runs", n)
@@ -255,28 +257,93 @@ func (s *SQLite) Close() error {
 }
 
 // BeginRun implements [Store.BeginRun].
-func (s *SQLite) BeginRun(ctx context.Context, r Run) error {
+func (s *SQLite) BeginRun(ctx context.Context, r Run) (_ string, err error) {
 	if s.writer == nil {
-		return fmt.Errorf("store: begin run %q: %w", r.ID, ErrReadOnly)
+		return "", fmt.Errorf("store: begin run %q: %w", r.ID, ErrReadOnly)
 	}
 	if err := checkID(r.ID); err != nil {
-		return fmt.Errorf("store: begin run: %w", err)
+		return "", fmt.Errorf("store: begin run: %w", err)
 	}
 	if r.Start.IsZero() {
-		return fmt.Errorf("store: begin run %q: start time is zero", r.ID)
+		return "", fmt.Errorf("store: begin run %q: start time is zero", r.ID)
 	}
 	start, err := timeArg(r.Start)
 	if err != nil {
-		return fmt.Errorf("store: begin run %q: start: %w", r.ID, err)
+		return "", fmt.Errorf("store: begin run %q: start: %w", r.ID, err)
 	}
-	_, err = s.writer.ExecContext(ctx, `INSERT INTO runs
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("store: begin run %q: %w", r.ID, s.classify(err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the error that made us roll back is the one to report
+		}
+	}()
+	id, err := freeID(ctx, tx, r.ID)
+	if err != nil {
+		return "", fmt.Errorf("store: begin run %q: choose id: %w", r.ID, s.classify(err))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO runs
 		(id, trigger, start_unix_nano, end_unix_nano, outcome, config_hash, version, error, marker)
 		VALUES (?, ?, ?, NULL, 'running', ?, ?, '', ?)`,
-		r.ID, r.Trigger, start, r.ConfigHash, r.Version, r.Marker)
-	if err != nil {
-		return fmt.Errorf("store: begin run %q: %w", r.ID, err)
+		id, r.Trigger, start, r.ConfigHash, r.Version, r.Marker); err != nil {
+		return id, fmt.Errorf("store: begin run %q: %w", id, s.classify(err))
 	}
-	return nil
+	if err := tx.Commit(); err != nil {
+		return id, fmt.Errorf("store: begin run %q: commit: %w", id, s.classify(err))
+	}
+	return id, nil
+}
+
+// splitID splits a run ID into its base and its "-N" suffix (0 if none).
+func splitID(id string) (base string, n int) {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 || i == len(id)-1 {
+		return id, 0
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	if err != nil || n <= 0 || strconv.Itoa(n) != id[i+1:] {
+		return id, 0
+	}
+	return id[:i], n
+}
+
+// freeID returns want if no run has it, else want's base with a suffix one
+// more than the highest stored for that base (the base alone counts as 0),
+// so that the new run sorts after every run of that base.
+func freeID(ctx context.Context, tx *sql.Tx, want string) (string, error) {
+	base, _ := splitID(want)
+	// LIKE would treat '_' and '%' in the base as wildcards; compare the
+	// prefix exactly instead.
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM runs WHERE id = ? OR substr(id, 1, ?) = ?`,
+		base, len(base)+1, base+"-")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	highest, taken := -1, false
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return "", err
+		}
+		taken = taken || id == want
+		if b, k := splitID(id); b == base {
+			highest = max(highest, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if !taken {
+		return want, nil
+	}
+	id := base + "-" + strconv.Itoa(highest+1)
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // SaveScenario implements [Store.SaveScenario].
@@ -293,7 +360,7 @@ func (s *SQLite) SaveScenario(ctx context.Context, sc Scenario) (err error) {
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, err)
+		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, s.classify(err))
 	}
 	defer func() {
 		if err != nil {
@@ -301,13 +368,13 @@ func (s *SQLite) SaveScenario(ctx context.Context, sc Scenario) (err error) {
 		}
 	}()
 	if err := checkRunning(ctx, tx, sc.RunID); err != nil {
-		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, err)
+		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, s.classify(err))
 	}
 	if _, err := tx.ExecContext(ctx, insertScenario, args...); err != nil {
-		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, err)
+		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, s.classify(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: save scenario %q of run %q: commit: %w", sc.Name, sc.RunID, err)
+		return fmt.Errorf("store: save scenario %q of run %q: commit: %w", sc.Name, sc.RunID, s.classify(err))
 	}
 	return nil
 }
@@ -331,7 +398,7 @@ func (s *SQLite) FinishRun(ctx context.Context, id string, end time.Time, outcom
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: finish run %q: %w", id, err)
+		return fmt.Errorf("store: finish run %q: %w", id, s.classify(err))
 	}
 	defer func() {
 		if err != nil {
@@ -339,14 +406,14 @@ func (s *SQLite) FinishRun(ctx context.Context, id string, end time.Time, outcom
 		}
 	}()
 	if err := checkRunning(ctx, tx, id); err != nil {
-		return fmt.Errorf("store: finish run %q: %w", id, err)
+		return fmt.Errorf("store: finish run %q: %w", id, s.classify(err))
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET end_unix_nano = ?, outcome = ?, error = ? WHERE id = ?`,
 		endArg, outcome, errText, id); err != nil {
-		return fmt.Errorf("store: finish run %q: %w", id, err)
+		return fmt.Errorf("store: finish run %q: %w", id, s.classify(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: finish run %q: commit: %w", id, err)
+		return fmt.Errorf("store: finish run %q: commit: %w", id, s.classify(err))
 	}
 	return nil
 }
@@ -482,7 +549,7 @@ func (s *SQLite) Prune(ctx context.Context, olderThan time.Time) (int, error) {
 	}
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM runs WHERE start_unix_nano < ? AND outcome != 'running'`, t)
 	if err != nil {
-		return 0, fmt.Errorf("store: prune runs before %s: %w", olderThan.UTC().Format(time.RFC3339), err)
+		return 0, fmt.Errorf("store: prune runs before %s: %w", olderThan.UTC().Format(time.RFC3339), s.classify(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -492,6 +559,59 @@ func (s *SQLite) Prune(ctx context.Context, olderThan time.Time) (int, error) {
 		s.logger.Info("runs pruned", "runs", n, "older_than", olderThan.UTC())
 	}
 	return int(n), nil
+}
+
+// maxPruneSteps bounds the deletions of one PruneToSize.
+const maxPruneSteps = 100_000
+
+// PruneToSize implements [Store.PruneToSize]. It deletes one run per
+// transaction, oldest first, measuring the size after each.
+func (s *SQLite) PruneToSize(ctx context.Context, maxBytes int64) (int, error) {
+	if s.writer == nil {
+		return 0, fmt.Errorf("store: prune to size: %w", ErrReadOnly)
+	}
+	if maxBytes <= 0 {
+		return 0, nil
+	}
+	deleted := 0
+	for range maxPruneSteps {
+		used, err := s.usedBytes(ctx)
+		if err != nil {
+			return deleted, fmt.Errorf("store: prune to %d bytes: size: %w", maxBytes, s.classify(err))
+		}
+		if used <= maxBytes {
+			break
+		}
+		res, err := s.writer.ExecContext(ctx, `DELETE FROM runs WHERE id = (
+				SELECT id FROM runs WHERE outcome != 'running'
+				AND id != (SELECT id FROM runs WHERE outcome != 'running' ORDER BY start_unix_nano DESC, id DESC LIMIT 1)
+				ORDER BY start_unix_nano, id LIMIT 1)`)
+		if err != nil {
+			return deleted, fmt.Errorf("store: prune to %d bytes: %w", maxBytes, s.classify(err))
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			break // nothing left to delete
+		}
+		deleted++
+	}
+	if deleted > 0 {
+		s.logger.Info("runs pruned to size", "runs", deleted, "max_bytes", maxBytes)
+	}
+	return deleted, nil
+}
+
+// usedBytes returns the bytes of the database's pages in use.
+func (s *SQLite) usedBytes(ctx context.Context) (int64, error) {
+	var pages, free, size int64
+	for _, q := range []struct {
+		pragma string
+		v      *int64
+	}{{"page_count", &pages}, {"freelist_count", &free}, {"page_size", &size}} {
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.v); err != nil {
+			return 0, err
+		}
+	}
+	return (pages - free) * size, nil
 }
 
 // Backup writes a consistent copy of the database to the new file dst

@@ -69,6 +69,12 @@ var ErrNotRunning = errors.New("store: run is not running")
 // [Options.ReadOnly].
 var ErrReadOnly = errors.New("store: opened read-only")
 
+// ErrDiskFull is returned, wrapped, by a write (or [Open]) that failed
+// because the file system holding the database is full (SQLITE_FULL,
+// ENOSPC, or an I/O error while almost no space is left). The write left
+// nothing behind; it may be retried once space is freed.
+var ErrDiskFull = errors.New("disk full")
+
 // ErrInUse is returned, wrapped, by [Open] when another process holds the
 // storage directory open for writing.
 var ErrInUse = errors.New("store: storage directory in use by another process")
@@ -77,8 +83,10 @@ var ErrInUse = errors.New("store: storage directory in use by another process")
 // UTC; a zero time means "not known" (End of a running run). A Run is a plain
 // value: it may be copied, and is not safe for concurrent mutation.
 type Run struct {
-	// ID identifies the run; the caller chooses it (the scheduler's run ID).
-	// Required, at most 200 bytes.
+	// ID identifies the run. The caller proposes it to [Store.BeginRun]
+	// (the scheduler's run ID), which may add or raise a "-N" suffix to
+	// keep it unique and returns the ID stored. Required, at most 200
+	// bytes.
 	ID string
 	// Trigger says what started the run: "schedule", "start", "api",
 	// "matrix" or whatever the caller uses. Free text.
@@ -243,10 +251,15 @@ type HistoryQuery struct {
 // rolled back whole. Errors are wrapped with %w and prefixed "store: ";
 // branch on them with [errors.Is].
 type Store interface {
-	// BeginRun records r as running. r.ID and r.Start are required; its
-	// End, Outcome, Err and Scenarios are ignored. A duplicate ID is an
-	// error.
-	BeginRun(ctx context.Context, r Run) error
+	// BeginRun records r as running and returns the ID it is stored
+	// under: r.ID if no run has it, else r.ID's base (r.ID without a
+	// trailing "-N") with the suffix "-N", N one more than the highest
+	// suffix stored for that base, chosen in the insert's transaction. So
+	// IDs stay unique across processes and restarts, and a run that found
+	// its ID taken sorts after every stored run of that base. r.ID and r.Start are
+	// required; its End, Outcome, Err and Scenarios are ignored. On an
+	// error the ID is the one the run would have had ("" if not chosen).
+	BeginRun(ctx context.Context, r Run) (string, error)
 	// SaveScenario stores one scenario result in its own transaction: after
 	// it returns nil the result survives a crash, and a failed call leaves
 	// nothing behind. The run must exist ([ErrNotFound]) and be running
@@ -271,6 +284,12 @@ type Store interface {
 	// scenarios, and returns how many runs it deleted. Running runs are
 	// kept.
 	Prune(ctx context.Context, olderThan time.Time) (int, error)
+	// PruneToSize deletes the oldest finished runs, with their scenarios,
+	// until the pages the history uses (the database less its free
+	// pages) take at most maxBytes, and returns how many runs it deleted.
+	// Running runs and the newest finished run are kept, so the history
+	// may stay above maxBytes. maxBytes <= 0 deletes nothing.
+	PruneToSize(ctx context.Context, maxBytes int64) (int, error)
 	// Close releases the store. Calls after Close return errors.
 	Close() error
 }

@@ -125,7 +125,7 @@ func TestRunRoundTrip(t *testing.T) {
 	start := base.In(time.FixedZone("X", -7*3600))
 	in := Run{ID: "2026-03-14T15:09:26Z-abc", Trigger: "schedule", Start: start, ConfigHash: "sha256:0123", Version: "1.2.3",
 		End: base.Add(time.Hour), Outcome: OutcomeSuccess, Err: "ignored", Scenarios: []Scenario{{Name: "ignored"}}}
-	if err := s.BeginRun(ctx, in); err != nil {
+	if _, err := s.BeginRun(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Run(ctx, in.ID)
@@ -193,11 +193,13 @@ func TestWriteErrors(t *testing.T) {
 		{"finish finished run", func() error { return s.FinishRun(ctx, "done", base, OutcomeFailed, "") }, ErrNotRunning, `"done"`},
 		{"finish with bad outcome", func() error { return s.FinishRun(ctx, "running", base, OutcomeRunning, "") }, nil, `outcome "running" is not`},
 		{"finish with zero end", func() error { return s.FinishRun(ctx, "running", time.Time{}, OutcomeSuccess, "") }, nil, "end time is zero"},
-		{"begin duplicate", func() error { return s.BeginRun(ctx, Run{ID: "done", Start: base}) }, nil, "UNIQUE"},
-		{"begin empty id", func() error { return s.BeginRun(ctx, Run{Start: base}) }, nil, "run id is empty"},
-		{"begin zero start", func() error { return s.BeginRun(ctx, Run{ID: "z"}) }, nil, "start time is zero"},
-		{"begin overlong id", func() error { return s.BeginRun(ctx, Run{ID: strings.Repeat("x", 201), Start: base}) }, nil, "longer than 200"},
-		{"begin time out of range", func() error { return s.BeginRun(ctx, Run{ID: "y", Start: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}) }, nil, "out of range"},
+		{"begin empty id", func() error { _, err := s.BeginRun(ctx, Run{Start: base}); return err }, nil, "run id is empty"},
+		{"begin zero start", func() error { _, err := s.BeginRun(ctx, Run{ID: "z"}); return err }, nil, "start time is zero"},
+		{"begin overlong id", func() error { _, err := s.BeginRun(ctx, Run{ID: strings.Repeat("x", 201), Start: base}); return err }, nil, "longer than 200"},
+		{"begin time out of range", func() error {
+			_, err := s.BeginRun(ctx, Run{ID: "y", Start: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
+			return err
+		}, nil, "out of range"},
 		{"read unknown run", func() error { _, err := s.Run(ctx, "nope"); return err }, ErrNotFound, `"nope"`},
 	}
 	for _, tc := range tests {
@@ -563,7 +565,7 @@ func TestReopen(t *testing.T) {
 		t.Errorf("read-only Run: %+v, %v", r, err)
 	}
 	for name, err := range map[string]error{
-		"BeginRun":     ro.BeginRun(ctx, Run{ID: "x", Start: base}),
+		"BeginRun":     func() error { _, err := ro.BeginRun(ctx, Run{ID: "x", Start: base}); return err }(),
 		"SaveScenario": ro.SaveScenario(ctx, makeScenario(t, "interrupted", 1, 10)),
 		"FinishRun":    ro.FinishRun(ctx, "interrupted", base, OutcomeSuccess, ""),
 	} {
@@ -729,7 +731,7 @@ func TestAcceptAndMarker(t *testing.T) {
 	t0 := time.Unix(1700000000, 0).UTC()
 	for i, id := range []string{"r1", "r2"} {
 		start := t0.Add(time.Duration(i) * time.Hour)
-		if err := s.BeginRun(ctx, Run{ID: id, Trigger: "manual", Start: start, Marker: "app-v" + id}); err != nil {
+		if _, err := s.BeginRun(ctx, Run{ID: id, Trigger: "manual", Start: start, Marker: "app-v" + id}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.SaveScenario(ctx, Scenario{RunID: id, Name: "t/sync/json", Target: "t", Mode: "sync", Endpoint: "json",

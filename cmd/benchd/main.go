@@ -52,6 +52,7 @@ type flags struct {
 	configFile  string
 	storagePath string
 	retention   time.Duration
+	retainBytes int64
 	log         promslog.Config
 	web         *web.FlagConfig
 
@@ -95,6 +96,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Default("data/").StringVar(&f.storagePath)
 	app.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
 		Default(DefaultRetention.String()).DurationVar(&f.retention)
+	app.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
+		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
 	app.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
 		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 	f.log = promslog.Config{}

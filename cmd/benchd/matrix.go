@@ -52,6 +52,9 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return err
 	}
+	if err := checkRetention(f.retention, cfg); err != nil {
+		return err
+	}
 	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
 	if err != nil {
 		return err
@@ -62,16 +65,20 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		&matrixObserver{format: f.matrix.format, out: stdout, progress: stderr},
 	}
 	// The run goes into the history too, unless a daemon holds it.
+	var hist *history
+	var rec scheduler.Recorder
 	if st, err := openStore(ctx, f, logger); err != nil {
 		logger.Warn("this run is not recorded in the run history", "err", err)
 	} else {
 		defer st.Close()
-		obs = append(obs, &history{st: st, log: logger.With("component", "history"), retention: f.retention,
+		hist = &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
 			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) },
-			validity: func() regress.ValidityOptions { return validityOptions(cfg) }})
+			validity: func() regress.ValidityOptions { return validityOptions(cfg) }}
+		obs, rec = append(obs, hist), hist
 	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: obs,
+		Recorder: rec,
 		Logger:   logger.With("component", "scheduler"),
 	})
 	if err != nil {
@@ -100,6 +107,11 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	}
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	if hist != nil {
+		if err := hist.Close(); err != nil {
+			return fmt.Errorf("run %s: %w", rep.ID, err)
+		}
 	}
 	if rep.Err != nil {
 		return fmt.Errorf("run %s cut short: %w", rep.ID, rep.Err)

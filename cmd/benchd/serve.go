@@ -33,6 +33,9 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRetention(f.retention, cfg); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	metrics := exporters.NewMetrics()
 	reg.MustRegister(metrics,
@@ -55,9 +58,10 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	defer st.Close()
 	var live atomic.Pointer[config.Config]
 	live.Store(cfg)
-	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention,
+	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
 		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) },
-		validity: func() regress.ValidityOptions { return validityOptions(live.Load()) }}
+		validity: func() regress.ValidityOptions { return validityOptions(live.Load()) }, metrics: metrics}
+	defer func() { _ = hist.Close() }() // logs what it could not store
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)
 	det := &detector{st: st, regs: regs, log: logger.With("component", "regress"), cfg: live.Load}
@@ -71,7 +75,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 			hist,
 			det,
 		},
-		Logger: logger.With("component", "scheduler"),
+		Recorder: hist,
+		Logger:   logger.With("component", "scheduler"),
 	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -93,6 +98,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Control:    d,
 		History:    st,
 		Token:      d.currentToken,
+		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
 	})
 	if err != nil {
 		return err
@@ -122,6 +128,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		errs[1] = srv.Serve(ctx)
 	})
 	wg.Go(func() { d.reloadOnSIGHUP(ctx) })
+	wg.Go(func() { hist.retryEvery(ctx, historyRetryInterval) })
 	wg.Wait()
 	logger.Info("benchd stopped")
 	return errors.Join(errs...)

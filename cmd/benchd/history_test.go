@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/regress"
+	"github.com/benchd/benchd/scheduler"
+	"github.com/benchd/benchd/store"
+)
+
+// TestHistoryEndOnFullDisk: the disk fills in the middle of a run, so its
+// last scenario and its end cannot be stored. They stay in memory,
+// reported by Status; a restart-free retry after space is freed stores the
+// run whole, finished with its real outcome (not "running", not aborted).
+// Stopping with the disk still full reports the lost writes.
+func TestHistoryEndOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs")
+	}
+	dir := smallTmpfs(t, "512k")
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := exporters.NewMetrics()
+	h := &history{st: st, log: slog.New(slog.DiscardHandler), cfgHash: func() string { return "" },
+		validity: func() regress.ValidityOptions { return regress.ValidityOptions{} }, metrics: m}
+	start := time.Now()
+	sc := func(i int) *scheduler.ScenarioResult {
+		return &scheduler.ScenarioResult{Scenario: config.Scenario{Name: "t/-/e", Target: "t", Endpoint: "e"}, Index: i,
+			Start: start, End: start.Add(time.Second), Err: errors.New("target down")}
+	}
+	run := func() *scheduler.RunReport {
+		info := scheduler.RunInfo{ID: start.UTC().Format("20060102T150405Z"), Trigger: "test", Start: start}
+		info.ID = h.RecordRun(info)
+		rep := &scheduler.RunReport{RunInfo: info}
+		for i := range 2 {
+			r := sc(i)
+			r.RunID = info.ID
+			if i == 1 {
+				fillDisk(t, dir)
+			}
+			h.ScenarioFinished(r)
+			rep.Results = append(rep.Results, r)
+		}
+		rep.End = start.Add(2 * time.Second)
+		h.RunFinished(rep)
+		return rep
+	}
+	rep := run()
+	s := h.Status()
+	if !strings.Contains(s.LastError, "disk full") || s.PendingWrites != 2 || len(s.PendingRuns) != 1 || s.PendingRuns[0] != rep.ID {
+		t.Fatalf("status with the disk full: %+v, want disk full, 2 writes of %s pending", s, rep.ID)
+	}
+	if err := os.Remove(dir + "/filler"); err != nil {
+		t.Fatal(err)
+	}
+	h.retry() // what the daemon does every minute
+
+	got, err := st.Run(context.Background(), rep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != store.OutcomeFailed || len(got.Scenarios) != 2 || !strings.Contains(got.Err, "history write failed: disk full") {
+		t.Errorf("run after the retry: outcome %s, %d scenarios, error %q; want failed (its scenarios failed), 2, and the history-write note",
+			got.Outcome, len(got.Scenarios), got.Err)
+	}
+	if s := h.Status(); s.LastError != "" || s.PendingWrites != 0 {
+		t.Errorf("status after the retry: %+v, want healthy", s)
+	}
+
+	// Stopping with the disk still full says what is lost.
+	start = start.Add(time.Minute)
+	run()
+	if err := h.Close(); err == nil || !strings.Contains(err.Error(), "history write failed") || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Close with the disk full: %v, want the lost writes named", err)
+	}
+}

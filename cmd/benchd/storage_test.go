@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/store"
+)
+
+// smallTmpfs mounts a tmpfs of size on a new directory; the test fails
+// with the reason when mounting is not permitted.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Fatalf("mount a %s tmpfs on %s (run the tests as root, or with CAP_SYS_ADMIN): %v", size, dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes dir/filler until the file system is full.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for range 1 << 16 {
+		if _, err := f.Write(buf); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return path
+			}
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("the disk never filled")
+	return ""
+}
+
+// smallConfig writes a two-scenario matrix over an in-process loopback
+// server, runs only by hand, and returns its path.
+func smallConfig(t *testing.T, schedule string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`
+schedule: %q
+run_on_start: false
+defaults: {connections: 2, threads: 1, duration: 200ms, warmup: 0s, timeout: 1s}
+targets:
+  - {name: t, url: %s}
+endpoints:
+  - {name: a, path: /a}
+  - {name: b, path: /b}
+api:
+  token_file: token
+`, schedule, srv.URL)
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "benchd.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type statusJSON struct {
+	Running bool `json:"running"`
+	Storage *struct {
+		LastError     string   `json:"last_error"`
+		PendingWrites int      `json:"pending_writes"`
+		PendingRuns   []string `json:"pending_runs"`
+	} `json:"storage"`
+}
+
+// runNow triggers a run over the write API and waits for it to end.
+func runNow(t *testing.T, base string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/v1/runs", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("trigger a run: %s", resp.Status)
+	}
+	for range 300 {
+		var st statusJSON
+		getJSON(t, base+"/api/v1/status", &st)
+		if !st.Running {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the run did not end within 30s")
+}
+
+type runJSON struct {
+	ID        string `json:"id"`
+	Outcome   string `json:"outcome"`
+	Error     string `json:"error"`
+	Scenarios []struct {
+		Scenario string `json:"scenario"`
+		Error    string `json:"error"`
+	} `json:"scenarios"`
+}
+
+// TestServeFullDisk runs a real daemon whose storage fills up: the run is
+// kept in memory, counted, and reported on /api/v1/status (/healthz stays
+// ok); once space is freed the next run's writes bring it in whole with
+// its real outcome and a note that its history write failed.
+func TestServeFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs and runs benchd")
+	}
+	storage := smallTmpfs(t, "512k")
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := benchd(ctx, t, "serve", "--config.file", smallConfig(t, "@every 1h"), "--storage.path", storage,
+		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	for i := 0; scrape(t, base+"/metrics") == nil; i++ {
+		if i > 100 {
+			t.Fatalf("benchd did not come up; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fams := scrape(t, base+"/metrics")
+	for _, op := range []string{"begin_run", "save_scenario", "finish_run", "prune"} {
+		if find(fams, "benchd_storage_write_failures_total", map[string]string{"operation": op}) == nil {
+			t.Errorf("benchd_storage_write_failures_total{operation=%q} missing at start", op)
+		}
+	}
+
+	filler := fillDisk(t, storage)
+	runNow(t, base)
+	fams = scrape(t, base+"/metrics")
+	if v := value(fams, "benchd_storage_write_failures_total", map[string]string{"operation": "begin_run"}); v < 1 {
+		t.Errorf("begin_run failures %v on a full disk, want >= 1", v)
+	}
+	var st statusJSON
+	getJSON(t, base+"/api/v1/status", &st)
+	if st.Storage == nil || !strings.Contains(st.Storage.LastError, "disk full") || st.Storage.PendingWrites != 4 || len(st.Storage.PendingRuns) != 1 {
+		t.Fatalf("status on a full disk: %+v, want last_error saying disk full and 4 pending writes of 1 run", st.Storage)
+	}
+	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz on a full disk: %v %v, want 200 (liveness)", resp, err)
+	}
+	first := st.Storage.PendingRuns[0]
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	runNow(t, base)
+	getJSON(t, base+"/api/v1/status", &st)
+	if st.Storage.LastError != "" || st.Storage.PendingWrites != 0 {
+		t.Errorf("status after space came back: %+v, want healthy", st.Storage)
+	}
+	var runs struct {
+		Runs []runJSON `json:"runs"`
+	}
+	getJSON(t, base+"/api/v1/runs", &runs)
+	if len(runs.Runs) != 2 || runs.Runs[1].ID != first {
+		t.Fatalf("runs %+v, want 2, the older %s", runs.Runs, first)
+	}
+	for i, r := range runs.Runs {
+		var full runJSON
+		getJSON(t, base+"/api/v1/runs/"+r.ID, &full)
+		if full.Outcome != "success" || len(full.Scenarios) != 2 {
+			t.Errorf("run %s: outcome %s, %d scenarios, want success and 2", r.ID, full.Outcome, len(full.Scenarios))
+		}
+		if wantNote := i == 1; strings.Contains(full.Error, "history write failed: disk full") != wantNote {
+			t.Errorf("run %s: error %q, want the history-write note: %v", r.ID, full.Error, wantNote)
+		}
+	}
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("benchd exit: %v; stderr:\n%s", err, stderr.String())
+	}
+}
+
+// TestStartOnFullDisk: benchd serve refuses to start on a full disk, and
+// benchd matrix runs unrecorded, both saying "disk full" and the path.
+func TestStartOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs and runs benchd")
+	}
+	storage := smallTmpfs(t, "512k")
+	cfg := smallConfig(t, "@every 1h")
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", storage, "--only", "t/-/a"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("first matrix: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	fillDisk(t, storage)
+	for _, args := range [][]string{
+		{"serve", "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", freePort(t))},
+		{"matrix", "--only", "t/-/a"},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		cmd := benchd(ctx, t, append(args, "--config.file", cfg, "--storage.path", storage)...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		wantExit := args[0] == "serve"
+		if (err != nil) != wantExit || !strings.Contains(string(out), "disk full") || !strings.Contains(string(out), filepath.Join(storage, "benchd.db")) {
+			t.Errorf("benchd %s on a full disk: %v, output:\n%s\nwant it to say disk full and the path (exit 1: %v)", args[0], err, out, wantExit)
+		}
+	}
+}
+
+// TestRunIDTakenByEarlierProcess: a benchd matrix whose start second is
+// already taken by runs of earlier processes (a restart within the same
+// second) stores its run under the next suffix, whole, and reports that ID.
+func TestRunIDTakenByEarlierProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchd")
+	}
+	dir := t.TempDir()
+	cfg := smallConfig(t, "@every 1h")
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take the IDs of the next few seconds, as runs of earlier processes.
+	now := time.Now().UTC().Truncate(time.Second)
+	taken := map[string]bool{}
+	for i := range 10 {
+		id := now.Add(time.Duration(i) * time.Second).Format("20060102T150405Z")
+		if _, err := st.BeginRun(t.Context(), store.Run{ID: id, Trigger: "earlier", Start: now.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishRun(t.Context(), id, now.Add(time.Duration(i)*time.Second), store.OutcomeSuccess, ""); err != nil {
+			t.Fatal(err)
+		}
+		taken[id] = true
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := benchd(ctx, t, "matrix", "--config.file", cfg, "--storage.path", dir, "--format", "json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("benchd matrix: %v\n%s", err, out)
+	}
+	ro, err := store.Open(t.Context(), dir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	runs, err := ro.Runs(t.Context(), store.RunQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, r := range runs {
+		if r.Trigger == "manual" {
+			id = r.ID
+		}
+	}
+	if len(runs) != 11 || id == "" {
+		t.Fatalf("%d runs %v; want the 10 earlier ones and benchd's", len(runs), runs)
+	}
+	r, err := ro.Run(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base, _, _ := strings.Cut(r.ID, "-"); !taken[base] || r.ID != base+"-1" {
+		t.Errorf("run stored as %q, want a taken second with suffix -1", r.ID)
+	}
+	if r.Outcome != store.OutcomeSuccess || len(r.Scenarios) != 2 {
+		t.Errorf("run %s: %s with %d scenarios, want success with 2", r.ID, r.Outcome, len(r.Scenarios))
+	}
+	if !strings.Contains(string(out), r.ID) {
+		t.Errorf("output does not name the stored ID %s:\n%s", r.ID, out)
+	}
+	// ID order is time order.
+	for i := 1; i < len(runs); i++ {
+		if runs[i-1].ID <= runs[i].ID {
+			t.Errorf("runs %s (newer) and %s: the newer ID does not sort after", runs[i-1].ID, runs[i].ID)
+		}
+	}
+}
