@@ -97,6 +97,32 @@ func runHelper(mode, arg string) error {
 		}
 		fmt.Printf("pid=%d\n", p.PID())
 		os.Exit(0)
+	case "orphan-tree":
+		// Start a managed shell whose children (one in its group, one in
+		// a session of its own, as a daemon) write their PIDs to files
+		// in arg, then exit without stopping it.
+		p, err := StartProcess(context.Background(), ProcessSpec{
+			Name:    "target orphan-tree",
+			Command: []string{"/bin/sh", "-c", `sleep 300 & echo $! > worker; setsid sleep 300 & echo $! > daemon; wait`},
+			Dir:     arg,
+			Ready:   "",
+		})
+		if err != nil {
+			return err
+		}
+		for _, f := range []string{"worker", "daemon"} {
+			for i := 0; ; i++ {
+				if b, err := os.ReadFile(filepath.Join(arg, f)); err == nil && strings.HasSuffix(string(b), "\n") {
+					break
+				}
+				if i == 500 {
+					return fmt.Errorf("no %s pid file", f)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		fmt.Printf("pid=%d\n", p.PID())
+		os.Exit(0)
 	}
 	return fmt.Errorf("unknown helper mode %q", mode)
 }
@@ -267,7 +293,7 @@ func TestStartProcessFailures(t *testing.T) {
 		wantPrefix string
 		wantText   []string
 		wantIs     []error
-		wantCode   int  // exit code of the *exec.ExitError, if > 0
+		wantCode   int  // exit code of the *ExitError, if > 0
 		missingDir bool // Dir is a directory that does not exist
 		// pidFile names a file where the command writes its PID, which
 		// must be gone after the failure.
@@ -465,9 +491,9 @@ func TestStartProcessFailures(t *testing.T) {
 				}
 			}
 			if tc.wantCode > 0 {
-				var ee *exec.ExitError
+				var ee *ExitError
 				if !errors.As(err, &ee) || ee.ExitCode() != tc.wantCode {
-					t.Errorf("error %q: want an *exec.ExitError with code %d", msg, tc.wantCode)
+					t.Errorf("error %q: want an *ExitError with code %d", msg, tc.wantCode)
 				}
 			}
 			if tc.maxDuration > 0 && took > tc.maxDuration {
@@ -713,9 +739,9 @@ func TestStopAfterExit(t *testing.T) {
 			if err == nil || err.Error() != tc.wantExit {
 				t.Fatalf("ExitErr = %v, want %q", err, tc.wantExit)
 			}
-			var ee *exec.ExitError
+			var ee *ExitError
 			if !errors.Is(err, ErrExited) || !errors.As(err, &ee) || ee.ExitCode() != tc.wantCode {
-				t.Errorf("ExitErr %v: want ErrExited and an *exec.ExitError with code %d", err, tc.wantCode)
+				t.Errorf("ExitErr %v: want ErrExited and an *ExitError with code %d", err, tc.wantCode)
 			}
 			if _, err := p.Usage(); !errors.Is(err, ErrExited) {
 				t.Errorf("Usage after exit: err = %v, want ErrExited", err)
@@ -846,6 +872,35 @@ func TestPdeathsigKillsOrphan(t *testing.T) {
 		t.Fatalf("helper output %q: %v", out, err)
 	}
 	waitFor(t, 5*time.Second, fmt.Sprintf("orphan %d to die", pid), func() bool { return !alive(pid) })
+}
+
+// TestBenchdDeathKillsTree lets a helper benchd start a managed process
+// with a worker in its group and a daemon in a session of its own, and
+// exit without stopping it: the whole tree must die, not only the leader.
+func TestBenchdDeathKillsTree(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), helperCommand()[0], helperCommand()[1:]...)
+	cmd.Env = append(os.Environ(), helperEnvList("orphan-tree", dir)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(out), "pid=%d", &pid); err != nil || pid <= 0 {
+		t.Fatalf("helper output %q: %v", out, err)
+	}
+	pids := map[string]int{"leader": pid}
+	for _, f := range []string{"worker", "daemon"} {
+		pids[f] = readPIDFile(t, filepath.Join(dir, f))
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	for what, pid := range pids {
+		waitFor(t, 5*time.Second, fmt.Sprintf("%s %d to die", what, pid), func() bool { return !alive(pid) })
+	}
 }
 
 // TestOutputDoesNotBlock checks that a child writing far more than a pipe
