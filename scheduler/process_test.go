@@ -677,6 +677,27 @@ func TestStopKillsWholeGroup(t *testing.T) {
 	}
 }
 
+// TestStopKillsDaemon stops a target that daemonized: its leader exited
+// at once, leaving a process in a session and group of its own, which
+// Stop must kill too.
+func TestStopKillsDaemon(t *testing.T) {
+	dir := t.TempDir()
+	p := startProcess(t, ProcessSpec{
+		Name:    "target daemon",
+		Command: []string{"/bin/sh", "-c", `setsid sleep 300 & echo $! > daemon`},
+		Dir:     dir,
+	})
+	daemon := readPIDFile(t, filepath.Join(dir, "daemon"))
+	t.Cleanup(func() { _ = syscall.Kill(daemon, syscall.SIGKILL) })
+	<-p.Exited()
+	if err := p.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if alive(daemon) {
+		t.Errorf("daemon %d alive after Stop", daemon)
+	}
+}
+
 func TestStopAfterExit(t *testing.T) {
 	tests := []struct {
 		name    string

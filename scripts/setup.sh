@@ -35,6 +35,7 @@ packages=(
 	prometheus
 	prometheus-alertmanager # amtool, and the alert stack of scripts/stack.sh
 	wrk
+	nginx-light # a multi-worker target of the process tests (cmd/benchd)
 	gcc # go test -race needs cgo
 	procps
 	curl
