@@ -27,7 +27,7 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"unknown-key.bad.yml", 6, []string{
 			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints, cpus, api, regression) [line 2]`,
-			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, ready, ready_timeout, cpus) [line 7]`,
+			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, inherit_env, env_allow, ready, ready_timeout, cpus) [line 7]`,
 			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 11]`,
 			`targets[1].process.ready_timout: unknown key "ready_timout" (did you mean "ready_timeout"?) [line 17]`,
 			`targets[1].overrides.root.connectons: unknown key "connectons" (did you mean "connections"?) [line 19]`,
@@ -140,6 +140,13 @@ func TestLoadBad(t *testing.T) {
 			`endpoints[3].path: "/page#top" has a #fragment`,
 			`endpoints[4].path: is required`,
 		}},
+		{"bad-env.bad.yml", 5, []string{
+			`services[0].env_allow: has no effect while inherit_env is true (the default): the whole environment is inherited; set inherit_env: false or remove env_allow`,
+			`targets[0].process.env_allow[1]: variable name is empty`,
+			`targets[0].process.env_allow[2]: variable name "HOME=/root" contains '=' or NUL (give the name only, such as PATH; values go in env)`,
+			`targets[0].process.env_allow[3]: variable "PATH" is listed twice (remove one)`,
+			`targets[1].process.env_allow: has no effect while inherit_env is true (the default)`,
+		}},
 		{"bad-command.bad.yml", 5, []string{
 			`services[0].command: is required (the program and its arguments, run without a shell`,
 			`targets[0].process.command[0]: the program is empty`,
@@ -156,7 +163,7 @@ func TestLoadBad(t *testing.T) {
 		{"wrong-type.bad.yml", 5, []string{
 			`run_on_start: want true or false, got "maybe" [line 1]`,
 			`targets[0].modes: want a list of strings, such as [a, b], got "sync" [line 5]`,
-			`targets[0].process: want a mapping with keys command, dir, env, setup, ready, ready_timeout, stop_timeout, cpus, got a list [line 6]`,
+			`targets[0].process: want a mapping with keys command, dir, env, inherit_env, env_allow, setup, ready, ready_timeout, stop_timeout, cpus, got a list [line 6]`,
 			`targets[0].overrides: want a mapping of endpoint names to load settings, got a list [line 7]`,
 			`endpoints: want a list of endpoints, got "root" [line 8]`,
 		}},

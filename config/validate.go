@@ -170,6 +170,24 @@ func checkEnv(k *checker, path string, env map[string]string) {
 	}
 }
 
+// checkEnvAllow checks env_allow against inherit_env.
+func checkEnvAllow(k *checker, path string, inherit *bool, allow []string) {
+	if allow != nil && (inherit == nil || *inherit) {
+		k.add(path+".env_allow", "has no effect while inherit_env is true (the default): the whole environment is inherited; set inherit_env: false or remove env_allow")
+	}
+	for i, name := range allow {
+		p := indexPath(path+".env_allow", i)
+		switch {
+		case name == "":
+			k.add(p, "variable name is empty")
+		case strings.ContainsAny(name, "=\x00"):
+			k.add(p, "variable name %q contains '=' or NUL (give the name only, such as PATH; values go in env)", name)
+		case slices.Index(allow, name) < i:
+			k.add(p, "variable %q is listed twice (remove one)", name)
+		}
+	}
+}
+
 func checkPositive(k *checker, path string, d time.Duration, hint string) {
 	if d <= 0 {
 		k.add(path, "must be more than 0, got %s (%s)", d, hint)
@@ -329,6 +347,7 @@ func (c *Config) checkServices(k *checker) {
 		checkName(k, p, "service", s.Name, seen)
 		checkCommand(k, p+".command", s.Command, `[redis-server, --port, "6379"]`)
 		checkEnv(k, p+".env", s.Env)
+		checkEnvAllow(k, p, s.InheritEnv, s.EnvAllow)
 		checkReady(k, p+".ready", s.Ready, false)
 		checkPositive(k, p+".ready_timeout", s.ReadyTimeout, "how long the service may take to become ready, such as 30s")
 		checkCPUs(k, p+".cpus", s.CPUs)
@@ -367,6 +386,7 @@ func (c *Config) checkTargets(k *checker) {
 			pp := p + ".process"
 			checkCommand(k, pp+".command", pr.Command, "[/usr/bin/gunicorn, -b, 127.0.0.1:8000, proj.wsgi:application]")
 			checkEnv(k, pp+".env", pr.Env)
+			checkEnvAllow(k, pp, pr.InheritEnv, pr.EnvAllow)
 			for j, cmd := range pr.Setup {
 				checkCommand(k, indexPath(pp+".setup", j), cmd, "[/usr/bin/python3, manage.py, migrate]")
 			}

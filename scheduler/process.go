@@ -36,8 +36,9 @@ const DefaultReadyTimeout = 30 * time.Second
 const DefaultStopTimeout = 10 * time.Second
 
 // DefaultEnvAllow is what a managed process with ProcessSpec.CleanEnv keeps
-// of benchd's environment when ProcessSpec.EnvAllow is nil.
-var DefaultEnvAllow = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
+// of benchd's environment when ProcessSpec.EnvAllow is nil: the
+// configuration's default.
+var DefaultEnvAllow = config.DefaultEnvAllow
 
 // processEnv returns the whole environment of spec's processes.
 func processEnv(spec *ProcessSpec) []string {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -695,6 +696,50 @@ func TestStopKillsDaemon(t *testing.T) {
 	}
 	if alive(daemon) {
 		t.Errorf("daemon %d alive after Stop", daemon)
+	}
+}
+
+// TestProcessEnv starts env(1) and reads the environment it got.
+func TestProcessEnv(t *testing.T) {
+	t.Setenv("BENCHD_TEST_SECRET", "s3cret")
+	t.Setenv("LANG", "C.UTF-8")
+	tests := []struct {
+		name      string
+		clean     bool
+		allow     []string
+		want      []string // lines env must print
+		wantNoKey []string // variables it must not have
+	}{
+		{"inherit", false, nil, []string{"BENCHD_TEST_SECRET=s3cret", "LANG=C.UTF-8", "EXTRA=1", "LANG_OVERRIDE=x"}, nil},
+		{"clean default allowlist", true, nil, []string{"LANG=C.UTF-8", "PATH=" + os.Getenv("PATH"), "EXTRA=1"}, []string{"BENCHD_TEST_SECRET", "BENCHD_SUPERVISOR"}},
+		{"clean own allowlist", true, []string{"BENCHD_TEST_SECRET"}, []string{"BENCHD_TEST_SECRET=s3cret", "EXTRA=1"}, []string{"LANG", "PATH"}},
+		{"clean nothing allowed", true, []string{}, []string{"EXTRA=1"}, []string{"LANG", "PATH", "BENCHD_TEST_SECRET"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProcess(t, ProcessSpec{
+				Name:     "target env",
+				Command:  []string{"/usr/bin/env"},
+				Env:      []string{"EXTRA=1", "LANG_OVERRIDE=x"},
+				CleanEnv: tc.clean,
+				EnvAllow: tc.allow,
+			})
+			<-p.Exited()
+			if err := p.Stop(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(p.Output()), "\n")
+			for _, w := range tc.want {
+				if !slices.Contains(lines, w) {
+					t.Errorf("environment lacks %s:\n%s", w, p.Output())
+				}
+			}
+			for _, k := range tc.wantNoKey {
+				if slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, k+"=") }) {
+					t.Errorf("environment has %s:\n%s", k, p.Output())
+				}
+			}
+		})
 	}
 }
 
