@@ -612,7 +612,7 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name: "unused service",
-			yaml: "services: [{name: s, command: [x], ready: 'tcp://127.0.0.1:1'}]\ntargets: [{name: t, url: 'http://[::1]:1'}]\nendpoints: [{name: e, path: /}]",
+			yaml: "services: [{name: s, command: [/bin/true], ready: 'tcp://127.0.0.1:1'}]\ntargets: [{name: t, url: 'http://[::1]:1'}]\nendpoints: [{name: e, path: /}]",
 			want: []string{`services[0]: no target lists service "s", so it is never started`},
 		},
 		{
@@ -632,8 +632,17 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name: "process directory missing",
-			yaml: "services: [{name: s, command: [x], dir: /nonexistent-benchd-dir, ready: 'tcp://127.0.0.1:2'}]\ntargets: [{name: t, url: 'http://127.0.0.1:1', services: [s], process: {command: [x], dir: django}}]\nendpoints: [{name: e, path: /}]",
+			yaml: "services: [{name: s, command: [/bin/true], dir: /nonexistent-benchd-dir, ready: 'tcp://127.0.0.1:2'}]\ntargets: [{name: t, url: 'http://127.0.0.1:1', services: [s], process: {command: [/bin/true], dir: django}}]\nendpoints: [{name: e, path: /}]",
 			want: []string{"targets[0].process.dir: ", "services[0].dir: /nonexistent-benchd-dir does not exist, so the process cannot start"},
+		},
+		{
+			name: "program missing or not executable",
+			yaml: "services: [{name: s, command: [benchd-no-such-program, -x], ready: 'tcp://127.0.0.1:2'}]\ntargets: [{name: t, url: 'http://127.0.0.1:1', services: [s], process: {command: [./server.sh], setup: [[/bin/true], [/nonexistent/migrate]]}}]\nendpoints: [{name: e, path: /}]",
+			want: []string{
+				`targets[0].process.command[0]: ` + "%DIR%" + `/server.sh is not executable, so the process cannot start (chmod +x it)`,
+				`targets[0].process.setup[1][0]: /nonexistent/migrate does not exist, so the process cannot start; install it or fix the path`,
+				`services[0].command[0]: program "benchd-no-such-program" is not in PATH (`,
+			},
 		},
 		{
 			name: "nothing to warn about",
@@ -642,9 +651,17 @@ func TestWarnings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse([]byte(tt.yaml), t.TempDir())
+			dir := t.TempDir()
+			// A script that is there but not executable.
+			if err := os.WriteFile(filepath.Join(dir, "server.sh"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Parse([]byte(tt.yaml), dir)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for i, w := range tt.want {
+				tt.want[i] = strings.ReplaceAll(w, "%DIR%", dir)
 			}
 			if got := c.Warnings(); !matchAll(got, tt.want) {
 				t.Errorf("Warnings():\n got %q\nwant %q", got, tt.want)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -168,6 +169,41 @@ func checkEnv(k *checker, path string, env map[string]string) {
 			k.add(p, "value contains a NUL byte, which an environment value cannot hold")
 		}
 	}
+}
+
+// programProblem says why argv[0] cannot be started, as benchd would look
+// it up (in PATH without a slash, else relative to dir), or "" if it can
+// or cannot be checked yet (a relative path while Config.Dir is unset).
+func (c *Config) programProblem(dir string, argv []string) string {
+	if len(argv) == 0 || argv[0] == "" {
+		return ""
+	}
+	name := argv[0]
+	if !strings.Contains(name, "/") {
+		if _, err := exec.LookPath(name); err != nil {
+			return fmt.Sprintf("program %q is not in PATH (%s), so the process cannot start; install it or give its full path", name, os.Getenv("PATH"))
+		}
+		return ""
+	}
+	path := name
+	if !filepath.IsAbs(name) {
+		if c.Dir == "" && !filepath.IsAbs(dir) {
+			return ""
+		}
+		path = filepath.Join(c.ResolvePath(dir), name)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s does not exist, so the process cannot start; install it or fix the path", path)
+	case err != nil:
+		return fmt.Sprintf("%s: %v, so the process may not start", path, err)
+	case fi.IsDir():
+		return fmt.Sprintf("%s is a directory, not a program", path)
+	case fi.Mode().Perm()&0o111 == 0:
+		return fmt.Sprintf("%s is not executable, so the process cannot start (chmod +x it)", path)
+	}
+	return ""
 }
 
 // checkEnvAllow checks env_allow against inherit_env.
@@ -557,6 +593,26 @@ func (c *Config) Warnings() []string {
 	}
 	for i, s := range c.Services {
 		missingDir(indexPath("services", i)+".dir", s.Dir)
+	}
+	// A program that is not there yet may be installed before the run, so
+	// this is a warning, not an error.
+	for i, t := range c.Targets {
+		if pr := t.Process; pr != nil {
+			p := indexPath("targets", i) + ".process"
+			if msg := c.programProblem(pr.Dir, pr.Command); msg != "" {
+				add(p+".command[0]", "%s", msg)
+			}
+			for j, cmd := range pr.Setup {
+				if msg := c.programProblem(pr.Dir, cmd); msg != "" {
+					add(indexPath(p+".setup", j)+"[0]", "%s", msg)
+				}
+			}
+		}
+	}
+	for i, s := range c.Services {
+		if msg := c.programProblem(s.Dir, s.Command); msg != "" {
+			add(indexPath("services", i)+".command[0]", "%s", msg)
+		}
 	}
 	for i, s := range c.Services {
 		if !slices.ContainsFunc(c.Targets, func(t Target) bool { return slices.Contains(t.Services, s.Name) }) {

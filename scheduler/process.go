@@ -940,7 +940,9 @@ func (c *child) readOutput(r *os.File, stream string, log *slog.Logger, debug bo
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			c.out.writeLine(line)
+			// A line longer than the buffer comes in pieces: only its
+			// last piece ends it.
+			c.out.writeLine(line, !errors.Is(err, bufio.ErrBufferFull))
 			if debug {
 				log.Debug("process output", "process", c.name, "stream", stream,
 					"line", string(bytes.TrimRight(line, "\r\n")))
@@ -1075,12 +1077,13 @@ func newOutputRing(size int) *outputRing {
 	return &outputRing{buf: make([]byte, size)}
 }
 
-// writeLine appends p, adding a newline if it has none.
-func (r *outputRing) writeLine(p []byte) {
+// writeLine appends p; if end is set, p ends a line and a newline is
+// added if it has none, else p is the start or middle of a line.
+func (r *outputRing) writeLine(p []byte, end bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.write(p)
-	if len(p) > 0 && p[len(p)-1] != '\n' {
+	if end && len(p) > 0 && p[len(p)-1] != '\n' {
 		r.write([]byte{'\n'})
 	}
 }
@@ -1115,14 +1118,23 @@ func (r *outputRing) bytes() []byte {
 }
 
 // tail returns at most the last maxLines lines and maxBytes bytes of the
-// output, without the final newline; a line cut by maxBytes is dropped
-// unless it is the only one.
+// output, without the final newline, starting at the start of a line: a
+// line cut by maxBytes, or whose start the ring has overwritten, is
+// dropped, unless it is the only one, which is then quoted from the cut
+// after an ellipsis ("…").
 func (r *outputRing) tail(maxLines, maxBytes int) string {
+	r.mu.Lock()
+	cut := r.full // the oldest kept byte may be in the middle of a line
+	r.mu.Unlock()
 	b := bytes.TrimRight(r.bytes(), "\r\n\t ")
 	if len(b) > maxBytes {
-		b = b[len(b)-maxBytes:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+		b, cut = b[len(b)-maxBytes:], true
+	}
+	if cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:]
+		} else if len(b) > 0 {
+			b = append([]byte("…"), b...)
 		}
 	}
 	lines := bytes.Split(b, []byte{'\n'})

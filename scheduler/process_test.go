@@ -678,6 +678,41 @@ func TestStopKillsWholeGroup(t *testing.T) {
 	}
 }
 
+// TestStopLogsSIGKILL checks that a stop that needed SIGKILL is logged at
+// info level with the grace the process exceeded, and one that did not is
+// not.
+func TestStopLogsSIGKILL(t *testing.T) {
+	for _, stubborn := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stubborn=%v", stubborn), func(t *testing.T) {
+			var logs syncBuffer
+			script := "exec sleep 300"
+			if stubborn {
+				script = `trap "" TERM; echo armed; sleep 300 & wait; wait`
+			}
+			p := startProcess(t, ProcessSpec{
+				Name:        "target stubborn",
+				Command:     []string{"/bin/sh", "-c", script},
+				StopTimeout: 300 * time.Millisecond,
+				Logger:      slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			})
+			if stubborn {
+				waitFor(t, 5*time.Second, "the trap", func() bool { return strings.Contains(p.Output(), "armed") })
+			}
+			if err := p.Stop(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			got := logs.String()
+			want := `level=INFO msg="process needed SIGKILL: still running after the SIGTERM grace" process="target stubborn"`
+			if stubborn && (!strings.Contains(got, want) || !strings.Contains(got, "stop_timeout=300ms")) {
+				t.Errorf("log:\n%s\nwant a record %s ... stop_timeout=300ms", got, want)
+			}
+			if !stubborn && strings.Contains(got, "SIGKILL") {
+				t.Errorf("log after a clean stop:\n%s", got)
+			}
+		})
+	}
+}
+
 // TestStopKillsDaemon stops a target that daemonized: its leader exited
 // at once, leaving a process in a session and group of its own, which
 // Stop must kill too.
@@ -988,6 +1023,36 @@ func TestOutputDoesNotBlock(t *testing.T) {
 	}
 }
 
+// TestExitedBeforeReadyTail checks that the output quoted in the error of
+// a process that exited before ready starts at the start of a line: a line
+// longer than the reader's buffer, or cut by the quote's byte cap, is not
+// quoted from its middle.
+func TestExitedBeforeReadyTail(t *testing.T) {
+	long := strings.Repeat("a", 6000) + "END"
+	script := fmt.Sprintf(`echo starting; echo %s; echo "error: boom"; exit 3`, long)
+	_, err := StartProcess(t.Context(), ProcessSpec{
+		Name:    "target tail",
+		Command: []string{"/bin/sh", "-c", script},
+		Ready:   "tcp://" + freeAddr(t),
+	})
+	if err == nil {
+		t.Fatal("StartProcess succeeded")
+	}
+	msg := err.Error()
+	_, tail, ok := strings.Cut(msg, "before ready: ")
+	if !ok {
+		t.Fatalf("error %q: no output quoted", msg)
+	}
+	for _, line := range strings.Split(tail, "\n") {
+		if line != "starting" && line != long && line != "error: boom" {
+			t.Errorf("quoted line %.40q... (%d bytes) is not a whole line of the output; error:\n%.300s", line, len(line), msg)
+		}
+	}
+	if !strings.HasSuffix(tail, "error: boom") {
+		t.Errorf("quoted output does not end with the last line: %.300q", tail)
+	}
+}
+
 func TestOutputRing(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -1019,7 +1084,7 @@ func TestOutputRing(t *testing.T) {
 			lines:     []string{"one\n", "two\n", "three\n"},
 			wantBytes: "o\nthree\n",
 			maxLines:  5, maxBytes: 100,
-			wantTail: "o\nthree",
+			wantTail: "three", // "o" is the end of "two"
 		},
 		{
 			name:      "exactly full",
@@ -1035,7 +1100,7 @@ func TestOutputRing(t *testing.T) {
 			lines:     []string{"abcdefgh\n"},
 			wantBytes: "fgh\n",
 			maxLines:  5, maxBytes: 100,
-			wantTail: "fgh",
+			wantTail: "…fgh",
 		},
 		{
 			name:      "byte cap drops the cut line",
@@ -1045,12 +1110,29 @@ func TestOutputRing(t *testing.T) {
 			maxLines:  5, maxBytes: 10,
 			wantTail: "third",
 		},
+		{
+			name:      "byte cap cuts the only line",
+			size:      64,
+			lines:     []string{"x\n", "0123456789abcdef\n"},
+			wantBytes: "x\n0123456789abcdef\n",
+			maxLines:  5, maxBytes: 10,
+			wantTail: "…6789abcdef",
+		},
+		{
+			name:      "a line in pieces",
+			size:      64,
+			lines:     []string{"ab", "cd\n", "ef"},
+			wantBytes: "abcd\nef\n",
+			maxLines:  5, maxBytes: 100,
+			wantTail: "abcd\nef",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newOutputRing(tc.size)
-			for _, l := range tc.lines {
-				r.writeLine([]byte(l))
+			for i, l := range tc.lines {
+				// A piece without a newline ends a line only if last.
+				r.writeLine([]byte(l), strings.HasSuffix(l, "\n") || i == len(tc.lines)-1)
 			}
 			if got := string(r.bytes()); got != tc.wantBytes {
 				t.Errorf("bytes() = %q, want %q", got, tc.wantBytes)
