@@ -32,6 +32,7 @@ packages=(
 	redis-server
 	redis-tools # redis-cli, for the tests
 	util-linux  # runuser, taskset
+	systemd     # systemd-analyze, to verify deploy/systemd/benchd.service
 	prometheus
 	prometheus-alertmanager # amtool, and the alert stack of scripts/stack.sh
 	wrk
