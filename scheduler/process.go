@@ -378,8 +378,9 @@ func (p *Process) Stop(ctx context.Context) error {
 }
 
 // Usage returns the resource use of the process tree: the leader, its
-// descendants (through /proc ppid links) and any other live member of its
-// process group. It reads /proc and is safe for concurrent use. Once the
+// descendants (through /proc ppid links), any other live member of its
+// process group, and processes that left the group (daemons), but not the
+// supervisor. It reads /proc and is safe for concurrent use. Once the
 // leader has exited it fails with an error wrapping [ErrExited].
 func (p *Process) Usage() (Usage, error) {
 	select {
@@ -390,7 +391,7 @@ func (p *Process) Usage() (Usage, error) {
 		}
 	default:
 	}
-	u, err := treeUsage(p.c.pid, p.c.pid)
+	u, err := treeUsage(p.c.pid, p.c.pid, p.c.supPID)
 	if err != nil {
 		return Usage{}, fmt.Errorf("scheduler: %s: usage: %w", p.name, err)
 	}
@@ -709,6 +710,7 @@ type child struct {
 	// stdin, closed to make it clean up and exit, and done, closed once
 	// the supervisor was reaped.
 	supervisor *os.File
+	supPID     int
 	supDone    chan struct{}
 	forget     func() // removes the group from the leftovers record
 }
@@ -896,7 +898,7 @@ func (c *child) superviseWait(cmd *exec.Cmd, statusR *os.File, started chan<- er
 		started <- err
 		return
 	}
-	c.pid = st.PID
+	c.pid, c.supPID = st.PID, cmd.Process.Pid
 	supStart, _ := proc.StartTime(cmd.Process.Pid)
 	c.forget = proc.Record(proc.Entry{Name: o.name, PGID: st.PID, Start: st.StartTime,
 		Supervisor: cmd.Process.Pid, SupervisorStart: supStart})
