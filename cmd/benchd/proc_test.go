@@ -110,18 +110,24 @@ func TestKillLeavesNoTargetTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hypercorn := func(t *testing.T, dir string, port int) string {
+		return fmt.Sprintf(`{dir: %q, command: [/usr/bin/hypercorn, -w, "2", -b, "127.0.0.1:%d", "asgi_app:app"], ready: /, ready_timeout: 30s}`, testdata, port)
+	}
 	tests := []struct {
 		name    string
 		process func(t *testing.T, dir string, port int) string // the process: YAML block
+		// killSupervisor also kills the supervisors with SIGKILL (as an
+		// OOM kill of everything would): the next benchd must kill the
+		// leftovers it finds in its record.
+		killSupervisor bool
 	}{
-		{"hypercorn-w2", func(t *testing.T, dir string, port int) string {
-			return fmt.Sprintf(`{dir: %q, command: [/usr/bin/hypercorn, -w, "2", -b, "127.0.0.1:%d", "asgi_app:app"], ready: /, ready_timeout: 30s}`, testdata, port)
-		}},
+		{"hypercorn-w2", hypercorn, false},
 		{"nginx-2-workers", func(t *testing.T, dir string, port int) string {
 			prefix := filepath.Join(dir, "nginx")
 			conf := nginxConfig(t, prefix, port, false)
 			return fmt.Sprintf(`{command: [/usr/sbin/nginx, -p, %q, -c, %q, -e, stderr], ready: /, ready_timeout: 30s}`, prefix, conf)
-		}},
+		}, false},
+		{"hypercorn-w2 supervisor killed too", hypercorn, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,10 +196,46 @@ endpoints:
 			if len(tree) < 3 {
 				t.Fatalf("target tree under benchd: %v, want a leader and two workers at least", liveProcs(tree))
 			}
+			if tc.killSupervisor {
+				// Stopped first, so that none of them reacts to the
+				// others' death before its own.
+				var sups []int
+				for _, p := range liveProcs(tree) {
+					if strings.Contains(p, " __supervise ") {
+						pid, _ := strconv.Atoi(strings.Fields(p)[0])
+						sups = append(sups, pid)
+					}
+				}
+				for _, pid := range append(sups, cmd.Process.Pid) {
+					_ = syscall.Kill(pid, syscall.SIGSTOP)
+				}
+				for _, pid := range sups {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
 			_ = cmd.Wait()
+			if tc.killSupervisor {
+				// Workers outlive their supervisor; the next benchd on
+				// the same storage kills them before it starts the
+				// target again.
+				time.Sleep(time.Second)
+				if len(liveProcs(tree)) == 0 {
+					t.Fatal("nothing left behind: the test shows nothing")
+				}
+				cmd, stderr := serve()
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				_ = cmd.Wait()
+				if left := liveProcs(tree); len(left) > 0 {
+					t.Errorf("the next benchd left processes of the killed one alive:\n%s", strings.Join(left, "\n"))
+				}
+				if !strings.Contains(stderr.String(), "killing processes left behind by a previous benchd") {
+					t.Errorf("second benchd did not log the leftovers it killed:\n%s", stderr)
+				}
+				return
+			}
 			deadline := time.Now().Add(5 * time.Second)
 			for len(liveProcs(tree)) > 0 && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)
