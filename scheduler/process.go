@@ -183,9 +183,10 @@ type Process struct {
 // but gives children the original one back (often 1024), which a server
 // under 2000 connections hits in ways that look like slowness. PID, Usage
 // and the exit status are the command's, not the supervisor's. Setup
-// steps run directly, in their own groups. The output (stdout and stderr) is read all the time, so a
-// full pipe never blocks the child: the latest ProcessOutputBytes are kept
-// for errors and Output, and each line goes to spec.Logger at debug level.
+// steps run directly, in their own groups. The output (stdout and stderr)
+// is read all the time, so a full pipe never blocks the child: the latest
+// ProcessOutputBytes are kept for errors and Output, and each line goes to
+// spec.Logger at debug level.
 //
 // The environment is benchd's (or, with spec.CleanEnv, its variables named
 // in spec.EnvAllow) plus spec.Env, for Setup and Command alike.
@@ -339,8 +340,11 @@ func (p *Process) Output() string {
 // once the StopTimeout grace has passed or ctx is done. It returns when the
 // leader has been reaped and no live process of the group is left (zombies
 // awaiting reaping by init do not count), polling /proc; after SIGKILL it
-// waits at most 5 s more, then fails with an error naming the group. It
-// also waits (at most 1 s) for the output pipes to drain.
+// waits at most 5 s more, then fails with an error naming the group. Then
+// the supervisor kills what left the group (daemons; SIGTERM, SIGKILL after
+// the same grace) and exits, and Stop waits for it. A stop that needed
+// SIGKILL is logged at info level with the grace. Stop also waits (at most
+// 1 s) for the output pipes to drain.
 //
 // Stop is idempotent and safe after the process exited by itself: the
 // first call does the work and returns its result, later or concurrent
