@@ -192,6 +192,15 @@ type Service struct {
 	Dir string `yaml:"dir,omitempty"`
 	// Env adds variables to the environment benchd passes on.
 	Env map[string]string `yaml:"env,omitempty"`
+	// InheritEnv says whether the service inherits benchd's whole
+	// environment (nil or true, the default) or, when false, only the
+	// variables named in EnvAllow, so that benchd's secrets (cloud keys,
+	// tokens) do not reach the system under test. Env applies either way.
+	InheritEnv *bool `yaml:"inherit_env,omitempty"`
+	// EnvAllow names the variables of benchd's environment kept when
+	// InheritEnv is false; nil means [DefaultEnvAllow]. It is an error
+	// unless InheritEnv is false.
+	EnvAllow []string `yaml:"env_allow,omitempty"`
 	// Ready is how benchd knows the service is up: tcp://host:port (a
 	// connection is accepted) or an http:// or https:// URL (it answers
 	// 2xx). Required.
@@ -203,6 +212,18 @@ type Service struct {
 	// [ParseCPUList]); "" means no pinning.
 	CPUs string `yaml:"cpus,omitempty"`
 }
+
+// DefaultEnvAllow is what a managed process with inherit_env: false keeps
+// of benchd's environment when env_allow is not set.
+var DefaultEnvAllow = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
+
+// CleanEnv reports whether the service starts without benchd's
+// environment (inherit_env: false).
+func (s *Service) CleanEnv() bool { return s.InheritEnv != nil && !*s.InheritEnv }
+
+// CleanEnv reports whether the process starts without benchd's
+// environment (inherit_env: false).
+func (p *Process) CleanEnv() bool { return p.InheritEnv != nil && !*p.InheritEnv }
 
 // Target is one system under test. It may be copied; copies share Process,
 // Modes, Services and Overrides.
@@ -261,6 +282,15 @@ type Process struct {
 	Dir string `yaml:"dir,omitempty"`
 	// Env adds variables to the environment benchd passes on.
 	Env map[string]string `yaml:"env,omitempty"`
+	// InheritEnv says whether the server (and its Setup) inherits benchd's whole
+	// environment (nil or true, the default) or, when false, only the
+	// variables named in EnvAllow, so that benchd's secrets (cloud keys,
+	// tokens) do not reach the system under test. Env applies either way.
+	InheritEnv *bool `yaml:"inherit_env,omitempty"`
+	// EnvAllow names the variables of benchd's environment kept when
+	// InheritEnv is false; nil means [DefaultEnvAllow]. It is an error
+	// unless InheritEnv is false.
+	EnvAllow []string `yaml:"env_allow,omitempty"`
 	// Setup are commands run in Dir, one after the other, before Command;
 	// each must exit 0 (for example a database migration and seeding).
 	Setup [][]string `yaml:"setup,omitempty"`

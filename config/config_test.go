@@ -30,7 +30,7 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"unknown-key.bad.yml", 6, []string{
 			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints, cpus, api, regression) [line 2]`,
-			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, ready, ready_timeout, cpus) [line 7]`,
+			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, inherit_env, env_allow, ready, ready_timeout, cpus) [line 7]`,
 			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 11]`,
 			`targets[1].process.ready_timout: unknown key "ready_timout" (did you mean "ready_timeout"?) [line 17]`,
 			`targets[1].overrides.root.connectons: unknown key "connectons" (did you mean "connections"?) [line 19]`,
@@ -140,6 +140,13 @@ func TestLoadBad(t *testing.T) {
 			`endpoints[3].path: "/page#top" has a #fragment`,
 			`endpoints[4].path: is required`,
 		}},
+		{"bad-env.bad.yml", 5, []string{
+			`services[0].env_allow: has no effect while inherit_env is true (the default): the whole environment is inherited; set inherit_env: false or remove env_allow`,
+			`targets[0].process.env_allow[1]: variable name is empty`,
+			`targets[0].process.env_allow[2]: variable name "HOME=/root" contains '=' or NUL (give the name only, such as PATH; values go in env)`,
+			`targets[0].process.env_allow[3]: variable "PATH" is listed twice (remove one)`,
+			`targets[1].process.env_allow: has no effect while inherit_env is true (the default)`,
+		}},
 		{"bad-command.bad.yml", 5, []string{
 			`services[0].command: is required (the program and its arguments, run without a shell`,
 			`targets[0].process.command[0]: the program is empty`,
@@ -156,7 +163,7 @@ func TestLoadBad(t *testing.T) {
 		{"wrong-type.bad.yml", 5, []string{
 			`run_on_start: want true or false, got "maybe" [line 1]`,
 			`targets[0].modes: want a list of strings, such as [a, b], got "sync" [line 5]`,
-			`targets[0].process: want a mapping with keys command, dir, env, setup, ready, ready_timeout, stop_timeout, cpus, got a list [line 6]`,
+			`targets[0].process: want a mapping with keys command, dir, env, inherit_env, env_allow, setup, ready, ready_timeout, stop_timeout, cpus, got a list [line 6]`,
 			`targets[0].overrides: want a mapping of endpoint names to load settings, got a list [line 7]`,
 			`endpoints: want a list of endpoints, got "root" [line 8]`,
 		}},
@@ -616,7 +623,7 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name: "unused service",
-			yaml: "services: [{name: s, command: [x], ready: 'tcp://127.0.0.1:1'}]\ntargets: [{name: t, url: 'http://[::1]:1'}]\nendpoints: [{name: e, path: /}]",
+			yaml: "services: [{name: s, command: [/bin/true], ready: 'tcp://127.0.0.1:1'}]\ntargets: [{name: t, url: 'http://[::1]:1'}]\nendpoints: [{name: e, path: /}]",
 			want: []string{`services[0]: no target lists service "s", so it is never started`},
 		},
 		{
@@ -636,8 +643,17 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name: "process directory missing",
-			yaml: "services: [{name: s, command: [x], dir: /nonexistent-benchd-dir, ready: 'tcp://127.0.0.1:2'}]\ntargets: [{name: t, url: 'http://127.0.0.1:1', services: [s], process: {command: [x], dir: django}}]\nendpoints: [{name: e, path: /}]",
+			yaml: "services: [{name: s, command: [/bin/true], dir: /nonexistent-benchd-dir, ready: 'tcp://127.0.0.1:2'}]\ntargets: [{name: t, url: 'http://127.0.0.1:1', services: [s], process: {command: [/bin/true], dir: django}}]\nendpoints: [{name: e, path: /}]",
 			want: []string{"targets[0].process.dir: ", "services[0].dir: /nonexistent-benchd-dir does not exist, so the process cannot start"},
+		},
+		{
+			name: "program missing or not executable",
+			yaml: "services: [{name: s, command: [benchd-no-such-program, -x], ready: 'tcp://127.0.0.1:2'}]\ntargets: [{name: t, url: 'http://127.0.0.1:1', services: [s], process: {command: [./server.sh], setup: [[/bin/true], [/nonexistent/migrate]]}}]\nendpoints: [{name: e, path: /}]",
+			want: []string{
+				`targets[0].process.command[0]: ` + "%DIR%" + `/server.sh is not executable, so the process cannot start (chmod +x it)`,
+				`targets[0].process.setup[1][0]: /nonexistent/migrate does not exist, so the process cannot start; install it or fix the path`,
+				`services[0].command[0]: program "benchd-no-such-program" is not in PATH (`,
+			},
 		},
 		{
 			name: "nothing to warn about",
@@ -646,9 +662,17 @@ func TestWarnings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse([]byte(tt.yaml), t.TempDir())
+			dir := t.TempDir()
+			// A script that is there but not executable.
+			if err := os.WriteFile(filepath.Join(dir, "server.sh"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Parse([]byte(tt.yaml), dir)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for i, w := range tt.want {
+				tt.want[i] = strings.ReplaceAll(w, "%DIR%", dir)
 			}
 			if got := c.Warnings(); !matchAll(got, tt.want) {
 				t.Errorf("Warnings():\n got %q\nwant %q", got, tt.want)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -171,6 +172,59 @@ func checkEnv(k *checker, path string, env map[string]string) {
 	}
 }
 
+// programProblem says why argv[0] cannot be started, as benchd would look
+// it up (in PATH without a slash, else relative to dir), or "" if it can
+// or cannot be checked yet (a relative path while Config.Dir is unset).
+func (c *Config) programProblem(dir string, argv []string) string {
+	if len(argv) == 0 || argv[0] == "" {
+		return ""
+	}
+	name := argv[0]
+	if !strings.Contains(name, "/") {
+		if _, err := exec.LookPath(name); err != nil {
+			return fmt.Sprintf("program %q is not in PATH (%s), so the process cannot start; install it or give its full path", name, os.Getenv("PATH"))
+		}
+		return ""
+	}
+	path := name
+	if !filepath.IsAbs(name) {
+		if c.Dir == "" && !filepath.IsAbs(dir) {
+			return ""
+		}
+		path = filepath.Join(c.ResolvePath(dir), name)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s does not exist, so the process cannot start; install it or fix the path", path)
+	case err != nil:
+		return fmt.Sprintf("%s: %v, so the process may not start", path, err)
+	case fi.IsDir():
+		return fmt.Sprintf("%s is a directory, not a program", path)
+	case fi.Mode().Perm()&0o111 == 0:
+		return fmt.Sprintf("%s is not executable, so the process cannot start (chmod +x it)", path)
+	}
+	return ""
+}
+
+// checkEnvAllow checks env_allow against inherit_env.
+func checkEnvAllow(k *checker, path string, inherit *bool, allow []string) {
+	if allow != nil && (inherit == nil || *inherit) {
+		k.add(path+".env_allow", "has no effect while inherit_env is true (the default): the whole environment is inherited; set inherit_env: false or remove env_allow")
+	}
+	for i, name := range allow {
+		p := indexPath(path+".env_allow", i)
+		switch {
+		case name == "":
+			k.add(p, "variable name is empty")
+		case strings.ContainsAny(name, "=\x00"):
+			k.add(p, "variable name %q contains '=' or NUL (give the name only, such as PATH; values go in env)", name)
+		case slices.Index(allow, name) < i:
+			k.add(p, "variable %q is listed twice (remove one)", name)
+		}
+	}
+}
+
 func checkPositive(k *checker, path string, d time.Duration, hint string) {
 	if d <= 0 {
 		k.add(path, "must be more than 0, got %s (%s)", d, hint)
@@ -297,6 +351,7 @@ func (c *Config) checkServices(k *checker) {
 		checkName(k, p, "service", s.Name, seen)
 		checkCommand(k, p+".command", s.Command, `[redis-server, --port, "6379"]`)
 		checkEnv(k, p+".env", s.Env)
+		checkEnvAllow(k, p, s.InheritEnv, s.EnvAllow)
 		checkReady(k, p+".ready", s.Ready, false)
 		checkPositive(k, p+".ready_timeout", s.ReadyTimeout, "how long the service may take to become ready, such as 30s")
 		checkCPUs(k, p+".cpus", s.CPUs)
@@ -335,6 +390,7 @@ func (c *Config) checkTargets(k *checker) {
 			pp := p + ".process"
 			checkCommand(k, pp+".command", pr.Command, "[/usr/bin/gunicorn, -b, 127.0.0.1:8000, proj.wsgi:application]")
 			checkEnv(k, pp+".env", pr.Env)
+			checkEnvAllow(k, pp, pr.InheritEnv, pr.EnvAllow)
 			for j, cmd := range pr.Setup {
 				checkCommand(k, indexPath(pp+".setup", j), cmd, "[/usr/bin/python3, manage.py, migrate]")
 			}
@@ -511,6 +567,26 @@ func (c *Config) Warnings() []string {
 	}
 	for i, s := range c.Services {
 		missingDir(indexPath("services", i)+".dir", s.Dir)
+	}
+	// A program that is not there yet may be installed before the run, so
+	// this is a warning, not an error.
+	for i, t := range c.Targets {
+		if pr := t.Process; pr != nil {
+			p := indexPath("targets", i) + ".process"
+			if msg := c.programProblem(pr.Dir, pr.Command); msg != "" {
+				add(p+".command[0]", "%s", msg)
+			}
+			for j, cmd := range pr.Setup {
+				if msg := c.programProblem(pr.Dir, cmd); msg != "" {
+					add(indexPath(p+".setup", j)+"[0]", "%s", msg)
+				}
+			}
+		}
+	}
+	for i, s := range c.Services {
+		if msg := c.programProblem(s.Dir, s.Command); msg != "" {
+			add(indexPath("services", i)+".command[0]", "%s", msg)
+		}
 	}
 	for i, s := range c.Services {
 		if !slices.ContainsFunc(c.Targets, func(t Target) bool { return slices.Contains(t.Services, s.Name) }) {

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/internal/proc"
 )
 
 // DefaultReadyTimeout is the time a managed process has to become ready,
@@ -34,6 +35,31 @@ const DefaultReadyTimeout = 30 * time.Second
 // DefaultStopTimeout is the grace between SIGTERM and SIGKILL of a managed
 // process group when [ProcessSpec.StopTimeout] is zero.
 const DefaultStopTimeout = 10 * time.Second
+
+// DefaultEnvAllow is what a managed process with ProcessSpec.CleanEnv keeps
+// of benchd's environment when ProcessSpec.EnvAllow is nil: the
+// configuration's default.
+var DefaultEnvAllow = config.DefaultEnvAllow
+
+// processEnv returns the whole environment of spec's processes.
+func processEnv(spec *ProcessSpec) []string {
+	env := []string{} // not nil: startChild reads nil as os.Environ()
+	if !spec.CleanEnv {
+		env = os.Environ()
+	} else {
+		allow := spec.EnvAllow
+		if allow == nil {
+			allow = DefaultEnvAllow
+		}
+		for _, k := range allow {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+	// os/exec keeps the last value of a duplicated key.
+	return append(env, spec.Env...)
+}
 
 // ProcessOutputBytes is how much of the latest output (stdout and stderr
 // together) a managed process keeps for error messages and
@@ -88,9 +114,16 @@ type ProcessSpec struct {
 	// Dir is the working directory of Setup and Command; "" means the
 	// current directory of benchd.
 	Dir string
-	// Env holds extra KEY=VALUE pairs added to os.Environ(); a key given
-	// here overrides the inherited one.
+	// Env holds extra KEY=VALUE pairs added to the inherited environment
+	// (see CleanEnv); a key given here overrides the inherited one.
 	Env []string
+	// CleanEnv, if set, starts Setup and Command with only the variables
+	// of benchd's environment named in EnvAllow (plus Env), so that
+	// benchd's secrets do not reach them; unset, they inherit all of it.
+	CleanEnv bool
+	// EnvAllow names the variables kept from benchd's environment when
+	// CleanEnv is set; nil means [DefaultEnvAllow].
+	EnvAllow []string
 	// Setup holds commands run in Dir, in order, before Command, each in
 	// its own process group with the same Env; each must exit 0, or
 	// StartProcess fails with its output tail. Their time counts against
@@ -144,31 +177,37 @@ type Process struct {
 // StartProcess runs spec.Setup, starts spec.Command and waits until it is
 // ready.
 //
-// The command runs in its own process group (Setpgid), so Stop reaches its
-// workers and helpers, with Pdeathsig SIGKILL, so a benchd that dies
-// leaves no orphan holding the port. Its RLIMIT_NOFILE soft limit is raised
-// to the hard limit: Go raises its own soft limit at start-up but gives
-// children the original one back (often 1024), which a server under 2000
-// connections hits in ways that look like slowness. Go offers no per-child
-// setting, so the command is started through "/bin/sh -c 'ulimit -n HARD;
-// exec COMMAND'": the PID stays the same, but for the first milliseconds
-// /proc shows sh. The output (stdout and stderr) is read all the time, so a
-// full pipe never blocks the child: the latest ProcessOutputBytes are kept
-// for errors and Output, and each line goes to spec.Logger at debug level.
+// The command runs under a supervisor, benchd re-executed (see
+// internal/proc), in its own process group, so Stop reaches its workers
+// and helpers. When benchd dies, even of SIGKILL, the supervisor kills
+// the group and every other descendant, daemons that left the group
+// included (it is their subreaper), so no process of the target is left
+// holding the port. The supervisor also raises the command's RLIMIT_NOFILE
+// soft limit to the hard limit: Go raises its own soft limit at start-up
+// but gives children the original one back (often 1024), which a server
+// under 2000 connections hits in ways that look like slowness. PID, Usage
+// and the exit status are the command's, not the supervisor's. Setup
+// steps run directly, in their own groups. The output (stdout and stderr)
+// is read all the time, so a full pipe never blocks the child: the latest
+// ProcessOutputBytes are kept for errors and Output, and each line goes to
+// spec.Logger at debug level.
+//
+// The environment is benchd's (or, with spec.CleanEnv, its variables named
+// in spec.EnvAllow) plus spec.Env, for Setup and Command alike.
 //
 // StartProcess blocks until the process is ready, fails, spec.ReadyTimeout
 // passes or ctx is done. On every failure it stops the whole group (SIGTERM,
 // SIGKILL after spec.StopTimeout) before returning an error that starts
 // with "scheduler: <Name>: " and says why, quoting the last output lines
 // where there are some:
-//   - a Setup step failed: wraps [ErrSetup] (and the *exec.ExitError);
+//   - a Setup step failed: wraps [ErrSetup] (and the [*ExitError]);
 //   - the address of Ready was already in use: wraps [ErrAddrInUse];
 //   - the command could not be started ("start: exec: ...": wraps the
 //     *exec.Error, so errors.Is(err, exec.ErrNotFound) works), or its
 //     spec.CPUs not applied ("cpus ...", "start: set CPU affinity ...",
 //     wrapping the kernel's errno);
 //   - it exited before ready ("exited with code 3 before ready: ..."):
-//     wraps [ErrExited] and the *exec.ExitError;
+//     wraps [ErrExited] and the [*ExitError];
 //   - it was not ready in time ("not ready after 30s (tcp://...)"):
 //     wraps [ErrNotReady] and the last check's error;
 //   - ctx was done: wraps context.Cause(ctx).
@@ -203,12 +242,13 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 		}
 	}
 
+	env := processEnv(&spec)
 	begin := time.Now()
 	readyCtx, cancel := context.WithTimeoutCause(ctx, spec.ReadyTimeout, errReadyDeadline)
 	defer cancel()
 
 	for i, argv := range spec.Setup {
-		if err := runSetupStep(readyCtx, ctx, &spec, i, argv, log); err != nil {
+		if err := runSetupStep(readyCtx, ctx, &spec, env, i, argv, log); err != nil {
 			return nil, err
 		}
 	}
@@ -230,7 +270,9 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 		name:        spec.Name,
 		argv:        spec.Command,
 		dir:         spec.Dir,
-		env:         spec.Env,
+		env:         env,
+		supervise:   true,
+		grace:       spec.StopTimeout,
 		raiseNofile: true,
 		cpus:        cpus,
 		log:         log,
@@ -276,7 +318,8 @@ func (p *Process) Exited() <-chan struct{} {
 // ExitErr returns nil while the leader runs and, once Exited is closed, an
 // error saying how it ended: "scheduler: <Name>: exited (code N)" or
 // "scheduler: <Name>: exited (signal killed)". It also describes an exit
-// caused by Stop. The error wraps [ErrExited] and the *exec.ExitError.
+// caused by Stop. The error wraps [ErrExited] and, unless the exit code was
+// 0, an [*ExitError].
 func (p *Process) ExitErr() error {
 	select {
 	case <-p.c.exited:
@@ -304,8 +347,11 @@ func (p *Process) Output() string {
 // once the StopTimeout grace has passed or ctx is done. It returns when the
 // leader has been reaped and no live process of the group is left (zombies
 // awaiting reaping by init do not count), polling /proc; after SIGKILL it
-// waits at most 5 s more, then fails with an error naming the group. It
-// also waits (at most 1 s) for the output pipes to drain.
+// waits at most 5 s more, then fails with an error naming the group. Then
+// the supervisor kills what left the group (daemons; SIGTERM, SIGKILL after
+// the same grace) and exits, and Stop waits for it. A stop that needed
+// SIGKILL is logged at info level with the grace. Stop also waits (at most
+// 1 s) for the output pipes to drain.
 //
 // Stop is idempotent and safe after the process exited by itself: the
 // first call does the work and returns its result, later or concurrent
@@ -327,7 +373,11 @@ func (p *Process) Stop(ctx context.Context) error {
 	p.stopMu.Unlock()
 
 	begin := time.Now()
-	err := p.c.stop(ctx, p.stopTimeout)
+	killed, err := p.c.stop(ctx, p.stopTimeout)
+	if killed {
+		p.log.Info("process needed SIGKILL: still running after the SIGTERM grace", "process", p.name,
+			"pid", p.c.pid, "stop_timeout", p.stopTimeout)
+	}
 	if err != nil {
 		err = fmt.Errorf("scheduler: %s: stop: %w", p.name, err)
 	}
@@ -339,8 +389,9 @@ func (p *Process) Stop(ctx context.Context) error {
 }
 
 // Usage returns the resource use of the process tree: the leader, its
-// descendants (through /proc ppid links) and any other live member of its
-// process group. It reads /proc and is safe for concurrent use. Once the
+// descendants (through /proc ppid links), any other live member of its
+// process group, and processes that left the group (daemons), but not the
+// supervisor. It reads /proc and is safe for concurrent use. Once the
 // leader has exited it fails with an error wrapping [ErrExited].
 func (p *Process) Usage() (Usage, error) {
 	select {
@@ -351,7 +402,7 @@ func (p *Process) Usage() (Usage, error) {
 		}
 	default:
 	}
-	u, err := treeUsage(p.c.pid, p.c.pid)
+	u, err := treeUsage(p.c.pid, p.c.pid, p.c.supPID)
 	if err != nil {
 		return Usage{}, fmt.Errorf("scheduler: %s: usage: %w", p.name, err)
 	}
@@ -460,7 +511,7 @@ func withTail(tail string) string {
 
 // runSetupStep runs setup command i to completion within readyCtx. ctx is
 // the caller's context, used to tell cancellation from the ready timeout.
-func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, i int, argv []string, log *slog.Logger) error {
+func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, env []string, i int, argv []string, log *slog.Logger) error {
 	step := fmt.Sprintf("setup step %d %q", i+1, argv)
 	if len(argv) == 0 || argv[0] == "" {
 		return &processError{msg: fmt.Sprintf("scheduler: %s: %s: empty command", spec.Name, step), errs: []error{ErrSetup}}
@@ -469,7 +520,7 @@ func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, i int, argv 
 		name:   spec.Name,
 		argv:   argv,
 		dir:    spec.Dir,
-		env:    spec.Env,
+		env:    env,
 		log:    log,
 		stream: "setup ",
 	})
@@ -484,7 +535,7 @@ func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, i int, argv 
 	}
 	// Also after a normal exit: kill what the step left in its group and
 	// drain its output.
-	if serr := c.stop(context.WithoutCancel(ctx), spec.StopTimeout); serr != nil {
+	if _, serr := c.stop(context.WithoutCancel(ctx), spec.StopTimeout); serr != nil {
 		log.Warn("setup step stop", "process", spec.Name, "step", i+1, "err", serr)
 	}
 	tail := c.out.tail(tailLines, tailBytes)
@@ -501,7 +552,7 @@ func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, i int, argv 
 			errs: []error{cause},
 		}
 	}
-	if !c.state.Success() {
+	if c.waitErr != nil {
 		errs := []error{ErrSetup}
 		if c.waitErr != nil {
 			errs = append(errs, c.waitErr)
@@ -515,21 +566,42 @@ func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, i int, argv 
 	return nil
 }
 
+// ExitError is how a managed process (or a setup step) ended with a
+// failure: a non-zero exit code or a signal. The errors of StartProcess
+// and Process.ExitErr wrap it; use errors.As.
+type ExitError struct {
+	// Status is the wait(2) status of the process.
+	Status syscall.WaitStatus
+}
+
+// ExitCode returns the exit code, or -1 when a signal ended the process.
+func (e *ExitError) ExitCode() int { return e.Status.ExitStatus() }
+
+func (e *ExitError) Error() string { return exitPhrase(e.Status) }
+
+// exitErr returns nil for a zero exit, else an *ExitError.
+func exitErr(ws syscall.WaitStatus) error {
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		return nil
+	}
+	return &ExitError{Status: ws}
+}
+
 // exitText describes how a process ended: "code 3" or "signal killed".
-func exitText(st *os.ProcessState) string {
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+func exitText(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
 		return "signal " + ws.Signal().String()
 	}
-	return "code " + strconv.Itoa(st.ExitCode())
+	return "code " + strconv.Itoa(ws.ExitStatus())
 }
 
 // exitPhrase describes how a process ended as a verb phrase:
 // "exited with code 3" or "killed by signal terminated".
-func exitPhrase(st *os.ProcessState) string {
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+func exitPhrase(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
 		return "killed by signal " + ws.Signal().String()
 	}
-	return "exited with code " + strconv.Itoa(st.ExitCode())
+	return "exited with code " + strconv.Itoa(ws.ExitStatus())
 }
 
 // readyProbe is a parsed ProcessSpec.Ready.
@@ -625,9 +697,11 @@ type childOptions struct {
 	name        string
 	argv        []string
 	dir         string
-	env         []string
-	raiseNofile bool  // set the RLIMIT_NOFILE soft limit to the hard one
-	cpus        []int // CPU affinity of the child; empty: inherited
+	env         []string      // the whole environment; nil: os.Environ()
+	supervise   bool          // start under a supervisor (see internal/proc)
+	grace       time.Duration // the supervisor's clean-up grace
+	raiseNofile bool          // set the RLIMIT_NOFILE soft limit to the hard one (supervised only)
+	cpus        []int         // CPU affinity of the child; empty: inherited
 	log         *slog.Logger
 	stream      string // prefix of the stream names in logs: "" or "setup "
 }
@@ -641,17 +715,21 @@ type child struct {
 	readers sync.WaitGroup
 	pipes   []*os.File // read ends of stdout and stderr
 
-	exited  chan struct{}    // closed once the leader was reaped
-	state   *os.ProcessState // set before exited is closed
-	waitErr error            // set before exited is closed
+	exited  chan struct{}      // closed once the leader was reaped
+	state   syscall.WaitStatus // set before exited is closed
+	waitErr error              // *ExitError or nil; set before exited is closed
+
+	// Set for a supervised child (see internal/proc): the supervisor's
+	// stdin, closed to make it clean up and exit, and done, closed once
+	// the supervisor was reaped.
+	supervisor *os.File
+	supPID     int
+	supDone    chan struct{}
+	forget     func() // removes the group from the leftovers record
 }
 
-// nofileScript raises the soft and hard RLIMIT_NOFILE to $1 (the hard
-// limit benchd inherited, so only the soft limit really changes) and
-// execs the command in the same process.
-const nofileScript = `ulimit -n "$1" || exit 126; shift; exec "$@"`
-
-// startChild starts o.argv in its own process group with Pdeathsig.
+// startChild starts o.argv in its own process group with Pdeathsig;
+// with o.supervise, under a supervisor (see internal/proc).
 func startChild(o childOptions) (*child, error) {
 	// Without this check os/exec reports a missing working directory as
 	// "fork/exec ARGV0: no such file or directory", which blames the
@@ -667,34 +745,54 @@ func startChild(o childOptions) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	env := o.env
+	if env == nil {
+		env = os.Environ()
+	}
 	var cmd *exec.Cmd
-	if o.raiseNofile {
-		var lim syscall.Rlimit
-		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return nil, fmt.Errorf("getrlimit RLIMIT_NOFILE: %w", err)
+	var stdinW, statusR, statusW *os.File
+	if o.supervise {
+		cmd = proc.Command(path, o.argv, o.grace, o.raiseNofile, env)
+		// The supervisor cleans up when benchd dies: SIGTERM from the
+		// kernel, or EOF on its stdin.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+		var stdinR *os.File
+		if stdinR, stdinW, err = os.Pipe(); err != nil {
+			return nil, err
 		}
-		hard := "unlimited"
-		if lim.Max != ^uint64(0) { // RLIM_INFINITY
-			hard = strconv.FormatUint(lim.Max, 10)
+		if statusR, statusW, err = os.Pipe(); err != nil {
+			stdinR.Close()
+			stdinW.Close()
+			return nil, err
 		}
-		args := append([]string{"-c", nofileScript, "benchd-nofile", hard, path}, o.argv[1:]...)
-		cmd = exec.Command("/bin/sh", args...)
+		cmd.Stdin = stdinR
+		cmd.ExtraFiles = []*os.File{statusW}
+		defer stdinR.Close()
+		defer statusW.Close()
 	} else {
 		cmd = exec.Command(path, o.argv[1:]...)
 		cmd.Args[0] = o.argv[0]
+		cmd.Env = env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
 	cmd.Dir = o.dir
-	cmd.Env = append(os.Environ(), o.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	closeSup := func() {
+		if stdinW != nil {
+			stdinW.Close()
+			statusR.Close()
+		}
+	}
 
 	// The pipes are passed as *os.File, so os/exec starts no copying
 	// goroutine and Wait does not wait for grandchildren that keep them.
 	outR, outW, err := os.Pipe()
 	if err != nil {
+		closeSup()
 		return nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		closeSup()
 		outR.Close()
 		outW.Close()
 		return nil, err
@@ -702,10 +800,15 @@ func startChild(o childOptions) (*child, error) {
 	cmd.Stdout, cmd.Stderr = outW, errW
 
 	c := &child{
-		name:   o.name,
-		out:    newOutputRing(ProcessOutputBytes),
-		pipes:  []*os.File{outR, errR},
-		exited: make(chan struct{}),
+		name:       o.name,
+		out:        newOutputRing(ProcessOutputBytes),
+		pipes:      []*os.File{outR, errR},
+		exited:     make(chan struct{}),
+		supervisor: stdinW,
+		forget:     func() {},
+	}
+	if o.supervise {
+		c.supDone = make(chan struct{})
 	}
 	var affinity *unix.CPUSet
 	if len(o.cpus) > 0 {
@@ -754,25 +857,77 @@ func startChild(o childOptions) (*child, error) {
 			started <- err
 			return
 		}
-		started <- nil
-		c.waitErr = cmd.Wait()
-		c.state = cmd.ProcessState
-		close(c.exited)
+		if !o.supervise {
+			c.pid = cmd.Process.Pid
+			started <- nil
+			err := cmd.Wait()
+			c.state = cmd.ProcessState.Sys().(syscall.WaitStatus)
+			c.waitErr = exitErr(c.state)
+			if err != nil && c.waitErr == nil {
+				c.waitErr = err
+			}
+			close(c.exited)
+			return
+		}
+		c.superviseWait(cmd, statusR, started, o)
 	}()
 	err = <-started
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		closeSup()
 		outR.Close()
 		errR.Close()
 		return nil, err
 	}
-	c.pid = cmd.Process.Pid
 	debug := o.log.Enabled(context.Background(), slog.LevelDebug)
 	c.readers.Add(2)
 	go c.readOutput(outR, o.stream+"stdout", o.log, debug)
 	go c.readOutput(errR, o.stream+"stderr", o.log, debug)
 	return c, nil
+}
+
+// superviseWait follows a started supervisor: its first status message
+// (the target's PID, or why it did not start) goes to started; then it
+// closes c.exited when the target leader was reaped, and c.supDone once
+// the supervisor itself was. A supervisor that dies without saying how
+// the target ended passes its own end on.
+func (c *child) superviseWait(cmd *exec.Cmd, statusR *os.File, started chan<- error, o childOptions) {
+	defer close(c.supDone)
+	defer statusR.Close()
+	br := bufio.NewReader(statusR)
+	st, err := proc.ReadStatus(br)
+	switch {
+	case err == nil && st.Err != nil:
+		err = st.Err
+	case err == nil && !st.Started:
+		err = errors.New("supervisor: no start message")
+	case err != nil:
+		err = fmt.Errorf("supervisor: %w", err)
+	}
+	if err != nil {
+		c.supervisor.Close()
+		_ = cmd.Wait()
+		started <- err
+		return
+	}
+	c.pid, c.supPID = st.PID, cmd.Process.Pid
+	supStart, _ := proc.StartTime(cmd.Process.Pid)
+	c.forget = proc.Record(proc.Entry{Name: o.name, PGID: st.PID, Start: st.StartTime,
+		Supervisor: cmd.Process.Pid, SupervisorStart: supStart})
+	started <- nil
+	st, err = proc.ReadStatus(br)
+	if err == nil && st.Exited {
+		c.state = st.WaitStatus
+		c.waitErr = exitErr(c.state)
+		close(c.exited)
+		_ = cmd.Wait()
+		return
+	}
+	_ = cmd.Wait()
+	c.state = cmd.ProcessState.Sys().(syscall.WaitStatus)
+	c.waitErr = fmt.Errorf("supervisor %s", exitPhrase(c.state))
+	close(c.exited)
 }
 
 // lookPath resolves name as exec.Command would, relative to dir for a
@@ -800,7 +955,9 @@ func (c *child) readOutput(r *os.File, stream string, log *slog.Logger, debug bo
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			c.out.writeLine(line)
+			// A line longer than the buffer comes in pieces: only its
+			// last piece ends it.
+			c.out.writeLine(line, !errors.Is(err, bufio.ErrBufferFull))
 			if debug {
 				log.Debug("process output", "process", c.name, "stream", stream,
 					"line", string(bytes.TrimRight(line, "\r\n")))
@@ -812,16 +969,18 @@ func (c *child) readOutput(r *os.File, stream string, log *slog.Logger, debug bo
 	}
 }
 
-// stop signals the group and waits for it to vanish, as Process.Stop.
-func (c *child) stop(ctx context.Context, grace time.Duration) error {
+// stop signals the group and waits for it to vanish, as Process.Stop;
+// killed says whether SIGKILL was needed. A supervised child's supervisor
+// is then told to clean up (processes that left the group) and waited for.
+func (c *child) stop(ctx context.Context, grace time.Duration) (killed bool, err error) {
 	pgid := c.pid
-	var err error
 	if !c.gone() {
 		signalGroup(pgid, syscall.SIGTERM)
 		graceCtx, cancel := context.WithTimeout(ctx, grace)
 		ok := c.waitGone(graceCtx)
 		cancel()
 		if !ok {
+			killed = true
 			signalGroup(pgid, syscall.SIGKILL)
 			killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killWait)
 			if !c.waitGone(killCtx) {
@@ -830,8 +989,19 @@ func (c *child) stop(ctx context.Context, grace time.Duration) error {
 			cancel()
 		}
 	}
+	if c.supervisor != nil {
+		_ = c.supervisor.Close()
+		t := time.NewTimer(grace + killWait + time.Second)
+		select {
+		case <-c.supDone:
+		case <-t.C:
+			err = errors.Join(err, fmt.Errorf("supervisor of process group %d still runs %s after its clean-up began", pgid, grace+killWait+time.Second))
+		}
+		t.Stop()
+	}
+	c.forget()
 	c.drain()
-	return err
+	return killed, err
 }
 
 // signalGroup sends sig to process group pgid; a group that is already
@@ -922,12 +1092,13 @@ func newOutputRing(size int) *outputRing {
 	return &outputRing{buf: make([]byte, size)}
 }
 
-// writeLine appends p, adding a newline if it has none.
-func (r *outputRing) writeLine(p []byte) {
+// writeLine appends p; if end is set, p ends a line and a newline is
+// added if it has none, else p is the start or middle of a line.
+func (r *outputRing) writeLine(p []byte, end bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.write(p)
-	if len(p) > 0 && p[len(p)-1] != '\n' {
+	if end && len(p) > 0 && p[len(p)-1] != '\n' {
 		r.write([]byte{'\n'})
 	}
 }
@@ -962,14 +1133,23 @@ func (r *outputRing) bytes() []byte {
 }
 
 // tail returns at most the last maxLines lines and maxBytes bytes of the
-// output, without the final newline; a line cut by maxBytes is dropped
-// unless it is the only one.
+// output, without the final newline, starting at the start of a line: a
+// line cut by maxBytes, or whose start the ring has overwritten, is
+// dropped, unless it is the only one, which is then quoted from the cut
+// after an ellipsis ("…").
 func (r *outputRing) tail(maxLines, maxBytes int) string {
+	r.mu.Lock()
+	cut := r.full // the oldest kept byte may be in the middle of a line
+	r.mu.Unlock()
 	b := bytes.TrimRight(r.bytes(), "\r\n\t ")
 	if len(b) > maxBytes {
-		b = b[len(b)-maxBytes:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+		b, cut = b[len(b)-maxBytes:], true
+	}
+	if cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:]
+		} else if len(b) > 0 {
+			b = append([]byte("…"), b...)
 		}
 	}
 	lines := bytes.Split(b, []byte{'\n'})

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +95,32 @@ func runHelper(mode, arg string) error {
 		p, err := StartProcess(context.Background(), ProcessSpec{Name: "target orphan", Command: []string{"sleep", "300"}})
 		if err != nil {
 			return err
+		}
+		fmt.Printf("pid=%d\n", p.PID())
+		os.Exit(0)
+	case "orphan-tree":
+		// Start a managed shell whose children (one in its group, one in
+		// a session of its own, as a daemon) write their PIDs to files
+		// in arg, then exit without stopping it.
+		p, err := StartProcess(context.Background(), ProcessSpec{
+			Name:    "target orphan-tree",
+			Command: []string{"/bin/sh", "-c", `sleep 300 & echo $! > worker; setsid sleep 300 & echo $! > daemon; wait`},
+			Dir:     arg,
+			Ready:   "",
+		})
+		if err != nil {
+			return err
+		}
+		for _, f := range []string{"worker", "daemon"} {
+			for i := 0; ; i++ {
+				if b, err := os.ReadFile(filepath.Join(arg, f)); err == nil && strings.HasSuffix(string(b), "\n") {
+					break
+				}
+				if i == 500 {
+					return fmt.Errorf("no %s pid file", f)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
 		fmt.Printf("pid=%d\n", p.PID())
 		os.Exit(0)
@@ -267,7 +294,7 @@ func TestStartProcessFailures(t *testing.T) {
 		wantPrefix string
 		wantText   []string
 		wantIs     []error
-		wantCode   int  // exit code of the *exec.ExitError, if > 0
+		wantCode   int  // exit code of the *ExitError, if > 0
 		missingDir bool // Dir is a directory that does not exist
 		// pidFile names a file where the command writes its PID, which
 		// must be gone after the failure.
@@ -465,9 +492,9 @@ func TestStartProcessFailures(t *testing.T) {
 				}
 			}
 			if tc.wantCode > 0 {
-				var ee *exec.ExitError
+				var ee *ExitError
 				if !errors.As(err, &ee) || ee.ExitCode() != tc.wantCode {
-					t.Errorf("error %q: want an *exec.ExitError with code %d", msg, tc.wantCode)
+					t.Errorf("error %q: want an *ExitError with code %d", msg, tc.wantCode)
 				}
 			}
 			if tc.maxDuration > 0 && took > tc.maxDuration {
@@ -651,6 +678,106 @@ func TestStopKillsWholeGroup(t *testing.T) {
 	}
 }
 
+// TestStopLogsSIGKILL checks that a stop that needed SIGKILL is logged at
+// info level with the grace the process exceeded, and one that did not is
+// not.
+func TestStopLogsSIGKILL(t *testing.T) {
+	for _, stubborn := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stubborn=%v", stubborn), func(t *testing.T) {
+			var logs syncBuffer
+			script := "exec sleep 300"
+			if stubborn {
+				script = `trap "" TERM; echo armed; sleep 300 & wait; wait`
+			}
+			p := startProcess(t, ProcessSpec{
+				Name:        "target stubborn",
+				Command:     []string{"/bin/sh", "-c", script},
+				StopTimeout: 300 * time.Millisecond,
+				Logger:      slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			})
+			if stubborn {
+				waitFor(t, 5*time.Second, "the trap", func() bool { return strings.Contains(p.Output(), "armed") })
+			}
+			if err := p.Stop(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			got := logs.String()
+			want := `level=INFO msg="process needed SIGKILL: still running after the SIGTERM grace" process="target stubborn"`
+			if stubborn && (!strings.Contains(got, want) || !strings.Contains(got, "stop_timeout=300ms")) {
+				t.Errorf("log:\n%s\nwant a record %s ... stop_timeout=300ms", got, want)
+			}
+			if !stubborn && strings.Contains(got, "SIGKILL") {
+				t.Errorf("log after a clean stop:\n%s", got)
+			}
+		})
+	}
+}
+
+// TestStopKillsDaemon stops a target that daemonized: its leader exited
+// at once, leaving a process in a session and group of its own, which
+// Stop must kill too.
+func TestStopKillsDaemon(t *testing.T) {
+	dir := t.TempDir()
+	p := startProcess(t, ProcessSpec{
+		Name:    "target daemon",
+		Command: []string{"/bin/sh", "-c", `setsid sleep 300 & echo $! > daemon`},
+		Dir:     dir,
+	})
+	daemon := readPIDFile(t, filepath.Join(dir, "daemon"))
+	t.Cleanup(func() { _ = syscall.Kill(daemon, syscall.SIGKILL) })
+	<-p.Exited()
+	if err := p.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if alive(daemon) {
+		t.Errorf("daemon %d alive after Stop", daemon)
+	}
+}
+
+// TestProcessEnv starts env(1) and reads the environment it got.
+func TestProcessEnv(t *testing.T) {
+	t.Setenv("BENCHD_TEST_SECRET", "s3cret")
+	t.Setenv("LANG", "C.UTF-8")
+	tests := []struct {
+		name      string
+		clean     bool
+		allow     []string
+		want      []string // lines env must print
+		wantNoKey []string // variables it must not have
+	}{
+		{"inherit", false, nil, []string{"BENCHD_TEST_SECRET=s3cret", "LANG=C.UTF-8", "EXTRA=1", "LANG_OVERRIDE=x"}, nil},
+		{"clean default allowlist", true, nil, []string{"LANG=C.UTF-8", "PATH=" + os.Getenv("PATH"), "EXTRA=1"}, []string{"BENCHD_TEST_SECRET", "BENCHD_SUPERVISOR"}},
+		{"clean own allowlist", true, []string{"BENCHD_TEST_SECRET"}, []string{"BENCHD_TEST_SECRET=s3cret", "EXTRA=1"}, []string{"LANG", "PATH"}},
+		{"clean nothing allowed", true, []string{}, []string{"EXTRA=1"}, []string{"LANG", "PATH", "BENCHD_TEST_SECRET"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProcess(t, ProcessSpec{
+				Name:     "target env",
+				Command:  []string{"/usr/bin/env"},
+				Env:      []string{"EXTRA=1", "LANG_OVERRIDE=x"},
+				CleanEnv: tc.clean,
+				EnvAllow: tc.allow,
+			})
+			<-p.Exited()
+			if err := p.Stop(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(p.Output()), "\n")
+			for _, w := range tc.want {
+				if !slices.Contains(lines, w) {
+					t.Errorf("environment lacks %s:\n%s", w, p.Output())
+				}
+			}
+			for _, k := range tc.wantNoKey {
+				if slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, k+"=") }) {
+					t.Errorf("environment has %s:\n%s", k, p.Output())
+				}
+			}
+		})
+	}
+}
+
 func TestStopAfterExit(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -713,9 +840,9 @@ func TestStopAfterExit(t *testing.T) {
 			if err == nil || err.Error() != tc.wantExit {
 				t.Fatalf("ExitErr = %v, want %q", err, tc.wantExit)
 			}
-			var ee *exec.ExitError
+			var ee *ExitError
 			if !errors.Is(err, ErrExited) || !errors.As(err, &ee) || ee.ExitCode() != tc.wantCode {
-				t.Errorf("ExitErr %v: want ErrExited and an *exec.ExitError with code %d", err, tc.wantCode)
+				t.Errorf("ExitErr %v: want ErrExited and an *ExitError with code %d", err, tc.wantCode)
 			}
 			if _, err := p.Usage(); !errors.Is(err, ErrExited) {
 				t.Errorf("Usage after exit: err = %v, want ErrExited", err)
@@ -848,6 +975,35 @@ func TestPdeathsigKillsOrphan(t *testing.T) {
 	waitFor(t, 5*time.Second, fmt.Sprintf("orphan %d to die", pid), func() bool { return !alive(pid) })
 }
 
+// TestBenchdDeathKillsTree lets a helper benchd start a managed process
+// with a worker in its group and a daemon in a session of its own, and
+// exit without stopping it: the whole tree must die, not only the leader.
+func TestBenchdDeathKillsTree(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), helperCommand()[0], helperCommand()[1:]...)
+	cmd.Env = append(os.Environ(), helperEnvList("orphan-tree", dir)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(out), "pid=%d", &pid); err != nil || pid <= 0 {
+		t.Fatalf("helper output %q: %v", out, err)
+	}
+	pids := map[string]int{"leader": pid}
+	for _, f := range []string{"worker", "daemon"} {
+		pids[f] = readPIDFile(t, filepath.Join(dir, f))
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	for what, pid := range pids {
+		waitFor(t, 5*time.Second, fmt.Sprintf("%s %d to die", what, pid), func() bool { return !alive(pid) })
+	}
+}
+
 // TestOutputDoesNotBlock checks that a child writing far more than a pipe
 // holds is not blocked, and that the last ProcessOutputBytes are kept.
 func TestOutputDoesNotBlock(t *testing.T) {
@@ -864,6 +1020,36 @@ func TestOutputDoesNotBlock(t *testing.T) {
 	}
 	if strings.Trim(out, "x\n") != "done writing" {
 		t.Errorf("output holds more than x's and the last line: %q", out[len(out)-40:])
+	}
+}
+
+// TestExitedBeforeReadyTail checks that the output quoted in the error of
+// a process that exited before ready starts at the start of a line: a line
+// longer than the reader's buffer, or cut by the quote's byte cap, is not
+// quoted from its middle.
+func TestExitedBeforeReadyTail(t *testing.T) {
+	long := strings.Repeat("a", 6000) + "END"
+	script := fmt.Sprintf(`echo starting; echo %s; echo "error: boom"; exit 3`, long)
+	_, err := StartProcess(t.Context(), ProcessSpec{
+		Name:    "target tail",
+		Command: []string{"/bin/sh", "-c", script},
+		Ready:   "tcp://" + freeAddr(t),
+	})
+	if err == nil {
+		t.Fatal("StartProcess succeeded")
+	}
+	msg := err.Error()
+	_, tail, ok := strings.Cut(msg, "before ready: ")
+	if !ok {
+		t.Fatalf("error %q: no output quoted", msg)
+	}
+	for _, line := range strings.Split(tail, "\n") {
+		if line != "starting" && line != long && line != "error: boom" {
+			t.Errorf("quoted line %.40q... (%d bytes) is not a whole line of the output; error:\n%.300s", line, len(line), msg)
+		}
+	}
+	if !strings.HasSuffix(tail, "error: boom") {
+		t.Errorf("quoted output does not end with the last line: %.300q", tail)
 	}
 }
 
@@ -898,7 +1084,7 @@ func TestOutputRing(t *testing.T) {
 			lines:     []string{"one\n", "two\n", "three\n"},
 			wantBytes: "o\nthree\n",
 			maxLines:  5, maxBytes: 100,
-			wantTail: "o\nthree",
+			wantTail: "three", // "o" is the end of "two"
 		},
 		{
 			name:      "exactly full",
@@ -914,7 +1100,7 @@ func TestOutputRing(t *testing.T) {
 			lines:     []string{"abcdefgh\n"},
 			wantBytes: "fgh\n",
 			maxLines:  5, maxBytes: 100,
-			wantTail: "fgh",
+			wantTail: "…fgh",
 		},
 		{
 			name:      "byte cap drops the cut line",
@@ -924,12 +1110,29 @@ func TestOutputRing(t *testing.T) {
 			maxLines:  5, maxBytes: 10,
 			wantTail: "third",
 		},
+		{
+			name:      "byte cap cuts the only line",
+			size:      64,
+			lines:     []string{"x\n", "0123456789abcdef\n"},
+			wantBytes: "x\n0123456789abcdef\n",
+			maxLines:  5, maxBytes: 10,
+			wantTail: "…6789abcdef",
+		},
+		{
+			name:      "a line in pieces",
+			size:      64,
+			lines:     []string{"ab", "cd\n", "ef"},
+			wantBytes: "abcd\nef\n",
+			maxLines:  5, maxBytes: 100,
+			wantTail: "abcd\nef",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newOutputRing(tc.size)
-			for _, l := range tc.lines {
-				r.writeLine([]byte(l))
+			for i, l := range tc.lines {
+				// A piece without a newline ends a line only if last.
+				r.writeLine([]byte(l), strings.HasSuffix(l, "\n") || i == len(tc.lines)-1)
 			}
 			if got := string(r.bytes()); got != tc.wantBytes {
 				t.Errorf("bytes() = %q, want %q", got, tc.wantBytes)

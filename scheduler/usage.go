@@ -49,7 +49,7 @@ type Usage struct {
 // The error wraps [os.ErrNotExist] when pid does not exist; a process of
 // the tree that exits during the scan is skipped.
 func TreeUsage(pid int) (Usage, error) {
-	u, err := treeUsage(pid, 0)
+	u, err := treeUsage(pid, 0, 0)
 	if err != nil {
 		return Usage{}, fmt.Errorf("scheduler: usage of pid %d: %w", pid, err)
 	}
@@ -183,8 +183,11 @@ func scanProcs() ([]procStat, error) {
 
 // treeUsage sums the use of root and its descendants and, when pgid > 0,
 // of every process in process group pgid (which finds group members whose
-// parent died). root must exist unless pgid > 0.
-func treeUsage(root, pgid int) (Usage, error) {
+// parent died). root must exist unless pgid > 0. When sup > 0 (a
+// supervisor of root, see internal/proc), its other descendants count too
+// (processes that left the group and were reparented to it), and so does
+// the CPU time of the descendants it reaped, but not its own use.
+func treeUsage(root, pgid, sup int) (Usage, error) {
 	procs, err := scanProcs()
 	if err != nil {
 		return Usage{}, err
@@ -198,6 +201,9 @@ func treeUsage(root, pgid int) (Usage, error) {
 	member := make(map[int]bool)
 	if _, ok := byPID[root]; ok {
 		queue := []int{root}
+		if _, ok := byPID[sup]; ok && sup > 0 {
+			queue = append(queue, children[sup]...)
+		}
 		for len(queue) > 0 {
 			pid := queue[0]
 			queue = queue[1:]
@@ -234,6 +240,9 @@ func treeUsage(root, pgid int) (Usage, error) {
 		}
 		u.RSSBytes += rss
 		u.Processes++
+	}
+	if s, ok := byPID[sup]; ok && sup > 0 && !member[sup] {
+		reaped += s.cutime + s.cstime
 	}
 	u.CPUSeconds = float64(ticks) / clockTicksPerSecond
 	u.ReapedCPUSeconds = float64(reaped) / clockTicksPerSecond

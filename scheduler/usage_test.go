@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -151,6 +153,33 @@ func TestTreeUsageReapedCPU(t *testing.T) {
 	}
 	if u.CPUSeconds > want/2 {
 		t.Errorf("CPUSeconds = %.3f for a tree of one sleeping process", u.CPUSeconds)
+	}
+}
+
+// TestProcessUsageSupervised checks that Process.Usage counts a daemon
+// that left the target's group and session, and not the supervisor.
+func TestProcessUsageSupervised(t *testing.T) {
+	dir := t.TempDir()
+	p := startProcess(t, ProcessSpec{
+		Name:    "target daemonizing",
+		Command: []string{"/bin/sh", "-c", `(setsid sleep 300 & echo $! > daemon); exec sleep 300`},
+		Dir:     dir,
+	})
+	daemon := readPIDFile(t, filepath.Join(dir, "daemon"))
+	waitFor(t, 5*time.Second, "the leader to exec sleep", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID()))
+		return strings.TrimSpace(string(b)) == "sleep"
+	})
+	u, err := p.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Processes != 2 {
+		t.Errorf("Processes = %d, want 2 (the leader and the daemon %d, not the supervisor)", u.Processes, daemon)
+	}
+	// The supervisor, a Go program, holds megabytes; two sleeps do not.
+	if u.RSSBytes > 8<<20 {
+		t.Errorf("RSSBytes = %d KiB: the supervisor seems counted", u.RSSBytes>>10)
 	}
 }
 

@@ -32,9 +32,11 @@ packages=(
 	redis-server
 	redis-tools # redis-cli, for the tests
 	util-linux  # runuser, taskset
+	systemd     # systemd-analyze, to verify deploy/systemd/benchd.service
 	prometheus
 	prometheus-alertmanager # amtool, and the alert stack of scripts/stack.sh
 	wrk
+	nginx-light # a multi-worker target of the process tests (cmd/benchd)
 	gcc # go test -race needs cgo
 	procps
 	curl

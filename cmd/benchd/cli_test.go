@@ -33,6 +33,8 @@ func TestCLI(t *testing.T) {
 	}{
 		{"config check default", []string{"config", "check"}, 0, []string{"embedded default: OK, 4 targets, 12 endpoints, 80 scenarios"}, nil},
 		{"config check bad file", []string{"config", "check", "--config.file", "../../config/testdata/unknown-key.bad.yml"}, 1, []string{"INVALID", "  - "}, []string{"is invalid"}},
+		{"config check missing program", []string{"config", "check", "--config.file", "testdata/missing-program.yml"}, 0,
+			[]string{"targets[0].process.command[0]: /nonexistent/benchd-test-server does not exist, so the process cannot start"}, nil},
 		{"config check missing file", []string{"config", "check", "--config.file", "/nonexistent/benchd.yml"}, 1, []string{"INVALID", "/nonexistent/benchd.yml"}, nil},
 		{"bench wrk layout", []string{"bench", "-c", "4", "-d", "300ms", "--latency", srv.URL + "/"}, 0,
 			[]string{"Running 300ms test @ " + srv.URL + "/", "4 connections", "Latency Distribution", "Requests/sec:"}, nil},

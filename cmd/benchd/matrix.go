@@ -15,6 +15,7 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/scheduler"
@@ -71,6 +72,10 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		logger.Warn("this run is not recorded in the run history", "err", err)
 	} else {
 		defer st.Close()
+		// Under the storage lock, as in serve.
+		if err := proc.Track(f.storagePath, logger.With("component", "proc")); err != nil {
+			logger.Warn("processes of this run are not recorded for clean-up after a crash", "err", err)
+		}
 		hist = &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
 			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) },
 			validity: func() regress.ValidityOptions { return validityOptions(cfg) }}

@@ -20,6 +20,7 @@ import (
 	"github.com/benchd/benchd/api"
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
+	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
@@ -56,6 +57,10 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	// Under the storage lock: no other benchd uses this record.
+	if err := proc.Track(f.storagePath, logger.With("component", "proc")); err != nil {
+		return fmt.Errorf("--storage.path %s: record of managed processes: %w", f.storagePath, err)
+	}
 	var live atomic.Pointer[config.Config]
 	live.Store(cfg)
 	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
