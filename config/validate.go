@@ -196,13 +196,13 @@ func (c *Config) programProblem(dir string, argv []string) string {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Sprintf("%s does not exist, so the process cannot start; install it or fix the path", path)
+		return path + " does not exist, so the process cannot start; install it or fix the path"
 	case err != nil:
 		return fmt.Sprintf("%s: %v, so the process may not start", path, err)
 	case fi.IsDir():
-		return fmt.Sprintf("%s is a directory, not a program", path)
+		return path + " is a directory, not a program"
 	case fi.Mode().Perm()&0o111 == 0:
-		return fmt.Sprintf("%s is not executable, so the process cannot start (chmod +x it)", path)
+		return path + " is not executable, so the process cannot start (chmod +x it)"
 	}
 	return ""
 }

@@ -4,10 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 const unitFile = "systemd/benchd.service"
@@ -46,7 +47,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Skip("builds benchd")
 	}
 	bin := filepath.Join(t.TempDir(), "benchd")
-	build := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/benchd")
+	build := exec.CommandContext(t.Context(), testutil.GoTool(t), "build", "-o", bin, "./cmd/benchd")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)

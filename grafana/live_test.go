@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 // liveSubstitutions turn a dashboard query into plain PromQL: the time
@@ -36,23 +38,12 @@ var liveSubstitutions = strings.NewReplacer(
 // returns data, that every metric the dashboards name is one Prometheus
 // scraped from benchd, that histogram_quantile over the latency histogram
 // gives a latency, and that every rule evaluates without error.
-// goTool returns the go command that runs the tests: go test puts its
-// GOROOT/bin first on the tests' PATH.
-func goTool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is not on PATH (go test puts it there): %v", err)
-	}
-	return p
-}
-
 func TestLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts benchd and prometheus")
 	}
 	promBin := tool(t, "prometheus", "prometheus")
-	goBin := goTool(t)
+	goBin := testutil.GoTool(t)
 	dir := t.TempDir()
 	deadline := time.Now().Add(50 * time.Second)
 

@@ -33,7 +33,7 @@ func TestLiveRegressionAlert(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 
 	benchd := filepath.Join(dir, "benchd")
-	build := exec.CommandContext(t.Context(), goTool(t), "build", "-o", benchd, "./cmd/benchd")
+	build := exec.CommandContext(t.Context(), testutil.GoTool(t), "build", "-o", benchd, "./cmd/benchd")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)

@@ -1043,7 +1043,7 @@ func TestExitedBeforeReadyTail(t *testing.T) {
 	if !ok {
 		t.Fatalf("error %q: no output quoted", msg)
 	}
-	for _, line := range strings.Split(tail, "\n") {
+	for line := range strings.SplitSeq(tail, "\n") {
 		if line != "starting" && line != long && line != "error: boom" {
 			t.Errorf("quoted line %.40q... (%d bytes) is not a whole line of the output; error:\n%.300s", line, len(line), msg)
 		}

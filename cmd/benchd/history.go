@@ -155,11 +155,11 @@ func (h *history) failedLocked(op, runID string, err error) {
 		h.since = time.Now()
 	}
 	h.lastErr = err
-	msg := "history: write failed"
 	if retriable(err) {
-		msg = "history: write failed, kept in memory and retried before the next write"
+		h.log.Error("history: write failed, kept in memory and retried before the next write", "operation", op, "run_id", runID, "err", err)
+		return
 	}
-	h.log.Error(msg, "operation", op, "run_id", runID, "err", err)
+	h.log.Error("history: write failed", "operation", op, "run_id", runID, "err", err)
 }
 
 // writeFailure is the note a run's Err gets when a write of its history

@@ -74,7 +74,7 @@ func (f sizeFlag) String() string { return units.Base2Bytes(*f.v).String() }
 func parseSize(s string) (int64, error) {
 	b, err := units.ParseBase2Bytes(s)
 	if err != nil {
-		return 0, fmt.Errorf("%v: give a size such as 512MB or 2GB (units of 1024), or 0 for no bound", err)
+		return 0, fmt.Errorf("%w: give a size such as 512MB or 2GB (units of 1024), or 0 for no bound", err)
 	}
 	if b < 0 {
 		return 0, errors.New("size is negative: give a size such as 512MB, or 0 for no bound")

@@ -97,7 +97,7 @@ type statusJSON struct {
 // runNow triggers a run over the write API and waits for it to end.
 func runNow(t *testing.T, base string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/api/v1/runs", nil)
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/runs", nil)
 	req.Header.Set("Authorization", "Bearer s3cret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -173,8 +173,13 @@ func TestServeFullDisk(t *testing.T) {
 	if st.Storage == nil || !strings.Contains(st.Storage.LastError, "disk full") || st.Storage.PendingWrites != 4 || len(st.Storage.PendingRuns) != 1 {
 		t.Fatalf("status on a full disk: %+v, want last_error saying disk full and 4 pending writes of 1 run", st.Storage)
 	}
-	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("/healthz on a full disk: %v %v, want 200 (liveness)", resp, err)
+	if resp, err := http.Get(base + "/healthz"); err != nil {
+		t.Errorf("/healthz on a full disk: %v, want 200 (liveness)", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("/healthz on a full disk: %s, want 200 (liveness)", resp.Status)
+		}
 	}
 	first := st.Storage.PendingRuns[0]
 

@@ -37,7 +37,9 @@ func startGroup(t *testing.T) (leader, child int) {
 	for i := 0; ; i++ {
 		b, err := os.ReadFile(filepath.Join(dir, "child"))
 		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			fmt.Sscan(string(b), &child)
+			if _, err := fmt.Sscan(string(b), &child); err != nil {
+				t.Fatalf("child pid file %q: %v", b, err)
+			}
 			break
 		}
 		if i > 500 {

@@ -4,6 +4,7 @@ package testutil
 
 import (
 	"net"
+	"os/exec"
 	"strconv"
 	"testing"
 )
@@ -35,4 +36,15 @@ func AssertPortsFree(t testing.TB, ports ...int) {
 		}
 		l.Close()
 	}
+}
+
+// GoTool returns the path of the go command running the tests (go test puts
+// its GOROOT/bin first on the tests' PATH), for tests that build benchd.
+func GoTool(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is not on PATH (go test puts it there): %v", err)
+	}
+	return p
 }
