@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 	// CRON_TZ=Zone in a schedule needs the time zone database; embed it so
@@ -351,9 +350,11 @@ type Scenario struct {
 // A syntax error is returned as reported by the YAML parser. Otherwise all
 // problems are returned at once, joined into one error whose elements are
 // [*FieldError]s (use errors.As, or the Unwrap() []error of the wrapped
-// error, to list them).
+// error, to list them). A file over [MaxConfigBytes] or a matrix over
+// [MaxScenarios] scenarios is refused before it is decoded or expanded,
+// with an error satisfying errors.Is(err, [ErrTooLarge]).
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -386,6 +387,9 @@ func parse(data []byte, dir, name string) (*Config, error) {
 	if name != "" {
 		where = "config: " + name + ": "
 	}
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("config: %w", tooLarge(name, int64(len(data))))
+	}
 	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart}
 	if err := decode(data, c); err != nil {
 		var errs fieldErrors
@@ -395,6 +399,9 @@ func parse(data []byte, dir, name string) (*Config, error) {
 		return nil, fmt.Errorf("%s%w", where, err)
 	}
 	c.Dir = dir
+	if err := c.checkScenarioCount(); err != nil {
+		return nil, problems(where, []error{err})
+	}
 	if errs := append(c.expand(), c.validate()...); len(errs) > 0 {
 		return nil, problems(where, errs)
 	}
