@@ -368,6 +368,7 @@ var schemaTypes = []reflect.Type{
 	reflect.TypeFor[Process](),
 	reflect.TypeFor[processYAML](),
 	reflect.TypeFor[Endpoint](),
+	reflect.TypeFor[API](),
 }
 
 // knownKeys returns the YAML keys of the schema struct named goType (as

@@ -109,6 +109,7 @@ func (c *Config) validate() []error {
 	c.checkEndpoints(k)
 	c.checkMatrix(k)
 	c.checkRegression(k)
+	c.checkAPI(k)
 	return k.problems()
 }
 
@@ -604,7 +605,7 @@ func (c *Config) Warnings() []string {
 			add("schedule", "runs may start %s apart, but one run of the matrix takes at least %s (warm-up, duration and timeout of each scenario): a run will still be going when the next is due, and that start is skipped", gap, run.Round(time.Second))
 		}
 	}
-	return w
+	return append(w, c.apiWarnings()...)
 }
 
 // minGap is the shortest time between two of the next activations of s.
