@@ -268,13 +268,19 @@ func (s *Server) writeUsers() []string {
 // basic auth but no TLS: passwords and the token cross the network in
 // clear), and write users that the web config file does not define.
 func (s *Server) Warnings() []string {
+	return exposureWarnings(s.Addrs(), s.webConfig, s.writeUsers())
+}
+
+// exposureWarnings are the warnings of [Server.Warnings] for a server
+// listening on addrs with the web config c (nil for none).
+func exposureWarnings(addrs []net.Addr, c *web.Config, writers []string) []string {
 	var w []string
 	var users map[string]commoncfg.Secret
 	tlsOn := false
-	if s.webConfig != nil {
-		users, tlsOn = s.webConfig.Users, s.webConfig.TLSConfig.IsEnabled()
+	if c != nil {
+		users, tlsOn = c.Users, c.TLSConfig.IsEnabled()
 	}
-	for _, a := range s.Addrs() {
+	for _, a := range addrs {
 		if tcp, ok := a.(*net.TCPAddr); !ok || tcp.IP.IsLoopback() {
 			continue
 		}
@@ -285,7 +291,7 @@ func (s *Server) Warnings() []string {
 			w = append(w, fmt.Sprintf("--web.listen-address %s is reachable from other hosts without TLS: basic-auth passwords and the bearer token cross the network in clear (set tls_server_config in --web.config.file)", a))
 		}
 	}
-	for _, u := range s.writeUsers() {
+	for _, u := range writers {
 		if _, ok := users[u]; !ok {
 			w = append(w, fmt.Sprintf("api.write_users: %q is not in basic_auth_users of --web.config.file, so it cannot log in (add it there with a bcrypt hash, or remove it)", u))
 		}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -337,53 +338,59 @@ func TestServerLimits(t *testing.T) {
 	})
 }
 
-// TestWarnings checks the exposure warnings of a server.
+// TestWarnings checks the exposure warnings: through a real server on
+// loopback, and for other addresses (which tests do not bind) through
+// exposureWarnings.
 func TestWarnings(t *testing.T) {
-	dir := t.TempDir()
-	selfSigned(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := "basic_auth_users:\n  alice: " + string(hash) + "\n"
-	tlsOn := "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
-	// The wildcard address is not loopback: that is the exposure warned
-	// about. The server is never served, so nothing is reachable.
+	t.Run("server on loopback", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "web.yml")
+		if err := os.WriteFile(file, []byte("basic_auth_users:\n  alice: "+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		addrs := []string{"127.0.0.1:0"}
+		s, err := New(Options{Gatherer: prometheus.NewRegistry(), Web: &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &file},
+			WriteUsers: func() []string { return []string{"alice", "carol"} }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.closeListeners()
+		got := s.Warnings()
+		if len(got) != 1 || !strings.HasPrefix(got[0], `api.write_users: "carol" is not in basic_auth_users of --web.config.file`) {
+			t.Errorf("warnings %q, want one about carol", got)
+		}
+	})
+	users := map[string]commoncfg.Secret{"alice": commoncfg.Secret(hash)}
+	tlsOn := web.TLSConfig{TLSCertPath: "cert.pem", TLSKeyPath: "key.pem"}
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 9480} }
 	cases := []struct {
-		name, addr, web string
-		writers         []string
-		want            []string
+		name    string
+		addr    net.Addr
+		web     *web.Config
+		writers []string
+		want    []string
 	}{
-		{"loopback, nothing", "127.0.0.1:0", "", nil, nil},
-		{"loopback, unknown writer", "127.0.0.1:0", users, []string{"alice", "carol"}, []string{`api.write_users: "carol" is not in basic_auth_users`}},
-		{"wildcard, nothing", "0.0.0.0:0", "", nil, []string{"sets neither TLS nor basic auth"}},
-		{"wildcard, basic auth only", "0.0.0.0:0", users, nil, []string{"without TLS: basic-auth passwords"}},
-		{"wildcard, TLS only", "0.0.0.0:0", tlsOn, nil, nil},
-		{"wildcard, TLS and basic auth", "0.0.0.0:0", tlsOn + users, []string{"alice"}, nil},
+		{"loopback, nothing", tcp("127.0.0.1"), nil, nil, nil},
+		{"loopback ::1, nothing", tcp("::1"), nil, nil, nil},
+		{"wildcard, nothing", tcp("0.0.0.0"), nil, nil, []string{"--web.listen-address 0.0.0.0:9480 is reachable from other hosts and --web.config.file sets neither TLS nor basic auth"}},
+		{"LAN address, writer without web config", tcp("192.168.1.5"), nil, []string{"alice"},
+			[]string{"--web.listen-address 192.168.1.5:9480 is reachable", `api.write_users: "alice" is not in basic_auth_users`}},
+		{"wildcard ::, basic auth only", tcp("::"), &web.Config{Users: users}, []string{"alice"}, []string{"--web.listen-address [::]:9480 is reachable from other hosts without TLS"}},
+		{"wildcard, TLS only", tcp("0.0.0.0"), &web.Config{TLSConfig: tlsOn}, nil, nil},
+		{"wildcard, TLS and basic auth", tcp("0.0.0.0"), &web.Config{TLSConfig: tlsOn, Users: users}, []string{"alice"}, nil},
 	}
-	for i, c := range cases {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			addrs := []string{c.addr}
-			flags := &web.FlagConfig{WebListenAddresses: &addrs}
-			if c.web != "" {
-				file := filepath.Join(dir, "web"+string(rune('a'+i))+".yml")
-				if err := os.WriteFile(file, []byte(c.web), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				flags.WebConfigFile = &file
-			}
-			s, err := New(Options{Gatherer: prometheus.NewRegistry(), Web: flags, WriteUsers: func() []string { return c.writers }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.closeListeners()
-			got := s.Warnings()
+			got := exposureWarnings([]net.Addr{c.addr}, c.web, c.writers)
 			if len(got) != len(c.want) {
-				t.Fatalf("warnings %q, want %d containing %q", got, len(c.want), c.want)
+				t.Fatalf("warnings %q, want %d starting %q", got, len(c.want), c.want)
 			}
 			for j, w := range c.want {
-				if !strings.Contains(got[j], w) {
-					t.Errorf("warning %q does not contain %q", got[j], w)
+				if !strings.HasPrefix(got[j], w) {
+					t.Errorf("warning %q does not start with %q", got[j], w)
 				}
 			}
 		})

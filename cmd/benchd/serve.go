@@ -93,12 +93,16 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Control:    d,
 		History:    st,
 		Token:      d.currentToken,
+		WriteUsers: func() []string { return live.Load().API.WriteUsers },
 	})
 	if err != nil {
 		return err
 	}
 	for _, a := range srv.Addrs() {
 		logger.Info("listening", "address", a.String())
+	}
+	for _, w := range srv.Warnings() {
+		logger.Warn("web warning", "warning", w)
 	}
 
 	parent := ctx
