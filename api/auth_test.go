@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -418,4 +419,46 @@ func TestBadWebConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzAuthorization checks that no Authorization header but the token
+// or a write user's credentials reaches the write API, and that every
+// header gets a deliberate answer.
+func FuzzAuthorization(f *testing.F) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.MinCost)
+	if err != nil {
+		f.Fatal(err)
+	}
+	file := filepath.Join(f.TempDir(), "web.yml")
+	if err := os.WriteFile(file, []byte("basic_auth_users:\n  alice: "+string(hash)+"\n  bob: "+string(hash)+"\n"), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	addrs := []string{"127.0.0.1:0"}
+	s, err := New(Options{Gatherer: prometheus.NewRegistry(), Web: &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &file},
+		Control: &control{}, Token: func() string { return "s3cret" }, WriteUsers: func() []string { return []string{"alice"} }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.closeListeners)
+	for _, h := range []string{"", "Bearer s3cret", "bearer  s3cret ", "Bearer s3cre", "Basic YWxpY2U6YWxpY2UtcHc=", "Basic Ym9iOmFsaWNlLXB3", "Basic !!", "Digest x", "Bearer"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		req := httptest.NewRequest("POST", "/api/v1/schedule/pause", nil)
+		req.Header["Authorization"] = []string{h}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		scheme, cred, _ := strings.Cut(h, " ")
+		user, pass, basicOK := req.BasicAuth()
+		allowed := (strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(cred) == "s3cret") ||
+			(basicOK && user == "alice" && pass == "alice-pw")
+		switch code := rec.Code; {
+		case code == 200 && !allowed:
+			t.Fatalf("header %q reached the write API", h)
+		case code != 200 && allowed:
+			t.Fatalf("header %q of a writer got %d", h, code)
+		case code != 200 && code != 401 && code != 403:
+			t.Fatalf("header %q got %d", h, code)
+		}
+	})
 }
