@@ -1,27 +1,29 @@
 // Package api is benchd's HTTP surface: /metrics for Prometheus, /healthz,
 // a landing page, and the JSON API under /api/v1/. It decodes requests and
-// calls the scheduler; it holds no business logic. Listening, TLS and basic
-// auth come from github.com/prometheus/exporter-toolkit, so the server is
-// locked down with the same --web.config.file as any Prometheus exporter.
+// calls the scheduler; it holds no business logic. TLS and basic auth come
+// from the same --web.config.file as any Prometheus exporter's
+// (exporter-toolkit's format); the write API also takes a bearer token and
+// basic-auth writers, see [Options.Token] and [Options.WriteUsers].
 //
 // A [Server] is safe for concurrent use.
 package api
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/time/rate"
 )
 
 // DefaultListenAddress is where benchd listens unless told otherwise:
@@ -31,6 +33,28 @@ const DefaultListenAddress = "127.0.0.1:9480"
 // ShutdownTimeout bounds how long [Server.Serve] waits for open requests
 // when its context is done.
 const ShutdownTimeout = 5 * time.Second
+
+// Defaults of the server's limits (see [Options]). Each bounds what a slow
+// or idle client can hold: without them an idle keep-alive connection
+// stays open for good.
+const (
+	// DefaultReadHeaderTimeout bounds reading a request's headers.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout bounds reading a whole request, body included
+	// (API request bodies are small).
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds a request from the end of its headers to
+	// the end of its response: ample for the largest page of run history
+	// (limit=1000) over loopback or a LAN. A handler that streams must
+	// extend it with [http.ResponseController.SetWriteDeadline].
+	DefaultWriteTimeout = time.Minute
+	// DefaultIdleTimeout is how long an idle keep-alive connection is kept:
+	// longer than the usual 1-minute scrape interval, so that a scraper
+	// reuses its connection.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultMaxHeaderBytes bounds the size of a request's headers.
+	DefaultMaxHeaderBytes = 64 << 10
+)
 
 // Options configure a [Server].
 type Options struct {
@@ -55,11 +79,26 @@ type Options struct {
 	// History, when set, serves the run history: GET /api/v1/runs,
 	// /api/v1/runs/{id} and /api/v1/scenarios/{target}/{mode}/{endpoint}/history.
 	History History
-	// Token returns the bearer token the write API requires, read at each
-	// request so that a reload can change it. Nil or empty switches the
-	// write API off (it answers 403), so that an unprotected daemon
-	// cannot be driven over the network.
+	// Token returns the bearer token (api.token_file), read at each request
+	// so that a reload can change it. The token may read and write. Nil or
+	// empty means no token: a bearer header is then ignored.
 	Token func() string
+	// WriteUsers returns the basic-auth users (of the web config file's
+	// basic_auth_users) that may also write (api.write_users), read at each
+	// request. Their writes must pass [http.CrossOriginProtection]. With
+	// neither a token nor write users the write API is off (it answers
+	// 403), so that an unprotected daemon cannot be driven over the network.
+	WriteUsers func() []string
+
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the
+	// [http.Server] timeouts of the same names; MaxHeaderBytes its header
+	// size limit. Zero or negative means the DefaultX of the same name.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+
 	// Storage, when set, reports the run history's write health on
 	// /api/v1/status.
 	Storage func() StorageStatus
@@ -109,17 +148,24 @@ var ErrConflict = errors.New("api: conflict")
 
 // Server serves benchd's HTTP endpoints. Create it with [New].
 type Server struct {
-	opts      Options
-	log       *slog.Logger
-	handler   http.Handler
-	listeners []net.Listener
+	opts          Options
+	log           *slog.Logger
+	mux           http.Handler
+	listeners     []net.Listener
+	webConfigPath string      // --web.config.file; "" for none
+	webConfig     *web.Config // as read by New, for TLS and the warnings
+	limiter       *rate.Limiter
+	passwords     *passwords
+	csrf          *http.CrossOriginProtection
 }
 
-// New binds the listen addresses of o.Web and builds the handler. Binding
-// here rather than in Serve lets callers learn the bound addresses (for a
-// port 0) before serving. It returns an error if an address cannot be
-// bound or the landing page cannot be built; the caller must then not call
-// Serve. The caller must call Serve, which closes the listeners.
+// New checks the web config file of o.Web, binds its listen addresses and
+// builds the handler. Binding here rather than in Serve lets callers learn
+// the bound addresses (for a port 0) before serving. It returns an error if
+// the web config file is invalid (as exporter-toolkit's web.Validate finds:
+// users' bcrypt hashes, headers, TLS files), an address cannot be bound or
+// the landing page cannot be built; the caller must then not call Serve.
+// The caller must call Serve, which closes the listeners.
 func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -127,7 +173,26 @@ func New(o Options) (*Server, error) {
 	if o.Gatherer == nil {
 		return nil, errors.New("api: no gatherer")
 	}
-	s := &Server{opts: o, log: o.Logger}
+	o.ReadHeaderTimeout = orDefault(o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	o.ReadTimeout = orDefault(o.ReadTimeout, DefaultReadTimeout)
+	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
+	o.IdleTimeout = orDefault(o.IdleTimeout, DefaultIdleTimeout)
+	o.MaxHeaderBytes = orDefault(o.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	s := &Server{opts: o, log: o.Logger, passwords: newPasswords(), csrf: http.NewCrossOriginProtection()}
+	if o.Web != nil && o.Web.WebConfigFile != nil && *o.Web.WebConfigFile != "" {
+		path := *o.Web.WebConfigFile
+		if err := web.Validate(path); err != nil {
+			return nil, fmt.Errorf("api: --web.config.file %s: %w", path, err)
+		}
+		c, err := readWebConfig(path)
+		if err != nil {
+			return nil, fmt.Errorf("api: --web.config.file %s: %w", path, err)
+		}
+		s.webConfigPath, s.webConfig = path, c
+		if rl := c.RateLimiterConfig; rl.Interval != 0 {
+			s.limiter = rate.NewLimiter(rate.Every(rl.Interval), rl.Burst)
+		}
+	}
 	mux := http.NewServeMux()
 	var metrics = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
@@ -160,7 +225,7 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /api/v1/schedule/pause", s.write(s.pause))
 	mux.HandleFunc("POST /api/v1/schedule/resume", s.write(s.resume))
 	mux.HandleFunc("POST /api/v1/baselines/{target}/{mode}/{endpoint}/accept", s.write(s.accept))
-	s.handler = mux
+	s.mux = mux
 
 	addrs := []string{DefaultListenAddress}
 	if o.Web != nil && o.Web.WebListenAddresses != nil && len(*o.Web.WebListenAddresses) > 0 {
@@ -186,47 +251,140 @@ func (s *Server) Addrs() []net.Addr {
 	return out
 }
 
-// Handler returns the server's HTTP handler, for tests.
-func (s *Server) Handler() http.Handler { return s.handler }
+func orDefault[T time.Duration | int](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Handler returns the server's HTTP handler (the server itself), for tests.
+func (s *Server) Handler() http.Handler { return s }
+
+// ServeHTTP serves r as exporter-toolkit's handler does (the web config
+// file re-read, so that edited users apply at once; its rate limit and
+// headers), then authenticates r (see the rules in auth.go) and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var users map[string]commoncfg.Secret
+	if s.webConfigPath != "" {
+		c, err := readWebConfig(s.webConfigPath)
+		if err != nil {
+			s.log.Error("api: read --web.config.file", "file", s.webConfigPath, "err", err)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
+		}
+		if s.limiter != nil && !s.limiter.Allow() {
+			http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
+			return
+		}
+		for k, v := range c.HTTPConfig.Header {
+			w.Header().Set(k, v)
+		}
+		users = c.Users
+	}
+	who, ok := s.authenticate(w, r, users)
+	if !ok {
+		return
+	}
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, who)))
+}
 
 // Serve serves until ctx is done, then shuts down within
-// [ShutdownTimeout]. It returns nil after a clean shutdown and the serving
-// error otherwise (a bad --web.config.file is reported here).
+// [ShutdownTimeout]. With TLS in the web config file it serves HTTPS,
+// re-reading the file (and so the certificates) for each new connection,
+// as exporter-toolkit does. It returns nil after a clean shutdown and the
+// serving error otherwise.
 func (s *Server) Serve(ctx context.Context) error {
 	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           s,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	flags := s.opts.Web
-	if flags == nil {
-		flags = &web.FlagConfig{}
-	}
-	if flags.WebConfigFile == nil {
-		empty := ""
-		flags.WebConfigFile = &empty
-	}
-	errc := make(chan error, 1)
-	go func() {
-		errc <- web.ServeMultiple(s.listeners, srv, flags, s.log)
-	}()
-	select {
-	case err := <-errc:
+	useTLS, err := s.setTLS(srv)
+	if err != nil {
 		s.closeListeners()
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("api: serve: %w", err)
+		return err
+	}
+	errc := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		s.log.Info("serving", "address", l.Addr().String(), "tls", useTLS)
+		go func() {
+			if useTLS {
+				errc <- srv.ServeTLS(l, "", "")
+				return
+			}
+			errc <- srv.Serve(l)
+		}()
+	}
+	var serveErr error
+	select {
+	case serveErr = <-errc: // a listener failed: stop the others
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	_ = <-errc // Serve's own error after Shutdown is http.ErrServerClosed
+	err = srv.Shutdown(sctx)
+	for range len(s.listeners) - btoi(serveErr != nil) {
+		if e := <-errc; !errors.Is(e, http.ErrServerClosed) && serveErr == nil {
+			serveErr = e
+		}
+	}
+	s.closeListeners()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve: %w", serveErr)
+	}
 	if err != nil {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// setTLS configures srv for the TLS of the web config file, if it has
+// any, and reports whether it does.
+func (s *Server) setTLS(srv *http.Server) (bool, error) {
+	c := s.webConfig
+	if c == nil || !c.TLSConfig.IsEnabled() {
+		return false, nil
+	}
+	cfg, err := web.ConfigToTLSConfig(&c.TLSConfig)
+	if err != nil {
+		return false, fmt.Errorf("api: --web.config.file %s: %w", s.webConfigPath, err)
+	}
+	http2 := c.HTTPConfig.HTTP2
+	if !http2 {
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
+	protos := []string{"http/1.1"}
+	if http2 {
+		protos = []string{"h2", "http/1.1"}
+	}
+	path := s.webConfigPath
+	cfg.NextProtos = protos
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c, err := readWebConfig(path)
+		if err != nil {
+			return nil, err
+		}
+		next, err := web.ConfigToTLSConfig(&c.TLSConfig)
+		if err != nil {
+			return nil, err
+		}
+		next.NextProtos = protos
+		return next, nil
+	}
+	srv.TLSConfig = cfg
+	return true, nil
 }
 
 func (s *Server) closeListeners() {
@@ -243,28 +401,6 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		status, code = "starting", http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, map[string]string{"status": status})
-}
-
-// write guards a write handler: the write API must be configured and the
-// request must carry the bearer token.
-func (s *Server) write(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		token := ""
-		if s.opts.Token != nil {
-			token = s.opts.Token()
-		}
-		if s.opts.Control == nil || token == "" {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the write API is off: set api.token_file in the configuration to turn it on"})
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="benchd"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
-			return
-		}
-		h(w, r)
-	}
 }
 
 func (s *Server) reload(w http.ResponseWriter, _ *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,15 +87,19 @@ func TestNewListenError(t *testing.T) {
 	}
 }
 
-// control records what the write API asked for.
+// control records what the write API asked for. Safe for concurrent use:
+// the handlers of a real server call it from their goroutines.
 type control struct {
+	mu            sync.Mutex
 	reloads, runs int
 	busy, paused  bool
 	reloadErr     error
 }
 
-func (c *control) Reload() error { c.reloads++; return c.reloadErr }
+func (c *control) Reload() error { c.mu.Lock(); defer c.mu.Unlock(); c.reloads++; return c.reloadErr }
 func (c *control) TriggerRun(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.busy {
 		return ErrConflict
 	}
@@ -108,9 +113,9 @@ func (c *control) Accept(_ context.Context, scenario string) (string, error) {
 	}
 	return "r1", nil
 }
-func (c *control) Pause()               { c.paused = true }
-func (c *control) Resume()              { c.paused = false }
-func (c *control) Status() (bool, bool) { return c.busy, c.paused }
+func (c *control) Pause()               { c.mu.Lock(); defer c.mu.Unlock(); c.paused = true }
+func (c *control) Resume()              { c.mu.Lock(); defer c.mu.Unlock(); c.paused = false }
+func (c *control) Status() (bool, bool) { c.mu.Lock(); defer c.mu.Unlock(); return c.busy, c.paused }
 
 func TestWriteAPI(t *testing.T) {
 	do := func(t *testing.T, h http.Handler, method, path, token string) (int, string) {

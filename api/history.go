@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -138,7 +140,11 @@ func toScenarioJSON(s *store.Scenario) scenarioJSON {
 
 // limit parses the optional "limit" query parameter: 1 to 1000.
 func limit(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("limit")
+	return parseLimit(r.URL.Query())
+}
+
+func parseLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
 	if v == "" {
 		return 0, nil
 	}
@@ -147,6 +153,37 @@ func limit(r *http.Request) (int, error) {
 		return 0, errors.New("limit: want a whole number from 1 to 1000")
 	}
 	return n, nil
+}
+
+// Bounds of the before parameter: inside the instants the store can keep
+// (Unix nanoseconds in an int64, late 1677 to early 2262). Outside them
+// the store would fail, which is the caller's mistake, not a server error.
+var (
+	minBefore = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxBefore = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// parseRunQuery parses the query of GET /api/v1/runs: limit (see
+// parseLimit) and before (an RFC 3339 time, optional). Its errors name
+// the parameter and what it wants.
+func parseRunQuery(v url.Values) (store.RunQuery, error) {
+	n, err := parseLimit(v)
+	if err != nil {
+		return store.RunQuery{}, err
+	}
+	q := store.RunQuery{Limit: n}
+	if b := v.Get("before"); b != "" {
+		t, err := time.Parse(time.RFC3339Nano, b)
+		if err != nil {
+			return store.RunQuery{}, errors.New("before: want an RFC 3339 time such as 2026-11-29T17:00:00Z")
+		}
+		if t.Before(minBefore) || t.After(maxBefore) {
+			return store.RunQuery{}, fmt.Errorf("before: %s is out of range: want a time from %s to %s", b,
+				minBefore.Format(time.RFC3339), maxBefore.Format(time.RFC3339))
+		}
+		q.Before = t
+	}
+	return q, nil
 }
 
 func (s *Server) history(w http.ResponseWriter) bool {
@@ -162,17 +199,10 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	if !s.history(w) {
 		return
 	}
-	n, err := limit(r)
+	q, err := parseRunQuery(r.URL.Query())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
-	}
-	q := store.RunQuery{Limit: n}
-	if b := r.URL.Query().Get("before"); b != "" {
-		if q.Before, err = time.Parse(time.RFC3339Nano, b); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "before: want an RFC 3339 time such as 2026-11-29T17:00:00Z"})
-			return
-		}
 	}
 	runs, err := s.opts.History.Runs(r.Context(), q)
 	if err != nil {

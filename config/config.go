@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -418,7 +417,9 @@ type Sources struct {
 // A syntax error is returned as reported by the YAML parser. Otherwise all
 // problems are returned at once, joined into one error whose elements are
 // [*FieldError]s (use errors.As, or the Unwrap() []error of the wrapped
-// error, to list them).
+// error, to list them). A file over [MaxConfigBytes] or a matrix over
+// [MaxScenarios] scenarios is refused before it is decoded or expanded,
+// with an error satisfying errors.Is(err, [ErrTooLarge]).
 func Load(path string) (*Config, error) {
 	return LoadWith(path, nil)
 }
@@ -433,7 +434,7 @@ type Check func(*Config) []error
 // validation: its problems are listed with the Config's own, except those
 // at a YAML path that already has one.
 func LoadWith(path string, check Check) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -472,6 +473,9 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 	if name != "" {
 		where = "config: " + name + ": "
 	}
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("config: %w", tooLarge(name, int64(len(data))))
+	}
 	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart}
 	if err := decode(data, c); err != nil {
 		if errs, ok := errors.AsType[fieldErrors](err); ok {
@@ -480,6 +484,9 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 		return nil, fmt.Errorf("%s%w", where, err)
 	}
 	c.Dir = dir
+	if err := c.checkScenarioCount(); err != nil {
+		return nil, problems(where, []error{err})
+	}
 	errs := append(c.expand(), c.validate()...)
 	if check != nil {
 		at := map[string]bool{}

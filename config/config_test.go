@@ -96,6 +96,11 @@ func TestLoadBad(t *testing.T) {
 			`endpoints[1].name: "json query" is not a valid name`,
 			`endpoints[2].title: "two\nlines" contains a line break`,
 		}},
+		{"bad-api.bad.yml", 3, []string{
+			`api.write_users[1]: is empty (write a user name of basic_auth_users in --web.config.file, or remove the item)`,
+			`api.write_users[2]: "bob:x": a basic-auth user name cannot contain ':' or a line break`,
+			`api.write_users[3]: user "alice" is listed twice (remove one)`,
+		}},
 		{"bad-url.bad.yml", 7, []string{
 			`targets[0].url: "ftp://127.0.0.1/" is not an absolute http:// or https:// URL`,
 			`targets[1].url: "127.0.0.1:8080" is not an absolute URL (write it as http://host:port)`,
@@ -582,9 +587,10 @@ func TestScenarioModes(t *testing.T) {
 
 func TestWarnings(t *testing.T) {
 	tests := []struct {
-		name string
-		yaml string
-		want []string
+		name  string
+		yaml  string
+		token *tokenFile // written as token in the config's directory
+		want  []string
 	}{
 		{
 			name: "timeout longer than duration",
@@ -650,7 +656,7 @@ func TestWarnings(t *testing.T) {
 			name: "program missing or not executable",
 			yaml: "services: [{name: s, command: [benchd-no-such-program, -x], ready: 'tcp://127.0.0.1:2'}]\ntargets: [{name: t, url: 'http://127.0.0.1:1', services: [s], process: {command: [./server.sh], setup: [[/bin/true], [/nonexistent/migrate]]}}]\nendpoints: [{name: e, path: /}]",
 			want: []string{
-				`targets[0].process.command[0]: ` + "%DIR%" + `/server.sh is not executable, so the process cannot start (chmod +x it)`,
+				`targets[0].process.command[0]: {dir}/server.sh is not executable, so the process cannot start (chmod +x it)`,
 				`targets[0].process.setup[1][0]: /nonexistent/migrate does not exist, so the process cannot start; install it or fix the path`,
 				`services[0].command[0]: program "benchd-no-such-program" is not in PATH (`,
 			},
@@ -658,6 +664,28 @@ func TestWarnings(t *testing.T) {
 		{
 			name: "nothing to warn about",
 			yaml: "schedule: '*/5 * * * *'\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
+		},
+		{
+			name:  "token file private",
+			yaml:  "api: {token_file: token}\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
+			token: &tokenFile{mode: 0o600, uid: os.Geteuid()},
+		},
+		{
+			name:  "token file readable by others",
+			yaml:  "api: {token_file: token}\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
+			token: &tokenFile{mode: 0o644, uid: os.Geteuid()},
+			want:  []string{"api.token_file: {dir}/token is readable or writable by group or others (mode 0644), and the token can drive the write API: run chmod 600 {dir}/token"},
+		},
+		{
+			name:  "token file owned by another user",
+			yaml:  "api: {token_file: token}\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
+			token: &tokenFile{mode: 0o600, uid: 65534},
+			want:  []string{"api.token_file: {dir}/token is owned by uid 65534, not by the user reading it"},
+		},
+		{
+			name: "token file missing",
+			yaml: "api: {token_file: /nonexistent-benchd-token}\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
+			want: []string{"api.token_file: /nonexistent-benchd-token does not exist: benchd serve refuses to start without it"},
 		},
 	}
 	for _, tt := range tests {
@@ -667,17 +695,41 @@ func TestWarnings(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "server.sh"), []byte("#!/bin/sh\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			if tt.token != nil {
+				tt.token.write(t, filepath.Join(dir, "token"))
+			}
 			c, err := Parse([]byte(tt.yaml), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, w := range tt.want {
-				tt.want[i] = strings.ReplaceAll(w, "%DIR%", dir)
+			for i := range tt.want {
+				tt.want[i] = strings.ReplaceAll(tt.want[i], "{dir}", dir)
 			}
 			if got := c.Warnings(); !matchAll(got, tt.want) {
 				t.Errorf("Warnings():\n got %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// tokenFile is a token file to write with a mode and an owner.
+type tokenFile struct {
+	mode fs.FileMode
+	uid  int
+}
+
+func (f *tokenFile) write(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, f.mode); err != nil {
+		t.Fatal(err)
+	}
+	if f.uid != os.Geteuid() {
+		if err := os.Chown(path, f.uid, -1); err != nil {
+			t.Fatalf("chown to uid %d (the test needs root): %v", f.uid, err)
+		}
 	}
 }
 

@@ -224,14 +224,23 @@ var (
 
 // locate turns the messages of a yaml.TypeError, which carry line numbers,
 // into FieldErrors with YAML paths and advice.
+// Only the first maxLocated messages are located (each is a search of the
+// document, so all of a 4 MiB file's would take minutes); the rest are
+// counted.
 func locate(data []byte, messages []string) fieldErrors {
 	ix := buildIndex(data)
-	errs := make(fieldErrors, 0, len(messages))
-	for _, msg := range messages {
+	errs := make(fieldErrors, 0, min(len(messages), maxLocated+1))
+	for _, msg := range messages[:min(len(messages), maxLocated)] {
 		errs = append(errs, locateOne(ix, msg))
+	}
+	if n := len(messages) - maxLocated; n > 0 {
+		errs = append(errs, &FieldError{Err: fmt.Errorf("and %d more problems of the same kind, not shown (fix the ones above first)", n)})
 	}
 	return errs
 }
+
+// maxLocated is the most decoding problems [locate] reports one by one.
+const maxLocated = 100
 
 func locateOne(ix index, msg string) *FieldError {
 	at := func(s *spot, line int, err error) *FieldError {
@@ -360,6 +369,7 @@ var schemaTypes = []reflect.Type{
 	reflect.TypeFor[processYAML](),
 	reflect.TypeFor[Endpoint](),
 	reflect.TypeFor[TLSConfig](),
+	reflect.TypeFor[API](),
 }
 
 // knownKeys returns the YAML keys of the schema struct named goType (as

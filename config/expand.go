@@ -147,5 +147,5 @@ func (c *Config) expand() []error {
 			p.Setup = setup
 		}
 	}
-	return k.errs
+	return k.problems()
 }

@@ -56,6 +56,9 @@ func FuzzParse(f *testing.F) {
 		if len(scenarios) == 0 {
 			t.Fatal("valid config with an empty matrix")
 		}
+		if n := c.countScenarios(MaxScenarios); n != len(scenarios) {
+			t.Fatalf("countScenarios = %d, Scenarios has %d", n, len(scenarios))
+		}
 		for _, s := range scenarios {
 			if seen[s.Name] {
 				t.Fatalf("duplicate scenario %q", s.Name)

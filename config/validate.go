@@ -22,14 +22,43 @@ var reName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
 const nameRule = "use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit"
 
-// checker collects problems.
+// checker collects problems, the first maxProblems of them; it counts the
+// others.
 type checker struct {
-	errs []error
-	seen map[string]bool // messages already reported, for add1
+	errs    []error
+	seen    map[string]bool // messages already reported, for add1
+	dropped int             // problems past maxProblems
 }
 
+// maxProblems is the most problems a checker lists: a huge wrong file
+// should not produce a gigabyte of messages.
+const maxProblems = 100
+
+func (k *checker) full() bool { return len(k.errs) >= maxProblems }
+
 func (k *checker) add(path, format string, args ...any) {
+	if k.full() {
+		k.dropped++
+		return
+	}
 	k.errs = append(k.errs, &FieldError{Path: path, Err: fmt.Errorf(format, args...)})
+}
+
+// problems returns the problems with, past maxProblems, a count of the rest.
+func (k *checker) problems() []error {
+	if k.dropped == 0 {
+		return k.errs
+	}
+	return append(k.errs, &FieldError{Err: fmt.Errorf("and %d more problems, not shown (fix the ones above first)", k.dropped)})
+}
+
+// suggest is [suggest] for names(), skipped once k is full (the message
+// would be dropped, and the search is costly in a huge file).
+func (k *checker) suggest(name, kind string, names func() []string) string {
+	if k.full() {
+		return ""
+	}
+	return suggest(name, kind, names())
 }
 
 // add1 adds a problem unless the same one was already added: several
@@ -41,6 +70,10 @@ func (k *checker) add1(path, format string, args ...any) {
 	}
 	if msg := e.Error(); !k.seen[msg] {
 		k.seen[msg] = true
+		if k.full() {
+			k.dropped++
+			return
+		}
 		k.errs = append(k.errs, e)
 	}
 }
@@ -78,7 +111,8 @@ func (c *Config) validate() []error {
 	c.checkEndpoints(k)
 	c.checkMatrix(k)
 	c.checkRegression(k)
-	return k.errs
+	c.checkAPI(k)
+	return k.problems()
 }
 
 func (c *Config) checkSchedule(k *checker) {
@@ -380,6 +414,10 @@ func (c *Config) checkEndpoints(k *checker) {
 
 func (c *Config) checkTargets(k *checker) {
 	seen := map[string]string{}
+	services := map[string]bool{} // a set, not c.Service's scan per reference
+	for _, s := range c.Services {
+		services[s.Name] = true
+	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		p := indexPath("targets", i)
@@ -403,8 +441,8 @@ func (c *Config) checkTargets(k *checker) {
 		for j, name := range t.Services {
 			sp := indexPath(p+".services", j)
 			switch {
-			case c.Service(name) == nil:
-				k.add(sp, "no service is named %q (%s)", name, suggest(name, "service", c.serviceNames()))
+			case !services[name]:
+				k.add(sp, "no service is named %q (%s)", name, k.suggest(name, "service", c.serviceNames))
 			case slices.Index(t.Services, name) < j:
 				k.add(sp, "service %q is listed twice (remove one)", name)
 			}
@@ -412,7 +450,7 @@ func (c *Config) checkTargets(k *checker) {
 		for _, name := range sortedKeys(t.Overrides) {
 			op := childPath(p+".overrides", name)
 			if c.Endpoint(name) == nil {
-				k.add(op, "no endpoint is named %q (%s)", name, suggest(name, "endpoint", c.endpointNames()))
+				k.add(op, "no endpoint is named %q (%s)", name, k.suggest(name, "endpoint", c.endpointNames))
 				continue
 			}
 			ov := t.Overrides[name]
@@ -464,7 +502,7 @@ func (c *Config) checkMatrix(k *checker) {
 		if len(allModes) > 0 {
 			for j, m := range e.Modes {
 				if !slices.Contains(allModes, m) {
-					k.add(indexPath(p+".modes", j), "%q is not a mode of any target (%s)", m, suggest(m, "mode", allModes))
+					k.add(indexPath(p+".modes", j), "%q is not a mode of any target (%s)", m, k.suggest(m, "mode", func() []string { return allModes }))
 				}
 			}
 		}
@@ -617,7 +655,7 @@ func (c *Config) Warnings() []string {
 			add("schedule", "runs may start %s apart, but one run of the matrix takes at least %s (warm-up, duration and timeout of each scenario): a run will still be going when the next is due, and that start is skipped", gap, run.Round(time.Second))
 		}
 	}
-	return w
+	return append(w, c.apiWarnings()...)
 }
 
 // minGap is the shortest time between two of the next activations of s.
@@ -649,11 +687,23 @@ func suggest(name, kind string, names []string) string {
 	if len(names) == 0 {
 		return "none is defined"
 	}
-	if best := closest(name, names); best != "" {
-		return fmt.Sprintf("did you mean %q?", best)
+	if len(names) <= maxSuggest {
+		if best := closest(name, names); best != "" {
+			return fmt.Sprintf("did you mean %q?", best)
+		}
+	}
+	if len(names) > maxListed {
+		return fmt.Sprintf("%ss: %s and %d more", kind, strings.Join(names[:maxListed], ", "), len(names)-maxListed)
 	}
 	return kind + "s: " + strings.Join(names, ", ")
 }
+
+// Bounds on suggest's work and message: "did you mean" among at most
+// maxSuggest names, and at most maxListed names listed.
+const (
+	maxSuggest = 1000
+	maxListed  = 20
+)
 
 func (c *Config) serviceNames() []string {
 	names := make([]string, len(c.Services))

@@ -636,7 +636,9 @@ func TestStopKillsWholeGroup(t *testing.T) {
 	const grace = 400 * time.Millisecond
 	p := startProcess(t, ProcessSpec{
 		Name:        "target stubborn",
-		Command:     []string{"/bin/sh", "-c", `(trap "" TERM; exec sleep 300) & echo $! > grandchild; wait`},
+		// The grandchild writes its PID once it ignores SIGTERM, so that a
+		// Stop cannot reach it before the trap is set.
+		Command:     []string{"/bin/sh", "-c", `/bin/sh -c 'trap "" TERM; echo $$ > grandchild; exec sleep 300' & wait`},
 		Dir:         dir,
 		StopTimeout: grace,
 	})

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +26,15 @@ func TestCLI(t *testing.T) {
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
 	t.Cleanup(srv.Close)
+	// A config whose token file group and others may read.
+	dir := t.TempDir()
+	openToken := filepath.Join(dir, "benchd.yml")
+	if err := os.WriteFile(openToken, []byte("api: {token_file: token}\ntargets: [{name: t, url: 'http://127.0.0.1:1'}]\nendpoints: [{name: e, path: /}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name       string
 		args       []string
@@ -35,6 +46,9 @@ func TestCLI(t *testing.T) {
 		{"config check bad file", []string{"config", "check", "--config.file", "../../config/testdata/unknown-key.bad.yml"}, 1, []string{"INVALID", "  - "}, []string{"is invalid"}},
 		{"config check missing program", []string{"config", "check", "--config.file", "testdata/missing-program.yml"}, 0,
 			[]string{"targets[0].process.command[0]: /nonexistent/benchd-test-server does not exist, so the process cannot start"}, nil},
+		{"config check open token file", []string{"config", "check", "--config.file", openToken}, 0,
+			[]string{"warning: api.token_file: " + filepath.Join(dir, "token") + " is readable or writable by group or others (mode 0644)", "run chmod 600 " + filepath.Join(dir, "token"), "OK, 1 target"}, nil},
+		{"config check endless file", []string{"config", "check", "--config.file", "/dev/zero"}, 1, []string{"INVALID", "/dev/zero: too large: more than 4 MiB"}, nil},
 		{"config check missing file", []string{"config", "check", "--config.file", "/nonexistent/benchd.yml"}, 1, []string{"INVALID", "/nonexistent/benchd.yml"}, nil},
 		{"bench wrk layout", []string{"bench", "-c", "4", "-d", "300ms", "--latency", srv.URL + "/"}, 0,
 			[]string{"Running 300ms test @ " + srv.URL + "/", "4 connections", "Latency Distribution", "Requests/sec:"}, nil},

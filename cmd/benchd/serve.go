@@ -104,12 +104,16 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		History:    st,
 		Token:      d.currentToken,
 		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
+		WriteUsers: func() []string { return live.Load().API.WriteUsers },
 	})
 	if err != nil {
 		return err
 	}
 	for _, a := range srv.Addrs() {
 		logger.Info("listening", "address", a.String())
+	}
+	for _, w := range srv.Warnings() {
+		logger.Warn("web warning", "warning", w)
 	}
 
 	parent := ctx

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/store"
+)
+
+// TestHistoryQuery checks that bad query values of the history endpoints
+// answer 400 naming the parameter, against a real server and a real
+// SQLite store.
+func TestHistoryQuery(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	base, client := startServer(t, authSetup{}, false, func(o *Options) { o.History = st })
+	cases := []struct {
+		query    string
+		wantCode int
+		wantBody string
+	}{
+		{"/api/v1/runs", 200, `"runs":[]`},
+		{"/api/v1/runs?limit=10&before=2026-11-29T17:00:00Z", 200, `"runs":[]`},
+		{"/api/v1/runs?before=2026-11-29T17:00:00.123456789%2B02:00", 200, `"runs":[]`},
+		{"/api/v1/runs?before=9999-12-31T23:59:59Z", 400, "before: 9999-12-31T23:59:59Z is out of range"},
+		{"/api/v1/runs?before=0001-01-01T00:00:00Z", 400, "before: 0001-01-01T00:00:00Z is out of range"},
+		{"/api/v1/runs?before=yesterday", 400, "before: want an RFC 3339 time"},
+		{"/api/v1/runs?before=2026-13-01T00:00:00Z", 400, "before: want an RFC 3339 time"},
+		{"/api/v1/runs?limit=0", 400, "limit: want a whole number from 1 to 1000"},
+		{"/api/v1/runs?limit=1001", 400, "limit:"},
+		{"/api/v1/runs?limit=-1", 400, "limit:"},
+		{"/api/v1/runs?limit=99999999999999999999", 400, "limit:"},
+		{"/api/v1/runs?limit=1e3", 400, "limit:"},
+		{"/api/v1/runs/nope", 404, "no run with that ID"},
+		{"/api/v1/scenarios/t/-/e/history?limit=abc", 400, "limit:"},
+		{"/api/v1/scenarios/t/-/e/history?limit=5", 200, `"results":[]`},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			resp, err := client.Get(base + c.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.wantCode || !strings.Contains(string(body), c.wantBody) {
+				t.Errorf("GET %s = %d %s, want %d containing %q", c.query, resp.StatusCode, body, c.wantCode, c.wantBody)
+			}
+		})
+	}
+}
+
+// FuzzParseRunQuery checks that parseRunQuery never panics, that its
+// errors name the parameter, and that what it accepts the store can take:
+// a limit from 0 to 1000 and a before the store can represent.
+func FuzzParseRunQuery(f *testing.F) {
+	for _, s := range []string{
+		"", "limit=10", "limit=0", "limit=1000&before=2026-11-29T17:00:00Z",
+		"before=9999-12-31T23:59:59Z", "before=2262-04-11T23:47:16.854775808Z",
+		"before=1677-09-21T00:12:43.145224191Z", "before=2026-11-29T17:00:00%2B23:59", "limit=1&limit=x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := parseRunQuery(v)
+		if err != nil {
+			if msg := err.Error(); !strings.HasPrefix(msg, "limit: ") && !strings.HasPrefix(msg, "before: ") {
+				t.Fatalf("error %q does not name its parameter", msg)
+			}
+			return
+		}
+		if q.Limit < 0 || q.Limit > 1000 {
+			t.Fatalf("accepted limit %d", q.Limit)
+		}
+		if !q.Before.IsZero() {
+			// The store keeps Unix nanoseconds: the instant must survive them.
+			if back := time.Unix(0, q.Before.UnixNano()); !back.Equal(q.Before) {
+				t.Fatalf("accepted before %s, which the store cannot represent", q.Before)
+			}
+		}
+	})
+}
