@@ -635,7 +635,7 @@ func TestStopKillsWholeGroup(t *testing.T) {
 	dir := t.TempDir()
 	const grace = 400 * time.Millisecond
 	p := startProcess(t, ProcessSpec{
-		Name:        "target stubborn",
+		Name: "target stubborn",
 		// The grandchild writes its PID once it ignores SIGTERM, so that a
 		// Stop cannot reach it before the trap is set.
 		Command:     []string{"/bin/sh", "-c", `/bin/sh -c 'trap "" TERM; echo $$ > grandchild; exec sleep 300' & wait`},
