@@ -96,8 +96,11 @@ regression:
 	// Slow target b by 200 ms per request.
 	stopB()
 	djangotest.StartDjango(t, django, pb, "BENCHD_DJANGO_DELAY_MS=200")
+	// Throughput falls by 97 % (16 req/s): found whatever the machine does.
+	// p99 rises by 200 ms, which doubles it only where the baseline p99 is
+	// under 200 ms: on a loaded machine it is not, so p99 is not waited for.
 	waitFor("the regression of b", 90*time.Second, func(m map[string]float64) bool {
-		return m["b/detected/throughput"] == 1 && m["b/detected/latency_p99"] == 1
+		return m["b/detected/throughput"] == 1
 	})
 	f := scrape(t, metrics)
 	for _, signal := range []string{"throughput", "latency_p50", "latency_p99", "error_ratio", "timeout_ratio"} {
