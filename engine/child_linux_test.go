@@ -166,7 +166,7 @@ func TestRunFullBacklog(t *testing.T) {
 	}
 	// Dials into the full queue time out (connect); the few that got into
 	// it send a request that is never answered (timeout).
-	if res.Errors[ErrConnect] == 0 || res.Errors[ErrConnect]+res.Errors[ErrTimeout] != res.TotalErrors() {
+	if res.Errors[KindConnect] == 0 || res.Errors[KindConnect]+res.Errors[KindTimeout] != res.TotalErrors() {
 		t.Errorf("errors %v (%q), want connect errors and timeouts only", res.Errors, res.ErrorSamples)
 	}
 	if res.ConnectionsEstablished == 0 || res.ConnectionsEstablished >= conns {
@@ -178,9 +178,9 @@ func TestRunFullBacklog(t *testing.T) {
 	}
 	// Every request needed a new connection: one dial measured per request
 	// that did not fail to dial (in-flight ones may or may not have).
-	dialled := res.Sent - res.Errors[ErrConnect]
+	dialled := res.Sent - res.Errors[KindConnect]
 	if n := uint64(res.ConnectLatency.TotalCount()); n > dialled || n < dialled-res.InFlight || n == 0 {
 		t.Errorf("%d dials measured, want %d to %d (%d sent, %d connect errors, %d in flight)",
-			n, dialled-res.InFlight, dialled, res.Sent, res.Errors[ErrConnect], res.InFlight)
+			n, dialled-res.InFlight, dialled, res.Sent, res.Errors[KindConnect], res.InFlight)
 	}
 }

@@ -71,9 +71,9 @@ func TestErrorSamples(t *testing.T) {
 	}
 	r := newRunner(tg)
 	for i := range 2 * MaxErrorSamples {
-		r.addSample(ErrRead, fmt.Errorf("failure %d", i/2)) // each message twice
+		r.addSample(KindRead, fmt.Errorf("failure %d", i/2)) // each message twice
 	}
-	r.addSample(ErrTimeout, errors.New("i/o timeout"))
+	r.addSample(KindTimeout, errors.New("i/o timeout"))
 	if len(r.samples) != MaxErrorSamples {
 		t.Fatalf("%d samples, want %d: %q", len(r.samples), MaxErrorSamples, r.samples)
 	}

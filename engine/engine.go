@@ -405,7 +405,7 @@ func (r *runner) snapshot(now time.Time) Snapshot {
 		for i := range sh.errors {
 			s.Errors += sh.errors[i].Load()
 		}
-		s.Timeouts += sh.errors[ErrTimeout].Load()
+		s.Timeouts += sh.errors[KindTimeout].Load()
 	}
 	return s
 }
@@ -469,7 +469,7 @@ func (r *runner) addSample(kind ErrorKind, err error) {
 // errorText describes err without the per-connection local address, so
 // that one cause gives one sample.
 func (r *runner) errorText(kind ErrorKind, err error) string {
-	if kind == ErrTimeout {
+	if kind == KindTimeout {
 		return "no complete response within " + r.plan.Timeout.String()
 	}
 	if hs, ok := errors.AsType[*handshakeError](err); ok {

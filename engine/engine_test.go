@@ -43,9 +43,9 @@ func checkInvariant(t *testing.T, res *Result) {
 	if n < int64(res.ConnectionsEstablished) {
 		t.Errorf("connect histogram holds %d values for %d connections established", n, res.ConnectionsEstablished)
 	}
-	if res.Plan.Warmup == 0 && uint64(n) > res.Sent-res.Errors[ErrConnect] {
+	if res.Plan.Warmup == 0 && uint64(n) > res.Sent-res.Errors[KindConnect] {
 		t.Errorf("connect histogram holds %d values for %d requests and %d failed dials",
-			n, res.Sent, res.Errors[ErrConnect])
+			n, res.Sent, res.Errors[KindConnect])
 	}
 }
 
@@ -182,7 +182,7 @@ func TestRun(t *testing.T) {
 			},
 			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
 			check: func(t *testing.T, res *Result, _ env) {
-				if res.Errors[ErrRead] == 0 || res.Completed() != 0 || res.Errors[ErrClosed] != 0 {
+				if res.Errors[KindRead] == 0 || res.Completed() != 0 || res.Errors[KindClosed] != 0 {
 					t.Errorf("errors %v, completed %d; want read errors only", res.Errors, res.Completed())
 				}
 				if !sampled(res, "read: ") {
@@ -223,7 +223,7 @@ func TestRun(t *testing.T) {
 			},
 			plan: Plan{Connections: 2, Duration: 300 * time.Millisecond},
 			check: func(t *testing.T, res *Result, _ env) {
-				if res.Errors[ErrRead] == 0 || res.Errors[ErrRead] != res.TotalErrors() || res.Completed() != 0 {
+				if res.Errors[KindRead] == 0 || res.Errors[KindRead] != res.TotalErrors() || res.Completed() != 0 {
 					t.Errorf("errors %v, completed %d; want read errors only", res.Errors, res.Completed())
 				}
 			},
@@ -233,7 +233,7 @@ func TestRun(t *testing.T) {
 			raw:  neverAnswer,
 			plan: Plan{Connections: 2, Duration: time.Second, Timeout: 200 * time.Millisecond},
 			check: func(t *testing.T, res *Result, e env) {
-				if res.Errors[ErrTimeout] != res.Sent || res.Completed() != 0 || res.InFlight != 0 {
+				if res.Errors[KindTimeout] != res.Sent || res.Completed() != 0 || res.InFlight != 0 {
 					t.Errorf("sent %d, errors %v, completed %d, in flight %d; want timeouts only",
 						res.Sent, res.Errors, res.Completed(), res.InFlight)
 				}
@@ -414,12 +414,12 @@ func TestRun(t *testing.T) {
 // connection and drops the second unanswered.
 func checkClosed(t *testing.T, res *Result, _ env) {
 	t.Helper()
-	if res.Errors[ErrClosed] == 0 || res.Completed() == 0 || res.Errors[ErrRead] != 0 {
+	if res.Errors[KindClosed] == 0 || res.Completed() == 0 || res.Errors[KindRead] != 0 {
 		t.Errorf("errors %v, completed %d (%q); want responses and closed", res.Errors, res.Completed(), res.ErrorSamples)
 	}
 	// Each connection alternates: one response, one closed.
-	if d := int64(res.Errors[ErrClosed]) - int64(res.Completed()); d < -2*2 || d > 2*2 {
-		t.Errorf("closed %d and completed %d should alternate", res.Errors[ErrClosed], res.Completed())
+	if d := int64(res.Errors[KindClosed]) - int64(res.Completed()); d < -2*2 || d > 2*2 {
+		t.Errorf("closed %d and completed %d should alternate", res.Errors[KindClosed], res.Completed())
 	}
 }
 
@@ -474,7 +474,7 @@ func TestRunClosedPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkInvariant(t, res)
-	if res.Errors[ErrConnect] != res.Sent || res.Sent < conns {
+	if res.Errors[KindConnect] != res.Sent || res.Sent < conns {
 		t.Errorf("sent %d, errors %v; want connect errors only", res.Sent, res.Errors)
 	}
 	// The backoff bounds the attempts: no busy loop.
@@ -757,7 +757,7 @@ func TestRunWriteError(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkInvariant(t, res)
-	if res.Errors[ErrWrite] == 0 || res.Errors[ErrWrite] != res.TotalErrors() || res.Completed() != 0 {
+	if res.Errors[KindWrite] == 0 || res.Errors[KindWrite] != res.TotalErrors() || res.Completed() != 0 {
 		t.Errorf("errors %v (%q), completed %d; want write errors only", res.Errors, res.ErrorSamples, res.Completed())
 	}
 }

@@ -62,13 +62,13 @@ func TestRunServerRestart(t *testing.T) {
 	// Each connection failed once when the server died, on a read (or a
 	// write) sorted as read or closed; no timeouts.
 	e := res.Errors
-	if e[ErrRead]+e[ErrClosed] != conns || e[ErrWrite] != 0 || e[ErrTimeout] != 0 {
+	if e[KindRead]+e[KindClosed] != conns || e[KindWrite] != 0 || e[KindTimeout] != 0 {
 		t.Errorf("errors %v (%q), want %d read or closed, then connect errors only", e, res.ErrorSamples, conns)
 	}
 	// While the port was closed, each connection retried with a backoff
 	// growing to maxConnectBackoff: a handful of refused dials, not a busy loop.
-	if limit := uint64(conns * (downFor/maxConnectBackoff + 6)); e[ErrConnect] < conns || e[ErrConnect] > limit {
-		t.Errorf("%d connect errors in %s down, want %d to %d", e[ErrConnect], downFor, conns, limit)
+	if limit := uint64(conns * (downFor/maxConnectBackoff + 6)); e[KindConnect] < conns || e[KindConnect] > limit {
+		t.Errorf("%d connect errors in %s down, want %d to %d", e[KindConnect], downFor, conns, limit)
 	}
 	if !sampled(res, "connect: ") || !sampled(res, "refused") {
 		t.Errorf("samples %q, want connection refused", res.ErrorSamples)

@@ -115,10 +115,10 @@ func TestRunServerPaused(t *testing.T) {
 	// Each connection's request timed out at least once during the pause,
 	// and at most once per timeout of it (plus the one cut by the resume).
 	e := res.Errors
-	if limit := uint64(conns * (paused/timeout + 2)); e[ErrTimeout] < conns || e[ErrTimeout] > limit {
-		t.Errorf("%d timeouts in a %s pause, want %d to %d", e[ErrTimeout], paused, conns, limit)
+	if limit := uint64(conns * (paused/timeout + 2)); e[KindTimeout] < conns || e[KindTimeout] > limit {
+		t.Errorf("%d timeouts in a %s pause, want %d to %d", e[KindTimeout], paused, conns, limit)
 	}
-	if e[ErrTimeout] != res.TotalErrors() {
+	if e[KindTimeout] != res.TotalErrors() {
 		t.Errorf("errors %v (%q), want timeouts only", e, res.ErrorSamples)
 	}
 	// The requests due during the pause went out late, after it.
@@ -132,7 +132,7 @@ func TestRunServerPaused(t *testing.T) {
 	corrected := time.Duration(res.Latency.ValueAtQuantile(99)) * time.Microsecond
 	uncorrected := time.Duration(res.LatencyUncorrected.ValueAtQuantile(99)) * time.Microsecond
 	t.Logf("sent %d, late %d, timeouts %d, p99 corrected %s, uncorrected %s, pause %s",
-		res.Sent, res.Late, e[ErrTimeout], corrected, uncorrected, paused)
+		res.Sent, res.Late, e[KindTimeout], corrected, uncorrected, paused)
 	if corrected < paused*2/3 || corrected > paused+timeout {
 		t.Errorf("corrected p99 %s, want about the %s pause", corrected, paused)
 	}

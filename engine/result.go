@@ -41,20 +41,20 @@ type ErrorKind int
 
 // Error kinds, as counted in [Result.Errors].
 const (
-	// ErrConnect means the connection could not be opened: refused, not
+	// KindConnect means the connection could not be opened: refused, not
 	// within Plan.ConnectTimeout (a full accept queue drops SYNs), or for
 	// https a failed TLS handshake (an unverified certificate, say; the
 	// sample reads "connect: tls handshake: ...").
-	ErrConnect ErrorKind = iota
-	// ErrRead means reading the response failed (reset, malformed response).
-	ErrRead
-	// ErrWrite means writing the request failed.
-	ErrWrite
-	// ErrTimeout means the request deadline (Plan.Timeout) fired. Counted once,
+	KindConnect ErrorKind = iota
+	// KindRead means reading the response failed (reset, malformed response).
+	KindRead
+	// KindWrite means writing the request failed.
+	KindWrite
+	// KindTimeout means the request deadline (Plan.Timeout) fired. Counted once,
 	// when it fires; the connection is closed and a new one opened.
-	ErrTimeout
-	// ErrClosed means the server closed a kept-alive connection before answering.
-	ErrClosed
+	KindTimeout
+	// KindClosed means the server closed a kept-alive connection before answering.
+	KindClosed
 	// NumErrorKinds is the number of kinds.
 	NumErrorKinds
 )
@@ -62,15 +62,15 @@ const (
 // String returns the label of k: "connect", "read", "write", "timeout" or "closed".
 func (k ErrorKind) String() string {
 	switch k {
-	case ErrConnect:
+	case KindConnect:
 		return "connect"
-	case ErrRead:
+	case KindRead:
 		return "read"
-	case ErrWrite:
+	case KindWrite:
 		return "write"
-	case ErrTimeout:
+	case KindTimeout:
 		return "timeout"
-	case ErrClosed:
+	case KindClosed:
 		return "closed"
 	}
 	return "unknown"
@@ -93,7 +93,7 @@ type Result struct {
 	Elapsed time.Duration
 	// Sent counts requests started in the measured interval. A request that
 	// needed a new connection counts from the dial, so a failed dial is one
-	// sent request that failed with ErrConnect.
+	// sent request that failed with KindConnect.
 	Sent uint64
 	// Responses counts responses received within the timeout, per class.
 	Responses [NumClasses]uint64
@@ -131,7 +131,7 @@ type Result struct {
 	// (a server slow to accept shows there); the reconnections after a
 	// timeout, an error, Connection: close or a cut body follow. Failed
 	// dials are not in it (measured ones are counted in
-	// Errors[ErrConnect]). Dial time is not part of Latency in the closed
+	// Errors[KindConnect]). Dial time is not part of Latency in the closed
 	// loop, nor of LatencyUncorrected. Results built elsewhere (stored
 	// history) may leave it nil.
 	ConnectLatency *hdrhistogram.Histogram
@@ -198,5 +198,5 @@ func (r *Result) TimeoutRatio() float64 {
 	if r.Sent == 0 {
 		return 0
 	}
-	return float64(r.Errors[ErrTimeout]) / float64(r.Sent)
+	return float64(r.Errors[KindTimeout]) / float64(r.Sent)
 }

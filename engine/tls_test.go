@@ -120,7 +120,7 @@ func TestRunTLSVerification(t *testing.T) {
 				}
 				return
 			}
-			if res.Errors[ErrConnect] == 0 || res.Errors[ErrConnect] != res.TotalErrors() || res.Completed() != 0 || res.ConnectionsEstablished != 0 {
+			if res.Errors[KindConnect] == 0 || res.Errors[KindConnect] != res.TotalErrors() || res.Completed() != 0 || res.ConnectionsEstablished != 0 {
 				t.Errorf("errors %v, completed %d, %d connections; want connect errors only", res.Errors, res.Completed(), res.ConnectionsEstablished)
 			}
 			if !sampled(res, tt.sample) || len(res.ErrorSamples) != 1 {
@@ -147,7 +147,7 @@ func TestRunTLSHandshakeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkInvariant(t, res)
-	if e := res.Errors; e[ErrConnect] < 2 || e[ErrConnect] != res.TotalErrors() || res.Completed() != 0 || res.ConnectionsEstablished != 0 {
+	if e := res.Errors; e[KindConnect] < 2 || e[KindConnect] != res.TotalErrors() || res.Completed() != 0 || res.ConnectionsEstablished != 0 {
 		t.Errorf("errors %v, completed %d, %d connections; want connect errors only", e, res.Completed(), res.ConnectionsEstablished)
 	}
 	if !sampled(res, "connect: tls handshake: ") || !sampled(res, "i/o timeout") {

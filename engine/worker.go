@@ -149,7 +149,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 		o := w.do(ctx, intended)
 		w.record(measured, &o)
-		if o.status == statusError && o.kind == ErrConnect {
+		if o.status == statusError && o.kind == KindConnect {
 			w.backoff = min(max(2*w.backoff, minConnectBackoff), maxConnectBackoff)
 			if !w.sleepUntil(ctx, time.Now().Add(w.backoff)) {
 				return
@@ -258,7 +258,7 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 	before := w.wire.n
 	w.wire.err = nil
 	if _, err := w.conn.Write(w.r.request); err != nil {
-		return w.fail(ctx, ErrWrite, err, cut, 0)
+		return w.fail(ctx, KindWrite, err, cut, 0)
 	}
 	w.resp.StreamBody = true
 	w.resp.SkipBody = w.r.skipBody
@@ -268,7 +268,7 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 		truncated, err = w.drainBody()
 	}
 	if err != nil {
-		return w.fail(ctx, ErrRead, err, cut, w.wire.n-before)
+		return w.fail(ctx, KindRead, err, cut, w.wire.n-before)
 	}
 	end := time.Now()
 	code := w.resp.StatusCode()
@@ -326,7 +326,7 @@ func (w *worker) dial(ctx context.Context) (outcome, bool) {
 		if ctx.Err() != nil || (cut && !time.Now().Before(w.r.graceEnd)) {
 			return outcome{status: statusInFlight}, false
 		}
-		return outcome{status: statusError, kind: ErrConnect, err: err}, false
+		return outcome{status: statusError, kind: KindConnect, err: err}, false
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
@@ -342,7 +342,7 @@ func (w *worker) dial(ctx context.Context) (outcome, bool) {
 			if ctx.Err() != nil || (cut && !time.Now().Before(w.r.graceEnd)) {
 				return outcome{status: statusInFlight}, false
 			}
-			return outcome{status: statusError, kind: ErrConnect, err: &handshakeError{err}}, false
+			return outcome{status: statusError, kind: KindConnect, err: &handshakeError{err}}, false
 		}
 		conn = tc
 	}
@@ -380,7 +380,7 @@ func (w *worker) closeConn() {
 func (w *worker) fail(ctx context.Context, kind ErrorKind, err error, cut bool, got uint64) outcome {
 	reused := w.reused
 	cause := err
-	if kind == ErrRead && w.wire.err != nil {
+	if kind == KindRead && w.wire.err != nil {
 		cause = w.wire.err
 	}
 	w.closeConn()
@@ -389,13 +389,13 @@ func (w *worker) fail(ctx context.Context, kind ErrorKind, err error, cut bool, 
 	case ctx.Err() != nil:
 		o.status = statusInFlight
 	case errors.Is(cause, os.ErrDeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout):
-		o.kind = ErrTimeout
+		o.kind = KindTimeout
 		if cut {
 			// The grace ended before the request's own deadline.
 			o.status = statusInFlight
 		}
 	case reused && got == 0 && peerClosed(kind, cause):
-		o.kind = ErrClosed
+		o.kind = KindClosed
 	}
 	return o
 }
@@ -406,7 +406,7 @@ func peerClosed(kind ErrorKind, err error) bool {
 	if errors.Is(err, syscall.ECONNRESET) {
 		return true
 	}
-	if kind == ErrRead {
+	if kind == KindRead {
 		return errors.Is(err, io.EOF)
 	}
 	return errors.Is(err, syscall.EPIPE)

@@ -166,7 +166,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		for e := range engine.NumErrorKinds {
 			ch <- prometheus.MustNewConstMetric(m.errors, prometheus.CounterValue, s.errors[e], append(lv, e.String())...)
 		}
-		ch <- prometheus.MustNewConstMetric(m.timeouts, prometheus.CounterValue, s.errors[engine.ErrTimeout], lv...)
+		ch <- prometheus.MustNewConstMetric(m.timeouts, prometheus.CounterValue, s.errors[engine.KindTimeout], lv...)
 		ch <- prometheus.MustNewConstMetric(m.bytes, prometheus.CounterValue, s.bytes, lv...)
 		ch <- m.histogram(s, lv)
 		if !s.ran {

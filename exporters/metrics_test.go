@@ -35,8 +35,8 @@ func knownResult(t *testing.T) *engine.Result {
 	}
 	r.Responses[engine.Class2xx] = 3
 	r.Responses[engine.Class5xx] = 1
-	r.Errors[engine.ErrTimeout] = 1
-	r.Errors[engine.ErrConnect] = 1
+	r.Errors[engine.KindTimeout] = 1
+	r.Errors[engine.KindConnect] = 1
 	r.InFlight = 1
 	return r
 }

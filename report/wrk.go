@@ -94,7 +94,7 @@ func WriteWrk(w io.Writer, r *engine.Result, o WrkOptions) error {
 	// server is a read error to wrk, so it is added to read here.
 	if r.TotalErrors() > 0 {
 		fmt.Fprintf(&b, "  Socket errors: connect %d, read %d, write %d, timeout %d\n",
-			e[engine.ErrConnect], e[engine.ErrRead]+e[engine.ErrClosed], e[engine.ErrWrite], e[engine.ErrTimeout])
+			e[engine.KindConnect], e[engine.KindRead]+e[engine.KindClosed], e[engine.KindWrite], e[engine.KindTimeout])
 	}
 	if n := r.Non2xx3xx(); n > 0 {
 		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)

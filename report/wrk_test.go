@@ -57,9 +57,9 @@ func wrkResult(t *testing.T, name string) *engine.Result {
 		r.Responses[engine.Class2xx] = 990
 		r.Responses[engine.Class4xx] = 4
 		r.Responses[engine.Class5xx] = 6
-		r.Errors[engine.ErrTimeout] = 1856
-		r.Errors[engine.ErrRead] = 2
-		r.Errors[engine.ErrClosed] = 3
+		r.Errors[engine.KindTimeout] = 1856
+		r.Errors[engine.KindRead] = 2
+		r.Errors[engine.KindClosed] = 3
 		r.InFlight = 4
 		r.Elapsed = 10*time.Second + 30*time.Millisecond
 		r.BytesRead = 98_480_000
@@ -68,7 +68,7 @@ func wrkResult(t *testing.T, name string) *engine.Result {
 		r.Plan.URL = "http://localhost:8000/myapp/sync/gateway_3s"
 		r.Plan.Duration = 15 * time.Second
 		record(t, rate, 0, 150)
-		r.Errors[engine.ErrTimeout] = 8653
+		r.Errors[engine.KindTimeout] = 8653
 		r.Elapsed = 15*time.Second + 100*time.Millisecond
 	case "fast_and_clean":
 		r.Plan.URL = "http://127.0.0.1:8080/"

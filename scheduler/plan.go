@@ -12,8 +12,8 @@ import (
 	"github.com/benchd/benchd/engine"
 )
 
-// Plan returns the engine plan of a scenario.
-func Plan(sc config.Scenario) engine.Plan {
+// EnginePlan returns the engine plan of a scenario.
+func EnginePlan(sc config.Scenario) engine.Plan {
 	l := sc.Load
 	p := engine.Plan{
 		URL:                sc.URL,
@@ -80,7 +80,7 @@ func CheckPlans(cfg *config.Config) []error {
 		}
 	}
 	for _, sc := range cfg.Scenarios() {
-		if pe, ok := errors.AsType[*engine.PlanError](Plan(sc).Validate()); ok {
+		if pe, ok := errors.AsType[*engine.PlanError](EnginePlan(sc).Validate()); ok {
 			for _, fp := range pe.Problems {
 				add(planPath(cfg, sc, fp.Field), fp.Message, sc.Name)
 			}

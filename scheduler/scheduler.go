@@ -256,7 +256,7 @@ func New(cfg *config.Config, o Options) (*Scheduler, error) {
 		})
 	}
 	if o.Observer == nil {
-		o.Observer = nopObserver{}
+		o.Observer = NopObserver{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -407,9 +407,9 @@ func (s *Scheduler) RunOnce(ctx context.Context, trigger string, only *regexp.Re
 	return s.execute(ctx, trigger, time.Time{}, only), nil
 }
 
-// Plan returns the scenarios a run would execute now, restricted by only
+// Scenarios returns the scenarios a run would execute now, restricted by only
 // (nil for all) and [Options.Only].
-func (s *Scheduler) Plan(only *regexp.Regexp) []config.Scenario {
+func (s *Scheduler) Scenarios(only *regexp.Regexp) []config.Scenario {
 	var out []config.Scenario
 	for _, sc := range s.cfg.Load().cfg.Scenarios() {
 		if s.opts.Only != nil && !s.opts.Only.MatchString(sc.Name) {
@@ -452,7 +452,7 @@ func cutSuffix(id string) (string, int, bool) {
 // execute performs one run with the current configuration; s.running is held.
 func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, only *regexp.Regexp) *RunReport {
 	cfg := s.cfg.Load().cfg
-	scenarios := s.Plan(only)
+	scenarios := s.Scenarios(only)
 	start := time.Now()
 	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios}}
 	if s.opts.Recorder != nil {
@@ -573,7 +573,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		default:
 			scLog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
 				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
-				"timeouts", res.Result.Errors[engine.ErrTimeout],
+				"timeouts", res.Result.Errors[engine.KindTimeout],
 				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds())
 		}
 		rep.Results = append(rep.Results, res)
@@ -635,7 +635,7 @@ func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *Scenari
 			res.Err = fmt.Errorf("scheduler: scenario %s: target did not settle before repeat %d of %d", res.Scenario.Name, i+1, n)
 			break
 		}
-		r, err := s.opts.Engine.Run(ctx, Plan(res.Scenario))
+		r, err := s.opts.Engine.Run(ctx, EnginePlan(res.Scenario))
 		if r != nil {
 			rs = append(rs, r)
 		}
@@ -868,13 +868,30 @@ func schedLatencyP99(before, after *metrics.Float64Histogram) time.Duration {
 	return 0
 }
 
-type nopObserver struct{}
+// NopObserver is an [Observer] that does nothing. Embed it to implement
+// only the methods an observer needs; the zero value is ready.
+type NopObserver struct{}
 
-func (nopObserver) RunStarted(*RunInfo)              {}
-func (nopObserver) TargetStarting(string)            {}
-func (nopObserver) TargetChanged(string, bool)       {}
-func (nopObserver) TargetFailed(string, error)       {}
-func (nopObserver) ScenarioFinished(*ScenarioResult) {}
-func (nopObserver) RunFinished(*RunReport)           {}
-func (nopObserver) RunSkipped(time.Time)             {}
-func (nopObserver) NextRun(time.Time)                {}
+// RunStarted does nothing.
+func (NopObserver) RunStarted(*RunInfo) {}
+
+// TargetStarting does nothing.
+func (NopObserver) TargetStarting(string) {}
+
+// TargetChanged does nothing.
+func (NopObserver) TargetChanged(string, bool) {}
+
+// TargetFailed does nothing.
+func (NopObserver) TargetFailed(string, error) {}
+
+// ScenarioFinished does nothing.
+func (NopObserver) ScenarioFinished(*ScenarioResult) {}
+
+// RunFinished does nothing.
+func (NopObserver) RunFinished(*RunReport) {}
+
+// RunSkipped does nothing.
+func (NopObserver) RunSkipped(time.Time) {}
+
+// NextRun does nothing.
+func (NopObserver) NextRun(time.Time) {}

@@ -46,6 +46,7 @@ func validityOptions(cfg *config.Config) regress.ValidityOptions {
 // configured scenario after each run (and once at start-up) and exports
 // its verdicts.
 type detector struct {
+	scheduler.NopObserver
 	st   *store.SQLite
 	regs *exporters.Regressions
 	log  *slog.Logger
@@ -119,14 +120,6 @@ func (d *detector) detect(ctx context.Context) ([]regress.Verdict, error) {
 	}
 	return vs, nil
 }
-
-func (d *detector) RunStarted(*scheduler.RunInfo)              {}
-func (d *detector) TargetStarting(string)                      {}
-func (d *detector) TargetFailed(string, error)                 {}
-func (d *detector) TargetChanged(string, bool)                 {}
-func (d *detector) ScenarioFinished(*scheduler.ScenarioResult) {}
-func (d *detector) RunSkipped(time.Time)                       {}
-func (d *detector) NextRun(time.Time)                          {}
 
 // RunFinished runs the detector on the history the run just extended.
 func (d *detector) RunFinished(*scheduler.RunReport) {

@@ -42,6 +42,7 @@ const maxPendingWrites = 10000
 // logged and dropped. Every failure is counted and reported by Status.
 // It is safe for concurrent use.
 type history struct {
+	scheduler.NopObserver
 	st        store.Store
 	log       *slog.Logger
 	retention time.Duration
@@ -206,13 +207,6 @@ func (r *historyRun) failed(err error) {
 		r.writeErr = err
 	}
 }
-
-func (h *history) RunStarted(*scheduler.RunInfo) {}
-func (h *history) TargetStarting(string)         {}
-func (h *history) TargetFailed(string, error)    {}
-func (h *history) TargetChanged(string, bool)    {}
-func (h *history) RunSkipped(time.Time)          {}
-func (h *history) NextRun(time.Time)             {}
 
 func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
 	sc := storedScenario(r, h.validity())

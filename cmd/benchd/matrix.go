@@ -89,7 +89,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	plan := sched.Plan(only)
+	plan := sched.Scenarios(only)
 	if len(plan) == 0 {
 		return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
 	}
@@ -157,6 +157,7 @@ func writePlan(w io.Writer, plan []config.Scenario) error {
 // matrixObserver prints progress on stderr and, in text format, each
 // scenario's wrk block on stdout as it ends.
 type matrixObserver struct {
+	scheduler.NopObserver
 	format   string
 	out      io.Writer
 	progress io.Writer
@@ -167,10 +168,6 @@ func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 	o.start = info.Start
 	fmt.Fprintf(o.progress, "run %s: %s\n", info.ID, plural(len(info.Scenarios), "scenario"))
 }
-
-func (o *matrixObserver) TargetStarting(string)      {}
-func (o *matrixObserver) TargetFailed(string, error) {}
-func (o *matrixObserver) TargetChanged(string, bool) {}
 
 func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	status := "ok"
@@ -195,10 +192,6 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	}
 	fmt.Fprintln(o.out)
 }
-
-func (o *matrixObserver) RunFinished(*scheduler.RunReport) {}
-func (o *matrixObserver) RunSkipped(time.Time)             {}
-func (o *matrixObserver) NextRun(time.Time)                {}
 
 // entry turns a scenario result into a report entry.
 // plural is "1 scenario" or "N scenarios" (English plurals in -s only).
