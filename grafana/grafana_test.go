@@ -376,7 +376,7 @@ func TestPromtool(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"check rules", []string{"check", "rules", rulesFile}, "SUCCESS: 14 rules found"},
+		{"check rules", []string{"check", "rules", rulesFile}, "SUCCESS: 15 rules found"},
 		{"test rules", []string{"test", "rules", rulesTestFile}, "SUCCESS"},
 		{"check config", []string{"check", "config", promConfig}, "is valid prometheus config file syntax"},
 	}
