@@ -496,75 +496,26 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config.Config, svcs *services, rep *RunReport, group []config.Scenario, offset int) {
 	name := group[0].Target
 	t := cfg.Target(name)
-	log = log.With("target", name)
-	var proc *Process
-	startErr := svcs.ensure(ctx, t.Services)
-	if startErr != nil {
-		startErr = fmt.Errorf("scheduler: target %s: %w", name, startErr)
+	tr := &targetRun{s: s, cfg: cfg, target: t, log: log.With("target", name), readyTLS: readyTLS(cfg, t)}
+	if err := svcs.ensure(ctx, t.Services); err != nil {
+		tr.err = fmt.Errorf("scheduler: target %s: %w", name, err)
 	}
-	startTarget := func() {
-		if startErr != nil || t.Process == nil {
-			return
-		}
-		s.opts.Observer.TargetStarting(name)
-		p, err := StartProcess(ctx, processSpec(cfg, t, log))
-		if err != nil {
-			startErr = err
-			if ctx.Err() != nil {
-				return // cancelled, not failed
-			}
-			log.Error("target failed to start", "err", err)
-			s.opts.Observer.TargetFailed(name, err)
-			s.opts.Observer.TargetChanged(name, false)
-			return
-		}
-		proc = p
-		log.Info("target ready", "pid", p.PID())
-		s.opts.Observer.TargetChanged(name, true)
-	}
-	stopTarget := func() {
-		if proc == nil {
-			return
-		}
-		// A fresh context: the process must be stopped even when ctx is done.
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := proc.Stop(stopCtx); err != nil {
-			log.Warn("target stop", "err", err)
-		}
-		proc = nil
-		s.opts.Observer.TargetChanged(name, false)
-	}
-	defer stopTarget()
-	startTarget()
+	defer tr.stop(ctx)
+	tr.start(ctx)
 
 	for k, sc := range group {
 		if ctx.Err() != nil {
 			return
 		}
-		if proc != nil {
-			select {
-			case <-proc.Exited():
-				// It died during the previous scenario: start it afresh.
-				log.Warn("target exited, restarting", "err", proc.ExitErr())
-				stopTarget()
-				startTarget()
-			default:
-				if k > 0 && !s.settle(ctx, log, t.ReadyURL(), readyTLS(cfg, t)) && ctx.Err() == nil {
-					log.Warn("target did not settle after the previous scenario, restarting", "settle_timeout", s.opts.SettleTimeout)
-					stopTarget()
-					startTarget()
-				}
-			}
-		}
+		tr.prepare(ctx, k > 0)
 		res := &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios), Start: time.Now()}
-		if startErr != nil {
-			res.Err = startErr
+		if tr.err != nil {
+			res.Err = tr.err
 		} else {
-			s.runScenario(ctx, proc, res, func() bool { return s.settle(ctx, log, t.ReadyURL(), readyTLS(cfg, t)) })
+			s.runScenario(ctx, tr.proc, res, func() bool { return tr.settle(ctx) })
 		}
 		res.End = time.Now()
-		scLog := log.With("scenario", sc.Name)
+		scLog := tr.log.With("scenario", sc.Name)
 		switch {
 		case res.Err != nil && ctx.Err() != nil:
 			scLog.Info("scenario cut short: the run was cancelled", "err", res.Err)
@@ -579,6 +530,87 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		rep.Results = append(rep.Results, res)
 		s.opts.Observer.ScenarioFinished(res)
 	}
+}
+
+// targetRun is the life of one target within a run: start → ready →
+// (scenario, settle)* → stop, restarting the managed process when it died
+// or did not settle. It is used by one goroutine.
+type targetRun struct {
+	s        *Scheduler
+	cfg      *config.Config
+	target   *config.Target
+	log      *slog.Logger
+	readyTLS *tls.Config // the readiness and settle checks' TLS settings
+	// proc is the running managed process; nil when the target is not
+	// managed, not started yet, stopped, or failed to start.
+	proc *Process
+	// err says why the target cannot run scenarios (a service or the
+	// process did not start); once set it stays for the rest of the run.
+	err error
+}
+
+// start starts the managed process, unless the target is unmanaged or
+// cannot run; a failure sets tr.err.
+func (tr *targetRun) start(ctx context.Context) {
+	if tr.err != nil || tr.target.Process == nil {
+		return
+	}
+	obs, name := tr.s.opts.Observer, tr.target.Name
+	obs.TargetStarting(name)
+	p, err := StartProcess(ctx, processSpec(tr.cfg, tr.target, tr.log))
+	if err != nil {
+		tr.err = err
+		if ctx.Err() != nil {
+			return // cancelled, not failed
+		}
+		tr.log.Error("target failed to start", "err", err)
+		obs.TargetFailed(name, err)
+		obs.TargetChanged(name, false)
+		return
+	}
+	tr.proc = p
+	tr.log.Info("target ready", "pid", p.PID())
+	obs.TargetChanged(name, true)
+}
+
+// stop stops the managed process if it runs, even when ctx is done.
+func (tr *targetRun) stop(ctx context.Context) {
+	if tr.proc == nil {
+		return
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := tr.proc.Stop(stopCtx); err != nil {
+		tr.log.Warn("target stop", "err", err)
+	}
+	tr.proc = nil
+	tr.s.opts.Observer.TargetChanged(tr.target.Name, false)
+}
+
+// prepare readies the target for a scenario: a process that died (during
+// the previous scenario) or, after one (afterScenario), does not settle is
+// started afresh.
+func (tr *targetRun) prepare(ctx context.Context, afterScenario bool) {
+	if tr.proc == nil {
+		return
+	}
+	select {
+	case <-tr.proc.Exited():
+		tr.log.Warn("target exited, restarting", "err", tr.proc.ExitErr())
+	default:
+		if !afterScenario || tr.settle(ctx) || ctx.Err() != nil {
+			return
+		}
+		tr.log.Warn("target did not settle after the previous scenario, restarting", "settle_timeout", tr.s.opts.SettleTimeout)
+	}
+	tr.stop(ctx)
+	tr.start(ctx)
+}
+
+// settle reports whether the target answers its readiness check promptly
+// again ([Scheduler.settle]).
+func (tr *targetRun) settle(ctx context.Context) bool {
+	return tr.s.settle(ctx, tr.log, tr.target.ReadyURL(), tr.readyTLS)
 }
 
 // settle waits until the http(s) readiness URL of a managed target answers
