@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 // The tests re-execute the test binary as a helper process (the os/exec
@@ -255,24 +257,6 @@ func startProcess(t *testing.T, spec ProcessSpec) *Process {
 		}
 	})
 	return p
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestStartProcessFailures(t *testing.T) {
@@ -588,7 +572,7 @@ func TestStartProcessReady(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			addr := freeAddr(t)
-			var logs syncBuffer
+			var logs testutil.SyncBuffer
 			spec := tc.spec(addr)
 			spec.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			p, err := StartProcess(t.Context(), spec)
@@ -686,7 +670,7 @@ func TestStopKillsWholeGroup(t *testing.T) {
 func TestStopLogsSIGKILL(t *testing.T) {
 	for _, stubborn := range []bool{true, false} {
 		t.Run(fmt.Sprintf("stubborn=%v", stubborn), func(t *testing.T) {
-			var logs syncBuffer
+			var logs testutil.SyncBuffer
 			script := "exec sleep 300"
 			if stubborn {
 				script = `trap "" TERM; echo armed; sleep 300 & wait; wait`

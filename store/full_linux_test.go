@@ -3,10 +3,10 @@ package store
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 // smallTmpfs mounts a tmpfs of the given size on a new directory; a test
@@ -16,39 +16,7 @@ func smallTmpfs(t *testing.T, size string) string {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs")
 	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Fatalf("mount a %s tmpfs on %s (run the tests as root, or with CAP_SYS_ADMIN): %v", size, dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes a file into dir until the file system is full and
-// returns its path; removing it frees the space.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for range 1 << 16 { // 256 MiB at most
-		if _, err := f.Write(buf); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return path
-			}
-			t.Fatal(err)
-		}
-	}
-	t.Fatal("the disk never filled")
-	return ""
+	return testutil.SmallTmpfs(t, size)
 }
 
 // TestOpenOnFullDisk: opening an existing database on a full disk says
@@ -63,7 +31,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, dir)
+	filler := testutil.FillDisk(t, dir)
 	s, err = Open(t.Context(), dir, Options{})
 	if err == nil {
 		_ = s.Close()
@@ -89,7 +57,7 @@ func TestWriteOnFullDisk(t *testing.T) {
 	s := openStore(t, dir)
 	ctx := t.Context()
 	beginRun(t, s, "r", base)
-	filler := fillDisk(t, dir)
+	filler := testutil.FillDisk(t, dir)
 	var errs []error
 	for i := range 50 { // the WAL may still take a few pages
 		if err := s.SaveScenario(ctx, makeScenario(t, "r", i, 20_000)); err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
+
+	"github.com/benchd/benchd/internal/testutil"
 )
 
 // TestHistoryEndOnFullDisk: the disk fills in the middle of a run, so its
@@ -25,7 +27,7 @@ func TestHistoryEndOnFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs")
 	}
-	dir := smallTmpfs(t, "512k")
+	dir := testutil.SmallTmpfs(t, "512k")
 	st, err := store.Open(t.Context(), dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestHistoryEndOnFullDisk(t *testing.T) {
 			r := sc(i)
 			r.RunID = info.ID
 			if i == 1 {
-				fillDisk(t, dir)
+				testutil.FillDisk(t, dir)
 			}
 			h.ScenarioFinished(r)
 			rep.Results = append(rep.Results, r)

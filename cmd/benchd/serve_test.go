@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,27 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/benchd/benchd/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe to write from the command's output
-// copier while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestServeAuth runs the daemon with basic auth in --web.config.file, a
 // token file and a write user, and checks that the bearer token and the
@@ -60,7 +46,7 @@ func TestServeAuth(t *testing.T) {
 	defer cancel()
 	cmd := benchd(ctx, t, "serve", "--config.file", filepath.Join(dir, "benchd.yml"), "--storage.path", t.TempDir(),
 		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--web.config.file", filepath.Join(dir, "web.yml"))
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,45 +15,9 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/store"
+
+	"github.com/benchd/benchd/internal/testutil"
 )
-
-// smallTmpfs mounts a tmpfs of size on a new directory; the test fails
-// with the reason when mounting is not permitted.
-func smallTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Fatalf("mount a %s tmpfs on %s (run the tests as root, or with CAP_SYS_ADMIN): %v", size, dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes dir/filler until the file system is full.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for range 1 << 16 {
-		if _, err := f.Write(buf); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return path
-			}
-			t.Fatal(err)
-		}
-	}
-	t.Fatal("the disk never filled")
-	return ""
-}
 
 // smallConfig writes a two-scenario matrix over an in-process loopback
 // server, runs only by hand, and returns its path.
@@ -136,7 +99,7 @@ func TestServeFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs and runs benchd")
 	}
-	storage := smallTmpfs(t, "512k")
+	storage := testutil.SmallTmpfs(t, "512k")
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -162,7 +125,7 @@ func TestServeFullDisk(t *testing.T) {
 		}
 	}
 
-	filler := fillDisk(t, storage)
+	filler := testutil.FillDisk(t, storage)
 	runNow(t, base)
 	fams = scrape(t, base+"/metrics")
 	if v := value(fams, "benchd_storage_write_failures_total", map[string]string{"operation": "begin_run"}); v < 1 {
@@ -222,13 +185,13 @@ func TestStartOnFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs and runs benchd")
 	}
-	storage := smallTmpfs(t, "512k")
+	storage := testutil.SmallTmpfs(t, "512k")
 	cfg := smallConfig(t, "@every 1h")
 	var stdout, stderr bytes.Buffer
 	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", storage, "--only", "t/-/a"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("first matrix: exit %d; stderr:\n%s", code, stderr.String())
 	}
-	fillDisk(t, storage)
+	testutil.FillDisk(t, storage)
 	for _, args := range [][]string{
 		{"serve", "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", freePort(t))},
 		{"matrix", "--only", "t/-/a"},
