@@ -165,7 +165,7 @@ func runBaselineAccept(ctx context.Context, f *flags, stdout io.Writer, logger *
 	if _, ok := cfg.Scenario(f.baseline.scenario); !ok {
 		return usageError{fmt.Errorf("no scenario %q in the configuration (names are target/mode/endpoint)", f.baseline.scenario)}
 	}
-	st, err := openStore(ctx, f, logger)
+	st, err := openStore(ctx, f, logger, matrixStoreWait)
 	if err != nil {
 		return fmt.Errorf("%w (if benchd serve is running, use POST /api/v1/baselines/%s/accept)", err, f.baseline.scenario)
 	}

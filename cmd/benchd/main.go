@@ -258,16 +258,45 @@ func splitErrors(err error) []string {
 
 // openStore opens the run history under --storage.path, creating the
 // directory. The caller must close it.
-func openStore(ctx context.Context, f *flags, logger *slog.Logger) (*store.SQLite, error) {
+//
+// While another benchd holds the history ([store.ErrInUse]) it waits up to
+// wait (a negative wait: until ctx is done), trying again every
+// storeRetryInterval: a daemon started while a `benchd matrix` runs, or a
+// start right after a kill -9 whose process is still going away, then
+// opens it instead of failing.
+func openStore(ctx context.Context, f *flags, logger *slog.Logger, wait time.Duration) (*store.SQLite, error) {
 	if strings.TrimSpace(f.storagePath) == "" {
 		return nil, usageError{errors.New("--storage.path is empty: the run history lives there (give a directory, such as data/)")}
 	}
 	if err := os.MkdirAll(f.storagePath, 0o755); err != nil {
 		return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 	}
-	st, err := store.Open(ctx, f.storagePath, store.Options{Logger: logger})
-	if err != nil {
-		return nil, fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
+	deadline := time.Now().Add(wait)
+	for logged := false; ; logged = true {
+		st, err := store.Open(ctx, f.storagePath, store.Options{Logger: logger})
+		if err == nil {
+			if logged {
+				logger.Info("run history opened", "path", f.storagePath)
+			}
+			return st, nil
+		}
+		if !errors.Is(err, store.ErrInUse) || (wait >= 0 && time.Now().Add(storeRetryInterval).After(deadline)) {
+			return nil, fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
+		}
+		if !logged {
+			limit := "until stopped"
+			if wait >= 0 {
+				limit = wait.String()
+			}
+			logger.Info("the run history is held by another benchd: waiting for it", "path", f.storagePath, "wait", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
+		case <-time.After(storeRetryInterval):
+		}
 	}
-	return st, nil
 }
+
+// storeRetryInterval is how often [openStore] tries a held history again.
+const storeRetryInterval = 500 * time.Millisecond

@@ -61,15 +61,14 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		return err
 	}
 	defer shutdownTracing(tracing, logger)
-	obs := observers{
-		telemetry{tracer: exporters.NewRunTracer(tracing.Provider())},
-		&matrixObserver{format: f.matrix.format, out: stdout, progress: stderr},
-	}
+	progress := &matrixObserver{format: f.matrix.format, out: stdout, progress: stderr}
+	obs := observers{telemetry{tracer: exporters.NewRunTracer(tracing.Provider())}, progress}
 	// The run goes into the history too, unless a daemon holds it.
 	var hist *history
 	var rec scheduler.Recorder
-	if st, err := openStore(ctx, f, logger); err != nil {
+	if st, err := openStore(ctx, f, logger, matrixStoreWait); err != nil {
 		logger.Warn("this run is not recorded in the run history", "err", err)
+		progress.unrecorded = true
 	} else {
 		defer st.Close()
 		// Under the storage lock, as in serve.
@@ -162,11 +161,18 @@ type matrixObserver struct {
 	out      io.Writer
 	progress io.Writer
 	start    time.Time
+	// unrecorded says the run is not in the history (another benchd holds
+	// it): its ID is not reserved there and may be another run's too.
+	unrecorded bool
 }
 
 func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 	o.start = info.Start
-	fmt.Fprintf(o.progress, "run %s: %s\n", info.ID, plural(len(info.Scenarios), "scenario"))
+	note := ""
+	if o.unrecorded {
+		note = " (not recorded)"
+	}
+	fmt.Fprintf(o.progress, "run %s%s: %s\n", info.ID, note, plural(len(info.Scenarios), "scenario"))
 }
 
 func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
@@ -236,3 +242,8 @@ func entry(cfg *config.Config, r *scheduler.ScenarioResult) report.Entry {
 	}
 	return e
 }
+
+// matrixStoreWait is how long `benchd matrix` and `benchd baseline accept`
+// wait for a run history another benchd holds: long enough for a killed
+// one to go away, short enough not to stall behind a running daemon.
+const matrixStoreWait = 10 * time.Second

@@ -52,7 +52,9 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		logger.Info("exporting traces over OTLP", "protocol", tracing.Protocol)
 	}
 
-	st, err := openStore(ctx, f, logger)
+	// A `benchd matrix` holding the history ends by itself: wait for it
+	// rather than exit (under systemd, Restart= would only retry).
+	st, err := openStore(ctx, f, logger, -1)
 	if err != nil {
 		return err
 	}
