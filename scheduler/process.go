@@ -516,13 +516,19 @@ func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, env []string
 	if len(argv) == 0 || argv[0] == "" {
 		return &processError{msg: fmt.Sprintf("scheduler: %s: %s: empty command", spec.Name, step), errs: []error{ErrSetup}}
 	}
+	// Supervised as the process is, so that what the step daemonizes (out of
+	// its group: setsid, a double fork) is killed with the step's leftovers
+	// below, and with benchd if it dies meanwhile. Servers a target needs
+	// belong in services, not in setup.
 	c, err := startChild(childOptions{
-		name:   spec.Name,
-		argv:   argv,
-		dir:    spec.Dir,
-		env:    env,
-		log:    log,
-		stream: "setup ",
+		name:      spec.Name,
+		argv:      argv,
+		dir:       spec.Dir,
+		env:       env,
+		log:       log,
+		stream:    "setup ",
+		supervise: true,
+		grace:     spec.StopTimeout,
 	})
 	if err != nil {
 		return &processError{msg: fmt.Sprintf("scheduler: %s: %s: start: %v", spec.Name, step, err), errs: []error{ErrSetup, err}}

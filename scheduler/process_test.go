@@ -1167,3 +1167,19 @@ func TestParseReady(t *testing.T) {
 		})
 	}
 }
+
+// TestSetupLeavesNoDaemon: a setup step that daemonizes out of its process
+// group (setsid) leaves nothing running once it is done; before the steps
+// ran under the supervisor, the daemon lived on, recorded nowhere.
+func TestSetupLeavesNoDaemon(t *testing.T) {
+	dir := t.TempDir()
+	startProcess(t, ProcessSpec{
+		Name:        "target setup-daemon",
+		Setup:       [][]string{{"/bin/sh", "-c", `setsid /bin/sh -c 'echo $$ > daemon; exec sleep 300' > /dev/null 2>&1 & exit 0`}},
+		Command:     []string{"/bin/sh", "-c", "exec sleep 300"},
+		Dir:         dir,
+		StopTimeout: time.Second,
+	})
+	daemon := readPIDFile(t, filepath.Join(dir, "daemon"))
+	waitFor(t, 5*time.Second, "the setup step's daemon to be gone", func() bool { return !alive(daemon) })
+}
