@@ -191,6 +191,9 @@ func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
 		}
 		djangoDir := filepath.Join(dir, "django")
 		if err := deploy.UnpackDjango(djangoDir); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return nil, fmt.Errorf("unpack the reference Django project into %s (--storage.path): disk full (%s): %w", djangoDir, dir, err)
+			}
 			return nil, fmt.Errorf("unpack the reference Django project into %s (--storage.path): %w", djangoDir, err)
 		}
 		cfg.Dir = dir

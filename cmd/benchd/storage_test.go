@@ -205,6 +205,14 @@ func TestStartOnFullDisk(t *testing.T) {
 			t.Errorf("benchd %s on a full disk: %v, output:\n%s\nwant it to say disk full and the path (exit 1: %v)", args[0], err, out, wantExit)
 		}
 	}
+	// The default matrix unpacks the reference Django project into the
+	// storage path first: that too says disk full.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := benchd(ctx, t, "matrix", "--dry-run", "--storage.path", storage).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "disk full ("+storage+")") {
+		t.Errorf("default matrix on a full disk: %v, output:\n%s\nwant it to say disk full (%s)", err, out, storage)
+	}
 }
 
 // TestRunIDTakenByEarlierProcess: a benchd matrix whose start second is
