@@ -59,6 +59,9 @@ func (c *Config) apiWarnings() []string {
 		return nil // reported when the daemon reads it
 	}
 	var w []string
+	if b, err := os.ReadFile(path); err == nil && len(b) <= 64<<10 && strings.TrimSpace(string(b)) == "" {
+		w = append(w, fmt.Sprintf("api.token_file: %s is empty: benchd serve refuses to start with it (write a token into it, such as the output of openssl rand -hex 32)", path))
+	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		w = append(w, fmt.Sprintf("api.token_file: %s is readable or writable by group or others (mode %04o), and the token can drive the write API: run chmod 600 %s", path, perm, path))
 	}

@@ -683,6 +683,12 @@ func TestWarnings(t *testing.T) {
 			want:  []string{"api.token_file: {dir}/token is owned by uid 65534, not by the user reading it"},
 		},
 		{
+			name:  "token file empty",
+			yaml:  "api: {token_file: token}\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
+			token: &tokenFile{mode: 0o600, uid: os.Geteuid(), content: []byte(" \n")},
+			want:  []string{"api.token_file: {dir}/token is empty: benchd serve refuses to start with it"},
+		},
+		{
 			name: "token file missing",
 			yaml: "api: {token_file: /nonexistent-benchd-token}\ntargets: [{name: t, url: 'http://localhost:1'}]\nendpoints: [{name: e, path: /}]",
 			want: []string{"api.token_file: /nonexistent-benchd-token does not exist: benchd serve refuses to start without it"},
@@ -716,11 +722,17 @@ func TestWarnings(t *testing.T) {
 type tokenFile struct {
 	mode fs.FileMode
 	uid  int
+	// content is the token file's content; nil means a token.
+	content []byte
 }
 
 func (f *tokenFile) write(t *testing.T, path string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte("s3cret\n"), 0o600); err != nil {
+	content := f.content
+	if content == nil {
+		content = []byte("s3cret\n")
+	}
+	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, f.mode); err != nil {

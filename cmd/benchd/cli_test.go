@@ -48,6 +48,8 @@ func TestCLI(t *testing.T) {
 			[]string{"targets[0].process.command[0]: /nonexistent/benchd-test-server does not exist, so the process cannot start"}, nil},
 		{"config check open token file", []string{"config", "check", "--config.file", openToken}, 0,
 			[]string{"warning: api.token_file: " + filepath.Join(dir, "token") + " is readable or writable by group or others (mode 0644)", "run chmod 600 " + filepath.Join(dir, "token"), "OK, 1 target"}, nil},
+		{"serve with systemd socket activation", []string{"serve", "--web.systemd-socket", "--storage.path", dir}, 2, nil,
+			[]string{"--web.systemd-socket is not supported: benchd listens on --web.listen-address"}},
 		{"config check endless file", []string{"config", "check", "--config.file", "/dev/zero"}, 1, []string{"INVALID", "/dev/zero: too large: more than 4 MiB"}, nil},
 		{"config check missing file", []string{"config", "check", "--config.file", "/nonexistent/benchd.yml"}, 1, []string{"INVALID", "/nonexistent/benchd.yml"}, nil},
 		{"bench wrk layout", []string{"bench", "-c", "4", "-d", "300ms", "--latency", srv.URL + "/"}, 0,

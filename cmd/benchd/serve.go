@@ -30,6 +30,11 @@ import (
 // server as two actors; when either stops, the other is stopped too.
 func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	logger.Info("starting benchd", "version", version.Info(), "build_context", version.BuildContext())
+	if f.web.WebSystemdSocket != nil && *f.web.WebSystemdSocket {
+		// exporter-toolkit adds the flag; benchd serves the web config
+		// itself (api/auth.go) and takes no sockets from systemd.
+		return usageError{errors.New("--web.systemd-socket is not supported: benchd listens on --web.listen-address (deploy/systemd/benchd.service does so)")}
+	}
 	cfg, err := loadConfig(f, logger)
 	if err != nil {
 		return err
