@@ -255,8 +255,12 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 
 	if probe != nil && probe.loopback {
 		if inUse(readyCtx, probe.addr) {
+			fix := "change the target url"
+			if strings.HasPrefix(spec.Name, "service ") {
+				fix = "change the service's ready address and command"
+			}
 			return nil, &processError{
-				msg:  fmt.Sprintf("scheduler: %s: %s is already in use by another process; stop it or change the target url", spec.Name, probe.addr),
+				msg:  fmt.Sprintf("scheduler: %s: %s is already in use by another process; stop it or %s", spec.Name, probe.addr, fix),
 				errs: []error{ErrAddrInUse},
 			}
 		}

@@ -416,6 +416,17 @@ func TestStartProcessFailures(t *testing.T) {
 			marker:     "marker",
 		},
 		{
+			name: "service port already in use",
+			spec: ProcessSpec{
+				Name:    "service redis",
+				Command: []string{"/bin/sh", "-c", "touch marker; exec sleep 30"},
+				Ready:   "tcp://" + busyAddr,
+			},
+			wantPrefix: "scheduler: service redis: " + busyAddr + " is already in use by another process; stop it or change the service's ready address and command",
+			wantIs:     []error{ErrAddrInUse},
+			marker:     "marker",
+		},
+		{
 			name: "http port already in use",
 			spec: ProcessSpec{
 				Name:    "target hypercorn",
