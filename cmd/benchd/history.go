@@ -209,7 +209,14 @@ func (r *historyRun) failed(err error) {
 }
 
 func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
-	sc := storedScenario(r, h.validity())
+	o := h.validity()
+	sc := storedScenario(r, o)
+	if _, invalid := valid(r, o); len(invalid) > 0 && r.Err == nil {
+		// Said once, here: the result is kept and shown, but the detector
+		// will not use it, and nothing else would tell.
+		h.log.Warn("result left out of the regression detector's baselines and tests", "run_id", r.RunID,
+			"scenario", r.Scenario.Name, "reasons", invalid, "sched_latency_p99_seconds", r.SchedLatencyP99.Seconds())
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	run := h.runs[r.RunID]
@@ -340,8 +347,10 @@ func (h *history) Close() error {
 // valid says whether a scenario result may enter the regression
 // detector's baselines and tests (docs/regressions.md): its target ran
 // and lived, open-loop requests went out on time, and benchd itself was not
-// starved of CPU.
-func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) bool {
+// starved of CPU. A result that failed (r.Err) is never valid; the reasons
+// are those of [regress.Validity] (none for a failed result that is not
+// invalid on its own: its error says why).
+func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) (bool, []regress.InvalidReason) {
 	h := regress.RunHealth{
 		TargetFailed:        r.Result == nil || !r.Up(),
 		TargetDied:          r.Result != nil && r.Err != nil,
@@ -353,19 +362,20 @@ func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) bool {
 		h.LateRequests = int64(res.Late)
 		h.DroppedRequests = max(0, intended-int64(res.Sent))
 	}
-	ok, _ := regress.Validity(h, o)
-	return ok && r.Err == nil
+	ok, reasons := regress.Validity(h, o)
+	return ok && r.Err == nil, reasons
 }
 
 // storedScenario converts a scenario result to its history record.
 func storedScenario(r *scheduler.ScenarioResult, o regress.ValidityOptions) store.Scenario {
+	ok, _ := valid(r, o)
 	sc := r.Scenario
 	s := store.Scenario{
 		RunID: r.RunID, Name: sc.Name, Target: sc.Target, Mode: sc.Mode, Endpoint: sc.Endpoint,
 		Index: r.Index, Start: r.Start, End: r.End, URL: sc.URL,
 		Connections: sc.Load.Connections, Threads: sc.Load.Threads,
 		DurationSeconds: sc.Load.Duration.Seconds(), TimeoutSeconds: sc.Load.Timeout.Seconds(),
-		Valid:              valid(r, o),
+		Valid:              ok,
 		TargetCPUSeconds:   r.Target.CPUSeconds,
 		TargetPeakRSSBytes: r.Target.RSSBytes,
 		ClientCPUSeconds:   r.Self.CPUSeconds,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -96,4 +97,32 @@ func TestHeldHistory(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", "run history opened", stderr.String())
 		}
 	})
+}
+
+// TestInvalidResultSaysWhy: a result the detector will not use (here benchd
+// itself counts as starved: max_scheduler_latency 1ns) says so in the log,
+// with the reason, instead of only valid=false in the history.
+func TestInvalidResultSaysWhy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchd")
+	}
+	cfg := smallConfig(t, "@every 1h")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(b, "regression: {max_scheduler_latency: 1ns}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := benchd(ctx, t, "matrix", "--config.file", cfg, "--storage.path", t.TempDir(), "--only", "t/-/a").CombinedOutput()
+	if err != nil {
+		t.Fatalf("matrix: %v\n%s", err, out)
+	}
+	for _, want := range []string{`msg="result left out of the regression detector's baselines and tests"`, "scenario=t/-/a", "reasons=[scheduler_latency]"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
 }
