@@ -36,7 +36,11 @@ var ErrNotRunning = errors.New("scheduler: the schedule loop is not running")
 const (
 	TriggerStart    = "start"
 	TriggerSchedule = "schedule"
-	TriggerManual   = "manual"
+	// TriggerManual is a run asked for through [Scheduler.TriggerNow]
+	// (the API's POST /api/v1/runs).
+	TriggerManual = "manual"
+	// TriggerMatrix is a one-off run of `benchd matrix`.
+	TriggerMatrix = "matrix"
 )
 
 // DefaultSettleTimeout bounds how long, after a scenario, a managed target
@@ -73,7 +77,8 @@ type RunInfo struct {
 	// [Recorder] may raise the suffix to keep IDs unique across
 	// processes).
 	ID string
-	// Trigger is TriggerStart, TriggerSchedule or TriggerManual.
+	// Trigger is TriggerStart, TriggerSchedule, TriggerManual or what the
+	// caller of [Scheduler.RunOnce] gives (TriggerMatrix).
 	Trigger string
 	// Start is when the run started.
 	Start time.Time

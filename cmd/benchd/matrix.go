@@ -95,7 +95,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if f.matrix.dryRun {
 		return writePlan(stdout, plan)
 	}
-	rep, err := sched.RunOnce(ctx, scheduler.TriggerManual, only)
+	rep, err := sched.RunOnce(ctx, scheduler.TriggerMatrix, only)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 
 	"github.com/benchd/benchd/internal/testutil"
@@ -261,7 +262,7 @@ func TestRunIDTakenByEarlierProcess(t *testing.T) {
 	}
 	var id string
 	for _, r := range runs {
-		if r.Trigger == "manual" {
+		if r.Trigger == scheduler.TriggerMatrix {
 			id = r.ID
 		}
 	}
