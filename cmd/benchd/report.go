@@ -25,6 +25,10 @@ type reportFlags struct {
 	format  string
 	summary bool
 	diff    []string
+	// compare is the document of --compare; compareSet tells "" (the
+	// seed) from no --compare.
+	compare    string
+	compareSet bool
 }
 
 func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
@@ -33,6 +37,8 @@ func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
 		Default("text").EnumVar(&f.format, "text", "markdown", "json")
 	c.Flag("summary", "Print the comparison table instead: endpoint × server (sync and async) with requests/s, p99, timeouts and errors.").BoolVar(&f.summary)
 	c.Flag("diff", "Compare two runs scenario by scenario, with ratios: --diff RUN_A --diff RUN_B.").PlaceHolder("RUN").StringsVar(&f.diff)
+	c.Flag("compare", "Compare the run (--run, default the newest) with a Markdown document of wrk outputs, such as one written by hand or by matrix --format markdown: requests/s with ratios, p99 and timeouts per scenario. \"seed\" (or \"\") is the seed document built into benchd.").
+		PlaceHolder("FILE.md").IsSetByUser(&f.compareSet).StringVar(&f.compare)
 }
 
 // runReport renders a stored run from the history under --storage.path,
@@ -61,7 +67,20 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		}
 		return run, nil
 	}
+	if rf.compareSet && (len(rf.diff) > 0 || rf.summary) {
+		return usageError{errors.New("--compare cannot go with --diff or --summary: it compares one run (--run) with a document")}
+	}
 	switch {
+	case rf.compareSet:
+		doc, name, err := readComparisonDocument(rf.compare)
+		if err != nil {
+			return err
+		}
+		run, err := load(rf.run)
+		if err != nil {
+			return err
+		}
+		return writeComparison(stdout, compareRun(run, doc, name, reportTitles(f)), rf.format)
 	case len(rf.diff) > 0:
 		if len(rf.diff) != 2 {
 			return usageError{errors.New("--diff takes two runs: --diff RUN_A --diff RUN_B")}
