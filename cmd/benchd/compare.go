@@ -143,9 +143,8 @@ func compareRun(run *store.Run, doc *report.Document, name string, titles map[st
 func storedSide(s *store.Scenario) *compareSide {
 	side := &compareSide{RequestsPerSecond: s.RequestsPerSecond, Requests: s.Requests,
 		Timeouts: s.Errors[store.ErrorTimeout], Error: s.Error}
-	if s.Requests > 0 {
-		p99 := s.P99
-		side.P99Seconds = &p99
+	if v := p99(s); !math.IsNaN(v) {
+		side.P99Seconds = &v
 	}
 	return side
 }

@@ -234,15 +234,11 @@ func writeSummary(w io.Writer, run *store.Run) error {
 					errs += n
 				}
 				errs += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
-				p99 := math.NaN() // no response, no latency
-				if s.Requests > 0 {
-					p99 = s.P99
-				}
 				failed := ""
 				if s.Error != "" {
 					failed = " (failed)" // cut short or the target died: see the report
 				}
-				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", s.RequestsPerSecond, seconds(p99), s.Errors[store.ErrorTimeout], errs, failed)
+				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", s.RequestsPerSecond, seconds(p99(s)), s.Errors[store.ErrorTimeout], errs, failed)
 			}
 		}
 		fmt.Fprintln(w)
@@ -278,15 +274,25 @@ func writeDiff(w io.Writer, a, b *store.Run) error {
 		rpsA, rpsB, p99A, p99B := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		toA, toB := "-", "-"
 		if sa != nil {
-			rpsA, p99A, toA = sa.RequestsPerSecond, sa.P99, strconv.FormatUint(sa.Errors[store.ErrorTimeout], 10)
+			rpsA, p99A, toA = sa.RequestsPerSecond, p99(sa), strconv.FormatUint(sa.Errors[store.ErrorTimeout], 10)
 		}
 		if sb != nil {
-			rpsB, p99B, toB = sb.RequestsPerSecond, sb.P99, strconv.FormatUint(sb.Errors[store.ErrorTimeout], 10)
+			rpsB, p99B, toB = sb.RequestsPerSecond, p99(sb), strconv.FormatUint(sb.Errors[store.ErrorTimeout], 10)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
 			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB)
 	}
 	return tw.Flush()
+}
+
+// p99 returns s's 99th percentile latency in seconds, NaN (printed "-")
+// when no request completed: without a response there is no latency, and
+// the stored 0 is no measurement.
+func p99(s *store.Scenario) float64 {
+	if s.Requests == 0 {
+		return math.NaN()
+	}
+	return s.P99
 }
 
 func num(v float64) string {

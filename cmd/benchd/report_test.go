@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/benchd/benchd/store"
+)
+
+// twoRuns runs the compare matrix (json, brotli and an all-timeouts slow
+// endpoint on a loopback server) twice into one history and returns its
+// directory, the config and the two run IDs, oldest first.
+func twoRuns(t *testing.T) (dir, cfg string, ids []string) {
+	t.Helper()
+	cfg = compareConfig(t)
+	dir = t.TempDir()
+	for i := range 2 {
+		var stdout, stderr bytes.Buffer
+		if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", dir, "--format", "json"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("matrix %d: exit %d; stderr:\n%s", i, code, stderr.String())
+		}
+	}
+	st, err := store.Open(t.Context(), dir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(t.Context(), store.RunQuery{})
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs %v, %v", runs, err)
+	}
+	return dir, cfg, []string{runs[1].ID, runs[0].ID}
+}
+
+// TestReportNoCompletedRequests: a scenario without a completed request
+// has no latency; --diff prints "-" for its p99, as --summary does.
+func TestReportNoCompletedRequests(t *testing.T) {
+	dir, cfg, ids := twoRuns(t)
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir,
+		"--diff", ids[0], "--diff", ids[1]}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var slow []string
+	for l := range strings.Lines(stdout.String()) {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "gunicorn-gevent/sync/slow" {
+			slow = f
+		}
+	}
+	// scenario, req/s A, req/s B, ratio, p99 A, p99 B, ratio, timeouts A, B
+	if len(slow) != 9 || slow[4] != "-" || slow[5] != "-" || slow[6] != "-" || slow[7] == "0" || slow[8] == "0" {
+		t.Errorf("slow row %q, want p99 - - - and timeouts; output:\n%s", slow, stdout.String())
+	}
+}
