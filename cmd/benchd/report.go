@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ type reportFlags struct {
 
 func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
 	c.Flag("run", "Run ID to render (see GET /api/v1/runs); default the newest run.").StringVar(&f.run)
-	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout) or json.").
+	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout) or json; --summary and --compare take json too (docs/reports.md).").
 		Default("text").EnumVar(&f.format, "text", "markdown", "json")
 	c.Flag("summary", "Print the comparison table instead: endpoint × server (sync and async) with requests/s, p99, timeouts and errors.").BoolVar(&f.summary)
 	c.Flag("diff", "Compare two runs scenario by scenario, with ratios: --diff RUN_A --diff RUN_B.").PlaceHolder("RUN").StringsVar(&f.diff)
@@ -99,7 +100,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writeSummary(stdout, run)
+		return writeSummary(stdout, run, rf.format)
 	}
 	run, err := load(rf.run)
 	if err != nil {
@@ -192,53 +193,103 @@ func storedEntry(s *store.Scenario) report.Entry {
 	return e
 }
 
-// writeSummary prints the table users compare servers with: one row per
-// endpoint and mode, one column per target, each cell requests/s, p99,
-// timeouts and errors of that scenario.
-func writeSummary(w io.Writer, run *store.Run) error {
-	var targets []string
+// summaryTable is the table of `benchd report --summary`, and its JSON
+// form: one row per endpoint and mode, in run order, one cell per target
+// that ran it.
+type summaryTable struct {
+	RunID   string `json:"run_id"`
+	Outcome string `json:"outcome"`
+	// Targets are the column order: targets in run order.
+	Targets []string     `json:"targets"`
+	Rows    []summaryRow `json:"rows"`
+}
+
+// summaryRow is one endpoint and mode of a [summaryTable]; Cells maps a
+// target name to its scenario, absent when the target did not run it.
+type summaryRow struct {
+	Endpoint string                  `json:"endpoint"`
+	Mode     string                  `json:"mode"`
+	Cells    map[string]*summaryCell `json:"cells"`
+}
+
+// summaryCell is one scenario of a [summaryTable]. P99Seconds is null
+// without a completed request; Errors counts connection errors of every
+// kind (timeouts included) and 4xx and 5xx responses; Error says why the
+// scenario failed, and Sent is 0 when it applied no load.
+type summaryCell struct {
+	RequestsPerSecond float64  `json:"requests_per_second"`
+	P99Seconds        *float64 `json:"p99_seconds"`
+	Timeouts          uint64   `json:"timeouts"`
+	Errors            uint64   `json:"errors"`
+	Sent              uint64   `json:"sent"`
+	Error             string   `json:"error,omitempty"`
+}
+
+func newSummaryTable(run *store.Run) summaryTable {
+	st := summaryTable{RunID: run.ID, Outcome: run.Outcome, Targets: []string{}, Rows: []summaryRow{}}
 	seen := map[string]bool{}
 	type rowKey struct{ endpoint, mode string }
-	var rows []rowKey
-	seenRow := map[rowKey]bool{}
-	cells := map[rowKey]map[string]*store.Scenario{}
+	rows := map[rowKey]int{}
 	for i := range run.Scenarios {
 		s := &run.Scenarios[i]
 		if !seen[s.Target] {
 			seen[s.Target] = true
-			targets = append(targets, s.Target)
+			st.Targets = append(st.Targets, s.Target)
 		}
 		k := rowKey{s.Endpoint, s.Mode}
-		if !seenRow[k] {
-			seenRow[k] = true
-			rows = append(rows, k)
-			cells[k] = map[string]*store.Scenario{}
+		r, ok := rows[k]
+		if !ok {
+			r = len(st.Rows)
+			rows[k] = r
+			st.Rows = append(st.Rows, summaryRow{Endpoint: s.Endpoint, Mode: s.Mode, Cells: map[string]*summaryCell{}})
 		}
-		cells[k][s.Target] = s
+		c := &summaryCell{RequestsPerSecond: s.RequestsPerSecond, Timeouts: s.Errors[store.ErrorTimeout],
+			Sent: s.Sent, Error: s.Error}
+		for _, n := range s.Errors {
+			c.Errors += n
+		}
+		c.Errors += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
+		if v := p99(s); !math.IsNaN(v) {
+			c.P99Seconds = &v
+		}
+		st.Rows[r].Cells[s.Target] = c
 	}
-	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", run.ID, run.Outcome)
-	fmt.Fprintf(w, "| endpoint | mode | %s |\n", strings.Join(targets, " | "))
-	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(targets)))
-	for _, k := range rows {
-		fmt.Fprintf(w, "| %s | %s |", k.endpoint, k.mode)
-		for _, t := range targets {
-			s := cells[k][t]
+	return st
+}
+
+// writeSummary prints the table users compare servers with: one row per
+// endpoint and mode, one column per target, each cell requests/s, p99,
+// timeouts and errors of that scenario. As json, a [summaryTable];
+// otherwise a Markdown table, which reads as text too.
+func writeSummary(w io.Writer, run *store.Run, format string) error {
+	st := newSummaryTable(run)
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", st.RunID, st.Outcome)
+	fmt.Fprintf(w, "| endpoint | mode | %s |\n", strings.Join(st.Targets, " | "))
+	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(st.Targets)))
+	for _, r := range st.Rows {
+		fmt.Fprintf(w, "| %s | %s |", r.Endpoint, r.Mode)
+		for _, t := range st.Targets {
+			c := r.Cells[t]
 			switch {
-			case s == nil:
+			case c == nil:
 				fmt.Fprint(w, " |")
-			case s.Error != "" && s.Sent == 0:
+			case c.Error != "" && c.Sent == 0:
 				fmt.Fprint(w, " failed |")
 			default:
-				errs := uint64(0)
-				for _, n := range s.Errors {
-					errs += n
+				p99 := math.NaN()
+				if c.P99Seconds != nil {
+					p99 = *c.P99Seconds
 				}
-				errs += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
 				failed := ""
-				if s.Error != "" {
+				if c.Error != "" {
 					failed = " (failed)" // cut short or the target died: see the report
 				}
-				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", s.RequestsPerSecond, seconds(p99(s)), s.Errors[store.ErrorTimeout], errs, failed)
+				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", c.RequestsPerSecond, seconds(p99), c.Timeouts, c.Errors, failed)
 			}
 		}
 		fmt.Fprintln(w)

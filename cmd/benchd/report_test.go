@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -51,5 +52,39 @@ func TestReportNoCompletedRequests(t *testing.T) {
 	// scenario, req/s A, req/s B, ratio, p99 A, p99 B, ratio, timeouts A, B
 	if len(slow) != 9 || slow[4] != "-" || slow[5] != "-" || slow[6] != "-" || slow[7] == "0" || slow[8] == "0" {
 		t.Errorf("slow row %q, want p99 - - - and timeouts; output:\n%s", slow, stdout.String())
+	}
+}
+
+// TestReportSummaryJSON: --summary --format json is JSON, with the cells
+// of the table.
+func TestReportSummaryJSON(t *testing.T) {
+	dir, cfg, ids := twoRuns(t)
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir,
+		"--summary", "--format", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var got summaryTable
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v in:\n%s", err, stdout.String())
+	}
+	if got.RunID != ids[1] || len(got.Targets) != 1 || got.Targets[0] != "gunicorn-gevent" || len(got.Rows) != 3 {
+		t.Fatalf("summary %+v", got)
+	}
+	for _, r := range got.Rows {
+		c := r.Cells["gunicorn-gevent"]
+		if r.Mode != "sync" || c == nil {
+			t.Fatalf("row %+v", r)
+		}
+		switch r.Endpoint {
+		case "slow":
+			if c.P99Seconds != nil || c.Timeouts == 0 || c.Errors < c.Timeouts {
+				t.Errorf("slow cell %+v: want no p99, timeouts counted as errors", *c)
+			}
+		default:
+			if c.RequestsPerSecond <= 0 || c.P99Seconds == nil || *c.P99Seconds <= 0 || c.Error != "" {
+				t.Errorf("%s cell %+v", r.Endpoint, *c)
+			}
+		}
 	}
 }
