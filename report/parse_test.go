@@ -173,7 +173,7 @@ func roundTripEntries(t *testing.T) []Entry {
 func TestParseWriteMarkdownRoundTrip(t *testing.T) {
 	entries := roundTripEntries(t)
 	var b bytes.Buffer
-	if err := WriteMarkdown(&b, entries); err != nil {
+	if err := WriteMarkdown(&b, "Round trip", entries); err != nil {
 		t.Fatal(err)
 	}
 	d, err := ParseWrkMarkdown(&b)

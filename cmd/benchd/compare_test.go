@@ -12,13 +12,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/store"
 )
 
 // compareConfig writes a matrix over a loopback server with the seed's
 // titles for one server and two endpoints, and one endpoint the seed does
-// not have; /slow answers after the 300ms timeout.
-func compareConfig(t *testing.T) string {
+// not have; /slow answers after the 300ms timeout. extra is added at the
+// top level of the YAML.
+func compareConfig(t *testing.T, extra string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/slow") {
@@ -41,7 +43,8 @@ endpoints:
   - {name: json, title: JSON performance, path: "/myapp/{mode}/json"}
   - {name: brotli, title: Brotli, path: "/myapp/{mode}/brotli"}
   - {name: slow, path: "/myapp/{mode}/slow"}
-`, srv.URL)
+%s
+`, srv.URL, extra)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +55,7 @@ endpoints:
 // it with the Markdown that matrix printed (every cell matches, ratio 1),
 // with the embedded seed, and with a missing document.
 func TestReportCompare(t *testing.T) {
-	cfg := compareConfig(t)
+	cfg := compareConfig(t, "")
 	dir := t.TempDir()
 	var md, stderr bytes.Buffer
 	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", dir, "--format", "markdown"}, &md, &stderr); code != 0 {
@@ -93,7 +96,7 @@ func TestReportCompare(t *testing.T) {
 			t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 		}
 		c := decode(t, out)
-		if c.RunID != runID || c.Document != mdPath || c.Title != "Django Workers" || len(c.Rows) != 3 {
+		if c.RunID != runID || c.Document != mdPath || c.Title != config.DefaultTitle || len(c.Rows) != 3 {
 			t.Fatalf("comparison %+v", c)
 		}
 		for _, r := range c.Rows {

@@ -71,6 +71,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	if rf.compareSet && (len(rf.diff) > 0 || rf.summary) {
 		return usageError{errors.New("--compare cannot go with --diff or --summary: it compares one run (--run) with a document")}
 	}
+	title, titles := reportTitles(f)
 	switch {
 	case rf.compareSet:
 		doc, name, err := readComparisonDocument(rf.compare)
@@ -81,7 +82,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writeComparison(stdout, compareRun(run, doc, name, reportTitles(f)), rf.format)
+		return writeComparison(stdout, compareRun(run, doc, name, titles), rf.format)
 	case len(rf.diff) > 0:
 		if len(rf.diff) != 2 {
 			return usageError{errors.New("--diff takes two runs: --diff RUN_A --diff RUN_B")}
@@ -106,7 +107,6 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	titles := reportTitles(f)
 	entries := make([]report.Entry, len(run.Scenarios))
 	for i := range run.Scenarios {
 		entries[i] = storedEntry(&run.Scenarios[i])
@@ -115,7 +115,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	switch rf.format {
 	case "markdown":
-		return report.WriteMarkdown(stdout, entries)
+		return report.WriteMarkdown(stdout, title, entries)
 	case "json":
 		return report.WriteEntriesJSON(stdout, entries)
 	}
@@ -134,18 +134,19 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	return nil
 }
 
-// reportTitles returns the section titles of the current configuration
-// (--config.file, or the embedded default) for the Markdown report: target
-// names map to their titles, "/"+endpoint names to theirs. A configuration
-// that does not load gives none, and the report uses the names.
-func reportTitles(f *flags) map[string]string {
+// reportTitles returns the titles of the current configuration
+// (--config.file, or the embedded default) for the Markdown report: the
+// document's, and its sections': target names map to their titles,
+// "/"+endpoint names to theirs. A configuration that does not load gives
+// config.DefaultTitle and no section titles, and the report uses the names.
+func reportTitles(f *flags) (string, map[string]string) {
 	cfg, err := config.Default()
 	if f.configFile != "" {
 		cfg, err = config.Load(f.configFile)
 	}
 	titles := map[string]string{}
 	if err != nil {
-		return titles
+		return config.DefaultTitle, titles
 	}
 	for _, t := range cfg.Targets {
 		if t.Title != "" {
@@ -157,7 +158,7 @@ func reportTitles(f *flags) map[string]string {
 			titles["/"+e.Name] = e.Title
 		}
 	}
-	return titles
+	return cfg.Title, titles
 }
 
 // storedEntry rebuilds a report entry from a stored scenario: the history

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/store"
 )
 
@@ -14,7 +15,7 @@ import (
 // directory, the config and the two run IDs, oldest first.
 func twoRuns(t *testing.T) (dir, cfg string, ids []string) {
 	t.Helper()
-	cfg = compareConfig(t)
+	cfg = compareConfig(t, "")
 	dir = t.TempDir()
 	for i := range 2 {
 		var stdout, stderr bytes.Buffer
@@ -86,5 +87,33 @@ func TestReportSummaryJSON(t *testing.T) {
 				t.Errorf("%s cell %+v", r.Endpoint, *c)
 			}
 		}
+	}
+}
+
+// TestMarkdownTitle: the "# " heading of a Markdown report is the
+// configuration's title, of a live run (matrix) and of a stored one
+// (report).
+func TestMarkdownTitle(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra, want string
+	}{
+		{"set", "title: My servers", "# My servers\n"},
+		{"unset", "", "# " + config.DefaultTitle + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, dir := compareConfig(t, tc.extra), t.TempDir()
+			for _, args := range [][]string{
+				{"matrix", "--only", "/json$", "--format", "markdown"},
+				{"report", "--format", "markdown"},
+			} {
+				var stdout, stderr bytes.Buffer
+				if code := runWith(t.Context(), append(args, "--config.file", cfg, "--storage.path", dir), &stdout, &stderr); code != 0 {
+					t.Fatalf("%s: exit %d; stderr:\n%s", args[0], code, stderr.String())
+				}
+				if !strings.HasPrefix(stdout.String(), tc.want) {
+					t.Errorf("%s: report starts %.40q, want %q", args[0], stdout.String(), tc.want)
+				}
+			}
+		})
 	}
 }
