@@ -225,6 +225,36 @@ func TestParseWriteMarkdownRoundTrip(t *testing.T) {
 	}
 }
 
+// TestParseLatencyDistribution: the percentiles WriteWrk prints with
+// Latency (wrk --latency) parse back.
+func TestParseLatencyDistribution(t *testing.T) {
+	for _, name := range []string{"timeouts_and_errors", "fast_and_clean", "all_timeouts"} {
+		t.Run(name, func(t *testing.T) {
+			r := wrkResult(t, name)
+			var b bytes.Buffer
+			b.WriteString("## s\n### e\n```\n")
+			if err := WriteWrk(&b, r, WrkOptions{Latency: true}); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString("```\n")
+			d, err := ParseWrkMarkdown(&b)
+			if err != nil || len(d.Cells) != 1 {
+				t.Fatalf("cells %v, error %v", d, err)
+			}
+			got := d.Cells[0].Wrk.Percentiles
+			for _, p := range []float64{50, 75, 90, 99} {
+				v, ok := got[p]
+				if want := formatTimeMicros(percentile(r.Latency, p)); !ok || formatTimeMicros(v*1e6) != want {
+					t.Errorf("p%g: %v (%v), want %s", p, v, ok, want)
+				}
+			}
+			if len(got) != 4 {
+				t.Errorf("percentiles %v, want 4", got)
+			}
+		})
+	}
+}
+
 func formatFloat2(v float64) string { return fmt.Sprintf("%.2f", v) }
 
 func FuzzParseWrkMarkdown(f *testing.F) {
@@ -237,6 +267,21 @@ func FuzzParseWrkMarkdown(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// What matrix --format markdown writes.
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, "Fuzz", []Entry{
+		{Target: "g", Mode: "sync", Endpoint: "json", Result: wrkResult(f, "timeouts_and_errors"), RepeatRequestsPerSecond: []float64{1, 2}},
+		{Target: "g", Mode: "sync", Endpoint: "slow", Result: wrkResult(f, "all_timeouts"), Error: "died"},
+		{Target: "h", Mode: "-", Endpoint: "json", Result: wrkResult(f, "fast_and_clean")},
+	}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(md.Bytes())
+	var wrk bytes.Buffer
+	if err := WriteWrk(&wrk, wrkResult(f, "fast_and_clean"), WrkOptions{Latency: true}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("## s\n### e\n```\n" + wrk.String() + "```\n"))
 	for _, s := range []string{"```\n", "# \n##\n###\n####", "```bash\n    Latency a b c d\nRequests/sec: 1e308\n```", "~~~~\n~~~\nRequests/sec: 0\n~~~~"} {
 		f.Add([]byte(s))
 	}
