@@ -57,6 +57,9 @@ const (
 	// DefaultReadyTimeout is how long benchd waits for a managed target or a
 	// service to become ready when ready_timeout is unset.
 	DefaultReadyTimeout = 30 * time.Second
+	// DefaultTitle is the top heading of Markdown reports when title is
+	// unset.
+	DefaultTitle = "benchd results"
 	// DefaultStopTimeout is the grace between SIGTERM and SIGKILL when a
 	// managed target is stopped and stop_timeout is unset.
 	DefaultStopTimeout = 10 * time.Second
@@ -101,6 +104,10 @@ type Config struct {
 	// RunOnStart starts a run as soon as benchd is up, besides the
 	// schedule. The default is true.
 	RunOnStart bool `yaml:"run_on_start"`
+	// Title is the top ("# ") heading of Markdown reports, one line, such
+	// as the seed's "Django Workers"; "" writes none. The default is
+	// DefaultTitle.
+	Title string `yaml:"title"`
 	// Defaults are the load settings of every scenario unless an endpoint
 	// or a target's override sets them; unset fields take the built-in
 	// DefaultX values.
@@ -476,7 +483,7 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 	if len(data) > MaxConfigBytes {
 		return nil, fmt.Errorf("config: %w", tooLarge(name, int64(len(data))))
 	}
-	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart}
+	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart, Title: DefaultTitle}
 	if err := decode(data, c); err != nil {
 		if errs, ok := errors.AsType[fieldErrors](err); ok {
 			return nil, problems(where, errs)

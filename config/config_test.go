@@ -29,7 +29,7 @@ func TestLoadBad(t *testing.T) {
 		want     []string
 	}{
 		{"unknown-key.bad.yml", 6, []string{
-			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, defaults, services, targets, endpoints, cpus, api, regression) [line 2]`,
+			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, title, defaults, services, targets, endpoints, cpus, api, regression) [line 2]`,
 			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, inherit_env, env_allow, ready, ready_timeout, cpus) [line 7]`,
 			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 11]`,
 			`targets[1].process.ready_timout: unknown key "ready_timout" (did you mean "ready_timeout"?) [line 17]`,
@@ -85,7 +85,8 @@ func TestLoadBad(t *testing.T) {
 			`endpoints[1].modes: target "plain" has no modes, so it cannot run an endpoint restricted to modes`,
 			`endpoints[2].modes[0]: "asnyc" is not a mode of any target (did you mean "async"?)`,
 		}},
-		{"bad-names.bad.yml", 9, []string{
+		{"bad-names.bad.yml", 10, []string{
+			`title: "two\nlines" contains a line break`,
 			`services[0].name: is required`,
 			`targets[0].name: "Gunicorn" is not a valid name (use lower-case letters`,
 			`targets[0].modes[0]: "Sync" is not a valid mode`,
@@ -290,8 +291,8 @@ func TestLoadGood(t *testing.T) {
 			file:      "minimal.good.yml",
 			scenarios: []string{"local/-/root"},
 			check: func(t *testing.T, c *Config) {
-				if c.Schedule != DefaultSchedule || c.RunOnStart != DefaultRunOnStart {
-					t.Errorf("schedule, run_on_start = %q, %v; want the defaults", c.Schedule, c.RunOnStart)
+				if c.Schedule != DefaultSchedule || c.RunOnStart != DefaultRunOnStart || c.Title != DefaultTitle {
+					t.Errorf("schedule, run_on_start, title = %q, %v, %q; want the defaults", c.Schedule, c.RunOnStart, c.Title)
 				}
 				want := LoadSpec{Method: DefaultMethod, Connections: DefaultConnections, Threads: DefaultThreads,
 					Duration: DefaultDuration, Timeout: DefaultTimeout, Warmup: DefaultWarmup, Rate: DefaultRate}

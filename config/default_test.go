@@ -161,6 +161,14 @@ func TestDefault(t *testing.T) {
 	if w := c.Warnings(); len(w) > 0 {
 		t.Errorf("Warnings() = %q", w)
 	}
+	// The seed's "# " heading.
+	seed, err := os.ReadFile("testdata/seed-django-workers-results.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(string(seed), "\n"); "# "+c.Title != first {
+		t.Errorf("title %q, the seed's heading is %q", c.Title, first)
+	}
 
 	// Exactly the seed's cells, in the seed's order: 4 targets, 11 sync
 	// endpoints, 12 async ones (aiohttp is async only, gevent sync only).

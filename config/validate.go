@@ -104,6 +104,7 @@ func (c *Config) Validate() error {
 func (c *Config) validate() []error {
 	k := &checker{}
 	c.checkSchedule(k)
+	checkTitle(k, "title", c.Title)
 	checkCPUs(k, "cpus", c.CPUs)
 	checkSettings(k, "defaults", &c.Defaults)
 	c.checkServices(k)

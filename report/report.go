@@ -42,15 +42,18 @@ type Entry struct {
 }
 
 // WriteMarkdown writes entries in the layout of the seed document
-// (shared/seed/django-workers-results.md): "# Django Workers", then per
+// (config/testdata/seed-django-workers-results.md): "# title" (none when
+// title is ""), then per
 // target "## title", per endpoint "### title", per mode "#### Sync" or
 // "#### Async", and the wrk block in a bash fence. Entries must be in
 // matrix order (target, endpoint, mode); a failed scenario gets a
 // "Failed: reason" line after its block, or instead of it when no load
 // was applied.
-func WriteMarkdown(w io.Writer, entries []Entry) error {
+func WriteMarkdown(w io.Writer, title string, entries []Entry) error {
 	var b strings.Builder
-	b.WriteString("# Django Workers\n")
+	if title != "" {
+		fmt.Fprintf(&b, "# %s\n", title)
+	}
 	var target, endpoint string
 	for _, e := range entries {
 		if e.Target != target {

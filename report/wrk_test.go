@@ -24,7 +24,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 // record adds n values v to h.
-func record(t *testing.T, h *hdrhistogram.Histogram, v, n int64) {
+func record(t testing.TB, h *hdrhistogram.Histogram, v, n int64) {
 	t.Helper()
 	if err := h.RecordValues(v, n); err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func record(t *testing.T, h *hdrhistogram.Histogram, v, n int64) {
 }
 
 // wrkResult builds a result from known values, as the engine would fill it.
-func wrkResult(t *testing.T, name string) *engine.Result {
+func wrkResult(t testing.TB, name string) *engine.Result {
 	t.Helper()
 	lat := hdrhistogram.New(1, 4_000_000, 3)
 	rate := hdrhistogram.New(1, 100_000_000, 3)

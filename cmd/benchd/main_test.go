@@ -68,6 +68,7 @@ func e2eConfig(t *testing.T) (path string, ports []int) {
 	cfg := fmt.Sprintf(`
 schedule: "@every 1h"
 run_on_start: true
+title: Django Workers
 defaults: {connections: 8, threads: 2, duration: 2s, warmup: 500ms, timeout: 2s}
 targets:
   - name: gunicorn-gevent

@@ -105,7 +105,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	}
 	switch f.matrix.format {
 	case "markdown":
-		err = report.WriteMarkdown(stdout, entries)
+		err = report.WriteMarkdown(stdout, cfg.Title, entries)
 	case "json":
 		err = report.WriteEntriesJSON(stdout, entries)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,14 +26,20 @@ type reportFlags struct {
 	format  string
 	summary bool
 	diff    []string
+	// compare is the document of --compare; compareSet tells "" (the
+	// seed) from no --compare.
+	compare    string
+	compareSet bool
 }
 
 func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
 	c.Flag("run", "Run ID to render (see GET /api/v1/runs); default the newest run.").StringVar(&f.run)
-	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout) or json.").
+	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout) or json; --summary and --compare take json too (docs/reports.md).").
 		Default("text").EnumVar(&f.format, "text", "markdown", "json")
 	c.Flag("summary", "Print the comparison table instead: endpoint × server (sync and async) with requests/s, p99, timeouts and errors.").BoolVar(&f.summary)
 	c.Flag("diff", "Compare two runs scenario by scenario, with ratios: --diff RUN_A --diff RUN_B.").PlaceHolder("RUN").StringsVar(&f.diff)
+	c.Flag("compare", "Compare the run (--run, default the newest) with a Markdown document of wrk outputs, such as one written by hand or by matrix --format markdown: requests/s with ratios, p99 and timeouts per scenario. \"seed\" (or \"\") is the seed document built into benchd.").
+		PlaceHolder("FILE.md").IsSetByUser(&f.compareSet).StringVar(&f.compare)
 }
 
 // runReport renders a stored run from the history under --storage.path,
@@ -61,7 +68,21 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		}
 		return run, nil
 	}
+	if rf.compareSet && (len(rf.diff) > 0 || rf.summary) {
+		return usageError{errors.New("--compare cannot go with --diff or --summary: it compares one run (--run) with a document")}
+	}
+	title, titles := reportTitles(f)
 	switch {
+	case rf.compareSet:
+		doc, name, err := readComparisonDocument(rf.compare)
+		if err != nil {
+			return err
+		}
+		run, err := load(rf.run)
+		if err != nil {
+			return err
+		}
+		return writeComparison(stdout, compareRun(run, doc, name, titles), rf.format)
 	case len(rf.diff) > 0:
 		if len(rf.diff) != 2 {
 			return usageError{errors.New("--diff takes two runs: --diff RUN_A --diff RUN_B")}
@@ -80,13 +101,12 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writeSummary(stdout, run)
+		return writeSummary(stdout, run, rf.format)
 	}
 	run, err := load(rf.run)
 	if err != nil {
 		return err
 	}
-	titles := reportTitles(f)
 	entries := make([]report.Entry, len(run.Scenarios))
 	for i := range run.Scenarios {
 		entries[i] = storedEntry(&run.Scenarios[i])
@@ -95,7 +115,7 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	switch rf.format {
 	case "markdown":
-		return report.WriteMarkdown(stdout, entries)
+		return report.WriteMarkdown(stdout, title, entries)
 	case "json":
 		return report.WriteEntriesJSON(stdout, entries)
 	}
@@ -114,18 +134,19 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	return nil
 }
 
-// reportTitles returns the section titles of the current configuration
-// (--config.file, or the embedded default) for the Markdown report: target
-// names map to their titles, "/"+endpoint names to theirs. A configuration
-// that does not load gives none, and the report uses the names.
-func reportTitles(f *flags) map[string]string {
+// reportTitles returns the titles of the current configuration
+// (--config.file, or the embedded default) for the Markdown report: the
+// document's, and its sections': target names map to their titles,
+// "/"+endpoint names to theirs. A configuration that does not load gives
+// config.DefaultTitle and no section titles, and the report uses the names.
+func reportTitles(f *flags) (string, map[string]string) {
 	cfg, err := config.Default()
 	if f.configFile != "" {
 		cfg, err = config.Load(f.configFile)
 	}
 	titles := map[string]string{}
 	if err != nil {
-		return titles
+		return config.DefaultTitle, titles
 	}
 	for _, t := range cfg.Targets {
 		if t.Title != "" {
@@ -137,7 +158,7 @@ func reportTitles(f *flags) map[string]string {
 			titles["/"+e.Name] = e.Title
 		}
 	}
-	return titles
+	return cfg.Title, titles
 }
 
 // storedEntry rebuilds a report entry from a stored scenario: the history
@@ -173,57 +194,103 @@ func storedEntry(s *store.Scenario) report.Entry {
 	return e
 }
 
-// writeSummary prints the table users compare servers with: one row per
-// endpoint and mode, one column per target, each cell requests/s, p99,
-// timeouts and errors of that scenario.
-func writeSummary(w io.Writer, run *store.Run) error {
-	var targets []string
+// summaryTable is the table of `benchd report --summary`, and its JSON
+// form: one row per endpoint and mode, in run order, one cell per target
+// that ran it.
+type summaryTable struct {
+	RunID   string `json:"run_id"`
+	Outcome string `json:"outcome"`
+	// Targets are the column order: targets in run order.
+	Targets []string     `json:"targets"`
+	Rows    []summaryRow `json:"rows"`
+}
+
+// summaryRow is one endpoint and mode of a [summaryTable]; Cells maps a
+// target name to its scenario, absent when the target did not run it.
+type summaryRow struct {
+	Endpoint string                  `json:"endpoint"`
+	Mode     string                  `json:"mode"`
+	Cells    map[string]*summaryCell `json:"cells"`
+}
+
+// summaryCell is one scenario of a [summaryTable]. P99Seconds is null
+// without a completed request; Errors counts connection errors of every
+// kind (timeouts included) and 4xx and 5xx responses; Error says why the
+// scenario failed, and Sent is 0 when it applied no load.
+type summaryCell struct {
+	RequestsPerSecond float64  `json:"requests_per_second"`
+	P99Seconds        *float64 `json:"p99_seconds"`
+	Timeouts          uint64   `json:"timeouts"`
+	Errors            uint64   `json:"errors"`
+	Sent              uint64   `json:"sent"`
+	Error             string   `json:"error,omitempty"`
+}
+
+func newSummaryTable(run *store.Run) summaryTable {
+	st := summaryTable{RunID: run.ID, Outcome: run.Outcome, Targets: []string{}, Rows: []summaryRow{}}
 	seen := map[string]bool{}
 	type rowKey struct{ endpoint, mode string }
-	var rows []rowKey
-	seenRow := map[rowKey]bool{}
-	cells := map[rowKey]map[string]*store.Scenario{}
+	rows := map[rowKey]int{}
 	for i := range run.Scenarios {
 		s := &run.Scenarios[i]
 		if !seen[s.Target] {
 			seen[s.Target] = true
-			targets = append(targets, s.Target)
+			st.Targets = append(st.Targets, s.Target)
 		}
 		k := rowKey{s.Endpoint, s.Mode}
-		if !seenRow[k] {
-			seenRow[k] = true
-			rows = append(rows, k)
-			cells[k] = map[string]*store.Scenario{}
+		r, ok := rows[k]
+		if !ok {
+			r = len(st.Rows)
+			rows[k] = r
+			st.Rows = append(st.Rows, summaryRow{Endpoint: s.Endpoint, Mode: s.Mode, Cells: map[string]*summaryCell{}})
 		}
-		cells[k][s.Target] = s
+		c := &summaryCell{RequestsPerSecond: s.RequestsPerSecond, Timeouts: s.Errors[store.ErrorTimeout],
+			Sent: s.Sent, Error: s.Error}
+		for _, n := range s.Errors {
+			c.Errors += n
+		}
+		c.Errors += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
+		if v := p99(s); !math.IsNaN(v) {
+			c.P99Seconds = &v
+		}
+		st.Rows[r].Cells[s.Target] = c
 	}
-	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", run.ID, run.Outcome)
-	fmt.Fprintf(w, "| endpoint | mode | %s |\n", strings.Join(targets, " | "))
-	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(targets)))
-	for _, k := range rows {
-		fmt.Fprintf(w, "| %s | %s |", k.endpoint, k.mode)
-		for _, t := range targets {
-			s := cells[k][t]
+	return st
+}
+
+// writeSummary prints the table users compare servers with: one row per
+// endpoint and mode, one column per target, each cell requests/s, p99,
+// timeouts and errors of that scenario. As json, a [summaryTable];
+// otherwise a Markdown table, which reads as text too.
+func writeSummary(w io.Writer, run *store.Run, format string) error {
+	st := newSummaryTable(run)
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", st.RunID, st.Outcome)
+	fmt.Fprintf(w, "| endpoint | mode | %s |\n", strings.Join(st.Targets, " | "))
+	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(st.Targets)))
+	for _, r := range st.Rows {
+		fmt.Fprintf(w, "| %s | %s |", r.Endpoint, r.Mode)
+		for _, t := range st.Targets {
+			c := r.Cells[t]
 			switch {
-			case s == nil:
+			case c == nil:
 				fmt.Fprint(w, " |")
-			case s.Error != "" && s.Sent == 0:
+			case c.Error != "" && c.Sent == 0:
 				fmt.Fprint(w, " failed |")
 			default:
-				errs := uint64(0)
-				for _, n := range s.Errors {
-					errs += n
-				}
-				errs += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
-				p99 := math.NaN() // no response, no latency
-				if s.Requests > 0 {
-					p99 = s.P99
+				p99 := math.NaN()
+				if c.P99Seconds != nil {
+					p99 = *c.P99Seconds
 				}
 				failed := ""
-				if s.Error != "" {
+				if c.Error != "" {
 					failed = " (failed)" // cut short or the target died: see the report
 				}
-				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", s.RequestsPerSecond, seconds(p99), s.Errors[store.ErrorTimeout], errs, failed)
+				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", c.RequestsPerSecond, seconds(p99), c.Timeouts, c.Errors, failed)
 			}
 		}
 		fmt.Fprintln(w)
@@ -259,15 +326,25 @@ func writeDiff(w io.Writer, a, b *store.Run) error {
 		rpsA, rpsB, p99A, p99B := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		toA, toB := "-", "-"
 		if sa != nil {
-			rpsA, p99A, toA = sa.RequestsPerSecond, sa.P99, strconv.FormatUint(sa.Errors[store.ErrorTimeout], 10)
+			rpsA, p99A, toA = sa.RequestsPerSecond, p99(sa), strconv.FormatUint(sa.Errors[store.ErrorTimeout], 10)
 		}
 		if sb != nil {
-			rpsB, p99B, toB = sb.RequestsPerSecond, sb.P99, strconv.FormatUint(sb.Errors[store.ErrorTimeout], 10)
+			rpsB, p99B, toB = sb.RequestsPerSecond, p99(sb), strconv.FormatUint(sb.Errors[store.ErrorTimeout], 10)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
 			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB)
 	}
 	return tw.Flush()
+}
+
+// p99 returns s's 99th percentile latency in seconds, NaN (printed "-")
+// when no request completed: without a response there is no latency, and
+// the stored 0 is no measurement.
+func p99(s *store.Scenario) float64 {
+	if s.Requests == 0 {
+		return math.NaN()
+	}
+	return s.P99
 }
 
 func num(v float64) string {

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/benchd/benchd/report"
+	"github.com/benchd/benchd/store"
+)
+
+// comparison is `benchd report --compare` in JSON: a stored run beside a
+// results document, one row per scenario found on either side.
+type comparison struct {
+	RunID    string          `json:"run_id"`
+	Document string          `json:"document"`
+	Title    string          `json:"title"`
+	Rows     []comparisonRow `json:"rows"`
+}
+
+// comparisonRow is one scenario of a comparison. Benchd or Document is
+// null when the scenario is on the other side only.
+type comparisonRow struct {
+	// Scenario is target/mode/endpoint; for a document cell whose
+	// headings match no target or endpoint, the headings themselves.
+	Scenario string       `json:"scenario"`
+	Benchd   *compareSide `json:"benchd"`
+	Document *compareSide `json:"document"`
+	// RequestsPerSecondRatio is benchd's requests/s over the document's;
+	// null unless both are there and the document's is above 0.
+	RequestsPerSecondRatio *float64 `json:"requests_per_second_ratio"`
+}
+
+// compareSide holds one side's figures of a scenario.
+type compareSide struct {
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	Requests          uint64  `json:"requests"`
+	// P99Seconds is null without completed requests (benchd) or without a
+	// Latency Distribution (document).
+	P99Seconds *float64 `json:"p99_seconds"`
+	Timeouts   uint64   `json:"timeouts"`
+	// Error is why the stored scenario failed; benchd's side only.
+	Error string `json:"error,omitempty"`
+	// Line is the line of the document's wrk block; the document's side
+	// only.
+	Line int `json:"line,omitempty"`
+}
+
+// readComparisonDocument returns the document --compare names and how to
+// call it: the embedded seed for "seed" or "".
+func readComparisonDocument(path string) (*report.Document, string, error) {
+	var r io.Reader
+	name := path
+	if path == "" || path == "seed" {
+		r, name = bytes.NewReader(report.Seed()), report.SeedName
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("read the document of --compare: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	d, err := report.ParseWrkMarkdown(r)
+	if err != nil {
+		return nil, "", fmt.Errorf("--compare %s: %w", name, err)
+	}
+	return d, name, nil
+}
+
+// compareRun matches the document's cells to run's scenarios: a "##"
+// heading names a target by its title or name (titles as reportTitles
+// returns them), a "###" heading an endpoint, and a "####" heading the mode
+// (any case; none means "-"). Rows follow the run's order, then the
+// document's cells no scenario matched; a cell repeated in the document
+// counts once, the first.
+func compareRun(run *store.Run, doc *report.Document, name string, titles map[string]string) comparison {
+	c := comparison{RunID: run.ID, Document: name, Title: doc.Title, Rows: []comparisonRow{}}
+	targets, endpoints := map[string]string{}, map[string]string{}
+	add := func(m map[string]string, heading, name string) {
+		if k := strings.ToLower(strings.TrimSpace(heading)); k != "" {
+			if _, ok := m[k]; !ok {
+				m[k] = name
+			}
+		}
+	}
+	for k, v := range titles {
+		if e, ok := strings.CutPrefix(k, "/"); ok {
+			add(endpoints, v, e)
+		} else {
+			add(targets, v, k)
+		}
+	}
+	for i := range run.Scenarios {
+		s := &run.Scenarios[i]
+		add(targets, s.Target, s.Target)
+		add(endpoints, s.Endpoint, s.Endpoint)
+	}
+	lookup := func(m map[string]string, heading string) string {
+		if n, ok := m[strings.ToLower(heading)]; ok {
+			return n
+		}
+		return heading
+	}
+	cells := map[string]*report.Cell{}
+	var order []string
+	for i := range doc.Cells {
+		cell := &doc.Cells[i]
+		mode := strings.ToLower(cell.Mode)
+		if mode == "" {
+			mode = "-"
+		}
+		key := lookup(targets, cell.Server) + "/" + mode + "/" + lookup(endpoints, cell.Endpoint)
+		if cells[key] == nil {
+			cells[key] = cell
+			order = append(order, key)
+		}
+	}
+	used := map[string]bool{}
+	for i := range run.Scenarios {
+		s := &run.Scenarios[i]
+		row := comparisonRow{Scenario: s.Name, Benchd: storedSide(s)}
+		if cell := cells[s.Name]; cell != nil && !used[s.Name] {
+			used[s.Name] = true
+			row.Document = documentSide(cell)
+		}
+		c.Rows = append(c.Rows, row.withRatio())
+	}
+	for _, k := range order {
+		if !used[k] {
+			c.Rows = append(c.Rows, comparisonRow{Scenario: k, Document: documentSide(cells[k])})
+		}
+	}
+	return c
+}
+
+func storedSide(s *store.Scenario) *compareSide {
+	side := &compareSide{RequestsPerSecond: s.RequestsPerSecond, Requests: s.Requests,
+		Timeouts: s.Errors[store.ErrorTimeout], Error: s.Error}
+	if v := p99(s); !math.IsNaN(v) {
+		side.P99Seconds = &v
+	}
+	return side
+}
+
+func documentSide(c *report.Cell) *compareSide {
+	side := &compareSide{RequestsPerSecond: c.Wrk.RequestsPerSecond, Requests: c.Wrk.Requests,
+		Timeouts: c.Wrk.Timeouts, Line: c.Line}
+	if p := c.Wrk.P99(); !math.IsNaN(p) {
+		side.P99Seconds = &p
+	}
+	return side
+}
+
+func (r comparisonRow) withRatio() comparisonRow {
+	if r.Benchd != nil && r.Document != nil && r.Document.RequestsPerSecond > 0 {
+		v := r.Benchd.RequestsPerSecond / r.Document.RequestsPerSecond
+		r.RequestsPerSecondRatio = &v
+	}
+	return r
+}
+
+// writeComparison prints c as text (aligned columns), markdown (a table)
+// or json (a [comparison]).
+func writeComparison(w io.Writer, c comparison, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	}
+	title := ""
+	if c.Title != "" {
+		title = fmt.Sprintf(" (%q)", c.Title)
+	}
+	header := []string{"scenario", "req/s benchd", "req/s document", "ratio", "p99 benchd", "p99 document", "timeouts benchd", "timeouts document", "note"}
+	var lines [][]string
+	for _, r := range c.Rows {
+		b, d := r.Benchd, r.Document
+		var notes []string
+		if b != nil && b.Error != "" {
+			notes = append(notes, "failed")
+		}
+		switch {
+		case d == nil:
+			notes = append(notes, "benchd only")
+		case b == nil:
+			notes = append(notes, "document only")
+		}
+		ratio := "-"
+		if r.RequestsPerSecondRatio != nil {
+			ratio = fmt.Sprintf("%.2f", *r.RequestsPerSecondRatio)
+		}
+		lines = append(lines, []string{r.Scenario, sideRate(b), sideRate(d), ratio, sideP99(b), sideP99(d), sideTimeouts(b), sideTimeouts(d), strings.Join(notes, "; ")})
+	}
+	if format == "markdown" {
+		fmt.Fprintf(w, "benchd = run %s, document = %s%s; ratio is benchd/document\n\n", c.RunID, c.Document, title)
+		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat("---|", len(header)))
+		for _, l := range lines {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(l, " | "))
+		}
+		return nil
+	}
+	fmt.Fprintf(w, "benchd = run %s, document = %s%s; ratio is benchd/document\n\n", c.RunID, c.Document, title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, l := range lines {
+		fmt.Fprintln(tw, strings.Join(l, "\t"))
+	}
+	return tw.Flush()
+}
+
+func sideRate(s *compareSide) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", s.RequestsPerSecond)
+}
+
+func sideP99(s *compareSide) string {
+	if s == nil || s.P99Seconds == nil {
+		return "-"
+	}
+	return seconds(*s.P99Seconds)
+}
+
+func sideTimeouts(s *compareSide) string {
+	if s == nil {
+		return "-"
+	}
+	return strconv.FormatUint(s.Timeouts, 10)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/store"
+)
+
+// twoRuns runs the compare matrix (json, brotli and an all-timeouts slow
+// endpoint on a loopback server) twice into one history and returns its
+// directory, the config and the two run IDs, oldest first.
+func twoRuns(t *testing.T) (dir, cfg string, ids []string) {
+	t.Helper()
+	cfg = compareConfig(t, "")
+	dir = t.TempDir()
+	for i := range 2 {
+		var stdout, stderr bytes.Buffer
+		if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", dir, "--format", "json"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("matrix %d: exit %d; stderr:\n%s", i, code, stderr.String())
+		}
+	}
+	st, err := store.Open(t.Context(), dir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(t.Context(), store.RunQuery{})
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs %v, %v", runs, err)
+	}
+	return dir, cfg, []string{runs[1].ID, runs[0].ID}
+}
+
+// TestReportNoCompletedRequests: a scenario without a completed request
+// has no latency; --diff prints "-" for its p99, as --summary does.
+func TestReportNoCompletedRequests(t *testing.T) {
+	dir, cfg, ids := twoRuns(t)
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir,
+		"--diff", ids[0], "--diff", ids[1]}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var slow []string
+	for l := range strings.Lines(stdout.String()) {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "gunicorn-gevent/sync/slow" {
+			slow = f
+		}
+	}
+	// scenario, req/s A, req/s B, ratio, p99 A, p99 B, ratio, timeouts A, B
+	if len(slow) != 9 || slow[4] != "-" || slow[5] != "-" || slow[6] != "-" || slow[7] == "0" || slow[8] == "0" {
+		t.Errorf("slow row %q, want p99 - - - and timeouts; output:\n%s", slow, stdout.String())
+	}
+}
+
+// TestReportSummaryJSON: --summary --format json is JSON, with the cells
+// of the table.
+func TestReportSummaryJSON(t *testing.T) {
+	dir, cfg, ids := twoRuns(t)
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir,
+		"--summary", "--format", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var got summaryTable
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v in:\n%s", err, stdout.String())
+	}
+	if got.RunID != ids[1] || len(got.Targets) != 1 || got.Targets[0] != "gunicorn-gevent" || len(got.Rows) != 3 {
+		t.Fatalf("summary %+v", got)
+	}
+	for _, r := range got.Rows {
+		c := r.Cells["gunicorn-gevent"]
+		if r.Mode != "sync" || c == nil {
+			t.Fatalf("row %+v", r)
+		}
+		switch r.Endpoint {
+		case "slow":
+			if c.P99Seconds != nil || c.Timeouts == 0 || c.Errors < c.Timeouts {
+				t.Errorf("slow cell %+v: want no p99, timeouts counted as errors", *c)
+			}
+		default:
+			if c.RequestsPerSecond <= 0 || c.P99Seconds == nil || *c.P99Seconds <= 0 || c.Error != "" {
+				t.Errorf("%s cell %+v", r.Endpoint, *c)
+			}
+		}
+	}
+}
+
+// TestMarkdownTitle: the "# " heading of a Markdown report is the
+// configuration's title, of a live run (matrix) and of a stored one
+// (report).
+func TestMarkdownTitle(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra, want string
+	}{
+		{"set", "title: My servers", "# My servers\n"},
+		{"unset", "", "# " + config.DefaultTitle + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, dir := compareConfig(t, tc.extra), t.TempDir()
+			for _, args := range [][]string{
+				{"matrix", "--only", "/json$", "--format", "markdown"},
+				{"report", "--format", "markdown"},
+			} {
+				var stdout, stderr bytes.Buffer
+				if code := runWith(t.Context(), append(args, "--config.file", cfg, "--storage.path", dir), &stdout, &stderr); code != 0 {
+					t.Fatalf("%s: exit %d; stderr:\n%s", args[0], code, stderr.String())
+				}
+				if !strings.HasPrefix(stdout.String(), tc.want) {
+					t.Errorf("%s: report starts %.40q, want %q", args[0], stdout.String(), tc.want)
+				}
+			}
+		})
+	}
+}
