@@ -53,7 +53,10 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	defer st.Close()
 	load := func(id string) (*store.Run, error) {
 		if id == "" {
-			runs, err := st.Runs(ctx, store.RunQuery{Limit: 1})
+			// The newest run that has ended: a run still "running" is in
+			// progress (a daemon's), or was left so by a killed benchd
+			// until the next start marks it aborted.
+			runs, err := st.Runs(ctx, store.RunQuery{Limit: 20})
 			if err != nil {
 				return nil, err
 			}
@@ -61,10 +64,19 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 				return nil, fmt.Errorf("no run in the history under %s", f.storagePath)
 			}
 			id = runs[0].ID
+			for _, r := range runs {
+				if r.Outcome != store.OutcomeRunning {
+					id = r.ID
+					break
+				}
+			}
 		}
 		run, err := st.Run(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("run %q: %w", id, err)
+		}
+		if len(run.Scenarios) == 0 {
+			return nil, fmt.Errorf("run %s has no scenario results (outcome %s%s): give an earlier one with --run (GET /api/v1/runs lists them)", run.ID, run.Outcome, stillRunning(run))
 		}
 		return run, nil
 	}
@@ -372,4 +384,12 @@ func seconds(v float64) string {
 		return fmt.Sprintf("%.2fms", v*1e3)
 	}
 	return fmt.Sprintf("%.0fus", v*1e6)
+}
+
+// stillRunning explains a run whose outcome is running.
+func stillRunning(r *store.Run) string {
+	if r.Outcome != store.OutcomeRunning {
+		return ""
+	}
+	return ": in progress, or left running by a benchd that was killed, until the next start marks it aborted"
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/store"
@@ -115,5 +116,38 @@ func TestMarkdownTitle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReportAfterCrash: the newest run left "running" with no scenario (a
+// benchd killed at its start) is passed over by report, which renders the
+// newest ended run; asked for by ID it says why there is nothing to show,
+// instead of printing nothing (report) or a broken table (--summary).
+func TestReportAfterCrash(t *testing.T) {
+	dir, cfg, ids := twoRuns(t)
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := st.BeginRun(t.Context(), store.Run{ID: "29990101T000000Z", Trigger: "start", Start: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{}, {"--summary"}} {
+		var stdout, stderr bytes.Buffer
+		if code := runWith(t.Context(), append([]string{"report", "--config.file", cfg, "--storage.path", dir}, args...), &stdout, &stderr); code != 0 {
+			t.Fatalf("report %v: exit %d; stderr:\n%s", args, code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "json") {
+			t.Errorf("report %v: output lacks the newest ended run %s:\n%s", args, ids[1], stdout.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir, "--run", left}, &stdout, &stderr)
+	if want := "run " + left + " has no scenario results (outcome running: in progress, or left running by a benchd that was killed"; code == 0 || !strings.Contains(stderr.String(), want) {
+		t.Errorf("report --run %s: exit %d, stderr:\n%s\nwant an error saying %q", left, code, stderr.String(), want)
 	}
 }
