@@ -29,7 +29,7 @@ import (
 // server as two actors; when either stops, the other is stopped too.
 func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	logger.Info("starting benchd", "version", version.Info(), "build_context", version.BuildContext())
-	cfg, err := loadConfig(f, logger)
+	cfg, err := loadConfig(ctx, f, logger, true)
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (d *daemon) Reload() error {
 }
 
 func (d *daemon) tryReload() error {
-	cfg, err := loadConfig(d.f, d.log)
+	cfg, err := loadConfig(context.Background(), d.f, d.log, true)
 	if err != nil {
 		return err
 	}
