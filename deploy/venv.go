@@ -94,7 +94,7 @@ func ensureVenv(ctx context.Context, dir, python string, logger *slog.Logger) er
 	if err := makeVenv(ctx, dir, python); err != nil {
 		return err
 	}
-	logger.Info("Python venv ready", "dir", dir, "duration_seconds", time.Since(start).Round(time.Second).Seconds())
+	logger.Info("the Python venv is ready", "dir", dir, "duration_seconds", time.Since(start).Round(time.Second).Seconds())
 	return nil
 }
 

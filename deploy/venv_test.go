@@ -208,6 +208,16 @@ func TestVenvPinned(t *testing.T) {
 			t.Errorf("venv bin: %v", err)
 		}
 	}
+	// uvicorn's "auto" choices (gunicorn's uvicorn worker asks for them)
+	// are the C parser and loop, not h11 and asyncio.
+	out, err = exec.CommandContext(t.Context(), filepath.Join(bin, "python"), "-c",
+		"from uvicorn.protocols.http.auto import AutoHTTPProtocol\n"+
+			"from uvicorn.loops.auto import auto_loop_factory\n"+
+			"from uvicorn_worker import UvicornWorker\n"+
+			"print(AutoHTTPProtocol.__module__, auto_loop_factory(use_subprocess=False).__module__, UvicornWorker.CONFIG_KWARGS['http'], UvicornWorker.CONFIG_KWARGS['loop'])").Output()
+	if got := strings.TrimSpace(string(out)); err != nil || got != "uvicorn.protocols.http.httptools_impl uvloop auto auto" {
+		t.Errorf("uvicorn's auto HTTP parser and loop: %q (%v), want httptools and uvloop", got, err)
+	}
 	// The interpreter is Debian's, whatever python3 is first on PATH.
 	out, err = exec.CommandContext(t.Context(), filepath.Join(bin, "python"), "-c",
 		"import sys; print(sys.version_info[:2], sys.base_prefix)").Output()
