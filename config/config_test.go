@@ -345,11 +345,25 @@ func TestLoadGood(t *testing.T) {
 					{"targets[0].process.command", c.Targets[0].Process.Command, []string{"/usr/bin/gunicorn", "-w", "3", "--name=x{benchd}", "33"}},
 					{"targets[0].process.setup[0]", c.Targets[0].Process.Setup[0], []string{exe, "config", "check"}},
 					{"targets[0].process.setup[1]", c.Targets[0].Process.Setup[1], []string{"/bin/true", "3"}},
-					{"targets[1].process.command", c.Targets[1].Process.Command, []string{"/usr/bin/gunicorn", "-w", nproc}},
+					// {venv} is left for the caller's ExpandVenv.
+					{"targets[1].process.command", c.Targets[1].Process.Command, []string{"{venv}/bin/gunicorn", "-w", nproc, "--pythonpath={venv}/lib"}},
 				} {
 					if !slices.Equal(tt.got, tt.want) {
 						t.Errorf("%s = %q, want %q", tt.path, tt.got, tt.want)
 					}
+				}
+				if !c.UsesVenv() {
+					t.Error("UsesVenv() = false")
+				}
+				c.ExpandVenv("/srv/v")
+				if got, want := c.Targets[1].Process.Command, []string{"/srv/v/bin/gunicorn", "-w", nproc, "--pythonpath=/srv/v/lib"}; !slices.Equal(got, want) {
+					t.Errorf("after ExpandVenv: targets[1].process.command = %q, want %q", got, want)
+				}
+				if got, want := c.Targets[1].Process.Setup[0], []string{"/srv/v/bin/python", "x.py"}; !slices.Equal(got, want) {
+					t.Errorf("after ExpandVenv: targets[1].process.setup[0] = %q, want %q", got, want)
+				}
+				if got := c.Targets[0].Process.Command[0]; got != "/usr/bin/gunicorn" || c.UsesVenv() {
+					t.Errorf("after ExpandVenv: targets[0].process.command[0] = %q, UsesVenv() = %v", got, c.UsesVenv())
 				}
 				if c.CPUs != "3" || c.Services[0].CPUs != "0,2" || c.Targets[0].Process.CPUs != "0-1,3" || c.Targets[1].Process.CPUs != "" {
 					t.Errorf("cpus %q, %q, %q, %q", c.CPUs, c.Services[0].CPUs, c.Targets[0].Process.CPUs, c.Targets[1].Process.CPUs)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -223,16 +224,18 @@ func TestDefault(t *testing.T) {
 	}
 	env := map[string]string{"BENCHD_REDIS_URL": "redis://127.0.0.1:6379/0", "BENCHD_UPSTREAM_URL": "http://127.0.0.1:8090/"}
 
-	setup := [][]string{{"/usr/bin/python3", "manage.py", "migrate", "--noinput"}, {"/usr/bin/python3", "manage.py", "seed_rows"}}
+	// Every server and manage.py run from the venv benchd makes ({venv},
+	// left for the caller to expand).
+	setup := [][]string{{"{venv}/bin/python", "manage.py", "migrate", "--noinput"}, {"{venv}/bin/python", "manage.py", "seed_rows"}}
 	// One worker per CPU: {nproc} is runtime.NumCPU() without cpus.
 	workers := strconv.Itoa(runtime.NumCPU())
 	commands := map[string][]string{
-		"gunicorn-gevent": {"/usr/bin/gunicorn", "-k", "gevent", "-w", workers, "--worker-connections", "1000",
-			"-b", "127.0.0.1:8000", "--log-level", "warning", "proj.wsgi:application"},
-		"gunicorn-uvicorn": {"/usr/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", workers,
-			"-b", "127.0.0.1:8000", "--log-level", "warning", "proj.asgi:application"},
-		"hypercorn-asyncio": {"/usr/bin/hypercorn", "-k", "asyncio", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
-		"hypercorn-uvloop":  {"/usr/bin/hypercorn", "-k", "uvloop", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
+		"gunicorn-gevent": {"{venv}/bin/gunicorn", "-k", "gevent", "-w", workers, "--worker-connections", "1000",
+			"-b", "127.0.0.1:8000", "--log-level", "warning", "--no-control-socket", "proj.wsgi:application"},
+		"gunicorn-uvicorn": {"{venv}/bin/gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", workers,
+			"-b", "127.0.0.1:8000", "--log-level", "warning", "--no-control-socket", "proj.asgi:application"},
+		"hypercorn-asyncio": {"{venv}/bin/hypercorn", "-k", "asyncio", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
+		"hypercorn-uvloop":  {"{venv}/bin/hypercorn", "-k", "uvloop", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
 	}
 	if len(c.Targets) != len(commands) {
 		t.Errorf("%d targets, want %d", len(c.Targets), len(commands))
@@ -279,6 +282,46 @@ func TestDefault(t *testing.T) {
 	c.Dir = "/var/lib/benchd"
 	if got := c.ResolvePath(c.Targets[0].Process.Dir); got != "/var/lib/benchd/django" {
 		t.Errorf("ResolvePath(django) = %q", got)
+	}
+}
+
+// TestDefaultVenv checks that the default matrix names the venv through
+// {venv}, that ExpandVenv fills it in everywhere, and that a venv benchd
+// has not made yet is no warning: benchd makes it at start.
+func TestDefaultVenv(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.UsesVenv() {
+		t.Fatal("UsesVenv() = false for the default matrix")
+	}
+	storage := t.TempDir()
+	if err := os.Mkdir(filepath.Join(storage, "django"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.Dir = storage
+	venv := filepath.Join(storage, "venv") // does not exist
+	if w := c.Warnings(); len(w) > 0 {
+		t.Errorf("before ExpandVenv: Warnings() = %q", w)
+	}
+	c.ExpandVenv(venv)
+	if c.UsesVenv() {
+		t.Error("UsesVenv() = true after ExpandVenv")
+	}
+	if w := c.Warnings(); len(w) > 0 {
+		t.Errorf("after ExpandVenv: Warnings() = %q", w)
+	}
+	want := map[string]string{"gunicorn-gevent": "gunicorn", "gunicorn-uvicorn": "gunicorn", "hypercorn-asyncio": "hypercorn", "hypercorn-uvloop": "hypercorn"}
+	for _, tg := range c.Targets {
+		if got, w := tg.Process.Command[0], filepath.Join(venv, "bin", want[tg.Name]); got != w {
+			t.Errorf("%s: command[0] = %q, want %q", tg.Name, got, w)
+		}
+		for _, cmd := range tg.Process.Setup {
+			if got, w := cmd[0], filepath.Join(venv, "bin", "python"); got != w {
+				t.Errorf("%s: setup %q, want %q first", tg.Name, cmd, w)
+			}
+		}
 	}
 }
 

@@ -24,6 +24,14 @@ const (
 	// when it has one, else runtime.NumCPU() (the CPUs benchd itself could
 	// use when it started). The default matrix starts {nproc} workers.
 	PlaceholderNproc = "{nproc}"
+	// PlaceholderVenv, anywhere in a word of those commands, stands for the
+	// Python virtual environment benchd makes for the reference Django
+	// target, <storage.path>/venv: {venv}/bin/gunicorn is its gunicorn.
+	// Loading leaves it in place, since the venv's directory is a flag and
+	// not part of the file; the caller sees it with [Config.UsesVenv],
+	// makes the venv and replaces it with [Config.ExpandVenv] before any
+	// process starts. The default matrix runs every server from {venv}.
+	PlaceholderVenv = "{venv}"
 )
 
 // MaxCPU is the highest CPU number a cpus list may name: the kernel's
@@ -148,4 +156,53 @@ func (c *Config) expand() []error {
 		}
 	}
 	return k.problems()
+}
+
+// UsesVenv reports whether a command of a process or service holds
+// [PlaceholderVenv].
+func (c *Config) UsesVenv() bool {
+	uses := false
+	c.eachCommand(func(cmd []string) []string {
+		uses = uses || slices.ContainsFunc(cmd, func(w string) bool { return strings.Contains(w, PlaceholderVenv) })
+		return cmd
+	})
+	return uses
+}
+
+// ExpandVenv replaces [PlaceholderVenv] in every word of the commands of
+// c's processes and services with dir, the venv's directory (such as
+// /var/lib/benchd/venv, no trailing slash).
+func (c *Config) ExpandVenv(dir string) {
+	c.eachCommand(func(cmd []string) []string {
+		if !slices.ContainsFunc(cmd, func(w string) bool { return strings.Contains(w, PlaceholderVenv) }) {
+			return cmd
+		}
+		out := slices.Clone(cmd) // the slice may be shared through YAML aliases
+		for i, w := range out {
+			out[i] = strings.ReplaceAll(w, PlaceholderVenv, dir)
+		}
+		return out
+	})
+}
+
+// eachCommand replaces each command of c's services and processes
+// (command and setup) with fn's result.
+func (c *Config) eachCommand(fn func(cmd []string) []string) {
+	for i := range c.Services {
+		c.Services[i].Command = fn(c.Services[i].Command)
+	}
+	for i := range c.Targets {
+		p := c.Targets[i].Process
+		if p == nil {
+			continue
+		}
+		p.Command = fn(p.Command)
+		if len(p.Setup) > 0 {
+			setup := make([][]string, len(p.Setup))
+			for j, cmd := range p.Setup {
+				setup[j] = fn(cmd)
+			}
+			p.Setup = setup
+		}
+	}
 }

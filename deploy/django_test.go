@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,13 +30,11 @@ import (
 
 // These tests start the reference Django project under each of the four
 // server configurations of DESIGN.md, as real processes on loopback, and
-// check every endpoint. They need Debian's packages; a missing one fails the
-// test with the apt-get command that installs it.
+// check every endpoint. The servers run from the venv the tests share
+// (SharedVenv, made once per requirements change); redis comes from Debian.
+// A missing part fails the test with the command that installs it.
 
 const (
-	python    = "/usr/bin/python3"
-	gunicorn  = "/usr/bin/gunicorn"
-	hypercorn = "/usr/bin/hypercorn"
 	// redisServer and redisCLI are Debian's redis-server and redis-tools.
 	redisServer = "/usr/bin/redis-server"
 	redisCLI    = "/usr/bin/redis-cli"
@@ -50,31 +49,39 @@ const (
 	itemRows = 20
 )
 
-// pythonModules maps each module the servers import to its Debian package.
-var pythonModules = []struct{ module, pkg string }{
-	{"django", "python3-django"},
-	{"gevent", "python3-gevent"},
-	{"uvicorn", "python3-uvicorn"},
-	{"hypercorn", "python3-hypercorn"},
-	{"uvloop", "python3-uvloop"},
-	{"brotli", "python3-brotli"},
-	{"django_redis", "python3-django-redis"},
-	{"redis", "python3-redis"},
-	{"requests", "python3-requests"},
-	{"httpx", "python3-httpx"},
-	{"aiohttp", "python3-aiohttp"},
-	{"psycopg2", "python3-psycopg2"},
+// testVenv is the bin directory of the shared venv, made by the first
+// test that needs it.
+var testVenv struct {
+	once sync.Once
+	bin  string
+	err  error
 }
 
-// requireDjangoStack fails the test, naming the apt-get command, when a
-// program or Python module the servers need is missing.
+// venvBin returns the bin directory of the shared venv (SharedVenv),
+// failing the test with SharedVenv's error (which names what to install)
+// when it cannot be made.
+func venvBin(t testing.TB) string {
+	t.Helper()
+	testVenv.once.Do(func() {
+		var dir string
+		dir, testVenv.err = SharedVenv(context.Background(), slog.New(slog.NewTextHandler(os.Stderr, nil)))
+		testVenv.bin = filepath.Join(dir, "bin")
+	})
+	if testVenv.err != nil {
+		t.Fatalf("the Django stack's venv: %v", testVenv.err)
+	}
+	return testVenv.bin
+}
+
+// venvPython is the venv's python.
+func venvPython(t testing.TB) string { return filepath.Join(venvBin(t), "python") }
+
+// requireDjangoStack fails the test, naming the command that installs it,
+// when the venv cannot be made or redis is missing.
 func requireDjangoStack(t *testing.T) {
 	t.Helper()
 	var missing []string
 	for _, tool := range []struct{ path, pkg string }{
-		{python, "python3"},
-		{gunicorn, "gunicorn"},
-		{hypercorn, "python3-hypercorn"},
 		{redisServer, "redis-server"},
 		{redisCLI, "redis-tools"},
 	} {
@@ -82,28 +89,11 @@ func requireDjangoStack(t *testing.T) {
 			missing = append(missing, tool.pkg)
 		}
 	}
-	if !slices.Contains(missing, "python3") {
-		args := []string{"-c", "import importlib.util, sys\n" +
-			"print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"}
-		for _, m := range pythonModules {
-			args = append(args, m.module)
-		}
-		out, err := exec.CommandContext(t.Context(), python, args...).Output()
-		if err != nil {
-			t.Fatalf("%s cannot check its modules: %v", python, err)
-		}
-		for module := range strings.FieldsSeq(string(out)) {
-			for _, m := range pythonModules {
-				if m.module == module && !slices.Contains(missing, m.pkg) {
-					missing = append(missing, m.pkg)
-				}
-			}
-		}
-	}
 	if len(missing) > 0 {
 		t.Fatalf("the Django stack is incomplete; install it with: apt-get install -y %s (or run scripts/setup.sh)",
 			strings.Join(missing, " "))
 	}
+	venvBin(t)
 }
 
 // lockedBuffer collects a child's output; it is written by the exec copier
@@ -142,7 +132,7 @@ func childEnv(extra ...string) []string {
 // managePy runs manage.py with args in dir and returns its stdout.
 func managePy(t *testing.T, dir string, env []string, args ...string) string {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), python, append([]string{"manage.py"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), venvPython(t), append([]string{"manage.py"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = env
 	var stderr bytes.Buffer
@@ -160,7 +150,8 @@ func freePort(t *testing.T) int { return testutil.FreePort(t) }
 // serverConfig is one way of serving the project, as in DESIGN.md.
 type serverConfig struct {
 	name string
-	// args is the command line; "ADDR" is replaced by host:port.
+	// args is the command line, its program in the venv's bin; "ADDR" is
+	// replaced by host:port.
 	args []string
 	// asgi is true if the server runs the async views too.
 	asgi bool
@@ -169,21 +160,21 @@ type serverConfig struct {
 var serverConfigs = []serverConfig{
 	{
 		name: "gunicorn-gevent",
-		args: []string{gunicorn, "-k", "gevent", "-w", "2", "--worker-connections", "1000", "-b", "ADDR", "proj.wsgi:application"},
+		args: []string{"gunicorn", "-k", "gevent", "-w", "2", "--worker-connections", "1000", "--no-control-socket", "-b", "ADDR", "proj.wsgi:application"},
 	},
 	{
 		name: "gunicorn-uvicorn",
-		args: []string{gunicorn, "-k", "uvicorn.workers.UvicornWorker", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
+		args: []string{"gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "2", "--no-control-socket", "-b", "ADDR", "proj.asgi:application"},
 		asgi: true,
 	},
 	{
 		name: "hypercorn-asyncio",
-		args: []string{hypercorn, "-k", "asyncio", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
+		args: []string{"hypercorn", "-k", "asyncio", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
 		asgi: true,
 	},
 	{
 		name: "hypercorn-uvloop",
-		args: []string{hypercorn, "-k", "uvloop", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
+		args: []string{"hypercorn", "-k", "uvloop", "-w", "2", "-b", "ADDR", "proj.asgi:application"},
 		asgi: true,
 	},
 }
@@ -204,6 +195,7 @@ func startDjango(t *testing.T, cfg serverConfig, extraEnv ...string) string {
 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	args := slices.Clone(cfg.args)
+	args[0] = filepath.Join(venvBin(t), args[0])
 	for i, a := range args {
 		if a == "ADDR" {
 			args[i] = addr
@@ -689,8 +681,8 @@ func TestDjangoServers(t *testing.T) {
 				}
 			})
 			// The mode that serves requests concurrently per worker: gevent's
-			// greenlets for WSGI, the event loop for ASGI (Django 3.2 runs
-			// sync views one at a time per ASGI worker). Ten 1 s waits on two
+			// greenlets for WSGI, the event loop for ASGI (Django runs sync
+			// views on one shared thread per ASGI worker). Ten 1 s waits on two
 			// workers take ≥ 5 s if they queue.
 			concurrentMode := "sync"
 			if cfg.asgi {
@@ -764,7 +756,7 @@ func TestDjangoManagement(t *testing.T) {
 		script := "from django.test import Client\n" +
 			"r = Client(raise_request_exception=False).get('/myapp/sync/json_query', HTTP_HOST='127.0.0.1')\n" +
 			"print(r.status_code)\n"
-		cmd := exec.CommandContext(t.Context(), python, "manage.py", "shell", "-c", script)
+		cmd := exec.CommandContext(t.Context(), venvPython(t), "manage.py", "shell", "--no-imports", "-c", script)
 		cmd.Dir = dir
 		cmd.Env = env
 		var stderr bytes.Buffer
@@ -811,7 +803,7 @@ func TestDjangoManagement(t *testing.T) {
 			"BENCHD_DJANGO_DB_ENGINE=mysql",
 		} {
 			name, _, _ := strings.Cut(setting, "=")
-			cmd := exec.CommandContext(t.Context(), python, "manage.py", "check")
+			cmd := exec.CommandContext(t.Context(), venvPython(t), "manage.py", "check")
 			cmd.Dir = dir
 			cmd.Env = childEnv(setting)
 			out, err := cmd.CombinedOutput()
@@ -903,7 +895,7 @@ func startPostgreSQL(t *testing.T) int {
 
 // TestDjangoPostgreSQL serves json_query and template_query from a real
 // PostgreSQL, chosen by BENCHD_DJANGO_DB_ENGINE: migrate, seed_rows and the
-// views all go through psycopg2.
+// views all go through psycopg 3 (the psycopg[binary] wheel).
 func TestDjangoPostgreSQL(t *testing.T) {
 	t.Parallel()
 	requireDjangoStack(t)
@@ -927,6 +919,17 @@ func TestDjangoPostgreSQL(t *testing.T) {
 				ep.check(t, r)
 			})
 		}
+	}
+	// Django's driver is psycopg 3, not psycopg2.
+	dir := filepath.Join(t.TempDir(), "django")
+	if err := UnpackDjango(dir); err != nil {
+		t.Fatal(err)
+	}
+	driver := managePy(t, dir, childEnv(env...), "shell", "--no-imports", "-c",
+		"from django.db import connection; connection.ensure_connection(); "+
+			"print(connection.vendor, connection.Database.__name__, connection.Database.__version__.split('.')[0])")
+	if got := strings.TrimSpace(driver); got != "postgresql psycopg 3" {
+		t.Errorf("database driver %q, want \"postgresql psycopg 3\"", got)
 	}
 	// The rows are in PostgreSQL, not in a SQLite file.
 	out, err := exec.CommandContext(t.Context(), "runuser", "-u", "postgres", "--", filepath.Join(pgBin, "psql"),

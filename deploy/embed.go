@@ -6,9 +6,12 @@
 //
 // The Django project is served by gunicorn+gevent (WSGI, sync views only),
 // gunicorn with the uvicorn worker, and hypercorn with the asyncio or uvloop
-// worker (ASGI), from Debian 12's python3-* packages; DESIGN.md lists the
-// exact command lines. [UnpackDjango] writes it into a directory before a
-// run. The package holds no state: its functions are safe for concurrent use.
+// worker (ASGI), installed from PyPI into a virtual environment with the
+// exact versions and hashes of django/requirements.txt; DESIGN.md lists the
+// exact command lines. [UnpackDjango] writes the project into a directory
+// before a run and [EnsureVenv] makes the venv (once per requirements
+// change); [SharedVenv] is the venv the tests share. The package holds no
+// state: its functions are safe for concurrent use.
 package deploy
 
 import (
@@ -27,7 +30,7 @@ import (
 // developer's db.sqlite3. A new kind of file in the project needs a pattern
 // here; TestDjangoEmbedMatchesDisk fails until it has one.
 //
-//go:embed django/manage.py
+//go:embed django/manage.py django/requirements.in django/requirements.txt
 //go:embed django/proj/*.py
 //go:embed django/myapp/*.py
 //go:embed django/myapp/migrations/*.py

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/internal/djangotest"
 	"github.com/benchd/benchd/internal/testutil"
 )
 
@@ -78,11 +79,13 @@ func TestTargetDiesMidScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real servers")
 	}
-	requireTools(t, map[string]string{"/usr/bin/gunicorn": "gunicorn", "/usr/bin/python3": "python3"})
+	requireTools(t, map[string]string{"/usr/bin/python3": "python3"})
+	// gunicorn from the venv the tests share (Debian's is not installed).
+	gunicorn := filepath.Join(djangotest.VenvBin(t), "gunicorn")
 	tests := []struct {
 		name string
-		// process is the YAML of the target's process; PORT, DIR are
-		// replaced.
+		// process is the YAML of the target's process; PORT, DIR and
+		// GUNICORN are replaced.
 		process string
 		// kill ends the server, given the test directory.
 		kill    func(dir string) error
@@ -90,7 +93,7 @@ func TestTargetDiesMidScenario(t *testing.T) {
 	}{
 		{
 			name: "kill -9 of the gunicorn master",
-			process: `{command: [/usr/bin/gunicorn, -w, "2", -b, "127.0.0.1:PORT", --pid, DIR/master.pid, app:application],
+			process: `{command: [GUNICORN, -w, "2", --no-control-socket, -b, "127.0.0.1:PORT", --pid, DIR/master.pid, app:application],
 			           dir: DIR, ready: /, ready_timeout: 30s, stop_timeout: 5s}`,
 			kill: func(dir string) error {
 				b, err := os.ReadFile(filepath.Join(dir, "master.pid"))
@@ -128,7 +131,7 @@ func TestTargetDiesMidScenario(t *testing.T) {
 				t.Fatal(err)
 			}
 			port, nextPort := freePort(t), freePort(t)
-			process := strings.NewReplacer("PORT", strconv.Itoa(port), "DIR", dir).Replace(tt.process)
+			process := strings.NewReplacer("PORT", strconv.Itoa(port), "DIR", dir, "GUNICORN", gunicorn).Replace(tt.process)
 			cfg := parseConfig(t, fmt.Sprintf(`
 schedule: "@every 1h"
 run_on_start: false

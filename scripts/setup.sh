@@ -4,30 +4,20 @@
 # Usage: sudo scripts/setup.sh   (or as root)
 #
 # Idempotent: it asks dpkg which packages are already installed, runs
-# apt-get update and apt-get install only for the missing ones, prints what
-# it installed, and then checks that Debian's /usr/bin/python3 imports the
-# modules the reference Django target needs. apt starts no daemons here:
-# benchd and its tests start redis-server and prometheus themselves.
+# apt-get update and apt-get install only for the missing ones, and prints
+# what it installed. apt starts no daemons here: benchd and its tests start
+# redis-server and prometheus themselves. The reference Django target's
+# Python packages come from PyPI, not from here: benchd (and the tests) make
+# a venv with Debian's python3 from deploy/django/requirements.txt.
 set -euo pipefail
 
 packages=(
-	# The reference Django target and its four servers.
-	python3-django
-	gunicorn
-	python3-gevent
-	python3-uvicorn
-	python3-hypercorn
-	python3-uvloop
-	python3-brotli
-	python3-django-redis
-	# The outbound-call endpoints (requests / httpx / aiohttp).
-	python3-requests
-	python3-httpx
-	python3-aiohttp
+	# Debian's python3 and its venv module: the reference Django target's
+	# venv (deploy.EnsureVenv).
+	python3-venv
 	# PostgreSQL, the reference target's optional database (the tests start
 	# a throwaway cluster as the postgres user; apt starts none here).
 	postgresql
-	python3-psycopg2
 	# Services, peers and tools.
 	redis-server
 	redis-tools # redis-cli, for the tests
@@ -74,10 +64,3 @@ else
 	done
 	echo "setup.sh: installed ${missing[*]}"
 fi
-
-modules="django, gevent, uvicorn, hypercorn, uvloop, brotli, django_redis, redis, requests, httpx, aiohttp, psycopg2"
-if ! /usr/bin/python3 -c "import ${modules}"; then
-	echo "setup.sh: /usr/bin/python3 cannot import the Django stack (${modules})" >&2
-	exit 1
-fi
-echo "setup.sh: /usr/bin/python3 imports ${modules}"

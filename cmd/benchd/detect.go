@@ -158,7 +158,7 @@ func addBaselineFlags(c *kingpin.CmdClause, f *baselineFlags) {
 // in the history under --storage.path. While a daemon holds that history,
 // use its API instead (POST /api/v1/baselines/{target}/{mode}/{endpoint}/accept).
 func runBaselineAccept(ctx context.Context, f *flags, stdout io.Writer, logger *slog.Logger) error {
-	cfg, err := loadConfig(f, logger)
+	cfg, err := loadConfig(ctx, f, logger, false)
 	if err != nil {
 		return err
 	}

@@ -168,8 +168,11 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type usageError struct{ error }
 
 // loadConfig loads --config.file, or the embedded default matrix whose
-// reference Django project it unpacks under --storage.path.
-func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
+// reference Django project it unpacks under --storage.path. When the
+// configuration names {venv}, it becomes <storage.path>/venv; with
+// makeVenv, loadConfig also makes that venv (deploy.EnsureVenv: once per
+// requirements change, about a minute) before any server starts.
+func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv bool) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
 	if f.configFile != "" {
@@ -198,6 +201,22 @@ func loadConfig(f *flags, logger *slog.Logger) (*config.Config, error) {
 		}
 		cfg.Dir = dir
 		logger.Info("using the embedded default matrix", "django_dir", djangoDir)
+	}
+	if cfg.UsesVenv() {
+		if strings.TrimSpace(f.storagePath) == "" {
+			return nil, usageError{fmt.Errorf("--storage.path is empty: the configuration's %s is the Python venv benchd makes there (give a directory, such as data/)", config.PlaceholderVenv)}
+		}
+		dir, err := filepath.Abs(f.storagePath)
+		if err != nil {
+			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
+		}
+		venv := filepath.Join(dir, "venv")
+		if makeVenv {
+			if err := deploy.EnsureVenv(ctx, venv, logger); err != nil {
+				return nil, fmt.Errorf("make the Python venv of %s in %s (--storage.path): %w", config.PlaceholderVenv, venv, err)
+			}
+		}
+		cfg.ExpandVenv(venv)
 	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn("config warning", "warning", w)

@@ -56,7 +56,7 @@ func requireDjangoStack(t *testing.T) { djangotest.RequireDjangoStack(t) }
 
 // e2eConfig writes a small matrix over the real Django target under two
 // server configs (WSGI gevent and ASGI hypercorn/asyncio), two endpoints,
-// sync and async, and returns its path.
+// sync and async, run from the tests' shared venv, and returns its path.
 func e2eConfig(t *testing.T) (path string, ports []int) {
 	t.Helper()
 	dir := t.TempDir()
@@ -76,8 +76,8 @@ targets:
     modes: [sync]
     process:
       dir: django
-      command: [/usr/bin/gunicorn, -k, gevent, -w, "1", --worker-connections, "100", -b, "127.0.0.1:%[1]d", proj.wsgi:application]
-      setup: [[/usr/bin/python3, manage.py, migrate, --noinput], [/usr/bin/python3, manage.py, seed_rows]]
+      command: ["%[3]s/gunicorn", -k, gevent, -w, "1", --worker-connections, "100", --no-control-socket, -b, "127.0.0.1:%[1]d", proj.wsgi:application]
+      setup: [["%[3]s/python", manage.py, migrate, --noinput], ["%[3]s/python", manage.py, seed_rows]]
       ready: /healthz
       ready_timeout: 60s
   - name: hypercorn-asyncio
@@ -85,8 +85,8 @@ targets:
     modes: [sync, async]
     process:
       dir: django
-      command: [/usr/bin/hypercorn, -k, asyncio, -w, "1", -b, "127.0.0.1:%[2]d", proj.asgi:application]
-      setup: [[/usr/bin/python3, manage.py, migrate, --noinput], [/usr/bin/python3, manage.py, seed_rows]]
+      command: ["%[3]s/hypercorn", -k, asyncio, -w, "1", -b, "127.0.0.1:%[2]d", proj.asgi:application]
+      setup: [["%[3]s/python", manage.py, migrate, --noinput], ["%[3]s/python", manage.py, seed_rows]]
       ready: /healthz
       ready_timeout: 60s
 endpoints:
@@ -94,7 +94,7 @@ endpoints:
   - {name: json_query, path: "/myapp/{mode}/json_query", repeats: 2}
 api:
   token_file: token
-`, p1, p2)
+`, p1, p2, djangotest.VenvBin(t))
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

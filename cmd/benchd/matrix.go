@@ -49,7 +49,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		}
 		only = re
 	}
-	cfg, err := loadConfig(f, logger)
+	cfg, err := loadConfig(ctx, f, logger, !f.matrix.dryRun)
 	if err != nil {
 		return err
 	}

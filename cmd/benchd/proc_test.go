@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/benchd/benchd/internal/djangotest"
 	"io"
 	"net"
 	"os"
@@ -104,14 +105,14 @@ func TestKillLeavesNoTargetTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	requireTool(t, "/usr/bin/hypercorn", "apt-get install python3-hypercorn")
+	hypercornBin := filepath.Join(djangotest.VenvBin(t), "hypercorn")
 	requireTool(t, "/usr/sbin/nginx", "apt-get install nginx-light")
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hypercorn := func(t *testing.T, dir string, port int) string {
-		return fmt.Sprintf(`{dir: %q, command: [/usr/bin/hypercorn, -w, "2", -b, "127.0.0.1:%d", "asgi_app:app"], ready: /, ready_timeout: 30s}`, testdata, port)
+		return fmt.Sprintf(`{dir: %q, command: [%q, -w, "2", -b, "127.0.0.1:%d", "asgi_app:app"], ready: /, ready_timeout: 30s}`, testdata, hypercornBin, port)
 	}
 	tests := []struct {
 		name    string

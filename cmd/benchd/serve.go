@@ -35,7 +35,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		// itself (api/auth.go) and takes no sockets from systemd.
 		return usageError{errors.New("--web.systemd-socket is not supported: benchd listens on --web.listen-address (deploy/systemd/benchd.service does so)")}
 	}
-	cfg, err := loadConfig(f, logger)
+	cfg, err := loadConfig(ctx, f, logger, true)
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (d *daemon) Reload() error {
 }
 
 func (d *daemon) tryReload() error {
-	cfg, err := loadConfig(d.f, d.log)
+	cfg, err := loadConfig(context.Background(), d.f, d.log, true)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Django's command-line utility for the benchd reference target.
 
-Run it with Debian's interpreter, /usr/bin/python3 manage.py COMMAND, from
-this directory: the first python3 on PATH may be one without Django.
+Run it with the venv's interpreter, which benchd makes in
+<storage.path>/venv from requirements.txt: venv/bin/python manage.py COMMAND,
+from this directory (the first python3 on PATH may be one without Django).
 """
 import os
 import sys
@@ -14,8 +15,8 @@ def main():
         from django.core.management import execute_from_command_line
     except ImportError as exc:
         raise ImportError(
-            "Couldn't import Django. Install Debian's python3-django "
-            "(apt-get install -y python3-django) and run /usr/bin/python3."
+            "Couldn't import Django. Run manage.py with the venv's python "
+            "(<storage.path>/venv/bin/python, made by benchd from requirements.txt)."
         ) from exc
     execute_from_command_line(sys.argv)
 

@@ -1,7 +1,7 @@
 """Settings of the benchd reference target, a small Django API under load.
 
-Written for Debian 12's python3-django 3.2 in idioms current Django also
-accepts. Environment variables:
+Written for Django 5.2 LTS, installed with the project's other packages from
+PyPI (requirements.txt) into the venv benchd makes. Environment variables:
 
 BENCHD_DJANGO_SECRET_KEY
     Django's SECRET_KEY. The default below is public and NOT secret: this
@@ -11,7 +11,8 @@ BENCHD_DJANGO_DB
     Path of the SQLite database; default db.sqlite3 in this directory.
     A relative path is relative to the server's working directory.
 BENCHD_DJANGO_DB_ENGINE
-    "sqlite" (the default) or "postgresql" (Debian's python3-psycopg2).
+    "sqlite" (the default) or "postgresql" (psycopg 3, the psycopg[binary]
+    wheel of requirements.txt).
 BENCHD_DJANGO_DB_NAME, BENCHD_DJANGO_DB_USER, BENCHD_DJANGO_DB_PASSWORD,
 BENCHD_DJANGO_DB_HOST, BENCHD_DJANGO_DB_PORT
     The PostgreSQL database, when BENCHD_DJANGO_DB_ENGINE=postgresql;
@@ -107,20 +108,19 @@ def _database():
 # way a connection per request (CONN_MAX_AGE 0, Django's default).
 DATABASES = {"default": _database()}
 
-# Django's cache on Redis through django-redis (sync views). Values are JSON,
-# not pickles, so that the async views can read and write the same keys with
-# redis.asyncio (see myapp/views.py).
+# Django's own Redis cache backend (built in since 4.0, on redis-py). Values
+# are JSON, not pickles (myapp/cache.py). The socket options go to redis-py's
+# connection pool.
 BENCHD_REDIS_URL = os.environ.get("BENCHD_REDIS_URL") or "redis://127.0.0.1:6379/0"
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": BENCHD_REDIS_URL,
         "TIMEOUT": 300,
         "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-            "SOCKET_CONNECT_TIMEOUT": 5,
-            "SOCKET_TIMEOUT": 5,
+            "serializer": "myapp.cache.JSONSerializer",
+            "socket_connect_timeout": 5,
+            "socket_timeout": 5,
         },
     }
 }

@@ -2,8 +2,9 @@
 
 Served by gunicorn with the gevent worker:
     gunicorn -k gevent -w 2 --worker-connections 1000 -b 127.0.0.1:8000 proj.wsgi:application
-Only the /myapp/sync/ views are meant to be served this way (Django 3.2 async
-views fail under gevent once requests overlap).
+Only the /myapp/sync/ views are meant to be served this way (Django's async
+views run on an asyncio loop per request under WSGI, which gevent does not
+expect: they fail once requests overlap).
 """
 import os
 
