@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/benchd/benchd/internal/djangotest"
 	"io"
 	"net"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/internal/djangotest"
 )
 
 // requireTool fails (never skips) when a tool a test runs is missing.
