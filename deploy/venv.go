@@ -134,7 +134,7 @@ func makeVenv(ctx context.Context, dir, python string) error {
 		for _, s := range []string{"NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
 			"ConnectTimeout", "ReadTimeout", "No matching distribution found", "ProxyError", "SSLError"} {
 			if bytes.Contains(out, []byte(s)) {
-				hint = ": PyPI (https://pypi.org) looks unreachable from here: check the network, a proxy (HTTPS_PROXY) or PIP_INDEX_URL"
+				hint = ": PyPI (the Python Package Index) looks unreachable from here: check the network, a proxy (HTTPS_PROXY) or PIP_INDEX_URL"
 				break
 			}
 		}

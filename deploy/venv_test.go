@@ -62,7 +62,7 @@ func TestEnsureVenvErrors(t *testing.T) {
 available.  On Debian/Ubuntu systems, you need to install the python3-venv package"; exit 1`,
 			[]string{"-m venv", "apt-get install -y python3-venv", "ensurepip is not"}},
 		{"PyPI unreachable", madeVenv("WARNING: Retrying after connection broken by NewConnectionError: [Errno -3] Temporary failure in name resolution", 1),
-			[]string{"pip install -r", "PyPI (https://pypi.org) looks unreachable", "NewConnectionError"}},
+			[]string{"pip install -r", "PyPI (the Python Package Index) looks unreachable", "NewConnectionError"}},
 		{"bad hash", madeVenv("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.", 1),
 			[]string{"pip install -r", "DO NOT MATCH THE HASHES"}},
 	} {
