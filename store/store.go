@@ -290,6 +290,13 @@ type Store interface {
 	// Running runs and the newest finished run are kept, so the history
 	// may stay above maxBytes. maxBytes <= 0 deletes nothing.
 	PruneToSize(ctx context.Context, maxBytes int64) (int, error)
+	// Accept records that a human accepted the current results of scenario
+	// as its new baseline, and returns the ID of the run that starts it,
+	// or an error wrapping [ErrNotFound] when the scenario has no result.
+	Accept(ctx context.Context, scenario string, at time.Time) (string, error)
+	// Accepted returns the IDs of the runs at which a new baseline of
+	// scenario was accepted.
+	Accepted(ctx context.Context, scenario string) (map[string]bool, error)
 	// Close releases the store. Calls after Close return errors.
 	Close() error
 }

@@ -47,7 +47,7 @@ func validityOptions(cfg *config.Config) regress.ValidityOptions {
 // its verdicts.
 type detector struct {
 	scheduler.NopObserver
-	st   *store.SQLite
+	st   store.Store
 	regs *exporters.Regressions
 	log  *slog.Logger
 	cfg  func() *config.Config
