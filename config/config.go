@@ -533,10 +533,13 @@ func decode(data []byte, c *Config) (err error) {
 		return nil // an empty document: the defaults only
 	}
 	if typeErr, ok := errors.AsType[*yaml.TypeError](err); ok {
-		return locate(data, typeErr.Errors)
+		return append(locate(data, typeErr.Errors), fractions(data)...)
 	}
 	if err != nil {
 		return err
+	}
+	if errs := fractions(data); errs != nil {
+		return errs
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {

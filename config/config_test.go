@@ -172,6 +172,13 @@ func TestLoadBad(t *testing.T) {
 			`targets[0].overrides: want a mapping of endpoint names to load settings, got a list [line 7]`,
 			`endpoints: want a list of endpoints, got "root" [line 8]`,
 		}},
+		// yaml.v3 truncates 2.5 to 2 in an int field without a word.
+		{"fraction.bad.yml", 4, []string{
+			`defaults.repeats: want a whole number, got "2.5" (it is not rounded; write 2 or 3) [line 2]`,
+			`targets[0].overrides.root.threads: want a whole number, got "1.5" (it is not rounded; write 1 or 2) [line 7]`,
+			`endpoints[0].connections: want a whole number, got "4.7" (it is not rounded; write 4 or 5) [line 11]`,
+			`regression.confirm: want a whole number, got "1.2" (it is not rounded; write 1 or 2) [line 15]`,
+		}},
 		{"duplicate-key.bad.yml", 1, []string{`targets[0].url: key "url" is given twice, first at line 3 (keep one) [line 4]`}},
 		{"syntax.bad.yml", 0, []string{`config: testdata/syntax.bad.yml: yaml: line `}},
 		{"empty.bad.yml", 2, []string{

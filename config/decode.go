@@ -3,10 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -453,4 +455,84 @@ func childPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// fractions reports the numbers with a fractional part given for integer
+// fields of the document in data, such as repeats: 2.5, which yaml.v3
+// truncates without a word. The walk follows the Go types of Config from
+// the root; nodes it cannot match to a field are left to the decoder.
+func fractions(data []byte) fieldErrors {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil || len(root.Content) == 0 {
+		return nil
+	}
+	var errs fieldErrors
+	var walk func(n *yaml.Node, t reflect.Type, path string, depth int)
+	walk = func(n *yaml.Node, t reflect.Type, path string, depth int) {
+		if depth > 100 || len(errs) >= maxLocated { // deeper than any benchd config
+			return
+		}
+		n = resolveAlias(n)
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch {
+		case t == reflect.TypeFor[time.Duration]():
+		case isInt(t.Kind()):
+			if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+				var f float64
+				if n.Decode(&f) == nil && f != math.Trunc(f) {
+					errs = append(errs, &FieldError{Path: path, Line: n.Line,
+						Err: fmt.Errorf("want a whole number, got %q (it is not rounded; write %d or %d)", n.Value, int64(math.Floor(f)), int64(math.Ceil(f)))})
+				}
+			}
+		case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if f, ok := yamlField(t, k.Value); ok {
+					walk(n.Content[i+1], f, childPath(path, k.Value), depth+1)
+				}
+			}
+		case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], t.Elem(), childPath(path, n.Content[i].Value), depth+1)
+			}
+		case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1)
+			}
+		}
+	}
+	walk(root.Content[0], reflect.TypeFor[Config](), "", 0)
+	return errs
+}
+
+func isInt(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// yamlField returns the type of the field of struct t that YAML key name
+// decodes into, looking into inline fields.
+func yamlField(t reflect.Type, name string) (reflect.Type, bool) {
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case tag == "-":
+		case strings.Contains(opts, "inline"):
+			if ft, ok := yamlField(f.Type, name); ok {
+				return ft, true
+			}
+		case tag == name || tag == "" && strings.ToLower(f.Name) == name:
+			return f.Type, true
+		}
+	}
+	return nil, false
 }
