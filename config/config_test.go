@@ -185,7 +185,18 @@ func TestLoadBad(t *testing.T) {
 			`targets: at least one target is required`,
 			`endpoints: at least one endpoint is required`,
 		}},
-		{"two-docs.bad.yml", 1, []string{`more than one YAML document (remove the second ---) [line 3]`}},
+		{"two-docs.bad.yml", 1, []string{`more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own) [line 3]`}},
+		// The second document is reported with the first one's problems,
+		// which it used to hide.
+		{"two-docs-problems.bad.yml", 3, []string{
+			`targets[0].url: "127.0.0.1:8080" is not an absolute URL`,
+			`endpoints[0].connections: must be at least 1, got 0`,
+			`more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own) [line 3]`,
+		}},
+		{"two-docs-form.bad.yml", 2, []string{
+			`run_on_start: want true or false, got "maybe" [line 2]`,
+			`more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own) [line 5]`,
+		}},
 		{"many-problems.bad.yml", 8, []string{
 			`schedule: invalid cron spec "every hour": expected exactly 5 fields, found 2`,
 			`defaults.connections: must be at least 1, got -1`,
