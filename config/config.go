@@ -542,7 +542,7 @@ func decode(data []byte, c *Config) (extra error, err error) {
 	}
 	typeErr, isType := errors.AsType[*yaml.TypeError](err)
 	if err != nil && !isType {
-		return nil, err
+		return nil, syntaxError(data, err)
 	}
 	var second yaml.Node
 	if e := dec.Decode(&second); !errors.Is(e, io.EOF) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -535,4 +536,40 @@ func yamlField(t reflect.Type, name string) (reflect.Type, bool) {
 		}
 	}
 	return nil, false
+}
+
+// reYAMLError is yaml.v3's form of a syntax error.
+var reYAMLError = regexp.MustCompile(`^yaml: (?:line \d+: )?(.*)$`)
+
+// maxBisectBytes bounds the documents whose syntax errors [syntaxError]
+// locates: each step parses a prefix again.
+const maxBisectBytes = 1 << 20
+
+// syntaxError turns yaml.v3's syntax error err about data into a FieldError
+// at the line of the problem. yaml.v3 names the line where the enclosing
+// list or mapping starts, 0-based, rather than the line of the problem
+// (parser.fail prefers the context mark): a bad indent on line 3 comes out
+// as "line 1". The problem's line is the shortest prefix of data, in whole
+// lines, that fails with the same error, found by bisection. Errors of
+// another form, and documents over maxBisectBytes, are returned as is.
+func syntaxError(data []byte, err error) error {
+	m := reYAMLError.FindStringSubmatch(err.Error())
+	if m == nil || len(data) > maxBisectBytes {
+		return err
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	fails := func(k int) bool { // the first k lines fail as the whole does
+		var n yaml.Node
+		e := yaml.Unmarshal(bytes.Join(lines[:k], nil), &n)
+		return e != nil && e.Error() == err.Error()
+	}
+	lo, hi := 1, len(lines) // fails(hi) holds: the whole document
+	for lo < hi {
+		if mid := (lo + hi) / 2; fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return fieldErrors{&FieldError{Line: hi, Err: fmt.Errorf("YAML syntax error: %s (check the indentation and quoting of this line and the one before)", m[1])}}
 }
