@@ -70,9 +70,36 @@ type flags struct {
 // 0 on success, 1 on an error (or, for matrix, a failed scenario), 2 on a
 // bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(signalCause{s})
+		case <-ctx.Done():
+		}
+	}()
 	return runWith(ctx, args, stdout, stderr)
+}
+
+// signalCause is the cause of run's context when a signal stopped benchd.
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string { return "stopped by " + c.sig.String() }
+
+// interruptedCode is the exit code of a subcommand stopped by ctx: 128 plus
+// the signal's number, as a shell reports it (130 for Ctrl-C); 130 when ctx
+// ended otherwise.
+func interruptedCode(ctx context.Context) int {
+	if c, ok := errors.AsType[signalCause](context.Cause(ctx)); ok {
+		if n, ok := c.sig.(syscall.Signal); ok {
+			return 128 + int(n)
+		}
+	}
+	return 130
 }
 
 // runWith is run with a context: when ctx is done, the subcommand stops
@@ -102,6 +129,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 	f.log = promslog.Config{}
 	promslogflag.AddFlags(app, &f.log)
+	var logLevelSet bool
+	app.GetFlag("log.level").IsSetByUser(&logLevelSet)
 	f.web = kingpinflag.AddFlags(app, api.DefaultListenAddress)
 
 	serveCmd := app.Command("serve", "Run the daemon: the matrix at start-up and on its schedule, results on /metrics.").Default()
@@ -132,6 +161,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if terminated || cmd == "" { // --help or --version was handled
 		return 0
 	}
+	// The daemons (serve, upstream) log; a CLI subcommand prints its
+	// output and its error, and logs only warnings unless --log.level is
+	// given.
+	daemon := cmd == serveCmd.FullCommand() || cmd == upstreamCmd.FullCommand()
+	if !daemon && !logLevelSet {
+		_ = f.log.Level.Set("warn")
+	}
 	f.log.Writer = stderr
 	logger := promslog.New(&f.log)
 
@@ -153,19 +189,33 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case checkCmd.FullCommand():
 		err = checkConfig(&f, stdout)
 	}
-	if err != nil {
-		if _, ok := errors.AsType[usageError](err); ok {
-			fmt.Fprintf(stderr, "benchd: %v\n", err)
-			return 2
-		}
+	if err == nil {
+		return 0
+	}
+	if _, ok := errors.AsType[usageError](err); ok {
+		fmt.Fprintf(stderr, "benchd: %v\n", err)
+		return 2
+	}
+	if daemon {
 		logger.Error("benchd failed", "err", err)
 		return 1
 	}
-	return 0
+	if ctx.Err() != nil { // Ctrl-C or SIGTERM: what follows from it is no news
+		fmt.Fprintln(stderr, "benchd: interrupted")
+		return interruptedCode(ctx)
+	}
+	if _, ok := errors.AsType[reportedError](err); !ok {
+		fmt.Fprintf(stderr, "benchd: %v\n", err)
+	}
+	return 1
 }
 
 // usageError marks an error in the command line's values.
 type usageError struct{ error }
+
+// reportedError marks an error the subcommand has already printed: benchd
+// exits 1 without printing it again.
+type reportedError struct{ error }
 
 // loadConfig loads --config.file, or the embedded default matrix whose
 // reference Django project it unpacks under --storage.path.
@@ -226,7 +276,7 @@ func checkConfig(f *flags, stdout io.Writer) error {
 		for _, line := range splitErrors(err) {
 			fmt.Fprintf(stdout, "  - %s\n", line)
 		}
-		return fmt.Errorf("config check: %s is invalid", name)
+		return reportedError{fmt.Errorf("config check: %s is invalid", name)}
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "  warning: %s\n", w)

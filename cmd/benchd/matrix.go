@@ -81,10 +81,14 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 			validity: func() regress.ValidityOptions { return validityOptions(cfg) }}
 		obs, rec = append(obs, hist), hist
 	}
+	schedLog := logger.With("component", "scheduler")
+	if f.log.Level.Level() > slog.LevelDebug {
+		schedLog = slog.New(progressReported{schedLog.Handler()})
+	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: obs,
 		Recorder: rec,
-		Logger:   logger.With("component", "scheduler"),
+		Logger:   schedLog,
 	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -235,4 +239,22 @@ func entry(cfg *config.Config, r *scheduler.ScenarioResult) report.Entry {
 		e.Error = r.Err.Error()
 	}
 	return e
+}
+
+// progressReported leaves out the scheduler's error records: each is a
+// scenario's failure (its target or a service did not start, the engine
+// failed), which the progress line on stderr and the report on stdout
+// already show. --log.level=debug keeps them.
+type progressReported struct{ slog.Handler }
+
+func (h progressReported) Enabled(ctx context.Context, l slog.Level) bool {
+	return l < slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+
+func (h progressReported) WithAttrs(as []slog.Attr) slog.Handler {
+	return progressReported{h.Handler.WithAttrs(as)}
+}
+
+func (h progressReported) WithGroup(name string) slog.Handler {
+	return progressReported{h.Handler.WithGroup(name)}
 }
