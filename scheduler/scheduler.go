@@ -522,10 +522,17 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		case res.Err != nil:
 			scLog.Error("scenario failed", "err", res.Err)
 		default:
-			scLog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
+			// Nothing completed (nothing listens, every request failed or
+			// timed out) is a result, not a failure, but worth a look.
+			attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
 				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
 				"timeouts", res.Result.Errors[engine.KindTimeout],
-				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds())
+				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds()}
+			if res.Result.Completed() == 0 {
+				scLog.Warn("scenario finished without a completed request", attrs...)
+			} else {
+				scLog.Info("scenario finished", attrs...)
+			}
 		}
 		rep.Results = append(rep.Results, res)
 		s.opts.Observer.ScenarioFinished(res)

@@ -169,7 +169,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = f.log.Level.Set("warn")
 	}
 	f.log.Writer = stderr
-	logger := promslog.New(&f.log)
+	logger := newLogger(&f.log)
 
 	switch cmd {
 	case serveCmd.FullCommand():
