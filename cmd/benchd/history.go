@@ -411,3 +411,10 @@ func storedScenario(r *scheduler.ScenarioResult, o regress.ValidityOptions) stor
 	}
 	return s
 }
+
+// interrupted tells whether a stored scenario was cut short by its run's
+// stop: its error is the scheduler's [scheduler.ErrInterrupted], stored as
+// text.
+func interrupted(s *store.Scenario) bool {
+	return strings.HasPrefix(s.Error, scheduler.ErrInterrupted.Error()+": ")
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -123,7 +124,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		}
 	}
 	if rep.Err != nil {
-		return fmt.Errorf("run %s cut short: %w", rep.ID, rep.Err)
+		return fmt.Errorf("run %s interrupted: %w", rep.ID, rep.Err)
 	}
 	if n := rep.Failed(); n > 0 {
 		return fmt.Errorf("run %s: %d of %d scenarios failed", rep.ID, n, len(rep.Results))
@@ -175,7 +176,10 @@ func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 
 func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	status := "ok"
-	if r.Err != nil {
+	switch {
+	case errors.Is(r.Err, scheduler.ErrInterrupted):
+		status = "interrupted"
+	case r.Err != nil:
 		status = "FAILED: " + r.Err.Error()
 	}
 	elapsed := time.Since(o.start).Round(time.Second)
@@ -191,7 +195,10 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	if r.Result != nil {
 		_ = report.WriteWrk(o.out, r.Result, report.WrkOptions{RepeatRequestsPerSecond: repeatRates(r)})
 	}
-	if r.Err != nil {
+	switch {
+	case errors.Is(r.Err, scheduler.ErrInterrupted):
+		fmt.Fprintln(o.out, "Interrupted")
+	case r.Err != nil:
 		fmt.Fprintf(o.out, "Failed: %v\n", r.Err)
 	}
 	fmt.Fprintln(o.out)

@@ -197,7 +197,7 @@ func writeSummary(w io.Writer, run *store.Run) error {
 		}
 		cells[k][s.Target] = s
 	}
-	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", run.ID, run.Outcome)
+	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", run.ID, store.ShownOutcome(run.Outcome))
 	fmt.Fprintf(w, "| endpoint | mode | %s |\n", strings.Join(targets, " | "))
 	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(targets)))
 	for _, k := range rows {
@@ -207,6 +207,8 @@ func writeSummary(w io.Writer, run *store.Run) error {
 			switch {
 			case s == nil:
 				fmt.Fprint(w, " |")
+			case interrupted(s):
+				fmt.Fprint(w, " interrupted |")
 			case s.Error != "" && s.Sent == 0:
 				fmt.Fprint(w, " failed |")
 			default:
