@@ -121,21 +121,23 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		PlaceHolder("FILE").StringVar(&f.configFile)
 	app.Flag("storage.path", "Directory for benchd's state: the unpacked reference Django project and run history.").
 		Default("data/").StringVar(&f.storagePath)
-	app.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
-		Default(DefaultRetention.String()).DurationVar(&f.retention)
-	app.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
-		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
-	app.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
-		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 	f.log = promslog.Config{}
 	promslogflag.AddFlags(app, &f.log)
 	var logLevelSet bool
 	app.GetFlag("log.level").IsSetByUser(&logLevelSet)
-	f.web = kingpinflag.AddFlags(app, api.DefaultListenAddress)
+	// The flags every subcommand takes are the app's; the others are their
+	// subcommand's, so that `benchd bench --help` lists bench's first. The
+	// daemon's (web, retention, marker) are serve's: `benchd --web.… ADDR`
+	// still works, as kingpin hands a flag unknown to the app to the
+	// default command.
+	app.UsageTemplate(usageTemplate)
 
 	serveCmd := app.Command("serve", "Run the daemon: the matrix at start-up and on its schedule, results on /metrics.").Default()
+	f.web = kingpinflag.AddFlags(serveCmd, api.DefaultListenAddress)
+	addRunFlags(serveCmd, &f)
 	matrixCmd := app.Command("matrix", "Run the matrix once, print the results, exit.")
 	addMatrixFlags(matrixCmd, &f.matrix)
+	addRunFlags(matrixCmd, &f)
 	benchCmd := app.Command("bench", "Run one load test against URL and print it like wrk.")
 	addBenchFlags(benchCmd, &f.bench)
 	upstreamCmd := app.Command("upstream", "Serve a fixed ~24 KiB JSON payload: the local upstream of the reference target's requests/httpx/aiohttp endpoints.")
@@ -209,6 +211,77 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 1
 }
+
+// addRunFlags adds the flags of the subcommands that run the matrix and
+// record it (serve, matrix) to c.
+func addRunFlags(c *kingpin.CmdClause, f *flags) {
+	c.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
+		Default(DefaultRetention.String()).DurationVar(&f.retention)
+	c.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
+		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
+	c.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
+		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
+}
+
+// usageTemplate is kingpin's default usage template, except that a
+// subcommand's help lists its own flags before the global ones, and the
+// app's help adds the flags of the default command (serve).
+const usageTemplate = `{{define "FormatCommand" -}}
+{{if .FlagSummary}} {{.FlagSummary}}{{end -}}
+{{range .Args}}{{if not .Hidden}} {{if not .Required}}[{{end}}{{if .PlaceHolder}}{{.PlaceHolder}}{{else}}<{{.Name}}>{{end}}{{if .Value|IsCumulative}}...{{end}}{{if not .Required}}]{{end}}{{end}}{{end -}}
+{{end -}}
+
+{{define "FormatCommands" -}}
+{{range .FlattenedCommands -}}
+{{if not .Hidden -}}
+  {{.FullCommand}}{{if .Default}}*{{end}}{{template "FormatCommand" .}}
+{{.Help|Wrap 4}}
+{{end -}}
+{{end -}}
+{{end -}}
+
+{{define "FormatUsage" -}}
+{{template "FormatCommand" .}}{{if .Commands}} <command> [<args> ...]{{end}}
+{{if .Help}}
+{{.Help|Wrap 0 -}}
+{{end -}}
+
+{{end -}}
+
+{{if .Context.SelectedCommand -}}
+usage: {{.App.Name}} {{.Context.SelectedCommand}}{{template "FormatUsage" .Context.SelectedCommand}}
+{{ else -}}
+usage: {{.App.Name}}{{template "FormatUsage" .App}}
+{{end}}
+{{if .Context.SelectedCommand -}}
+{{if .Context.SelectedCommand.Flags -}}
+Flags:
+{{.Context.SelectedCommand.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{end -}}
+Global flags:
+{{.App.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{else -}}
+Flags:
+{{.App.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{range .App.Commands}}{{if .Default -}}
+Flags of {{.Name}}, the default command:
+{{.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{end}}{{end -}}
+{{end -}}
+{{if .Context.Args -}}
+Args:
+{{.Context.Args|ArgsToTwoColumns|FormatTwoColumns}}
+{{end -}}
+{{if .Context.SelectedCommand -}}
+{{if len .Context.SelectedCommand.Commands -}}
+Subcommands:
+{{template "FormatCommands" .Context.SelectedCommand}}
+{{end -}}
+{{else if .App.Commands -}}
+Commands:
+{{template "FormatCommands" .App}}
+{{end -}}
+`
 
 // usageError marks an error in the command line's values.
 type usageError struct{ error }
