@@ -94,7 +94,7 @@ var (
 )
 
 func toRunJSON(r *store.Run) runJSON {
-	out := runJSON{ID: r.ID, Trigger: r.Trigger, Start: r.Start, Outcome: r.Outcome, Error: r.Err,
+	out := runJSON{ID: r.ID, Trigger: r.Trigger, Start: r.Start, Outcome: store.ShownOutcome(r.Outcome), Error: r.Err,
 		ConfigHash: r.ConfigHash, Version: r.Version}
 	if !r.End.IsZero() {
 		end := r.End

@@ -90,3 +90,35 @@ func FuzzParseRunQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestRunOutcomeShown: a run the store keeps as aborted reads
+// "interrupted" in the API, the word benchd uses everywhere else.
+func TestRunOutcomeShown(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	start := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	for i, outcome := range []string{store.OutcomeAborted, store.OutcomeFailed} {
+		id, err := st.BeginRun(t.Context(), store.Run{ID: "r" + string(rune('0'+i)), Trigger: "manual", Start: start.Add(time.Duration(i) * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishRun(t.Context(), id, start.Add(time.Hour), outcome, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, client := startServer(t, authSetup{}, false, func(o *Options) { o.History = st })
+	for path, want := range map[string]string{"/api/v1/runs/r0": `"outcome":"interrupted"`, "/api/v1/runs/r1": `"outcome":"failed"`} {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET %s = %s, want %s", path, body, want)
+		}
+	}
+}

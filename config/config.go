@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	// CRON_TZ=Zone in a schedule needs the time zone database; embed it so
@@ -132,6 +133,10 @@ type Config struct {
 	// against: the config file's directory for [Load], the dir argument of
 	// [Parse], "" for [Default]. It is not part of the YAML.
 	Dir string `yaml:"-"`
+
+	// venv is the directory {venv} was expanded to ([Config.ExpandVenv]);
+	// programs under it are benchd's to make, not the user's to install.
+	venv string
 
 	// schedule is the compiled Schedule, cached by Validate; scheduleSpec is
 	// the spec it was compiled from.
@@ -484,7 +489,8 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", tooLarge(name, int64(len(data))))
 	}
 	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart, Title: DefaultTitle}
-	if err := decode(data, c); err != nil {
+	extra, err := decode(data, c)
+	if err != nil {
 		if errs, ok := errors.AsType[fieldErrors](err); ok {
 			return nil, problems(where, errs)
 		}
@@ -508,6 +514,9 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 			}
 		}
 	}
+	if extra != nil {
+		errs = append(errs, extra)
+	}
 	if len(errs) > 0 {
 		return nil, problems(where, errs)
 	}
@@ -523,33 +532,69 @@ func problems(where string, errs []error) error {
 	return fmt.Errorf("%s%d %s:\n%w", where, len(errs), noun, errors.Join(errs...))
 }
 
-// decode decodes the single YAML document in data into c strictly. Problems
+// decode decodes the first YAML document in data into c strictly. Problems
 // found while decoding are returned as fieldErrors; a syntax error as is.
-func decode(data []byte, c *Config) (err error) {
+// A second document is not decoded: extra is the problem that reports it,
+// nil if there is none, returned beside the first document's problems (or
+// in them) so that it hides none of them.
+func decode(data []byte, c *Config) (extra error, err error) {
 	// yaml.v3 recovers its own failures; this guards benchd against any
 	// other panic inside the decoder on hostile input.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml decoder failed: %v", r)
+			extra, err = nil, fmt.Errorf("yaml decoder failed: %v", r)
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err = dec.Decode(c)
 	if errors.Is(err, io.EOF) {
-		return nil // an empty document: the defaults only
+		return nil, nil // an empty document: the defaults only
 	}
-	if typeErr, ok := errors.AsType[*yaml.TypeError](err); ok {
-		return locate(data, typeErr.Errors)
+	typeErr, isType := errors.AsType[*yaml.TypeError](err)
+	if err != nil && !isType {
+		return nil, syntaxError(data, err)
 	}
-	if err != nil {
-		return err
+	var second yaml.Node
+	if e := dec.Decode(&second); !errors.Is(e, io.EOF) {
+		line := second.Line
+		if e != nil { // the second document does not parse: find its ---
+			line = secondDocLine(data)
+		}
+		extra = &FieldError{Line: line, Err: errors.New("more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own)")}
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return fieldErrors{&FieldError{Line: extra.Line, Err: errors.New("more than one YAML document (remove the second ---)")}}
+	var errs fieldErrors
+	if isType {
+		errs = locate(data, typeErr.Errors)
 	}
-	return nil
+	errs = append(errs, fractions(data)...)
+	if errs != nil {
+		if extra != nil {
+			errs = append(errs, extra)
+		}
+		return nil, errs
+	}
+	return extra, nil
+}
+
+// secondDocLine returns the 1-based line of the --- that starts the second
+// document of data, or 0 if none is found.
+func secondDocLine(data []byte) int {
+	content := false
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimRight(line, " \t\r")
+		if t == "---" || strings.HasPrefix(t, "--- ") {
+			if content {
+				return i + 1
+			}
+			content = true // a --- before any content starts the first
+			continue
+		}
+		if t != "" && !strings.HasPrefix(strings.TrimLeft(t, " \t"), "#") {
+			content = true
+		}
+	}
+	return 0
 }
 
 // CronSchedule returns the compiled [Config.Schedule]. It is compiled by

@@ -173,13 +173,33 @@ func TestLoadBad(t *testing.T) {
 			`targets[0].overrides: want a mapping of endpoint names to load settings, got a list [line 7]`,
 			`endpoints: want a list of endpoints, got "root" [line 8]`,
 		}},
+		// yaml.v3 truncates 2.5 to 2 in an int field without a word.
+		{"fraction.bad.yml", 4, []string{
+			`defaults.repeats: want a whole number, got "2.5" (it is not rounded; write 2 or 3) [line 2]`,
+			`targets[0].overrides.root.threads: want a whole number, got "1.5" (it is not rounded; write 1 or 2) [line 7]`,
+			`endpoints[0].connections: want a whole number, got "4.7" (it is not rounded; write 4 or 5) [line 11]`,
+			`regression.confirm: want a whole number, got "1.2" (it is not rounded; write 1 or 2) [line 15]`,
+		}},
 		{"duplicate-key.bad.yml", 1, []string{`targets[0].url: key "url" is given twice, first at line 3 (keep one) [line 4]`}},
-		{"syntax.bad.yml", 0, []string{`config: testdata/syntax.bad.yml: yaml: line `}},
+		// yaml.v3 says "line 1" (the line before the list, 0-based).
+		{"syntax.bad.yml", 1, []string{"YAML syntax error: did not find expected '-' indicator (check the indentation and quoting of this line and the one before) [line 3]"}},
+		{"syntax-scanner.bad.yml", 1, []string{"YAML syntax error: found character that cannot start any token (check the indentation and quoting of this line and the one before) [line 4]"}},
 		{"empty.bad.yml", 2, []string{
 			`targets: at least one target is required`,
 			`endpoints: at least one endpoint is required`,
 		}},
-		{"two-docs.bad.yml", 1, []string{`more than one YAML document (remove the second ---) [line 3]`}},
+		{"two-docs.bad.yml", 1, []string{`more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own) [line 3]`}},
+		// The second document is reported with the first one's problems,
+		// which it used to hide.
+		{"two-docs-problems.bad.yml", 3, []string{
+			`targets[0].url: "127.0.0.1:8080" is not an absolute URL`,
+			`endpoints[0].connections: must be at least 1, got 0`,
+			`more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own) [line 3]`,
+		}},
+		{"two-docs-form.bad.yml", 2, []string{
+			`run_on_start: want true or false, got "maybe" [line 2]`,
+			`more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own) [line 5]`,
+		}},
 		{"many-problems.bad.yml", 8, []string{
 			`schedule: invalid cron spec "every hour": expected exactly 5 fields, found 2`,
 			`defaults.connections: must be at least 1, got -1`,

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -453,4 +456,120 @@ func childPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// fractions reports the numbers with a fractional part given for integer
+// fields of the document in data, such as repeats: 2.5, which yaml.v3
+// truncates without a word. The walk follows the Go types of Config from
+// the root; nodes it cannot match to a field are left to the decoder.
+func fractions(data []byte) fieldErrors {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil || len(root.Content) == 0 {
+		return nil
+	}
+	var errs fieldErrors
+	var walk func(n *yaml.Node, t reflect.Type, path string, depth int)
+	walk = func(n *yaml.Node, t reflect.Type, path string, depth int) {
+		if depth > 100 || len(errs) >= maxLocated { // deeper than any benchd config
+			return
+		}
+		n = resolveAlias(n)
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch {
+		case t == reflect.TypeFor[time.Duration]():
+		case isInt(t.Kind()):
+			if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+				var f float64
+				if n.Decode(&f) == nil && f != math.Trunc(f) {
+					errs = append(errs, &FieldError{Path: path, Line: n.Line,
+						Err: fmt.Errorf("want a whole number, got %q (it is not rounded; write %d or %d)", n.Value, int64(math.Floor(f)), int64(math.Ceil(f)))})
+				}
+			}
+		case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if f, ok := yamlField(t, k.Value); ok {
+					walk(n.Content[i+1], f, childPath(path, k.Value), depth+1)
+				}
+			}
+		case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], t.Elem(), childPath(path, n.Content[i].Value), depth+1)
+			}
+		case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1)
+			}
+		}
+	}
+	walk(root.Content[0], reflect.TypeFor[Config](), "", 0)
+	return errs
+}
+
+func isInt(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// yamlField returns the type of the field of struct t that YAML key name
+// decodes into, looking into inline fields.
+func yamlField(t reflect.Type, name string) (reflect.Type, bool) {
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case tag == "-":
+		case strings.Contains(opts, "inline"):
+			if ft, ok := yamlField(f.Type, name); ok {
+				return ft, true
+			}
+		case tag == name || tag == "" && strings.ToLower(f.Name) == name:
+			return f.Type, true
+		}
+	}
+	return nil, false
+}
+
+// reYAMLError is yaml.v3's form of a syntax error.
+var reYAMLError = regexp.MustCompile(`^yaml: (?:line \d+: )?(.*)$`)
+
+// maxBisectBytes bounds the documents whose syntax errors [syntaxError]
+// locates: each step parses a prefix again.
+const maxBisectBytes = 1 << 20
+
+// syntaxError turns yaml.v3's syntax error err about data into a FieldError
+// at the line of the problem. yaml.v3 names the line where the enclosing
+// list or mapping starts, 0-based, rather than the line of the problem
+// (parser.fail prefers the context mark): a bad indent on line 3 comes out
+// as "line 1". The problem's line is the shortest prefix of data, in whole
+// lines, that fails with the same error, found by bisection. Errors of
+// another form, and documents over maxBisectBytes, are returned as is.
+func syntaxError(data []byte, err error) error {
+	m := reYAMLError.FindStringSubmatch(err.Error())
+	if m == nil || len(data) > maxBisectBytes {
+		return err
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	fails := func(k int) bool { // the first k lines fail as the whole does
+		var n yaml.Node
+		e := yaml.Unmarshal(bytes.Join(lines[:k], nil), &n)
+		return e != nil && e.Error() == err.Error()
+	}
+	lo, hi := 1, len(lines) // fails(hi) holds: the whole document
+	for lo < hi {
+		if mid := (lo + hi) / 2; fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return fieldErrors{&FieldError{Line: hi, Err: fmt.Errorf("YAML syntax error: %s (check the indentation and quoting of this line and the one before)", m[1])}}
 }

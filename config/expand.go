@@ -173,6 +173,9 @@ func (c *Config) UsesVenv() bool {
 // c's processes and services with dir, the venv's directory (such as
 // /var/lib/benchd/venv, no trailing slash).
 func (c *Config) ExpandVenv(dir string) {
+	if c.UsesVenv() {
+		c.venv = dir
+	}
 	c.eachCommand(func(cmd []string) []string {
 		if !slices.ContainsFunc(cmd, func(w string) bool { return strings.Contains(w, PlaceholderVenv) }) {
 			return cmd

@@ -136,7 +136,7 @@ func TestCountScenarios(t *testing.T) {
 	}
 	for i, doc := range docs {
 		c := &Config{}
-		if err := decode([]byte(doc), c); err != nil {
+		if _, err := decode([]byte(doc), c); err != nil {
 			t.Fatalf("doc %d: %v", i, err)
 		}
 		if got, want := c.countScenarios(math.MaxInt), len(c.cells()); got != want {

@@ -209,9 +209,11 @@ func checkEnv(k *checker, path string, env map[string]string) {
 
 // programProblem says why argv[0] cannot be started, as benchd would look
 // it up (in PATH without a slash, else relative to dir), or "" if it can
-// or cannot be checked yet (a relative path while Config.Dir is unset).
+// or cannot be checked yet (a relative path while Config.Dir is unset, or a
+// program in {venv}, which benchd makes at start).
 func (c *Config) programProblem(dir string, argv []string) string {
-	if len(argv) == 0 || argv[0] == "" {
+	if len(argv) == 0 || argv[0] == "" || strings.Contains(argv[0], PlaceholderVenv) ||
+		(c.venv != "" && strings.HasPrefix(argv[0], c.venv+string(filepath.Separator))) {
 		return ""
 	}
 	name := argv[0]

@@ -142,26 +142,44 @@ type RunReport struct {
 	Err error
 }
 
-// Failed returns the number of scenarios that failed (Err set).
+// Failed returns the number of scenarios that failed (Err set, not
+// ErrInterrupted).
 func (r *RunReport) Failed() int {
 	n := 0
 	for _, s := range r.Results {
-		if s.Err != nil {
+		if s.Err != nil && !errors.Is(s.Err, ErrInterrupted) {
 			n++
 		}
 	}
 	return n
 }
 
-// Outcome returns "success" when every scenario of the run was attempted
-// and none failed, and "failed" otherwise (the `result` label of
-// benchd_runs_total).
+// The outcomes of a run, as [RunReport.Outcome] names them.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailed  = "failed"
+	// OutcomeInterrupted is a run stopped from outside (a signal, a
+	// shutdown) before its end; benchd_runs_total counts it as failed.
+	OutcomeInterrupted = "interrupted"
+)
+
+// Outcome returns OutcomeInterrupted when the run was stopped before its
+// end (Err set), OutcomeSuccess when every scenario was attempted and none
+// failed, and OutcomeFailed otherwise.
 func (r *RunReport) Outcome() string {
-	if r.Err != nil || r.Failed() > 0 || len(r.Results) < len(r.Scenarios) {
-		return "failed"
+	switch {
+	case r.Err != nil:
+		return OutcomeInterrupted
+	case r.Failed() > 0 || len(r.Results) < len(r.Scenarios):
+		return OutcomeFailed
 	}
-	return "success"
+	return OutcomeSuccess
 }
+
+// ErrInterrupted is the error of a scenario cut short because its run was
+// stopped: errors.Is(res.Err, ErrInterrupted) holds, and the message
+// starts with "interrupted: ".
+var ErrInterrupted = errors.New("interrupted")
 
 // Observer is told what the scheduler does. Methods are called from the
 // goroutine executing the run (NextRun and RunSkipped from the schedule
@@ -490,7 +508,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 	rep.Err = ctx.Err()
 	rep.End = time.Now()
 	log.Info("run finished", "outcome", rep.Outcome(), "failed_scenarios", rep.Failed(),
-		"cut_short", rep.Err != nil, "duration_seconds", rep.End.Sub(rep.Start).Seconds())
+		"duration_seconds", rep.End.Sub(rep.Start).Seconds())
 	s.opts.Observer.RunFinished(rep)
 	return rep
 }
@@ -523,14 +541,22 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 		scLog := tr.log.With("scenario", sc.Name)
 		switch {
 		case res.Err != nil && ctx.Err() != nil:
-			scLog.Info("scenario cut short: the run was cancelled", "err", res.Err)
+			res.Err = fmt.Errorf("%w: %w", ErrInterrupted, res.Err)
+			scLog.Info("scenario interrupted", "err", res.Err)
 		case res.Err != nil:
 			scLog.Error("scenario failed", "err", res.Err)
 		default:
-			scLog.Info("scenario finished", "requests_per_second", res.Result.RequestsPerSecond(),
+			// Nothing completed (nothing listens, every request failed or
+			// timed out) is a result, not a failure, but worth a look.
+			attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
 				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
 				"timeouts", res.Result.Errors[engine.KindTimeout],
-				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds())
+				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds()}
+			if res.Result.Completed() == 0 {
+				scLog.Warn("scenario finished without a completed request", attrs...)
+			} else {
+				scLog.Info("scenario finished", attrs...)
+			}
 		}
 		rep.Results = append(rep.Results, res)
 		s.opts.Observer.ScenarioFinished(res)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -198,7 +199,8 @@ endpoints:
 `, port)
 	cfg := parseConfig(t, yaml, dir)
 	rec := &recorder{}
-	s, err := New(cfg, Options{Observer: rec})
+	var logs testutil.SyncBuffer
+	s, err := New(cfg, Options{Observer: rec, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +228,18 @@ endpoints:
 	}
 	if rep.Err == nil {
 		t.Errorf("report of a cancelled run has no error")
+	}
+	// One word for a run stopped from outside: interrupted, not failed.
+	if rep.Outcome() != OutcomeInterrupted {
+		t.Errorf("outcome %q, want %q", rep.Outcome(), OutcomeInterrupted)
+	}
+	for _, want := range []string{`msg="scenario interrupted" run_id=`, `msg="run finished" run_id=`, " outcome=interrupted "} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "cut_short") || strings.Contains(logs.String(), "outcome=failed") {
+		t.Errorf("log calls the interrupted run failed or cut short:\n%s", logs.String())
 	}
 	if got := strings.Join(rec.targets, ","); got != "py=true,py=false" {
 		t.Errorf("target transitions %q, want py=true,py=false", got)

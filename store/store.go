@@ -25,6 +25,17 @@ const (
 	OutcomeAborted = "aborted"
 )
 
+// ShownOutcome is the word users read for a stored outcome, in the API and
+// the reports: "interrupted" for OutcomeAborted (the word benchd uses for
+// a run stopped before its end, in its log too), the outcome itself
+// otherwise. The column keeps "aborted", which older histories hold.
+func ShownOutcome(outcome string) string {
+	if outcome == OutcomeAborted {
+		return "interrupted"
+	}
+	return outcome
+}
+
 // Indexes of [Scenario.Responses], in the order of the engine's status
 // classes.
 const (

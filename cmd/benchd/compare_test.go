@@ -186,7 +186,7 @@ func TestReportCompare(t *testing.T) {
 		}{
 			{"missing file", []string{"--compare", filepath.Join(dir, "none.md")}, 1, "--compare"},
 			{"unclosed fence", []string{"--compare", bad}, 1, "never closed"},
-			{"unknown run", []string{"--compare", "seed", "--run", "nope"}, 1, `run \"nope\"`},
+			{"unknown run", []string{"--compare", "seed", "--run", "nope"}, 1, `run "nope" is not in the history under `},
 			{"with --summary", []string{"--compare", "seed", "--summary"}, 2, "--compare cannot go with"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

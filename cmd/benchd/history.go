@@ -421,3 +421,9 @@ func storedScenario(r *scheduler.ScenarioResult, o regress.ValidityOptions) stor
 	}
 	return s
 }
+
+// interrupted tells whether a stored scenario's error text says it was cut
+// short by its run's stop (the scheduler's [scheduler.ErrInterrupted]).
+func interrupted(errText string) bool {
+	return strings.HasPrefix(errText, scheduler.ErrInterrupted.Error()+": ")
+}

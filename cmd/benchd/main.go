@@ -70,9 +70,36 @@ type flags struct {
 // 0 on success, 1 on an error (or, for matrix, a failed scenario), 2 on a
 // bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(signalCause{s})
+		case <-ctx.Done():
+		}
+	}()
 	return runWith(ctx, args, stdout, stderr)
+}
+
+// signalCause is the cause of run's context when a signal stopped benchd.
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string { return "stopped by " + c.sig.String() }
+
+// interruptedCode is the exit code of a subcommand stopped by ctx: 128 plus
+// the signal's number, as a shell reports it (130 for Ctrl-C); 130 when ctx
+// ended otherwise.
+func interruptedCode(ctx context.Context) int {
+	if c, ok := errors.AsType[signalCause](context.Cause(ctx)); ok {
+		if n, ok := c.sig.(syscall.Signal); ok {
+			return 128 + int(n)
+		}
+	}
+	return 130
 }
 
 // runWith is run with a context: when ctx is done, the subcommand stops
@@ -94,19 +121,23 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		PlaceHolder("FILE").StringVar(&f.configFile)
 	app.Flag("storage.path", "Directory for benchd's state: the unpacked reference Django project and run history.").
 		Default("data/").StringVar(&f.storagePath)
-	app.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
-		Default(DefaultRetention.String()).DurationVar(&f.retention)
-	app.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
-		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
-	app.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
-		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 	f.log = promslog.Config{}
 	promslogflag.AddFlags(app, &f.log)
-	f.web = kingpinflag.AddFlags(app, api.DefaultListenAddress)
+	var logLevelSet bool
+	app.GetFlag("log.level").IsSetByUser(&logLevelSet)
+	// The flags every subcommand takes are the app's; the others are their
+	// subcommand's, so that `benchd bench --help` lists bench's first. The
+	// daemon's (web, retention, marker) are serve's: `benchd --web.… ADDR`
+	// still works, as kingpin hands a flag unknown to the app to the
+	// default command.
+	app.UsageTemplate(usageTemplate)
 
 	serveCmd := app.Command("serve", "Run the daemon: the matrix at start-up and on its schedule, results on /metrics.").Default()
+	f.web = kingpinflag.AddFlags(serveCmd, api.DefaultListenAddress)
+	addRunFlags(serveCmd, &f)
 	matrixCmd := app.Command("matrix", "Run the matrix once, print the results, exit.")
 	addMatrixFlags(matrixCmd, &f.matrix)
+	addRunFlags(matrixCmd, &f)
 	benchCmd := app.Command("bench", "Run one load test against URL and print it like wrk.")
 	addBenchFlags(benchCmd, &f.bench)
 	upstreamCmd := app.Command("upstream", "Serve a fixed ~24 KiB JSON payload: the local upstream of the reference target's requests/httpx/aiohttp endpoints.")
@@ -132,8 +163,15 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if terminated || cmd == "" { // --help or --version was handled
 		return 0
 	}
+	// The daemons (serve, upstream) log; a CLI subcommand prints its
+	// output and its error, and logs only warnings unless --log.level is
+	// given.
+	daemon := cmd == serveCmd.FullCommand() || cmd == upstreamCmd.FullCommand()
+	if !daemon && !logLevelSet {
+		_ = f.log.Level.Set("warn")
+	}
 	f.log.Writer = stderr
-	logger := promslog.New(&f.log)
+	logger := newLogger(&f.log)
 
 	switch cmd {
 	case serveCmd.FullCommand():
@@ -153,19 +191,104 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case checkCmd.FullCommand():
 		err = checkConfig(&f, stdout)
 	}
-	if err != nil {
-		if _, ok := errors.AsType[usageError](err); ok {
-			fmt.Fprintf(stderr, "benchd: %v\n", err)
-			return 2
-		}
+	if err == nil {
+		return 0
+	}
+	if _, ok := errors.AsType[usageError](err); ok {
+		fmt.Fprintf(stderr, "benchd: %v\n", err)
+		return 2
+	}
+	if daemon {
 		logger.Error("benchd failed", "err", err)
 		return 1
 	}
-	return 0
+	if ctx.Err() != nil { // Ctrl-C or SIGTERM: what follows from it is no news
+		fmt.Fprintln(stderr, "benchd: interrupted")
+		return interruptedCode(ctx)
+	}
+	if _, ok := errors.AsType[reportedError](err); !ok {
+		fmt.Fprintf(stderr, "benchd: %v\n", err)
+	}
+	return 1
 }
+
+// addRunFlags adds the flags of the subcommands that run the matrix and
+// record it (serve, matrix) to c.
+func addRunFlags(c *kingpin.CmdClause, f *flags) {
+	c.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
+		Default(DefaultRetention.String()).DurationVar(&f.retention)
+	c.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
+		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
+	c.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
+		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
+}
+
+// usageTemplate is kingpin's default usage template, except that a
+// subcommand's help lists its own flags before the global ones, and the
+// app's help adds the flags of the default command (serve).
+const usageTemplate = `{{define "FormatCommand" -}}
+{{if .FlagSummary}} {{.FlagSummary}}{{end -}}
+{{range .Args}}{{if not .Hidden}} {{if not .Required}}[{{end}}{{if .PlaceHolder}}{{.PlaceHolder}}{{else}}<{{.Name}}>{{end}}{{if .Value|IsCumulative}}...{{end}}{{if not .Required}}]{{end}}{{end}}{{end -}}
+{{end -}}
+
+{{define "FormatCommands" -}}
+{{range .FlattenedCommands -}}
+{{if not .Hidden -}}
+  {{.FullCommand}}{{if .Default}}*{{end}}{{template "FormatCommand" .}}
+{{.Help|Wrap 4}}
+{{end -}}
+{{end -}}
+{{end -}}
+
+{{define "FormatUsage" -}}
+{{template "FormatCommand" .}}{{if .Commands}} <command> [<args> ...]{{end}}
+{{if .Help}}
+{{.Help|Wrap 0 -}}
+{{end -}}
+
+{{end -}}
+
+{{if .Context.SelectedCommand -}}
+usage: {{.App.Name}} {{.Context.SelectedCommand}}{{template "FormatUsage" .Context.SelectedCommand}}
+{{ else -}}
+usage: {{.App.Name}}{{template "FormatUsage" .App}}
+{{end}}
+{{if .Context.SelectedCommand -}}
+{{if .Context.SelectedCommand.Flags -}}
+Flags:
+{{.Context.SelectedCommand.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{end -}}
+Global flags:
+{{.App.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{else -}}
+Flags:
+{{.App.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{range .App.Commands}}{{if .Default -}}
+Flags of {{.Name}}, the default command:
+{{.Flags|FlagsToTwoColumns|FormatTwoColumns}}
+{{end}}{{end -}}
+{{end -}}
+{{if .Context.Args -}}
+Args:
+{{.Context.Args|ArgsToTwoColumns|FormatTwoColumns}}
+{{end -}}
+{{if .Context.SelectedCommand -}}
+{{if len .Context.SelectedCommand.Commands -}}
+Subcommands:
+{{template "FormatCommands" .Context.SelectedCommand}}
+{{end -}}
+{{else if .App.Commands -}}
+Commands:
+{{template "FormatCommands" .App}}
+{{end -}}
+`
 
 // usageError marks an error in the command line's values.
 type usageError struct{ error }
+
+// reportedError marks an error the subcommand has already printed: benchd
+// exits 1 without printing it again.
+type reportedError struct{ error }
 
 // loadConfig loads --config.file, or the embedded default matrix whose
 // reference Django project it unpacks under --storage.path. When the
@@ -248,7 +371,7 @@ func checkConfig(f *flags, stdout io.Writer) error {
 		for _, line := range splitErrors(err) {
 			fmt.Fprintf(stdout, "  - %s\n", line)
 		}
-		return fmt.Errorf("config check: %s is invalid", name)
+		return reportedError{fmt.Errorf("config check: %s is invalid", name)}
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "  warning: %s\n", w)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -80,10 +81,14 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 			validity: func() regress.ValidityOptions { return validityOptions(cfg) }}
 		obs, rec = append(obs, hist), hist
 	}
+	schedLog := logger.With("component", "scheduler")
+	if f.log.Level.Level() > slog.LevelDebug {
+		schedLog = slog.New(progressReported{schedLog.Handler()})
+	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: obs,
 		Recorder: rec,
-		Logger:   logger.With("component", "scheduler"),
+		Logger:   schedLog,
 	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -118,7 +123,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		}
 	}
 	if rep.Err != nil {
-		return fmt.Errorf("run %s cut short: %w", rep.ID, rep.Err)
+		return fmt.Errorf("run %s interrupted: %w", rep.ID, rep.Err)
 	}
 	if n := rep.Failed(); n > 0 {
 		return fmt.Errorf("run %s: %d of %d scenarios failed", rep.ID, n, len(rep.Results))
@@ -177,7 +182,10 @@ func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 
 func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	status := "ok"
-	if r.Err != nil {
+	switch {
+	case errors.Is(r.Err, scheduler.ErrInterrupted):
+		status = "interrupted"
+	case r.Err != nil:
 		status = "FAILED: " + r.Err.Error()
 	}
 	elapsed := time.Since(o.start).Round(time.Second)
@@ -193,7 +201,10 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	if r.Result != nil {
 		_ = report.WriteWrk(o.out, r.Result, report.WrkOptions{RepeatRequestsPerSecond: repeatRates(r)})
 	}
-	if r.Err != nil {
+	switch {
+	case errors.Is(r.Err, scheduler.ErrInterrupted):
+		fmt.Fprintln(o.out, "Interrupted")
+	case r.Err != nil:
 		fmt.Fprintf(o.out, "Failed: %v\n", r.Err)
 	}
 	fmt.Fprintln(o.out)
@@ -247,3 +258,21 @@ func entry(cfg *config.Config, r *scheduler.ScenarioResult) report.Entry {
 // wait for a run history another benchd holds: long enough for a killed
 // one to go away, short enough not to stall behind a running daemon.
 const matrixStoreWait = 10 * time.Second
+
+// progressReported leaves out the scheduler's error records: each is a
+// scenario's failure (its target or a service did not start, the engine
+// failed), which the progress line on stderr and the report on stdout
+// already show. --log.level=debug keeps them.
+type progressReported struct{ slog.Handler }
+
+func (h progressReported) Enabled(ctx context.Context, l slog.Level) bool {
+	return l < slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+
+func (h progressReported) WithAttrs(as []slog.Attr) slog.Handler {
+	return progressReported{h.Handler.WithAttrs(as)}
+}
+
+func (h progressReported) WithGroup(name string) slog.Handler {
+	return progressReported{h.Handler.WithGroup(name)}
+}

@@ -53,7 +53,13 @@ func (o telemetry) ScenarioFinished(r *scheduler.ScenarioResult) {
 func (o telemetry) RunFinished(r *scheduler.RunReport) {
 	o.tracer.RunFinished(r.Outcome(), r.Failed(), r.Err, r.End)
 	if o.metrics != nil {
-		o.metrics.ObserveRun(r.Outcome(), r.Start, r.End)
+		// benchd_runs_total's result is success, failed or skipped
+		// (docs/metrics.md): an interrupted run counts as failed.
+		result := r.Outcome()
+		if result == scheduler.OutcomeInterrupted {
+			result = scheduler.OutcomeFailed
+		}
+		o.metrics.ObserveRun(result, r.Start, r.End)
 	}
 }
 

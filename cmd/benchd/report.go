@@ -72,6 +72,9 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 			}
 		}
 		run, err := st.Run(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("run %q is not in the history under %s (GET /api/v1/runs or benchd report lists the runs)", id, f.storagePath)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("run %q: %w", id, err)
 		}
@@ -239,7 +242,7 @@ type summaryCell struct {
 }
 
 func newSummaryTable(run *store.Run) summaryTable {
-	st := summaryTable{RunID: run.ID, Outcome: run.Outcome, Targets: []string{}, Rows: []summaryRow{}}
+	st := summaryTable{RunID: run.ID, Outcome: store.ShownOutcome(run.Outcome), Targets: []string{}, Rows: []summaryRow{}}
 	seen := map[string]bool{}
 	type rowKey struct{ endpoint, mode string }
 	rows := map[rowKey]int{}
@@ -291,6 +294,8 @@ func writeSummary(w io.Writer, run *store.Run, format string) error {
 			switch {
 			case c == nil:
 				fmt.Fprint(w, " |")
+			case interrupted(c.Error):
+				fmt.Fprint(w, " interrupted |")
 			case c.Error != "" && c.Sent == 0:
 				fmt.Fprint(w, " failed |")
 			default:
