@@ -89,7 +89,9 @@ func ensureVenv(ctx context.Context, dir, python string, logger *slog.Logger) er
 	ctx, cancel := context.WithTimeout(ctx, venvTimeout)
 	defer cancel()
 	start := time.Now()
-	logger.Info("making the reference Django target's Python venv from PyPI (once per requirements change, about 1 min)",
+	// At warn: the minute's wait must show where only warnings are logged
+	// (benchd's subcommands), or the first `benchd matrix` seems to hang.
+	logger.Warn("making the reference Django target's Python venv from PyPI (once per requirements change, about 1 min)",
 		"dir", dir, "python", python, "requirements_sha256", want[:12])
 	if err := makeVenv(ctx, dir, python); err != nil {
 		return err
