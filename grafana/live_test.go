@@ -293,8 +293,8 @@ endpoints:
 					}
 				}
 				switch {
-				case n != 14:
-					last = fmt.Errorf("%d rules loaded, want 14", n)
+				case n != len(loadRules(t)):
+					last = fmt.Errorf("%d rules loaded, want the %d of %s", n, len(loadRules(t)), rulesFile)
 				case len(bad) > 0:
 					last = fmt.Errorf("%s", strings.Join(bad, "; "))
 				}
