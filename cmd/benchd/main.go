@@ -433,7 +433,7 @@ func openStore(ctx context.Context, f *flags, logger *slog.Logger, wait time.Dur
 			if wait >= 0 {
 				limit = wait.String()
 			}
-			logger.Info("the run history is held by another benchd: waiting for it", "path", f.storagePath, "wait", limit)
+			logger.Warn("the run history is held by another benchd: waiting for it", "path", f.storagePath, "wait", limit)
 		}
 		select {
 		case <-ctx.Done():
