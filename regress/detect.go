@@ -111,11 +111,18 @@ func DefaultMinEffect() map[Signal]float64 {
 
 // DefaultAbsFloor returns the default smallest absolute change, per signal
 // in its unit, that can count as a regression: 0.01 (one percentage point)
-// for the error and timeout ratios, none for the others. For the ratios it
-// is also the offset added before taking logs, so that 0 → 0.1 % is not an
-// infinite relative change. The result is a new map.
+// for the error and timeout ratios, 1 request/s for throughput, none for
+// the latencies. It is also the offset added before taking logs: for the
+// ratios so that 0 → 0.1 % is not an infinite relative change; for
+// throughput so that a run that completed nothing (a target stalled or
+// restarting: 0 requests/s) is log(1) = 0, not a −27.6 outlier that hides
+// every change point and inflates the baseline's spread. The live alert
+// test found it: two such runs at a target's restart silenced its −98 %
+// regression. A rate below about one request per second of the measured
+// window is not resolved anyway. The result is a new map.
 func DefaultAbsFloor() map[Signal]float64 {
 	return map[Signal]float64{
+		SignalThroughput:   1,
 		SignalErrorRatio:   0.01,
 		SignalTimeoutRatio: 0.01,
 	}

@@ -58,6 +58,19 @@ func TestDetect(t *testing.T) {
 			tested: true, reason: "not significant", ratio: -0.15,
 		},
 		{
+			// Found by the live alert test: while target b restarted slowed,
+			// two runs made connections but completed nothing (0 req/s,
+			// valid). In log space with a tiny offset they were −27.6
+			// outliers: no change point was found, and the baseline became
+			// the slowed runs. With throughput's floor as the offset they
+			// are log(1) = 0 and the collapse stays found.
+			name:      "runs with no completed request at a collapse do not hide it",
+			signal:    SignalThroughput,
+			pts:       series(concatValues(noisy(34, 14, 800, 0.3, 99, 1), repeat(0, 2), repeat(16, 30)), nil),
+			o:         Options{MinEffect: map[Signal]float64{SignalThroughput: 0.5}},
+			regressed: true, tested: true,
+		},
+		{
 			// Found by the live alert test: target b warmed up (a change
 			// for the better after 6 runs), then collapsed 8 runs later.
 			// The improvement's segment is too short for a baseline; the

@@ -22,7 +22,7 @@ func ExampleDetect() {
 			v.Scenario, v.Signal, v.Regressed, 100*v.ChangeRatio, v.BaselineMedian, v.Current, v.BaselineN)
 	}
 	// Output:
-	// gunicorn-gevent/sync/json throughput regressed=true change=-25% baseline=2000 current=1510 n=20
+	// gunicorn-gevent/sync/json throughput regressed=true change=-24% baseline=2000 current=1510 n=20
 }
 
 func ExampleChangePoints() {
