@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/store"
 )
 
@@ -22,76 +22,18 @@ type History interface {
 	History(ctx context.Context, scenarioName string, q store.HistoryQuery) ([]store.Scenario, error)
 }
 
-// number is a float64 that encodes NaN and ±Inf as JSON null.
-type number float64
-
-func (n number) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
-}
-
 // runJSON is the API form of a run.
 type runJSON struct {
-	ID         string         `json:"id"`
-	Trigger    string         `json:"trigger"`
-	Start      time.Time      `json:"start"`
-	End        *time.Time     `json:"end,omitempty"`
-	Outcome    string         `json:"outcome"`
-	Error      string         `json:"error,omitempty"`
-	ConfigHash string         `json:"config_hash,omitempty"`
-	Version    string         `json:"version,omitempty"`
-	Scenarios  []scenarioJSON `json:"scenarios,omitempty"`
+	ID         string            `json:"id"`
+	Trigger    string            `json:"trigger"`
+	Start      time.Time         `json:"start"`
+	End        *time.Time        `json:"end,omitempty"`
+	Outcome    string            `json:"outcome"`
+	Error      string            `json:"error,omitempty"`
+	ConfigHash string            `json:"config_hash,omitempty"`
+	Version    string            `json:"version,omitempty"`
+	Scenarios  []result.Scenario `json:"scenarios,omitempty"`
 }
-
-// scenarioJSON is the API form of one scenario result. Times of latency
-// are in seconds; counts by class and kind use the metric labels.
-type scenarioJSON struct {
-	RunID                  string            `json:"run_id"`
-	Scenario               string            `json:"scenario"`
-	Target                 string            `json:"target"`
-	Mode                   string            `json:"mode"`
-	Endpoint               string            `json:"endpoint"`
-	Start                  time.Time         `json:"start"`
-	End                    time.Time         `json:"end"`
-	Valid                  bool              `json:"valid"`
-	Error                  string            `json:"error,omitempty"`
-	URL                    string            `json:"url"`
-	Connections            int               `json:"connections"`
-	ConnectionsEstablished int               `json:"connections_established"`
-	DurationSeconds        number            `json:"duration_seconds"`
-	TimeoutSeconds         number            `json:"timeout_seconds"`
-	Sent                   uint64            `json:"sent"`
-	Requests               uint64            `json:"requests"`
-	Responses              map[string]uint64 `json:"responses"`
-	Errors                 map[string]uint64 `json:"errors"`
-	InFlight               uint64            `json:"in_flight"`
-	BytesRead              uint64            `json:"bytes_read"`
-	RequestsPerSecond      number            `json:"requests_per_second"`
-	ErrorRatio             number            `json:"error_ratio"`
-	TimeoutRatio           number            `json:"timeout_ratio"`
-	Latency                map[string]number `json:"latency_seconds"`
-	TargetCPUSeconds       number            `json:"target_cpu_seconds"`
-	TargetPeakRSSBytes     uint64            `json:"target_peak_rss_bytes"`
-	ClientCPUSeconds       number            `json:"client_cpu_seconds"`
-	ClientPeakRSSBytes     uint64            `json:"client_peak_rss_bytes"`
-	Repeats                []repeatJSON      `json:"repeats,omitempty"`
-}
-
-// repeatJSON is one repeat of a scenario that ran more than once per run.
-type repeatJSON struct {
-	RequestsPerSecond number            `json:"requests_per_second"`
-	ErrorRatio        number            `json:"error_ratio"`
-	TimeoutRatio      number            `json:"timeout_ratio"`
-	Latency           map[string]number `json:"latency_seconds"`
-}
-
-var (
-	classNames = [store.NumClasses]string{"2xx", "3xx", "4xx", "5xx"}
-	kindNames  = [store.NumErrorKinds]string{"connect", "read", "write", "timeout", "closed"}
-)
 
 func toRunJSON(r *store.Run) runJSON {
 	out := runJSON{ID: r.ID, Trigger: r.Trigger, Start: r.Start, Outcome: store.ShownOutcome(r.Outcome), Error: r.Err,
@@ -100,41 +42,7 @@ func toRunJSON(r *store.Run) runJSON {
 		end := r.End
 		out.End = &end
 	}
-	for i := range r.Scenarios {
-		out.Scenarios = append(out.Scenarios, toScenarioJSON(&r.Scenarios[i]))
-	}
-	return out
-}
-
-func toScenarioJSON(s *store.Scenario) scenarioJSON {
-	out := scenarioJSON{
-		RunID: s.RunID, Scenario: s.Name, Target: s.Target, Mode: s.Mode, Endpoint: s.Endpoint,
-		Start: s.Start, End: s.End, Valid: s.Valid, Error: s.Error, URL: s.URL,
-		Connections: s.Connections, ConnectionsEstablished: s.ConnectionsEstablished,
-		DurationSeconds: number(s.DurationSeconds), TimeoutSeconds: number(s.TimeoutSeconds),
-		Sent: s.Sent, Requests: s.Requests, InFlight: s.InFlight, BytesRead: s.BytesRead,
-		RequestsPerSecond: number(s.RequestsPerSecond), ErrorRatio: number(s.ErrorRatio), TimeoutRatio: number(s.TimeoutRatio),
-		Responses: map[string]uint64{}, Errors: map[string]uint64{},
-		Latency: map[string]number{
-			"mean": number(s.LatencyMean), "stdev": number(s.LatencyStdev), "max": number(s.LatencyMax),
-			"p50": number(s.P50), "p75": number(s.P75), "p90": number(s.P90), "p99": number(s.P99),
-			"p99.9": number(s.P999), "p99.99": number(s.P9999),
-		},
-		TargetCPUSeconds: number(s.TargetCPUSeconds), TargetPeakRSSBytes: s.TargetPeakRSSBytes,
-		ClientCPUSeconds: number(s.ClientCPUSeconds), ClientPeakRSSBytes: s.ClientPeakRSSBytes,
-	}
-	for _, r := range s.Repeats {
-		out.Repeats = append(out.Repeats, repeatJSON{
-			RequestsPerSecond: number(r.RequestsPerSecond), ErrorRatio: number(r.ErrorRatio), TimeoutRatio: number(r.TimeoutRatio),
-			Latency: map[string]number{"p50": number(r.P50), "p99": number(r.P99)},
-		})
-	}
-	for i, n := range s.Responses {
-		out.Responses[classNames[i]] = n
-	}
-	for i, n := range s.Errors {
-		out.Errors[kindNames[i]] = n
-	}
+	out.Scenarios = r.Scenarios
 	return out
 }
 
@@ -252,9 +160,6 @@ func (s *Server) scenarioHistory(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
 		return
 	}
-	out := make([]scenarioJSON, len(list))
-	for i := range list {
-		out[i] = toScenarioJSON(&list[i])
-	}
+	out := list
 	writeJSON(w, http.StatusOK, map[string]any{"scenario": name, "results": out})
 }

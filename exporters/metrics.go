@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
 // DefaultBuckets are the classic bucket upper bounds, in seconds, of
@@ -258,40 +259,41 @@ func nativeIndex(v float64) int {
 	return int(math.Ceil(math.Log2(v) * (1 << NativeSchema)))
 }
 
-// ObserveScenario records the end of one scenario run at end. r is the
-// engine result, nil when no load was applied (the scenario then counts as
-// down and its counters stay as they were). span, when valid, is the
+// ObserveScenario records the end of one scenario (its record rec) at
+// rec.End. A scenario whose engine did not run (no load applied) counts as
+// down and its counters stay as they were. span, when valid, is the
 // scenario's trace span: its trace ID becomes the exemplar of the latency
-// histogram, on the bucket of the run's p99. It does not keep r.
-func (m *Metrics) ObserveScenario(target, mode, endpoint string, r *engine.Result, end time.Time, span trace.SpanContext) {
+// histogram, on the bucket of the run's p99. It does not keep rec.
+func (m *Metrics) ObserveScenario(rec *result.Scenario, span trace.SpanContext) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.scenario(scenarioKey{target: target, endpoint: endpoint, mode: mode})
+	s := m.scenario(scenarioKey{target: rec.Target, endpoint: rec.Endpoint, mode: rec.Mode})
 	s.ran = true
+	end := rec.End
 	s.last = float64(end.UnixNano()) / 1e9
-	if r == nil {
+	if !rec.Ran() {
 		s.up, s.rps, s.timeoutRatio, s.errorRatio = 0, 0, 0, 0
 		s.quantiles, s.lastCount, s.lastSum = map[float64]float64{}, 0, 0
 		return
 	}
 	s.up = 0
-	if r.ConnectionsEstablished > 0 {
+	if rec.Measured() {
 		s.up = 1
 	}
-	for c, n := range r.Responses {
+	for c, n := range rec.Responses {
 		s.responses[c] += float64(n)
 	}
-	for e, n := range r.Errors {
+	for e, n := range rec.Errors {
 		s.errors[e] += float64(n)
 	}
-	s.bytes += float64(r.BytesRead)
-	s.rps = r.RequestsPerSecond()
-	s.timeoutRatio = r.TimeoutRatio()
-	s.errorRatio = r.ErrorRatio()
+	s.bytes += float64(rec.BytesRead)
+	s.rps = rec.RequestsPerSecond
+	s.timeoutRatio = rec.TimeoutRatio
+	s.errorRatio = rec.ErrorRatio
 	s.quantiles = make(map[float64]float64, len(SummaryQuantiles))
 	s.lastCount, s.lastSum = 0, 0
-	h := r.Latency
-	if h == nil || h.TotalCount() == 0 {
+	h, err := rec.LatencyHistogram.Decode()
+	if err != nil || h == nil || h.TotalCount() == 0 {
 		for _, q := range SummaryQuantiles {
 			s.quantiles[q] = math.NaN()
 		}

@@ -12,11 +12,20 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
 // knownResult returns a result with exactly known counts and latencies:
 // 4 responses at 1 ms, 3 ms, 300 ms and 1.2 s (values HDR keeps exactly at
 // 3 significant digits), 1 timeout, 1 connect error.
+// observed is the record of engine result r (nil: no load applied) of
+// scenario target/mode/endpoint, ended at end.
+func observed(target, mode, endpoint string, r *engine.Result, end time.Time) *result.Scenario {
+	rec := result.FromEngine(r)
+	rec.Name, rec.Target, rec.Mode, rec.Endpoint, rec.End = target+"/"+mode+"/"+endpoint, target, mode, endpoint, end
+	return &rec
+}
+
 func knownResult(t *testing.T) *engine.Result {
 	t.Helper()
 	h := hdrhistogram.New(1, 60_000_000, 3)
@@ -44,9 +53,9 @@ func knownResult(t *testing.T) *engine.Result {
 func TestMetricsValues(t *testing.T) {
 	m := NewMetrics()
 	end := time.Unix(1700000000, 0)
-	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end, trace.SpanContext{})
-	m.ObserveScenario("gunicorn-gevent", "sync", "json", knownResult(t), end.Add(time.Hour), trace.SpanContext{})
-	m.ObserveScenario("hypercorn-uvloop", "async", "json", nil, end, trace.SpanContext{})
+	m.ObserveScenario(observed("gunicorn-gevent", "sync", "json", knownResult(t), end), trace.SpanContext{})
+	m.ObserveScenario(observed("gunicorn-gevent", "sync", "json", knownResult(t), end.Add(time.Hour)), trace.SpanContext{})
+	m.ObserveScenario(observed("hypercorn-uvloop", "async", "json", nil, end), trace.SpanContext{})
 	m.ObserveRun("success", end.Add(-time.Minute), end)
 	m.RunSkipped()
 	m.SetTargetUp("gunicorn-gevent", true)
@@ -138,7 +147,7 @@ benchd_target_start_failures_total{target="hypercorn-uvloop"} 1
 // latencies and the exact per-run quantiles.
 func TestMetricsHistogramAndSummary(t *testing.T) {
 	m := NewMetrics()
-	m.ObserveScenario("t", "-", "e", knownResult(t), time.Unix(0, 0), trace.SpanContext{})
+	m.ObserveScenario(observed("t", "-", "e", knownResult(t), time.Unix(0, 0)), trace.SpanContext{})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
 	fams, err := reg.Gather()
@@ -199,7 +208,7 @@ func TestMetricsNativeBucketsAndExemplar(t *testing.T) {
 		TraceID: trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 		SpanID:  trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
 	})
-	m.ObserveScenario("t", "-", "e", knownResult(t), time.Unix(0, 0), span)
+	m.ObserveScenario(observed("t", "-", "e", knownResult(t), time.Unix(0, 0)), span)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
 	fams, err := reg.Gather()

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
 // TracerName is the instrumentation scope of benchd's spans.
@@ -199,19 +200,10 @@ func (t *RunTracer) TargetChanged(target string, up bool, at time.Time) {
 	delete(t.targets, target)
 }
 
-// ScenarioOutcome is what [RunTracer.ScenarioFinished] records.
-type ScenarioOutcome struct {
-	Name, Target, Mode, Endpoint string
-	URL, Method                  string
-	Start, End                   time.Time
-	Result                       *engine.Result // nil when no load was applied
-	Err                          error
-}
-
-// ScenarioFinished records one scenario as a span under its target's and
-// returns that span's context, whose trace ID benchd puts as an exemplar
-// on the scenario's latency histogram.
-func (t *RunTracer) ScenarioFinished(s ScenarioOutcome) trace.SpanContext {
+// ScenarioFinished records one scenario (its record s) as a span under
+// its target's and returns that span's context, whose trace ID benchd puts
+// as an exemplar on the scenario's latency histogram.
+func (t *RunTracer) ScenarioFinished(s *result.Scenario) trace.SpanContext {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ts := t.target(s.Target, s.Start)
@@ -229,36 +221,39 @@ func (t *RunTracer) ScenarioFinished(s ScenarioOutcome) trace.SpanContext {
 			attrs = append(attrs, semconv.ServerPort(p))
 		}
 	}
-	if r := s.Result; r != nil {
+	if s.Ran() {
 		attrs = append(attrs,
-			attribute.Int("benchd.connections", r.Plan.Connections),
-			attribute.Int("benchd.connections_established", r.ConnectionsEstablished),
-			attribute.Float64("benchd.duration_seconds", r.Elapsed.Seconds()),
-			attribute.Int64("benchd.requests_sent", int64(r.Sent)),
-			attribute.Int64("benchd.requests_completed", int64(r.Completed())),
-			attribute.Int64("benchd.requests_in_flight", int64(r.InFlight)),
-			attribute.Float64("benchd.requests_per_second", r.RequestsPerSecond()),
-			attribute.Float64("benchd.error_ratio", r.ErrorRatio()),
-			attribute.Float64("benchd.timeout_ratio", r.TimeoutRatio()),
-			attribute.Int64("benchd.response_bytes", int64(r.BytesRead)),
+			attribute.Int("benchd.connections", s.Connections),
+			attribute.Int("benchd.connections_established", s.ConnectionsEstablished),
+			attribute.Float64("benchd.duration_seconds", s.ElapsedSeconds),
+			attribute.Int64("benchd.requests_sent", int64(s.Sent)),
+			attribute.Int64("benchd.requests_completed", int64(s.Requests)),
+			attribute.Int64("benchd.requests_in_flight", int64(s.InFlight)),
+			attribute.Float64("benchd.requests_per_second", s.RequestsPerSecond),
+			attribute.Float64("benchd.error_ratio", s.ErrorRatio),
+			attribute.Float64("benchd.timeout_ratio", s.TimeoutRatio),
+			attribute.Int64("benchd.response_bytes", int64(s.BytesRead)),
 		)
-		for c, n := range r.Responses {
+		for c, n := range s.Responses {
 			attrs = append(attrs, attribute.Int64("benchd.responses."+engine.Class(c).String(), int64(n)))
 		}
-		for k, n := range r.Errors {
+		for k, n := range s.Errors {
 			attrs = append(attrs, attribute.Int64("benchd.errors."+engine.ErrorKind(k).String(), int64(n)))
 		}
-		if h := r.Latency; h != nil && h.TotalCount() > 0 {
-			for _, q := range []float64{50, 90, 99} {
-				attrs = append(attrs, attribute.Float64(fmt.Sprintf("benchd.latency.p%g_seconds", q), float64(h.ValueAtQuantile(q))/1e6))
+		if l := s.Latency; l != nil {
+			for _, q := range []struct {
+				name string
+				v    float64
+			}{{"p50", l.P50}, {"p90", l.P90}, {"p99", l.P99}} {
+				attrs = append(attrs, attribute.Float64("benchd.latency."+q.name+"_seconds", q.v))
 			}
 		}
 	}
 	_, span := t.tracer.Start(ts.ctx, "benchd.scenario", trace.WithTimestamp(s.Start), trace.WithAttributes(attrs...))
-	if s.Err != nil {
-		span.RecordError(s.Err, trace.WithTimestamp(s.End))
+	if s.Error != "" {
+		span.RecordError(errors.New(s.Error), trace.WithTimestamp(s.End))
 		span.SetAttributes(semconv.ErrorTypeKey.String("scenario_failed"))
-		span.SetStatus(codes.Error, s.Err.Error())
+		span.SetStatus(codes.Error, s.Error)
 	}
 	span.End(trace.WithTimestamp(s.End))
 	return span.SpanContext()

@@ -2,7 +2,6 @@ package exporters
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -23,12 +22,13 @@ func traceRun(t *testing.T, rt *RunTracer) {
 	rt.RunStarted("20231114T221320Z", "manual", 2, t0)
 	rt.TargetStarting("gunicorn-gevent", t0.Add(time.Millisecond))
 	rt.TargetChanged("gunicorn-gevent", true, t0.Add(time.Second))
-	rt.ScenarioFinished(ScenarioOutcome{Name: "gunicorn-gevent/sync/json", Target: "gunicorn-gevent", Mode: "sync", Endpoint: "json",
-		URL: "http://127.0.0.1:8000/myapp/sync/json", Method: "GET", Start: t0.Add(time.Second), End: t0.Add(3 * time.Second),
-		Result: knownResult(t)})
-	rt.ScenarioFinished(ScenarioOutcome{Name: "gunicorn-gevent/sync/json_query", Target: "gunicorn-gevent", Mode: "sync", Endpoint: "json_query",
-		URL: "http://127.0.0.1:8000/myapp/sync/json_query", Method: "GET", Start: t0.Add(3 * time.Second), End: t0.Add(4 * time.Second),
-		Err: errors.New("scheduler: target gunicorn-gevent: exited (code 1)")})
+	ok := observed("gunicorn-gevent", "sync", "json", knownResult(t), t0.Add(3*time.Second))
+	ok.URL, ok.Method, ok.Start = "http://127.0.0.1:8000/myapp/sync/json", "GET", t0.Add(time.Second)
+	rt.ScenarioFinished(ok)
+	failed := observed("gunicorn-gevent", "sync", "json_query", nil, t0.Add(4*time.Second))
+	failed.URL, failed.Method, failed.Start = "http://127.0.0.1:8000/myapp/sync/json_query", "GET", t0.Add(3*time.Second)
+	failed.Error = "scheduler: target gunicorn-gevent: exited (code 1)"
+	rt.ScenarioFinished(failed)
 	rt.TargetChanged("gunicorn-gevent", false, t0.Add(5*time.Second))
 	rt.RunFinished("failed", 1, nil, t0.Add(6*time.Second))
 }

@@ -1,6 +1,10 @@
 package regress
 
-import "math"
+import (
+	"math"
+
+	"github.com/benchd/benchd/result"
+)
 
 // Signal names one per-run summary of a scenario that the detector watches.
 type Signal string
@@ -52,4 +56,47 @@ func transform(v, offset float64) float64 {
 // untransform is the inverse of transform.
 func untransform(y, offset float64) float64 {
 	return math.Max(math.Exp(y)-offset, 0)
+}
+
+// Value returns signal s of measurement m: NaN for a latency without
+// responses, or for an unknown signal.
+func (s Signal) Value(m *result.Measurement) float64 {
+	switch s {
+	case SignalThroughput:
+		return m.RequestsPerSecond
+	case SignalLatencyP50:
+		return m.P50()
+	case SignalLatencyP99:
+		return m.P99()
+	case SignalErrorRatio:
+		return m.ErrorRatio
+	case SignalTimeoutRatio:
+		return m.TimeoutRatio
+	}
+	return math.NaN()
+}
+
+// RunValue returns signal s of one stored result: with repeats, the median
+// over the repeats that have a value (docs/regressions.md: the median keeps
+// one bad repeat from moving the run); else the result's own. NaN when
+// there is none.
+func (s Signal) RunValue(rec *result.Scenario) float64 {
+	if len(rec.Repeats) == 0 {
+		return s.Value(&rec.Measurement)
+	}
+	vs := make([]float64, 0, len(rec.Repeats))
+	for i := range rec.Repeats {
+		if v := s.Value(&rec.Repeats[i].Measurement); !math.IsNaN(v) {
+			vs = append(vs, v)
+		}
+	}
+	return Median(vs)
+}
+
+// Point returns the detector's point of signal s for rec: valid when the
+// record is valid, did not fail and has a value.
+func (s Signal) Point(rec *result.Scenario, accepted bool) Point {
+	v := s.RunValue(rec)
+	return Point{RunID: rec.RunID, Time: rec.Start, Value: v,
+		Valid: rec.Valid && rec.Error == "" && !math.IsNaN(v), Accepted: accepted}
 }

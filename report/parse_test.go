@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
 // near reports whether got is want within tol, NaN matching NaN.
@@ -160,11 +161,11 @@ func roundTripEntries(t *testing.T) []Entry {
 		t.Fatal(err)
 	}
 	return []Entry{
-		{Scenario: "g/sync/json", Target: "g", Mode: "sync", Endpoint: "json", TargetTitle: "WSGI Gunicorn Gevent", EndpointTitle: "JSON performance", Result: wrkResult(t, "timeouts_and_errors")},
-		{Scenario: "g/sync/slow", Target: "g", Mode: "sync", Endpoint: "slow", TargetTitle: "WSGI Gunicorn Gevent", Result: wrkResult(t, "all_timeouts"), Error: "target died"},
-		{Scenario: "g/sync/dead", Target: "g", Mode: "sync", Endpoint: "dead", TargetTitle: "WSGI Gunicorn Gevent", Error: "not ready"},
-		{Scenario: "h/-/json", Target: "h", Mode: "-", Endpoint: "json", Result: wrkResult(t, "fast_and_clean"), RepeatRequestsPerSecond: []float64{1, 2}},
-		{Scenario: "h/-/live", Target: "h", Mode: "-", Endpoint: "live", Result: live},
+		{Scenario: named(rec(wrkResult(t, "timeouts_and_errors")), "g/sync/json", ""), TargetTitle: "WSGI Gunicorn Gevent", EndpointTitle: "JSON performance"},
+		{Scenario: named(rec(wrkResult(t, "all_timeouts")), "g/sync/slow", "target died"), TargetTitle: "WSGI Gunicorn Gevent"},
+		{Scenario: named(&result.Scenario{}, "g/sync/dead", "not ready"), TargetTitle: "WSGI Gunicorn Gevent"},
+		{Scenario: withRepeats(named(rec(wrkResult(t, "fast_and_clean")), "h/-/json", ""), 1, 2)},
+		{Scenario: named(rec(live), "h/-/live", "")},
 	}
 }
 
@@ -182,7 +183,7 @@ func TestParseWriteMarkdownRoundTrip(t *testing.T) {
 	}
 	var withResult []Entry
 	for _, e := range entries {
-		if e.Result != nil {
+		if e.Ran() {
 			withResult = append(withResult, e)
 		}
 	}
@@ -190,37 +191,41 @@ func TestParseWriteMarkdownRoundTrip(t *testing.T) {
 		t.Fatalf("%d cells, want %d", len(d.Cells), len(withResult))
 	}
 	for i, e := range withResult {
-		c, r := d.Cells[i], e.Result
+		c, r := d.Cells[i], e.Scenario
 		mode := ""
 		if e.Mode != "-" {
 			mode = strings.ToUpper(e.Mode[:1]) + e.Mode[1:]
 		}
 		if c.Server != or(e.TargetTitle, e.Target) || c.Endpoint != or(e.EndpointTitle, e.Endpoint) || c.Mode != mode {
-			t.Errorf("%s: headings %q/%q/%q", e.Scenario, c.Server, c.Endpoint, c.Mode)
+			t.Errorf("%s: headings %q/%q/%q", e.Name, c.Server, c.Endpoint, c.Mode)
 		}
 		f := c.Wrk
-		lat := histStats(r.Latency)
+		h, err := r.LatencyHistogram.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lat := histStats(h)
 		for _, chk := range []struct {
 			what      string
 			got, want string
 		}{
-			{"requests/sec", formatFloat2(f.RequestsPerSecond), formatFloat2(r.RequestsPerSecond())},
+			{"requests/sec", formatFloat2(f.RequestsPerSecond), formatFloat2(r.RequestsPerSecond)},
 			{"latency avg", formatTimeMicros(f.LatencyMean * 1e6), formatTimeMicros(lat.mean)},
 			{"latency max", formatTimeMicros(f.LatencyMax * 1e6), formatTimeMicros(lat.max)},
-			{"elapsed", formatTimeMicros(f.ElapsedSeconds * 1e6), formatTimeMicros(float64(r.Elapsed.Microseconds()))},
+			{"elapsed", formatTimeMicros(f.ElapsedSeconds * 1e6), formatTimeMicros(math.Round(r.ElapsedSeconds * 1e6))},
 			{"bytes read", formatBinary(f.BytesRead), formatBinary(float64(r.BytesRead))},
 		} {
 			if chk.got != chk.want {
-				t.Errorf("%s: %s %s, want %s", e.Scenario, chk.what, chk.got, chk.want)
+				t.Errorf("%s: %s %s, want %s", e.Name, chk.what, chk.got, chk.want)
 			}
 		}
-		if f.Requests != r.Completed() || f.Timeouts != r.Errors[engine.KindTimeout] || f.Connect != r.Errors[engine.KindConnect] ||
-			f.Read != r.Errors[engine.KindRead]+r.Errors[engine.KindClosed] || f.Non2xx3xx != r.Non2xx3xx() ||
-			f.Threads != r.Plan.Threads || f.Connections != r.Plan.Connections || f.URL != r.Plan.URL {
-			t.Errorf("%s: figures %+v from %+v", e.Scenario, f, r)
+		if f.Requests != r.Requests || f.Timeouts != r.Errors[engine.KindTimeout] || f.Connect != r.Errors[engine.KindConnect] ||
+			f.Read != r.Errors[engine.KindRead]+r.Errors[engine.KindClosed] || f.Non2xx3xx != r.Responses[engine.Class4xx]+r.Responses[engine.Class5xx] ||
+			f.Threads != r.Threads || f.Connections != r.Connections || f.URL != r.URL {
+			t.Errorf("%s: figures %+v from %+v", e.Name, f, r)
 		}
 		if !math.IsNaN(f.P99()) {
-			t.Errorf("%s: p99 %v without a Latency Distribution", e.Scenario, f.P99())
+			t.Errorf("%s: p99 %v without a Latency Distribution", e.Name, f.P99())
 		}
 	}
 }
@@ -233,7 +238,7 @@ func TestParseLatencyDistribution(t *testing.T) {
 			r := wrkResult(t, name)
 			var b bytes.Buffer
 			b.WriteString("## s\n### e\n```\n")
-			if err := WriteWrk(&b, r, WrkOptions{Latency: true}); err != nil {
+			if err := WriteWrk(&b, rec(r), WrkOptions{Latency: true}); err != nil {
 				t.Fatal(err)
 			}
 			b.WriteString("```\n")
@@ -270,15 +275,15 @@ func FuzzParseWrkMarkdown(f *testing.F) {
 	// What matrix --format markdown writes.
 	var md bytes.Buffer
 	if err := WriteMarkdown(&md, "Fuzz", []Entry{
-		{Target: "g", Mode: "sync", Endpoint: "json", Result: wrkResult(f, "timeouts_and_errors"), RepeatRequestsPerSecond: []float64{1, 2}},
-		{Target: "g", Mode: "sync", Endpoint: "slow", Result: wrkResult(f, "all_timeouts"), Error: "died"},
-		{Target: "h", Mode: "-", Endpoint: "json", Result: wrkResult(f, "fast_and_clean")},
+		{Scenario: withRepeats(named(rec(wrkResult(f, "timeouts_and_errors")), "g/sync/json", ""), 1, 2)},
+		{Scenario: named(rec(wrkResult(f, "all_timeouts")), "g/sync/slow", "died")},
+		{Scenario: named(rec(wrkResult(f, "fast_and_clean")), "h/-/json", "")},
 	}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(md.Bytes())
 	var wrk bytes.Buffer
-	if err := WriteWrk(&wrk, wrkResult(f, "fast_and_clean"), WrkOptions{Latency: true}); err != nil {
+	if err := WriteWrk(&wrk, rec(wrkResult(f, "fast_and_clean")), WrkOptions{Latency: true}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add([]byte("## s\n### e\n```\n" + wrk.String() + "```\n"))
@@ -302,4 +307,19 @@ func FuzzParseWrkMarkdown(f *testing.F) {
 			}
 		}
 	})
+}
+
+// named gives s the scenario name target/mode/endpoint and the error text.
+func named(s *result.Scenario, name, errText string) *result.Scenario {
+	parts := strings.SplitN(name, "/", 3)
+	s.Name, s.Target, s.Mode, s.Endpoint, s.Error = name, parts[0], parts[1], parts[2], errText
+	return s
+}
+
+// withRepeats gives s repeats of the given requests per second.
+func withRepeats(s *result.Scenario, rates ...float64) *result.Scenario {
+	for _, r := range rates {
+		s.Repeats = append(s.Repeats, result.Repeat{Measurement: result.Measurement{RequestsPerSecond: r}})
+	}
+	return s
 }

@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
-func TestSummaryConnectLatency(t *testing.T) {
+func TestJSONConnectLatency(t *testing.T) {
 	// A server that closes every connection: each request dials anew.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Connection", "close")
@@ -40,12 +41,12 @@ func TestSummaryConnectLatency(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := WriteJSON(&b, tt.result()); err != nil {
+			if err := WriteJSON(&b, rec(tt.result())); err != nil {
 				t.Fatal(err)
 			}
 			var got struct {
-				ConnectLatency *PhaseSummary `json:"connect_latency"`
-				Requests       uint64        `json:"requests"`
+				ConnectLatency *result.Latency `json:"connect_latency_seconds"`
+				Requests       uint64          `json:"requests"`
 			}
 			if err := json.Unmarshal(b.Bytes(), &got); err != nil {
 				t.Fatal(err)
@@ -55,7 +56,7 @@ func TestSummaryConnectLatency(t *testing.T) {
 			}
 			c := got.ConnectLatency
 			if tt.want == 0 {
-				if c != nil || bytes.Contains(b.Bytes(), []byte("connect_latency")) {
+				if c != nil || bytes.Contains(b.Bytes(), []byte("connect_latency_seconds")) {
 					t.Errorf("connect_latency %+v, want it omitted", c)
 				}
 				return

@@ -13,6 +13,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
 // WrkOptions are the choices of [WriteWrk]. The zero value prints wrk's
@@ -21,14 +22,9 @@ type WrkOptions struct {
 	// Latency adds wrk's "Latency Distribution" block (wrk --latency):
 	// the 50th, 75th, 90th and 99th percentiles.
 	Latency bool
-	// RepeatRequestsPerSecond, with more than one value, is the
-	// Requests/sec of each repeat of a scenario whose merged result is
-	// being written; a line "  N repeats, Requests/sec each: ..." follows
-	// the connections line. wrk has no such line.
-	RepeatRequestsPerSecond []float64
 }
 
-// WriteWrk writes r in the text layout of wrk 4.1, line for line and with
+// WriteWrk writes s's measurement in the text layout of wrk 4.1, line for line and with
 // wrk's number formatting, so that reports compare with wrk runs:
 //
 //	Running 10s test @ http://localhost:8000/myapp/sync/json
@@ -48,66 +44,72 @@ type WrkOptions struct {
 // and Req/Sec includes 100 ms intervals without any response (wrk skips
 // them). One line wrk does not have, "  In flight at end: N", is added when
 // requests were still unanswered at the end of the grace, so that the
-// counts add up to the requests sent; another, the repeats line, when
-// o.RepeatRequestsPerSecond has more than one value.
+// counts add up to the requests sent; another, "  N repeats, Requests/sec each: ...", after the connections line
+// when s has more than one repeat.
 //
-// Statistics are computed from r's HDR histograms (3 significant digits),
+// Statistics are computed from s's HDR histograms (3 significant digits),
 // each value taken as the middle of its bucket; the standard deviation is
 // the sample one, as wrk's. An empty latency
-// histogram (or a nil one) prints wrk's "-nan%". WriteWrk returns the first error of w; it
-// does not keep r.
-func WriteWrk(w io.Writer, r *engine.Result, o WrkOptions) error {
-	if r == nil {
-		return errors.New("exporters: write wrk report: no result")
+// histogram prints wrk's "-nan%". WriteWrk returns the first error of w
+// or of decoding a histogram; it does not keep s.
+func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
+	if s == nil {
+		return errors.New("report: write wrk report: no result")
 	}
+	latency, err := s.LatencyHistogram.Decode()
+	if err != nil {
+		return fmt.Errorf("report: write wrk report: latency: %w", err)
+	}
+	rate, err := s.RateHistogram.Decode()
+	if err != nil {
+		return fmt.Errorf("report: write wrk report: requests per second: %w", err)
+	}
+	elapsed := time.Duration(math.Round(s.ElapsedSeconds * 1e9))
 	var b strings.Builder
 	// wrk takes whole seconds only; a shorter or fractional duration is
 	// printed as Go writes it (300ms, 1.5s) rather than rounded to 0s.
-	running := r.Plan.Duration.String()
-	if r.Plan.Duration%time.Second == 0 {
-		running = formatUnits(r.Plan.Duration.Seconds(), timeSeconds, 0)
+	duration := time.Duration(math.Round(s.DurationSeconds * 1e9))
+	running := duration.String()
+	if duration%time.Second == 0 {
+		running = formatUnits(duration.Seconds(), timeSeconds, 0)
 	}
-	fmt.Fprintf(&b, "Running %s test @ %s\n", running, r.Plan.URL)
-	fmt.Fprintf(&b, "  %d threads and %d connections\n", r.Plan.Threads, r.Plan.Connections)
-	if rr := o.RepeatRequestsPerSecond; len(rr) > 1 {
+	fmt.Fprintf(&b, "Running %s test @ %s\n", running, s.URL)
+	fmt.Fprintf(&b, "  %d threads and %d connections\n", s.Threads, s.Connections)
+	if rr := s.Repeats; len(rr) > 1 {
 		each := make([]string, len(rr))
-		for i, v := range rr {
-			each[i] = fmt.Sprintf("%.2f", v)
+		for i := range rr {
+			each[i] = fmt.Sprintf("%.2f", rr[i].RequestsPerSecond)
 		}
 		fmt.Fprintf(&b, "  %d repeats, Requests/sec each: %s\n", len(rr), strings.Join(each, ", "))
 	}
 	fmt.Fprintf(&b, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max", "+/- Stdev")
-	b.WriteString(statsLine("Latency", histStats(r.Latency), formatTimeMicros))
-	b.WriteString(statsLine("Req/Sec", histStats(r.RequestsPerSecondSamples), formatMetric))
+	b.WriteString(statsLine("Latency", histStats(latency), formatTimeMicros))
+	b.WriteString(statsLine("Req/Sec", histStats(rate), formatMetric))
 	if o.Latency {
 		b.WriteString("  Latency Distribution\n")
 		for _, p := range []float64{50, 75, 90, 99} {
 			fmt.Fprintf(&b, "%7.0f%%", p)
-			b.WriteString(units(percentile(r.Latency, p), formatTimeMicros, 10))
+			b.WriteString(units(percentile(latency, p), formatTimeMicros, 10))
 			b.WriteString("\n")
 		}
 	}
 	fmt.Fprintf(&b, "  %d requests in %s, %sB read\n",
-		r.Completed(), formatTimeMicros(float64(r.Elapsed.Microseconds())), formatBinary(float64(r.BytesRead)))
-	e := r.Errors
+		s.Requests, formatTimeMicros(float64(elapsed.Microseconds())), formatBinary(float64(s.BytesRead)))
+	e := s.Errors
 	// wrk has no "closed" kind: a kept-alive connection closed by the
 	// server is a read error to wrk, so it is added to read here.
-	if r.TotalErrors() > 0 {
+	if e.Total() > 0 {
 		fmt.Fprintf(&b, "  Socket errors: connect %d, read %d, write %d, timeout %d\n",
 			e[engine.KindConnect], e[engine.KindRead]+e[engine.KindClosed], e[engine.KindWrite], e[engine.KindTimeout])
 	}
-	if n := r.Non2xx3xx(); n > 0 {
+	if n := s.Responses[engine.Class4xx] + s.Responses[engine.Class5xx]; n > 0 {
 		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)
 	}
-	if r.InFlight > 0 {
-		fmt.Fprintf(&b, "  In flight at end: %d\n", r.InFlight)
+	if s.InFlight > 0 {
+		fmt.Fprintf(&b, "  In flight at end: %d\n", s.InFlight)
 	}
-	fmt.Fprintf(&b, "Requests/sec: %9.2f\n", r.RequestsPerSecond())
-	bytesPerSecond := 0.0
-	if r.Elapsed > 0 {
-		bytesPerSecond = float64(r.BytesRead) / (float64(r.Elapsed) / float64(time.Second))
-	}
-	fmt.Fprintf(&b, "Transfer/sec: %10sB\n", formatBinary(bytesPerSecond))
+	fmt.Fprintf(&b, "Requests/sec: %9.2f\n", s.RequestsPerSecond)
+	fmt.Fprintf(&b, "Transfer/sec: %10sB\n", formatBinary(s.TransferBytesPerSecond))
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("exporters: write wrk report: %w", err)
 	}

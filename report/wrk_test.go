@@ -17,6 +17,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
 // update rewrites the golden files of this package's tests instead of
@@ -102,7 +103,7 @@ func TestWriteWrk(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := WriteWrk(&b, wrkResult(t, tt.result), tt.opts); err != nil {
+			if err := WriteWrk(&b, rec(wrkResult(t, tt.result)), tt.opts); err != nil {
 				t.Fatal(err)
 			}
 			golden := filepath.Join("testdata", "TestWriteWrk_"+tt.name+".golden")
@@ -189,7 +190,7 @@ func TestWriteWrkErrors(t *testing.T) {
 		t.Error("no error for a nil result")
 	}
 	w := failingWriter{}
-	if err := WriteWrk(w, wrkResult(t, "fast_and_clean"), WrkOptions{}); err == nil || !errors.Is(err, errWrite) {
+	if err := WriteWrk(w, rec(wrkResult(t, "fast_and_clean")), WrkOptions{}); err == nil || !errors.Is(err, errWrite) {
 		t.Errorf("err %v, want the writer's error wrapped", err)
 	}
 }
@@ -233,7 +234,7 @@ func TestWriteWrkSlowerThanRun(t *testing.T) {
 			res.Sent, res.InFlight, res.Completed(), res.Errors, conns)
 	}
 	var b bytes.Buffer
-	if err := WriteWrk(&b, res, WrkOptions{}); err != nil {
+	if err := WriteWrk(&b, rec(res), WrkOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -268,8 +269,12 @@ func TestWriteWrkRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	merged := rec(m)
+	for _, r := range rs {
+		merged.Repeats = append(merged.Repeats, result.Repeat{Measurement: result.Measure(r, false)})
+	}
 	var b bytes.Buffer
-	if err := WriteWrk(&b, m, WrkOptions{RepeatRequestsPerSecond: rates}); err != nil {
+	if err := WriteWrk(&b, merged, WrkOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")
@@ -279,10 +284,16 @@ func TestWriteWrkRepeats(t *testing.T) {
 	}
 	// One repeat: no such line.
 	b.Reset()
-	if err := WriteWrk(&b, rs[0], WrkOptions{RepeatRequestsPerSecond: rates[:1]}); err != nil {
+	if err := WriteWrk(&b, rec(rs[0]), WrkOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "repeats") {
 		t.Errorf("a single run shows a repeats line:\n%s", b.String())
 	}
+}
+
+// rec is the record of an engine result, as the scheduler and bench build it.
+func rec(r *engine.Result) *result.Scenario {
+	s := result.FromEngine(r)
+	return &s
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 )
 
 // ErrRunning is returned by [Scheduler.RunOnce] and [Scheduler.TriggerNow]
@@ -122,6 +123,10 @@ type ScenarioResult struct {
 	// a high value means the load generator itself was starved and its
 	// timings are suspect.
 	SchedLatencyP99 time.Duration
+	// Record is the result record built from the fields above, with its
+	// validity under the run's regression limits: what the run history,
+	// the metrics, tracing, the reports and the detector read.
+	Record *result.Scenario
 }
 
 // Up reports whether the scenario applied load: a result exists and at
@@ -558,6 +563,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 				scLog.Info("scenario finished", attrs...)
 			}
 		}
+		res.Record = res.BuildRecord(ValidityOptions(cfg))
 		rep.Results = append(rep.Results, res)
 		s.opts.Observer.ScenarioFinished(res)
 	}

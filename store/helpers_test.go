@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/benchd/benchd/result"
 )
 
 // base is a fixed instant all test times derive from.
@@ -73,80 +75,72 @@ func buildScenario(runID string, idx int, histValues int) (Scenario, error) {
 		seed = seed*31 + uint64(c)
 	}
 	f := float64(idx)
-	hist, err := EncodeHistogram(testHistogram(seed, histValues))
+	hist, err := result.EncodeHistogram(testHistogram(seed, histValues))
 	if err != nil {
 		return Scenario{}, err
 	}
 	start := base.Add(time.Duration(idx) * 11 * time.Second)
+	lat := &result.Latency{Count: 999_001, Mean: 0.0123 + f/1e3, Stdev: 0.0045, Max: 1.987,
+		P50: 0.010, P75: 0.014, P90: 0.021, P99: 0.095, P999: 0.5, P9999: 1.25}
 	return Scenario{
 		RunID: runID, Name: fmt.Sprintf("target-%d/sync/json", idx%3),
 		Target: fmt.Sprintf("target-%d", idx%3), Mode: "sync", Endpoint: "json",
 		Index: idx, Start: start, End: start.Add(10*time.Second + 123456789),
-		Error: fmt.Sprintf("err %d", idx), Valid: idx%2 == 0,
-		URL: fmt.Sprintf("http://127.0.0.1:8000/myapp/sync/json?i=%d", idx), Connections: 2000 + idx, Threads: 2 + idx,
+		Error: fmt.Sprintf("err %d", idx), Valid: idx%2 == 0, InvalidReasons: []string{"reason"},
+		URL: fmt.Sprintf("http://127.0.0.1:8000/myapp/sync/json?i=%d", idx), Method: "GET", Connections: 2000 + idx, Threads: 2 + idx,
 		DurationSeconds: 10 + f, TimeoutSeconds: 2.5 + f,
-		Sent: 1_000_003 + uint64(idx), Requests: 999_001 + uint64(idx),
-		Responses: [NumClasses]uint64{990_000, 3, 7_000, 1_998},
-		Errors:    [NumErrorKinds]uint64{1, 2, 3, 994 + uint64(idx), 5},
-		InFlight:  7, BytesRead: 123_456_789_012 + uint64(idx), ConnectionsEstablished: 1999,
-		RequestsPerSecond: 99_900.125 + f, ErrorRatio: 0.009 + f/1e6, TimeoutRatio: 0.000994 + f/1e7,
-		LatencyMean: 0.0123 + f/1e3, LatencyStdev: 0.0045, LatencyMax: 1.987,
-		P50: 0.010, P75: 0.014, P90: 0.021, P99: 0.095, P999: 0.5, P9999: 1.25,
-		Histogram: hist, RateHistogram: hist[:len(hist)/2],
-		TargetCPUSeconds: 17.25 + f, TargetPeakRSSBytes: 512 << 20, ClientCPUSeconds: 8.5 + f, ClientPeakRSSBytes: 64<<20 + uint64(idx),
-		// Three repeats, the last without responses (no latency).
-		Repeats: []Repeat{
-			{RequestsPerSecond: 99_000.5 + f, P50: 0.01, P99: 0.09, ErrorRatio: 0.008, TimeoutRatio: 0.0009},
-			{RequestsPerSecond: 100_800.25, P50: 0.011, P99: 0.1, ErrorRatio: 0.01, TimeoutRatio: 0.001},
-			{RequestsPerSecond: 0, P50: math.NaN(), P99: math.NaN(), ErrorRatio: 1, TimeoutRatio: 1},
+		Measurement: result.Measurement{
+			MeasuredStart: start.Add(2 * time.Second), MeasuredEnd: start.Add(12 * time.Second),
+			ElapsedSeconds: 10.0001 + f,
+			Sent:           1_000_003 + uint64(idx), Requests: 999_001 + uint64(idx),
+			Responses: result.Classes{990_000, 3, 7_000, 1_998},
+			Errors:    result.Kinds{1, 2, 3, 994 + uint64(idx), 5},
+			InFlight:  7, BytesRead: 123_456_789_012 + uint64(idx), ConnectionsEstablished: 1999,
+			RequestsPerSecond: 99_900.125 + f, TransferBytesPerSecond: 12_345_678.5, ErrorRatio: 0.009 + f/1e6, TimeoutRatio: 0.000994 + f/1e7,
+			Latency:          lat,
+			ConnectLatency:   &result.Latency{Count: 2000, Mean: 0.001, P50: 0.0009, P99: 0.004, Max: 0.01},
+			OpenLoop:         &result.OpenLoop{TargetRequestsPerSecond: 100_000, AchievedRequestsPerSecond: 99_950, Late: 12, NotSent: 3},
+			ErrorSamples:     []string{"timeout: request timed out"},
+			LatencyHistogram: hist, RateHistogram: hist, ConnectLatencyHistogram: hist,
 		},
+		Usage: result.Usage{TargetCPUSeconds: 17.25 + f, TargetPeakRSSBytes: 512 << 20, ClientCPUSeconds: 8.5 + f, ClientPeakRSSBytes: 64<<20 + uint64(idx)},
+		// Three repeats, the last without responses (no latency).
+		Repeats: []result.Repeat{
+			{Measurement: result.Measurement{RequestsPerSecond: 99_000.5 + f, Latency: &result.Latency{P50: 0.01, P99: 0.09}, ErrorRatio: 0.008, TimeoutRatio: 0.0009}},
+			{Measurement: result.Measurement{RequestsPerSecond: 100_800.25, Latency: &result.Latency{P50: 0.011, P99: 0.1}, ErrorRatio: 0.01, TimeoutRatio: 0.001}},
+			{Measurement: result.Measurement{RequestsPerSecond: 0, ErrorRatio: 1, TimeoutRatio: 1}, Usage: result.Usage{TargetCPUSeconds: 1.5}},
+		},
+		SchedulerLatencyP99Seconds: 0.0042,
 	}, nil
 }
 
 // diffScenario returns a description of the first field where got differs
-// from want, or "" if they are equal. Floats compare bit for bit except that
-// NaN equals NaN; times compare as instants and must come back in UTC.
+// from want, or "" if they are equal. Times compare as instants and must
+// come back in UTC; the rest compares deeply.
 func diffScenario(got, want Scenario) string {
 	gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
 	for i := range gv.NumField() {
 		name := gv.Type().Field(i).Name
 		g, w := gv.Field(i).Interface(), wv.Field(i).Interface()
 		switch w := w.(type) {
-		case float64:
-			g := g.(float64)
-			if !(g == w || math.IsNaN(g) && math.IsNaN(w)) {
-				return fmt.Sprintf("%s = %v, want %v", name, g, w)
-			}
-		case []Repeat:
-			g := g.([]Repeat)
-			if len(g) != len(w) {
-				return fmt.Sprintf("%s has %d repeats, want %d", name, len(g), len(w))
-			}
-			for j := range w {
-				if d := diffFloats(reflect.ValueOf(g[j]), reflect.ValueOf(w[j])); d != "" {
-					return fmt.Sprintf("%s[%d].%s", name, j, d)
-				}
-			}
 		case time.Time:
 			g := g.(time.Time)
 			if !g.Equal(w) || (!g.IsZero() && g.Location() != time.UTC) {
 				return fmt.Sprintf("%s = %v, want %v in UTC", name, g, w)
 			}
+		case result.Measurement:
+			g := g.(result.Measurement)
+			if !g.MeasuredStart.Equal(w.MeasuredStart) || !g.MeasuredEnd.Equal(w.MeasuredEnd) {
+				return fmt.Sprintf("%s: measured interval %v..%v, want %v..%v", name, g.MeasuredStart, g.MeasuredEnd, w.MeasuredStart, w.MeasuredEnd)
+			}
+			g.MeasuredStart, g.MeasuredEnd, w.MeasuredStart, w.MeasuredEnd = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+			if !reflect.DeepEqual(g, w) {
+				return fmt.Sprintf("%s = %+v, want %+v", name, g, w)
+			}
 		default:
 			if !reflect.DeepEqual(g, w) {
 				return fmt.Sprintf("%s = %#v, want %#v", name, g, w)
 			}
-		}
-	}
-	return ""
-}
-
-// diffFloats compares structs of float64 fields, NaN equal to NaN.
-func diffFloats(g, w reflect.Value) string {
-	for i := range w.NumField() {
-		a, b := g.Field(i).Float(), w.Field(i).Float()
-		if !(a == b || math.IsNaN(a) && math.IsNaN(b)) {
-			return fmt.Sprintf("%s = %v, want %v", w.Type().Field(i).Name, a, b)
 		}
 	}
 	return ""

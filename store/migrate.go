@@ -120,12 +120,76 @@ var migrations = []migration{
 			`ALTER TABLE scenarios ADD COLUMN repeats TEXT`,
 		},
 	},
+
+	{
+		// Version 5: one record per scenario (docs/storage.md). The
+		// columns queried stay; everything else is the JSON of
+		// result.Scenario in record, built here from the old columns:
+		// duration_seconds held the measured time (now elapsed_seconds;
+		// the configured one, which old rows lack, is it rounded to the
+		// second, as the stored report printed it), the histograms'
+		// base64 text moves into the JSON, and each repeat's p50 and p99
+		// become its latency summary.
+		name: "one result record per scenario",
+		statements: []string{
+			`CREATE TABLE scenario_records (
+				run_id          TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+				idx             INTEGER NOT NULL CHECK (idx >= 0),
+				name            TEXT NOT NULL,
+				target          TEXT NOT NULL,
+				mode            TEXT NOT NULL,
+				endpoint        TEXT NOT NULL,
+				start_unix_nano INTEGER,
+				end_unix_nano   INTEGER,
+				error           TEXT NOT NULL,
+				valid           INTEGER NOT NULL CHECK (valid IN (0, 1)),
+				record_version  INTEGER NOT NULL,
+				record          TEXT NOT NULL CHECK (json_valid(record)),
+				PRIMARY KEY (run_id, idx)
+			) STRICT`,
+			`INSERT INTO scenario_records
+			SELECT run_id, idx, name, target, mode, endpoint, start_unix_nano, end_unix_nano, error, valid, 1,
+				json_object(
+					'url', url, 'method', '', 'connections', connections, 'threads', threads,
+					'duration_seconds', round(COALESCE(duration_seconds, 0)), 'timeout_seconds', COALESCE(timeout_seconds, 0),
+					'elapsed_seconds', COALESCE(duration_seconds, 0),
+					'sent', sent, 'requests', requests,
+					'responses', json_object('2xx', responses_2xx, '3xx', responses_3xx, '4xx', responses_4xx, '5xx', responses_5xx),
+					'errors', json_object('connect', errors_connect, 'read', errors_read, 'write', errors_write,
+						'timeout', errors_timeout, 'closed', errors_closed),
+					'in_flight', in_flight, 'bytes_read', bytes_read, 'connections_established', connections_established,
+					'requests_per_second', COALESCE(requests_per_second, 0),
+					'transfer_bytes_per_second', CASE WHEN duration_seconds > 0 THEN bytes_read / duration_seconds ELSE 0 END,
+					'error_ratio', COALESCE(error_ratio, 0), 'timeout_ratio', COALESCE(timeout_ratio, 0),
+					'latency_seconds', json(CASE WHEN requests > 0 AND latency_p50_seconds IS NOT NULL THEN json_object(
+						'count', requests, 'mean', COALESCE(latency_mean_seconds, 0), 'stdev', COALESCE(latency_stdev_seconds, 0),
+						'max', COALESCE(latency_max_seconds, 0), 'p50', latency_p50_seconds, 'p75', COALESCE(latency_p75_seconds, 0),
+						'p90', COALESCE(latency_p90_seconds, 0), 'p99', COALESCE(latency_p99_seconds, 0),
+						'p99.9', COALESCE(latency_p999_seconds, 0), 'p99.99', COALESCE(latency_p9999_seconds, 0)) END),
+					'latency_histogram', COALESCE(CAST(histogram AS TEXT), ''),
+					'requests_per_second_histogram', COALESCE(CAST(rate_histogram AS TEXT), ''),
+					'repeats', CASE WHEN repeats IS NOT NULL THEN json((SELECT json_group_array(json_object(
+						'requests_per_second', COALESCE(json_extract(r.value, '$.requests_per_second'), 0),
+						'error_ratio', COALESCE(json_extract(r.value, '$.error_ratio'), 0),
+						'timeout_ratio', COALESCE(json_extract(r.value, '$.timeout_ratio'), 0),
+						'latency_seconds', json(CASE WHEN json_extract(r.value, '$.latency_p50_seconds') IS NOT NULL THEN json_object(
+							'p50', json_extract(r.value, '$.latency_p50_seconds'),
+							'p99', COALESCE(json_extract(r.value, '$.latency_p99_seconds'), 0)) END)))
+						FROM json_each(repeats) AS r)) END,
+					'target_cpu_seconds', target_cpu_seconds, 'target_peak_rss_bytes', target_peak_rss_bytes,
+					'client_cpu_seconds', client_cpu_seconds, 'client_peak_rss_bytes', client_peak_rss_bytes)
+			FROM scenarios`,
+			`DROP TABLE scenarios`,
+			`ALTER TABLE scenario_records RENAME TO scenarios`,
+			`CREATE INDEX scenarios_by_name_start ON scenarios (name, start_unix_nano)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads
 // (SQLite's user_version of benchd.db). [Open] migrates older databases up to
 // it and refuses newer ones.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // schemaVersion returns the user_version of db.
 func schemaVersion(ctx context.Context, q interface {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/result"
 )
 
 // writerDB opens dir's database as the store's writer does, without
@@ -78,28 +80,49 @@ func TestMigrateFromEmpty(t *testing.T) {
 	}
 }
 
-func TestMigrateFromVersion1(t *testing.T) {
+// TestMigrateToRecords stores two scenarios as schema version 4 kept
+// them (one of version 1's columns only, one with every column and
+// repeats) and checks that Open turns each into the record it stands for.
+func TestMigrateToRecords(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
 	db := writerDB(t, dir)
-	if from, to, err := migrate(ctx, db, migrations[:1]); err != nil || from != 0 || to != 1 {
-		t.Fatalf("migrate to 1: %d→%d, %v", from, to, err)
+	if from, to, err := migrate(ctx, db, migrations[:4]); err != nil || from != 0 || to != 4 {
+		t.Fatalf("migrate to 4: %d→%d, %v", from, to, err)
 	}
-	// A run and a scenario as version 1 stored them: every column but the
-	// resource use that version 2 added.
-	if _, err := db.ExecContext(ctx, `INSERT INTO runs VALUES ('v1', 'schedule', ?, NULL, 'running', 'h', 'v1.0', '')`, base.UnixNano()); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO runs VALUES ('v4', 'schedule', ?, NULL, 'running', 'h', 'v1.0', '', '')`, base.UnixNano()); err != nil {
 		t.Fatal(err)
 	}
-	sc := makeScenario(t, "v1", 0, 1000)
-	args, err := scenarioArgs(sc)
+	hist, err := result.EncodeHistogram(testHistogram(7, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cols := strings.Split(scenarioColumns, ",")
-	const added = 6 // columns of migrations 2, 3 and 4
-	v1Cols := strings.Join(cols[:len(cols)-added], ",")
-	if _, err := db.ExecContext(ctx, `INSERT INTO scenarios (`+v1Cols+`) VALUES (?`+strings.Repeat(",?", len(cols)-added-1)+`)`,
-		args[:len(args)-added]...); err != nil {
+	const v1Cols = `run_id, idx, name, target, mode, endpoint, start_unix_nano, end_unix_nano, error, valid,
+		url, connections, threads, duration_seconds, timeout_seconds,
+		sent, requests, responses_2xx, responses_3xx, responses_4xx, responses_5xx,
+		errors_connect, errors_read, errors_write, errors_timeout, errors_closed,
+		in_flight, bytes_read, connections_established, requests_per_second, error_ratio, timeout_ratio,
+		latency_mean_seconds, latency_stdev_seconds, latency_max_seconds,
+		latency_p50_seconds, latency_p75_seconds, latency_p90_seconds, latency_p99_seconds, latency_p999_seconds, latency_p9999_seconds,
+		histogram`
+	start, end := base.UnixNano(), base.Add(12*time.Second).UnixNano()
+	row := []any{"v4", 0, "t/sync/json", "t", "sync", "json", start, end, "", 1,
+		"http://127.0.0.1:8000/json", 100, 2, 10.004, 2.0,
+		1010, 1000, 990, 1, 7, 2, 3, 1, 0, 5, 1, 1, 123456, 100, 99.96, 0.0188, 0.00495,
+		0.012, 0.004, 1.9, 0.01, 0.014, 0.02, 0.09, 0.5, 1.2, hist}
+	if _, err := db.ExecContext(ctx, `INSERT INTO scenarios (`+v1Cols+`) VALUES (?`+strings.Repeat(",?", len(row)-1)+`)`, row...); err != nil {
+		t.Fatal(err)
+	}
+	// The second: failed before its load (NULL latencies, no histogram),
+	// with the columns of versions 2 to 4.
+	if _, err := db.ExecContext(ctx, `INSERT INTO scenarios (`+v1Cols+`,
+			target_cpu_seconds, target_peak_rss_bytes, client_cpu_seconds, client_peak_rss_bytes, rate_histogram, repeats)
+		VALUES ('v4', 1, 't/async/json', 't', 'async', 'json', NULL, NULL, 'target did not start', 0,
+			'http://127.0.0.1:8000/ajson', 100, 2, NULL, 2.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+			0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+			1.5, 4096, 0.25, 8192, ?,
+			'[{"requests_per_second":5.5,"latency_p50_seconds":0.002,"latency_p99_seconds":0.02,"error_ratio":0.1,"timeout_ratio":0},
+			  {"requests_per_second":0,"latency_p50_seconds":null,"latency_p99_seconds":null,"error_ratio":1,"timeout_ratio":1}]')`, hist); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -107,33 +130,54 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 
 	// A read-only open does not migrate, and says so.
-	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 1, want 4") {
-		t.Errorf("read-only Open of a version 1 database: %v", err)
+	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 4, want 5") {
+		t.Errorf("read-only Open of a version 4 database: %v", err)
 	}
-
 	s := openStore(t, dir)
 	if v := userVersion(t, s.writer); v != SchemaVersion {
 		t.Errorf("user_version after Open = %d, want %d", v, SchemaVersion)
 	}
-	r, err := s.Run(ctx, "v1")
+	r, err := s.Run(ctx, "v4")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Outcome != OutcomeAborted || len(r.Scenarios) != 1 {
-		t.Fatalf("run from version 1: outcome %q, %d scenarios", r.Outcome, len(r.Scenarios))
+	if len(r.Scenarios) != 2 {
+		t.Fatalf("run from version 4: %d scenarios", len(r.Scenarios))
 	}
-	want := sc
-	want.TargetCPUSeconds, want.TargetPeakRSSBytes, want.ClientCPUSeconds, want.ClientPeakRSSBytes = 0, 0, 0, 0
-	want.RateHistogram, want.Repeats = nil, nil
-	if d := diffScenario(r.Scenarios[0], want); d != "" {
-		t.Errorf("scenario from version 1: %s", d)
+	want := []Scenario{{
+		RunID: "v4", Name: "t/sync/json", Target: "t", Mode: "sync", Endpoint: "json",
+		Start: base, End: base.Add(12 * time.Second), Valid: true,
+		URL: "http://127.0.0.1:8000/json", Connections: 100, Threads: 2, DurationSeconds: 10, TimeoutSeconds: 2,
+		Measurement: result.Measurement{
+			ElapsedSeconds: 10.004, Sent: 1010, Requests: 1000,
+			Responses: result.Classes{990, 1, 7, 2}, Errors: result.Kinds{3, 1, 0, 5, 1},
+			InFlight: 1, BytesRead: 123456, ConnectionsEstablished: 100,
+			RequestsPerSecond: 99.96, TransferBytesPerSecond: 123456 / 10.004, ErrorRatio: 0.0188, TimeoutRatio: 0.00495,
+			Latency: &result.Latency{Count: 1000, Mean: 0.012, Stdev: 0.004, Max: 1.9,
+				P50: 0.01, P75: 0.014, P90: 0.02, P99: 0.09, P999: 0.5, P9999: 1.2},
+			LatencyHistogram: hist,
+		},
+	}, {
+		RunID: "v4", Index: 1, Name: "t/async/json", Target: "t", Mode: "async", Endpoint: "json",
+		Error: "target did not start", URL: "http://127.0.0.1:8000/ajson", Connections: 100, Threads: 2, TimeoutSeconds: 2,
+		Measurement: result.Measurement{RateHistogram: hist},
+		Repeats: []result.Repeat{
+			{Measurement: result.Measurement{RequestsPerSecond: 5.5, ErrorRatio: 0.1, Latency: &result.Latency{P50: 0.002, P99: 0.02}}},
+			{Measurement: result.Measurement{ErrorRatio: 1, TimeoutRatio: 1}},
+		},
+		Usage: result.Usage{TargetCPUSeconds: 1.5, TargetPeakRSSBytes: 4096, ClientCPUSeconds: 0.25, ClientPeakRSSBytes: 8192},
+	}}
+	for i := range want {
+		if d := diffScenario(r.Scenarios[i], want[i]); d != "" {
+			t.Errorf("scenario %d from version 4: %s", i, d)
+		}
 	}
-	// The migrated database takes new results with resource use.
-	beginRun(t, s, "v2", base.Add(time.Hour))
-	saveScenario(ctx, t, s, makeScenario(t, "v2", 0, 10))
-	h, err := s.History(ctx, sc.Name, HistoryQuery{})
-	if err != nil || len(h) != 2 || h[1].TargetCPUSeconds != sc.TargetCPUSeconds {
-		t.Errorf("History across versions: %d results, %v", len(h), err)
+	// The migrated database takes new records.
+	beginRun(t, s, "v5", base.Add(time.Hour))
+	saveScenario(ctx, t, s, makeScenario(t, "v5", 0, 10))
+	h, err := s.History(ctx, "target-0/sync/json", HistoryQuery{})
+	if err != nil || len(h) != 1 {
+		t.Errorf("History after the migration: %d results, %v", len(h), err)
 	}
 }
 

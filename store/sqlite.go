@@ -11,10 +11,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/benchd/benchd/engine"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -681,22 +684,6 @@ func timeOf(n sql.NullInt64) time.Time {
 	return time.Unix(0, n.Int64).UTC()
 }
 
-// floatArg stores NaN as NULL explicitly (SQLite would do the same).
-func floatArg(f float64) any {
-	if math.IsNaN(f) {
-		return nil
-	}
-	return f
-}
-
-// floatOf is the inverse of floatArg.
-func floatOf(f sql.NullFloat64) float64 {
-	if !f.Valid {
-		return math.NaN()
-	}
-	return f.Float64
-}
-
 // uintArg converts a count to SQLite's signed 64-bit INTEGER.
 func uintArg(name string, v uint64) (int64, error) {
 	if v > math.MaxInt64 {
@@ -725,18 +712,15 @@ func scanRun(row rowScanner) (Run, error) {
 }
 
 // scenarioColumns lists the scenario columns in the order of scenarioArgs
-// and scanScenario.
+// and scanScenario: the ones queried, then the record (docs/storage.md).
 const scenarioColumns = `run_id, idx, name, target, mode, endpoint, start_unix_nano, end_unix_nano, error, valid,
-	url, connections, threads, duration_seconds, timeout_seconds,
-	sent, requests, responses_2xx, responses_3xx, responses_4xx, responses_5xx,
-	errors_connect, errors_read, errors_write, errors_timeout, errors_closed,
-	in_flight, bytes_read, connections_established,
-	requests_per_second, error_ratio, timeout_ratio,
-	latency_mean_seconds, latency_stdev_seconds, latency_max_seconds,
-	latency_p50_seconds, latency_p75_seconds, latency_p90_seconds, latency_p99_seconds, latency_p999_seconds, latency_p9999_seconds,
-	histogram,
-	target_cpu_seconds, target_peak_rss_bytes, client_cpu_seconds, client_peak_rss_bytes,
-	rate_histogram, repeats`
+	record_version, record`
+
+// RecordVersion is the version of the record JSON a scenario row holds
+// (its record_version column): the JSON of [result.Scenario] without the
+// fields kept in columns (run, index, name and its parts, start and end,
+// error, valid). A newer version than this benchd knows is an error.
+const RecordVersion = 1
 
 // insertScenario has one placeholder per column of scenarioColumns.
 var insertScenario = `INSERT INTO scenarios (` + scenarioColumns + `) VALUES (?` +
@@ -754,59 +738,53 @@ func scenarioArgs(s Scenario) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("end: %w", err)
 	}
-	counts := []struct {
-		name string
-		v    uint64
-	}{
-		{"sent", s.Sent}, {"requests", s.Requests},
-		{"responses_2xx", s.Responses[Class2xx]}, {"responses_3xx", s.Responses[Class3xx]},
-		{"responses_4xx", s.Responses[Class4xx]}, {"responses_5xx", s.Responses[Class5xx]},
-		{"errors_connect", s.Errors[ErrorConnect]}, {"errors_read", s.Errors[ErrorRead]},
-		{"errors_write", s.Errors[ErrorWrite]}, {"errors_timeout", s.Errors[ErrorTimeout]},
-		{"errors_closed", s.Errors[ErrorClosed]},
-		{"in_flight", s.InFlight}, {"bytes_read", s.BytesRead},
-		{"target_peak_rss_bytes", s.TargetPeakRSSBytes}, {"client_peak_rss_bytes", s.ClientPeakRSSBytes},
-	}
-	c := make(map[string]int64, len(counts))
-	for _, x := range counts {
-		v, err := uintArg(x.name, x.v)
-		if err != nil {
-			return nil, err
-		}
-		c[x.name] = v
-	}
-	var hist, rateHist any
-	if len(s.Histogram) > 0 {
-		hist = s.Histogram
-	}
-	if len(s.RateHistogram) > 0 {
-		rateHist = s.RateHistogram
+	if err := checkCounts(&s); err != nil {
+		return nil, err
 	}
 	valid := 0
 	if s.Valid {
 		valid = 1
 	}
-	var repeats any
-	if len(s.Repeats) > 0 {
-		b, err := encodeRepeats(s.Repeats)
-		if err != nil {
-			return nil, fmt.Errorf("repeats: %w", err)
-		}
-		repeats = b
+	rec := s
+	rec.RunID, rec.Index, rec.Name, rec.Target, rec.Mode, rec.Endpoint = "", 0, "", "", "", ""
+	rec.Start, rec.End, rec.Error, rec.Valid = time.Time{}, time.Time{}, "", false
+	if f := nonFinite(reflect.ValueOf(rec), ""); f != "" {
+		return nil, fmt.Errorf("record: %s: JSON holds finite numbers only", f)
 	}
-	return []any{
-		s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint, start, end, s.Error, valid,
-		s.URL, s.Connections, s.Threads, floatArg(s.DurationSeconds), floatArg(s.TimeoutSeconds),
-		c["sent"], c["requests"], c["responses_2xx"], c["responses_3xx"], c["responses_4xx"], c["responses_5xx"],
-		c["errors_connect"], c["errors_read"], c["errors_write"], c["errors_timeout"], c["errors_closed"],
-		c["in_flight"], c["bytes_read"], s.ConnectionsEstablished,
-		floatArg(s.RequestsPerSecond), floatArg(s.ErrorRatio), floatArg(s.TimeoutRatio),
-		floatArg(s.LatencyMean), floatArg(s.LatencyStdev), floatArg(s.LatencyMax),
-		floatArg(s.P50), floatArg(s.P75), floatArg(s.P90), floatArg(s.P99), floatArg(s.P999), floatArg(s.P9999),
-		hist,
-		floatArg(s.TargetCPUSeconds), c["target_peak_rss_bytes"], floatArg(s.ClientCPUSeconds), c["client_peak_rss_bytes"],
-		rateHist, repeats,
-	}, nil
+	b, err := json.Marshal(&rec)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	return []any{s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint, start, end, s.Error, valid,
+		RecordVersion, string(b)}, nil
+}
+
+// checkCounts refuses counts SQLite's JSON functions could not read back
+// exactly (they hold integers as signed 64 bits).
+func checkCounts(s *Scenario) error {
+	counts := []struct {
+		name string
+		v    uint64
+	}{{"sent", s.Sent}, {"requests", s.Requests}, {"in_flight", s.InFlight}, {"bytes_read", s.BytesRead},
+		{"target_peak_rss_bytes", s.TargetPeakRSSBytes}, {"client_peak_rss_bytes", s.ClientPeakRSSBytes}}
+	for i, n := range s.Responses {
+		counts = append(counts, struct {
+			name string
+			v    uint64
+		}{"responses " + engine.Class(i).String(), n})
+	}
+	for i, n := range s.Errors {
+		counts = append(counts, struct {
+			name string
+			v    uint64
+		}{"errors " + engine.ErrorKind(i).String(), n})
+	}
+	for _, c := range counts {
+		if _, err := uintArg(c.name, c.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanScenarios reads every row of rows and closes it.
@@ -828,105 +806,64 @@ func scanScenarios(rows *sql.Rows) ([]Scenario, error) {
 
 func scanScenario(row rowScanner) (Scenario, error) {
 	var (
-		s                               Scenario
-		start, end                      sql.NullInt64
-		valid                           int
-		duration, timeout               sql.NullFloat64
-		rps, errRatio, toRatio          sql.NullFloat64
-		mean, stdev, maxLat             sql.NullFloat64
-		p50, p75, p90, p99, p999, p9999 sql.NullFloat64
-		targetCPU, clientCPU            sql.NullFloat64
-		sent, requests, inFlight, bytes int64
-		resp                            [NumClasses]int64
-		errs                            [NumErrorKinds]int64
-		targetRSS, clientRSS            int64
-		hist, rateHist                  []byte
-		repeats                         sql.NullString
+		s          Scenario
+		start, end sql.NullInt64
+		valid      int
+		version    int
+		record     string
 	)
-	err := row.Scan(
-		&s.RunID, &s.Index, &s.Name, &s.Target, &s.Mode, &s.Endpoint, &start, &end, &s.Error, &valid,
-		&s.URL, &s.Connections, &s.Threads, &duration, &timeout,
-		&sent, &requests, &resp[Class2xx], &resp[Class3xx], &resp[Class4xx], &resp[Class5xx],
-		&errs[ErrorConnect], &errs[ErrorRead], &errs[ErrorWrite], &errs[ErrorTimeout], &errs[ErrorClosed],
-		&inFlight, &bytes, &s.ConnectionsEstablished,
-		&rps, &errRatio, &toRatio,
-		&mean, &stdev, &maxLat,
-		&p50, &p75, &p90, &p99, &p999, &p9999,
-		&hist,
-		&targetCPU, &targetRSS, &clientCPU, &clientRSS,
-		&rateHist, &repeats,
-	)
-	if err != nil {
+	var runID, name, target, mode, endpoint, errText string
+	var idx int
+	if err := row.Scan(&runID, &idx, &name, &target, &mode, &endpoint, &start, &end, &errText, &valid,
+		&version, &record); err != nil {
 		return Scenario{}, err
 	}
-	s.Start, s.End = timeOf(start), timeOf(end)
-	s.Valid = valid != 0
-	s.DurationSeconds, s.TimeoutSeconds = floatOf(duration), floatOf(timeout)
-	s.Sent, s.Requests, s.InFlight, s.BytesRead = uint64(sent), uint64(requests), uint64(inFlight), uint64(bytes)
-	for i, v := range resp {
-		s.Responses[i] = uint64(v)
+	if version > RecordVersion {
+		return Scenario{}, fmt.Errorf("scenario %s of run %s: record version %d is newer than this benchd reads (%d): upgrade benchd", name, runID, version, RecordVersion)
 	}
-	for i, v := range errs {
-		s.Errors[i] = uint64(v)
+	if err := json.Unmarshal([]byte(record), &s); err != nil {
+		return Scenario{}, fmt.Errorf("scenario %s of run %s: record: %w", name, runID, err)
 	}
-	s.RequestsPerSecond, s.ErrorRatio, s.TimeoutRatio = floatOf(rps), floatOf(errRatio), floatOf(toRatio)
-	s.LatencyMean, s.LatencyStdev, s.LatencyMax = floatOf(mean), floatOf(stdev), floatOf(maxLat)
-	s.P50, s.P75, s.P90, s.P99, s.P999, s.P9999 = floatOf(p50), floatOf(p75), floatOf(p90), floatOf(p99), floatOf(p999), floatOf(p9999)
-	s.TargetCPUSeconds, s.ClientCPUSeconds = floatOf(targetCPU), floatOf(clientCPU)
-	s.TargetPeakRSSBytes, s.ClientPeakRSSBytes = uint64(targetRSS), uint64(clientRSS)
-	if len(rateHist) > 0 {
-		s.RateHistogram = rateHist
-	}
-	if len(hist) > 0 {
-		s.Histogram = hist
-	}
-	if repeats.Valid && repeats.String != "" {
-		if s.Repeats, err = decodeRepeats(repeats.String); err != nil {
-			return Scenario{}, fmt.Errorf("scenario %s of run %s: repeats: %w", s.Name, s.RunID, err)
-		}
-	}
+	s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint = runID, idx, name, target, mode, endpoint
+	s.Start, s.End, s.Error, s.Valid = timeOf(start), timeOf(end), errText, valid != 0
 	return s, nil
 }
 
-// repeatJSON is [Repeat] as stored: JSON has no NaN, so a figure without
-// a value is null.
-type repeatJSON struct {
-	RequestsPerSecond *float64 `json:"requests_per_second"`
-	P50               *float64 `json:"latency_p50_seconds"`
-	P99               *float64 `json:"latency_p99_seconds"`
-	ErrorRatio        *float64 `json:"error_ratio"`
-	TimeoutRatio      *float64 `json:"timeout_ratio"`
-}
-
-func encodeRepeats(rs []Repeat) (string, error) {
-	opt := func(v float64) *float64 {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
+// nonFinite returns the JSON path and value of the first NaN or infinite
+// float in v (a record), or "".
+func nonFinite(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Sprintf("%s is %v", path, f)
 		}
-		return &v
-	}
-	out := make([]repeatJSON, len(rs))
-	for i, r := range rs {
-		out[i] = repeatJSON{opt(r.RequestsPerSecond), opt(r.P50), opt(r.P99), opt(r.ErrorRatio), opt(r.TimeoutRatio)}
-	}
-	b, err := json.Marshal(out)
-	return string(b), err
-}
-
-func decodeRepeats(s string) ([]Repeat, error) {
-	var in []repeatJSON
-	if err := json.Unmarshal([]byte(s), &in); err != nil {
-		return nil, err
-	}
-	val := func(p *float64) float64 {
-		if p == nil {
-			return math.NaN()
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return nonFinite(v.Elem(), path)
 		}
-		return *p
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Struct {
+			for i := range v.Len() {
+				if f := nonFinite(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); f != "" {
+					return f
+				}
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			p := path
+			if name, _, _ := strings.Cut(sf.Tag.Get("json"), ","); name != "" && !sf.Anonymous {
+				p = strings.TrimPrefix(path+"."+name, ".")
+			}
+			if f := nonFinite(v.Field(i), p); f != "" {
+				return f
+			}
+		}
 	}
-	out := make([]Repeat, len(in))
-	for i, r := range in {
-		out[i] = Repeat{val(r.RequestsPerSecond), val(r.P50), val(r.P99), val(r.ErrorRatio), val(r.TimeoutRatio)}
-	}
-	return out, nil
+	return ""
 }

@@ -3,10 +3,9 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/benchd/benchd/result"
 )
 
 // Run outcomes, as stored in [Run.Outcome].
@@ -35,28 +34,6 @@ func ShownOutcome(outcome string) string {
 	}
 	return outcome
 }
-
-// Indexes of [Scenario.Responses], in the order of the engine's status
-// classes.
-const (
-	Class2xx = iota
-	Class3xx
-	Class4xx
-	Class5xx
-	// NumClasses is the length of [Scenario.Responses].
-	NumClasses
-)
-
-// Indexes of [Scenario.Errors], in the order of the engine's error kinds.
-const (
-	ErrorConnect = iota
-	ErrorRead
-	ErrorWrite
-	ErrorTimeout
-	ErrorClosed
-	// NumErrorKinds is the length of [Scenario.Errors].
-	NumErrorKinds
-)
 
 // Defaults of the query limits.
 const (
@@ -125,114 +102,9 @@ type Run struct {
 	Scenarios []Scenario
 }
 
-// Scenario is the result of one load test (one target × mode × endpoint cell)
-// within a run. Latencies are in seconds; counts are in requests or bytes as
-// named. Zero values mean "zero" except where a field says otherwise. A
-// Scenario is a plain value: it may be copied, and is not safe for
-// concurrent mutation.
-type Scenario struct {
-	// RunID is the [Run.ID] the scenario belongs to. Required.
-	RunID string
-	// Name is the scenario name, "target/mode/endpoint" ("-" for an
-	// endpoint without modes). Required; History looks scenarios up by it.
-	Name string
-	// Target, Mode and Endpoint are the parts of Name.
-	Target, Mode, Endpoint string
-	// Index is the position of the scenario in its run, from 0; unique
-	// within a run.
-	Index int
-	// Start and End bound the measured interval (warm-up excluded). Zero
-	// means not measured (a scenario that failed before it could start).
-	Start, End time.Time
-	// Error says why the scenario failed; empty if it ran.
-	Error string
-	// Valid is true if the scenario applied load and its figures mean
-	// something (target ready, connections made).
-	Valid bool
-
-	// URL is the URL that was loaded.
-	URL string
-	// Connections is the number of connections asked for.
-	Connections int
-	// Threads is the number of engine shards.
-	Threads int
-	// DurationSeconds is the configured measuring time, in seconds.
-	DurationSeconds float64
-	// TimeoutSeconds is the per-request timeout, in seconds.
-	TimeoutSeconds float64
-
-	// Sent counts requests started in the measured interval.
-	Sent uint64
-	// Requests counts responses received within the timeout, all classes
-	// (wrk's "N requests").
-	Requests uint64
-	// Responses counts responses per status class; index with Class2xx and
-	// the other Class constants.
-	Responses [NumClasses]uint64
-	// Errors counts failed requests per kind; index with ErrorConnect and
-	// the other Error constants.
-	Errors [NumErrorKinds]uint64
-	// InFlight counts requests still unanswered when the scenario ended.
-	InFlight uint64
-	// BytesRead counts response bytes read.
-	BytesRead uint64
-	// ConnectionsEstablished is the most connections open at once.
-	ConnectionsEstablished int
-
-	// RequestsPerSecond is Requests per second of the measured interval.
-	RequestsPerSecond float64
-	// ErrorRatio is (errors + 4xx + 5xx) / Sent, from 0 to 1.
-	ErrorRatio float64
-	// TimeoutRatio is timeouts / Sent, from 0 to 1.
-	TimeoutRatio float64
-	// LatencyMean, LatencyStdev and LatencyMax summarise the latency of the
-	// completed requests, in seconds.
-	LatencyMean, LatencyStdev, LatencyMax float64
-	// P50 to P9999 are latency percentiles (50, 75, 90, 99, 99.9, 99.99),
-	// in seconds.
-	P50, P75, P90, P99, P999, P9999 float64
-	// Histogram is the latency HDR histogram as [EncodeHistogram] returns
-	// it (V2 compressed, base64), in the unit the caller recorded (the
-	// engine records microseconds). Nil or empty means none; an empty
-	// slice comes back as nil.
-	Histogram []byte
-	// RateHistogram holds, encoded as Histogram, the per-thread
-	// requests-per-second samples of the scenario (the engine's 100 ms
-	// samples behind wrk's Req/Sec line); nil when not recorded.
-	RateHistogram []byte
-	// Repeats summarises each repeat, in order, when the scenario ran more
-	// than once in its run (config repeats); the other fields describe
-	// all repeats together. Nil for a single run.
-	Repeats []Repeat
-
-	// TargetCPUSeconds is the CPU time (user + system) the managed target
-	// process tree used during the scenario; 0 if not measured.
-	TargetCPUSeconds float64
-	// TargetPeakRSSBytes is the target process tree's peak resident set
-	// size, in bytes; 0 if not measured.
-	TargetPeakRSSBytes uint64
-	// ClientCPUSeconds is the CPU time benchd itself used during the
-	// scenario; 0 if not measured.
-	ClientCPUSeconds float64
-	// ClientPeakRSSBytes is benchd's peak resident set size, in bytes; 0 if
-	// not measured.
-	ClientPeakRSSBytes uint64
-}
-
-// Repeat is the summary of one repeat of a scenario: the per-run figures
-// the regression detector reads, which it takes the median of over the
-// repeats. A figure without a value (latency of a repeat with no
-// response) is NaN.
-type Repeat struct {
-	// RequestsPerSecond is completed requests per second.
-	RequestsPerSecond float64 `json:"requests_per_second"`
-	// P50 and P99 are latency percentiles, in seconds.
-	P50 float64 `json:"latency_p50_seconds"`
-	P99 float64 `json:"latency_p99_seconds"`
-	// ErrorRatio and TimeoutRatio are as in [Scenario], from 0 to 1.
-	ErrorRatio   float64 `json:"error_ratio"`
-	TimeoutRatio float64 `json:"timeout_ratio"`
-}
+// Scenario is the record of one scenario's result, [result.Scenario]:
+// the store keeps it whole. Times come back in UTC.
+type Scenario = result.Scenario
 
 // RunQuery selects runs for [Store.Runs].
 type RunQuery struct {
@@ -310,33 +182,4 @@ type Store interface {
 	Accepted(ctx context.Context, scenario string) (map[string]bool, error)
 	// Close releases the store. Calls after Close return errors.
 	Close() error
-}
-
-// EncodeHistogram returns h in HdrHistogram's V2 compressed encoding, as
-// base64 text (the interchange form of HdrHistogram logs), ready for
-// [Scenario.Histogram]. A nil h gives nil and no error. h is only read; the
-// caller must not record into it concurrently.
-func EncodeHistogram(h *hdrhistogram.Histogram) ([]byte, error) {
-	if h == nil {
-		return nil, nil
-	}
-	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-	if err != nil {
-		return nil, fmt.Errorf("store: encode histogram: %w", err)
-	}
-	return b, nil
-}
-
-// DecodeHistogram decodes what [EncodeHistogram] returned. An empty b gives
-// a nil histogram and no error (the scenario has none). A malformed b gives
-// an error. The caller owns the result; b is not kept.
-func DecodeHistogram(b []byte) (*hdrhistogram.Histogram, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	h, err := hdrhistogram.Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("store: decode histogram: %w", err)
-	}
-	return h, nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/engine"
 )
 
 func TestScenarioRoundTrip(t *testing.T) {
@@ -26,14 +28,15 @@ func TestScenarioRoundTrip(t *testing.T) {
 		{name: "zero values", in: func(s Scenario) Scenario {
 			return Scenario{RunID: s.RunID, Name: "t/-/e"}
 		}},
-		{name: "NaN and infinite floats", in: func(s Scenario) Scenario {
-			s.ErrorRatio, s.TimeoutRatio, s.RequestsPerSecond = math.NaN(), math.NaN(), math.Inf(1)
-			s.P9999, s.LatencyMax, s.LatencyStdev = math.Inf(-1), math.NaN(), -0.5
+		{name: "negative floats", in: func(s Scenario) Scenario {
+			l := *s.Latency
+			l.Stdev = -0.5
+			s.Latency = &l
 			return s
 		}},
 		{name: "largest counts", in: func(s Scenario) Scenario {
 			s.Sent, s.BytesRead, s.ClientPeakRSSBytes = math.MaxInt64, math.MaxInt64-1, math.MaxInt64
-			s.Errors[ErrorClosed], s.Responses[Class5xx] = math.MaxInt64, math.MaxInt64
+			s.Errors[engine.KindClosed], s.Responses[engine.Class5xx] = math.MaxInt64, math.MaxInt64
 			return s
 		}},
 		{
@@ -51,17 +54,9 @@ func TestScenarioRoundTrip(t *testing.T) {
 		}},
 		{
 			name: "empty histogram comes back as none",
-			in:   func(s Scenario) Scenario { s.Histogram = []byte{}; return s },
-			want: func(s Scenario) Scenario { s.Histogram = nil; return s },
+			in:   func(s Scenario) Scenario { s.LatencyHistogram = []byte{}; return s },
+			want: func(s Scenario) Scenario { s.LatencyHistogram = nil; return s },
 		},
-		{name: "empty histogram recorded", in: func(s Scenario) Scenario {
-			b, err := EncodeHistogram(testHistogram(1, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.Histogram = b
-			return s
-		}},
 		{name: "unicode and quotes in text", in: func(s Scenario) Scenario {
 			s.Error = "read: connection reset by peer 'x' \"y\" ✓ \x00 nul"
 			s.URL = "http://[::1]:8000/ä?q='1'"
@@ -101,12 +96,12 @@ func TestScenarioRoundTrip(t *testing.T) {
 			if d := diffScenario(h[idx], want); d != "" {
 				t.Errorf("History: %s", d)
 			}
-			if want.Histogram != nil {
-				orig, err := DecodeHistogram(in.Histogram)
+			if want.LatencyHistogram != nil {
+				orig, err := in.LatencyHistogram.Decode()
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := DecodeHistogram(r.Scenarios[0].Histogram)
+				got, err := r.Scenarios[0].LatencyHistogram.Decode()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -379,7 +374,7 @@ func TestHistory(t *testing.T) {
 				if sc.Name != tc.scenario {
 					t.Errorf("History(%q) returned scenario %q", tc.scenario, sc.Name)
 				}
-				if len(sc.Histogram) == 0 {
+				if len(sc.LatencyHistogram) == 0 {
 					t.Errorf("History(%q) of %s has no histogram", tc.scenario, sc.RunID)
 				}
 			}
@@ -621,33 +616,6 @@ func TestReopen(t *testing.T) {
 	if err := s.SaveScenario(ctx, makeScenario(t, "interrupted", 1, 10)); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("SaveScenario into an aborted run: %v, want ErrNotRunning", err)
 	}
-}
-
-func TestEncodeHistogram(t *testing.T) {
-	if b, err := EncodeHistogram(nil); b != nil || err != nil {
-		t.Errorf("EncodeHistogram(nil) = %q, %v", b, err)
-	}
-	if h, err := DecodeHistogram(nil); h != nil || err != nil {
-		t.Errorf("DecodeHistogram(nil) = %v, %v", h, err)
-	}
-	for _, bad := range []string{"x", "HISTFAAAA", "not base64 at all!", "AAAAAAAAAAAAAAAA"} {
-		if _, err := DecodeHistogram([]byte(bad)); err == nil || !strings.HasPrefix(err.Error(), "store: decode histogram: ") {
-			t.Errorf("DecodeHistogram(%q): %v, want a store error", bad, err)
-		}
-	}
-	h := testHistogram(42, 100_000)
-	b, err := EncodeHistogram(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeHistogram(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.Equals(h) || got.TotalCount() != 100_000 {
-		t.Errorf("round trip: count %d, equal %v", got.TotalCount(), got.Equals(h))
-	}
-	t.Logf("encoded histogram of 100000 latencies: %d bytes", len(b))
 }
 
 func TestBackupWhileWriting(t *testing.T) {

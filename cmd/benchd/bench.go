@@ -13,6 +13,7 @@ import (
 
 	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/report"
+	"github.com/benchd/benchd/result"
 )
 
 // benchFlags are the flags of `benchd bench`, named as wrk's.
@@ -157,10 +158,11 @@ func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 	// Interrupted (Ctrl-C): print what was measured, as wrk does, and
 	// still report the interruption.
 	var werr error
+	rec := result.FromEngine(res)
 	if f.json {
-		werr = report.WriteJSON(stdout, res)
+		werr = report.WriteJSON(stdout, &rec)
 	} else {
-		werr = report.WriteWrk(stdout, res, report.WrkOptions{Latency: f.latency})
+		werr = report.WriteWrk(stdout, &rec, report.WrkOptions{Latency: f.latency})
 	}
 	if err != nil {
 		return fmt.Errorf("bench %s: %w", f.url, err)

@@ -116,8 +116,8 @@ func TestBenchJSON(t *testing.T) {
 		Responses map[string]uint64 `json:"responses"`
 		Errors    map[string]uint64 `json:"errors"`
 		Latency   struct {
-			Percentiles map[string]float64 `json:"percentiles"`
-		} `json:"latency"`
+			P99 float64 `json:"p99"`
+		} `json:"latency_seconds"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
@@ -129,7 +129,7 @@ func TestBenchJSON(t *testing.T) {
 	if s.Requests == 0 || s.Responses["2xx"] != s.Requests || errs != 0 || s.Sent != s.Requests+errs+s.InFlight {
 		t.Errorf("counts do not add up or requests failed: %+v", s)
 	}
-	if p := s.Latency.Percentiles["p99"]; p <= 0 || p > 1 {
+	if p := s.Latency.P99; p <= 0 || p > 1 {
 		t.Errorf("p99 = %v s", p)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
@@ -142,7 +143,7 @@ func compareRun(run *store.Run, doc *report.Document, name string, titles map[st
 
 func storedSide(s *store.Scenario) *compareSide {
 	side := &compareSide{RequestsPerSecond: s.RequestsPerSecond, Requests: s.Requests,
-		Timeouts: s.Errors[store.ErrorTimeout], Error: s.Error}
+		Timeouts: s.Errors[engine.KindTimeout], Error: s.Error}
 	if v := p99(s); !math.IsNaN(v) {
 		side.P99Seconds = &v
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -34,14 +33,6 @@ func regressOptions(cfg *config.Config) regress.Options {
 	return o
 }
 
-// validityOptions returns the limits of a valid result from cfg.
-func validityOptions(cfg *config.Config) regress.ValidityOptions {
-	return regress.ValidityOptions{
-		MaxLateRatio:           cfg.Regression.MaxLateRatio,
-		MaxSchedulerLatencyP99: cfg.Regression.MaxSchedulerLatency,
-	}
-}
-
 // detector runs the regression detector over the run history of every
 // configured scenario after each run (and once at start-up) and exports
 // its verdicts.
@@ -51,37 +42,6 @@ type detector struct {
 	regs *exporters.Regressions
 	log  *slog.Logger
 	cfg  func() *config.Config
-}
-
-// signals maps each detector signal to its value in a stored result, or
-// in one repeat of it.
-var signals = []struct {
-	signal regress.Signal
-	value  func(*store.Scenario) float64
-	repeat func(*store.Repeat) float64
-}{
-	{regress.SignalThroughput, func(s *store.Scenario) float64 { return s.RequestsPerSecond }, func(r *store.Repeat) float64 { return r.RequestsPerSecond }},
-	{regress.SignalLatencyP50, func(s *store.Scenario) float64 { return s.P50 }, func(r *store.Repeat) float64 { return r.P50 }},
-	{regress.SignalLatencyP99, func(s *store.Scenario) float64 { return s.P99 }, func(r *store.Repeat) float64 { return r.P99 }},
-	{regress.SignalErrorRatio, func(s *store.Scenario) float64 { return s.ErrorRatio }, func(r *store.Repeat) float64 { return r.ErrorRatio }},
-	{regress.SignalTimeoutRatio, func(s *store.Scenario) float64 { return s.TimeoutRatio }, func(r *store.Repeat) float64 { return r.TimeoutRatio }},
-}
-
-// runValue is the value of a signal for one stored result: with repeats,
-// the median over the repeats that have one (docs/regressions.md: the
-// median keeps one bad repeat from moving the run); else the result's own.
-// NaN when there is none.
-func runValue(s *store.Scenario, value func(*store.Scenario) float64, repeat func(*store.Repeat) float64) float64 {
-	if len(s.Repeats) == 0 {
-		return value(s)
-	}
-	vs := make([]float64, 0, len(s.Repeats))
-	for i := range s.Repeats {
-		if v := repeat(&s.Repeats[i]); !math.IsNaN(v) {
-			vs = append(vs, v)
-		}
-	}
-	return regress.Median(vs)
 }
 
 // detect reads the history, runs the detector and exports the verdicts.
@@ -99,14 +59,9 @@ func (d *detector) detect(ctx context.Context) ([]regress.Verdict, error) {
 		}
 		for i := range hist {
 			h := &hist[i]
-			for _, sig := range signals {
-				v := runValue(h, sig.value, sig.repeat)
-				k := regress.SeriesKey{Scenario: sc.Name, Signal: sig.signal}
-				series[k] = append(series[k], regress.Point{
-					RunID: h.RunID, Time: h.Start, Value: v,
-					Valid:    h.Valid && h.Error == "" && !math.IsNaN(v),
-					Accepted: accepted[h.RunID],
-				})
+			for _, sig := range regress.Signals {
+				k := regress.SeriesKey{Scenario: sc.Name, Signal: sig}
+				series[k] = append(series[k], sig.Point(h, accepted[h.RunID]))
 			}
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
-	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -50,7 +48,6 @@ type history struct {
 	cfgHash   func() string
 	version   string
 	marker    string
-	validity  func() regress.ValidityOptions
 	metrics   *exporters.Metrics // nil: failures not counted (benchd matrix)
 
 	mu      sync.Mutex
@@ -209,13 +206,12 @@ func (r *historyRun) failed(err error) {
 }
 
 func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
-	o := h.validity()
-	sc := storedScenario(r, o)
-	if _, invalid := valid(r, o); len(invalid) > 0 && r.Err == nil {
+	sc := *r.Record
+	if len(sc.InvalidReasons) > 0 && r.Err == nil {
 		// Said once, here: the result is kept and shown, but the detector
 		// will not use it, and nothing else would tell.
 		h.log.Warn("result left out of the regression detector's baselines and tests", "run_id", r.RunID,
-			"scenario", r.Scenario.Name, "reasons", invalid, "sched_latency_p99_seconds", r.SchedLatencyP99.Seconds())
+			"scenario", sc.Name, "reasons", sc.InvalidReasons, "sched_latency_p99_seconds", sc.SchedulerLatencyP99Seconds)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -342,84 +338,6 @@ func (h *history) Close() error {
 	err := fmt.Errorf("history write failed: %d writes of runs %s lost: %w", len(h.pending), strings.Join(runs, ", "), h.lastErr)
 	h.log.Error("history: writes lost as benchd stops", "writes", len(h.pending), "runs", runs, "err", h.lastErr)
 	return err
-}
-
-// valid says whether a scenario result may enter the regression
-// detector's baselines and tests (docs/regressions.md): its target ran
-// and lived, open-loop requests went out on time, and benchd itself was not
-// starved of CPU. A result that failed (r.Err) is never valid; the reasons
-// are those of [regress.Validity] (none for a failed result that is not
-// invalid on its own: its error says why).
-func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) (bool, []regress.InvalidReason) {
-	h := regress.RunHealth{
-		TargetFailed:        r.Result == nil || !r.Up(),
-		TargetDied:          r.Result != nil && r.Err != nil,
-		SchedulerLatencyP99: r.SchedLatencyP99,
-	}
-	if res := r.Result; res != nil && res.Plan.Rate > 0 {
-		intended := int64(res.Plan.Rate * res.Elapsed.Seconds())
-		h.IntendedRequests = intended
-		h.LateRequests = int64(res.Late)
-		h.DroppedRequests = max(0, intended-int64(res.Sent))
-	}
-	ok, reasons := regress.Validity(h, o)
-	return ok && r.Err == nil, reasons
-}
-
-// storedScenario converts a scenario result to its history record.
-func storedScenario(r *scheduler.ScenarioResult, o regress.ValidityOptions) store.Scenario {
-	ok, _ := valid(r, o)
-	sc := r.Scenario
-	s := store.Scenario{
-		RunID: r.RunID, Name: sc.Name, Target: sc.Target, Mode: sc.Mode, Endpoint: sc.Endpoint,
-		Index: r.Index, Start: r.Start, End: r.End, URL: sc.URL,
-		Connections: sc.Load.Connections, Threads: sc.Load.Threads,
-		DurationSeconds: sc.Load.Duration.Seconds(), TimeoutSeconds: sc.Load.Timeout.Seconds(),
-		Valid:              ok,
-		TargetCPUSeconds:   r.Target.CPUSeconds,
-		TargetPeakRSSBytes: r.Target.RSSBytes,
-		ClientCPUSeconds:   r.Self.CPUSeconds,
-		ClientPeakRSSBytes: r.Self.RSSBytes,
-	}
-	if r.Err != nil {
-		s.Error = r.Err.Error()
-	}
-	res := r.Result
-	if res == nil {
-		return s
-	}
-	s.Connections, s.Threads = res.Plan.Connections, res.Plan.Threads
-	s.DurationSeconds = res.Elapsed.Seconds()
-	s.Sent, s.Requests = res.Sent, res.Completed()
-	s.Responses = res.Responses // same layout; assignment fails to compile if not
-	s.Errors = res.Errors
-	s.InFlight, s.BytesRead = res.InFlight, res.BytesRead
-	s.ConnectionsEstablished = res.ConnectionsEstablished
-	s.RequestsPerSecond, s.ErrorRatio, s.TimeoutRatio = res.RequestsPerSecond(), res.ErrorRatio(), res.TimeoutRatio()
-	if h := res.Latency; h != nil && h.TotalCount() > 0 {
-		q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1e6 }
-		s.LatencyMean, s.LatencyStdev, s.LatencyMax = h.Mean()/1e6, h.StdDev()/1e6, float64(h.Max())/1e6
-		s.P50, s.P75, s.P90, s.P99, s.P999, s.P9999 = q(50), q(75), q(90), q(99), q(99.9), q(99.99)
-		if b, err := store.EncodeHistogram(h); err == nil {
-			s.Histogram = b
-		}
-	}
-	if h := res.RequestsPerSecondSamples; h != nil && h.TotalCount() > 0 {
-		if b, err := store.EncodeHistogram(h); err == nil {
-			s.RateHistogram = b
-		}
-	}
-	for _, rr := range r.Repeats {
-		rep := store.Repeat{
-			RequestsPerSecond: rr.RequestsPerSecond(), ErrorRatio: rr.ErrorRatio(), TimeoutRatio: rr.TimeoutRatio(),
-			P50: math.NaN(), P99: math.NaN(),
-		}
-		if h := rr.Latency; h != nil && h.TotalCount() > 0 {
-			rep.P50, rep.P99 = float64(h.ValueAtQuantile(50))/1e6, float64(h.ValueAtQuantile(99))/1e6
-		}
-		s.Repeats = append(s.Repeats, rep)
-	}
-	return s
 }
 
 // interrupted tells whether a stored scenario's error text says it was cut

@@ -34,12 +34,13 @@ func TestHistoryEndOnFullDisk(t *testing.T) {
 	}
 	defer st.Close()
 	m := exporters.NewMetrics()
-	h := &history{st: st, log: slog.New(slog.DiscardHandler), cfgHash: func() string { return "" },
-		validity: func() regress.ValidityOptions { return regress.ValidityOptions{} }, metrics: m}
+	h := &history{st: st, log: slog.New(slog.DiscardHandler), cfgHash: func() string { return "" }, metrics: m}
 	start := time.Now()
 	sc := func(i int) *scheduler.ScenarioResult {
-		return &scheduler.ScenarioResult{Scenario: config.Scenario{Name: "t/-/e", Target: "t", Endpoint: "e"}, Index: i,
+		r := &scheduler.ScenarioResult{Scenario: config.Scenario{Name: "t/-/e", Target: "t", Endpoint: "e"}, Index: i,
 			Start: start, End: start.Add(time.Second), Err: errors.New("target down")}
+		r.Record = r.BuildRecord(regress.ValidityOptions{})
+		return r
 	}
 	run := func() *scheduler.RunReport {
 		info := scheduler.RunInfo{ID: start.UTC().Format("20060102T150405Z"), Trigger: "test", Start: start}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -221,7 +222,8 @@ func TestServeEndToEnd(t *testing.T) {
 	port := freePort(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", t.TempDir(),
+	storage := t.TempDir()
+	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", storage,
 		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
 	var stderr testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
@@ -304,6 +306,23 @@ func TestServeEndToEnd(t *testing.T) {
 			} `json:"scenarios"`
 		}
 		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/runs/%s", port, runs.Runs[0].ID), &run)
+		// One record, one schema: the API's scenarios are what `benchd
+		// report --format json` prints of the same run, key for key.
+		var api struct {
+			Scenarios []map[string]any `json:"scenarios"`
+		}
+		getJSON(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/runs/%s", port, runs.Runs[0].ID), &api)
+		var o, e bytes.Buffer
+		if code := runWith(ctx, []string{"report", "--storage.path", storage, "--run", runs.Runs[0].ID, "--format", "json"}, &o, &e); code != 0 {
+			t.Fatalf("report --format json: exit %d: %s", code, e.String())
+		}
+		var reported []map[string]any
+		if err := json.Unmarshal(o.Bytes(), &reported); err != nil {
+			t.Fatalf("report --format json: %v\n%s", err, o.String())
+		}
+		if len(api.Scenarios) == 0 || !reflect.DeepEqual(api.Scenarios, reported) {
+			t.Errorf("GET /api/v1/runs/%s scenarios differ from report --format json:\napi:    %v\nreport: %v", runs.Runs[0].ID, api.Scenarios, reported)
+		}
 		if len(run.Scenarios) != len(e2eScenarios) {
 			t.Errorf("run has %d scenarios in the history, want %d", len(run.Scenarios), len(e2eScenarios))
 		}
@@ -572,14 +591,13 @@ endpoints:
 	}
 	var entries []struct {
 		Scenario string `json:"scenario"`
-		Result   *struct {
-			Requests uint64 `json:"requests"`
-		} `json:"result"`
+		Requests uint64 `json:"requests"`
+		Sent     uint64 `json:"sent"`
 	}
 	if err := json.Unmarshal(o.Bytes(), &entries); err != nil {
 		t.Fatalf("%v\n%s", err, o.String())
 	}
-	if len(entries) != 2 || entries[0].Result == nil || entries[0].Result.Requests == 0 || entries[1].Result == nil {
+	if len(entries) != 2 || entries[0].Requests == 0 || entries[1].Sent == 0 {
 		t.Errorf("stored scenarios after the kill: %s", o.String())
 	}
 	// A new benchd opens the same history and marks the run aborted.

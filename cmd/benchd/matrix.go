@@ -17,8 +17,8 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/internal/proc"
-	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/report"
+	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
 )
 
@@ -77,8 +77,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 			logger.Warn("processes of this run are not recorded for clean-up after a crash", "err", err)
 		}
 		hist = &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
-			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) },
-			validity: func() regress.ValidityOptions { return validityOptions(cfg) }}
+			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) }}
 		obs, rec = append(obs, hist), hist
 	}
 	schedLog := logger.With("component", "scheduler")
@@ -104,15 +103,15 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return err
 	}
-	entries := make([]report.Entry, 0, len(rep.Results))
+	records := make([]result.Scenario, 0, len(rep.Results))
 	for _, r := range rep.Results {
-		entries = append(entries, entry(cfg, r))
+		records = append(records, *r.Record)
 	}
 	switch f.matrix.format {
 	case "markdown":
-		err = report.WriteMarkdown(stdout, cfg.Title, entries)
+		err = report.WriteMarkdown(stdout, cfg.Title, entries(cfg, records))
 	case "json":
-		err = report.WriteEntriesJSON(stdout, entries)
+		err = report.WriteScenariosJSON(stdout, records)
 	}
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -198,8 +197,8 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 		return
 	}
 	fmt.Fprintf(o.out, "== %s ==\n", r.Scenario.Name)
-	if r.Result != nil {
-		_ = report.WriteWrk(o.out, r.Result, report.WrkOptions{RepeatRequestsPerSecond: repeatRates(r)})
+	if r.Record.Ran() {
+		_ = report.WriteWrk(o.out, r.Record, report.WrkOptions{})
 	}
 	switch {
 	case errors.Is(r.Err, scheduler.ErrInterrupted):
@@ -210,7 +209,6 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	fmt.Fprintln(o.out)
 }
 
-// entry turns a scenario result into a report entry.
 // plural is "1 scenario" or "N scenarios" (English plurals in -s only).
 func plural(n int, noun string) string {
 	if n == 1 {
@@ -219,39 +217,21 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// repeatRates is the Requests/sec of each repeat of r; nil for one run.
-func repeatRates(r *scheduler.ScenarioResult) []float64 {
-	var out []float64
-	for _, x := range r.Repeats {
-		out = append(out, x.RequestsPerSecond())
+// entries are the Markdown report's entries of records, titled by cfg
+// (names where cfg has no title).
+func entries(cfg *config.Config, records []result.Scenario) []report.Entry {
+	out := make([]report.Entry, len(records))
+	for i := range records {
+		e := report.Entry{Scenario: &records[i]}
+		if t := cfg.Target(e.Target); t != nil {
+			e.TargetTitle = t.Title
+		}
+		if ep := cfg.Endpoint(e.Endpoint); ep != nil {
+			e.EndpointTitle = ep.Title
+		}
+		out[i] = e
 	}
 	return out
-}
-
-func entry(cfg *config.Config, r *scheduler.ScenarioResult) report.Entry {
-	sc := r.Scenario
-	e := report.Entry{
-		Scenario:                sc.Name,
-		Target:                  sc.Target,
-		Mode:                    sc.Mode,
-		Endpoint:                sc.Endpoint,
-		Result:                  r.Result,
-		TargetCPUSeconds:        r.Target.CPUSeconds,
-		TargetPeakRSSBytes:      r.Target.RSSBytes,
-		ClientCPUSeconds:        r.Self.CPUSeconds,
-		ClientPeakRSSBytes:      r.Self.RSSBytes,
-		RepeatRequestsPerSecond: repeatRates(r),
-	}
-	if t := cfg.Target(sc.Target); t != nil {
-		e.TargetTitle = t.Title
-	}
-	if ep := cfg.Endpoint(sc.Endpoint); ep != nil {
-		e.EndpointTitle = ep.Title
-	}
-	if r.Err != nil {
-		e.Error = r.Err.Error()
-	}
-	return e
 }
 
 // matrixStoreWait is how long `benchd matrix` and `benchd baseline accept`

@@ -40,13 +40,9 @@ func (o telemetry) TargetChanged(target string, up bool) {
 }
 
 func (o telemetry) ScenarioFinished(r *scheduler.ScenarioResult) {
-	sc := r.Scenario
-	span := o.tracer.ScenarioFinished(exporters.ScenarioOutcome{
-		Name: sc.Name, Target: sc.Target, Mode: sc.Mode, Endpoint: sc.Endpoint,
-		URL: sc.URL, Method: sc.Load.Method, Start: r.Start, End: r.End, Result: r.Result, Err: r.Err,
-	})
+	span := o.tracer.ScenarioFinished(r.Record)
 	if o.metrics != nil {
-		o.metrics.ObserveScenario(sc.Target, sc.Mode, sc.Endpoint, r.Result, r.End, span)
+		o.metrics.ObserveScenario(r.Record, span)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -124,20 +123,19 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	entries := make([]report.Entry, len(run.Scenarios))
 	for i := range run.Scenarios {
-		entries[i] = storedEntry(&run.Scenarios[i])
-		entries[i].TargetTitle = titles[entries[i].Target]
-		entries[i].EndpointTitle = titles["/"+entries[i].Endpoint]
+		s := &run.Scenarios[i]
+		entries[i] = report.Entry{Scenario: s, TargetTitle: titles[s.Target], EndpointTitle: titles["/"+s.Endpoint]}
 	}
 	switch rf.format {
 	case "markdown":
 		return report.WriteMarkdown(stdout, title, entries)
 	case "json":
-		return report.WriteEntriesJSON(stdout, entries)
+		return report.WriteScenariosJSON(stdout, run.Scenarios)
 	}
 	for _, e := range entries {
-		fmt.Fprintf(stdout, "== %s ==\n", e.Scenario)
-		if e.Result != nil {
-			if err := report.WriteWrk(stdout, e.Result, report.WrkOptions{Latency: true, RepeatRequestsPerSecond: e.RepeatRequestsPerSecond}); err != nil {
+		fmt.Fprintf(stdout, "== %s ==\n", e.Name)
+		if e.Ran() {
+			if err := report.WriteWrk(stdout, e.Scenario, report.WrkOptions{Latency: true}); err != nil {
 				return err
 			}
 		}
@@ -174,39 +172,6 @@ func reportTitles(f *flags) (string, map[string]string) {
 		}
 	}
 	return cfg.Title, titles
-}
-
-// storedEntry rebuilds a report entry from a stored scenario: the history
-// keeps the latency histogram and the per-thread rate samples, so the wrk
-// block of a stored run reads as it did live.
-func storedEntry(s *store.Scenario) report.Entry {
-	e := report.Entry{
-		Scenario: s.Name, Target: s.Target, Mode: s.Mode, Endpoint: s.Endpoint, Error: s.Error,
-		TargetCPUSeconds: s.TargetCPUSeconds, TargetPeakRSSBytes: s.TargetPeakRSSBytes,
-		ClientCPUSeconds: s.ClientCPUSeconds, ClientPeakRSSBytes: s.ClientPeakRSSBytes,
-	}
-	for _, r := range s.Repeats {
-		e.RepeatRequestsPerSecond = append(e.RepeatRequestsPerSecond, r.RequestsPerSecond)
-	}
-	if s.ConnectionsEstablished == 0 && s.Sent == 0 {
-		return e
-	}
-	elapsed := time.Duration(s.DurationSeconds * float64(time.Second))
-	r := &engine.Result{
-		Plan: engine.Plan{URL: s.URL, Connections: s.Connections, Threads: s.Threads,
-			Duration: elapsed.Round(time.Second), Timeout: time.Duration(s.TimeoutSeconds * float64(time.Second))},
-		Start: s.Start, End: s.Start.Add(elapsed), Elapsed: elapsed,
-		Sent: s.Sent, Responses: s.Responses, Errors: s.Errors, InFlight: s.InFlight, BytesRead: s.BytesRead,
-		ConnectionsEstablished: s.ConnectionsEstablished,
-	}
-	if h, err := store.DecodeHistogram(s.Histogram); err == nil {
-		r.Latency = h
-	}
-	if h, err := store.DecodeHistogram(s.RateHistogram); err == nil {
-		r.RequestsPerSecondSamples = h
-	}
-	e.Result = r
-	return e
 }
 
 // summaryTable is the table of `benchd report --summary`, and its JSON
@@ -259,12 +224,12 @@ func newSummaryTable(run *store.Run) summaryTable {
 			rows[k] = r
 			st.Rows = append(st.Rows, summaryRow{Endpoint: s.Endpoint, Mode: s.Mode, Cells: map[string]*summaryCell{}})
 		}
-		c := &summaryCell{RequestsPerSecond: s.RequestsPerSecond, Timeouts: s.Errors[store.ErrorTimeout],
+		c := &summaryCell{RequestsPerSecond: s.RequestsPerSecond, Timeouts: s.Errors[engine.KindTimeout],
 			Sent: s.Sent, Error: s.Error}
 		for _, n := range s.Errors {
 			c.Errors += n
 		}
-		c.Errors += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
+		c.Errors += s.Responses[engine.Class4xx] + s.Responses[engine.Class5xx]
 		if v := p99(s); !math.IsNaN(v) {
 			c.P99Seconds = &v
 		}
@@ -343,10 +308,10 @@ func writeDiff(w io.Writer, a, b *store.Run) error {
 		rpsA, rpsB, p99A, p99B := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		toA, toB := "-", "-"
 		if sa != nil {
-			rpsA, p99A, toA = sa.RequestsPerSecond, p99(sa), strconv.FormatUint(sa.Errors[store.ErrorTimeout], 10)
+			rpsA, p99A, toA = sa.RequestsPerSecond, p99(sa), strconv.FormatUint(sa.Errors[engine.KindTimeout], 10)
 		}
 		if sb != nil {
-			rpsB, p99B, toB = sb.RequestsPerSecond, p99(sb), strconv.FormatUint(sb.Errors[store.ErrorTimeout], 10)
+			rpsB, p99B, toB = sb.RequestsPerSecond, p99(sb), strconv.FormatUint(sb.Errors[engine.KindTimeout], 10)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
 			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB)
@@ -358,10 +323,7 @@ func writeDiff(w io.Writer, a, b *store.Run) error {
 // when no request completed: without a response there is no latency, and
 // the stored 0 is no measurement.
 func p99(s *store.Scenario) float64 {
-	if s.Requests == 0 {
-		return math.NaN()
-	}
-	return s.P99
+	return s.P99()
 }
 
 func num(v float64) string {

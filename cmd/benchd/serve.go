@@ -21,7 +21,6 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/internal/proc"
-	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -72,7 +71,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	live.Store(cfg)
 	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
 		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) },
-		validity: func() regress.ValidityOptions { return validityOptions(live.Load()) }, metrics: metrics}
+		metrics: metrics}
 	defer func() { _ = hist.Close() }() // logs what it could not store
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)

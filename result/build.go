@@ -1,0 +1,81 @@
+package result
+
+import (
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/benchd/benchd/engine"
+)
+
+// Measure returns the measurement of r (microseconds become seconds here,
+// and nowhere else); the zero Measurement for a nil r. With histograms
+// false, only the latency histogram is kept (a repeat's record).
+func Measure(r *engine.Result, histograms bool) Measurement {
+	if r == nil {
+		return Measurement{}
+	}
+	m := Measurement{
+		MeasuredStart: r.Start.UTC(), MeasuredEnd: r.End.UTC(),
+		ElapsedSeconds: r.Elapsed.Seconds(),
+		Sent:           r.Sent, Requests: r.Completed(),
+		Responses: r.Responses, Errors: r.Errors,
+		InFlight: r.InFlight, BytesRead: r.BytesRead,
+		ConnectionsEstablished: r.ConnectionsEstablished,
+		RequestsPerSecond:      r.RequestsPerSecond(),
+		ErrorRatio:             r.ErrorRatio(), TimeoutRatio: r.TimeoutRatio(),
+		Latency:        Summarize(r.Latency),
+		ConnectLatency: Summarize(r.ConnectLatency),
+		ErrorSamples:   r.ErrorSamples,
+	}
+	if r.Start.IsZero() {
+		m.MeasuredStart, m.MeasuredEnd = r.Start, r.End
+	}
+	if r.Elapsed > 0 {
+		m.TransferBytesPerSecond = float64(r.BytesRead) / r.Elapsed.Seconds()
+	}
+	if r.Plan.Rate > 0 {
+		o := &OpenLoop{TargetRequestsPerSecond: r.Plan.Rate, Late: r.Late, UncorrectedLatency: Summarize(r.LatencyUncorrected)}
+		if r.Elapsed > 0 {
+			o.AchievedRequestsPerSecond = float64(r.Sent) / r.Elapsed.Seconds()
+			if intended := uint64(r.Plan.Rate * r.Elapsed.Seconds()); intended > r.Sent {
+				o.NotSent = intended - r.Sent
+			}
+		}
+		m.OpenLoop = o
+	}
+	// Encoding a valid histogram does not fail; a failure leaves it out.
+	m.LatencyHistogram, _ = EncodeHistogram(r.Latency)
+	if histograms {
+		m.RateHistogram, _ = EncodeHistogram(r.RequestsPerSecondSamples)
+		m.ConnectLatencyHistogram, _ = EncodeHistogram(r.ConnectLatency)
+	}
+	return m
+}
+
+// Summarize summarises an HDR histogram of microseconds in seconds; nil
+// when h is nil or empty.
+func Summarize(h *hdrhistogram.Histogram) *Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return nil
+	}
+	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1e6 }
+	return &Latency{
+		Count: h.TotalCount(),
+		Mean:  h.Mean() / 1e6, Stdev: h.StdDev() / 1e6, Max: float64(h.Max()) / 1e6,
+		P50: q(50), P75: q(75), P90: q(90), P99: q(99), P999: q(99.9), P9999: q(99.99),
+	}
+}
+
+// FromEngine returns the record of one engine result: its plan's
+// request and load settings and its measurement, all histograms kept. The
+// caller adds the scenario's identity, repeats and resource use.
+func FromEngine(r *engine.Result) Scenario {
+	if r == nil {
+		return Scenario{}
+	}
+	return Scenario{
+		URL: r.Plan.URL, Method: r.Plan.Method,
+		Connections: r.Plan.Connections, Threads: r.Plan.Threads,
+		DurationSeconds: r.Plan.Duration.Seconds(), TimeoutSeconds: r.Plan.Timeout.Seconds(),
+		Measurement: Measure(r, true),
+	}
+}

@@ -1,0 +1,68 @@
+package scheduler
+
+import (
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/regress"
+	"github.com/benchd/benchd/result"
+)
+
+// ValidityOptions returns the limits of a valid result from cfg's
+// regression section (docs/regressions.md).
+func ValidityOptions(cfg *config.Config) regress.ValidityOptions {
+	return regress.ValidityOptions{
+		MaxLateRatio:           cfg.Regression.MaxLateRatio,
+		MaxSchedulerLatencyP99: cfg.Regression.MaxSchedulerLatency,
+	}
+}
+
+// health is what the validity rules read of r.
+func (r *ScenarioResult) health() regress.RunHealth {
+	h := regress.RunHealth{
+		TargetFailed:        r.Result == nil || !r.Up(),
+		TargetDied:          r.Result != nil && r.Err != nil,
+		SchedulerLatencyP99: r.SchedLatencyP99,
+	}
+	if res := r.Result; res != nil && res.Plan.Rate > 0 {
+		intended := int64(res.Plan.Rate * res.Elapsed.Seconds())
+		h.IntendedRequests = intended
+		h.LateRequests = int64(res.Late)
+		h.DroppedRequests = max(0, intended-int64(res.Sent))
+	}
+	return h
+}
+
+// BuildRecord builds the result record of r, the one every consumer reads: the
+// scenario's identity and settings, the merged measurement and each
+// repeat's, resource use, and whether the regression detector may use it
+// under o. A failed result is never valid; its reasons are those of
+// [regress.Validity] (none when it is not invalid on its own: its error
+// says why).
+func (r *ScenarioResult) BuildRecord(o regress.ValidityOptions) *result.Scenario {
+	sc := r.Scenario
+	rec := result.FromEngine(r.Result)
+	rec.RunID, rec.Name, rec.Target, rec.Mode, rec.Endpoint = r.RunID, sc.Name, sc.Target, sc.Mode, sc.Endpoint
+	rec.Index, rec.Start, rec.End = r.Index, r.Start.UTC(), r.End.UTC()
+	if r.Result == nil {
+		rec.URL, rec.Method = sc.URL, sc.Load.Method
+		rec.Connections, rec.Threads = sc.Load.Connections, sc.Load.Threads
+		rec.DurationSeconds = sc.Load.Duration.Seconds() * float64(max(sc.Load.Repeats, 1))
+		rec.TimeoutSeconds = sc.Load.Timeout.Seconds()
+	}
+	if r.Err != nil {
+		rec.Error = r.Err.Error()
+	}
+	ok, reasons := regress.Validity(r.health(), o)
+	rec.Valid = ok && r.Err == nil
+	for _, why := range reasons {
+		rec.InvalidReasons = append(rec.InvalidReasons, string(why))
+	}
+	rec.Usage = result.Usage{
+		TargetCPUSeconds: r.Target.CPUSeconds, TargetPeakRSSBytes: r.Target.RSSBytes,
+		ClientCPUSeconds: r.Self.CPUSeconds, ClientPeakRSSBytes: r.Self.RSSBytes,
+	}
+	rec.SchedulerLatencyP99Seconds = r.SchedLatencyP99.Seconds()
+	for _, rr := range r.Repeats {
+		rec.Repeats = append(rec.Repeats, result.Repeat{Measurement: result.Measure(rr, false)})
+	}
+	return &rec
+}
