@@ -106,6 +106,8 @@ type Summary struct {
 	Responses              map[string]uint64 `json:"responses"`
 	Errors                 map[string]uint64 `json:"errors"`
 	InFlight               uint64            `json:"in_flight"`
+	Unexpected             uint64            `json:"unexpected"`
+	Late                   *LateSummary      `json:"late_responses,omitempty"`
 	BytesRead              uint64            `json:"bytes_read"`
 	RequestsPerSecond      float64           `json:"requests_per_second"`
 	TransferBytesPerSecond float64           `json:"transfer_bytes_per_second"`
@@ -117,15 +119,25 @@ type Summary struct {
 	ErrorSamples           []string          `json:"error_samples,omitempty"`
 }
 
+// LateSummary reports the late answers of a run with on_timeout wait
+// (engine.Result.LateResponses): how many arrived after their request's
+// timeout (Count), how many connections were closed still waiting for one
+// (Pending), and their latency from the write of the request, in seconds.
+type LateSummary struct {
+	Count   uint64          `json:"count"`
+	Pending uint64          `json:"pending"`
+	Latency *LatencySummary `json:"latency,omitempty"`
+}
+
 // OpenLoopSummary reports an open-loop (fixed-rate, wrk2-style) run: the
 // target and achieved rates, the requests that could not start on time
-// (Late) or at all (NotSent: Rate × duration − Sent), and the latency
+// (StartedLate) or at all (NotSent: Rate × duration − Sent), and the latency
 // measured from the actual send (uncorrected), beside the corrected
 // latency of Summary.Latency, which counts from the intended send time.
 type OpenLoopSummary struct {
 	TargetRequestsPerSecond   float64         `json:"target_requests_per_second"`
 	AchievedRequestsPerSecond float64         `json:"achieved_requests_per_second"`
-	Late                      uint64          `json:"late"`
+	StartedLate               uint64          `json:"started_late"`
 	NotSent                   uint64          `json:"not_sent"`
 	UncorrectedLatency        *LatencySummary `json:"uncorrected_latency,omitempty"`
 }
@@ -174,6 +186,7 @@ func NewSummary(r *engine.Result) Summary {
 		Responses:              map[string]uint64{},
 		Errors:                 map[string]uint64{},
 		InFlight:               r.InFlight,
+		Unexpected:             r.Unexpected,
 		BytesRead:              r.BytesRead,
 		RequestsPerSecond:      r.RequestsPerSecond(),
 		ErrorRatio:             r.ErrorRatio(),
@@ -190,10 +203,13 @@ func NewSummary(r *engine.Result) Summary {
 		s.Errors[engine.ErrorKind(k).String()] = n
 	}
 	s.Latency = latencySummary(r.Latency)
+	if r.Plan.OnTimeout == engine.TimeoutWait {
+		s.Late = &LateSummary{Count: r.LateResponses, Pending: r.LateResponsesPending, Latency: latencySummary(r.LateResponseLatency)}
+	}
 	if r.Plan.Rate > 0 {
 		o := &OpenLoopSummary{
 			TargetRequestsPerSecond: r.Plan.Rate,
-			Late:                    r.Late,
+			StartedLate:             r.StartedLate,
 			UncorrectedLatency:      latencySummary(r.LatencyUncorrected),
 		}
 		if r.Elapsed > 0 {

@@ -46,10 +46,14 @@ type WrkOptions struct {
 // timeout (wrk also counts late answers), Socket errors' read also counts
 // the engine's closed kind (wrk has no such kind and counts it as read),
 // and Req/Sec includes 100 ms intervals without any response (wrk skips
-// them). One line wrk does not have, "  In flight at end: N", is added when
-// requests were still unanswered at the end of the grace, so that the
-// counts add up to the requests sent; another, the repeats line, when
-// o.RepeatRequestsPerSecond has more than one value.
+// them). Lines wrk does not have: "  In flight at end: N" when requests
+// were still unanswered at the end of the grace, so that the counts add up
+// to the requests sent; "  Late responses: N (M pending at close)" beside
+// the socket errors, with on_timeout wait, for the answers that came after
+// their request's timeout (wrk counts those as requests); "  Unexpected
+// responses: N" when the plan's Expect rejected responses other than the
+// Non-2xx or 3xx ones (a status set or a body check); and the repeats line,
+// when o.RepeatRequestsPerSecond has more than one value.
 //
 // Statistics are computed from r's HDR histograms (3 significant digits),
 // each value taken as the middle of its bucket; the standard deviation is
@@ -96,8 +100,20 @@ func WriteWrk(w io.Writer, r *engine.Result, o WrkOptions) error {
 		fmt.Fprintf(&b, "  Socket errors: connect %d, read %d, write %d, timeout %d\n",
 			e[engine.KindConnect], e[engine.KindRead]+e[engine.KindClosed], e[engine.KindWrite], e[engine.KindTimeout])
 	}
+	if r.Plan.OnTimeout == engine.TimeoutWait && (r.LateResponses > 0 || r.LateResponsesPending > 0) {
+		fmt.Fprintf(&b, "  Late responses: %d", r.LateResponses)
+		if r.LateResponsesPending > 0 {
+			fmt.Fprintf(&b, " (%d pending at close)", r.LateResponsesPending)
+		}
+		b.WriteString("\n")
+	}
 	if n := r.Non2xx3xx(); n > 0 {
 		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)
+	}
+	e2 := r.Plan.Expect
+	custom := len(e2.Status) > 0 || e2.BodyContains != "" || e2.BodyMinBytes > 0 || e2.BodyMaxBytes > 0
+	if r.Unexpected > 0 && (custom || r.Unexpected != r.Non2xx3xx()) {
+		fmt.Fprintf(&b, "  Unexpected responses: %d\n", r.Unexpected)
 	}
 	if r.InFlight > 0 {
 		fmt.Fprintf(&b, "  In flight at end: %d\n", r.InFlight)

@@ -359,7 +359,7 @@ func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) (bool, []regr
 	if res := r.Result; res != nil && res.Plan.Rate > 0 {
 		intended := int64(res.Plan.Rate * res.Elapsed.Seconds())
 		h.IntendedRequests = intended
-		h.LateRequests = int64(res.Late)
+		h.LateRequests = int64(res.StartedLate)
 		h.DroppedRequests = max(0, intended-int64(res.Sent))
 	}
 	ok, reasons := regress.Validity(h, o)
