@@ -111,7 +111,9 @@ type Result struct {
 	// Plan.Expect does not accept: a status outside Expect.Status (by
 	// default any but 2xx and 3xx, so that it then equals Non2xx3xx()) or a
 	// body failing its checks, each response once. They stay in Responses
-	// and Latency; ErrorRatio counts them beside the errors.
+	// and Latency; ErrorRatio counts them beside the errors. A Result
+	// built elsewhere (from stored history, in a test) must set it:
+	// nothing derives it from Responses.
 	Unexpected uint64
 	// LateResponses counts, with Plan.OnTimeout TimeoutWait, the answers
 	// that arrived whole after their request's deadline had fired and

@@ -94,6 +94,8 @@ func buildScenario(runID string, idx int, histValues int) (Scenario, error) {
 		P50: 0.010, P75: 0.014, P90: 0.021, P99: 0.095, P999: 0.5, P9999: 1.25,
 		Histogram: hist, RateHistogram: hist[:len(hist)/2],
 		TargetCPUSeconds: 17.25 + f, TargetPeakRSSBytes: 512 << 20, ClientCPUSeconds: 8.5 + f, ClientPeakRSSBytes: 64<<20 + uint64(idx),
+		// The 4xx and 5xx and 12 more (a body check), as version 5 stores.
+		Unexpected: 7_000 + 1_998 + 12, LateResponses: 900 + uint64(idx), LateResponsesPending: 94,
 		// Three repeats, the last without responses (no latency).
 		Repeats: []Repeat{
 			{RequestsPerSecond: 99_000.5 + f, P50: 0.01, P99: 0.09, ErrorRatio: 0.008, TimeoutRatio: 0.0009},

@@ -120,12 +120,25 @@ var migrations = []migration{
 			`ALTER TABLE scenarios ADD COLUMN repeats TEXT`,
 		},
 	},
+	{
+		// Version 5: responses the endpoint's expect rejected, and the
+		// late answers of on_timeout wait. Older results were measured
+		// with the default expect (2xx or 3xx), under which unexpected is
+		// 4xx + 5xx, and with on_timeout reconnect (no late answers).
+		name: "unexpected and late responses",
+		statements: []string{
+			`ALTER TABLE scenarios ADD COLUMN unexpected INTEGER NOT NULL DEFAULT 0`,
+			`UPDATE scenarios SET unexpected = responses_4xx + responses_5xx`,
+			`ALTER TABLE scenarios ADD COLUMN late_responses INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE scenarios ADD COLUMN late_responses_pending INTEGER NOT NULL DEFAULT 0`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads
 // (SQLite's user_version of benchd.db). [Open] migrates older databases up to
 // it and refuses newer ones.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // schemaVersion returns the user_version of db.
 func schemaVersion(ctx context.Context, q interface {

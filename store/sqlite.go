@@ -736,7 +736,8 @@ const scenarioColumns = `run_id, idx, name, target, mode, endpoint, start_unix_n
 	latency_p50_seconds, latency_p75_seconds, latency_p90_seconds, latency_p99_seconds, latency_p999_seconds, latency_p9999_seconds,
 	histogram,
 	target_cpu_seconds, target_peak_rss_bytes, client_cpu_seconds, client_peak_rss_bytes,
-	rate_histogram, repeats`
+	rate_histogram, repeats,
+	unexpected, late_responses, late_responses_pending`
 
 // insertScenario has one placeholder per column of scenarioColumns.
 var insertScenario = `INSERT INTO scenarios (` + scenarioColumns + `) VALUES (?` +
@@ -766,6 +767,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		{"errors_closed", s.Errors[ErrorClosed]},
 		{"in_flight", s.InFlight}, {"bytes_read", s.BytesRead},
 		{"target_peak_rss_bytes", s.TargetPeakRSSBytes}, {"client_peak_rss_bytes", s.ClientPeakRSSBytes},
+		{"unexpected", s.Unexpected}, {"late_responses", s.LateResponses}, {"late_responses_pending", s.LateResponsesPending},
 	}
 	c := make(map[string]int64, len(counts))
 	for _, x := range counts {
@@ -806,6 +808,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		hist,
 		floatArg(s.TargetCPUSeconds), c["target_peak_rss_bytes"], floatArg(s.ClientCPUSeconds), c["client_peak_rss_bytes"],
 		rateHist, repeats,
+		c["unexpected"], c["late_responses"], c["late_responses_pending"],
 	}, nil
 }
 
@@ -842,6 +845,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 		targetRSS, clientRSS            int64
 		hist, rateHist                  []byte
 		repeats                         sql.NullString
+		unexpected, late, latePending   int64
 	)
 	err := row.Scan(
 		&s.RunID, &s.Index, &s.Name, &s.Target, &s.Mode, &s.Endpoint, &start, &end, &s.Error, &valid,
@@ -855,6 +859,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 		&hist,
 		&targetCPU, &targetRSS, &clientCPU, &clientRSS,
 		&rateHist, &repeats,
+		&unexpected, &late, &latePending,
 	)
 	if err != nil {
 		return Scenario{}, err
@@ -874,6 +879,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 	s.P50, s.P75, s.P90, s.P99, s.P999, s.P9999 = floatOf(p50), floatOf(p75), floatOf(p90), floatOf(p99), floatOf(p999), floatOf(p9999)
 	s.TargetCPUSeconds, s.ClientCPUSeconds = floatOf(targetCPU), floatOf(clientCPU)
 	s.TargetPeakRSSBytes, s.ClientPeakRSSBytes = uint64(targetRSS), uint64(clientRSS)
+	s.Unexpected, s.LateResponses, s.LateResponsesPending = uint64(unexpected), uint64(late), uint64(latePending)
 	if len(rateHist) > 0 {
 		s.RateHistogram = rateHist
 	}

@@ -181,7 +181,7 @@ type Scenario struct {
 
 	// RequestsPerSecond is Requests per second of the measured interval.
 	RequestsPerSecond float64
-	// ErrorRatio is (errors + 4xx + 5xx) / Sent, from 0 to 1.
+	// ErrorRatio is (errors + Unexpected) / Sent, from 0 to 1.
 	ErrorRatio float64
 	// TimeoutRatio is timeouts / Sent, from 0 to 1.
 	TimeoutRatio float64
@@ -217,6 +217,16 @@ type Scenario struct {
 	// ClientPeakRSSBytes is benchd's peak resident set size, in bytes; 0 if
 	// not measured.
 	ClientPeakRSSBytes uint64
+
+	// Unexpected counts the responses (among Requests) the endpoint's
+	// expect rejected; with the default expect, the 4xx and 5xx ones
+	// (which is what results stored before schema version 5 read).
+	Unexpected uint64
+	// LateResponses counts, with on_timeout wait, the answers that came
+	// after their request's timeout (the requests are in the timeouts);
+	// LateResponsesPending the timed-out requests whose connection closed
+	// before their answer came. Zero with on_timeout reconnect.
+	LateResponses, LateResponsesPending uint64
 }
 
 // Repeat is the summary of one repeat of a scenario: the per-run figures

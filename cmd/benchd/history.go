@@ -394,6 +394,7 @@ func storedScenario(r *scheduler.ScenarioResult, o regress.ValidityOptions) stor
 	s.Responses = res.Responses // same layout; assignment fails to compile if not
 	s.Errors = res.Errors
 	s.InFlight, s.BytesRead = res.InFlight, res.BytesRead
+	s.Unexpected, s.LateResponses, s.LateResponsesPending = res.Unexpected, res.LateResponses, res.LateResponsesPending
 	s.ConnectionsEstablished = res.ConnectionsEstablished
 	s.RequestsPerSecond, s.ErrorRatio, s.TimeoutRatio = res.RequestsPerSecond(), res.ErrorRatio(), res.TimeoutRatio()
 	if h := res.Latency; h != nil && h.TotalCount() > 0 {

@@ -198,6 +198,10 @@ func storedEntry(s *store.Scenario) report.Entry {
 		Start: s.Start, End: s.Start.Add(elapsed), Elapsed: elapsed,
 		Sent: s.Sent, Responses: s.Responses, Errors: s.Errors, InFlight: s.InFlight, BytesRead: s.BytesRead,
 		ConnectionsEstablished: s.ConnectionsEstablished,
+		Unexpected:             s.Unexpected, LateResponses: s.LateResponses, LateResponsesPending: s.LateResponsesPending,
+	}
+	if s.LateResponses+s.LateResponsesPending > 0 {
+		r.Plan.OnTimeout = engine.TimeoutWait // only wait has late answers
 	}
 	if h, err := store.DecodeHistogram(s.Histogram); err == nil {
 		r.Latency = h
@@ -264,7 +268,7 @@ func newSummaryTable(run *store.Run) summaryTable {
 		for _, n := range s.Errors {
 			c.Errors += n
 		}
-		c.Errors += s.Responses[store.Class4xx] + s.Responses[store.Class5xx]
+		c.Errors += s.Unexpected // by default the 4xx and 5xx responses
 		if v := p99(s); !math.IsNaN(v) {
 			c.P99Seconds = &v
 		}
