@@ -98,7 +98,7 @@ type worker struct {
 	ctx      context.Context // the run's, for timedOut
 	measured bool            // the request counts
 	patient  bool            // its deadline, when it fires, is the request's own
-	late     bool            // its deadline fired: waiting for the late answer
+	awaiting bool            // its deadline fired: waiting for the late answer
 	due      time.Time       // its deadline
 
 	backoff time.Duration
@@ -144,7 +144,7 @@ func (w *worker) run(ctx context.Context) {
 	}()
 	for ctx.Err() == nil {
 		var intended time.Time
-		late := false
+		startedLate := false
 		if w.interval > 0 {
 			intended = w.next
 			if !intended.Before(r.measureEnd) {
@@ -152,7 +152,7 @@ func (w *worker) run(ctx context.Context) {
 			}
 			// The previous request (or a connect backoff) held the
 			// connection past this one's intended start.
-			late = w.busyUntil.After(intended)
+			startedLate = w.busyUntil.After(intended)
 			if !w.sleepUntil(ctx, intended) || !time.Now().Before(r.measureEnd) {
 				// Requests still queued at the end are not sent: the
 				// shortfall shows as Sent below Rate × Duration.
@@ -169,7 +169,7 @@ func (w *worker) run(ctx context.Context) {
 		w.measured = measured
 		if measured {
 			w.sh.sent.Add(1)
-			if late {
+			if startedLate {
 				w.sh.startedLate.Add(1)
 			}
 		}
@@ -261,11 +261,11 @@ func (w *worker) record(measured bool, o *outcome) {
 // request as a timeout, gives the connection until the end of the grace
 // for the late answer and reports true: the read goes on.
 func (w *worker) timedOut(err error) bool {
-	if !w.patient || w.late || !errors.Is(err, os.ErrDeadlineExceeded) ||
+	if !w.patient || w.awaiting || !errors.Is(err, os.ErrDeadlineExceeded) ||
 		w.ctx.Err() != nil || time.Now().Before(w.due) {
 		return false
 	}
-	w.late = true
+	w.awaiting = true
 	w.record(w.measured, &outcome{status: statusError, kind: KindTimeout, err: err})
 	_ = w.conn.SetDeadline(w.r.graceEnd)
 	if w.ctx.Err() != nil {
@@ -306,7 +306,7 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 	start := time.Now()
 	deadline, cut := w.deadline(start, w.r.plan.Timeout)
 	_ = w.conn.SetDeadline(deadline)
-	w.patient, w.late, w.due = w.r.wait && !cut, false, deadline
+	w.patient, w.awaiting, w.due = w.r.wait && !cut, false, deadline
 	if ctx.Err() != nil {
 		// The stop may have come before this deadline replaced its own.
 		w.closeConn()
@@ -325,7 +325,7 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 		truncated, bodyOK, err = w.drainBody()
 	}
 	if err != nil {
-		if w.late {
+		if w.awaiting {
 			// Counted as a timeout already: only the wait ends here.
 			w.patient = false
 			w.closeConn()
@@ -346,7 +346,7 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 	if w.interval == 0 {
 		o.latency = o.direct
 	}
-	if w.late {
+	if w.awaiting {
 		// The late answer: not a response, and never checked.
 		o = outcome{status: statusLate, direct: o.direct, bytes: o.bytes}
 	}
