@@ -42,6 +42,15 @@ const (
 	// DefaultTimeout is the deadline of one request, from send to the last
 	// byte of the response (wrk --timeout 2s).
 	DefaultTimeout = 2 * time.Second
+	// DefaultOnTimeout is what a connection does after a request timed
+	// out when on_timeout is unset: close it and open a new one.
+	DefaultOnTimeout = OnTimeoutReconnect
+	// OnTimeoutReconnect and OnTimeoutWait are the values of on_timeout:
+	// close a connection whose request timed out and open a new one, or
+	// keep it, sending nothing, until the late answer has arrived (counted
+	// apart, never as a response), then reuse it.
+	OnTimeoutReconnect = "reconnect"
+	OnTimeoutWait      = "wait"
 	// DefaultWarmup is load applied before measuring and not counted (wrk
 	// has no warm-up; DESIGN.md asks for 2 s).
 	DefaultWarmup = 2 * time.Second
@@ -172,6 +181,10 @@ type Settings struct {
 	// Timeout is the deadline of one request, from send to the last byte of
 	// the response; more than 0 (wrk --timeout).
 	Timeout *time.Duration `yaml:"timeout,omitempty"`
+	// OnTimeout is what a connection does once a request's timeout fired
+	// (the request counts as a timeout either way): OnTimeoutReconnect
+	// (the default) or OnTimeoutWait.
+	OnTimeout *string `yaml:"on_timeout,omitempty"`
 	// Warmup is load applied before measuring, not counted; 0 or more, 0
 	// meaning none.
 	Warmup *time.Duration `yaml:"warmup,omitempty"`
@@ -340,9 +353,37 @@ type Endpoint struct {
 	// means all the target's modes. A target left with no mode gets no
 	// scenario for this endpoint.
 	Modes []string `yaml:"modes,omitempty"`
+	// Expect is what the endpoint's responses must be to count as
+	// expected; nil accepts any 2xx or 3xx status and checks no body, as
+	// wrk. Responses it rejects count (once each) as unexpected, in the
+	// error ratio.
+	Expect *Expect `yaml:"expect,omitempty"`
 	// Settings are the endpoint's load settings, written inline beside
 	// name and path.
 	Settings `yaml:",inline"`
+}
+
+// Expect is what an endpoint's responses must be to count as expected.
+// Every field is optional; a response fails if any check fails.
+type Expect struct {
+	// Status lists the accepted status codes, each from 100 to 599 and
+	// given once; empty means any 2xx or 3xx.
+	Status []int `yaml:"status,omitempty"`
+	// BodyContains, when not empty, must occur in the body as sent
+	// (chunked encoding removed; a compressed body is not decompressed).
+	BodyContains string `yaml:"body_contains,omitempty"`
+	// BodySize bounds the length of the body in bytes, as BodyContains
+	// reads it; nil means any length.
+	BodySize *SizeRange `yaml:"body_size,omitempty"`
+}
+
+// SizeRange is a range of sizes in bytes, bounds included; a zero bound
+// is no bound.
+type SizeRange struct {
+	// Min is the least size; 0 or more.
+	Min int `yaml:"min,omitempty"`
+	// Max is the largest size; 0 (no bound) or at least Min.
+	Max int `yaml:"max,omitempty"`
 }
 
 // LoadSpec is a scenario's resolved load settings, with nothing unset; it is
@@ -363,6 +404,8 @@ type LoadSpec struct {
 	Duration time.Duration
 	// Timeout is the deadline of one request.
 	Timeout time.Duration
+	// OnTimeout is OnTimeoutReconnect or OnTimeoutWait.
+	OnTimeout string
 	// Warmup is the unmeasured load before Duration; 0 means none.
 	Warmup time.Duration
 	// Rate is the open-loop rate in requests per second; 0 means closed
@@ -399,6 +442,9 @@ type Scenario struct {
 	// defaults section, then the endpoint's settings, then the target's
 	// overrides for this endpoint.
 	Load LoadSpec
+	// Expect is the endpoint's expect, copied; the zero value accepts any
+	// 2xx or 3xx status and checks no body.
+	Expect Expect
 	// TLS is the target's TLS settings, CAFile resolved against
 	// [Config.Dir]; the zero value verifies against the system roots.
 	TLS TLSConfig
@@ -415,7 +461,9 @@ type Sources struct {
 	// the one followed by the other.
 	URL, Path string
 	// The LoadSpec fields of the same names.
-	Method, Body, Connections, Threads, Duration, Timeout, Warmup, Rate string
+	Method, Body, Connections, Threads, Duration, Timeout, OnTimeout, Warmup, Rate string
+	// Expect is the endpoint's expect.
+	Expect string
 	// Headers holds one path per LoadSpec.Headers entry.
 	Headers []string
 	// TLS is the target's tls_config.

@@ -139,6 +139,21 @@ func TestLoadBad(t *testing.T) {
 			`endpoints[1].duration: 25h0m0s is more than 24h0m0s`,
 			`targets[0].overrides.huge.method: is empty (remove it to send GET`,
 		}},
+		// A body check on HEAD and a bound above the engine's body cap
+		// are the engine's to report: the plan table in cmd/benchd.
+		{"bad-expect.bad.yml", 7, []string{
+			`defaults.on_timeout: "retry" is not a timeout policy: use reconnect (close the connection and open a new one, the default) or wait (keep it, idle, until the late answer arrives)`,
+			`endpoints[0].expect.status[1]: 99 is not an HTTP status code (give one from 100 to 599, such as 200 or 301)`,
+			`endpoints[0].expect.status[2]: 600 is not an HTTP status code`,
+			`endpoints[0].expect.status[3]: 200 is listed twice (also at endpoints[0].expect.status[0]; keep one)`,
+			`endpoints[0].expect.body_size.max: 10 is less than min 20: no body could pass (swap them?)`,
+			`endpoints[1].expect.body_size: sets no bound (give min, max or both in bytes, or remove it)`,
+			`endpoints[2].expect.body_size.min: must not be negative, got -1`,
+		}},
+		{"bad-expect-type.bad.yml", 2, []string{
+			`endpoints[0].expect.status[0]: want a whole number, got "ok" [line 9]`,
+			`endpoints[0].expect.body_size: `,
+		}},
 		{"bad-path.bad.yml", 5, []string{
 			`endpoints[0].path: "myapp/json" does not start with / (write it as /myapp/json)`,
 			`endpoints[1].path: "/myapp/{target}/json" has braces other than {mode}`,
@@ -315,7 +330,7 @@ func TestLoadGood(t *testing.T) {
 					t.Errorf("schedule, run_on_start, title = %q, %v, %q; want the defaults", c.Schedule, c.RunOnStart, c.Title)
 				}
 				want := LoadSpec{Method: DefaultMethod, Connections: DefaultConnections, Threads: DefaultThreads,
-					Duration: DefaultDuration, Timeout: DefaultTimeout, Warmup: DefaultWarmup, Rate: DefaultRate}
+					Duration: DefaultDuration, Timeout: DefaultTimeout, OnTimeout: OnTimeoutReconnect, Warmup: DefaultWarmup, Rate: DefaultRate}
 				s := c.Scenarios()[0]
 				if !loadEqual(s.Load, want) {
 					t.Errorf("load = %+v, want the built-in defaults %+v", s.Load, want)
@@ -527,7 +542,7 @@ func TestPrecedence(t *testing.T) {
 			scenario: "alpha/sync/get",
 			url:      "http://127.0.0.1:8001/base/sync/get?q=1",
 			want: LoadSpec{Method: "GET", Headers: append(json, Header{"X-Layer", "defaults"}), Connections: 100,
-				Duration: 5 * time.Second, Timeout: DefaultTimeout, Warmup: DefaultWarmup},
+				Duration: 5 * time.Second, Timeout: DefaultTimeout, OnTimeout: DefaultOnTimeout, Warmup: DefaultWarmup},
 		},
 		{
 			// endpoint over defaults; the endpoint's X-Layer replaces the
@@ -535,7 +550,7 @@ func TestPrecedence(t *testing.T) {
 			scenario: "beta/async/post",
 			url:      "https://localhost:8002/async/post",
 			want: LoadSpec{Method: "POST", Body: `{"a": 1}`, Connections: 100, Threads: 2, Duration: 5 * time.Second,
-				Timeout: 1500 * time.Millisecond, Rate: 250.5,
+				Timeout: 1500 * time.Millisecond, OnTimeout: OnTimeoutWait, Rate: 250.5,
 				Headers: append(json, Header{"Content-Type", "application/json"}, Header{"X-Layer", "endpoint"})},
 		},
 		{
@@ -545,7 +560,7 @@ func TestPrecedence(t *testing.T) {
 			scenario: "alpha/async/post",
 			url:      "http://127.0.0.1:8001/base/async/post",
 			want: LoadSpec{Method: "POST", Body: `{"a": 1}`, Connections: 7, Threads: 2, Duration: 5 * time.Second,
-				Timeout: 1500 * time.Millisecond, Rate: 250.5,
+				Timeout: 1500 * time.Millisecond, OnTimeout: OnTimeoutReconnect, Rate: 250.5,
 				Headers: append(json, Header{"Content-Type", "application/json"},
 					Header{"x-layer", "alpha"}, Header{"X-Extra", "1"}, Header{"X-Extra", "2"})},
 		},
@@ -553,7 +568,7 @@ func TestPrecedence(t *testing.T) {
 			scenario: "alpha/sync/sync_only",
 			url:      "http://127.0.0.1:8001/base/sync/only",
 			want: LoadSpec{Method: "GET", Headers: append(json, Header{"X-Layer", "defaults"}), Connections: 100,
-				Duration: 5 * time.Second, Timeout: DefaultTimeout, Warmup: DefaultWarmup},
+				Duration: 5 * time.Second, Timeout: DefaultTimeout, OnTimeout: DefaultOnTimeout, Warmup: DefaultWarmup},
 		},
 	}
 	for _, tt := range tests {
@@ -582,7 +597,7 @@ func TestPrecedence(t *testing.T) {
 func loadEqual(a, b LoadSpec) bool {
 	return a.Method == b.Method && slices.Equal(a.Headers, b.Headers) && a.Body == b.Body &&
 		a.Connections == b.Connections && a.Threads == b.Threads && a.Duration == b.Duration &&
-		a.Timeout == b.Timeout && a.Warmup == b.Warmup && a.Rate == b.Rate
+		a.Timeout == b.Timeout && a.OnTimeout == b.OnTimeout && a.Warmup == b.Warmup && a.Rate == b.Rate
 }
 
 func TestScenarioModes(t *testing.T) {
@@ -1093,5 +1108,55 @@ endpoints:
 	}
 	if sc.TLS != (TLSConfig{CAFile: "/etc/benchd/certs/ca.pem"}) {
 		t.Errorf("TLS %+v, want ca_file resolved against the config's directory", sc.TLS)
+	}
+}
+
+// TestScenarioExpect checks that on_timeout is layered as timeout is, and
+// that each scenario gets a copy of its endpoint's expect with its path.
+func TestScenarioExpect(t *testing.T) {
+	doc := `
+defaults: {on_timeout: wait}
+targets:
+  - {name: t, url: "http://127.0.0.1:8080", modes: [sync, async], overrides: {b: {on_timeout: reconnect}}}
+endpoints:
+  - name: a
+    path: /{mode}/a
+    expect: {status: [200, 301], body_contains: '"ok": true', body_size: {min: 10, max: 100000}}
+  - {name: b, path: /b}
+`
+	c, err := Parse([]byte(doc), "/etc/benchd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, onTimeout, onTimeoutFrom string
+		expect                         Expect
+		expectFrom                     string
+	}{
+		{"t/sync/a", OnTimeoutWait, "defaults.on_timeout",
+			Expect{Status: []int{200, 301}, BodyContains: `"ok": true`, BodySize: &SizeRange{Min: 10, Max: 100000}}, "endpoints[0].expect"},
+		{"t/async/a", OnTimeoutWait, "defaults.on_timeout",
+			Expect{Status: []int{200, 301}, BodyContains: `"ok": true`, BodySize: &SizeRange{Min: 10, Max: 100000}}, "endpoints[0].expect"},
+		{"t/sync/b", OnTimeoutReconnect, "targets[0].overrides.b.on_timeout", Expect{}, ""},
+	}
+	for _, tt := range tests {
+		sc, ok := c.Scenario(tt.name)
+		if !ok {
+			t.Fatalf("no scenario %s", tt.name)
+		}
+		if sc.Load.OnTimeout != tt.onTimeout || sc.Sources.OnTimeout != tt.onTimeoutFrom {
+			t.Errorf("%s: on_timeout %q from %q, want %q from %q", tt.name, sc.Load.OnTimeout, sc.Sources.OnTimeout, tt.onTimeout, tt.onTimeoutFrom)
+		}
+		if !reflect.DeepEqual(sc.Expect, tt.expect) || sc.Sources.Expect != tt.expectFrom {
+			t.Errorf("%s: expect %+v from %q, want %+v from %q", tt.name, sc.Expect, sc.Sources.Expect, tt.expect, tt.expectFrom)
+		}
+	}
+	// A scenario's expect is a copy: changing it changes neither the
+	// config nor the next call's.
+	sc, _ := c.Scenario("t/sync/a")
+	sc.Expect.Status[0], sc.Expect.BodySize.Max = 404, 1
+	again, _ := c.Scenario("t/sync/a")
+	if again.Expect.Status[0] != 200 || again.Expect.BodySize.Max != 100000 || c.Endpoints[0].Expect.Status[0] != 200 {
+		t.Errorf("scenarios share their expect: %+v", again.Expect)
 	}
 }

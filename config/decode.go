@@ -371,6 +371,8 @@ var schemaTypes = []reflect.Type{
 	reflect.TypeFor[Process](),
 	reflect.TypeFor[processYAML](),
 	reflect.TypeFor[Endpoint](),
+	reflect.TypeFor[Expect](),
+	reflect.TypeFor[SizeRange](),
 	reflect.TypeFor[TLSConfig](),
 	reflect.TypeFor[API](),
 }

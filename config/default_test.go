@@ -352,3 +352,27 @@ func TestDefaultYAML(t *testing.T) {
 		t.Errorf("Default() shares state: %q", b.Targets[0].Name)
 	}
 }
+
+// TestDefaultExpect checks that every endpoint of the default matrix
+// checks its answers' bodies (the strings themselves are checked against
+// the live Django project by deploy's TestDjangoServers), and that a
+// scenario's plan gets them.
+func TestDefaultExpect(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range c.Endpoints {
+		if x := e.Expect; x == nil || x.BodyContains == "" && x.BodySize == nil {
+			t.Errorf("endpoints[%d] (%s) has no body check", i, e.Name)
+		}
+	}
+	for _, s := range c.Scenarios() {
+		if s.Expect.BodyContains == "" && s.Expect.BodySize == nil || s.Sources.Expect == "" {
+			t.Errorf("%s: expect %+v from %q, want the endpoint's", s.Name, s.Expect, s.Sources.Expect)
+		}
+		if s.Load.OnTimeout != OnTimeoutReconnect {
+			t.Errorf("%s: on_timeout %q, want wrk's reconnect", s.Name, s.Load.OnTimeout)
+		}
+	}
+}

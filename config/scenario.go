@@ -79,6 +79,16 @@ func (c *Config) cells() []cell {
 					}
 					src.TLS = tp + ".tls_config"
 				}
+				var expect Expect
+				if ep.Expect != nil {
+					expect = *ep.Expect
+					expect.Status = slices.Clone(expect.Status)
+					if expect.BodySize != nil {
+						size := *expect.BodySize
+						expect.BodySize = &size
+					}
+					src.Expect = indexPath("endpoints", ei) + ".expect"
+				}
 				out = append(out, cell{
 					Scenario: Scenario{
 						Name:     t.Name + "/" + mode + "/" + ep.Name,
@@ -87,6 +97,7 @@ func (c *Config) cells() []cell {
 						Endpoint: ep.Name,
 						URL:      strings.TrimSuffix(t.URL, "/") + path,
 						Load:     load,
+						Expect:   expect,
 						TLS:      tlsc,
 						Sources:  src,
 					},
@@ -146,6 +157,7 @@ func (c *Config) resolve(ti, ei int) (LoadSpec, origin, Sources) {
 		Threads:     DefaultThreads,
 		Duration:    DefaultDuration,
 		Timeout:     DefaultTimeout,
+		OnTimeout:   DefaultOnTimeout,
 		Warmup:      DefaultWarmup,
 		Rate:        DefaultRate,
 		Repeats:     DefaultRepeats,
@@ -175,6 +187,9 @@ func (c *Config) resolve(ti, ei int) (LoadSpec, origin, Sources) {
 		}
 		if s.Timeout != nil {
 			l.Timeout, from.timeout, src.Timeout = *s.Timeout, ly.path, at("timeout")
+		}
+		if s.OnTimeout != nil {
+			l.OnTimeout, src.OnTimeout = *s.OnTimeout, at("on_timeout")
 		}
 		if s.Warmup != nil {
 			l.Warmup, src.Warmup = *s.Warmup, at("warmup")

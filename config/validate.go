@@ -88,7 +88,9 @@ func (k *checker) add1(path, format string, args ...any) {
 // ^[a-z0-9][a-z0-9_.-]*$); target URLs (absolute http or https with a host);
 // commands; ready checks; durations; load settings (connections 1 to
 // MaxConnections, threads at most connections, duration and timeout more
-// than 0, all three and warmup at most MaxDuration, method not empty);
+// than 0, all three and warmup at most MaxDuration, method not empty,
+// on_timeout reconnect or wait); endpoint expects (status codes from 100 to
+// 599, each once; body_size bounds not negative, max at least min);
 // references (targets[].services, targets[].overrides, endpoint modes);
 // {mode} and modes on targets without modes. What the engine can run
 // (method and header syntax, negative or non-finite values, https
@@ -370,12 +372,53 @@ func checkSettings(k *checker, path string, s *Settings) {
 		checkPositive(k, at("timeout"), *s.Timeout, "the deadline of one request, such as 2s")
 		checkMaxDuration(k, at("timeout"), *s.Timeout)
 	}
+	if s.OnTimeout != nil {
+		switch v := *s.OnTimeout; v {
+		case OnTimeoutReconnect, OnTimeoutWait:
+		default:
+			k.add(at("on_timeout"), "%q is not a timeout policy: use %s (close the connection and open a new one, the default) or %s (keep it, idle, until the late answer arrives)", v, OnTimeoutReconnect, OnTimeoutWait)
+		}
+	}
 	if s.Warmup != nil {
 		checkMaxDuration(k, at("warmup"), *s.Warmup)
 	}
 	if s.Repeats != nil {
 		if n := *s.Repeats; n < 1 || n > MaxRepeats {
 			k.add(at("repeats"), "must be from 1 (run once) to %d, got %d", MaxRepeats, n)
+		}
+	}
+}
+
+// checkExpect checks an endpoint's expect, nil or not. What depends on the
+// whole plan (a body check on HEAD, a bound above the engine's body cap)
+// is the engine's to report.
+func checkExpect(k *checker, path string, e *Expect) {
+	if e == nil {
+		return
+	}
+	seen := map[int]int{}
+	for i, code := range e.Status {
+		at := indexPath(path+".status", i)
+		if code < 100 || code > 599 {
+			k.add(at, "%d is not an HTTP status code (give one from 100 to 599, such as 200 or 301)", code)
+			continue
+		}
+		if first, ok := seen[code]; ok {
+			k.add(at, "%d is listed twice (also at %s; keep one)", code, indexPath(path+".status", first))
+			continue
+		}
+		seen[code] = i
+	}
+	if b := e.BodySize; b != nil {
+		switch {
+		case b.Min < 0:
+			k.add(path+".body_size.min", "must not be negative, got %d (the least body length in bytes)", b.Min)
+		case b.Max < 0:
+			k.add(path+".body_size.max", "must not be negative, got %d (the largest body length in bytes; 0 or unset means no bound)", b.Max)
+		case b.Min == 0 && b.Max == 0:
+			k.add(path+".body_size", "sets no bound (give min, max or both in bytes, or remove it)")
+		case b.Max > 0 && b.Max < b.Min:
+			k.add(path+".body_size.max", "%d is less than min %d: no body could pass (swap them?)", b.Max, b.Min)
 		}
 	}
 }
@@ -411,6 +454,7 @@ func (c *Config) checkEndpoints(k *checker) {
 			checkURLPath(k, p+".path", strings.ReplaceAll(e.Path, "{mode}", "mode"))
 		}
 		checkModes(k, p+".modes", e.Modes)
+		checkExpect(k, p+".expect", e.Expect)
 		checkSettings(k, p, &e.Settings)
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/internal/testutil"
 )
 
@@ -489,8 +490,8 @@ var outboundChecks = []endpointCheck{
 }
 
 // upstreamBody is what the test upstream serves: about 24 KiB of JSON, as
-// `benchd upstream` does.
-var upstreamBody = []byte(`{"service":"test-upstream","data":"` + strings.Repeat("x", 24<<10-37) + `"}`)
+// `benchd upstream` does (its "service", which the default matrix checks).
+var upstreamBody = []byte(`{"service":"benchd-upstream","data":"` + strings.Repeat("x", 24<<10-39) + `"}`)
 
 // services are the helpers of the outbound endpoints, started once for all
 // servers of a test: a Redis server and an HTTP upstream on loopback.
@@ -607,6 +608,31 @@ func fetch(t *testing.T, base, path string, header http.Header) (response, error
 	return response{header: h, body: body, elapsed: elapsed}, nil
 }
 
+// checkDefaultExpect fails t unless r, a 200 answer of endpoint, passes
+// the expect of that endpoint in the default matrix (config/default.yml),
+// as the engine reads the body: the bytes as sent.
+func checkDefaultExpect(t *testing.T, endpoint string, r response) {
+	t.Helper()
+	c, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(c.Endpoints, func(e config.Endpoint) bool { return e.Name == endpoint })
+	if i < 0 || c.Endpoints[i].Expect == nil {
+		t.Fatalf("the default matrix has no expect for endpoint %s", endpoint)
+	}
+	e := c.Endpoints[i].Expect
+	if len(e.Status) > 0 && !slices.Contains(e.Status, http.StatusOK) {
+		t.Errorf("default expect of %s does not accept 200: %v", endpoint, e.Status)
+	}
+	if e.BodyContains != "" && !bytes.Contains(r.body, []byte(e.BodyContains)) {
+		t.Errorf("%s body lacks the default expect's %q: %.300s", endpoint, e.BodyContains, r.body)
+	}
+	if b := e.BodySize; b != nil && (len(r.body) < b.Min || b.Max > 0 && len(r.body) > b.Max) {
+		t.Errorf("%s body is %d bytes, the default expect wants %d to %d", endpoint, len(r.body), b.Min, b.Max)
+	}
+}
+
 // concurrentGateways sends n simultaneous gateway_1s requests and returns
 // how long they took together.
 func concurrentGateways(t *testing.T, base, mode string, n int) time.Duration {
@@ -668,6 +694,7 @@ func TestDjangoServers(t *testing.T) {
 						}
 						r.mode, r.svc = mode, svc
 						ep.check(t, r)
+						checkDefaultExpect(t, ep.name, r)
 					})
 				}
 			}

@@ -16,3 +16,15 @@ func TestRequestLoopAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per request, want 0", allocs)
 	}
 }
+
+// TestRequestLoopAllocsBodyCheck is TestRequestLoopAllocs with every
+// response checked (status set, substring, size range): the checks
+// allocate nothing per response either.
+func TestRequestLoopAllocsBodyCheck(t *testing.T) {
+	ctx := t.Context()
+	w := newLoopWorkerExpect(ctx, t, Expect{Status: []int{200}, BodyContains: "ok", BodyMinBytes: 1, BodyMaxBytes: 10})
+	allocs := testing.AllocsPerRun(1000, func() { w.request1(ctx, t) })
+	if allocs > 0 {
+		t.Errorf("%.2f allocations per request, want 0", allocs)
+	}
+}

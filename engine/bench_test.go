@@ -10,8 +10,14 @@ import (
 // answers every request with okResponse, inside a run that lasts an hour.
 func newLoopWorker(ctx context.Context, tb testing.TB) *worker {
 	tb.Helper()
+	return newLoopWorkerExpect(ctx, tb, Expect{})
+}
+
+// newLoopWorkerExpect is newLoopWorker with the plan's Expect set to e.
+func newLoopWorkerExpect(ctx context.Context, tb testing.TB, e Expect) *worker {
+	tb.Helper()
 	srv := startRaw(tb, respond(okResponse))
-	tg, err := compile(Plan{URL: srv.url, Connections: 1, Timeout: 5 * time.Second})
+	tg, err := compile(Plan{URL: srv.url, Connections: 1, Timeout: 5 * time.Second, Expect: e})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -32,7 +38,7 @@ func (w *worker) request1(ctx context.Context, tb testing.TB) {
 	w.sh.sent.Add(1)
 	o := w.do(ctx, time.Now())
 	w.record(true, &o)
-	if o.status != statusResponse || o.class != Class2xx {
+	if o.status != statusResponse || o.class != Class2xx || o.unexpected {
 		tb.Fatalf("request failed: %+v", o)
 	}
 }
@@ -44,6 +50,17 @@ func (w *worker) request1(ctx context.Context, tb testing.TB) {
 func BenchmarkRequestLoop(b *testing.B) {
 	ctx := b.Context()
 	w := newLoopWorker(ctx, b)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.request1(ctx, b)
+	}
+}
+
+// BenchmarkRequestLoopBodyCheck is BenchmarkRequestLoop with a body check
+// (status set, substring, size range) on every response.
+func BenchmarkRequestLoopBodyCheck(b *testing.B) {
+	ctx := b.Context()
+	w := newLoopWorkerExpect(ctx, b, Expect{Status: []int{200}, BodyContains: "ok", BodyMinBytes: 1, BodyMaxBytes: 10})
 	b.ReportAllocs()
 	for b.Loop() {
 		w.request1(ctx, b)

@@ -21,6 +21,7 @@ func TestCompile(t *testing.T) {
 			want: Plan{
 				Method: "GET", Connections: DefaultConnections, Threads: min(runtime.GOMAXPROCS(0), DefaultConnections),
 				Duration: DefaultDuration, Timeout: DefaultTimeout, Grace: DefaultTimeout, ConnectTimeout: DefaultConnectTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
+				OnTimeout: TimeoutReconnect,
 			},
 			request: "GET /path?q=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
 		},
@@ -30,6 +31,7 @@ func TestCompile(t *testing.T) {
 			want: Plan{
 				Method: "GET", Connections: 3, Threads: 3, Duration: DefaultDuration,
 				Timeout: 5 * time.Second, Grace: 5 * time.Second, ConnectTimeout: DefaultConnectTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
+				OnTimeout: TimeoutReconnect,
 			},
 			request: "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
 		},
@@ -42,8 +44,19 @@ func TestCompile(t *testing.T) {
 			want: Plan{
 				Method: "PUT", Connections: 1, Threads: 1, Duration: DefaultDuration,
 				Timeout: DefaultTimeout, Grace: time.Second, ConnectTimeout: DefaultConnectTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
+				OnTimeout: TimeoutReconnect,
 			},
 			request: "PUT /x HTTP/1.1\r\nHost: example.test\r\nX-B: 2\r\nX-A: 1\r\nContent-Length: 3\r\n\r\nabc",
+		},
+		{
+			name: "on timeout wait, expect kept",
+			plan: Plan{URL: "http://127.0.0.1/", Connections: 1, OnTimeout: TimeoutWait, Expect: Expect{Status: []int{204}, BodyMaxBytes: 9}},
+			want: Plan{
+				Method: "GET", Connections: 1, Threads: 1, Duration: DefaultDuration, Timeout: DefaultTimeout, Grace: DefaultTimeout,
+				ConnectTimeout: DefaultConnectTimeout, MaxBodyBytes: DefaultMaxBodyBytes,
+				OnTimeout: TimeoutWait, Expect: Expect{Status: []int{204}, BodyMaxBytes: 9},
+			},
+			request: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
 		},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,12 @@
 // that Result.Sent = Completed() + TotalErrors() + InFlight always holds.
 //
 // Every request has one total deadline (Plan.Timeout) and is never retried.
+// When it fires the request counts as a timeout, and the connection is
+// either closed and opened again (Plan.OnTimeout reconnect, the default)
+// or kept, idle, until the late answer has arrived (wait); late answers are
+// counted apart (Result.LateResponses), never as responses. Each response
+// is checked against Plan.Expect (by default: a 2xx or 3xx status);
+// those it does not accept count in Result.Unexpected.
 // Failures are sorted into the bounded kinds of [ErrorKind] and responses
 // into the status classes of [Class]; latencies, and apart from them the
 // time each new connection took to open, go into HDR histograms, one per
@@ -23,7 +29,8 @@
 // It speaks HTTP/1.1 only, over TCP or TLS (https URLs, crypto/tls on the
 // engine's own connections; no HTTP/2), sends the same request
 // on every connection, does not pipeline, and keeps no response bodies: it
-// reads them to their end (up to Plan.MaxBodyBytes) and counts their bytes.
+// reads them to their end (up to Plan.MaxBodyBytes) and counts their bytes,
+// matching Plan.Expect's body checks on the way when there are any.
 // It knows nothing of schedules, configuration files, Prometheus or
 // tracing; progress is reported through the small [Observer] interface.
 //

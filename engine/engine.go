@@ -113,7 +113,8 @@ type Observer interface {
 // then opens the connections, applies load for Plan.Warmup (not counted)
 // and Plan.Duration (counted), stops sending, and waits for the requests in
 // flight until their deadline or the end of Plan.Grace, whichever is first.
-// Run blocks for about Warmup + Duration + min(Timeout, Grace). obs, when
+// Run blocks for about Warmup + Duration + min(Timeout, Grace), or up to
+// Warmup + Duration + Grace with Plan.OnTimeout wait. obs, when
 // not nil, receives progress (see [Observer]).
 //
 // Cancelling ctx stops the run early: requests in flight are abandoned
@@ -150,6 +151,16 @@ type target struct {
 	request  []byte      // the request bytes, shared read-only by all workers
 	skipBody bool        // HEAD: responses have no body
 	tls      *tls.Config // https: shared by all connections, nil for http
+	wait     bool        // OnTimeout is TimeoutWait
+	// expected has bit c set for each accepted status code c < 640.
+	expected  [10]uint64
+	checkBody bool     // Expect checks the body
+	contains  *matcher // Expect.BodyContains, nil when not checked
+}
+
+// statusOK reports whether the plan expects status code.
+func (t *target) statusOK(code int) bool {
+	return code >= 0 && code < 640 && t.expected[code/64]&(1<<(code%64)) != 0
 }
 
 // compile applies the defaults to p, checks it (see [Plan.Validate]) and
@@ -187,7 +198,24 @@ func compile(p Plan) (*target, error) {
 		p.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 
-	t := &target{skipBody: p.Method == fasthttp.MethodHead, addr: c.addr}
+	t := &target{skipBody: p.Method == fasthttp.MethodHead, addr: c.addr, wait: p.OnTimeout == TimeoutWait}
+	if p.OnTimeout == "" {
+		p.OnTimeout = TimeoutReconnect
+	}
+	codes := p.Expect.Status
+	if len(codes) == 0 {
+		for code := 200; code < 400; code++ {
+			t.expected[code/64] |= 1 << (code % 64)
+		}
+	}
+	for _, code := range codes {
+		t.expected[code/64] |= 1 << (code % 64)
+	}
+	t.checkBody = p.Expect.checksBody()
+	if p.Expect.BodyContains != "" {
+		t.contains = newMatcher(p.Expect.BodyContains)
+	}
+	p.Expect.Status = slices.Clone(p.Expect.Status)
 	if c.tls {
 		t.tls = clientTLS(c.u.Hostname(), p.InsecureSkipVerify, c.ca)
 	}
@@ -238,8 +266,13 @@ type shard struct {
 	responses [NumClasses]atomic.Uint64
 	errors    [NumErrorKinds]atomic.Uint64
 	inFlight  atomic.Uint64
-	late      atomic.Uint64
-	bytesRead atomic.Uint64
+	// startedLate counts open-loop requests that started after their
+	// intended time.
+	startedLate   atomic.Uint64
+	unexpected    atomic.Uint64
+	lateResponses atomic.Uint64 // late answers read (OnTimeout wait)
+	latePending   atomic.Uint64 // late answers given up on (OnTimeout wait)
+	bytesRead     atomic.Uint64
 	// interval counts responses (any phase) since the last rate sample.
 	interval atomic.Uint64
 
@@ -247,6 +280,7 @@ type shard struct {
 	latency     *hdrhistogram.Histogram // guarded by mu
 	uncorrected *hdrhistogram.Histogram // guarded by mu; open loop only
 	connect     *hdrhistogram.Histogram // guarded by mu
+	lateLatency *hdrhistogram.Histogram // guarded by mu; OnTimeout wait only
 
 	// rate is written by the clock goroutine only, read after it ended.
 	rate *hdrhistogram.Histogram
@@ -258,6 +292,7 @@ type runner struct {
 	shards         []*shard
 	highest        int64 // latency histogram bound, µs
 	highestConnect int64 // connect histogram bound, µs
+	highestLate    int64 // late answer histogram bound, µs
 
 	start, warmEnd, measureEnd, graceEnd time.Time
 
@@ -278,6 +313,8 @@ func newRunner(t *target) *runner {
 	}
 	r.highest = max(r.highest, 1000)
 	r.highestConnect = max(t.plan.ConnectTimeout.Microseconds(), 1000)
+	// A late answer may come at any time up to the end of the grace.
+	r.highestLate = max(2*t.plan.Timeout.Microseconds()+(t.plan.Warmup+t.plan.Duration+t.plan.Grace).Microseconds(), 1000)
 	r.shards = make([]*shard, t.plan.Threads)
 	for i := range r.shards {
 		sh := &shard{
@@ -287,6 +324,9 @@ func newRunner(t *target) *runner {
 		}
 		if t.plan.Rate > 0 {
 			sh.uncorrected = hdrhistogram.New(1, r.highest, 3)
+		}
+		if t.wait {
+			sh.lateLatency = hdrhistogram.New(1, r.highestLate, 3)
 		}
 		r.shards[i] = sh
 	}
@@ -428,6 +468,9 @@ func (r *runner) result(end time.Time) *Result {
 	if r.plan.Rate > 0 {
 		res.LatencyUncorrected = hdrhistogram.New(1, r.highest, 3)
 	}
+	if r.wait {
+		res.LateResponseLatency = hdrhistogram.New(1, r.highestLate, 3)
+	}
 	for _, sh := range r.shards {
 		res.Sent += sh.sent.Load()
 		for i := range sh.responses {
@@ -437,13 +480,19 @@ func (r *runner) result(end time.Time) *Result {
 			res.Errors[i] += sh.errors[i].Load()
 		}
 		res.InFlight += sh.inFlight.Load()
-		res.Late += sh.late.Load()
+		res.StartedLate += sh.startedLate.Load()
+		res.Unexpected += sh.unexpected.Load()
+		res.LateResponses += sh.lateResponses.Load()
+		res.LateResponsesPending += sh.latePending.Load()
 		res.BytesRead += sh.bytesRead.Load()
 		res.Latency.Merge(sh.latency)
 		res.ConnectLatency.Merge(sh.connect)
 		res.RequestsPerSecondSamples.Merge(sh.rate)
 		if sh.uncorrected != nil {
 			res.LatencyUncorrected.Merge(sh.uncorrected)
+		}
+		if sh.lateLatency != nil {
+			res.LateResponseLatency.Merge(sh.lateLatency)
 		}
 	}
 	r.samplesMu.Lock()

@@ -607,8 +607,8 @@ func TestRunOpenLoop(t *testing.T) {
 				if res.Sent < 150 || res.Sent > 201 || res.TotalErrors() != 0 {
 					t.Errorf("sent %d, errors %v; want 200 requests at 200/s for 1s", res.Sent, res.Errors)
 				}
-				if res.Late > res.Sent/4 {
-					t.Errorf("%d of %d requests late, server is fast enough", res.Late, res.Sent)
+				if res.StartedLate > res.Sent/4 {
+					t.Errorf("%d of %d requests late, server is fast enough", res.StartedLate, res.Sent)
 				}
 			},
 		},
@@ -620,8 +620,8 @@ func TestRunOpenLoop(t *testing.T) {
 			delay: 20 * time.Millisecond,
 			plan:  Plan{Rate: 100, Connections: 1, Duration: time.Second, Timeout: time.Second},
 			check: func(t *testing.T, res *Result) {
-				if res.Late == 0 || res.Late > res.Sent {
-					t.Errorf("late %d of %d, want most", res.Late, res.Sent)
+				if res.StartedLate == 0 || res.StartedLate > res.Sent {
+					t.Errorf("late %d of %d, want most", res.StartedLate, res.Sent)
 				}
 				// Requests are sent in order: the queue is capped by the
 				// run's end, so fewer than Rate × Duration go out.
@@ -689,6 +689,15 @@ func TestRunInvalidPlan(t *testing.T) {
 		{"bad header name", func(p *Plan) { p.Headers = []Header{{Name: "X Y", Value: "1"}} }, "Headers[0]"},
 		{"header injection", func(p *Plan) { p.Headers = []Header{{Name: "X", Value: "1\r\nY: 2"}} }, "Headers[0]"},
 		{"empty host header", func(p *Plan) { p.Headers = []Header{{Name: "Host", Value: ""}} }, "Headers[0]"},
+		{"unknown timeout policy", func(p *Plan) { p.OnTimeout = "retry" }, `OnTimeout: "retry" is not a timeout policy (want "reconnect" or "wait")`},
+		{"status below 100", func(p *Plan) { p.Expect.Status = []int{200, 99} }, "Expect.Status[1]: 99 is not an HTTP status code"},
+		{"status above 599", func(p *Plan) { p.Expect.Status = []int{600} }, "Expect.Status[0]: 600"},
+		{"negative body minimum", func(p *Plan) { p.Expect.BodyMinBytes = -1 }, "Expect.BodyMinBytes: must not be negative"},
+		{"negative body maximum", func(p *Plan) { p.Expect.BodyMaxBytes = -1 }, "Expect.BodyMaxBytes: must not be negative"},
+		{"body maximum below minimum", func(p *Plan) { p.Expect.BodyMinBytes, p.Expect.BodyMaxBytes = 10, 9 }, "Expect.BodyMaxBytes: 9 is less than Expect.BodyMinBytes 10"},
+		{"body maximum over the cap", func(p *Plan) { p.MaxBodyBytes, p.Expect.BodyMaxBytes = 100, 101 }, "Expect.BodyMaxBytes: 101 is more than MaxBodyBytes 100"},
+		{"body minimum over the default cap", func(p *Plan) { p.Expect.BodyMinBytes = DefaultMaxBodyBytes + 1 }, "Expect.BodyMinBytes"},
+		{"body check on HEAD", func(p *Plan) { p.Method, p.Expect.BodyContains = "HEAD", "x" }, "Expect.BodyContains: a response to HEAD has no body"},
 		{"content length header", func(p *Plan) {
 			p.Headers = []Header{{Name: "A", Value: "1"}, {Name: "content-length", Value: "1"}}
 		}, "Headers[1]"},

@@ -122,8 +122,8 @@ func TestRunServerPaused(t *testing.T) {
 		t.Errorf("errors %v (%q), want timeouts only", e, res.ErrorSamples)
 	}
 	// The requests due during the pause went out late, after it.
-	if res.Late < uint64(rate*pause/time.Second/2) {
-		t.Errorf("%d late requests, want at least half of the %d due during the pause", res.Late, rate*pause/time.Second)
+	if res.StartedLate < uint64(rate*pause/time.Second/2) {
+		t.Errorf("%d late requests, want at least half of the %d due during the pause", res.StartedLate, rate*pause/time.Second)
 	}
 	// About half the requests were queued behind the pause, with waits
 	// spread from ~0 to the pause: the corrected p99 is near the pause.
@@ -132,7 +132,7 @@ func TestRunServerPaused(t *testing.T) {
 	corrected := time.Duration(res.Latency.ValueAtQuantile(99)) * time.Microsecond
 	uncorrected := time.Duration(res.LatencyUncorrected.ValueAtQuantile(99)) * time.Microsecond
 	t.Logf("sent %d, late %d, timeouts %d, p99 corrected %s, uncorrected %s, pause %s",
-		res.Sent, res.Late, e[KindTimeout], corrected, uncorrected, paused)
+		res.Sent, res.StartedLate, e[KindTimeout], corrected, uncorrected, paused)
 	if corrected < paused*2/3 || corrected > paused+timeout {
 		t.Errorf("corrected p99 %s, want about the %s pause", corrected, paused)
 	}

@@ -69,11 +69,15 @@ func Merge(rs ...*Result) (*Result, error) {
 		}
 		out.InFlight += r.InFlight
 		out.BytesRead += r.BytesRead
-		out.Late += r.Late
+		out.StartedLate += r.StartedLate
+		out.Unexpected += r.Unexpected
+		out.LateResponses += r.LateResponses
+		out.LateResponsesPending += r.LateResponsesPending
 		out.ConnectionsEstablished = max(out.ConnectionsEstablished, r.ConnectionsEstablished)
 		merge(&out.Latency, r.Latency)
 		merge(&out.LatencyUncorrected, r.LatencyUncorrected)
 		merge(&out.ConnectLatency, r.ConnectLatency)
+		merge(&out.LateResponseLatency, r.LateResponseLatency)
 		merge(&out.RequestsPerSecondSamples, r.RequestsPerSecondSamples)
 		for _, s := range r.ErrorSamples {
 			if len(out.ErrorSamples) < MaxErrorSamples && !slices.Contains(out.ErrorSamples, s) {

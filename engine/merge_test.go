@@ -69,3 +69,47 @@ func TestMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeLateAndUnexpected checks that Merge sums the counts of
+// unexpected responses, late answers and late starts, and merges the late
+// answers' latencies, of real runs with OnTimeout wait.
+func TestMergeLateAndUnexpected(t *testing.T) {
+	s := startLate(t, false, func(write func([]byte) bool, n int, done <-chan struct{}) bool {
+		if n%2 == 1 {
+			select {
+			case <-time.After(80 * time.Millisecond):
+			case <-done:
+				return false
+			}
+		}
+		return write(answer(404, "no"))
+	})
+	plan := Plan{URL: s.url, Connections: 1, Duration: 300 * time.Millisecond, Timeout: 40 * time.Millisecond, Grace: time.Second, OnTimeout: TimeoutWait}
+	var rs []*Result
+	var unexpected, late, pending uint64
+	var lateCount int64
+	for range 2 {
+		r, err := Run(t.Context(), plan, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLate(t, r)
+		unexpected += r.Unexpected
+		late += r.LateResponses
+		pending += r.LateResponsesPending
+		lateCount += r.LateResponseLatency.TotalCount()
+		rs = append(rs, r)
+	}
+	m, err := Merge(rs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLate(t, m)
+	if unexpected == 0 || late == 0 {
+		t.Fatalf("runs had %d unexpected and %d late responses, want some of each", unexpected, late)
+	}
+	if m.Unexpected != unexpected || m.LateResponses != late || m.LateResponsesPending != pending || m.LateResponseLatency.TotalCount() != lateCount {
+		t.Errorf("merged unexpected %d, late %d, pending %d, late latencies %d; want the sums %d %d %d %d",
+			m.Unexpected, m.LateResponses, m.LateResponsesPending, m.LateResponseLatency.TotalCount(), unexpected, late, pending, lateCount)
+	}
+}

@@ -62,8 +62,15 @@ type Plan struct {
 	// Timeout is the total deadline of one request, from send to the last
 	// byte of the response (wrk --timeout); zero means DefaultTimeout.
 	// Opening a connection is not part of it: see ConnectTimeout.
-	// Requests are never retried.
+	// Requests are never retried. What the connection does once the
+	// deadline fired is OnTimeout's choice.
 	Timeout time.Duration
+	// OnTimeout is what a connection does after a request's deadline
+	// fired (the request counts as a KindTimeout error either way, when
+	// the deadline fires): "" or TimeoutReconnect closes the connection and
+	// opens a new one; TimeoutWait keeps it, sends nothing more on it until
+	// the late answer has arrived (Result.LateResponses) and then reuses it.
+	OnTimeout TimeoutPolicy
 	// ConnectTimeout is how long opening one connection (for https the
 	// TLS handshake included) may take before it counts as a connect
 	// error; zero means DefaultConnectTimeout. wrk has
@@ -82,7 +89,7 @@ type Plan struct {
 	// as wrk2). Zero means closed loop, as wrk. As in wrk2, each connection
 	// carries Rate/Connections requests per second on a fixed schedule
 	// (the connections' schedules staggered), one request at a time: a
-	// request whose connection is still busy starts late (Result.Late) and
+	// request whose connection is still busy starts late (Result.StartedLate) and
 	// its wait counts in its latency; requests still queued when Duration
 	// ends are not sent, so Sent falls short of Rate × Duration.
 	Rate float64
@@ -96,8 +103,61 @@ type Plan struct {
 	// (curl -k): for self-signed test servers only. False verifies it
 	// against the system roots, or CAFile.
 	InsecureSkipVerify bool
+	// Expect is what a response must be to count as expected; its zero
+	// value accepts any 2xx or 3xx status and checks no body, as wrk.
+	// Responses it does not accept are counted in Result.Unexpected.
+	Expect Expect
 	// CAFile is a PEM file of the CA certificates that verify an https
 	// server instead of the system roots; "" means the system roots. It is
 	// read when the plan is checked.
 	CAFile string
+}
+
+// TimeoutPolicy is what a connection does after a request's deadline
+// (Plan.Timeout) fired; see Plan.OnTimeout. Its values are the words the
+// configuration and the command line use.
+type TimeoutPolicy string
+
+// Timeout policies.
+const (
+	// TimeoutReconnect closes the connection and opens a new one for the
+	// next request; the answer, if it ever comes, is not read. The zero
+	// value "" means the same.
+	TimeoutReconnect TimeoutPolicy = "reconnect"
+	// TimeoutWait keeps the connection and sends nothing more on it until
+	// the late answer has arrived, is read to its end and counted in
+	// Result.LateResponses (never as a response); then the connection
+	// carries the next request. wrk waits too, but counts the late answer
+	// as a completed request and its time as latency. A connection still
+	// waiting at the end of the grace, or whose late answer fails (the
+	// server closes the connection, say), is closed and counted in
+	// Result.LateResponsesPending. A write that times out closes the
+	// connection as with TimeoutReconnect: no answer can follow a request
+	// that was not sent whole.
+	TimeoutWait TimeoutPolicy = "wait"
+)
+
+// Expect is what a response must be to count as expected (see
+// Plan.Expect). A response may fail several checks; it is counted once in
+// Result.Unexpected. Its zero value accepts any 2xx or 3xx status, so that
+// Result.Unexpected equals wrk's "Non-2xx or 3xx responses".
+type Expect struct {
+	// Status lists the accepted status codes, each from 100 to 599; empty
+	// means any code from 200 to 399.
+	Status []int
+	// BodyContains, when not empty, must occur in the body as read (after
+	// chunked decoding, before any content decoding: the bytes of a
+	// compressed body), within its first MaxBodyBytes. A match split
+	// across reads is found.
+	BodyContains string
+	// BodyMinBytes and BodyMaxBytes bound the length of the body in bytes
+	// (as read, as for BodyContains); zero means no bound. BodyMaxBytes,
+	// when set, is at least BodyMinBytes and at most MaxBodyBytes, so that
+	// a body cut at MaxBodyBytes fails it.
+	BodyMinBytes, BodyMaxBytes int
+}
+
+// checksBody reports whether e checks the body at all.
+func (e *Expect) checksBody() bool {
+	return e.BodyContains != "" || e.BodyMinBytes > 0 || e.BodyMaxBytes > 0
 }

@@ -51,7 +51,9 @@ const (
 	// KindWrite means writing the request failed.
 	KindWrite
 	// KindTimeout means the request deadline (Plan.Timeout) fired. Counted once,
-	// when it fires; the connection is closed and a new one opened.
+	// when it fires; then the connection is closed and a new one opened, or
+	// with Plan.OnTimeout TimeoutWait kept for the late answer (see
+	// Result.LateResponses).
 	KindTimeout
 	// KindClosed means the server closed a kept-alive connection before answering.
 	KindClosed
@@ -99,9 +101,41 @@ type Result struct {
 	Responses [NumClasses]uint64
 	// Errors counts failed requests, per kind.
 	Errors [NumErrorKinds]uint64
-	// InFlight counts requests still unanswered when the grace ended.
-	// Invariant: Sent = Completed() + TotalErrors() + InFlight.
+	// InFlight counts requests still unanswered when the grace ended (or
+	// the run was stopped) whose deadline had not fired.
+	// Invariant: Sent = Completed() + TotalErrors() + InFlight. Late
+	// answers are not in it: their requests are counted once, as
+	// timeouts, in TotalErrors().
 	InFlight uint64
+	// Unexpected counts the responses, among those in Responses, that
+	// Plan.Expect does not accept: a status outside Expect.Status (by
+	// default any but 2xx and 3xx, so that it then equals Non2xx3xx()) or a
+	// body failing its checks, each response once. They stay in Responses
+	// and Latency; ErrorRatio counts them beside the errors. A Result
+	// built elsewhere (from stored history, in a test) must set it:
+	// nothing derives it from Responses.
+	Unexpected uint64
+	// LateResponses counts, with Plan.OnTimeout TimeoutWait, the answers
+	// that arrived whole after their request's deadline had fired and
+	// before the end of the grace. Their requests are counted (once) in
+	// Errors[KindTimeout], so late answers are not in Completed(),
+	// Responses, Unexpected, Latency or RequestsPerSecond; their bytes are
+	// in BytesRead. Zero with TimeoutReconnect.
+	LateResponses uint64
+	// LateResponsesPending counts, with Plan.OnTimeout TimeoutWait, the
+	// timed-out requests whose connection was closed before their late
+	// answer arrived whole: at the end of the grace, at a stop, or because
+	// the connection failed first (closed, reset, a malformed answer).
+	// With TimeoutWait, LateResponses + LateResponsesPending =
+	// Errors[KindTimeout] but for requests whose write timed out (rare:
+	// the server stopped reading), which have no answer to wait for.
+	LateResponsesPending uint64
+	// LateResponseLatency holds, with Plan.OnTimeout TimeoutWait, the
+	// latency of every answer counted in LateResponses, in microseconds
+	// (1 µs to at least 2 × Timeout + the run's length, 3 significant
+	// digits), from the write of the request to the last byte of the
+	// answer, whatever the loop. Nil with TimeoutReconnect.
+	LateResponseLatency *hdrhistogram.Histogram
 	// BytesRead counts response bytes read on the wire (status line,
 	// headers and body) for the requests counted in Sent.
 	BytesRead uint64
@@ -135,11 +169,13 @@ type Result struct {
 	// loop, nor of LatencyUncorrected. Results built elsewhere (stored
 	// history) may leave it nil.
 	ConnectLatency *hdrhistogram.Histogram
-	// Late counts, in the open loop, the measured requests that could not
-	// start at their intended time because their connection was still busy
-	// with the previous request (or waiting after a connect error); zero
-	// in the closed loop. Late requests are also counted in Sent.
-	Late uint64
+	// StartedLate counts, in the open loop, the measured requests that
+	// could not start at their intended time because their connection was
+	// still busy with the previous request (or waiting after a connect
+	// error, or for a late answer); zero in the closed loop. They are also
+	// counted in Sent. (Not to be confused with LateResponses: answers
+	// that came after their deadline.)
+	StartedLate uint64
 	// RequestsPerSecondSamples holds, per thread, the completed requests per
 	// second over each 100 ms interval of the measured interval (wrk's
 	// Req/Sec thread statistics). Unlike wrk, intervals without any
@@ -171,7 +207,8 @@ func (r *Result) TotalErrors() uint64 {
 }
 
 // RequestsPerSecond returns completed responses per second of Elapsed, as
-// wrk's Requests/sec (wrk also counts late answers; timeouts are not here).
+// wrk's Requests/sec (wrk also counts late answers; timeouts and
+// LateResponses are not here).
 func (r *Result) RequestsPerSecond() float64 {
 	if r.Elapsed <= 0 {
 		return 0
@@ -184,13 +221,14 @@ func (r *Result) Non2xx3xx() uint64 {
 	return r.Responses[Class4xx] + r.Responses[Class5xx]
 }
 
-// ErrorRatio returns (socket errors including timeouts + 4xx/5xx) / Sent,
-// DESIGN.md's error ratio; 0 when nothing was sent.
+// ErrorRatio returns (socket errors including timeouts + Unexpected) /
+// Sent, DESIGN.md's error ratio; 0 when nothing was sent. With the default
+// Plan.Expect, Unexpected is the 4xx and 5xx responses.
 func (r *Result) ErrorRatio() float64 {
 	if r.Sent == 0 {
 		return 0
 	}
-	return float64(r.TotalErrors()+r.Non2xx3xx()) / float64(r.Sent)
+	return float64(r.TotalErrors()+r.Unexpected) / float64(r.Sent)
 }
 
 // TimeoutRatio returns timeouts / Sent; 0 when nothing was sent.

@@ -63,6 +63,10 @@ func (e *PlanError) Unwrap() error { return ErrInvalidPlan }
 //     Transfer-Encoding (the engine frames Body itself);
 //   - Connections, Threads, MaxBodyBytes and every duration: not negative;
 //   - Rate: finite, not negative;
+//   - OnTimeout: "", TimeoutReconnect or TimeoutWait;
+//   - Expect.Status[i]: from 100 to 599; Expect.BodyMinBytes and
+//     Expect.BodyMaxBytes: not negative, the maximum (when set) at least
+//     the minimum and at most MaxBodyBytes; no body check with HEAD;
 //   - CAFile: readable and holding at least one PEM certificate (also on
 //     an http:// URL, where it and InsecureSkipVerify are not used).
 //
@@ -168,6 +172,13 @@ func check(p Plan) (*checked, error) {
 		bad("MaxBodyBytes", "must not be negative, got %d", p.MaxBodyBytes)
 	}
 
+	switch p.OnTimeout {
+	case "", TimeoutReconnect, TimeoutWait:
+	default:
+		bad("OnTimeout", "%q is not a timeout policy (want %q or %q)", p.OnTimeout, TimeoutReconnect, TimeoutWait)
+	}
+	checkExpect(&p, method, bad)
+
 	if p.CAFile != "" {
 		if pool, msg := loadCA(p.CAFile); msg != "" {
 			bad("CAFile", "%s", msg)
@@ -180,6 +191,45 @@ func check(p Plan) (*checked, error) {
 		return nil, &PlanError{Problems: probs}
 	}
 	return c, nil
+}
+
+// checkExpect adds the problems of p.Expect to bad.
+func checkExpect(p *Plan, method string, bad func(field, format string, args ...any)) {
+	e := &p.Expect
+	for i, code := range e.Status {
+		if code < 100 || code > 599 {
+			bad("Expect.Status["+strconv.Itoa(i)+"]", "%d is not an HTTP status code (give one from 100 to 599)", code)
+		}
+	}
+	capBytes := p.MaxBodyBytes
+	if capBytes <= 0 {
+		capBytes = DefaultMaxBodyBytes
+	}
+	switch {
+	case e.BodyMinBytes < 0:
+		bad("Expect.BodyMinBytes", "must not be negative, got %d", e.BodyMinBytes)
+	case e.BodyMinBytes > capBytes:
+		bad("Expect.BodyMinBytes", "%d is more than MaxBodyBytes %d, the most of a body that is read (raise MaxBodyBytes)", e.BodyMinBytes, capBytes)
+	}
+	switch {
+	case e.BodyMaxBytes < 0:
+		bad("Expect.BodyMaxBytes", "must not be negative, got %d", e.BodyMaxBytes)
+	case e.BodyMaxBytes > capBytes:
+		bad("Expect.BodyMaxBytes", "%d is more than MaxBodyBytes %d, the most of a body that is read (lower it, or raise MaxBodyBytes)", e.BodyMaxBytes, capBytes)
+	case e.BodyMaxBytes > 0 && e.BodyMaxBytes < e.BodyMinBytes:
+		bad("Expect.BodyMaxBytes", "%d is less than Expect.BodyMinBytes %d (no body could pass)", e.BodyMaxBytes, e.BodyMinBytes)
+	}
+	if strings.EqualFold(method, "HEAD") && e.checksBody() {
+		field := "Expect.BodyContains"
+		switch {
+		case e.BodyContains != "":
+		case e.BodyMinBytes != 0:
+			field = "Expect.BodyMinBytes"
+		default:
+			field = "Expect.BodyMaxBytes"
+		}
+		bad(field, "a response to HEAD has no body (remove the body checks, or use GET)")
+	}
 }
 
 // loadCA reads the PEM certificates of file into a pool; on failure it

@@ -26,30 +26,41 @@ var longAgo = time.Unix(1, 0)
 
 // wireConn counts the bytes read from the socket and remembers the last
 // read error, which fasthttp's header parser does not pass on (it turns any
-// failure before the first byte into io.EOF).
+// failure before the first byte into io.EOF). With OnTimeout wait, it hides
+// the request's deadline from the parser: once w has counted the timeout,
+// the read goes on, so that the parser reads the late answer as if it were
+// merely slow, whatever it had parsed of it.
 type wireConn struct {
 	net.Conn
+	w   *worker
 	n   uint64
 	err error
 }
 
 // Read reads from the connection, counting bytes and keeping the error.
 func (c *wireConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.n += uint64(n)
-	if err != nil {
-		c.err = err
+	for {
+		n, err := c.Conn.Read(p)
+		c.n += uint64(n)
+		if err != nil && n == 0 && c.w.r.wait && c.w.timedOut(err) {
+			continue
+		}
+		if err != nil {
+			c.err = err
+		}
+		return n, err
 	}
-	return n, err
 }
 
 // status is how one request ended.
 type status int
 
 const (
-	statusResponse status = iota // a response was read in time
-	statusError                  // the request failed, see kind
-	statusInFlight               // unanswered when the run stopped it
+	statusResponse    status = iota // a response was read in time
+	statusError                     // the request failed, see kind
+	statusInFlight                  // unanswered when the run stopped it
+	statusLate                      // OnTimeout wait: the late answer was read
+	statusLatePending               // OnTimeout wait: closed before the late answer
 )
 
 // outcome is the end of one request.
@@ -61,6 +72,8 @@ type outcome struct {
 	latency time.Duration // from the intended start in open loop
 	direct  time.Duration // from the write: the uncorrected latency
 	bytes   uint64
+	// unexpected: a response Plan.Expect does not accept.
+	unexpected bool
 	// connect is how long opening the request's connection took; zero when
 	// the request went out on a kept-alive connection or the dial failed.
 	connect time.Duration
@@ -79,6 +92,14 @@ type worker struct {
 	stopWatch func() bool
 	dialer    net.Dialer
 	limited   io.LimitedReader // caps the body being drained
+	bodyBuf   []byte           // reads bodies that are checked; nil otherwise
+
+	// OnTimeout wait: the state of the request on the connection.
+	ctx      context.Context // the run's, for timedOut
+	measured bool            // the request counts
+	patient  bool            // its deadline, when it fires, is the request's own
+	awaiting bool            // its deadline fired: waiting for the late answer
+	due      time.Time       // its deadline
 
 	backoff time.Duration
 	timer   *time.Timer
@@ -95,6 +116,9 @@ func newWorker(r *runner, sh *shard, index int) *worker {
 	w := &worker{r: r, sh: sh}
 	w.br = bufio.NewReaderSize(nil, readBufferBytes)
 	w.dialer.KeepAlive = -1 // the load keeps connections busy; no probes
+	if r.contains != nil {
+		w.bodyBuf = make([]byte, 32<<10)
+	}
 	if rate := r.plan.Rate; rate > 0 {
 		// Each connection carries Rate/Connections requests per second; the
 		// connections' schedules are staggered evenly over one interval.
@@ -108,6 +132,7 @@ func newWorker(r *runner, sh *shard, index int) *worker {
 // run sends requests until the measured interval ends or ctx is done.
 func (w *worker) run(ctx context.Context) {
 	r := w.r
+	w.ctx = ctx
 	if w.interval > 0 {
 		w.next = r.start.Add(w.offset)
 	}
@@ -119,7 +144,7 @@ func (w *worker) run(ctx context.Context) {
 	}()
 	for ctx.Err() == nil {
 		var intended time.Time
-		late := false
+		startedLate := false
 		if w.interval > 0 {
 			intended = w.next
 			if !intended.Before(r.measureEnd) {
@@ -127,7 +152,7 @@ func (w *worker) run(ctx context.Context) {
 			}
 			// The previous request (or a connect backoff) held the
 			// connection past this one's intended start.
-			late = w.busyUntil.After(intended)
+			startedLate = w.busyUntil.After(intended)
 			if !w.sleepUntil(ctx, intended) || !time.Now().Before(r.measureEnd) {
 				// Requests still queued at the end are not sent: the
 				// shortfall shows as Sent below Rate × Duration.
@@ -141,10 +166,11 @@ func (w *worker) run(ctx context.Context) {
 			}
 		}
 		measured := !intended.Before(r.warmEnd)
+		w.measured = measured
 		if measured {
 			w.sh.sent.Add(1)
-			if late {
-				w.sh.late.Add(1)
+			if startedLate {
+				w.sh.startedLate.Add(1)
 			}
 		}
 		o := w.do(ctx, intended)
@@ -204,6 +230,9 @@ func (w *worker) record(measured bool, o *outcome) {
 	switch o.status {
 	case statusResponse:
 		sh.responses[o.class].Add(1)
+		if o.unexpected {
+			sh.unexpected.Add(1)
+		}
 		us := min(max(o.latency.Microseconds(), 1), w.r.highest)
 		sh.mu.Lock()
 		_ = sh.latency.RecordValue(us)
@@ -216,7 +245,34 @@ func (w *worker) record(measured bool, o *outcome) {
 		w.r.addSample(o.kind, o.err)
 	case statusInFlight:
 		sh.inFlight.Add(1)
+	case statusLate:
+		sh.lateResponses.Add(1)
+		sh.mu.Lock()
+		_ = sh.lateLatency.RecordValue(min(max(o.direct.Microseconds(), 1), w.r.highestLate))
+		sh.mu.Unlock()
+	case statusLatePending:
+		sh.latePending.Add(1)
 	}
+}
+
+// timedOut is called, with OnTimeout wait, when a read of the response
+// failed with err. If err is the request's own deadline firing (not a stop
+// of the run, not a deadline cut to the end of the grace), it counts the
+// request as a timeout, gives the connection until the end of the grace
+// for the late answer and reports true: the read goes on.
+func (w *worker) timedOut(err error) bool {
+	if !w.patient || w.awaiting || !errors.Is(err, os.ErrDeadlineExceeded) ||
+		w.ctx.Err() != nil || time.Now().Before(w.due) {
+		return false
+	}
+	w.awaiting = true
+	w.record(w.measured, &outcome{status: statusError, kind: KindTimeout, err: err})
+	_ = w.conn.SetDeadline(w.r.graceEnd)
+	if w.ctx.Err() != nil {
+		// The stop's deadline may have come before this one replaced it.
+		_ = w.conn.SetDeadline(longAgo)
+	}
+	return true
 }
 
 // deadline returns the deadline of an operation started at t that may take
@@ -250,6 +306,7 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 	start := time.Now()
 	deadline, cut := w.deadline(start, w.r.plan.Timeout)
 	_ = w.conn.SetDeadline(deadline)
+	w.patient, w.awaiting, w.due = w.r.wait && !cut, false, deadline
 	if ctx.Err() != nil {
 		// The stop may have come before this deadline replaced its own.
 		w.closeConn()
@@ -263,25 +320,37 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 	w.resp.StreamBody = true
 	w.resp.SkipBody = w.r.skipBody
 	err := w.resp.ReadLimitBody(w.br, 0)
-	truncated := false
+	truncated, bodyOK := false, true
 	if err == nil {
-		truncated, err = w.drainBody()
+		truncated, bodyOK, err = w.drainBody()
 	}
 	if err != nil {
+		if w.awaiting {
+			// Counted as a timeout already: only the wait ends here.
+			w.patient = false
+			w.closeConn()
+			return outcome{status: statusLatePending, bytes: w.wire.n - before}
+		}
 		return w.fail(ctx, KindRead, err, cut, w.wire.n-before)
 	}
 	end := time.Now()
 	code := w.resp.StatusCode()
 	o := outcome{
-		status:  statusResponse,
-		class:   classOf(code),
-		latency: end.Sub(intended),
-		direct:  end.Sub(start),
-		bytes:   w.wire.n - before,
+		status:     statusResponse,
+		class:      classOf(code),
+		latency:    end.Sub(intended),
+		direct:     end.Sub(start),
+		bytes:      w.wire.n - before,
+		unexpected: !w.r.statusOK(code) || !bodyOK,
 	}
 	if w.interval == 0 {
 		o.latency = o.direct
 	}
+	if w.awaiting {
+		// The late answer: not a response, and never checked.
+		o = outcome{status: statusLate, direct: o.direct, bytes: o.bytes}
+	}
+	w.patient = false
 	// A body without a length ends at the connection's close, but 1xx,
 	// 204 and 304 responses (and answers to HEAD) have no body at all,
 	// whatever their headers say (fasthttp reads none for them).
@@ -297,22 +366,64 @@ func (w *worker) exchange(ctx context.Context, intended time.Time) outcome {
 
 // drainBody reads the streamed body to its end, or up to MaxBodyBytes, and
 // drops it. truncated reports that the body was longer than the cap: the
-// rest is unread and the connection must be closed.
-func (w *worker) drainBody() (truncated bool, err error) {
+// rest is unread and the connection must be closed. ok reports that the
+// body passed Plan.Expect's body checks (true when there are none).
+func (w *worker) drainBody() (truncated, ok bool, err error) {
+	capBytes := int64(w.r.plan.MaxBodyBytes)
 	s := w.resp.BodyStream()
 	if s == nil {
-		return false, nil
+		return false, w.bodyOK(0, 0), nil
 	}
 	// One byte past the cap tells a longer body from one of exactly the
 	// cap. io.Discard reads through a pooled buffer: nothing per request.
-	w.limited = io.LimitedReader{R: s, N: int64(w.r.plan.MaxBodyBytes) + 1}
-	_, err = io.Copy(io.Discard, &w.limited)
+	w.limited = io.LimitedReader{R: s, N: capBytes + 1}
+	state := 0
+	if w.bodyBuf == nil {
+		_, err = io.Copy(io.Discard, &w.limited)
+	} else {
+		state, err = w.scanBody()
+	}
 	truncated = w.limited.N == 0
+	size := capBytes + 1 - w.limited.N
 	w.limited.R = nil
 	if cerr := w.resp.CloseBodyStream(); err == nil && cerr != nil {
 		err = cerr
 	}
-	return truncated, err
+	return truncated, w.bodyOK(size, state), err
+}
+
+// scanBody reads w.limited to its end through w.bodyBuf, matching
+// Expect.BodyContains within the first MaxBodyBytes, and returns the
+// matcher's final state.
+func (w *worker) scanBody() (state int, err error) {
+	capBytes := int64(w.r.plan.MaxBodyBytes)
+	var seen int64
+	for {
+		n, rerr := w.limited.Read(w.bodyBuf)
+		if m := w.r.contains; m != nil && n > 0 && seen < capBytes {
+			state = m.feed(state, w.bodyBuf[:min(int64(n), capBytes-seen)])
+		}
+		seen += int64(n)
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				return state, nil
+			}
+			return state, rerr
+		}
+	}
+}
+
+// bodyOK reports whether a body of size bytes, over which the matcher of
+// Expect.BodyContains ended in state, passes Plan.Expect.
+func (w *worker) bodyOK(size int64, state int) bool {
+	if !w.r.checkBody {
+		return true
+	}
+	e := &w.r.plan.Expect
+	if m := w.r.contains; m != nil && state != len(m.needle) {
+		return false
+	}
+	return size >= int64(e.BodyMinBytes) && (e.BodyMaxBytes == 0 || size <= int64(e.BodyMaxBytes))
 }
 
 // dial opens the worker's connection, TCP and for https the TLS handshake,
@@ -348,7 +459,7 @@ func (w *worker) dial(ctx context.Context) (outcome, bool) {
 	}
 	w.backoff = 0
 	w.conn = conn
-	w.wire = wireConn{Conn: conn}
+	w.wire = wireConn{Conn: conn, w: w}
 	w.br.Reset(&w.wire)
 	w.reused = false
 	w.stopWatch = context.AfterFunc(ctx, func() { _ = c.SetDeadline(longAgo) })

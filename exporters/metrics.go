@@ -124,7 +124,7 @@ func NewMetrics() *Metrics {
 		rps:             d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
 		latency:         d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
 		timeoutRatio:    d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
-		errRatio:        d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus 4xx/5xx responses, divided by requests sent, last run of the scenario.", sl()...),
+		errRatio:        d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus unexpected responses (by default 4xx/5xx), divided by requests sent, last run of the scenario.", sl()...),
 		lastScenario:    d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
 		scenarioUp:      d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
 		runsTotal:       d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),

@@ -3,8 +3,11 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,5 +72,56 @@ func TestJSONConnectLatency(t *testing.T) {
 				t.Errorf("connect_latency %+v, want %d dials of 0 to 1 s, p50 ≤ p99 ≤ max", c, tt.want)
 			}
 		})
+	}
+}
+
+// TestSummaryLateAndUnexpected runs the engine with on_timeout wait and a
+// body check against a server whose every other answer is late and never
+// holds the expected text: the JSON has the late answers beside the
+// timeouts and the unexpected responses beside the classes.
+func TestJSONLateAndUnexpected(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%2 == 0 {
+			select {
+			case <-time.After(150 * time.Millisecond):
+			case <-r.Context().Done():
+			}
+		}
+		_, _ = w.Write([]byte("other text"))
+	}))
+	t.Cleanup(srv.Close)
+	res, err := engine.Run(t.Context(), engine.Plan{URL: srv.URL, Connections: 1, Duration: 500 * time.Millisecond,
+		Timeout: 50 * time.Millisecond, Grace: time.Second, OnTimeout: engine.TimeoutWait, Expect: engine.Expect{BodyContains: "Hello"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.LateResponses == 0 || res.Unexpected == 0 || res.Unexpected != res.Completed() {
+		t.Fatalf("late %d, unexpected %d of %d; want some late and every response unexpected", res.LateResponses, res.Unexpected, res.Completed())
+	}
+	var b bytes.Buffer
+	if err := WriteJSON(&b, rec(res)); err != nil {
+		t.Fatal(err)
+	}
+	var got result.Scenario
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Unexpected != res.Unexpected || got.LateResponses != res.LateResponses || got.OnTimeout != "wait" ||
+		got.LateResponsesPending != res.LateResponsesPending || got.LateResponseLatency == nil || got.LateResponseLatency.Mean < 0.15 {
+		t.Errorf("unexpected %d, late %d (%d pending, %+v); want %d and %d late (%d pending) of at least 150 ms", got.Unexpected,
+			got.LateResponses, got.LateResponsesPending, got.LateResponseLatency, res.Unexpected, res.LateResponses, res.LateResponsesPending)
+	}
+	if want := float64(res.TotalErrors()+res.Unexpected) / float64(res.Sent); got.ErrorRatio != want {
+		t.Errorf("error ratio %v, want %v", got.ErrorRatio, want)
+	}
+	var wrk bytes.Buffer
+	if err := WriteWrk(&wrk, rec(res), WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{fmt.Sprintf("  Late responses: %d", res.LateResponses), fmt.Sprintf("  Unexpected responses: %d\n", res.Unexpected)} {
+		if !strings.Contains(wrk.String(), line) {
+			t.Errorf("wrk report lacks %q:\n%s", line, wrk.String())
+		}
 	}
 }

@@ -42,10 +42,14 @@ type WrkOptions struct {
 // timeout (wrk also counts late answers), Socket errors' read also counts
 // the engine's closed kind (wrk has no such kind and counts it as read),
 // and Req/Sec includes 100 ms intervals without any response (wrk skips
-// them). One line wrk does not have, "  In flight at end: N", is added when
-// requests were still unanswered at the end of the grace, so that the
-// counts add up to the requests sent; another, "  N repeats, Requests/sec each: ...", after the connections line
-// when s has more than one repeat.
+// them). Lines wrk does not have: "  In flight at end: N" when requests
+// were still unanswered at the end of the grace, so that the counts add up
+// to the requests sent; "  Late responses: N (M pending at close)" beside
+// the socket errors, with on_timeout wait, for the answers that came after
+// their request's timeout (wrk counts those as requests); "  Unexpected
+// responses: N" when the endpoint's expect rejected other responses than
+// the Non-2xx or 3xx ones; and "  N repeats, Requests/sec each: ..." after
+// the connections line when s has more than one repeat.
 //
 // Statistics are computed from s's HDR histograms (3 significant digits),
 // each value taken as the middle of its bucket; the standard deviation is
@@ -102,8 +106,19 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 		fmt.Fprintf(&b, "  Socket errors: connect %d, read %d, write %d, timeout %d\n",
 			e[engine.KindConnect], e[engine.KindRead]+e[engine.KindClosed], e[engine.KindWrite], e[engine.KindTimeout])
 	}
-	if n := s.Responses[engine.Class4xx] + s.Responses[engine.Class5xx]; n > 0 {
-		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)
+	if s.LateResponses > 0 || s.LateResponsesPending > 0 {
+		fmt.Fprintf(&b, "  Late responses: %d", s.LateResponses)
+		if s.LateResponsesPending > 0 {
+			fmt.Fprintf(&b, " (%d pending at close)", s.LateResponsesPending)
+		}
+		b.WriteString("\n")
+	}
+	non2xx3xx := s.Responses[engine.Class4xx] + s.Responses[engine.Class5xx]
+	if non2xx3xx > 0 {
+		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", non2xx3xx)
+	}
+	if s.Unexpected > 0 && s.Unexpected != non2xx3xx {
+		fmt.Fprintf(&b, "  Unexpected responses: %d\n", s.Unexpected)
 	}
 	if s.InFlight > 0 {
 		fmt.Fprintf(&b, "  In flight at end: %d\n", s.InFlight)

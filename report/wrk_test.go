@@ -71,6 +71,28 @@ func wrkResult(t testing.TB, name string) *engine.Result {
 		record(t, rate, 0, 150)
 		r.Errors[engine.KindTimeout] = 8653
 		r.Elapsed = 15*time.Second + 100*time.Millisecond
+	case "late_responses":
+		// gateway_3s with on_timeout wait: every request timed out, most
+		// answers came late, the last ones were still pending at the end.
+		r.Plan.URL = "http://localhost:8000/myapp/sync/gateway_3s"
+		r.Plan.Duration = 15 * time.Second
+		r.Plan.OnTimeout = engine.TimeoutWait
+		record(t, rate, 0, 150)
+		r.Errors[engine.KindTimeout] = 8653
+		r.LateResponses, r.LateResponsesPending = 6653, 2000
+		r.Elapsed = 15*time.Second + 100*time.Millisecond
+	case "unexpected":
+		// A body check failed on some 200s: unexpected beside 5xx.
+		r.Plan.URL = "http://127.0.0.1:8080/"
+		r.Plan.Threads, r.Plan.Connections, r.Plan.Duration = 2, 10, 5*time.Second
+		r.Plan.Expect = engine.Expect{BodyContains: "Hello"}
+		record(t, lat, 250, 1_000)
+		record(t, rate, 200, 100)
+		r.Responses[engine.Class2xx] = 990
+		r.Responses[engine.Class5xx] = 10
+		r.Unexpected = 25
+		r.Elapsed = 5 * time.Second
+		r.BytesRead = 1_000 * 140
 	case "fast_and_clean":
 		r.Plan.URL = "http://127.0.0.1:8080/"
 		r.Plan.Threads, r.Plan.Connections, r.Plan.Duration = 2, 10, 5*time.Second
@@ -99,6 +121,8 @@ func TestWriteWrk(t *testing.T) {
 		{"timeouts_and_errors_latency", "timeouts_and_errors", WrkOptions{Latency: true}},
 		{"all_timeouts", "all_timeouts", WrkOptions{}},
 		{"fast_and_clean_latency", "fast_and_clean", WrkOptions{Latency: true}},
+		{"late_responses", "late_responses", WrkOptions{}},
+		{"unexpected", "unexpected", WrkOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

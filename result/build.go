@@ -1,6 +1,8 @@
 package result
 
 import (
+	"cmp"
+
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/benchd/benchd/engine"
@@ -19,6 +21,8 @@ func Measure(r *engine.Result, histograms bool) Measurement {
 		Sent:           r.Sent, Requests: r.Completed(),
 		Responses: r.Responses, Errors: r.Errors,
 		InFlight: r.InFlight, BytesRead: r.BytesRead,
+		Unexpected: r.Unexpected, LateResponses: r.LateResponses, LateResponsesPending: r.LateResponsesPending,
+		LateResponseLatency:    Summarize(r.LateResponseLatency),
 		ConnectionsEstablished: r.ConnectionsEstablished,
 		RequestsPerSecond:      r.RequestsPerSecond(),
 		ErrorRatio:             r.ErrorRatio(), TimeoutRatio: r.TimeoutRatio(),
@@ -33,7 +37,7 @@ func Measure(r *engine.Result, histograms bool) Measurement {
 		m.TransferBytesPerSecond = float64(r.BytesRead) / r.Elapsed.Seconds()
 	}
 	if r.Plan.Rate > 0 {
-		o := &OpenLoop{TargetRequestsPerSecond: r.Plan.Rate, Late: r.Late, UncorrectedLatency: Summarize(r.LatencyUncorrected)}
+		o := &OpenLoop{TargetRequestsPerSecond: r.Plan.Rate, StartedLate: r.StartedLate, UncorrectedLatency: Summarize(r.LatencyUncorrected)}
 		if r.Elapsed > 0 {
 			o.AchievedRequestsPerSecond = float64(r.Sent) / r.Elapsed.Seconds()
 			if intended := uint64(r.Plan.Rate * r.Elapsed.Seconds()); intended > r.Sent {
@@ -76,6 +80,7 @@ func FromEngine(r *engine.Result) Scenario {
 		URL: r.Plan.URL, Method: r.Plan.Method,
 		Connections: r.Plan.Connections, Threads: r.Plan.Threads,
 		DurationSeconds: r.Plan.Duration.Seconds(), TimeoutSeconds: r.Plan.Timeout.Seconds(),
+		OnTimeout:   cmp.Or(string(r.Plan.OnTimeout), string(engine.TimeoutReconnect)),
 		Measurement: Measure(r, true),
 	}
 }

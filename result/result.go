@@ -65,6 +65,9 @@ type Scenario struct {
 	// the measured interval's length is Measurement.ElapsedSeconds.
 	DurationSeconds float64 `json:"duration_seconds"`
 	TimeoutSeconds  float64 `json:"timeout_seconds"`
+	// OnTimeout is what a timed-out request's connection did: "reconnect"
+	// (closed, a new one opened) or "wait" (kept until the late answer).
+	OnTimeout string `json:"on_timeout"`
 
 	// Measurement holds what the engine measured (all repeats merged);
 	// zero when no load was applied.
@@ -122,6 +125,16 @@ type Measurement struct {
 	// InFlight counts requests still unanswered when the grace ended.
 	// Sent = Requests + errors + InFlight.
 	InFlight uint64 `json:"in_flight"`
+	// Unexpected counts responses outside the endpoint's expected status
+	// set or failing its body check (config expect; by default the 4xx and
+	// 5xx responses); they are in Responses and Latency too.
+	Unexpected uint64 `json:"unexpected"`
+	// LateResponses counts, with on_timeout wait, the answers that came
+	// after their request's timeout (counted once in Errors' timeout, never
+	// as requests); LateResponsesPending the connections closed still
+	// waiting for one. Zero with on_timeout reconnect.
+	LateResponses        uint64 `json:"late_responses"`
+	LateResponsesPending uint64 `json:"late_responses_pending"`
 	// BytesRead counts response bytes read on the wire.
 	BytesRead uint64 `json:"bytes_read"`
 	// ConnectionsEstablished is the most connections open at once.
@@ -140,6 +153,9 @@ type Measurement struct {
 	// ConnectLatency summarises how long opening a connection took (whole
 	// run, warm-up included); nil when no dial was measured.
 	ConnectLatency *Latency `json:"connect_latency_seconds,omitempty"`
+	// LateResponseLatency summarises the late answers' latency from the
+	// write of their request; nil without one.
+	LateResponseLatency *Latency `json:"late_response_latency_seconds,omitempty"`
 	// OpenLoop is set for a fixed-rate (open-loop) run.
 	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
 	// ErrorSamples holds up to engine.MaxErrorSamples distinct error
@@ -170,14 +186,14 @@ type Latency struct {
 }
 
 // OpenLoop reports a fixed-rate (wrk2-style) run: the asked and achieved
-// rates, the requests that could not start on time (Late) or at all
+// rates, the requests that could not start on time (StartedLate) or at all
 // (NotSent: rate × duration − Sent), and the latency from the actual send
 // (uncorrected) beside Measurement.Latency, which counts from the
 // intended send time.
 type OpenLoop struct {
 	TargetRequestsPerSecond   float64  `json:"target_requests_per_second"`
 	AchievedRequestsPerSecond float64  `json:"achieved_requests_per_second"`
-	Late                      uint64   `json:"late"`
+	StartedLate               uint64   `json:"started_late"`
 	NotSent                   uint64   `json:"not_sent"`
 	UncorrectedLatency        *Latency `json:"uncorrected_latency_seconds,omitempty"`
 }

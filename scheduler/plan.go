@@ -23,9 +23,11 @@ func EnginePlan(sc config.Scenario) engine.Plan {
 		Warmup:             l.Warmup,
 		Duration:           l.Duration,
 		Timeout:            l.Timeout,
+		OnTimeout:          engine.TimeoutPolicy(l.OnTimeout),
 		Rate:               l.Rate,
 		InsecureSkipVerify: sc.TLS.InsecureSkipVerify,
 		CAFile:             sc.TLS.CAFile,
+		Expect:             engineExpect(sc.Expect),
 	}
 	if l.Body != "" {
 		p.Body = []byte(l.Body)
@@ -34,6 +36,15 @@ func EnginePlan(sc config.Scenario) engine.Plan {
 		p.Headers = append(p.Headers, engine.Header{Name: h.Name, Value: h.Value})
 	}
 	return p
+}
+
+// engineExpect returns the engine's form of an endpoint's expect.
+func engineExpect(e config.Expect) engine.Expect {
+	x := engine.Expect{Status: slices.Clone(e.Status), BodyContains: e.BodyContains}
+	if b := e.BodySize; b != nil {
+		x.BodyMinBytes, x.BodyMaxBytes = b.Min, b.Max
+	}
+	return x
 }
 
 // CheckPlans checks every layer of load settings of cfg, and the engine
@@ -153,6 +164,9 @@ func settingsPlan(s *config.Settings) engine.Plan {
 	if s.Warmup != nil {
 		p.Warmup = *s.Warmup
 	}
+	if s.OnTimeout != nil {
+		p.OnTimeout = engine.TimeoutPolicy(*s.OnTimeout)
+	}
 	if s.Rate != nil {
 		p.Rate = *s.Rate
 	}
@@ -165,6 +179,8 @@ func settingsKey(field string) string {
 	switch field {
 	case "Method", "Connections", "Threads", "Duration", "Timeout", "Warmup", "Rate":
 		return strings.ToLower(field)
+	case "OnTimeout":
+		return "on_timeout"
 	}
 	if strings.HasPrefix(field, "Headers[") {
 		return "h" + field[1:]
@@ -198,10 +214,21 @@ func planPath(cfg *config.Config, sc config.Scenario, field string) string {
 		return src.Warmup
 	case "Rate":
 		return src.Rate
+	case "OnTimeout":
+		return src.OnTimeout
+	case "Expect.BodyContains":
+		return src.Expect + ".body_contains"
+	case "Expect.BodyMinBytes":
+		return src.Expect + ".body_size.min"
+	case "Expect.BodyMaxBytes":
+		return src.Expect + ".body_size.max"
 	case "CAFile":
 		return src.TLS + ".ca_file"
 	case "InsecureSkipVerify":
 		return src.TLS + ".insecure_skip_verify"
+	}
+	if rest, ok := strings.CutPrefix(field, "Expect.Status["); ok {
+		return src.Expect + ".status[" + rest
 	}
 	if rest, ok := strings.CutPrefix(field, "Headers["); ok {
 		if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil && i >= 0 && i < len(src.Headers) {

@@ -1,7 +1,10 @@
 package scheduler
 
 import (
+	"cmp"
+
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/result"
 )
@@ -25,7 +28,7 @@ func (r *ScenarioResult) health() regress.RunHealth {
 	if res := r.Result; res != nil && res.Plan.Rate > 0 {
 		intended := int64(res.Plan.Rate * res.Elapsed.Seconds())
 		h.IntendedRequests = intended
-		h.LateRequests = int64(res.Late)
+		h.LateRequests = int64(res.StartedLate)
 		h.DroppedRequests = max(0, intended-int64(res.Sent))
 	}
 	return h
@@ -47,6 +50,7 @@ func (r *ScenarioResult) BuildRecord(o regress.ValidityOptions) *result.Scenario
 		rec.Connections, rec.Threads = sc.Load.Connections, sc.Load.Threads
 		rec.DurationSeconds = sc.Load.Duration.Seconds() * float64(max(sc.Load.Repeats, 1))
 		rec.TimeoutSeconds = sc.Load.Timeout.Seconds()
+		rec.OnTimeout = cmp.Or(string(sc.Load.OnTimeout), string(engine.TimeoutReconnect))
 	}
 	if r.Err != nil {
 		rec.Error = r.Err.Error()

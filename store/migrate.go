@@ -129,7 +129,9 @@ var migrations = []migration{
 		// the configured one, which old rows lack, is it rounded to the
 		// second, as the stored report printed it), the histograms'
 		// base64 text moves into the JSON, and each repeat's p50 and p99
-		// become its latency summary.
+		// become its latency summary. Older benchd had no expect (the
+		// default's unexpected responses are the 4xx and 5xx ones) and
+		// no on_timeout wait.
 		name: "one result record per scenario",
 		statements: []string{
 			`CREATE TABLE scenario_records (
@@ -158,6 +160,8 @@ var migrations = []migration{
 					'errors', json_object('connect', errors_connect, 'read', errors_read, 'write', errors_write,
 						'timeout', errors_timeout, 'closed', errors_closed),
 					'in_flight', in_flight, 'bytes_read', bytes_read, 'connections_established', connections_established,
+					'unexpected', responses_4xx + responses_5xx, 'late_responses', 0, 'late_responses_pending', 0,
+					'on_timeout', 'reconnect',
 					'requests_per_second', COALESCE(requests_per_second, 0),
 					'transfer_bytes_per_second', CASE WHEN duration_seconds > 0 THEN bytes_read / duration_seconds ELSE 0 END,
 					'error_ratio', COALESCE(error_ratio, 0), 'timeout_ratio', COALESCE(timeout_ratio, 0),

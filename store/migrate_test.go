@@ -147,9 +147,9 @@ func TestMigrateToRecords(t *testing.T) {
 	want := []Scenario{{
 		RunID: "v4", Name: "t/sync/json", Target: "t", Mode: "sync", Endpoint: "json",
 		Start: base, End: base.Add(12 * time.Second), Valid: true,
-		URL: "http://127.0.0.1:8000/json", Connections: 100, Threads: 2, DurationSeconds: 10, TimeoutSeconds: 2,
+		URL: "http://127.0.0.1:8000/json", Connections: 100, Threads: 2, DurationSeconds: 10, TimeoutSeconds: 2, OnTimeout: "reconnect",
 		Measurement: result.Measurement{
-			ElapsedSeconds: 10.004, Sent: 1010, Requests: 1000,
+			ElapsedSeconds: 10.004, Sent: 1010, Requests: 1000, Unexpected: 9,
 			Responses: result.Classes{990, 1, 7, 2}, Errors: result.Kinds{3, 1, 0, 5, 1},
 			InFlight: 1, BytesRead: 123456, ConnectionsEstablished: 100,
 			RequestsPerSecond: 99.96, TransferBytesPerSecond: 123456 / 10.004, ErrorRatio: 0.0188, TimeoutRatio: 0.00495,
@@ -159,7 +159,7 @@ func TestMigrateToRecords(t *testing.T) {
 		},
 	}, {
 		RunID: "v4", Index: 1, Name: "t/async/json", Target: "t", Mode: "async", Endpoint: "json",
-		Error: "target did not start", URL: "http://127.0.0.1:8000/ajson", Connections: 100, Threads: 2, TimeoutSeconds: 2,
+		Error: "target did not start", URL: "http://127.0.0.1:8000/ajson", Connections: 100, Threads: 2, TimeoutSeconds: 2, OnTimeout: "reconnect",
 		Measurement: result.Measurement{RateHistogram: hist},
 		Repeats: []result.Repeat{
 			{Measurement: result.Measurement{RequestsPerSecond: 5.5, ErrorRatio: 0.1, Latency: &result.Latency{P50: 0.002, P99: 0.02}}},

@@ -23,6 +23,7 @@ type benchFlags struct {
 	duration    time.Duration
 	threads     int
 	timeout     time.Duration
+	onTimeout   string
 	connect     time.Duration
 	warmup      time.Duration
 	rate        float64
@@ -33,6 +34,8 @@ type benchFlags struct {
 	json        bool
 	insecure    bool
 	caFile      string
+	expectCodes []int
+	expectBody  string
 }
 
 func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
@@ -40,6 +43,8 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Flag("duration", "Duration of the test (wrk -d).").Short('d').Default("10s").DurationVar(&f.duration)
 	c.Flag("threads", "Threads (shards of connections, each with its own histogram); 0 = GOMAXPROCS (wrk -t).").Short('t').Default("0").IntVar(&f.threads)
 	c.Flag("timeout", "Deadline of one request, from send to last byte (wrk --timeout).").Default("2s").DurationVar(&f.timeout)
+	c.Flag("on-timeout", "After a request timed out: reconnect (close the connection, open a new one) or wait (keep it, send nothing, until the late answer arrives; counted as late responses, never as requests).").
+		Default(string(engine.TimeoutReconnect)).StringVar(&f.onTimeout)
 	c.Flag("connect-timeout", "Deadline of opening one connection (wrk has none).").Default("10s").DurationVar(&f.connect)
 	c.Flag("warmup", "Load applied before measuring, not counted (wrk has none).").Default("0s").DurationVar(&f.warmup)
 	c.Flag("rate", "Open loop: requests per second, latency corrected for coordinated omission (wrk2 -R); 0 = closed loop.").Short('R').Default("0").Float64Var(&f.rate)
@@ -48,6 +53,8 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Flag("body", "Request body.").StringVar(&f.body)
 	c.Flag("insecure", "https: accept any server certificate, for self-signed test servers (curl -k).").Short('k').BoolVar(&f.insecure)
 	c.Flag("cacert", "https: verify the server with the CA certificates of this PEM file instead of the system's (curl --cacert).").PlaceHolder("FILE").StringVar(&f.caFile)
+	c.Flag("expect-status", "Accepted status code; repeatable. Default: any 2xx or 3xx. Other responses count as unexpected, in the error ratio.").PlaceHolder("CODE").IntsVar(&f.expectCodes)
+	c.Flag("expect-body", "Text every response body must contain; others count as unexpected.").PlaceHolder("TEXT").StringVar(&f.expectBody)
 	c.Flag("latency", "Print the latency distribution (wrk --latency).").BoolVar(&f.latency)
 	c.Flag("json", "Print the result as JSON instead of wrk's layout.").BoolVar(&f.json)
 	c.Arg("url", "URL to load, http://host:port/path or https://host:port/path.").Required().StringVar(&f.url)
@@ -56,18 +63,20 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 // planFlags names the flag of each engine.Plan field, for the engine's
 // problems (engine.FieldProblem.Field); Headers[i] is the i-th --header.
 var planFlags = map[string]string{
-	"URL":                "the URL argument",
-	"Method":             "--method (-m)",
-	"Body":               "--body",
-	"Connections":        "--connections (-c)",
-	"Threads":            "--threads (-t)",
-	"Warmup":             "--warmup",
-	"Duration":           "--duration (-d)",
-	"Timeout":            "--timeout",
-	"ConnectTimeout":     "--connect-timeout",
-	"Rate":               "--rate (-R)",
-	"InsecureSkipVerify": "--insecure (-k)",
-	"CAFile":             "--cacert",
+	"URL":                 "the URL argument",
+	"Method":              "--method (-m)",
+	"Body":                "--body",
+	"Connections":         "--connections (-c)",
+	"Threads":             "--threads (-t)",
+	"Warmup":              "--warmup",
+	"Duration":            "--duration (-d)",
+	"Timeout":             "--timeout",
+	"ConnectTimeout":      "--connect-timeout",
+	"OnTimeout":           "--on-timeout",
+	"Expect.BodyContains": "--expect-body",
+	"Rate":                "--rate (-R)",
+	"InsecureSkipVerify":  "--insecure (-k)",
+	"CAFile":              "--cacert",
 }
 
 // plan returns the engine plan of the flags and every problem with them:
@@ -84,10 +93,12 @@ func (f *benchFlags) plan() (engine.Plan, error) {
 		Warmup:             f.warmup,
 		Duration:           f.duration,
 		Timeout:            f.timeout,
+		OnTimeout:          engine.TimeoutPolicy(f.onTimeout),
 		ConnectTimeout:     f.connect,
 		Rate:               f.rate,
 		InsecureSkipVerify: f.insecure,
 		CAFile:             f.caFile,
+		Expect:             engine.Expect{Status: f.expectCodes, BodyContains: f.expectBody},
 	}
 	if f.body != "" {
 		p.Body = []byte(f.body)
@@ -128,6 +139,10 @@ func (f *benchFlags) plan() (engine.Plan, error) {
 			if rest, isHeader := strings.CutPrefix(fp.Field, "Headers["); isHeader {
 				i, _ := strconv.Atoi(strings.TrimSuffix(rest, "]"))
 				flag, ok = fmt.Sprintf("--header (-H) %q", f.headers[i]), true
+			}
+			if rest, isCode := strings.CutPrefix(fp.Field, "Expect.Status["); isCode {
+				i, _ := strconv.Atoi(strings.TrimSuffix(rest, "]"))
+				flag, ok = fmt.Sprintf("--expect-status %d", f.expectCodes[i]), true
 			}
 			if !ok {
 				flag = fp.Field

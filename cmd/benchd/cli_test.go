@@ -19,9 +19,15 @@ import (
 // output.
 func TestCLI(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/fail" {
+		switch r.URL.Path {
+		case "/fail":
 			http.Error(w, "no", http.StatusInternalServerError)
 			return
+		case "/slow":
+			select { // 150 ms, three times the 50 ms timeout
+			case <-time.After(150 * time.Millisecond):
+			case <-r.Context().Done():
+			}
 		}
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
@@ -64,6 +70,18 @@ func TestCLI(t *testing.T) {
 		{"bench nothing listening", []string{"bench", "-c", "2", "-d", "300ms", "http://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/"}, 1,
 			[]string{"0 requests in"}, []string{"no connection could be made", "connection refused"}},
 		{"bench help", []string{"bench", "--help"}, 0, []string{"usage: benchd bench"}, nil},
+		{"bench on-timeout wait", []string{"bench", "-c", "2", "-d", "400ms", "--timeout", "50ms", "--on-timeout", "wait", srv.URL + "/slow"}, 0,
+			[]string{"0 requests in", "Socket errors: connect 0, read 0, write 0, timeout ", "  Late responses: "}, nil},
+		{"bench on-timeout reconnect", []string{"bench", "-c", "2", "-d", "300ms", "--timeout", "50ms", srv.URL + "/slow"}, 0,
+			[]string{"timeout "}, nil},
+		{"bench bad on-timeout", []string{"bench", "--on-timeout", "retry", srv.URL}, 2, nil,
+			[]string{`--on-timeout: "retry" is not a timeout policy (want "reconnect" or "wait")`}},
+		{"bench expect body", []string{"bench", "-c", "2", "-d", "300ms", "--expect-body", "nope", srv.URL + "/"}, 0,
+			[]string{"  Unexpected responses: "}, nil},
+		{"bench expect status", []string{"bench", "-c", "2", "-d", "300ms", "--expect-status", "500", srv.URL + "/fail"}, 0,
+			[]string{"Non-2xx or 3xx responses: "}, []string{}},
+		{"bench bad expect status", []string{"bench", "--expect-status", "200", "--expect-status", "99", srv.URL}, 2, nil,
+			[]string{"--expect-status 99: 99 is not an HTTP status code (give one from 100 to 599)"}},
 		{"matrix bad only", []string{"matrix", "--only", "("}, 2, nil, []string{"--only"}},
 		{"matrix dry run", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--only", "^gunicorn-gevent/sync/gateway_10s$"}, 0,
 			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenario, at least 36s"}, nil},

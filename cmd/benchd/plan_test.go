@@ -50,6 +50,8 @@ func TestPlanRules(t *testing.T) {
 		// loadErr, for a valid case, is the error of bench's load (exit 1);
 		// "" means requests are answered without errors.
 		loadErr string
+		// noBench is true for a rule bench has no flag for.
+		noBench bool
 	}{
 		{
 			name: "content-length header", url: plain,
@@ -107,6 +109,17 @@ func TestPlanRules(t *testing.T) {
 			loadErr: "no connection could be made (connect: tls handshake: tls: failed to verify certificate: x509: certificate signed by unknown authority): " +
 				"give the CA that signed the server's certificate with --cacert FILE, or -k for a self-signed test server",
 		},
+		{
+			name: "body check on HEAD", url: plain,
+			endpoint: `method: HEAD, expect: {body_contains: ok}`, bench: []string{"-m", "HEAD", "--expect-body", "ok"},
+			path: "endpoints[0].expect.body_contains", flag: "--expect-body", msg: "a response to HEAD has no body (remove the body checks, or use GET)",
+		},
+		{
+			// bench has no flag for a body size.
+			name: "body size above the body cap", url: plain,
+			endpoint: `expect: {body_size: {min: 70000000}}`, noBench: true,
+			path: "endpoints[0].expect.body_size.min", msg: "70000000 is more than MaxBodyBytes 67108864, the most of a body that is read (raise MaxBodyBytes)",
+		},
 		{name: "https with a CA file", url: srv.URL, target: `tls_config: {ca_file: ` + caFile + `}`, bench: []string{"--cacert", caFile}},
 		{name: "https skipping verification", url: srv.URL, target: `tls_config: {insecure_skip_verify: true}`, bench: []string{"-k"}},
 	}
@@ -154,6 +167,9 @@ func TestPlanRules(t *testing.T) {
 				}
 			})
 
+			if tt.noBench {
+				return
+			}
 			t.Run("bench", func(t *testing.T) {
 				args := append(append([]string{"bench", "-c", "2", "-d", "300ms"}, tt.bench...), tt.url+"/x")
 				var stdout, stderr bytes.Buffer

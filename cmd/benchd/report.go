@@ -229,7 +229,7 @@ func newSummaryTable(run *store.Run) summaryTable {
 		for _, n := range s.Errors {
 			c.Errors += n
 		}
-		c.Errors += s.Responses[engine.Class4xx] + s.Responses[engine.Class5xx]
+		c.Errors += s.Unexpected // by default the 4xx and 5xx responses
 		if v := p99(s); !math.IsNaN(v) {
 			c.P99Seconds = &v
 		}
