@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/regress"
 )
 
 // DefaultBuckets are the classic bucket upper bounds, in seconds, of
@@ -42,6 +43,14 @@ var RunResults = []string{"success", "failed", "skipped"}
 // benchd_storage_write_failures_total: the writes of the run history.
 var StorageOperations = []string{"begin_run", "save_scenario", "finish_run", "prune"}
 
+// InvalidReasons are the values of the `reason` label of
+// benchd_invalid_results_total: the regression detector's reasons
+// (regress.InvalidReason) for leaving a result out.
+var InvalidReasons = []string{
+	string(regress.ReasonTargetFailed), string(regress.ReasonTargetDied),
+	string(regress.ReasonOpenLoopLate), string(regress.ReasonSchedulerLatency),
+}
+
 var scenarioLabels = []string{"target", "endpoint", "mode"}
 
 // Metrics is a prometheus.Collector of benchd's metric contract (DESIGN.md,
@@ -70,6 +79,7 @@ type Metrics struct {
 	thresholds    []Threshold
 	alerts        map[alertKey]float64
 	alertNames    map[string]bool
+	invalid       map[string]float64
 
 	requests, errors, timeouts, bytes    *prometheus.Desc
 	duration                             *prometheus.Desc
@@ -79,7 +89,7 @@ type Metrics struct {
 	lastRunTS, nextRunTS, targetUp       *prometheus.Desc
 	lag, reloadOK, reloadTS              *prometheus.Desc
 	startFailures, storageFailures       *prometheus.Desc
-	threshold, alertsReceived            *prometheus.Desc
+	threshold, alertsReceived, invalidRs *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -152,6 +162,7 @@ func NewMetrics() *Metrics {
 		storeFailures:   map[string]float64{},
 		alerts:          map[alertKey]float64{},
 		alertNames:      map[string]bool{},
+		invalid:         map[string]float64{},
 		requests:        d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
 		errors:          d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
 		timeouts:        d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
@@ -174,6 +185,7 @@ func NewMetrics() *Metrics {
 		storageFailures: d("benchd_storage_write_failures_total", "Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.", "operation"),
 		threshold:       d("benchd_threshold", "Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.", sl("signal", "bound")...),
 		alertsReceived:  d("benchd_alert_notifications_received_total", "Alerts received in Alertmanager webhook notifications (POST /api/v1/alertmanager/webhook), by status (firing, resolved) and alertname.", "status", "alertname"),
+		invalidRs:       d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.", "reason"),
 		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:         version.NewCollector("benchd"),
 	}
@@ -185,7 +197,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
 		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
-		m.storageFailures, m.threshold, m.alertsReceived,
+		m.storageFailures, m.threshold, m.alertsReceived, m.invalidRs,
 	} {
 		ch <- d
 	}
@@ -247,6 +259,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, op := range StorageOperations {
 		ch <- prometheus.MustNewConstMetric(m.storageFailures, prometheus.CounterValue, m.storeFailures[op], op)
 	}
+	for _, r := range InvalidReasons {
+		ch <- prometheus.MustNewConstMetric(m.invalidRs, prometheus.CounterValue, m.invalid[r], r)
+	}
 	for _, t := range m.thresholds {
 		ch <- prometheus.MustNewConstMetric(m.threshold, prometheus.GaugeValue, t.Value, t.Target, t.Endpoint, t.Mode, t.Signal, t.Bound)
 	}
@@ -264,6 +279,14 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.alertsReceived, prometheus.CounterValue, m.alerts[k], k.status, k.alertname)
 	}
 	m.version.Collect(ch)
+}
+
+// InvalidResult counts a scenario result left out of the regression
+// detector for reason, one of InvalidReasons.
+func (m *Metrics) InvalidResult(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.invalid[reason]++
 }
 
 // SetThresholds replaces the exported thresholds with ts (at each load of

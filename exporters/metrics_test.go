@@ -266,13 +266,21 @@ benchd_requests_total{class="5xx",endpoint="json",mode="async",target="gunicorn-
 }
 
 // TestStorageWriteFailures: every operation's series exists at 0 from the
-// start, and a failure counts under its operation.
+// start, and a failure counts under its operation; so do invalid results
+// by reason.
 func TestStorageWriteFailures(t *testing.T) {
 	m := NewMetrics()
 	m.StorageWriteFailed("save_scenario")
 	m.StorageWriteFailed("save_scenario")
 	m.StorageWriteFailed("begin_run")
+	m.InvalidResult("scheduler_latency")
 	want := `
+# HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.
+# TYPE benchd_invalid_results_total counter
+benchd_invalid_results_total{reason="open_loop_late"} 0
+benchd_invalid_results_total{reason="scheduler_latency"} 1
+benchd_invalid_results_total{reason="target_died"} 0
+benchd_invalid_results_total{reason="target_failed"} 0
 # HELP benchd_storage_write_failures_total Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.
 # TYPE benchd_storage_write_failures_total counter
 benchd_storage_write_failures_total{operation="begin_run"} 1
@@ -280,10 +288,10 @@ benchd_storage_write_failures_total{operation="finish_run"} 0
 benchd_storage_write_failures_total{operation="prune"} 0
 benchd_storage_write_failures_total{operation="save_scenario"} 2
 `
-	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_storage_write_failures_total"); err != nil {
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_storage_write_failures_total", "benchd_invalid_results_total"); err != nil {
 		t.Error(err)
 	}
-	if problems, err := testutil.CollectAndLint(m, "benchd_storage_write_failures_total"); err != nil || len(problems) > 0 {
+	if problems, err := testutil.CollectAndLint(m, "benchd_storage_write_failures_total", "benchd_invalid_results_total"); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
 	}
 }

@@ -216,6 +216,11 @@ func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
 		// will not use it, and nothing else would tell.
 		h.log.Warn("result left out of the regression detector's baselines and tests", "run_id", r.RunID,
 			"scenario", r.Scenario.Name, "reasons", invalid, "sched_latency_p99_seconds", r.SchedLatencyP99.Seconds())
+		if h.metrics != nil {
+			for _, reason := range invalid {
+				h.metrics.InvalidResult(string(reason))
+			}
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
