@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"fmt"
 	"errors"
 	"io/fs"
 	"os"
@@ -61,7 +62,7 @@ func TestMigrateFromEmpty(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := "accepts,runs,runs_by_start,scenarios,scenarios_by_name_start"
+	want := "accepts,alerts,alerts_by_received,runs,runs_by_start,scenarios,scenarios_by_name_start"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("schema objects %s, want %s", got, want)
 	}
@@ -107,7 +108,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 
 	// A read-only open does not migrate, and says so.
-	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 1, want 4") {
+	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version 1, want %d", SchemaVersion)) {
 		t.Errorf("read-only Open of a version 1 database: %v", err)
 	}
 
@@ -134,6 +135,10 @@ func TestMigrateFromVersion1(t *testing.T) {
 	h, err := s.History(ctx, sc.Name, HistoryQuery{})
 	if err != nil || len(h) != 2 || h[1].TargetCPUSeconds != sc.TargetCPUSeconds {
 		t.Errorf("History across versions: %d results, %v", len(h), err)
+	}
+	// ... and alerts (version 5).
+	if err := s.SaveAlerts(ctx, []Alert{{Received: base, Status: AlertFiring, Name: "BenchdDown"}}); err != nil {
+		t.Errorf("SaveAlerts after migrating from version 1: %v", err)
 	}
 }
 
