@@ -112,6 +112,10 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Token:      d.currentToken,
 		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
 		WriteUsers: func() []string { return live.Load().API.WriteUsers },
+		Alerts:     st,
+		// Counted once stored: a notification Alertmanager must retry
+		// is not counted twice.
+		AlertReceived: metrics.AlertNotificationReceived,
 	})
 	if err != nil {
 		return err
