@@ -216,34 +216,6 @@ func (s *Server) alertmanagerWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "stored", "alerts": len(alerts)})
 }
 
-// alertJSON is the API form of a received alert.
-type alertJSON struct {
-	ID           int64             `json:"id"`
-	Received     time.Time         `json:"received"`
-	Receiver     string            `json:"receiver"`
-	Status       string            `json:"status"`
-	Name         string            `json:"alertname"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     *time.Time        `json:"starts_at"`
-	EndsAt       *time.Time        `json:"ends_at"`
-	Fingerprint  string            `json:"fingerprint,omitempty"`
-	GeneratorURL string            `json:"generator_url,omitempty"`
-	GroupKey     string            `json:"group_key,omitempty"`
-}
-
-func toAlertJSON(a *store.Alert) alertJSON {
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		return &t
-	}
-	return alertJSON{ID: a.ID, Received: a.Received, Receiver: a.Receiver, Status: a.Status, Name: a.Name,
-		Labels: a.Labels, Annotations: a.Annotations, StartsAt: opt(a.StartsAt), EndsAt: opt(a.EndsAt),
-		Fingerprint: a.Fingerprint, GeneratorURL: a.GeneratorURL, GroupKey: a.GroupKey}
-}
-
 // parseAlertQuery parses the query of GET /api/v1/alerts: limit (1 to
 // 1000), since and until (RFC 3339), alertname, status (firing or
 // resolved). Its errors name the parameter.
@@ -294,9 +266,5 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
 		return
 	}
-	out := make([]alertJSON, len(list))
-	for i := range list {
-		out[i] = toAlertJSON(&list[i])
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
 }

@@ -22,34 +22,38 @@ const (
 const DefaultAlertsLimit = 100
 
 // Alert is one alert of an Alertmanager webhook notification, as received.
-// Times are returned in UTC; a zero time means "not given". An Alert is a
-// plain value: it may be copied; copies share the maps.
+// Times are returned in UTC; a zero time means "not given" (omitted in
+// JSON). Its JSON form is the one of the API (GET /api/v1/alerts) and of
+// `benchd report --alerts`. An Alert is a plain value: it may be copied;
+// copies share the maps.
 type Alert struct {
 	// ID is assigned by [Store.SaveAlerts], increasing in the order alerts
 	// are saved; it is ignored when saving.
-	ID int64
+	ID int64 `json:"id"`
 	// Received is when benchd received the notification. Required.
-	Received time.Time
+	Received time.Time `json:"received"`
 	// Receiver is the Alertmanager receiver that sent it, such as
 	// "ticket".
-	Receiver string
+	Receiver string `json:"receiver"`
 	// GroupKey is Alertmanager's key of the group the notification is
 	// for.
-	GroupKey string
+	GroupKey string `json:"group_key,omitempty"`
 	// Status is AlertFiring or AlertResolved.
-	Status string
+	Status string `json:"status"`
 	// Name is the alert's alertname label (also in Labels).
-	Name string
+	Name string `json:"alertname"`
 	// Labels and Annotations are the alert's, as sent; nil reads back as
 	// an empty map.
-	Labels, Annotations map[string]string
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
 	// StartsAt and EndsAt bound the alert as Alertmanager saw it; EndsAt
 	// of a firing alert is when it will resolve unless renewed.
-	StartsAt, EndsAt time.Time
+	StartsAt time.Time `json:"starts_at,omitzero"`
+	EndsAt   time.Time `json:"ends_at,omitzero"`
 	// Fingerprint identifies the alert's label set in Alertmanager.
-	Fingerprint string
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// GeneratorURL links to the rule in Prometheus.
-	GeneratorURL string
+	GeneratorURL string `json:"generator_url,omitempty"`
 }
 
 // AlertQuery selects alerts for [Store.Alerts].
