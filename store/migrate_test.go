@@ -2,8 +2,8 @@ package store
 
 import (
 	"database/sql"
-	"fmt"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
