@@ -102,6 +102,17 @@ type Options struct {
 	// Storage, when set, reports the run history's write health on
 	// /api/v1/status.
 	Storage func() StorageStatus
+
+	// Alerts, when set, stores the alerts of Alertmanager's webhook
+	// notifications (POST /api/v1/alertmanager/webhook, a write) and
+	// lists them (GET /api/v1/alerts); nil answers 404 on both.
+	Alerts Alerts
+	// AlertReceived, when set, is called once per stored alert with its
+	// status (firing or resolved) and alertname ("" when it has none),
+	// for benchd_alert_notifications_received_total. It must not block.
+	AlertReceived func(status, alertname string)
+	// Now is the clock that stamps received alerts; nil means time.Now.
+	Now func() time.Time
 }
 
 // StorageStatus is the run history's write health, as /api/v1/status
@@ -225,6 +236,8 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /api/v1/schedule/pause", s.write(s.pause))
 	mux.HandleFunc("POST /api/v1/schedule/resume", s.write(s.resume))
 	mux.HandleFunc("POST /api/v1/baselines/{target}/{mode}/{endpoint}/accept", s.write(s.accept))
+	mux.HandleFunc("GET /api/v1/alerts", s.listAlerts)
+	mux.HandleFunc("POST /api/v1/alertmanager/webhook", s.write(s.alertmanagerWebhook))
 	s.mux = mux
 
 	addrs := []string{DefaultListenAddress}

@@ -199,6 +199,12 @@ type Settings struct {
 	// run-to-run noise that comes from each execution (such as how the
 	// connections fell across a server's workers): docs/regressions.md.
 	Repeats *int `yaml:"repeats,omitempty"`
+	// Thresholds are absolute levels the scenario's signals must keep,
+	// which benchd exports (benchd_threshold) for the shipped alerting
+	// rules: without one a signal alerts on change only. A layer's
+	// thresholds replace the same signals' of the layers it inherits from
+	// and keep the others. Not a load setting: the engine never sees it.
+	Thresholds Thresholds `yaml:"thresholds,omitempty"`
 }
 
 // Service is a helper process the matrix needs, such as Redis or an upstream
@@ -448,6 +454,11 @@ type Scenario struct {
 	// TLS is the target's TLS settings, CAFile resolved against
 	// [Config.Dir]; the zero value verifies against the system roots.
 	TLS TLSConfig
+	// Thresholds are the scenario's resolved thresholds by signal: those
+	// of defaults, replaced signal by signal by the endpoint's, then by
+	// the target's overrides for this endpoint. Nil when none is set. The
+	// map is the scenario's own.
+	Thresholds Thresholds
 	// Sources are the YAML paths the values above come from.
 	Sources Sources
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,6 +43,15 @@ func TestLoadBad(t *testing.T) {
 			`regression.min_effect.latency_p95: unknown signal (use one of throughput, latency_p50, latency_p99, error_ratio, timeout_ratio)`,
 			`regression.min_effect.throughput: -0.1: want a relative change of zero or more`,
 			`regression.fdr: 1.5 is outside [0, 1)`,
+		}},
+		{"bad-thresholds.bad.yml", 7, []string{
+			`defaults.thresholds.latency_p99: want a latency with a unit, such as 250ms or 1.5s, got "250" [line 2]`,
+			`defaults.thresholds.timeout_ratio: "5%": write the ratio, 0.05, not a percentage [line 2]`,
+			`targets[0].overrides.root.thresholds.throughput: 0 requests/s: a minimum throughput must be more than 0 (such as 1000; remove the key for none) [line 7]`,
+			`endpoints[0].thresholds.latncy_p50: unknown signal "latncy_p50" (did you mean "latency_p50"?) [line 12]`,
+			`endpoints[0].thresholds.error_ratio: 1 is outside [0, 1)`,
+			`endpoints[0].thresholds.latency_p50: want the threshold of latency_p50 as one value, got a list [line 14]`,
+			`endpoints[1].thresholds: want a mapping of signals to thresholds, such as {latency_p99: 250ms, timeout_ratio: 0.01}, got "0.01" [line 17]`,
 		}},
 		{"bad-duration.bad.yml", 4, []string{
 			`defaults.duration: want a duration with a unit, such as 10s, 1m30s or 500ms, got "10 seconds" [line 3]`,
@@ -533,9 +543,10 @@ func TestPrecedence(t *testing.T) {
 	}
 	json := []Header{{"Accept", "application/json"}}
 	tests := []struct {
-		scenario string
-		url      string
-		want     LoadSpec
+		scenario   string
+		url        string
+		want       LoadSpec
+		thresholds map[string]float64
 	}{
 		{
 			// defaults over built-in: connections, duration, headers.
@@ -543,6 +554,7 @@ func TestPrecedence(t *testing.T) {
 			url:      "http://127.0.0.1:8001/base/sync/get?q=1",
 			want: LoadSpec{Method: "GET", Headers: append(json, Header{"X-Layer", "defaults"}), Connections: 100,
 				Duration: 5 * time.Second, Timeout: DefaultTimeout, OnTimeout: DefaultOnTimeout, Warmup: DefaultWarmup},
+			thresholds: map[string]float64{"timeout_ratio": 0.05, "latency_p99": 1},
 		},
 		{
 			// endpoint over defaults; the endpoint's X-Layer replaces the
@@ -552,6 +564,8 @@ func TestPrecedence(t *testing.T) {
 			want: LoadSpec{Method: "POST", Body: `{"a": 1}`, Connections: 100, Threads: 2, Duration: 5 * time.Second,
 				Timeout: 1500 * time.Millisecond, OnTimeout: OnTimeoutWait, Rate: 250.5,
 				Headers: append(json, Header{"Content-Type", "application/json"}, Header{"X-Layer", "endpoint"})},
+			// Thresholds merge signal by signal.
+			thresholds: map[string]float64{"timeout_ratio": 0.05, "latency_p99": 0.3, "throughput": 1500},
 		},
 		{
 			// target override over endpoint: connections, and headers
@@ -563,12 +577,14 @@ func TestPrecedence(t *testing.T) {
 				Timeout: 1500 * time.Millisecond, OnTimeout: OnTimeoutReconnect, Rate: 250.5,
 				Headers: append(json, Header{"Content-Type", "application/json"},
 					Header{"x-layer", "alpha"}, Header{"X-Extra", "1"}, Header{"X-Extra", "2"})},
+			thresholds: map[string]float64{"timeout_ratio": 0.05, "latency_p99": 0.3, "throughput": 50},
 		},
 		{
 			scenario: "alpha/sync/sync_only",
 			url:      "http://127.0.0.1:8001/base/sync/only",
 			want: LoadSpec{Method: "GET", Headers: append(json, Header{"X-Layer", "defaults"}), Connections: 100,
 				Duration: 5 * time.Second, Timeout: DefaultTimeout, OnTimeout: DefaultOnTimeout, Warmup: DefaultWarmup},
+			thresholds: map[string]float64{"timeout_ratio": 0.05, "latency_p99": 1},
 		},
 	}
 	for _, tt := range tests {
@@ -583,12 +599,25 @@ func TestPrecedence(t *testing.T) {
 			if !loadEqual(s.Load, tt.want) {
 				t.Errorf("load:\n got %+v\nwant %+v", s.Load, tt.want)
 			}
+			got := map[string]float64{}
+			for sig, th := range s.Thresholds {
+				if th.Signal != sig {
+					t.Errorf("thresholds[%s] is of signal %s", sig, th.Signal)
+				}
+				got[sig] = th.Value
+			}
+			if !maps.Equal(got, tt.thresholds) {
+				t.Errorf("thresholds = %v, want %v", got, tt.thresholds)
+			}
 		})
 	}
 	if _, ok := c.Scenario("beta/sync/sync_only"); ok {
 		t.Error("sync_only runs on beta, which has no sync mode")
 	}
 	// Resolving must not change the layers it reads.
+	if got := c.Defaults.Thresholds; len(got) != 2 {
+		t.Errorf("defaults thresholds changed to %+v", got)
+	}
 	if got := c.Defaults.Headers; len(got) != 2 || got[1] != (Header{"X-Layer", "defaults"}) {
 		t.Errorf("defaults headers changed to %+v", got)
 	}

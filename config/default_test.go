@@ -159,8 +159,13 @@ func TestDefault(t *testing.T) {
 	if c.Schedule != "0 * * * *" || !c.RunOnStart || c.CPUs != "" {
 		t.Errorf("schedule %q, run_on_start %v, cpus %q", c.Schedule, c.RunOnStart, c.CPUs)
 	}
-	if w := c.Warnings(); len(w) > 0 {
-		t.Errorf("Warnings() = %q", w)
+	// The only warning: the token file, which benchd makes in the state
+	// directory it places the matrix in (TestDefaultVenv has none).
+	if w := c.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], "api.token_file: benchd.token does not exist") {
+		t.Errorf("Warnings() = %q, want the missing token file only", w)
+	}
+	if c.API.TokenFile != "benchd.token" {
+		t.Errorf("api.token_file = %q, want benchd.token (deploy/alertmanager/alertmanager.yml reads it)", c.API.TokenFile)
 	}
 	// The seed's "# " heading.
 	seed, err := os.ReadFile("testdata/seed-django-workers-results.md")
@@ -298,6 +303,10 @@ func TestDefaultVenv(t *testing.T) {
 	}
 	storage := t.TempDir()
 	if err := os.Mkdir(filepath.Join(storage, "django"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The write API token, which benchd makes beside the Django project.
+	if err := os.WriteFile(filepath.Join(storage, c.API.TokenFile), []byte("t0ken\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.Dir = storage

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -69,6 +70,11 @@ func (c *Config) cells() []cell {
 					path = strings.ReplaceAll(path, "{mode}", mode)
 				}
 				load, from, src := c.resolve(ti, ei)
+				var thresholds Thresholds
+				for _, ly := range c.layers(ti, ei) {
+					thresholds = mergeThresholds(thresholds, ly.s.Thresholds)
+				}
+				thresholds = maps.Clone(thresholds)
 				tp := indexPath("targets", ti)
 				src.URL, src.Path = tp+".url", indexPath("endpoints", ei)+".path"
 				var tlsc TLSConfig
@@ -91,15 +97,16 @@ func (c *Config) cells() []cell {
 				}
 				out = append(out, cell{
 					Scenario: Scenario{
-						Name:     t.Name + "/" + mode + "/" + ep.Name,
-						Target:   t.Name,
-						Mode:     mode,
-						Endpoint: ep.Name,
-						URL:      strings.TrimSuffix(t.URL, "/") + path,
-						Load:     load,
-						Expect:   expect,
-						TLS:      tlsc,
-						Sources:  src,
+						Name:       t.Name + "/" + mode + "/" + ep.Name,
+						Target:     t.Name,
+						Mode:       mode,
+						Endpoint:   ep.Name,
+						URL:        strings.TrimSuffix(t.URL, "/") + path,
+						Load:       load,
+						Expect:     expect,
+						TLS:        tlsc,
+						Thresholds: thresholds,
+						Sources:    src,
 					},
 					target:   ti,
 					endpoint: ei,

@@ -353,6 +353,7 @@ func checkSettings(k *checker, path string, s *Settings) {
 	// values) is the engine's rule: cmd/benchd runs engine.Plan.Validate
 	// on every scenario as a Check of LoadWith. Here: what YAML alone
 	// makes possible.
+	checkThresholds(k, at("thresholds"), s.Thresholds)
 	if s.Method != nil && *s.Method == "" {
 		k.add(at("method"), "is empty (remove it to send %s, or give a method such as POST)", DefaultMethod)
 	}

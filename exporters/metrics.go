@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/result"
 )
 
@@ -43,6 +44,14 @@ var RunResults = []string{"success", "failed", "skipped"}
 // benchd_storage_write_failures_total: the writes of the run history.
 var StorageOperations = []string{"begin_run", "save_scenario", "finish_run", "prune"}
 
+// InvalidReasons are the values of the `reason` label of
+// benchd_invalid_results_total: the regression detector's reasons
+// (regress.InvalidReason) for leaving a result out.
+var InvalidReasons = []string{
+	string(regress.ReasonTargetFailed), string(regress.ReasonTargetDied),
+	string(regress.ReasonOpenLoopLate), string(regress.ReasonSchedulerLatency),
+}
+
 var scenarioLabels = []string{"target", "endpoint", "mode"}
 
 // Metrics is a prometheus.Collector of benchd's metric contract (DESIGN.md,
@@ -68,6 +77,10 @@ type Metrics struct {
 	targets       map[string]float64
 	failures      map[string]float64
 	storeFailures map[string]float64
+	thresholds    []Threshold
+	alerts        map[alertKey]float64
+	alertNames    map[string]bool
+	invalid       map[string]float64
 
 	requests, errors, timeouts, bytes    *prometheus.Desc
 	duration                             *prometheus.Desc
@@ -77,8 +90,40 @@ type Metrics struct {
 	lastRunTS, nextRunTS, targetUp       *prometheus.Desc
 	lag, reloadOK, reloadTS              *prometheus.Desc
 	startFailures, storageFailures       *prometheus.Desc
+	threshold, alertsReceived, invalidRs *prometheus.Desc
 	version                              prometheus.Collector
 }
+
+// Threshold is one threshold of the configuration (config.Thresholds)
+// resolved for a scenario, as benchd_threshold exports it.
+type Threshold struct {
+	// Target, Mode and Endpoint name the scenario.
+	Target, Mode, Endpoint string
+	// Signal is throughput, latency_p50, latency_p99, error_ratio or
+	// timeout_ratio.
+	Signal string
+	// Bound is "min" (throughput) or "max".
+	Bound string
+	// Value is in the signal's base unit: requests per second, seconds,
+	// or a ratio.
+	Value float64
+}
+
+// AlertStatuses are the values of the `status` label of
+// benchd_alert_notifications_received_total: Alertmanager's.
+var AlertStatuses = []string{"firing", "resolved"}
+
+// MaxAlertNames bounds the distinct `alertname` values of
+// benchd_alert_notifications_received_total: past it, an alert counts
+// under OtherAlertName, so that a noisy sender cannot grow the series
+// without end.
+const MaxAlertNames = 100
+
+// OtherAlertName is the `alertname` an alert counts under past
+// MaxAlertNames names, or when its name is empty.
+const OtherAlertName = "other"
+
+type alertKey struct{ status, alertname string }
 
 type scenarioKey struct{ target, endpoint, mode string }
 
@@ -116,6 +161,9 @@ func NewMetrics() *Metrics {
 		targets:         map[string]float64{},
 		failures:        map[string]float64{},
 		storeFailures:   map[string]float64{},
+		alerts:          map[alertKey]float64{},
+		alertNames:      map[string]bool{},
+		invalid:         map[string]float64{},
 		requests:        d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
 		errors:          d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
 		timeouts:        d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
@@ -136,6 +184,9 @@ func NewMetrics() *Metrics {
 		reloadTS:        d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
 		startFailures:   d("benchd_target_start_failures_total", "Times a managed target (or a service it needs) failed to start.", "target"),
 		storageFailures: d("benchd_storage_write_failures_total", "Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.", "operation"),
+		threshold:       d("benchd_threshold", "Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.", sl("signal", "bound")...),
+		alertsReceived:  d("benchd_alert_notifications_received_total", "Alerts received in Alertmanager webhook notifications (POST /api/v1/alertmanager/webhook), by status (firing, resolved) and alertname.", "status", "alertname"),
+		invalidRs:       d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.", "reason"),
 		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:         version.NewCollector("benchd"),
 	}
@@ -147,7 +198,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
 		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
-		m.storageFailures,
+		m.storageFailures, m.threshold, m.alertsReceived, m.invalidRs,
 	} {
 		ch <- d
 	}
@@ -209,7 +260,67 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, op := range StorageOperations {
 		ch <- prometheus.MustNewConstMetric(m.storageFailures, prometheus.CounterValue, m.storeFailures[op], op)
 	}
+	for _, r := range InvalidReasons {
+		ch <- prometheus.MustNewConstMetric(m.invalidRs, prometheus.CounterValue, m.invalid[r], r)
+	}
+	for _, t := range m.thresholds {
+		ch <- prometheus.MustNewConstMetric(m.threshold, prometheus.GaugeValue, t.Value, t.Target, t.Endpoint, t.Mode, t.Signal, t.Bound)
+	}
+	keys := make([]alertKey, 0, len(m.alerts))
+	for k := range m.alerts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].alertname != keys[j].alertname {
+			return keys[i].alertname < keys[j].alertname
+		}
+		return keys[i].status < keys[j].status
+	})
+	for _, k := range keys {
+		ch <- prometheus.MustNewConstMetric(m.alertsReceived, prometheus.CounterValue, m.alerts[k], k.status, k.alertname)
+	}
 	m.version.Collect(ch)
+}
+
+// InvalidResult counts a scenario result left out of the regression
+// detector for reason, one of InvalidReasons.
+func (m *Metrics) InvalidResult(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.invalid[reason]++
+}
+
+// SetThresholds replaces the exported thresholds with ts (at each load of
+// the configuration); it keeps its own copy. Two entries for the same
+// scenario, signal and bound are the caller's mistake: the scrape then
+// fails with a duplicate series.
+func (m *Metrics) SetThresholds(ts []Threshold) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.thresholds = append([]Threshold(nil), ts...)
+}
+
+// AlertNotificationReceived counts one alert of an Alertmanager
+// notification, with status one of AlertStatuses (others are not counted)
+// and its alertname; past MaxAlertNames distinct names, or for an empty
+// name, the alert counts under OtherAlertName.
+func (m *Metrics) AlertNotificationReceived(status, alertname string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if status != AlertStatuses[0] && status != AlertStatuses[1] {
+		return
+	}
+	if alertname == "" {
+		alertname = OtherAlertName
+	}
+	if !m.alertNames[alertname] {
+		if len(m.alertNames) >= MaxAlertNames {
+			alertname = OtherAlertName
+		} else {
+			m.alertNames[alertname] = true
+		}
+	}
+	m.alerts[alertKey{status, alertname}]++
 }
 
 // histogram returns the latency histogram of s with classic and native

@@ -1,6 +1,7 @@
 package exporters
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -275,13 +276,21 @@ benchd_requests_total{class="5xx",endpoint="json",mode="async",target="gunicorn-
 }
 
 // TestStorageWriteFailures: every operation's series exists at 0 from the
-// start, and a failure counts under its operation.
+// start, and a failure counts under its operation; so do invalid results
+// by reason.
 func TestStorageWriteFailures(t *testing.T) {
 	m := NewMetrics()
 	m.StorageWriteFailed("save_scenario")
 	m.StorageWriteFailed("save_scenario")
 	m.StorageWriteFailed("begin_run")
+	m.InvalidResult("scheduler_latency")
 	want := `
+# HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.
+# TYPE benchd_invalid_results_total counter
+benchd_invalid_results_total{reason="open_loop_late"} 0
+benchd_invalid_results_total{reason="scheduler_latency"} 1
+benchd_invalid_results_total{reason="target_died"} 0
+benchd_invalid_results_total{reason="target_failed"} 0
 # HELP benchd_storage_write_failures_total Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.
 # TYPE benchd_storage_write_failures_total counter
 benchd_storage_write_failures_total{operation="begin_run"} 1
@@ -289,10 +298,65 @@ benchd_storage_write_failures_total{operation="finish_run"} 0
 benchd_storage_write_failures_total{operation="prune"} 0
 benchd_storage_write_failures_total{operation="save_scenario"} 2
 `
-	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_storage_write_failures_total"); err != nil {
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_storage_write_failures_total", "benchd_invalid_results_total"); err != nil {
 		t.Error(err)
 	}
-	if problems, err := testutil.CollectAndLint(m, "benchd_storage_write_failures_total"); err != nil || len(problems) > 0 {
+	if problems, err := testutil.CollectAndLint(m, "benchd_storage_write_failures_total", "benchd_invalid_results_total"); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+// TestThresholds: benchd_threshold holds the configured values, replaced
+// whole by SetThresholds, with lint-clean names.
+func TestThresholds(t *testing.T) {
+	m := NewMetrics()
+	m.SetThresholds([]Threshold{{Target: "old", Mode: "-", Endpoint: "e", Signal: "throughput", Bound: "min", Value: 1}})
+	m.SetThresholds([]Threshold{
+		{Target: "gunicorn-gevent", Mode: "sync", Endpoint: "json", Signal: "throughput", Bound: "min", Value: 1500},
+		{Target: "gunicorn-gevent", Mode: "sync", Endpoint: "json", Signal: "latency_p99", Bound: "max", Value: 0.25},
+		{Target: "gunicorn-gevent", Mode: "sync", Endpoint: "json", Signal: "timeout_ratio", Bound: "max", Value: 0},
+	})
+	const want = `
+# HELP benchd_threshold Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.
+# TYPE benchd_threshold gauge
+benchd_threshold{bound="max",endpoint="json",mode="sync",signal="latency_p99",target="gunicorn-gevent"} 0.25
+benchd_threshold{bound="max",endpoint="json",mode="sync",signal="timeout_ratio",target="gunicorn-gevent"} 0
+benchd_threshold{bound="min",endpoint="json",mode="sync",signal="throughput",target="gunicorn-gevent"} 1500
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_threshold"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(m, "benchd_threshold"); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+// TestAlertNotifications: alerts count by status and name; unknown
+// statuses are not counted, and names past MaxAlertNames count as other.
+func TestAlertNotifications(t *testing.T) {
+	m := NewMetrics()
+	m.AlertNotificationReceived("firing", "BenchdThroughputRegression")
+	m.AlertNotificationReceived("firing", "BenchdThroughputRegression")
+	m.AlertNotificationReceived("resolved", "BenchdThroughputRegression")
+	m.AlertNotificationReceived("pending", "BenchdThroughputRegression")
+	m.AlertNotificationReceived("firing", "")
+	const want = `
+# HELP benchd_alert_notifications_received_total Alerts received in Alertmanager webhook notifications (POST /api/v1/alertmanager/webhook), by status (firing, resolved) and alertname.
+# TYPE benchd_alert_notifications_received_total counter
+benchd_alert_notifications_received_total{alertname="BenchdThroughputRegression",status="firing"} 2
+benchd_alert_notifications_received_total{alertname="BenchdThroughputRegression",status="resolved"} 1
+benchd_alert_notifications_received_total{alertname="other",status="firing"} 1
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_alert_notifications_received_total"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(m, "benchd_alert_notifications_received_total"); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+	for i := range 2 * MaxAlertNames {
+		m.AlertNotificationReceived("firing", fmt.Sprintf("A%d", i))
+	}
+	if n := testutil.CollectAndCount(m, "benchd_alert_notifications_received_total"); n > MaxAlertNames+2 {
+		t.Errorf("%d series after %d names, want at most %d", n, 2*MaxAlertNames, MaxAlertNames+2)
 	}
 }

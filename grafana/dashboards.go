@@ -83,8 +83,8 @@ func matrixTable(title, description, expr, unit string, thresholds *dashboard.Th
 		Span(12).Height(10)
 }
 
-// Thresholds of the overview's colours; the timeout and error ratio reds
-// are the alerting thresholds of deploy/prometheus/rules/benchd.rules.yml.
+// Thresholds of the overview's colours: a guide for the eye, not alerts
+// (those compare against the configured thresholds, benchd_threshold).
 func p99Steps() *dashboard.ThresholdsConfigBuilder {
 	return steps("green", step{0.25, "yellow"}, step{1, "orange"}, step{2, "red"})
 }

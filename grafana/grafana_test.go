@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"gopkg.in/yaml.v3"
 
+	"github.com/benchd/benchd/api"
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 )
 
@@ -426,6 +428,58 @@ func TestAlertmanagerConfig(t *testing.T) {
 				t.Errorf("routed to %q, want %q", got, tt.receiver)
 			}
 		})
+	}
+}
+
+// TestAlertmanagerReceivers checks that every receiver of
+// alertmanager.yml posts to benchd's webhook on its default address, with
+// the token file of the embedded default matrix in the state directory
+// (data/, relative to the file), and that nothing points at the old example
+// address 127.0.0.1:5001, where nothing listens.
+func TestAlertmanagerReceivers(t *testing.T) {
+	data, err := os.ReadFile(amConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "127.0.0.1:5001") {
+		t.Errorf("%s still names 127.0.0.1:5001", amConfig)
+	}
+	var doc struct {
+		Receivers []struct {
+			Name           string
+			WebhookConfigs []struct {
+				URL          string `yaml:"url"`
+				SendResolved bool   `yaml:"send_resolved"`
+				HTTPConfig   struct {
+					Authorization struct {
+						Type            string
+						CredentialsFile string `yaml:"credentials_file"`
+					}
+				} `yaml:"http_config"`
+			} `yaml:"webhook_configs"`
+		}
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	def, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantURL := "http://" + api.DefaultListenAddress + "/api/v1/alertmanager/webhook"
+	wantToken := "../../data/" + def.API.TokenFile
+	if len(doc.Receivers) != 3 {
+		t.Fatalf("%d receivers, want default, page and ticket", len(doc.Receivers))
+	}
+	for _, r := range doc.Receivers {
+		if len(r.WebhookConfigs) != 1 {
+			t.Errorf("receiver %s: %d webhooks, want benchd's", r.Name, len(r.WebhookConfigs))
+			continue
+		}
+		w := r.WebhookConfigs[0]
+		if w.URL != wantURL || !w.SendResolved || w.HTTPConfig.Authorization.Type != "Bearer" || w.HTTPConfig.Authorization.CredentialsFile != wantToken {
+			t.Errorf("receiver %s: %+v, want %s with send_resolved and the bearer token of %s", r.Name, w, wantURL, wantToken)
+		}
 	}
 }
 

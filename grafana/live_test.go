@@ -90,41 +90,16 @@ targets:
 endpoints:
   - {name: fast, path: /fast}
   - {name: slow, path: /slow}
-`, target.URL, upstreamAddr, benchd, upstreamAddr, upstreamAddr, freeAddr(t)))
+api: {token_file: %q}
+`, target.URL, upstreamAddr, benchd, upstreamAddr, upstreamAddr, freeAddr(t), writeToken(t, dir)))
 	const scenarios = 4 // that apply load: local and upstream
 	benchdAddr := freeAddr(t)
 	start(t, dir, "benchd", benchd, "serve", "--config.file="+config,
 		"--web.listen-address="+benchdAddr, "--storage.path="+filepath.Join(dir, "state"))
 
-	// Alertmanager with deploy/alertmanager/alertmanager.yml, its example
-	// webhooks pointed at a server of the test.
-	notified := make(chan string, 16)
-	webhook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Alerts []struct {
-				Labels map[string]string `json:"labels"`
-			} `json:"alerts"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err == nil {
-			for _, a := range body.Alerts {
-				select {
-				case notified <- r.URL.Path + " " + a.Labels["alertname"]:
-				default:
-				}
-			}
-		}
-	}))
-	t.Cleanup(webhook.Close)
-	amYAML, err := os.ReadFile(amConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	amConfigLive := filepath.Join(dir, "alertmanager.yml")
-	writeFile(t, amConfigLive, strings.ReplaceAll(string(amYAML), "http://127.0.0.1:5001", webhook.URL))
-	amAddr := freeAddr(t)
-	start(t, dir, "alertmanager", tool(t, "prometheus-alertmanager", "prometheus-alertmanager"),
-		"--config.file="+amConfigLive, "--storage.path="+filepath.Join(dir, "alertmanager"),
-		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+	// Alertmanager with deploy/alertmanager/alertmanager.yml, whose
+	// receivers post to benchd's webhook.
+	amAddr := startAlertmanager(t, dir, benchdAddr)
 
 	rules, err := filepath.Abs(rulesFile)
 	if err != nil {
@@ -253,19 +228,20 @@ endpoints:
 			}
 			return nil
 		})
-		timeout := time.NewTimer(time.Until(deadline))
-		defer timeout.Stop()
-		for {
-			select {
-			case n := <-notified:
-				if n == "/page BenchdTargetDown" {
-					return
-				}
-				t.Logf("webhook: %s", n)
-			case <-timeout.C:
-				t.Fatal("no BenchdTargetDown notification on the page receiver's webhook")
+		// ... and the page receiver's notification reached benchd's
+		// webhook, which stored it.
+		waitFor(t, deadline, "BenchdTargetDown from the page receiver in benchd's GET /api/v1/alerts", func() error {
+			got, err := receivedAlerts(benchdAddr, "?alertname=BenchdTargetDown&status=firing")
+			if err != nil {
+				return err
 			}
-		}
+			for _, a := range got {
+				if a.Receiver == "page" && a.Labels["target"] == "broken" {
+					return nil
+				}
+			}
+			return fmt.Errorf("alerts received: %+v", got)
+		})
 	})
 
 	t.Run("rules evaluate", func(t *testing.T) {
@@ -472,4 +448,84 @@ func instantQuery(api, expr string) ([]sample, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// writeToken writes the write API token of a test's benchd where the
+// shipped Alertmanager configuration reads it, relative to its own
+// directory: dir/data/benchd.token beside dir/deploy/alertmanager/ (see
+// startAlertmanager). It returns the token file's path.
+func writeToken(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "data", "benchd.token")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("live-test-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startAlertmanager starts Debian's Alertmanager with the shipped
+// deploy/alertmanager/alertmanager.yml, copied to dir/deploy/alertmanager/
+// so that its relative credentials_file finds writeToken's file, with its
+// receivers' benchd address set to benchdAddr and its group waits cut to
+// a second; it returns Alertmanager's address.
+func startAlertmanager(t *testing.T, dir, benchdAddr string) string {
+	t.Helper()
+	amBin := tool(t, "prometheus-alertmanager", "prometheus-alertmanager")
+	shipped, err := os.ReadFile(amConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := strings.NewReplacer(
+		"http://127.0.0.1:9480/", "http://"+benchdAddr+"/",
+		"group_wait: 30s", "group_wait: 1s",
+		"group_wait: 10s", "group_wait: 1s",
+		"group_interval: 5m", "group_interval: 2s",
+	).Replace(string(shipped))
+	if live == string(shipped) || !strings.Contains(live, benchdAddr) {
+		t.Fatalf("%s: benchd's webhook address or the group waits not found", amConfig)
+	}
+	amDir := filepath.Join(dir, "deploy", "alertmanager")
+	if err := os.MkdirAll(amDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	amYAML := filepath.Join(amDir, "alertmanager.yml")
+	writeFile(t, amYAML, live)
+	amAddr := freeAddr(t)
+	start(t, dir, "alertmanager", amBin, "--config.file="+amYAML, "--storage.path="+filepath.Join(dir, "alertmanager"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+	return amAddr
+}
+
+// receivedAlert is an alert of benchd's GET /api/v1/alerts.
+type receivedAlert struct {
+	Receiver string            `json:"receiver"`
+	Status   string            `json:"status"`
+	Name     string            `json:"alertname"`
+	Labels   map[string]string `json:"labels"`
+	StartsAt *time.Time        `json:"starts_at"`
+	Received time.Time         `json:"received"`
+}
+
+// receivedAlerts lists the alerts benchd at addr received from
+// Alertmanager, with query (such as "?status=firing") appended.
+func receivedAlerts(addr, query string) ([]receivedAlert, error) {
+	resp, err := httpClient.Get("http://" + addr + "/api/v1/alerts" + query)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Alerts []receivedAlert `json:"alerts"`
+		Error  string          `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("GET /api/v1/alerts: %s: %w", resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/v1/alerts: %s: %s", resp.Status, body.Error)
+	}
+	return body.Alerts, nil
 }

@@ -3,10 +3,12 @@ package grafana
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,18 +21,21 @@ import (
 // after run, with Debian's Prometheus evaluating benchd's rules and
 // Alertmanager routing them; then it slows one target on purpose
 // (BENCHD_DJANGO_DELAY_MS) and checks that the regression alerts of that
-// target, and only of it, reach Alertmanager within a bounded time. The
-// live copy of the rules sets the regression alerts' for: to 0s (their
-// 1m wait is covered by the promtool unit tests), so the test stays short.
+// target, and only of it, reach Alertmanager within a bounded time, and
+// come back through Alertmanager's shipped receivers into benchd's webhook:
+// benchd's API lists the firing notification for target b and none for a.
+// The live copy of the rules sets the regression alerts' for: to 0s
+// (their 1m wait is covered by the promtool unit tests), and the one of
+// Alertmanager's configuration its group waits to a second, so the test
+// stays short.
 func TestLiveRegressionAlert(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Django, benchd, prometheus and alertmanager")
 	}
 	promBin := tool(t, "prometheus", "prometheus")
-	amBin := tool(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	django := djangotest.PrepareDjango(t)
 	dir := t.TempDir()
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(3*time.Minute + 30*time.Second)
 
 	benchd := filepath.Join(dir, "benchd")
 	build := exec.CommandContext(t.Context(), testutil.GoTool(t), "build", "-o", benchd, "./cmd/benchd")
@@ -60,14 +65,13 @@ endpoints:
 regression:
   max_scheduler_latency: 200ms
   min_effect: {throughput: 0.5, latency_p50: 1, latency_p99: 1}
-`, pa, pb))
+api: {token_file: %q}
+`, pa, pb, writeToken(t, dir)))
 	benchdAddr := freeAddr(t)
 	start(t, dir, "benchd", benchd, "serve", "--config.file="+config,
 		"--web.listen-address="+benchdAddr, "--storage.path="+filepath.Join(dir, "state"))
 
-	amAddr := freeAddr(t)
-	start(t, dir, "alertmanager", amBin, "--config.file="+amConfig, "--storage.path="+filepath.Join(dir, "alertmanager"),
-		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+	amAddr := startAlertmanager(t, dir, benchdAddr)
 
 	rules, err := os.ReadFile(rulesFile)
 	if err != nil {
@@ -101,6 +105,25 @@ regression:
 	// Slow target b by 200 ms per request.
 	stopB()
 	djangotest.StartDjango(t, django, pb, "BENCHD_DJANGO_DELAY_MS=200")
+
+	// The first regression alert of b to fire comes back through
+	// Alertmanager's ticket receiver into benchd's webhook: benchd's API
+	// lists the firing notification (none for a, checked at the end).
+	var received []receivedAlert
+	waitFor(t, deadline, "the firing regression notification for target b in benchd's GET /api/v1/alerts", func() error {
+		var err error
+		received, err = receivedAlerts(benchdAddr, "?status=firing")
+		if err != nil {
+			return err
+		}
+		for _, a := range received {
+			if a.Labels["target"] == "b" && a.Receiver == "ticket" && strings.HasSuffix(a.Name, "Regression") &&
+				a.Labels["severity"] == "warning" && a.StartsAt != nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("alerts received: %+v", received)
+	})
 
 	alerts := func() (map[string][]string, error) {
 		resp, err := httpClient.Get("http://" + amAddr + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname=~"Benchd.*Regression"`))
@@ -143,5 +166,27 @@ regression:
 	}
 	if len(got["a"]) > 0 {
 		t.Errorf("regression alerts for the unslowed target a: %v", got["a"])
+	}
+
+	received, err = receivedAlerts(benchdAddr, "?status=firing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range received {
+		if a.Labels["target"] == "a" {
+			t.Errorf("benchd received a notification for the unslowed target a: %+v", a)
+		}
+	}
+	metrics, err := httpClient.Get("http://" + benchdAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer metrics.Body.Close()
+	body, err := io.ReadAll(metrics.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`benchd_alert_notifications_received_total\{alertname="Benchd(Throughput|Latency)Regression",status="firing"\} [1-9]`).Match(body) {
+		t.Errorf("benchd_alert_notifications_received_total does not count the firing regression alerts")
 	}
 }

@@ -8,6 +8,11 @@
 #   prometheus    http://127.0.0.1:9090  (deploy/prometheus/prometheus.yml, data in data/prometheus)
 #   alertmanager  http://127.0.0.1:9093  (deploy/alertmanager/alertmanager.yml, data in data/alertmanager)
 #
+# Alertmanager's receivers post to benchd's webhook
+# (http://127.0.0.1:9480/api/v1/alertmanager/webhook) with the bearer token in
+# data/benchd.token, which benchd makes at its first start with the embedded
+# default matrix.
+#
 # Both run in the background; their pid files and logs are in data/stack/.
 # `start` is idempotent: a process whose pid file names a live process is
 # left running. Install the packages first: scripts/setup.sh (or
@@ -90,6 +95,9 @@ start() {
 	ready alertmanager http://127.0.0.1:9093/-/ready
 	ready prometheus http://127.0.0.1:9090/-/ready
 	echo "stack.sh: prometheus scrapes benchd at 127.0.0.1:9480 (start it with: make run, or ./benchd serve)"
+	if [[ ! -f "${data}/benchd.token" ]]; then
+		echo "stack.sh: no ${data}/benchd.token yet: alertmanager's notifications to benchd fail until benchd has made it (its first start)"
+	fi
 }
 
 # halt NAME: SIGTERM the process of NAME's pid file, SIGKILL after 10 s.

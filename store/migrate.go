@@ -188,12 +188,35 @@ var migrations = []migration{
 			`CREATE INDEX scenarios_by_name_start ON scenarios (name, start_unix_nano)`,
 		},
 	},
+	{
+		// Version 6: the alerts Alertmanager sent benchd's webhook, one
+		// row per alert of a notification; labels and annotations as
+		// JSON objects.
+		name: "alert notifications",
+		statements: []string{
+			`CREATE TABLE alerts (
+				id                 INTEGER PRIMARY KEY,
+				received_unix_nano INTEGER NOT NULL,
+				receiver           TEXT NOT NULL,
+				group_key          TEXT NOT NULL,
+				status             TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+				alertname          TEXT NOT NULL,
+				labels             TEXT NOT NULL,
+				annotations        TEXT NOT NULL,
+				starts_unix_nano   INTEGER,
+				ends_unix_nano     INTEGER,
+				fingerprint        TEXT NOT NULL,
+				generator_url      TEXT NOT NULL
+			) STRICT`,
+			`CREATE INDEX alerts_by_received ON alerts (received_unix_nano)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads
 // (SQLite's user_version of benchd.db). [Open] migrates older databases up to
 // it and refuses newer ones.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // schemaVersion returns the user_version of db.
 func schemaVersion(ctx context.Context, q interface {

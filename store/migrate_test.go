@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func TestMigrateFromEmpty(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := "accepts,runs,runs_by_start,scenarios,scenarios_by_name_start"
+	want := "accepts,alerts,alerts_by_received,runs,runs_by_start,scenarios,scenarios_by_name_start"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("schema objects %s, want %s", got, want)
 	}
@@ -130,7 +131,7 @@ func TestMigrateToRecords(t *testing.T) {
 	}
 
 	// A read-only open does not migrate, and says so.
-	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema version 4, want 5") {
+	if _, err := Open(ctx, dir, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version 4, want %d", SchemaVersion)) {
 		t.Errorf("read-only Open of a version 4 database: %v", err)
 	}
 	s := openStore(t, dir)
@@ -178,6 +179,10 @@ func TestMigrateToRecords(t *testing.T) {
 	h, err := s.History(ctx, "target-0/sync/json", HistoryQuery{})
 	if err != nil || len(h) != 1 {
 		t.Errorf("History after the migration: %d results, %v", len(h), err)
+	}
+	// ... and alerts (version 6).
+	if err := s.SaveAlerts(ctx, []Alert{{Received: base, Status: AlertFiring, Name: "BenchdDown"}}); err != nil {
+		t.Errorf("SaveAlerts after migrating from version 4: %v", err)
 	}
 }
 

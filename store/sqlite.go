@@ -558,6 +558,9 @@ func (s *SQLite) Prune(ctx context.Context, olderThan time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
+	if _, err := s.writer.ExecContext(ctx, `DELETE FROM alerts WHERE received_unix_nano < ?`, t); err != nil {
+		return int(n), fmt.Errorf("store: prune alerts before %s: %w", olderThan.UTC().Format(time.RFC3339), s.classify(err))
+	}
 	if n > 0 {
 		s.logger.Info("runs pruned", "runs", n, "older_than", olderThan.UTC())
 	}

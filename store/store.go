@@ -164,8 +164,8 @@ type Store interface {
 	// error, if there is none.
 	History(ctx context.Context, scenarioName string, q HistoryQuery) ([]Scenario, error)
 	// Prune deletes the runs that started before olderThan, with their
-	// scenarios, and returns how many runs it deleted. Running runs are
-	// kept.
+	// scenarios, and the alerts received before it, and returns how many
+	// runs it deleted. Running runs are kept.
 	Prune(ctx context.Context, olderThan time.Time) (int, error)
 	// PruneToSize deletes the oldest finished runs, with their scenarios,
 	// until the pages the history uses (the database less its free
@@ -180,6 +180,13 @@ type Store interface {
 	// Accepted returns the IDs of the runs at which a new baseline of
 	// scenario was accepted.
 	Accepted(ctx context.Context, scenario string) (map[string]bool, error)
+	// SaveAlerts stores the alerts of one Alertmanager notification in one
+	// transaction: all of them or, on an error, none. Each needs a
+	// Received time and a Status of AlertFiring or AlertResolved.
+	SaveAlerts(ctx context.Context, alerts []Alert) error
+	// Alerts returns the alerts that match q, newest first (by Received,
+	// then ID); an empty, non-nil slice if none match.
+	Alerts(ctx context.Context, q AlertQuery) ([]Alert, error)
 	// Close releases the store. Calls after Close return errors.
 	Close() error
 }

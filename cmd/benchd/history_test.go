@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/scheduler"
@@ -86,5 +89,45 @@ func TestHistoryEndOnFullDisk(t *testing.T) {
 	run()
 	if err := h.Close(); err == nil || !strings.Contains(err.Error(), "history write failed") || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("Close with the disk full: %v, want the lost writes named", err)
+	}
+}
+
+// TestHistoryCountsInvalidResults: a result the detector leaves out
+// counts under each of its reasons in benchd_invalid_results_total; a
+// valid one and a failed one (its error is the alert) do not.
+func TestHistoryCountsInvalidResults(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := exporters.NewMetrics()
+	h := &history{st: st, log: slog.New(slog.DiscardHandler), cfgHash: func() string { return "" }, metrics: m}
+	start := time.Now()
+	info := scheduler.RunInfo{ID: "r", Trigger: "test", Start: start}
+	info.ID = h.RecordRun(info)
+	loaded := &engine.Result{ConnectionsEstablished: 1, Elapsed: time.Second}
+	for i, r := range []*scheduler.ScenarioResult{
+		{Result: loaded}, // valid
+		{Result: loaded, SchedLatencyP99: time.Second},           // benchd starved
+		{Result: loaded, SchedLatencyP99: 50 * time.Millisecond}, // again
+		{},                               // no load applied
+		{Err: errors.New("target died")}, // failed: not counted
+	} {
+		r.Scenario = config.Scenario{Name: "t/-/e", Target: "t", Mode: "-", Endpoint: "e"}
+		r.RunID, r.Index, r.Start, r.End = info.ID, i, start, start.Add(time.Second)
+		r.Record = r.BuildRecord(regress.ValidityOptions{})
+		h.ScenarioFinished(r)
+	}
+	want := `
+# HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.
+# TYPE benchd_invalid_results_total counter
+benchd_invalid_results_total{reason="open_loop_late"} 0
+benchd_invalid_results_total{reason="scheduler_latency"} 2
+benchd_invalid_results_total{reason="target_died"} 0
+benchd_invalid_results_total{reason="target_failed"} 1
+`
+	if err := promtestutil.CollectAndCompare(m, strings.NewReader(want), "benchd_invalid_results_total"); err != nil {
+		t.Error(err)
 	}
 }

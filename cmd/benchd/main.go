@@ -17,9 +17,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -324,6 +327,11 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		}
 		cfg.Dir = dir
 		logger.Info("using the embedded default matrix", "django_dir", djangoDir)
+		if cfg.API.TokenFile != "" {
+			if err := makeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
+				return nil, fmt.Errorf("the embedded default matrix's api.token_file under --storage.path %s: %w", f.storagePath, err)
+			}
+		}
 	}
 	if cfg.UsesVenv() {
 		if strings.TrimSpace(f.storagePath) == "" {
@@ -445,3 +453,32 @@ func openStore(ctx context.Context, f *flags, logger *slog.Logger, wait time.Dur
 
 // storeRetryInterval is how often [openStore] tries a held history again.
 const storeRetryInterval = 500 * time.Millisecond
+
+// makeToken writes a random bearer token (32 bytes, hex) into path, mode
+// 0600, unless the file exists: the embedded default matrix's write API
+// token, which Alertmanager's shipped configuration reads too. The file
+// is synced before it is used, so a crash cannot leave it empty.
+func makeToken(path string, logger *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	_, err = f.WriteString(hex.EncodeToString(b) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path) // an empty token file would stop the next start
+		return err
+	}
+	logger.Info("made the write API token of the embedded default matrix", "file", path)
+	return nil
+}

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -29,6 +32,7 @@ type reportFlags struct {
 	// seed) from no --compare.
 	compare    string
 	compareSet bool
+	alerts     bool
 }
 
 func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
@@ -39,6 +43,7 @@ func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
 	c.Flag("diff", "Compare two runs scenario by scenario, with ratios: --diff RUN_A --diff RUN_B.").PlaceHolder("RUN").StringsVar(&f.diff)
 	c.Flag("compare", "Compare the run (--run, default the newest) with a Markdown document of wrk outputs, such as one written by hand or by matrix --format markdown: requests/s with ratios, p99 and timeouts per scenario. \"seed\" (or \"\") is the seed document built into benchd.").
 		PlaceHolder("FILE.md").IsSetByUser(&f.compareSet).StringVar(&f.compare)
+	c.Flag("alerts", "List the alerts Alertmanager sent benchd's webhook while the run (--run, default the newest) was the newest: from its start to the next run's start, or now; text or json.").BoolVar(&f.alerts)
 }
 
 // runReport renders a stored run from the history under --storage.path,
@@ -84,6 +89,16 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	if rf.compareSet && (len(rf.diff) > 0 || rf.summary) {
 		return usageError{errors.New("--compare cannot go with --diff or --summary: it compares one run (--run) with a document")}
+	}
+	if rf.alerts {
+		if rf.compareSet || len(rf.diff) > 0 || rf.summary {
+			return usageError{errors.New("--alerts cannot go with --compare, --diff or --summary: it lists the alerts of one run (--run)")}
+		}
+		run, err := load(rf.run)
+		if err != nil {
+			return err
+		}
+		return writeRunAlerts(ctx, stdout, st, run, rf.format)
 	}
 	title, titles := reportTitles(f)
 	switch {
@@ -359,4 +374,89 @@ func stillRunning(r *store.Run) string {
 		return ""
 	}
 	return ": in progress, or left running by a benchd that was killed, until the next start marks it aborted"
+}
+
+// runAlerts is what `benchd report --alerts` shows, and its JSON form.
+type runAlerts struct {
+	RunID string    `json:"run_id"`
+	Since time.Time `json:"since"`
+	// Until is the next run's start; null for the newest run (until now).
+	Until  *time.Time    `json:"until"`
+	Alerts []store.Alert `json:"alerts"`
+}
+
+// maxAlertsListed bounds the alerts --alerts lists (the newest ones).
+const maxAlertsListed = 1000
+
+// writeRunAlerts lists the alerts received from run's start to the start
+// of the run after it (or now), oldest first, as text or JSON.
+func writeRunAlerts(ctx context.Context, w io.Writer, st *store.SQLite, run *store.Run, format string) error {
+	until, err := nextRunStart(ctx, st, run)
+	if err != nil {
+		return err
+	}
+	list, err := st.Alerts(ctx, store.AlertQuery{Since: run.Start, Until: until, Limit: maxAlertsListed})
+	if err != nil {
+		return err
+	}
+	slices.Reverse(list)
+	out := runAlerts{RunID: run.ID, Since: run.Start, Alerts: list}
+	if !until.IsZero() {
+		out.Until = &until
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "markdown":
+		return usageError{errors.New("--alerts --format markdown: use text or json")}
+	}
+	end := "now"
+	if out.Until != nil {
+		end = out.Until.Format(time.RFC3339) + " (the next run)"
+	}
+	fmt.Fprintf(w, "Alerts received during run %s: %s to %s\n", run.ID, run.Start.Format(time.RFC3339), end)
+	if len(list) == 0 {
+		fmt.Fprintln(w, "none")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECEIVED\tSTATUS\tALERT\tRECEIVER\tSCENARIO\tSUMMARY")
+	for _, a := range list {
+		scenario := "-"
+		if a.Labels["target"] != "" {
+			scenario = a.Labels["target"] + "/" + cmp.Or(a.Labels["mode"], "*") + "/" + cmp.Or(a.Labels["endpoint"], "*")
+			if sig := a.Labels["signal"]; sig != "" {
+				scenario += " " + sig
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Received.Format(time.RFC3339), a.Status, a.Name, a.Receiver, scenario,
+			cmp.Or(a.Annotations["summary"], "-"))
+	}
+	return tw.Flush()
+}
+
+// nextRunStart returns the start of the first run after run, zero if run
+// is the newest. It pages through the runs newest first.
+func nextRunStart(ctx context.Context, st *store.SQLite, run *store.Run) (time.Time, error) {
+	var next time.Time
+	before := time.Time{}
+	for range 10_000 { // pages of 1000: ten million runs
+		runs, err := st.Runs(ctx, store.RunQuery{Limit: 1000, Before: before})
+		if err != nil {
+			return time.Time{}, err
+		}
+		for _, r := range runs {
+			if !r.Start.After(run.Start) {
+				return next, nil
+			}
+			next = r.Start
+		}
+		if len(runs) < 1000 {
+			return next, nil
+		}
+		before = runs[len(runs)-1].Start
+	}
+	return next, nil
 }

@@ -111,6 +111,10 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Token:      d.currentToken,
 		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
 		WriteUsers: func() []string { return live.Load().API.WriteUsers },
+		Alerts:     st,
+		// Counted once stored: a notification Alertmanager must retry
+		// is not counted twice.
+		AlertReceived: metrics.AlertNotificationReceived,
 	})
 	if err != nil {
 		return err
@@ -162,11 +166,17 @@ func shutdownTracing(t *exporters.Tracing, logger *slog.Logger) {
 }
 
 // declare makes the series of every scenario and managed target of cfg
-// exist at 0 before their first run.
+// exist at 0 before their first run, and exports cfg's thresholds.
 func declare(m *exporters.Metrics, cfg *config.Config) {
+	var thresholds []exporters.Threshold
 	for _, sc := range cfg.Scenarios() {
 		m.DeclareScenario(sc.Target, sc.Mode, sc.Endpoint)
+		for _, t := range sc.Thresholds.Sorted() {
+			thresholds = append(thresholds, exporters.Threshold{Target: sc.Target, Mode: sc.Mode, Endpoint: sc.Endpoint,
+				Signal: t.Signal, Bound: t.Bound(), Value: t.Value})
+		}
 	}
+	m.SetThresholds(thresholds)
 	for _, t := range cfg.Targets {
 		if t.Process != nil {
 			m.DeclareTarget(t.Name)
