@@ -2,9 +2,11 @@
 // scenario, whether a scenario has regressed, and finds where a series shifted.
 //
 // It is pure statistics: series in, verdicts out. It does no I/O, keeps no
-// state between calls and imports no other benchd package. Its caller
-// (today cmd/benchd, after every run) reads the run history from the store,
-// calls [Detect] and hands the verdicts to the exporters and the API.
+// state between calls and imports no other benchd package but the result
+// record it reads signals from ([Signal.Value]). Its caller (the pipeline
+// package's Detector, which keeps the series as results pass) calls
+// [Detect] after every run and hands the verdicts to the exporters and the
+// API.
 //
 // # Method
 //

@@ -42,6 +42,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/deploy"
 	"github.com/benchd/benchd/grafana"
+	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -219,7 +220,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // record it (serve, matrix) to c.
 func addRunFlags(c *kingpin.CmdClause, f *flags) {
 	c.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
-		Default(DefaultRetention.String()).DurationVar(&f.retention)
+		Default(pipeline.DefaultRetention.String()).DurationVar(&f.retention)
 	c.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
 		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
 	c.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").

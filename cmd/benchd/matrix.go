@@ -17,6 +17,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/internal/proc"
+	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
@@ -63,10 +64,8 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	}
 	defer shutdownTracing(tracing, logger)
 	progress := &matrixObserver{format: f.matrix.format, out: stdout, progress: stderr}
-	obs := observers{telemetry{tracer: exporters.NewRunTracer(tracing.Provider())}, progress}
 	// The run goes into the history too, unless a daemon holds it.
-	var hist *history
-	var rec scheduler.Recorder
+	var hist *pipeline.History
 	if st, err := openStore(ctx, f, logger, matrixStoreWait); err != nil {
 		logger.Warn("this run is not recorded in the run history", "err", err)
 		progress.unrecorded = true
@@ -76,17 +75,19 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		if err := proc.Track(f.storagePath, logger.With("component", "proc")); err != nil {
 			logger.Warn("processes of this run are not recorded for clean-up after a crash", "err", err)
 		}
-		hist = &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
-			version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(cfg) }}
-		obs, rec = append(obs, hist), hist
+		hist = pipeline.NewHistory(pipeline.HistoryOptions{Store: st, Logger: logger.With("component", "history"),
+			Retention: f.retention, MaxBytes: f.retainBytes, Version: version.Version, Marker: f.marker,
+			ConfigHash: func() string { return configHash(cfg) }})
 	}
+	pipe := pipeline.New(pipeline.Options{Tracer: exporters.NewRunTracer(tracing.Provider()), History: hist,
+		Extra: []scheduler.Observer{progress}})
 	schedLog := logger.With("component", "scheduler")
 	if f.log.Level.Level() > slog.LevelDebug {
 		schedLog = slog.New(progressReported{schedLog.Handler()})
 	}
 	sched, err := scheduler.New(cfg, scheduler.Options{
-		Observer: obs,
-		Recorder: rec,
+		Observer: pipe,
+		Recorder: pipe,
 		Logger:   schedLog,
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/report"
+	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
 
@@ -459,4 +460,10 @@ func nextRunStart(ctx context.Context, st *store.SQLite, run *store.Run) (time.T
 		before = runs[len(runs)-1].Start
 	}
 	return next, nil
+}
+
+// interrupted tells whether a stored scenario's error text says it was cut
+// short by its run's stop (the scheduler's [scheduler.ErrInterrupted]).
+func interrupted(errText string) bool {
+	return strings.HasPrefix(errText, scheduler.ErrInterrupted.Error()+": ")
 }

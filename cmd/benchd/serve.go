@@ -21,6 +21,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/internal/proc"
+	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -69,24 +70,22 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	}
 	var live atomic.Pointer[config.Config]
 	live.Store(cfg)
-	hist := &history{st: st, log: logger.With("component", "history"), retention: f.retention, maxBytes: f.retainBytes,
-		version: version.Version, marker: f.marker, cfgHash: func() string { return configHash(live.Load()) },
-		metrics: metrics}
+	hist := pipeline.NewHistory(pipeline.HistoryOptions{Store: st, Logger: logger.With("component", "history"),
+		Retention: f.retention, MaxBytes: f.retainBytes, Version: version.Version, Marker: f.marker,
+		ConfigHash: func() string { return configHash(live.Load()) }, Metrics: metrics})
 	defer func() { _ = hist.Close() }() // logs what it could not store
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)
-	det := &detector{st: st, regs: regs, log: logger.With("component", "regress"), cfg: live.Load}
-	if _, err := det.detect(ctx); err != nil {
+	det := pipeline.NewDetector(pipeline.DetectorOptions{Store: st, Regressions: regs, Config: live.Load,
+		Logger: logger.With("component", "regress")})
+	if _, err := det.Load(ctx); err != nil {
 		logger.Error("regression detection failed", "err", err)
 	}
-
+	pipe := pipeline.New(pipeline.Options{Tracer: exporters.NewRunTracer(tracing.Provider()), Metrics: metrics,
+		History: hist, Detector: det})
 	sched, err := scheduler.New(cfg, scheduler.Options{
-		Observer: observers{
-			telemetry{metrics: metrics, tracer: exporters.NewRunTracer(tracing.Provider())},
-			hist,
-			det,
-		},
-		Recorder: hist,
+		Observer: pipe,
+		Recorder: pipe,
 		Logger:   logger.With("component", "scheduler"),
 	})
 	if err != nil {
@@ -147,7 +146,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		errs[1] = srv.Serve(ctx)
 	})
 	wg.Go(func() { d.reloadOnSIGHUP(ctx) })
-	wg.Go(func() { hist.retryEvery(ctx, historyRetryInterval) })
+	wg.Go(func() { hist.RetryEvery(ctx, pipeline.HistoryRetryInterval) })
 	wg.Wait()
 	logger.Info("benchd stopped")
 	return errors.Join(errs...)
@@ -194,12 +193,12 @@ type daemon struct {
 	reload  sync.Mutex
 	token   atomic.Pointer[string]
 	live    *atomic.Pointer[config.Config]
-	det     *detector
+	det     *pipeline.Detector
 }
 
 // Accept accepts scenario's current results as its new baseline.
 func (d *daemon) Accept(ctx context.Context, scenario string) (string, error) {
-	runID, err := d.det.accept(ctx, scenario)
+	runID, err := d.det.Accept(ctx, scenario)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("%w: %w", api.ErrNotFound, err)
 	}

@@ -1,9 +1,8 @@
-package main
+package pipeline
 
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -37,7 +36,7 @@ func TestHistoryEndOnFullDisk(t *testing.T) {
 	}
 	defer st.Close()
 	m := exporters.NewMetrics()
-	h := &history{st: st, log: slog.New(slog.DiscardHandler), cfgHash: func() string { return "" }, metrics: m}
+	h := NewHistory(HistoryOptions{Store: st, Metrics: m})
 	start := time.Now()
 	sc := func(i int) *scheduler.ScenarioResult {
 		r := &scheduler.ScenarioResult{Scenario: config.Scenario{Name: "t/-/e", Target: "t", Endpoint: "e"}, Index: i,
@@ -102,7 +101,7 @@ func TestHistoryCountsInvalidResults(t *testing.T) {
 	}
 	defer st.Close()
 	m := exporters.NewMetrics()
-	h := &history{st: st, log: slog.New(slog.DiscardHandler), cfgHash: func() string { return "" }, metrics: m}
+	h := NewHistory(HistoryOptions{Store: st, Metrics: m})
 	start := time.Now()
 	info := scheduler.RunInfo{ID: "r", Trigger: "test", Start: start}
 	info.ID = h.RecordRun(info)

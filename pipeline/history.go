@@ -1,10 +1,8 @@
-package main
+package pipeline
 
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,16 +11,33 @@ import (
 	"sync"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/benchd/benchd/config"
-	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
 
 // DefaultRetention is how long run history is kept (--storage.retention).
 const DefaultRetention = 90 * 24 * time.Hour
+
+// HistoryOptions configure the run history stage of a [Pipeline].
+type HistoryOptions struct {
+	// Store is the run history. Required.
+	Store store.Store
+	// Logger logs failed writes and pruning; nil discards.
+	Logger *slog.Logger
+	// Retention prunes runs older than it after each run; 0 keeps all.
+	Retention time.Duration
+	// MaxBytes prunes the oldest runs until the history takes at most
+	// this many bytes; 0: no bound.
+	MaxBytes int64
+	// ConfigHash returns the hash stored with each run (the configuration
+	// it ran); nil stores none.
+	ConfigHash func() string
+	// Version and Marker are stored with each run (benchd's version, the
+	// --run.marker deploy marker).
+	Version, Marker string
+	// Metrics counts failed writes and invalid results; nil counts none.
+	Metrics HistoryMetrics
+}
 
 // historyWriteTimeout bounds one write of the run history.
 const historyWriteTimeout = 30 * time.Second
@@ -31,7 +46,7 @@ const historyWriteTimeout = 30 * time.Second
 // store fails (a full disk): past it the oldest are dropped, and logged.
 const maxPendingWrites = 10000
 
-// history records every run and scenario result in the store, and prunes
+// History records every run and scenario result in the store, and prunes
 // runs older than the retention after each run. Losing history never stops
 // measuring: a write that fails because the disk is full
 // ([store.ErrDiskFull]) is kept in memory, with every later write behind
@@ -39,7 +54,7 @@ const maxPendingWrites = 10000
 // back the run lands whole with its real outcome. Other failed writes are
 // logged and dropped. Every failure is counted and reported by Status.
 // It is safe for concurrent use.
-type history struct {
+type History struct {
 	scheduler.NopObserver
 	st        store.Store
 	log       *slog.Logger
@@ -48,13 +63,26 @@ type history struct {
 	cfgHash   func() string
 	version   string
 	marker    string
-	metrics   *exporters.Metrics // nil: failures not counted (benchd matrix)
+	metrics   HistoryMetrics // nil: failures not counted (benchd matrix)
 
 	mu      sync.Mutex
 	pending []pendingWrite
 	runs    map[string]*historyRun // by announced ID, until the run's end is stored
 	lastErr error                  // the last failed write; nil once all caught up
 	since   time.Time              // when the writes started failing
+}
+
+// NewHistory returns the history stage of o.
+func NewHistory(o HistoryOptions) *History {
+	h := &History{st: o.Store, log: o.Logger, retention: o.Retention, maxBytes: o.MaxBytes,
+		cfgHash: o.ConfigHash, version: o.Version, marker: o.Marker, metrics: o.Metrics}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.cfgHash == nil {
+		h.cfgHash = func() string { return "" }
+	}
+	return h
 }
 
 // historyRun is a run whose end is not stored yet.
@@ -69,26 +97,24 @@ type pendingWrite struct {
 	do        func(ctx context.Context) error
 }
 
-// storageStatus is the run history's write health.
-type storageStatus struct {
+// HistoryMetrics counts what the history could not store and what it
+// keeps from the detector; *exporters.Metrics implements it.
+type HistoryMetrics interface {
+	// StorageWriteFailed counts a failed write of operation op.
+	StorageWriteFailed(op string)
+	// InvalidResult counts a result left out of the detector for reason.
+	InvalidResult(reason string)
+}
+
+// StorageStatus is the run history's write health.
+type StorageStatus struct {
 	LastError     string
 	Since         time.Time
 	PendingWrites int
 	PendingRuns   []string
 }
 
-// configHash returns a short hash of cfg's effective content, so that runs
-// of different configurations can be told apart.
-func configHash(cfg *config.Config) string {
-	b, err := yaml.Marshal(cfg)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
-}
-
-func (h *history) ctx() (context.Context, context.CancelFunc) {
+func (h *History) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), historyWriteTimeout)
 }
 
@@ -97,7 +123,7 @@ func retriable(err error) bool { return errors.Is(err, store.ErrDiskFull) }
 
 // write runs do, after the writes still pending, or queues it behind them;
 // h.mu is held.
-func (h *history) writeLocked(op, runID string, do func(ctx context.Context) error) {
+func (h *History) writeLocked(op, runID string, do func(ctx context.Context) error) {
 	h.flushLocked()
 	if len(h.pending) > 0 {
 		h.queueLocked(pendingWrite{op, runID, do})
@@ -113,7 +139,7 @@ func (h *history) writeLocked(op, runID string, do func(ctx context.Context) err
 	}
 }
 
-func (h *history) queueLocked(w pendingWrite) {
+func (h *History) queueLocked(w pendingWrite) {
 	if len(h.pending) >= maxPendingWrites {
 		lost := h.pending[0]
 		h.pending = h.pending[1:]
@@ -124,7 +150,7 @@ func (h *history) queueLocked(w pendingWrite) {
 
 // flushLocked retries the pending writes in order until one fails again;
 // h.mu is held.
-func (h *history) flushLocked() {
+func (h *History) flushLocked() {
 	for len(h.pending) > 0 {
 		w := h.pending[0]
 		ctx, cancel := h.ctx()
@@ -145,7 +171,7 @@ func (h *history) flushLocked() {
 	}
 }
 
-func (h *history) failedLocked(op, runID string, err error) {
+func (h *History) failedLocked(op, runID string, err error) {
 	if h.metrics != nil {
 		h.metrics.StorageWriteFailed(op)
 	}
@@ -171,7 +197,7 @@ func writeFailure(err error) string {
 
 // RecordRun implements [scheduler.Recorder]: it stores the run's start
 // and returns the ID the store chose.
-func (h *history) RecordRun(info scheduler.RunInfo) string {
+func (h *History) RecordRun(info scheduler.RunInfo) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.runs == nil {
@@ -205,7 +231,8 @@ func (r *historyRun) failed(err error) {
 	}
 }
 
-func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
+// ScenarioFinished stores r's record (after the writes still pending).
+func (h *History) ScenarioFinished(r *scheduler.ScenarioResult) {
 	sc := *r.Record
 	if len(sc.InvalidReasons) > 0 && r.Err == nil {
 		// Said once, here: the result is kept and shown, but the detector
@@ -231,7 +258,9 @@ func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
 	})
 }
 
-func (h *history) RunFinished(r *scheduler.RunReport) {
+// RunFinished stores the run's end and outcome, then prunes by retention
+// and size unless writes are pending.
+func (h *History) RunFinished(r *scheduler.RunReport) {
 	outcome, msg := r.Outcome(), ""
 	if r.Err != nil {
 		outcome, msg = store.OutcomeAborted, r.Err.Error()
@@ -282,10 +311,10 @@ func (h *history) RunFinished(r *scheduler.RunReport) {
 // Status reports the history's write health: the last failed write (nil
 // once every write has been stored), since when writes fail, and what is
 // still kept in memory.
-func (h *history) Status() storageStatus {
+func (h *History) Status() StorageStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := storageStatus{Since: h.since, PendingWrites: len(h.pending)}
+	st := StorageStatus{Since: h.since, PendingWrites: len(h.pending)}
 	if h.lastErr != nil {
 		st.LastError = h.lastErr.Error()
 	}
@@ -297,11 +326,11 @@ func (h *history) Status() storageStatus {
 	return st
 }
 
-// historyRetryInterval is how often an idle daemon retries pending writes.
-const historyRetryInterval = time.Minute
+// HistoryRetryInterval is how often an idle daemon retries pending writes.
+const HistoryRetryInterval = time.Minute
 
 // retry retries the pending writes, if any.
-func (h *history) retry() {
+func (h *History) retry() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.pending) > 0 {
@@ -309,9 +338,9 @@ func (h *history) retry() {
 	}
 }
 
-// retryEvery calls retry every interval until ctx is done, so that the
+// RetryEvery calls retry every interval until ctx is done, so that the
 // history catches up once space is back even before the next run.
-func (h *history) retryEvery(ctx context.Context, interval time.Duration) {
+func (h *History) RetryEvery(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -327,7 +356,7 @@ func (h *history) retryEvery(ctx context.Context, interval time.Duration) {
 // Close retries the pending writes one last time and returns an error
 // naming the runs whose history is lost if some still fail. The store
 // stays open.
-func (h *history) Close() error {
+func (h *History) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.flushLocked()
@@ -343,10 +372,4 @@ func (h *history) Close() error {
 	err := fmt.Errorf("history write failed: %d writes of runs %s lost: %w", len(h.pending), strings.Join(runs, ", "), h.lastErr)
 	h.log.Error("history: writes lost as benchd stops", "writes", len(h.pending), "runs", runs, "err", h.lastErr)
 	return err
-}
-
-// interrupted tells whether a stored scenario's error text says it was cut
-// short by its run's stop (the scheduler's [scheduler.ErrInterrupted]).
-func interrupted(errText string) bool {
-	return strings.HasPrefix(errText, scheduler.ErrInterrupted.Error()+": ")
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"time"
@@ -69,6 +69,53 @@ func (o telemetry) NextRun(at time.Time) {
 	if o.metrics != nil {
 		o.metrics.SetNextRun(at)
 	}
+}
+
+// Options are the stages of a [Pipeline]; nil ones are left out.
+type Options struct {
+	// Tracer and Metrics are the telemetry: tracing first, then metrics.
+	// Tracer is required; Metrics may be nil (benchd matrix).
+	Tracer  *exporters.RunTracer
+	Metrics *exporters.Metrics
+	// History records runs and results (and chooses run IDs).
+	History *History
+	// Detector tests the series after each run.
+	Detector *Detector
+	// Extra observers come last (benchd matrix's progress).
+	Extra []scheduler.Observer
+}
+
+// Pipeline is the after-run pipeline that serve and matrix both use: each
+// scheduler event goes to tracing, then the metrics (a scenario's span
+// exists before its metrics carry its trace ID as an exemplar), then the
+// run history, then the detector (which tests what the history holds),
+// then the extra observers. It is the scheduler's Observer and Recorder.
+type Pipeline struct {
+	observers
+	history *History
+}
+
+// New returns the pipeline of o's stages.
+func New(o Options) *Pipeline {
+	p := &Pipeline{history: o.History}
+	p.observers = append(p.observers, telemetry{metrics: o.Metrics, tracer: o.Tracer})
+	if o.History != nil {
+		p.observers = append(p.observers, o.History)
+	}
+	if o.Detector != nil {
+		p.observers = append(p.observers, o.Detector)
+	}
+	p.observers = append(p.observers, o.Extra...)
+	return p
+}
+
+// RecordRun implements [scheduler.Recorder] through the history: it
+// returns the ID the run is stored under, or info.ID without a history.
+func (p *Pipeline) RecordRun(info scheduler.RunInfo) string {
+	if p.history == nil {
+		return info.ID
+	}
+	return p.history.RecordRun(info)
 }
 
 // observers fans scheduler events out to several observers, in order.
