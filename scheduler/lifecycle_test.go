@@ -18,6 +18,7 @@ import (
 
 	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/internal/djangotest"
+	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/internal/testutil"
 )
 
@@ -189,7 +190,7 @@ endpoints:
 					t.Errorf("%s: unexpected error: %v", w.name, r.Err)
 				case w.wantErr != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), w.wantErr)):
 					t.Errorf("%s: error %v, want one containing %q", w.name, r.Err, w.wantErr)
-				case w.wantErr != "" && !errors.Is(r.Err, ErrExited):
+				case w.wantErr != "" && !errors.Is(r.Err, proc.ErrExited):
 					t.Errorf("%s: error %v does not wrap ErrExited", w.name, r.Err)
 				}
 				// The killed scenario ran (it has its partial result); the
@@ -280,15 +281,15 @@ endpoints:
 		wantErr  []string // nil: the scenario ran
 		wantIs   error
 	}{
-		{"needs-broken/-/one", brokenWant, ErrExited},
-		{"needs-broken/-/two", brokenWant, ErrExited},
-		{"taken/-/one", []string{"target taken", fmt.Sprintf("127.0.0.1:%d is already in use", busyPort)}, ErrAddrInUse},
-		{"taken/-/two", []string{"target taken", fmt.Sprintf("127.0.0.1:%d", busyPort)}, ErrAddrInUse},
+		{"needs-broken/-/one", brokenWant, proc.ErrExited},
+		{"needs-broken/-/two", brokenWant, proc.ErrExited},
+		{"taken/-/one", []string{"target taken", fmt.Sprintf("127.0.0.1:%d is already in use", busyPort)}, proc.ErrAddrInUse},
+		{"taken/-/two", []string{"target taken", fmt.Sprintf("127.0.0.1:%d", busyPort)}, proc.ErrAddrInUse},
 		{"fine/-/one", nil, nil},
 		{"fine/-/two", nil, nil},
 		// Not tried again in the same run: the same reason.
-		{"needs-broken-too/-/one", []string{"target needs-broken-too", "service broken: exited with code 1 before ready"}, ErrExited},
-		{"needs-broken-too/-/two", []string{"service broken"}, ErrExited},
+		{"needs-broken-too/-/one", []string{"target needs-broken-too", "service broken: exited with code 1 before ready"}, proc.ErrExited},
+		{"needs-broken-too/-/two", []string{"service broken"}, proc.ErrExited},
 	}
 	if len(rep.Results) != len(tests) {
 		t.Fatalf("%d results, want %d", len(rep.Results), len(tests))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/internal/proc"
 )
 
 // ErrRunning is returned by [Scheduler.RunOnce] and [Scheduler.TriggerNow]
@@ -263,10 +264,12 @@ type Scheduler struct {
 	idSuffix int
 }
 
-// state is a configuration with its compiled schedule.
+// state is a configuration with its compiled schedule and readiness
+// checks.
 type state struct {
 	cfg      *config.Config
 	schedule cron.Schedule
+	ready    *readyChecks
 }
 
 // New returns a Scheduler for cfg. It returns an error if cfg's schedule
@@ -313,7 +316,11 @@ func (s *Scheduler) ApplyConfig(cfg *config.Config) error {
 		}
 		return fmt.Errorf("scheduler: the engine cannot run the config, %d %s:\n%w", len(errs), noun, errors.Join(errs...))
 	}
-	s.cfg.Store(&state{cfg: cfg, schedule: sched})
+	ready, err := compileReady(cfg)
+	if err != nil {
+		return err
+	}
+	s.cfg.Store(&state{cfg: cfg, schedule: sched, ready: ready})
 	select {
 	case s.reload <- struct{}{}:
 	default:
@@ -474,7 +481,7 @@ func cutSuffix(id string) (string, int, bool) {
 
 // execute performs one run with the current configuration; s.running is held.
 func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, only *regexp.Regexp) *RunReport {
-	cfg := s.cfg.Load().cfg
+	st := s.cfg.Load()
 	scenarios := s.Scenarios(only)
 	start := time.Now()
 	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios}}
@@ -491,7 +498,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios))
 	s.opts.Observer.RunStarted(&rep.RunInfo)
 
-	svcs := &services{cfg: cfg, log: log, running: map[string]*Process{}, failed: map[string]error{}}
+	svcs := &services{cfg: st.cfg, ready: st.ready, log: log, running: map[string]*proc.Process{}, failed: map[string]error{}}
 	defer svcs.stopAll()
 
 	for i := 0; i < len(scenarios); {
@@ -502,7 +509,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 		if ctx.Err() != nil {
 			break
 		}
-		s.runTarget(ctx, log, cfg, svcs, rep, scenarios[i:j], i)
+		s.runTarget(ctx, log, st, svcs, rep, scenarios[i:j], i)
 		i = j
 	}
 	rep.Err = ctx.Err()
@@ -516,10 +523,11 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 // runTarget runs the scenarios of one target, all consecutive in the
 // matrix, starting its services and managed process first and always
 // stopping the process afterwards.
-func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config.Config, svcs *services, rep *RunReport, group []config.Scenario, offset int) {
+func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, st *state, svcs *services, rep *RunReport, group []config.Scenario, offset int) {
 	name := group[0].Target
+	cfg := st.cfg
 	t := cfg.Target(name)
-	tr := &targetRun{s: s, cfg: cfg, target: t, log: log.With("target", name), readyTLS: readyTLS(cfg, t)}
+	tr := &targetRun{s: s, cfg: cfg, target: t, log: log.With("target", name), ready: st.ready.targets[name]}
 	if err := svcs.ensure(ctx, t.Services); err != nil {
 		tr.err = fmt.Errorf("scheduler: target %s: %w", name, err)
 	}
@@ -567,14 +575,14 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config
 // (scenario, settle)* → stop, restarting the managed process when it died
 // or did not settle. It is used by one goroutine.
 type targetRun struct {
-	s        *Scheduler
-	cfg      *config.Config
-	target   *config.Target
-	log      *slog.Logger
-	readyTLS *tls.Config // the readiness and settle checks' TLS settings
+	s      *Scheduler
+	cfg    *config.Config
+	target *config.Target
+	log    *slog.Logger
+	ready  targetCheck // the readiness and settle checks, compiled
 	// proc is the running managed process; nil when the target is not
 	// managed, not started yet, stopped, or failed to start.
-	proc *Process
+	proc *proc.Process
 	// err says why the target cannot run scenarios (a service or the
 	// process did not start); once set it stays for the rest of the run.
 	err error
@@ -588,7 +596,7 @@ func (tr *targetRun) start(ctx context.Context) {
 	}
 	obs, name := tr.s.opts.Observer, tr.target.Name
 	obs.TargetStarting(name)
-	p, err := StartProcess(ctx, processSpec(tr.cfg, tr.target, tr.log))
+	p, err := proc.Start(ctx, processSpec(tr.cfg, tr.target, tr.ready, tr.log))
 	if err != nil {
 		tr.err = err
 		if ctx.Err() != nil {
@@ -641,7 +649,7 @@ func (tr *targetRun) prepare(ctx context.Context, afterScenario bool) {
 // settle reports whether the target answers its readiness check promptly
 // again ([Scheduler.settle]).
 func (tr *targetRun) settle(ctx context.Context) bool {
-	return tr.s.settle(ctx, tr.log, tr.target.ReadyURL(), tr.readyTLS)
+	return tr.s.settle(ctx, tr.log, tr.ready.url(), tr.ready.tls)
 }
 
 // settle waits until the http(s) readiness URL of a managed target answers
@@ -684,7 +692,7 @@ func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL strin
 // runScenario applies the load of res.Scenario, once per repeat, sampling
 // resource use. Between repeats of a managed target it waits for settle
 // (see [Scheduler.settle]); a repeat that fails ends the scenario.
-func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *ScenarioResult, settle func() bool) {
+func (s *Scheduler) runScenario(ctx context.Context, proc *proc.Process, res *ScenarioResult, settle func() bool) {
 	sampler := startSampler(proc, s.opts.UsageInterval)
 	sched := readSchedLatencies()
 	defer func() {
@@ -731,10 +739,11 @@ func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *Scenari
 	}
 }
 
-// processSpec returns the spec of a target's managed process.
-func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) ProcessSpec {
+// processSpec returns the spec of a target's managed process; ready is its
+// compiled readiness check.
+func processSpec(cfg *config.Config, t *config.Target, ready targetCheck, log *slog.Logger) proc.Spec {
 	p := t.Process
-	return ProcessSpec{
+	return proc.Spec{
 		Name:         "target " + t.Name,
 		Command:      p.Command,
 		Dir:          cfg.ResolvePath(p.Dir),
@@ -742,8 +751,7 @@ func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) Process
 		CleanEnv:     p.CleanEnv(),
 		EnvAllow:     p.EnvAllow,
 		Setup:        p.Setup,
-		Ready:        t.ReadyURL(),
-		TLS:          readyTLS(cfg, t),
+		Ready:        ready.probe,
 		ReadyTimeout: p.ReadyTimeout,
 		StopTimeout:  p.StopTimeout,
 		CPUs:         p.CPUs,
@@ -764,8 +772,9 @@ func envList(env map[string]string) []string {
 // services starts the services of one run on demand and stops them at its end.
 type services struct {
 	cfg     *config.Config
+	ready   *readyChecks
 	log     *slog.Logger
-	running map[string]*Process
+	running map[string]*proc.Process
 	failed  map[string]error
 }
 
@@ -785,14 +794,14 @@ func (v *services) ensure(ctx context.Context, names []string) error {
 			v.failed[name] = err
 			return err
 		}
-		p, err := StartProcess(ctx, ProcessSpec{
+		p, err := proc.Start(ctx, proc.Spec{
 			Name:         "service " + name,
 			Command:      svc.Command,
 			Dir:          v.cfg.ResolvePath(svc.Dir),
 			Env:          envList(svc.Env),
 			CleanEnv:     svc.CleanEnv(),
 			EnvAllow:     svc.EnvAllow,
-			Ready:        svc.Ready,
+			Ready:        v.ready.services[name],
 			ReadyTimeout: svc.ReadyTimeout,
 			CPUs:         svc.CPUs,
 			Logger:       v.log.With("service", name),
@@ -823,7 +832,7 @@ func (v *services) stopAll() {
 // a scenario: CPU seconds used between start and stop, and the peak RSS
 // seen by periodic samples.
 type sampler struct {
-	proc       *Process
+	proc       *proc.Process
 	target0    Usage
 	self0      Usage
 	peakTarget uint64
@@ -833,7 +842,7 @@ type sampler struct {
 	wg         sync.WaitGroup
 }
 
-func startSampler(proc *Process, every time.Duration) *sampler {
+func startSampler(proc *proc.Process, every time.Duration) *sampler {
 	s := &sampler{proc: proc, done: make(chan struct{})}
 	s.sample(true)
 	s.wg.Go(func() {
@@ -861,7 +870,7 @@ func (s *sampler) sample(first bool) (target, self Usage) {
 			target, s.lastTarget = u, u
 		}
 	}
-	if u, err := SelfUsage(); err == nil {
+	if u, err := proc.SelfUsage(); err == nil {
 		self = u
 	}
 	if first {

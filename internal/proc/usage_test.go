@@ -1,4 +1,4 @@
-package scheduler
+package proc
 
 import (
 	"errors"
@@ -86,7 +86,7 @@ func TestParseVmRSS(t *testing.T) {
 // TestTreeUsageCPU starts a tree whose grandchild spins and checks that the
 // tree's CPU seconds rise by about the wall time.
 func TestTreeUsageCPU(t *testing.T) {
-	p := startProcess(t, ProcessSpec{
+	p := startProcess(t, Spec{
 		Name:    "target busy",
 		Command: []string{"/bin/sh", "-c", `/bin/sh -c 'while :; do :; done' & wait`},
 	})
@@ -134,7 +134,7 @@ func TestTreeUsageReapedCPU(t *testing.T) {
 	if want < 0.05 {
 		t.Fatalf("the burner used only %.3f CPU seconds: too little to measure", want)
 	}
-	p := startProcess(t, ProcessSpec{
+	p := startProcess(t, Spec{
 		Name:    "target reaps",
 		Command: []string{"/bin/sh", "-c", `/bin/sh -c "$0"; echo burned; exec sleep 30`, burn},
 	})
@@ -160,7 +160,7 @@ func TestTreeUsageReapedCPU(t *testing.T) {
 // that left the target's group and session, and not the supervisor.
 func TestProcessUsageSupervised(t *testing.T) {
 	dir := t.TempDir()
-	p := startProcess(t, ProcessSpec{
+	p := startProcess(t, Spec{
 		Name:    "target daemonizing",
 		Command: []string{"/bin/sh", "-c", `(setsid sleep 300 & echo $! > daemon); exec sleep 300`},
 		Dir:     dir,
@@ -186,7 +186,7 @@ func TestProcessUsageSupervised(t *testing.T) {
 // TestTreeUsageRSS checks that a grandchild's resident memory is counted.
 func TestTreeUsageRSS(t *testing.T) {
 	const mib = 64
-	p := startProcess(t, ProcessSpec{
+	p := startProcess(t, Spec{
 		Name:    "target fat",
 		Command: append([]string{"/bin/sh", "-c", `"$0" "$@" & wait`}, helperCommand()...),
 		Env:     helperEnvList("rss", "64"),

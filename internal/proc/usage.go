@@ -1,4 +1,4 @@
-package scheduler
+package proc
 
 import (
 	"bytes"
@@ -184,7 +184,7 @@ func scanProcs() ([]procStat, error) {
 // treeUsage sums the use of root and its descendants and, when pgid > 0,
 // of every process in process group pgid (which finds group members whose
 // parent died). root must exist unless pgid > 0. When sup > 0 (a
-// supervisor of root, see internal/proc), its other descendants count too
+// supervisor of root, see [Command]), its other descendants count too
 // (processes that left the group and were reparented to it), and so does
 // the CPU time of the descendants it reaped, but not its own use.
 func treeUsage(root, pgid, sup int) (Usage, error) {
