@@ -25,7 +25,9 @@
 // on every connection, does not pipeline, and keeps no response bodies: it
 // reads them to their end (up to Plan.MaxBodyBytes) and counts their bytes.
 // It knows nothing of schedules, configuration files, Prometheus or
-// tracing; progress is reported through the small [Observer] interface.
+// tracing; progress is reported through the small [Observer] interface,
+// and the bounds of the measured interval to the hooks of a [Trace] the
+// context carries (see [WithTrace]).
 //
 // # Concurrency model
 //

@@ -363,7 +363,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 	port := freePort(t)
 	cfg := parseConfig(t, fmt.Sprintf(`
 schedule: "@every 1h"
-defaults: {connections: 2, threads: 1, duration: 2s, warmup: 0s, timeout: 2s}
+defaults: {connections: 2, threads: 1, duration: 2s, warmup: 500ms, timeout: 2s}
 targets:
   - name: burner
     url: http://127.0.0.1:%[1]d
@@ -391,6 +391,24 @@ endpoints:
 	// more than the wall time on every core.
 	if least, most := served*0.005*0.9, (r.End.Sub(r.Start)).Seconds()*float64(numCPU()); r.Target.CPUSeconds < least || r.Target.CPUSeconds > most {
 		t.Errorf("target CPU %.3f s for %.0f responses of 5 ms each, want between %.3f and %.3f", r.Target.CPUSeconds, served, least, most)
+	}
+	// Over the measured interval alone (warm-up excluded): about 5 ms of
+	// the target's CPU per request, and no more than the whole scenario's.
+	if len(r.RepeatUsage) != 1 {
+		t.Fatalf("%d repeat usages, want 1", len(r.RepeatUsage))
+	}
+	u := r.RepeatUsage[0]
+	if w := u.WindowSeconds(); w < 1.9 || w > 2.3 {
+		t.Errorf("window %.3f s, want the 2 s measured interval", w)
+	}
+	if u.Requests != r.Result.Completed() || u.TargetCPUSeconds > r.Target.CPUSeconds+0.02 {
+		t.Errorf("repeat usage %+v: want %d requests and at most the scenario's %.3f target CPU s", u, r.Result.Completed(), r.Target.CPUSeconds)
+	}
+	if c := u.CPUSecondsPerRequest(); c < 0.005*0.9 || c > 0.05 || r.CPUSecondsPerRequest() != c {
+		t.Errorf("target CPU per request %.4f s (scenario %.4f), want about the 5 ms each burns", c, r.CPUSecondsPerRequest())
+	}
+	if u.CPUs != numCPU() || u.BusyCPUSeconds < u.TargetCPUSeconds {
+		t.Errorf("machine: %d CPUs, %.3f busy CPU s; want %d CPUs, at least the target's %.3f", u.CPUs, u.BusyCPUSeconds, numCPU(), u.TargetCPUSeconds)
 	}
 	if r.Target.RSSBytes < 64<<20 {
 		t.Errorf("target peak RSS %d bytes, want at least the 64 MiB a child holds", r.Target.RSSBytes)

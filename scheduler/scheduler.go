@@ -123,6 +123,38 @@ type ScenarioResult struct {
 	// a high value means the load generator itself was starved and its
 	// timings are suspect.
 	SchedLatencyP99 time.Duration
+	// RepeatUsage holds, per repeat in order (one entry with a single
+	// repeat; none when no load was applied), the CPU use over that
+	// repeat's measured interval: the target's CPU seconds per request
+	// and the foreign CPU (what the machine's other work took).
+	RepeatUsage []RepeatUsage
+}
+
+// CPUSecondsPerRequest returns the target's CPU seconds per completed
+// request over the measured intervals of all repeats together (the sum of
+// their CPU over the sum of their requests); 0 when none completed or the
+// target is not managed.
+func (r *ScenarioResult) CPUSecondsPerRequest() float64 {
+	var cpu float64
+	var n uint64
+	for _, u := range r.RepeatUsage {
+		cpu += u.TargetCPUSeconds
+		n += u.Requests
+	}
+	if n == 0 {
+		return 0
+	}
+	return cpu / float64(n)
+}
+
+// MaxForeignCPURatio returns the largest [RepeatUsage.ForeignCPURatio] of
+// the repeats, 0 to 1; 0 when none was measured.
+func (r *ScenarioResult) MaxForeignCPURatio() float64 {
+	var m float64
+	for _, u := range r.RepeatUsage {
+		m = max(m, u.ForeignCPURatio())
+	}
+	return m
 }
 
 // Up reports whether the scenario applied load: a result exists and at
@@ -543,7 +575,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, st *state, 
 		if tr.err != nil {
 			res.Err = tr.err
 		} else {
-			s.runScenario(ctx, tr.proc, res, func() bool { return tr.settle(ctx) })
+			s.runScenario(ctx, tr.proc, svcs.processes(), res, func() bool { return tr.settle(ctx) })
 		}
 		res.End = time.Now()
 		scLog := tr.log.With("scenario", sc.Name)
@@ -559,7 +591,11 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, st *state, 
 			attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
 				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
 				"timeouts", res.Result.Errors[engine.KindTimeout],
-				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds()}
+				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds(),
+				"foreign_cpu_ratio", res.MaxForeignCPURatio()}
+			if c := res.CPUSecondsPerRequest(); c > 0 {
+				attrs = append(attrs, "target_cpu_seconds_per_request", c)
+			}
 			if res.Result.Completed() == 0 {
 				scLog.Warn("scenario finished without a completed request", attrs...)
 			} else {
@@ -692,7 +728,7 @@ func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL strin
 // runScenario applies the load of res.Scenario, once per repeat, sampling
 // resource use. Between repeats of a managed target it waits for settle
 // (see [Scheduler.settle]); a repeat that fails ends the scenario.
-func (s *Scheduler) runScenario(ctx context.Context, proc *proc.Process, res *ScenarioResult, settle func() bool) {
+func (s *Scheduler) runScenario(ctx context.Context, proc *proc.Process, services []*proc.Process, res *ScenarioResult, settle func() bool) {
 	sampler := startSampler(proc, s.opts.UsageInterval)
 	sched := readSchedLatencies()
 	defer func() {
@@ -706,9 +742,16 @@ func (s *Scheduler) runScenario(ctx context.Context, proc *proc.Process, res *Sc
 			res.Err = fmt.Errorf("scheduler: scenario %s: target did not settle before repeat %d of %d", res.Scenario.Name, i+1, n)
 			break
 		}
-		r, err := s.opts.Engine.Run(ctx, EnginePlan(res.Scenario))
+		window := newCPUWindow(proc, services)
+		r, err := s.opts.Engine.Run(engine.WithTrace(ctx, window.trace()), EnginePlan(res.Scenario))
 		if r != nil {
 			rs = append(rs, r)
+			u := window.usage(r.Completed())
+			res.RepeatUsage = append(res.RepeatUsage, u)
+			s.log.Debug("repeat finished", "run_id", res.RunID, "scenario", res.Scenario.Name, "repeat", i+1,
+				"requests_per_second", r.RequestsPerSecond(), "foreign_cpu_ratio", u.ForeignCPURatio(),
+				"steal_ratio", u.StealRatio(), "target_cpu_seconds_per_request", u.CPUSecondsPerRequest(),
+				"target_cpu_seconds", u.TargetCPUSeconds, "self_cpu_seconds", u.SelfCPUSeconds, "cpus", u.CPUs)
 		}
 		if err != nil {
 			res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err)
@@ -815,6 +858,15 @@ func (v *services) ensure(ctx context.Context, names []string) error {
 		v.running[name] = p
 	}
 	return nil
+}
+
+// processes returns the services running in the run, in no order.
+func (v *services) processes() []*proc.Process {
+	out := make([]*proc.Process, 0, len(v.running))
+	for _, p := range v.running {
+		out = append(out, p)
+	}
+	return out
 }
 
 // stopAll stops every service started in the run.

@@ -39,6 +39,7 @@ func validityOptions(cfg *config.Config) regress.ValidityOptions {
 	return regress.ValidityOptions{
 		MaxLateRatio:           cfg.Regression.MaxLateRatio,
 		MaxSchedulerLatencyP99: cfg.Regression.MaxSchedulerLatency,
+		MaxForeignCPURatio:     cfg.Regression.MaxForeignCPU,
 	}
 }
 

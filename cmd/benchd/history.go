@@ -215,7 +215,8 @@ func (h *history) ScenarioFinished(r *scheduler.ScenarioResult) {
 		// Said once, here: the result is kept and shown, but the detector
 		// will not use it, and nothing else would tell.
 		h.log.Warn("result left out of the regression detector's baselines and tests", "run_id", r.RunID,
-			"scenario", r.Scenario.Name, "reasons", invalid, "sched_latency_p99_seconds", r.SchedLatencyP99.Seconds())
+			"scenario", r.Scenario.Name, "reasons", invalid, "sched_latency_p99_seconds", r.SchedLatencyP99.Seconds(),
+			"foreign_cpu_ratio", r.MaxForeignCPURatio())
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -346,8 +347,8 @@ func (h *history) Close() error {
 
 // valid says whether a scenario result may enter the regression
 // detector's baselines and tests (docs/regressions.md): its target ran
-// and lived, open-loop requests went out on time, and benchd itself was not
-// starved of CPU. A result that failed (r.Err) is never valid; the reasons
+// and lived, open-loop requests went out on time, benchd itself was not
+// starved of CPU, and no repeat shared the CPUs with too much other work. A result that failed (r.Err) is never valid; the reasons
 // are those of [regress.Validity] (none for a failed result that is not
 // invalid on its own: its error says why).
 func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) (bool, []regress.InvalidReason) {
@@ -355,6 +356,7 @@ func valid(r *scheduler.ScenarioResult, o regress.ValidityOptions) (bool, []regr
 		TargetFailed:        r.Result == nil || !r.Up(),
 		TargetDied:          r.Result != nil && r.Err != nil,
 		SchedulerLatencyP99: r.SchedLatencyP99,
+		ForeignCPURatio:     r.MaxForeignCPURatio(),
 	}
 	if res := r.Result; res != nil && res.Plan.Rate > 0 {
 		intended := int64(res.Plan.Rate * res.Elapsed.Seconds())
