@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"runtime/metrics"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,8 +87,15 @@ type RunInfo struct {
 	// Scheduled is when a scheduled run was due (zero for other
 	// triggers); Start - Scheduled is the schedule lag.
 	Scheduled time.Time
-	// Scenarios are the scenarios the run will execute, in order.
+	// Scenarios are the scenarios the run will execute, in matrix order.
+	// A target's scenarios with more than one repeat run interleaved:
+	// round after round, each round visiting every scenario of the
+	// target that has a repeat left once, in an order shuffled per round.
 	Scenarios []config.Scenario
+	// Seed is the seed of that shuffle ([Options.Seed], or drawn for the
+	// run): with the same seed and scenarios, a run visits them in the
+	// same order.
+	Seed uint64
 }
 
 // ScenarioResult is what one scenario of a run produced.
@@ -99,7 +107,9 @@ type ScenarioResult struct {
 	// Index is the 0-based position of the scenario in the run; Total the
 	// number of scenarios in the run.
 	Index, Total int
-	// Start and End bound the scenario, warm-up and grace included.
+	// Start and End bound the scenario, warm-up and grace included: from
+	// the start of its first repeat to the end of its last, with the
+	// repeats of the target's other scenarios interleaved in between.
 	Start, End time.Time
 	// Result is what the engine measured; nil when no load was applied
 	// (the target or a service did not start, or the plan was invalid).
@@ -113,9 +123,10 @@ type ScenarioResult struct {
 	// target exited during the load has both a Result and an Err.
 	Err error
 	// Target is the resource use of the target's process tree during the
-	// scenario (CPU seconds used, peak RSS); zero for an unmanaged target.
+	// scenario's repeats, warm-up included (CPU seconds used, summed over
+	// the repeats; the peak RSS); zero for an unmanaged target.
 	Target Usage
-	// Self is benchd's own resource use during the scenario.
+	// Self is benchd's own resource use during the scenario's repeats.
 	Self Usage
 	// SchedLatencyP99 is the 99th percentile of benchd's own Go scheduler
 	// latency (runtime/metrics /sched/latencies:seconds: how long
@@ -279,6 +290,10 @@ type Options struct {
 	// target that does not settle in time is restarted. Zero means
 	// DefaultSettleTimeout; negative disables settling.
 	SettleTimeout time.Duration
+	// Seed, when not 0, is the seed of every run's shuffled order of
+	// interleaved repeats (see [RunInfo.Seed]), to replay an order; 0
+	// draws a new seed for each run.
+	Seed uint64
 }
 
 // Scheduler runs the configured matrix on its schedule. It is safe for
@@ -516,7 +531,11 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 	st := s.cfg.Load()
 	scenarios := s.Scenarios(only)
 	start := time.Now()
-	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios}}
+	seed := s.opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios, Seed: seed}}
 	if s.opts.Recorder != nil {
 		if id := s.opts.Recorder.RecordRun(rep.RunInfo); id != "" && id != rep.ID {
 			rep.ID = id
@@ -527,7 +546,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 		}
 	}
 	log := s.log.With("run_id", rep.ID)
-	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios))
+	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios), "seed", seed)
 	s.opts.Observer.RunStarted(&rep.RunInfo)
 
 	svcs := &services{cfg: st.cfg, ready: st.ready, log: log, running: map[string]*proc.Process{}, failed: map[string]error{}}
@@ -566,45 +585,89 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, st *state, 
 	defer tr.stop(ctx)
 	tr.start(ctx)
 
+	// Repeats are interleaved: round after round, each visiting every
+	// scenario of the target that has a repeat left, in an order shuffled
+	// per round, so that a slow minute of the machine spreads over all
+	// of them. Each scenario's result is reported after its last repeat.
+	runs := make([]*scenarioRun, len(group))
+	rounds := 0
 	for k, sc := range group {
-		if ctx.Err() != nil {
-			return
+		runs[k] = &scenarioRun{
+			res:     &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios)},
+			repeats: max(sc.Load.Repeats, 1),
 		}
-		tr.prepare(ctx, k > 0)
-		res := &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios), Start: time.Now()}
-		if tr.err != nil {
-			res.Err = tr.err
-		} else {
-			s.runScenario(ctx, tr.proc, svcs.processes(), res, func() bool { return tr.settle(ctx) })
-		}
-		res.End = time.Now()
-		scLog := tr.log.With("scenario", sc.Name)
-		switch {
-		case res.Err != nil && ctx.Err() != nil:
-			res.Err = fmt.Errorf("%w: %w", ErrInterrupted, res.Err)
-			scLog.Info("scenario interrupted", "err", res.Err)
-		case res.Err != nil:
-			scLog.Error("scenario failed", "err", res.Err)
-		default:
-			// Nothing completed (nothing listens, every request failed or
-			// timed out) is a result, not a failure, but worth a look.
-			attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
-				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
-				"timeouts", res.Result.Errors[engine.KindTimeout],
-				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds(),
-				"foreign_cpu_ratio", res.MaxForeignCPURatio()}
-			if c := res.CPUSecondsPerRequest(); c > 0 {
-				attrs = append(attrs, "target_cpu_seconds_per_request", c)
-			}
-			if res.Result.Completed() == 0 {
-				scLog.Warn("scenario finished without a completed request", attrs...)
-			} else {
-				scLog.Info("scenario finished", attrs...)
-			}
-		}
-		rep.Results = append(rep.Results, res)
-		s.opts.Observer.ScenarioFinished(res)
+		rounds = max(rounds, runs[k].repeats)
 	}
+	order := newRoundOrder(rep.Seed, name, rounds)
+	var finished []*ScenarioResult
+	visited := false
+rounds:
+	for round := range rounds {
+		for _, k := range order.next(runs, round) {
+			if ctx.Err() != nil {
+				break rounds
+			}
+			sr := runs[k]
+			tr.prepare(ctx, visited)
+			visited = true
+			if sr.res.Start.IsZero() {
+				sr.res.Start = time.Now()
+			}
+			if tr.err != nil {
+				sr.res.Err, sr.done = tr.err, true
+			} else {
+				s.runRepeat(ctx, tr.proc, svcs.processes(), sr)
+			}
+			sr.res.End = time.Now()
+			if sr.done {
+				finished = append(finished, s.finishScenario(ctx, tr.log, sr))
+			}
+		}
+	}
+	// A run stopped between rounds still reports what its begun
+	// scenarios measured.
+	for _, sr := range runs {
+		if !sr.done && !sr.res.Start.IsZero() {
+			sr.done = true
+			finished = append(finished, s.finishScenario(ctx, tr.log, sr))
+		}
+	}
+	slices.SortFunc(finished, func(a, b *ScenarioResult) int { return a.Index - b.Index })
+	rep.Results = append(rep.Results, finished...)
+}
+
+// finishScenario merges the repeats of a scenario whose last repeat has
+// run (or that failed, or whose run was stopped), logs it and tells the
+// Observer.
+func (s *Scheduler) finishScenario(ctx context.Context, log *slog.Logger, sr *scenarioRun) *ScenarioResult {
+	sr.merge()
+	res := sr.res
+	scLog := log.With("scenario", res.Scenario.Name)
+	switch {
+	case res.Err != nil && ctx.Err() != nil:
+		res.Err = fmt.Errorf("%w: %w", ErrInterrupted, res.Err)
+		scLog.Info("scenario interrupted", "err", res.Err)
+	case res.Err != nil:
+		scLog.Error("scenario failed", "err", res.Err)
+	default:
+		// Nothing completed (nothing listens, every request failed or
+		// timed out) is a result, not a failure, but worth a look.
+		attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
+			"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
+			"timeouts", res.Result.Errors[engine.KindTimeout],
+			"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds(),
+			"foreign_cpu_ratio", res.MaxForeignCPURatio()}
+		if c := res.CPUSecondsPerRequest(); c > 0 {
+			attrs = append(attrs, "target_cpu_seconds_per_request", c)
+		}
+		if res.Result.Completed() == 0 {
+			scLog.Warn("scenario finished without a completed request", attrs...)
+		} else {
+			scLog.Info("scenario finished", attrs...)
+		}
+	}
+	s.opts.Observer.ScenarioFinished(res)
+	return res
 }
 
 // targetRun is the life of one target within a run: start → ready →
@@ -723,63 +786,6 @@ func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL strin
 		}
 	}
 	return false
-}
-
-// runScenario applies the load of res.Scenario, once per repeat, sampling
-// resource use. Between repeats of a managed target it waits for settle
-// (see [Scheduler.settle]); a repeat that fails ends the scenario.
-func (s *Scheduler) runScenario(ctx context.Context, proc *proc.Process, services []*proc.Process, res *ScenarioResult, settle func() bool) {
-	sampler := startSampler(proc, s.opts.UsageInterval)
-	sched := readSchedLatencies()
-	defer func() {
-		res.SchedLatencyP99 = schedLatencyP99(sched, readSchedLatencies())
-		res.Target, res.Self = sampler.stop()
-	}()
-	n := max(res.Scenario.Load.Repeats, 1)
-	var rs []*engine.Result
-	for i := range n {
-		if i > 0 && proc != nil && !settle() && ctx.Err() == nil {
-			res.Err = fmt.Errorf("scheduler: scenario %s: target did not settle before repeat %d of %d", res.Scenario.Name, i+1, n)
-			break
-		}
-		window := newCPUWindow(proc, services)
-		r, err := s.opts.Engine.Run(engine.WithTrace(ctx, window.trace()), EnginePlan(res.Scenario))
-		if r != nil {
-			rs = append(rs, r)
-			u := window.usage(r.Completed())
-			res.RepeatUsage = append(res.RepeatUsage, u)
-			s.log.Debug("repeat finished", "run_id", res.RunID, "scenario", res.Scenario.Name, "repeat", i+1,
-				"requests_per_second", r.RequestsPerSecond(), "foreign_cpu_ratio", u.ForeignCPURatio(),
-				"steal_ratio", u.StealRatio(), "target_cpu_seconds_per_request", u.CPUSecondsPerRequest(),
-				"target_cpu_seconds", u.TargetCPUSeconds, "self_cpu_seconds", u.SelfCPUSeconds, "cpus", u.CPUs)
-		}
-		if err != nil {
-			res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err)
-			break
-		}
-		if proc != nil {
-			select {
-			case <-proc.Exited():
-				res.Err = proc.ExitErr() // "scheduler: target X: exited (...)"
-			default:
-			}
-		}
-		if res.Err != nil || ctx.Err() != nil {
-			break
-		}
-	}
-	switch {
-	case len(rs) == 1 && n == 1:
-		res.Result = rs[0]
-	case len(rs) > 0:
-		res.Repeats = rs
-		m, err := engine.Merge(rs...)
-		if err != nil {
-			res.Err = errors.Join(res.Err, fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err))
-			break
-		}
-		res.Result = m
-	}
 }
 
 // processSpec returns the spec of a target's managed process; ready is its
@@ -965,31 +971,9 @@ func readSchedLatencies() *metrics.Float64Histogram {
 // schedLatencyP99 returns the 99th percentile of the latencies recorded
 // between two snapshots, as the upper bound of its bucket; 0 when unknown.
 func schedLatencyP99(before, after *metrics.Float64Histogram) time.Duration {
-	if before == nil || after == nil || len(before.Counts) != len(after.Counts) {
-		return 0
-	}
-	var total uint64
-	delta := make([]uint64, len(after.Counts))
-	for i := range after.Counts {
-		delta[i] = after.Counts[i] - before.Counts[i]
-		total += delta[i]
-	}
-	if total == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(0.99 * float64(total)))
-	var seen uint64
-	for i, n := range delta {
-		seen += n
-		if seen >= rank {
-			upper := after.Buckets[i+1]
-			if math.IsInf(upper, 1) {
-				upper = after.Buckets[i]
-			}
-			return time.Duration(upper * float64(time.Second))
-		}
-	}
-	return 0
+	var acc schedAccum
+	acc.add(before, after)
+	return acc.p99()
 }
 
 // NopObserver is an [Observer] that does nothing. Embed it to implement
