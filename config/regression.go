@@ -27,8 +27,9 @@ type Regression struct {
 	// the CPUs benchd and the target run on that other work (neither
 	// benchd, the target's processes nor the services) used during the
 	// measured interval, steal included (0.5 on two CPUs is one busy
-	// process). 0 means the detector's default (0.25); negative disables
-	// the check.
+	// process). Only managed targets are judged: an unmanaged target's own
+	// CPU cannot be told from other work. 0 means the detector's default
+	// (0.25); negative disables the check.
 	MaxForeignCPU float64 `yaml:"max_foreign_cpu,omitempty"`
 	// MaxLateRatio is the largest share of open-loop requests sent late or
 	// never, 0 to 1, for a result to count as valid. 0 means the

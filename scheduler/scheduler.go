@@ -159,11 +159,15 @@ func (r *ScenarioResult) CPUSecondsPerRequest() float64 {
 }
 
 // MaxForeignCPURatio returns the largest [RepeatUsage.ForeignCPURatio] of
-// the repeats, 0 to 1; 0 when none was measured.
+// the repeats against a managed target, 0 to 1; 0 when none was measured,
+// and for an unmanaged target, whose own CPU (if it runs on this machine)
+// is in the foreign figure.
 func (r *ScenarioResult) MaxForeignCPURatio() float64 {
 	var m float64
 	for _, u := range r.RepeatUsage {
-		m = max(m, u.ForeignCPURatio())
+		if u.Managed {
+			m = max(m, u.ForeignCPURatio())
+		}
 	}
 	return m
 }

@@ -22,6 +22,11 @@ type RepeatUsage struct {
 	// Requests is the number of responses the repeat completed in its
 	// measured interval ([engine.Result.Completed]).
 	Requests uint64
+	// Managed is true when the target is a managed process, whose tree's
+	// CPU is TargetCPUSeconds. An unmanaged target's CPU, when it runs on
+	// this machine, cannot be told from other work and is part of the
+	// foreign figures.
+	Managed bool
 	// TargetCPUSeconds is the user+system CPU time, in seconds, of the
 	// managed target's process tree in the window, reaped children
 	// included; 0 for an unmanaged target.
@@ -174,7 +179,7 @@ func (w *cpuWindow) usage(requests uint64) RepeatUsage {
 	}
 	a, b := w.start, w.end
 	u := RepeatUsage{
-		Start: a.at, End: b.at, Requests: requests,
+		Start: a.at, End: b.at, Requests: requests, Managed: w.target != nil,
 		TargetCPUSeconds:   max(0, b.target-a.target),
 		SelfCPUSeconds:     max(0, b.self-a.self),
 		ServicesCPUSeconds: max(0, b.services-a.services),

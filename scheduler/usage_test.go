@@ -45,9 +45,14 @@ func TestRepeatUsageRatios(t *testing.T) {
 			near("CPUSecondsPerRequest", tt.u.CPUSecondsPerRequest(), tt.perR)
 		})
 	}
-	r := &ScenarioResult{RepeatUsage: []RepeatUsage{tests[0].u, tests[1].u}}
+	managed := func(u RepeatUsage) RepeatUsage { u.Managed = true; return u }
+	r := &ScenarioResult{RepeatUsage: []RepeatUsage{managed(tests[0].u), managed(tests[1].u)}}
 	if got := r.MaxForeignCPURatio(); got != tests[0].foreign {
 		t.Errorf("MaxForeignCPURatio = %g, want %g", got, tests[0].foreign)
+	}
+	// An unmanaged target's own CPU is in the foreign figure: not judged.
+	if got := (&ScenarioResult{RepeatUsage: []RepeatUsage{tests[0].u}}).MaxForeignCPURatio(); got != 0 {
+		t.Errorf("MaxForeignCPURatio of an unmanaged target = %g, want 0", got)
 	}
 	if got := r.CPUSecondsPerRequest(); math.Abs(got-5.3/1000) > 1e-12 {
 		t.Errorf("CPUSecondsPerRequest = %g, want the repeats' CPU over their requests, %g", got, 5.3/1000)

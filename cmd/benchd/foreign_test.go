@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -40,9 +39,10 @@ func startBusyLoops(t *testing.T, n int) {
 	time.Sleep(100 * time.Millisecond) // let them start spinning
 }
 
-// TestForeignCPUInvalidates runs one scenario against a loopback server
-// with the machine quiet and with busy loops beside it, into a real run
-// history: quiet, the repeat's foreign CPU ratio is under
+// TestForeignCPUInvalidates runs one scenario against a managed loopback
+// server (Python's http.server) with the machine quiet and with busy loops
+// beside it, into a real run history: quiet, the repeat's foreign CPU
+// ratio is under
 // regression.max_foreign_cpu and the result is stored valid; with the
 // loops it is above, the result is stored invalid and the warning names
 // the reason.
@@ -50,15 +50,20 @@ func TestForeignCPUInvalidates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spins busy loops")
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
-	t.Cleanup(srv.Close)
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Fatal("needs /usr/bin/python3: apt-get install python3")
+	}
 	const limit = 0.25
+	port := freePort(t)
 	cfg, err := config.Parse(fmt.Appendf(nil, `
 defaults: {connections: 2, threads: 1, duration: 1s, warmup: 200ms, timeout: 1s}
-targets: [{name: local, url: %q}]
+targets:
+  - name: local
+    url: http://127.0.0.1:%[1]d
+    process: {command: [/usr/bin/python3, -m, http.server, --bind, 127.0.0.1, "%[1]d"], ready: /, ready_timeout: 20s, stop_timeout: 1s}
 endpoints: [{name: root, path: /}]
-regression: {max_foreign_cpu: %g, max_scheduler_latency: -1s}
-`, srv.URL, limit), t.TempDir())
+regression: {max_foreign_cpu: %[2]g, max_scheduler_latency: -1s}
+`, port, limit), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +103,8 @@ regression: {max_foreign_cpu: %g, max_scheduler_latency: -1s}
 		res, sc := run()
 		u := res.RepeatUsage[0]
 		quiet = u.ForeignCPURatio()
-		if u.CPUs < 1 || u.BusyCPUSeconds <= 0 || u.SelfCPUSeconds <= 0 || u.Requests == 0 {
-			t.Fatalf("usage %+v: want CPUs, busy and benchd time, requests", u)
+		if !u.Managed || u.CPUs < 1 || u.BusyCPUSeconds <= 0 || u.SelfCPUSeconds <= 0 || u.TargetCPUSeconds <= 0 || u.Requests == 0 {
+			t.Fatalf("usage %+v: want a managed target, CPUs, busy, benchd and target time, requests", u)
 		}
 		if w := u.WindowSeconds(); w < 0.9 || w > 1.5 {
 			t.Errorf("window %.3f s, want the 1 s measured interval (warm-up excluded)", w)
@@ -113,8 +118,8 @@ regression: {max_foreign_cpu: %g, max_scheduler_latency: -1s}
 		t.Logf("try %d: foreign CPU %.3f from the machine's other work", try+1, quiet)
 	}
 
-	// Busy loops taking about half of the CPUs.
-	startBusyLoops(t, (runtime.NumCPU()+1)/2)
+	// A busy loop per CPU: they share the CPUs with benchd and the target.
+	startBusyLoops(t, runtime.NumCPU())
 	logs = testutil.SyncBuffer{}
 	res, sc := run()
 	busy := res.RepeatUsage[0].ForeignCPURatio()
