@@ -16,9 +16,10 @@ const (
 	// DefaultMaxForeignCPURatio is the share of the CPUs benchd and the
 	// target run on that other work may take during a repeat before the
 	// run is invalid: 0.25. Measured on the shared 2-core machine (gevent
-	// json, 2000 connections): 0.12 to 0.14 with other engineers' tests
-	// running, 0.38 to 0.70 with one busy-loop process more, which moved
-	// throughput by -29 to -31 % (DESIGN.md).
+	// json, 2000 connections): 0.06 to 0.31 in 8 of 9 repeats with other
+	// engineers' tests running (0.01 to 0.04 of it the interrupt time of
+	// the load's own loopback traffic), 0.38 to 0.70 in 6 repeats with one
+	// busy-loop process more (docs/regressions.md).
 	DefaultMaxForeignCPURatio = 0.25
 )
 

@@ -47,7 +47,9 @@ func (s *Scheduler) runRepeat(ctx context.Context, target *proc.Process, service
 		s.log.Debug("repeat finished", "run_id", res.RunID, "scenario", res.Scenario.Name, "repeat", len(sr.rs),
 			"requests_per_second", r.RequestsPerSecond(), "foreign_cpu_ratio", u.ForeignCPURatio(),
 			"steal_ratio", u.StealRatio(), "target_cpu_seconds_per_request", u.CPUSecondsPerRequest(),
-			"target_cpu_seconds", u.TargetCPUSeconds, "self_cpu_seconds", u.SelfCPUSeconds, "cpus", u.CPUs)
+			"target_cpu_seconds", u.TargetCPUSeconds, "self_cpu_seconds", u.SelfCPUSeconds,
+			"services_cpu_seconds", u.ServicesCPUSeconds, "busy_cpu_seconds", u.BusyCPUSeconds,
+			"irq_cpu_seconds", u.IRQCPUSeconds, "cpus", u.CPUs)
 	}
 	switch {
 	case err != nil:

@@ -48,6 +48,12 @@ type RepeatUsage struct {
 	// StealCPUSeconds is the part of BusyCPUSeconds a hypervisor gave to
 	// other machines (steal of /proc/stat), in CPU-seconds.
 	StealCPUSeconds float64
+	// IRQCPUSeconds is the part of BusyCPUSeconds spent in interrupts
+	// (irq and softirq of /proc/stat), in CPU-seconds. A kernel that
+	// accounts interrupt time apart (CONFIG_IRQ_TIME_ACCOUNTING, Debian's)
+	// charges it to no process, so the loopback network work of the load
+	// itself is part of the foreign figure.
+	IRQCPUSeconds float64
 }
 
 // WindowSeconds returns End - Start in seconds.
@@ -203,6 +209,7 @@ func (w *cpuWindow) usage(requests uint64) RepeatUsage {
 		u.CPUs++
 		u.BusyCPUSeconds += max(0, d.Busy())
 		u.StealCPUSeconds += max(0, d.Steal)
+		u.IRQCPUSeconds += max(0, d.IRQ+d.SoftIRQ)
 	}
 	return u
 }
