@@ -37,10 +37,11 @@ func TestLoadBad(t *testing.T) {
 			`targets[1].overrides.root.connectons: unknown key "connectons" (did you mean "connections"?) [line 19]`,
 			`endpoints[0].conections: unknown key "conections" (did you mean "connections"?) [line 23]`,
 		}},
-		{"bad-regression.bad.yml", 5, []string{
+		{"bad-regression.bad.yml", 6, []string{
+			`regression.max_foreign_cpu: 1.5 is not a share of 0 to 1`,
 			`regression.max_late_ratio: 2 is above 1`,
 			`regression.confirm: -1 is negative`,
-			`regression.min_effect.latency_p95: unknown signal (use one of throughput, latency_p50, latency_p99, error_ratio, timeout_ratio)`,
+			`regression.min_effect.latency_p95: unknown signal (use one of throughput, latency_p50, latency_p99, error_ratio, timeout_ratio, cpu_per_request)`,
 			`regression.min_effect.throughput: -0.1: want a relative change of zero or more`,
 			`regression.fdr: 1.5 is outside [0, 1)`,
 		}},

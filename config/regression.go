@@ -10,7 +10,7 @@ import (
 
 // regressionSignals are the signal names of regression.min_effect, as the
 // regress package names them.
-var regressionSignals = []string{"throughput", "latency_p50", "latency_p99", "error_ratio", "timeout_ratio"}
+var regressionSignals = []string{"throughput", "latency_p50", "latency_p99", "error_ratio", "timeout_ratio", "cpu_per_request"}
 
 // Regression configures benchd's regression detector (docs/regressions.md).
 // Zero values take the detector's defaults, which its package documents
@@ -22,6 +22,15 @@ type Regression struct {
 	// suspect. 0 means the detector's default (10 ms); negative disables
 	// the check.
 	MaxSchedulerLatency time.Duration `yaml:"max_scheduler_latency,omitempty"`
+	// MaxForeignCPU is the largest foreign CPU ratio of any repeat of a
+	// scenario, 0 to 1, for its result to count as valid: the share of
+	// the CPUs benchd and the target run on that other work (neither
+	// benchd, the target's processes nor the services) used during the
+	// measured interval, steal included (0.5 on two CPUs is one busy
+	// process). Only managed targets are judged: an unmanaged target's own
+	// CPU cannot be told from other work. 0 means the detector's default
+	// (0.25); negative disables the check.
+	MaxForeignCPU float64 `yaml:"max_foreign_cpu,omitempty"`
 	// MaxLateRatio is the largest share of open-loop requests sent late or
 	// never, 0 to 1, for a result to count as valid. 0 means the
 	// detector's default (0.01); negative disables the check.
@@ -46,6 +55,9 @@ type Regression struct {
 
 func (c *Config) checkRegression(k *checker) {
 	r := &c.Regression
+	if r.MaxForeignCPU > 1 || math.IsNaN(r.MaxForeignCPU) {
+		k.add("regression.max_foreign_cpu", "%g is not a share of 0 to 1 (the CPUs' capacity other work may use, such as 0.25)", r.MaxForeignCPU)
+	}
 	if r.MaxLateRatio > 1 {
 		k.add("regression.max_late_ratio", "%g is above 1 (a share of the intended requests, such as 0.01)", r.MaxLateRatio)
 	}

@@ -32,7 +32,9 @@
 // reads them to their end (up to Plan.MaxBodyBytes) and counts their bytes,
 // matching Plan.Expect's body checks on the way when there are any.
 // It knows nothing of schedules, configuration files, Prometheus or
-// tracing; progress is reported through the small [Observer] interface.
+// tracing; progress is reported through the small [Observer] interface,
+// and the bounds of the measured interval to the hooks of a [Trace] the
+// context carries (see [WithTrace]).
 //
 // # Concurrency model
 //

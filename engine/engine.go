@@ -114,8 +114,9 @@ type Observer interface {
 // and Plan.Duration (counted), stops sending, and waits for the requests in
 // flight until their deadline or the end of Plan.Grace, whichever is first.
 // Run blocks for about Warmup + Duration + min(Timeout, Grace), or up to
-// Warmup + Duration + Grace with Plan.OnTimeout wait. obs, when
-// not nil, receives progress (see [Observer]).
+// Warmup + Duration + Grace with Plan.OnTimeout wait. obs, when not nil,
+// receives progress (see [Observer]); a [Trace] in ctx (see [WithTrace])
+// is told when the measured interval begins and ends.
 //
 // Cancelling ctx stops the run early: requests in flight are abandoned
 // (counted in Result.InFlight), connections are closed, and Run returns the
@@ -357,9 +358,11 @@ func (r *runner) run(ctx context.Context, obs Observer) (*Result, error) {
 	clockDone := make(chan struct{})
 	var clock sync.WaitGroup
 	clock.Go(func() { r.clock(clockDone, obs) })
+	traced := startTrace(traceFrom(ctx), r.warmEnd, r.measureEnd, stopped, clockDone)
 	workers.Wait()
 	close(clockDone)
 	clock.Wait()
+	traced()
 
 	end := r.measureEnd
 	if stopWatch() {

@@ -770,3 +770,54 @@ func TestRunWriteError(t *testing.T) {
 		t.Errorf("errors %v (%q), completed %d; want write errors only", res.Errors, res.ErrorSamples, res.Completed())
 	}
 }
+
+// TestRunTrace: the hooks of a Trace in ctx bound the measured interval,
+// warm-up excluded, also when the run is cancelled; a run cancelled in its
+// warm-up calls neither.
+func TestRunTrace(t *testing.T) {
+	const warmup, duration = 400 * time.Millisecond, 600 * time.Millisecond
+	tests := []struct {
+		name      string
+		stopAfter time.Duration // 0: not cancelled
+		wantCalls int
+	}{
+		{name: "whole run", wantCalls: 2},
+		{name: "cancelled while measuring", stopAfter: warmup + duration/2, wantCalls: 2},
+		{name: "cancelled in the warm-up", stopAfter: warmup / 2, wantCalls: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startRaw(t, respond(okResponse))
+			ctx, cancel := context.WithCancel(t.Context())
+			t.Cleanup(cancel)
+			if tt.stopAfter > 0 {
+				stop := time.AfterFunc(tt.stopAfter, cancel)
+				t.Cleanup(func() { stop.Stop() })
+			}
+			var start, end time.Time
+			calls := 0
+			ctx = WithTrace(ctx, &Trace{
+				MeasureStart: func(at time.Time) { start = at; calls++ },
+				MeasureEnd:   func(at time.Time) { end = at; calls++ },
+			})
+			res, _ := Run(ctx, Plan{URL: srv.url, Connections: 2, Warmup: warmup, Duration: duration}, nil)
+			if res == nil {
+				t.Fatal("no result")
+			}
+			// Written by the hooks, read here: Run waited for them.
+			if calls != tt.wantCalls {
+				t.Fatalf("%d hook calls, want %d", calls, tt.wantCalls)
+			}
+			if calls == 0 {
+				return
+			}
+			const slack = 200 * time.Millisecond
+			if d := start.Sub(res.Start); d < 0 || d > slack {
+				t.Errorf("MeasureStart %s after Result.Start, want within [0, %s]", d, slack)
+			}
+			if d := end.Sub(res.End); d < -slack || d > slack {
+				t.Errorf("MeasureEnd %s after Result.End, want within ±%s", d, slack)
+			}
+		})
+	}
+}

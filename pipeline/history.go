@@ -238,7 +238,8 @@ func (h *History) ScenarioFinished(r *scheduler.ScenarioResult) {
 		// Said once, here: the result is kept and shown, but the detector
 		// will not use it, and nothing else would tell.
 		h.log.Warn("result left out of the regression detector's baselines and tests", "run_id", r.RunID,
-			"scenario", sc.Name, "reasons", sc.InvalidReasons, "sched_latency_p99_seconds", sc.SchedulerLatencyP99Seconds)
+			"scenario", sc.Name, "reasons", sc.InvalidReasons, "sched_latency_p99_seconds", sc.SchedulerLatencyP99Seconds,
+			"foreign_cpu_ratio", r.MaxForeignCPURatio())
 		if h.metrics != nil {
 			for _, reason := range sc.InvalidReasons {
 				h.metrics.InvalidResult(reason)

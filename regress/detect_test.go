@@ -316,8 +316,8 @@ func TestDetectMatrix(t *testing.T) {
 				}
 				k++
 			}
-			if k != 15 {
-				t.Errorf("%d series tested, want 15", k)
+			if want := len(scenarios) * len(Signals); k != want {
+				t.Errorf("%d series tested, want %d", k, want)
 			}
 		})
 	}

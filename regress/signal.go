@@ -21,11 +21,16 @@ const (
 	SignalErrorRatio Signal = "error_ratio"
 	// SignalTimeoutRatio is timed-out requests over sent requests, 0 to 1; higher is worse.
 	SignalTimeoutRatio Signal = "timeout_ratio"
+	// SignalCPUPerRequest is the managed target's CPU seconds (user +
+	// system, its whole process tree) per completed request over the
+	// measured interval; higher is worse. Unlike throughput it hardly
+	// moves when other work shares the CPUs (docs/regressions.md).
+	SignalCPUPerRequest Signal = "cpu_per_request"
 )
 
 // Signals lists every known signal, in the order verdicts are sorted by.
 // Callers must not modify it.
-var Signals = []Signal{SignalThroughput, SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio}
+var Signals = []Signal{SignalThroughput, SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio, SignalCPUPerRequest}
 
 // Direction returns +1 for a signal where higher is worse (latencies and
 // ratios), -1 where lower is worse (throughput) and 0 for an unknown signal,
@@ -34,7 +39,7 @@ func Direction(s Signal) int {
 	switch s {
 	case SignalThroughput:
 		return -1
-	case SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio:
+	case SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio, SignalCPUPerRequest:
 		return +1
 	default:
 		return 0
@@ -59,7 +64,8 @@ func untransform(y, offset float64) float64 {
 }
 
 // Value returns signal s of measurement m: NaN for a latency without
-// responses, or for an unknown signal.
+// responses, a CPU cost not measured (an unmanaged target), or an unknown
+// signal.
 func (s Signal) Value(m *result.Measurement) float64 {
 	switch s {
 	case SignalThroughput:
@@ -72,6 +78,11 @@ func (s Signal) Value(m *result.Measurement) float64 {
 		return m.ErrorRatio
 	case SignalTimeoutRatio:
 		return m.TimeoutRatio
+	case SignalCPUPerRequest:
+		if m.CPU == nil || m.CPU.TargetSecondsPerRequest <= 0 {
+			return math.NaN()
+		}
+		return m.CPU.TargetSecondsPerRequest
 	}
 	return math.NaN()
 }

@@ -25,10 +25,14 @@ func TestValidity(t *testing.T) {
 		{name: "open loop late plus dropped over 1 %", h: RunHealth{IntendedRequests: 10000, LateRequests: 60, DroppedRequests: 41}, want: []InvalidReason{ReasonOpenLoopLate}},
 		{name: "open loop limit raised", h: RunHealth{IntendedRequests: 100, LateRequests: 4}, o: ValidityOptions{MaxLateRatio: 0.05}, valid: true},
 		{name: "closed loop ignores late counts", h: RunHealth{LateRequests: 500}, valid: true},
+		{name: "foreign CPU at the limit", h: RunHealth{ForeignCPURatio: 0.25}, valid: true},
+		{name: "foreign CPU over the limit", h: RunHealth{ForeignCPURatio: 0.26}, want: []InvalidReason{ReasonForeignCPU}},
+		{name: "foreign CPU limit raised", h: RunHealth{ForeignCPURatio: 0.4}, o: ValidityOptions{MaxForeignCPURatio: 0.5}, valid: true},
+		{name: "foreign CPU check disabled", h: RunHealth{ForeignCPURatio: 1}, o: ValidityOptions{MaxForeignCPURatio: -1}, valid: true},
 		{
 			name: "every reason at once",
-			h:    RunHealth{TargetFailed: true, TargetDied: true, IntendedRequests: 10, DroppedRequests: 10, SchedulerLatencyP99: time.Second},
-			want: []InvalidReason{ReasonTargetFailed, ReasonTargetDied, ReasonOpenLoopLate, ReasonSchedulerLatency},
+			h:    RunHealth{TargetFailed: true, TargetDied: true, IntendedRequests: 10, DroppedRequests: 10, SchedulerLatencyP99: time.Second, ForeignCPURatio: 0.9},
+			want: []InvalidReason{ReasonTargetFailed, ReasonTargetDied, ReasonOpenLoopLate, ReasonSchedulerLatency, ReasonForeignCPU},
 		},
 	}
 	for _, tt := range tests {

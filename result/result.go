@@ -158,6 +158,9 @@ type Measurement struct {
 	LateResponseLatency *Latency `json:"late_response_latency_seconds,omitempty"`
 	// OpenLoop is set for a fixed-rate (open-loop) run.
 	OpenLoop *OpenLoop `json:"open_loop,omitempty"`
+	// CPU is the CPU use over the measured interval (of all repeats
+	// together for a scenario); nil when not sampled.
+	CPU *CPU `json:"cpu,omitempty"`
 	// ErrorSamples holds up to engine.MaxErrorSamples distinct error
 	// messages, first seen first.
 	ErrorSamples []string `json:"error_samples,omitempty"`
@@ -196,6 +199,40 @@ type OpenLoop struct {
 	StartedLate               uint64   `json:"started_late"`
 	NotSent                   uint64   `json:"not_sent"`
 	UncorrectedLatency        *Latency `json:"uncorrected_latency_seconds,omitempty"`
+}
+
+// CPU is where the CPU time of the machine went over a measured interval,
+// in CPU-seconds (user + system time; for the machine, /proc/stat's busy
+// time), and what follows from it.
+type CPU struct {
+	// Managed is true when the target is a process benchd manages; an
+	// unmanaged target's CPU cannot be told from other work, so its
+	// TargetSeconds is 0 and it is part of ForeignSeconds.
+	Managed bool `json:"managed"`
+	// TargetSeconds, ClientSeconds and ServicesSeconds are the CPU time of
+	// the target's process tree (reaped children included), of benchd, and
+	// of the run's services.
+	TargetSeconds   float64 `json:"target_seconds"`
+	ClientSeconds   float64 `json:"client_seconds"`
+	ServicesSeconds float64 `json:"services_seconds"`
+	// CPUs is how many CPUs were considered (those benchd or the target
+	// may run on); 0 when /proc/stat could not be read.
+	CPUs int `json:"cpus"`
+	// BusySeconds is the considered CPUs' busy time, whoever used it;
+	// StealSeconds and IRQSeconds are parts of it (a hypervisor's other
+	// guests; interrupts, which the kernel charges to no process).
+	BusySeconds  float64 `json:"busy_seconds"`
+	StealSeconds float64 `json:"steal_seconds"`
+	IRQSeconds   float64 `json:"irq_seconds"`
+	// ForeignSeconds is the busy time neither benchd, the target nor the
+	// services used; ForeignRatio it as a share of the considered CPUs'
+	// capacity (window × CPUs), 0 to 1; StealRatio likewise for steal.
+	ForeignSeconds float64 `json:"foreign_seconds"`
+	ForeignRatio   float64 `json:"foreign_ratio"`
+	StealRatio     float64 `json:"steal_ratio"`
+	// TargetSecondsPerRequest is TargetSeconds per completed request; 0
+	// when none completed or the target is not managed.
+	TargetSecondsPerRequest float64 `json:"target_seconds_per_request"`
 }
 
 // Classes counts responses per status class, indexed by [engine.Class];

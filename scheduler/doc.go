@@ -10,6 +10,14 @@
 // happened to an [Observer]; it knows nothing of Prometheus, OpenTelemetry or
 // storage.
 //
+// A target's scenarios with several repeats (config repeats) run
+// interleaved: in rounds, each visiting every scenario of the target once,
+// in an order shuffled per round from the run's seed ([RunInfo.Seed]), so
+// that a slow minute of the machine spreads over all of them (Abedi and
+// Brecht, ICPE 2017, randomized multiple interleaved trials). Each repeat
+// is its own load test, on fresh connections, and a scenario's result is
+// reported once, after its last repeat.
+//
 // Failure is data: a target that fails to start, a service that is not ready
 // or a target that dies mid-scenario fails the affected scenarios with a
 // reason, and the rest of the matrix still runs. Managed processes are always

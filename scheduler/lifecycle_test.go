@@ -18,6 +18,7 @@ import (
 
 	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/internal/djangotest"
+	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/internal/testutil"
 )
 
@@ -189,7 +190,7 @@ endpoints:
 					t.Errorf("%s: unexpected error: %v", w.name, r.Err)
 				case w.wantErr != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), w.wantErr)):
 					t.Errorf("%s: error %v, want one containing %q", w.name, r.Err, w.wantErr)
-				case w.wantErr != "" && !errors.Is(r.Err, ErrExited):
+				case w.wantErr != "" && !errors.Is(r.Err, proc.ErrExited):
 					t.Errorf("%s: error %v does not wrap ErrExited", w.name, r.Err)
 				}
 				// The killed scenario ran (it has its partial result); the
@@ -280,15 +281,15 @@ endpoints:
 		wantErr  []string // nil: the scenario ran
 		wantIs   error
 	}{
-		{"needs-broken/-/one", brokenWant, ErrExited},
-		{"needs-broken/-/two", brokenWant, ErrExited},
-		{"taken/-/one", []string{"target taken", fmt.Sprintf("127.0.0.1:%d is already in use", busyPort)}, ErrAddrInUse},
-		{"taken/-/two", []string{"target taken", fmt.Sprintf("127.0.0.1:%d", busyPort)}, ErrAddrInUse},
+		{"needs-broken/-/one", brokenWant, proc.ErrExited},
+		{"needs-broken/-/two", brokenWant, proc.ErrExited},
+		{"taken/-/one", []string{"target taken", fmt.Sprintf("127.0.0.1:%d is already in use", busyPort)}, proc.ErrAddrInUse},
+		{"taken/-/two", []string{"target taken", fmt.Sprintf("127.0.0.1:%d", busyPort)}, proc.ErrAddrInUse},
 		{"fine/-/one", nil, nil},
 		{"fine/-/two", nil, nil},
 		// Not tried again in the same run: the same reason.
-		{"needs-broken-too/-/one", []string{"target needs-broken-too", "service broken: exited with code 1 before ready"}, ErrExited},
-		{"needs-broken-too/-/two", []string{"service broken"}, ErrExited},
+		{"needs-broken-too/-/one", []string{"target needs-broken-too", "service broken: exited with code 1 before ready"}, proc.ErrExited},
+		{"needs-broken-too/-/two", []string{"service broken"}, proc.ErrExited},
 	}
 	if len(rep.Results) != len(tests) {
 		t.Fatalf("%d results, want %d", len(rep.Results), len(tests))
@@ -362,7 +363,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 	port := freePort(t)
 	cfg := parseConfig(t, fmt.Sprintf(`
 schedule: "@every 1h"
-defaults: {connections: 2, threads: 1, duration: 2s, warmup: 0s, timeout: 2s}
+defaults: {connections: 2, threads: 1, duration: 2s, warmup: 500ms, timeout: 2s}
 targets:
   - name: burner
     url: http://127.0.0.1:%[1]d
@@ -390,6 +391,24 @@ endpoints:
 	// more than the wall time on every core.
 	if least, most := served*0.005*0.9, (r.End.Sub(r.Start)).Seconds()*float64(numCPU()); r.Target.CPUSeconds < least || r.Target.CPUSeconds > most {
 		t.Errorf("target CPU %.3f s for %.0f responses of 5 ms each, want between %.3f and %.3f", r.Target.CPUSeconds, served, least, most)
+	}
+	// Over the measured interval alone (warm-up excluded): about 5 ms of
+	// the target's CPU per request, and no more than the whole scenario's.
+	if len(r.RepeatUsage) != 1 {
+		t.Fatalf("%d repeat usages, want 1", len(r.RepeatUsage))
+	}
+	u := r.RepeatUsage[0]
+	if w := u.WindowSeconds(); w < 1.9 || w > 2.3 {
+		t.Errorf("window %.3f s, want the 2 s measured interval", w)
+	}
+	if u.Requests != r.Result.Completed() || u.TargetCPUSeconds > r.Target.CPUSeconds+0.02 {
+		t.Errorf("repeat usage %+v: want %d requests and at most the scenario's %.3f target CPU s", u, r.Result.Completed(), r.Target.CPUSeconds)
+	}
+	if c := u.CPUSecondsPerRequest(); c < 0.005*0.9 || c > 0.05 || r.CPUSecondsPerRequest() != c {
+		t.Errorf("target CPU per request %.4f s (scenario %.4f), want about the 5 ms each burns", c, r.CPUSecondsPerRequest())
+	}
+	if !u.Managed || u.CPUs != numCPU() || u.BusyCPUSeconds < u.TargetCPUSeconds {
+		t.Errorf("machine: %d CPUs, %.3f busy CPU s; want %d CPUs, at least the target's %.3f", u.CPUs, u.BusyCPUSeconds, numCPU(), u.TargetCPUSeconds)
 	}
 	if r.Target.RSSBytes < 64<<20 {
 		t.Errorf("target peak RSS %d bytes, want at least the 64 MiB a child holds", r.Target.RSSBytes)

@@ -15,6 +15,7 @@ func ValidityOptions(cfg *config.Config) regress.ValidityOptions {
 	return regress.ValidityOptions{
 		MaxLateRatio:           cfg.Regression.MaxLateRatio,
 		MaxSchedulerLatencyP99: cfg.Regression.MaxSchedulerLatency,
+		MaxForeignCPURatio:     cfg.Regression.MaxForeignCPU,
 	}
 }
 
@@ -24,6 +25,7 @@ func (r *ScenarioResult) health() regress.RunHealth {
 		TargetFailed:        r.Result == nil || !r.Up(),
 		TargetDied:          r.Result != nil && r.Err != nil,
 		SchedulerLatencyP99: r.SchedLatencyP99,
+		ForeignCPURatio:     r.MaxForeignCPURatio(),
 	}
 	if res := r.Result; res != nil && res.Plan.Rate > 0 {
 		intended := int64(res.Plan.Rate * res.Elapsed.Seconds())
@@ -65,8 +67,53 @@ func (r *ScenarioResult) BuildRecord(o regress.ValidityOptions) *result.Scenario
 		ClientCPUSeconds: r.Self.CPUSeconds, ClientPeakRSSBytes: r.Self.RSSBytes,
 	}
 	rec.SchedulerLatencyP99Seconds = r.SchedLatencyP99.Seconds()
-	for _, rr := range r.Repeats {
-		rec.Repeats = append(rec.Repeats, result.Repeat{Measurement: result.Measure(rr, false)})
+	for i, rr := range r.Repeats {
+		rep := result.Repeat{Measurement: result.Measure(rr, false)}
+		if i < len(r.RepeatUsage) {
+			rep.CPU = r.RepeatUsage[i].cpu()
+		}
+		rec.Repeats = append(rec.Repeats, rep)
 	}
+	rec.CPU = totalCPU(r.RepeatUsage)
 	return &rec
+}
+
+// cpu is u as the record's CPU figures.
+func (u RepeatUsage) cpu() *result.CPU {
+	return &result.CPU{Managed: u.Managed, TargetSeconds: u.TargetCPUSeconds, ClientSeconds: u.SelfCPUSeconds,
+		ServicesSeconds: u.ServicesCPUSeconds, CPUs: u.CPUs, BusySeconds: u.BusyCPUSeconds,
+		StealSeconds: u.StealCPUSeconds, IRQSeconds: u.IRQCPUSeconds, ForeignSeconds: u.ForeignCPUSeconds(),
+		ForeignRatio: u.ForeignCPURatio(), StealRatio: u.StealRatio(), TargetSecondsPerRequest: u.CPUSecondsPerRequest()}
+}
+
+// totalCPU sums the repeats' windows into one: times add up, ratios are of
+// the summed capacity; nil without a window.
+func totalCPU(us []RepeatUsage) *result.CPU {
+	if len(us) == 0 {
+		return nil
+	}
+	t := &result.CPU{Managed: true}
+	var capacity float64
+	var requests uint64
+	for _, u := range us {
+		t.Managed = t.Managed && u.Managed
+		t.TargetSeconds += u.TargetCPUSeconds
+		t.ClientSeconds += u.SelfCPUSeconds
+		t.ServicesSeconds += u.ServicesCPUSeconds
+		t.CPUs = max(t.CPUs, u.CPUs)
+		t.BusySeconds += u.BusyCPUSeconds
+		t.StealSeconds += u.StealCPUSeconds
+		t.IRQSeconds += u.IRQCPUSeconds
+		t.ForeignSeconds += u.ForeignCPUSeconds()
+		capacity += u.capacity()
+		requests += u.Requests
+	}
+	if capacity > 0 {
+		t.ForeignRatio = min(1, t.ForeignSeconds/capacity)
+		t.StealRatio = min(1, t.StealSeconds/capacity)
+	}
+	if requests > 0 && t.Managed {
+		t.TargetSecondsPerRequest = t.TargetSeconds / float64(requests)
+	}
+	return t
 }

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"runtime/metrics"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/internal/proc"
+	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/result"
 )
 
@@ -86,8 +89,15 @@ type RunInfo struct {
 	// Scheduled is when a scheduled run was due (zero for other
 	// triggers); Start - Scheduled is the schedule lag.
 	Scheduled time.Time
-	// Scenarios are the scenarios the run will execute, in order.
+	// Scenarios are the scenarios the run will execute, in matrix order.
+	// A target's scenarios with more than one repeat run interleaved:
+	// round after round, each round visiting every scenario of the
+	// target that has a repeat left once, in an order shuffled per round.
 	Scenarios []config.Scenario
+	// Seed is the seed of that shuffle ([Options.Seed], or drawn for the
+	// run): with the same seed and scenarios, a run visits them in the
+	// same order.
+	Seed uint64
 }
 
 // ScenarioResult is what one scenario of a run produced.
@@ -99,7 +109,9 @@ type ScenarioResult struct {
 	// Index is the 0-based position of the scenario in the run; Total the
 	// number of scenarios in the run.
 	Index, Total int
-	// Start and End bound the scenario, warm-up and grace included.
+	// Start and End bound the scenario, warm-up and grace included: from
+	// the start of its first repeat to the end of its last, with the
+	// repeats of the target's other scenarios interleaved in between.
 	Start, End time.Time
 	// Result is what the engine measured; nil when no load was applied
 	// (the target or a service did not start, or the plan was invalid).
@@ -113,9 +125,10 @@ type ScenarioResult struct {
 	// target exited during the load has both a Result and an Err.
 	Err error
 	// Target is the resource use of the target's process tree during the
-	// scenario (CPU seconds used, peak RSS); zero for an unmanaged target.
+	// scenario's repeats, warm-up included (CPU seconds used, summed over
+	// the repeats; the peak RSS); zero for an unmanaged target.
 	Target Usage
-	// Self is benchd's own resource use during the scenario.
+	// Self is benchd's own resource use during the scenario's repeats.
 	Self Usage
 	// SchedLatencyP99 is the 99th percentile of benchd's own Go scheduler
 	// latency (runtime/metrics /sched/latencies:seconds: how long
@@ -127,6 +140,42 @@ type ScenarioResult struct {
 	// validity under the run's regression limits: what the run history,
 	// the metrics, tracing, the reports and the detector read.
 	Record *result.Scenario
+	// RepeatUsage holds, per repeat in order (one entry with a single
+	// repeat; none when no load was applied), the CPU use over that
+	// repeat's measured interval: the target's CPU seconds per request
+	// and the foreign CPU (what the machine's other work took).
+	RepeatUsage []RepeatUsage
+}
+
+// CPUSecondsPerRequest returns the target's CPU seconds per completed
+// request over the measured intervals of all repeats together (the sum of
+// their CPU over the sum of their requests); 0 when none completed or the
+// target is not managed.
+func (r *ScenarioResult) CPUSecondsPerRequest() float64 {
+	var cpu float64
+	var n uint64
+	for _, u := range r.RepeatUsage {
+		cpu += u.TargetCPUSeconds
+		n += u.Requests
+	}
+	if n == 0 {
+		return 0
+	}
+	return cpu / float64(n)
+}
+
+// MaxForeignCPURatio returns the largest [RepeatUsage.ForeignCPURatio] of
+// the repeats against a managed target, 0 to 1; 0 when none was measured,
+// and for an unmanaged target, whose own CPU (if it runs on this machine)
+// is in the foreign figure.
+func (r *ScenarioResult) MaxForeignCPURatio() float64 {
+	var m float64
+	for _, u := range r.RepeatUsage {
+		if u.Managed {
+			m = max(m, u.ForeignCPURatio())
+		}
+	}
+	return m
 }
 
 // Up reports whether the scenario applied load: a result exists and at
@@ -251,6 +300,10 @@ type Options struct {
 	// target that does not settle in time is restarted. Zero means
 	// DefaultSettleTimeout; negative disables settling.
 	SettleTimeout time.Duration
+	// Seed, when not 0, is the seed of every run's shuffled order of
+	// interleaved repeats (see [RunInfo.Seed]), to replay an order; 0
+	// draws a new seed for each run.
+	Seed uint64
 }
 
 // Scheduler runs the configured matrix on its schedule. It is safe for
@@ -268,10 +321,12 @@ type Scheduler struct {
 	idSuffix int
 }
 
-// state is a configuration with its compiled schedule.
+// state is a configuration with its compiled schedule and readiness
+// checks.
 type state struct {
 	cfg      *config.Config
 	schedule cron.Schedule
+	ready    *readyChecks
 }
 
 // New returns a Scheduler for cfg. It returns an error if cfg's schedule
@@ -318,7 +373,11 @@ func (s *Scheduler) ApplyConfig(cfg *config.Config) error {
 		}
 		return fmt.Errorf("scheduler: the engine cannot run the config, %d %s:\n%w", len(errs), noun, errors.Join(errs...))
 	}
-	s.cfg.Store(&state{cfg: cfg, schedule: sched})
+	ready, err := compileReady(cfg)
+	if err != nil {
+		return err
+	}
+	s.cfg.Store(&state{cfg: cfg, schedule: sched, ready: ready})
 	select {
 	case s.reload <- struct{}{}:
 	default:
@@ -479,10 +538,14 @@ func cutSuffix(id string) (string, int, bool) {
 
 // execute performs one run with the current configuration; s.running is held.
 func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, only *regexp.Regexp) *RunReport {
-	cfg := s.cfg.Load().cfg
+	st := s.cfg.Load()
 	scenarios := s.Scenarios(only)
 	start := time.Now()
-	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios}}
+	seed := s.opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios, Seed: seed}}
 	if s.opts.Recorder != nil {
 		if id := s.opts.Recorder.RecordRun(rep.RunInfo); id != "" && id != rep.ID {
 			rep.ID = id
@@ -493,10 +556,10 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 		}
 	}
 	log := s.log.With("run_id", rep.ID)
-	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios))
+	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios), "seed", seed)
 	s.opts.Observer.RunStarted(&rep.RunInfo)
 
-	svcs := &services{cfg: cfg, log: log, running: map[string]*Process{}, failed: map[string]error{}}
+	svcs := &services{cfg: st.cfg, ready: st.ready, log: log, running: map[string]*proc.Process{}, failed: map[string]error{}}
 	defer svcs.stopAll()
 
 	for i := 0; i < len(scenarios); {
@@ -507,7 +570,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 		if ctx.Err() != nil {
 			break
 		}
-		s.runTarget(ctx, log, cfg, svcs, rep, scenarios[i:j], i)
+		s.runTarget(ctx, log, st, svcs, rep, scenarios[i:j], i)
 		i = j
 	}
 	rep.Err = ctx.Err()
@@ -521,66 +584,115 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 // runTarget runs the scenarios of one target, all consecutive in the
 // matrix, starting its services and managed process first and always
 // stopping the process afterwards.
-func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, cfg *config.Config, svcs *services, rep *RunReport, group []config.Scenario, offset int) {
+func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, st *state, svcs *services, rep *RunReport, group []config.Scenario, offset int) {
 	name := group[0].Target
+	cfg := st.cfg
 	t := cfg.Target(name)
-	tr := &targetRun{s: s, cfg: cfg, target: t, log: log.With("target", name), readyTLS: readyTLS(cfg, t)}
+	tr := &targetRun{s: s, cfg: cfg, target: t, log: log.With("target", name), ready: st.ready.targets[name]}
 	if err := svcs.ensure(ctx, t.Services); err != nil {
 		tr.err = fmt.Errorf("scheduler: target %s: %w", name, err)
 	}
 	defer tr.stop(ctx)
 	tr.start(ctx)
 
+	// Repeats are interleaved: round after round, each visiting every
+	// scenario of the target that has a repeat left, in an order shuffled
+	// per round, so that a slow minute of the machine spreads over all
+	// of them. Each scenario's result is reported after its last repeat.
+	runs := make([]*scenarioRun, len(group))
+	rounds := 0
 	for k, sc := range group {
-		if ctx.Err() != nil {
-			return
+		runs[k] = &scenarioRun{
+			res:     &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios)},
+			repeats: max(sc.Load.Repeats, 1),
 		}
-		tr.prepare(ctx, k > 0)
-		res := &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios), Start: time.Now()}
-		if tr.err != nil {
-			res.Err = tr.err
-		} else {
-			s.runScenario(ctx, tr.proc, res, func() bool { return tr.settle(ctx) })
-		}
-		res.End = time.Now()
-		scLog := tr.log.With("scenario", sc.Name)
-		switch {
-		case res.Err != nil && ctx.Err() != nil:
-			res.Err = fmt.Errorf("%w: %w", ErrInterrupted, res.Err)
-			scLog.Info("scenario interrupted", "err", res.Err)
-		case res.Err != nil:
-			scLog.Error("scenario failed", "err", res.Err)
-		default:
-			// Nothing completed (nothing listens, every request failed or
-			// timed out) is a result, not a failure, but worth a look.
-			attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
-				"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
-				"timeouts", res.Result.Errors[engine.KindTimeout],
-				"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds()}
-			if res.Result.Completed() == 0 {
-				scLog.Warn("scenario finished without a completed request", attrs...)
+		rounds = max(rounds, runs[k].repeats)
+	}
+	order := newRoundOrder(rep.Seed, name, rounds)
+	var finished []*ScenarioResult
+	visited := false
+rounds:
+	for round := range rounds {
+		for _, k := range order.next(runs, round) {
+			if ctx.Err() != nil {
+				break rounds
+			}
+			sr := runs[k]
+			tr.prepare(ctx, visited)
+			visited = true
+			if sr.res.Start.IsZero() {
+				sr.res.Start = time.Now()
+			}
+			if tr.err != nil {
+				sr.res.Err, sr.done = tr.err, true
 			} else {
-				scLog.Info("scenario finished", attrs...)
+				s.runRepeat(ctx, tr.proc, svcs.processes(), sr)
+			}
+			sr.res.End = time.Now()
+			if sr.done {
+				finished = append(finished, s.finishScenario(ctx, tr.log, ValidityOptions(tr.cfg), sr))
 			}
 		}
-		res.Record = res.BuildRecord(ValidityOptions(cfg))
-		rep.Results = append(rep.Results, res)
-		s.opts.Observer.ScenarioFinished(res)
 	}
+	// A run stopped between rounds still reports what its begun
+	// scenarios measured.
+	for _, sr := range runs {
+		if !sr.done && !sr.res.Start.IsZero() {
+			sr.done = true
+			finished = append(finished, s.finishScenario(ctx, tr.log, ValidityOptions(tr.cfg), sr))
+		}
+	}
+	slices.SortFunc(finished, func(a, b *ScenarioResult) int { return a.Index - b.Index })
+	rep.Results = append(rep.Results, finished...)
+}
+
+// finishScenario merges the repeats of a scenario whose last repeat has
+// run (or that failed, or whose run was stopped), logs it and tells the
+// Observer.
+func (s *Scheduler) finishScenario(ctx context.Context, log *slog.Logger, o regress.ValidityOptions, sr *scenarioRun) *ScenarioResult {
+	sr.merge()
+	res := sr.res
+	scLog := log.With("scenario", res.Scenario.Name)
+	switch {
+	case res.Err != nil && ctx.Err() != nil:
+		res.Err = fmt.Errorf("%w: %w", ErrInterrupted, res.Err)
+		scLog.Info("scenario interrupted", "err", res.Err)
+	case res.Err != nil:
+		scLog.Error("scenario failed", "err", res.Err)
+	default:
+		// Nothing completed (nothing listens, every request failed or
+		// timed out) is a result, not a failure, but worth a look.
+		attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
+			"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
+			"timeouts", res.Result.Errors[engine.KindTimeout],
+			"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds(),
+			"foreign_cpu_ratio", res.MaxForeignCPURatio()}
+		if c := res.CPUSecondsPerRequest(); c > 0 {
+			attrs = append(attrs, "target_cpu_seconds_per_request", c)
+		}
+		if res.Result.Completed() == 0 {
+			scLog.Warn("scenario finished without a completed request", attrs...)
+		} else {
+			scLog.Info("scenario finished", attrs...)
+		}
+	}
+	res.Record = res.BuildRecord(o)
+	s.opts.Observer.ScenarioFinished(res)
+	return res
 }
 
 // targetRun is the life of one target within a run: start → ready →
 // (scenario, settle)* → stop, restarting the managed process when it died
 // or did not settle. It is used by one goroutine.
 type targetRun struct {
-	s        *Scheduler
-	cfg      *config.Config
-	target   *config.Target
-	log      *slog.Logger
-	readyTLS *tls.Config // the readiness and settle checks' TLS settings
+	s      *Scheduler
+	cfg    *config.Config
+	target *config.Target
+	log    *slog.Logger
+	ready  targetCheck // the readiness and settle checks, compiled
 	// proc is the running managed process; nil when the target is not
 	// managed, not started yet, stopped, or failed to start.
-	proc *Process
+	proc *proc.Process
 	// err says why the target cannot run scenarios (a service or the
 	// process did not start); once set it stays for the rest of the run.
 	err error
@@ -594,7 +706,7 @@ func (tr *targetRun) start(ctx context.Context) {
 	}
 	obs, name := tr.s.opts.Observer, tr.target.Name
 	obs.TargetStarting(name)
-	p, err := StartProcess(ctx, processSpec(tr.cfg, tr.target, tr.log))
+	p, err := proc.Start(ctx, processSpec(tr.cfg, tr.target, tr.ready, tr.log))
 	if err != nil {
 		tr.err = err
 		if ctx.Err() != nil {
@@ -647,7 +759,7 @@ func (tr *targetRun) prepare(ctx context.Context, afterScenario bool) {
 // settle reports whether the target answers its readiness check promptly
 // again ([Scheduler.settle]).
 func (tr *targetRun) settle(ctx context.Context) bool {
-	return tr.s.settle(ctx, tr.log, tr.target.ReadyURL(), tr.readyTLS)
+	return tr.s.settle(ctx, tr.log, tr.ready.url(), tr.ready.tls)
 }
 
 // settle waits until the http(s) readiness URL of a managed target answers
@@ -687,60 +799,11 @@ func (s *Scheduler) settle(ctx context.Context, log *slog.Logger, readyURL strin
 	return false
 }
 
-// runScenario applies the load of res.Scenario, once per repeat, sampling
-// resource use. Between repeats of a managed target it waits for settle
-// (see [Scheduler.settle]); a repeat that fails ends the scenario.
-func (s *Scheduler) runScenario(ctx context.Context, proc *Process, res *ScenarioResult, settle func() bool) {
-	sampler := startSampler(proc, s.opts.UsageInterval)
-	sched := readSchedLatencies()
-	defer func() {
-		res.SchedLatencyP99 = schedLatencyP99(sched, readSchedLatencies())
-		res.Target, res.Self = sampler.stop()
-	}()
-	n := max(res.Scenario.Load.Repeats, 1)
-	var rs []*engine.Result
-	for i := range n {
-		if i > 0 && proc != nil && !settle() && ctx.Err() == nil {
-			res.Err = fmt.Errorf("scheduler: scenario %s: target did not settle before repeat %d of %d", res.Scenario.Name, i+1, n)
-			break
-		}
-		r, err := s.opts.Engine.Run(ctx, EnginePlan(res.Scenario))
-		if r != nil {
-			rs = append(rs, r)
-		}
-		if err != nil {
-			res.Err = fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err)
-			break
-		}
-		if proc != nil {
-			select {
-			case <-proc.Exited():
-				res.Err = proc.ExitErr() // "scheduler: target X: exited (...)"
-			default:
-			}
-		}
-		if res.Err != nil || ctx.Err() != nil {
-			break
-		}
-	}
-	switch {
-	case len(rs) == 1 && n == 1:
-		res.Result = rs[0]
-	case len(rs) > 0:
-		res.Repeats = rs
-		m, err := engine.Merge(rs...)
-		if err != nil {
-			res.Err = errors.Join(res.Err, fmt.Errorf("scheduler: scenario %s: %w", res.Scenario.Name, err))
-			break
-		}
-		res.Result = m
-	}
-}
-
-// processSpec returns the spec of a target's managed process.
-func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) ProcessSpec {
+// processSpec returns the spec of a target's managed process; ready is its
+// compiled readiness check.
+func processSpec(cfg *config.Config, t *config.Target, ready targetCheck, log *slog.Logger) proc.Spec {
 	p := t.Process
-	return ProcessSpec{
+	return proc.Spec{
 		Name:         "target " + t.Name,
 		Command:      p.Command,
 		Dir:          cfg.ResolvePath(p.Dir),
@@ -748,8 +811,7 @@ func processSpec(cfg *config.Config, t *config.Target, log *slog.Logger) Process
 		CleanEnv:     p.CleanEnv(),
 		EnvAllow:     p.EnvAllow,
 		Setup:        p.Setup,
-		Ready:        t.ReadyURL(),
-		TLS:          readyTLS(cfg, t),
+		Ready:        ready.probe,
 		ReadyTimeout: p.ReadyTimeout,
 		StopTimeout:  p.StopTimeout,
 		CPUs:         p.CPUs,
@@ -770,8 +832,9 @@ func envList(env map[string]string) []string {
 // services starts the services of one run on demand and stops them at its end.
 type services struct {
 	cfg     *config.Config
+	ready   *readyChecks
 	log     *slog.Logger
-	running map[string]*Process
+	running map[string]*proc.Process
 	failed  map[string]error
 }
 
@@ -791,14 +854,14 @@ func (v *services) ensure(ctx context.Context, names []string) error {
 			v.failed[name] = err
 			return err
 		}
-		p, err := StartProcess(ctx, ProcessSpec{
+		p, err := proc.Start(ctx, proc.Spec{
 			Name:         "service " + name,
 			Command:      svc.Command,
 			Dir:          v.cfg.ResolvePath(svc.Dir),
 			Env:          envList(svc.Env),
 			CleanEnv:     svc.CleanEnv(),
 			EnvAllow:     svc.EnvAllow,
-			Ready:        svc.Ready,
+			Ready:        v.ready.services[name],
 			ReadyTimeout: svc.ReadyTimeout,
 			CPUs:         svc.CPUs,
 			Logger:       v.log.With("service", name),
@@ -812,6 +875,15 @@ func (v *services) ensure(ctx context.Context, names []string) error {
 		v.running[name] = p
 	}
 	return nil
+}
+
+// processes returns the services running in the run, in no order.
+func (v *services) processes() []*proc.Process {
+	out := make([]*proc.Process, 0, len(v.running))
+	for _, p := range v.running {
+		out = append(out, p)
+	}
+	return out
 }
 
 // stopAll stops every service started in the run.
@@ -829,7 +901,7 @@ func (v *services) stopAll() {
 // a scenario: CPU seconds used between start and stop, and the peak RSS
 // seen by periodic samples.
 type sampler struct {
-	proc       *Process
+	proc       *proc.Process
 	target0    Usage
 	self0      Usage
 	peakTarget uint64
@@ -839,7 +911,7 @@ type sampler struct {
 	wg         sync.WaitGroup
 }
 
-func startSampler(proc *Process, every time.Duration) *sampler {
+func startSampler(proc *proc.Process, every time.Duration) *sampler {
 	s := &sampler{proc: proc, done: make(chan struct{})}
 	s.sample(true)
 	s.wg.Go(func() {
@@ -867,7 +939,7 @@ func (s *sampler) sample(first bool) (target, self Usage) {
 			target, s.lastTarget = u, u
 		}
 	}
-	if u, err := SelfUsage(); err == nil {
+	if u, err := proc.SelfUsage(); err == nil {
 		self = u
 	}
 	if first {
@@ -910,31 +982,9 @@ func readSchedLatencies() *metrics.Float64Histogram {
 // schedLatencyP99 returns the 99th percentile of the latencies recorded
 // between two snapshots, as the upper bound of its bucket; 0 when unknown.
 func schedLatencyP99(before, after *metrics.Float64Histogram) time.Duration {
-	if before == nil || after == nil || len(before.Counts) != len(after.Counts) {
-		return 0
-	}
-	var total uint64
-	delta := make([]uint64, len(after.Counts))
-	for i := range after.Counts {
-		delta[i] = after.Counts[i] - before.Counts[i]
-		total += delta[i]
-	}
-	if total == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(0.99 * float64(total)))
-	var seen uint64
-	for i, n := range delta {
-		seen += n
-		if seen >= rank {
-			upper := after.Buckets[i+1]
-			if math.IsInf(upper, 1) {
-				upper = after.Buckets[i]
-			}
-			return time.Duration(upper * float64(time.Second))
-		}
-	}
-	return 0
+	var acc schedAccum
+	acc.add(before, after)
+	return acc.p99()
 }
 
 // NopObserver is an [Observer] that does nothing. Embed it to implement

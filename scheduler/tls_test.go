@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/internal/testutil"
 )
 
@@ -115,25 +116,28 @@ targets:
 			if errs := CheckPlans(cfg); len(errs) > 0 {
 				t.Fatalf("CheckPlans: %v", errs)
 			}
-			p, err := StartProcess(t.Context(), processSpec(cfg, &cfg.Targets[0], nil))
+			// The scheduler compiles the readiness check once, with
+			// the target's TLS settings.
+			s, err := New(cfg, Options{SettleTimeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := s.cfg.Load().ready.targets["secure"]
+			p, err := proc.Start(t.Context(), processSpec(cfg, &cfg.Targets[0], check, nil))
 			if p != nil {
 				t.Cleanup(func() { _ = p.Stop(t.Context()) })
 			}
 			switch {
 			case tt.wantErr == "" && err != nil:
-				t.Fatalf("StartProcess: %v", err)
+				t.Fatalf("proc.Start: %v", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("StartProcess: %v, want an error with %q", err, tt.wantErr)
+				t.Fatalf("proc.Start: %v, want an error with %q", err, tt.wantErr)
 			}
 			if err != nil {
 				return
 			}
 			// Settling between repeats checks the same URL the same way.
-			s, err := New(cfg, Options{SettleTimeout: 2 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !s.settle(t.Context(), s.log, cfg.Targets[0].ReadyURL(), readyTLS(cfg, &cfg.Targets[0])) {
+			if !s.settle(t.Context(), s.log, check.url(), check.tls) {
 				t.Error("settle: the ready target did not settle")
 			}
 		})

@@ -1,281 +1,215 @@
 package scheduler
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"os"
-	"strconv"
-	"syscall"
+	"slices"
+	"time"
+
+	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/internal/proc"
 )
 
-// clockTicksPerSecond is USER_HZ, the unit of the CPU times in
-// /proc/PID/stat. The kernel fixes it at 100 on every Linux architecture Go
-// supports, whatever CONFIG_HZ is, so it is not read with sysconf (which
-// would need cgo).
-const clockTicksPerSecond = 100
-
-// Usage is the resource use of a process or a process tree at one instant,
-// as the kernel reports it in /proc. A Usage is a plain value: it may be
-// copied and compared.
-type Usage struct {
-	// CPUSeconds is the user plus system CPU time, in seconds, consumed so
-	// far by the live processes counted (utime+stime of /proc/PID/stat).
-	// It is cumulative per process, so it drops when a process of the tree
-	// exits; the difference of two samples is the CPU used in between as
-	// long as the tree did not change. Resolution is 10 ms.
-	CPUSeconds float64
-	// ReapedCPUSeconds is the user plus system CPU time, in seconds, of
-	// descendants that have exited and were waited for by a process of the
-	// tree (cutime+cstime of /proc/PID/stat). CPUSeconds+ReapedCPUSeconds
-	// only grows while the root lives, also across worker restarts.
-	// SelfUsage leaves it zero.
-	ReapedCPUSeconds float64
-	// RSSBytes is the sum of the resident set sizes (VmRSS of
-	// /proc/PID/status) of the live processes counted, in bytes. Pages
-	// shared between processes (copy-on-write after fork) count once per
-	// process, so the sum over-states the memory the tree really holds.
-	RSSBytes uint64
-	// Processes is the number of live (not zombie) processes counted.
-	Processes int
+// RepeatUsage is the CPU use of one repeat of a scenario over exactly the
+// engine's measured interval ([engine.Result] Start to End: warm-up and
+// grace excluded), from /proc. CPU times have the kernel's 10 ms
+// resolution. A RepeatUsage is a plain value; it may be copied.
+type RepeatUsage struct {
+	// Start and End bound the sampled window: the measured interval, as
+	// the engine reports it through [engine.Trace]; the whole engine call
+	// for an engine that does not (a test fake) or a run cancelled in its
+	// warm-up.
+	Start, End time.Time
+	// Requests is the number of responses the repeat completed in its
+	// measured interval ([engine.Result.Completed]).
+	Requests uint64
+	// Managed is true when the target is a managed process, whose tree's
+	// CPU is TargetCPUSeconds. An unmanaged target's CPU, when it runs on
+	// this machine, cannot be told from other work and is part of the
+	// foreign figures.
+	Managed bool
+	// TargetCPUSeconds is the user+system CPU time, in seconds, of the
+	// managed target's process tree in the window, reaped children
+	// included; 0 for an unmanaged target.
+	TargetCPUSeconds float64
+	// SelfCPUSeconds is benchd's own user+system CPU time in the window,
+	// in seconds: the load generator's.
+	SelfCPUSeconds float64
+	// ServicesCPUSeconds is the user+system CPU time, in seconds, of the
+	// process trees of the run's services running in the window.
+	ServicesCPUSeconds float64
+	// CPUs is the number of CPUs considered: those benchd or the target
+	// may run on (their CPU affinity; every CPU when neither is pinned).
+	// 0 when /proc/stat could not be read: the machine fields are then 0.
+	CPUs int
+	// BusyCPUSeconds is the time, in CPU-seconds, the considered CPUs
+	// were busy in the window, whoever used them: user, nice, system,
+	// irq, softirq and steal of /proc/stat.
+	BusyCPUSeconds float64
+	// StealCPUSeconds is the part of BusyCPUSeconds a hypervisor gave to
+	// other machines (steal of /proc/stat), in CPU-seconds.
+	StealCPUSeconds float64
+	// IRQCPUSeconds is the part of BusyCPUSeconds spent in interrupts
+	// (irq and softirq of /proc/stat), in CPU-seconds. A kernel that
+	// accounts interrupt time apart (CONFIG_IRQ_TIME_ACCOUNTING, Debian's)
+	// charges it to no process, so the loopback network work of the load
+	// itself is part of the foreign figure.
+	IRQCPUSeconds float64
 }
 
-// TreeUsage returns the resource use of the process pid and all its live
-// descendants, found through the parent links (ppid) of /proc/*/stat.
-// Processes that left the tree (orphans reparented to init or a subreaper)
-// are not counted. It reads /proc once per call (a few milliseconds with
-// hundreds of processes) and is safe for concurrent use.
-//
-// The error wraps [os.ErrNotExist] when pid does not exist; a process of
-// the tree that exits during the scan is skipped.
-func TreeUsage(pid int) (Usage, error) {
-	u, err := treeUsage(pid, 0, 0)
-	if err != nil {
-		return Usage{}, fmt.Errorf("scheduler: usage of pid %d: %w", pid, err)
-	}
-	return u, nil
+// WindowSeconds returns End - Start in seconds.
+func (u RepeatUsage) WindowSeconds() float64 { return u.End.Sub(u.Start).Seconds() }
+
+// capacity returns the CPU-seconds the considered CPUs had in the window.
+func (u RepeatUsage) capacity() float64 { return u.WindowSeconds() * float64(u.CPUs) }
+
+// ForeignCPUSeconds returns the CPU-seconds of the considered CPUs that
+// neither benchd, the target's tree nor the services used: BusyCPUSeconds
+// - SelfCPUSeconds - TargetCPUSeconds - ServicesCPUSeconds, clamped at 0
+// (the counters are read a few microseconds apart and tick at 10 ms).
+// Steal counts as foreign. A service running on CPUs outside the
+// considered ones still has its time subtracted, which understates the
+// foreign use.
+func (u RepeatUsage) ForeignCPUSeconds() float64 {
+	return max(0, u.BusyCPUSeconds-u.SelfCPUSeconds-u.TargetCPUSeconds-u.ServicesCPUSeconds)
 }
 
-// SelfUsage returns the resource use of the calling process (benchd
-// itself): CPU time from getrusage(RUSAGE_SELF), RSS from VmRSS of
-// /proc/self/status. Children are not included. It is safe for concurrent
-// use.
-func SelfUsage() (Usage, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return Usage{}, fmt.Errorf("scheduler: self usage: getrusage: %w", err)
+// ForeignCPURatio returns ForeignCPUSeconds as a share of the considered
+// CPUs' capacity in the window (window seconds × CPUs), 0 to 1: 0.5 on
+// two CPUs is one CPU's worth of other work. 0 when not measured.
+func (u RepeatUsage) ForeignCPURatio() float64 {
+	if c := u.capacity(); c > 0 {
+		return min(1, u.ForeignCPUSeconds()/c)
 	}
-	rss, err := readRSSBytes("self")
-	if err != nil {
-		return Usage{}, fmt.Errorf("scheduler: self usage: %w", err)
-	}
-	return Usage{
-		CPUSeconds: timevalSeconds(ru.Utime) + timevalSeconds(ru.Stime),
-		RSSBytes:   rss,
-		Processes:  1,
-	}, nil
+	return 0
 }
 
-func timevalSeconds(tv syscall.Timeval) float64 {
-	return float64(tv.Sec) + float64(tv.Usec)/1e6
+// StealRatio returns StealCPUSeconds as a share of the considered CPUs'
+// capacity in the window, 0 to 1; 0 when not measured.
+func (u RepeatUsage) StealRatio() float64 {
+	if c := u.capacity(); c > 0 {
+		return min(1, max(0, u.StealCPUSeconds/c))
+	}
+	return 0
 }
 
-// procStat holds the fields of /proc/PID/stat that benchd uses.
-type procStat struct {
-	pid   int
-	state byte // R, S, D, Z, T...
-	ppid  int
-	pgrp  int
-	// CPU times in clock ticks (USER_HZ).
-	utime, stime, cutime, cstime uint64
+// CPUSecondsPerRequest returns TargetCPUSeconds / Requests, in seconds; 0
+// when no request completed or the target is not managed.
+func (u RepeatUsage) CPUSecondsPerRequest() float64 {
+	if u.Requests == 0 {
+		return 0
+	}
+	return u.TargetCPUSeconds / float64(u.Requests)
 }
 
-// live reports whether the process still runs: a zombie (Z) or dead (X)
-// entry has exited and only waits to be reaped.
-func (s procStat) live() bool {
-	return s.state != 'Z' && s.state != 'X'
+// cpuSample is the cumulative CPU counters at one instant.
+type cpuSample struct {
+	at       time.Time
+	target   float64 // the target tree's CPU seconds, reaped included
+	self     float64
+	services float64
+	machine  map[int]proc.CPUTimes // nil when /proc/stat was not read
 }
 
-// errProcStat reports a /proc/PID/stat line that does not parse.
-var errProcStat = errors.New("malformed /proc stat line")
-
-// parseProcStat parses the contents of /proc/PID/stat. The command name
-// (field 2) is in parentheses and may itself hold spaces and parentheses,
-// so the remaining fields start after the last ')'.
-func parseProcStat(b []byte) (procStat, error) {
-	open := bytes.IndexByte(b, '(')
-	closing := bytes.LastIndexByte(b, ')')
-	if open < 1 || closing < open {
-		return procStat{}, errProcStat
-	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
-		return procStat{}, errProcStat
-	}
-	// After ')': state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8)
-	// flags(9) minflt(10) cminflt(11) majflt(12) cmajflt(13) utime(14)
-	// stime(15) cutime(16) cstime(17) ...
-	f := bytes.Fields(b[closing+1:])
-	if len(f) < 15 || len(f[0]) != 1 {
-		return procStat{}, errProcStat
-	}
-	s := procStat{pid: pid, state: f[0][0]}
-	ints := []*int{&s.ppid, &s.pgrp}
-	for i, dst := range ints {
-		v, err := strconv.Atoi(string(f[1+i]))
-		if err != nil {
-			return procStat{}, errProcStat
-		}
-		*dst = v
-	}
-	ticks := []*uint64{&s.utime, &s.stime, &s.cutime, &s.cstime}
-	for i, dst := range ticks {
-		// cutime and cstime are signed longs in the kernel, never negative.
-		v, err := strconv.ParseInt(string(f[11+i]), 10, 64)
-		if err != nil || v < 0 {
-			return procStat{}, errProcStat
-		}
-		*dst = uint64(v)
-	}
-	return s, nil
+// cpuWindow samples the CPU counters at the bounds of one repeat's
+// measured window (see [RepeatUsage]). Its methods are called from one
+// goroutine at a time (the engine's trace goroutine, then the caller once
+// the engine has returned).
+type cpuWindow struct {
+	target   *proc.Process
+	services []*proc.Process
+	cpus     []int // the CPUs considered
+	lastTree float64
+	start    cpuSample
+	end      cpuSample
+	ended    bool
 }
 
-// readProcStat reads /proc/PID/stat; the error wraps os.ErrNotExist when
-// the process is gone.
-func readProcStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, err
+// newCPUWindow returns a window over the CPUs benchd or target (nil for an
+// unmanaged one) may run on, with its start sampled now.
+func newCPUWindow(target *proc.Process, services []*proc.Process) *cpuWindow {
+	w := &cpuWindow{target: target, services: services}
+	cpus, _ := proc.Affinity(os.Getpid())
+	if target != nil {
+		if tc, err := proc.Affinity(target.PID()); err == nil {
+			cpus = append(cpus, tc...)
+		}
 	}
-	s, err := parseProcStat(b)
-	if err != nil {
-		return procStat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return s, nil
+	slices.Sort(cpus)
+	w.cpus = slices.Compact(cpus)
+	w.start = w.sample()
+	return w
 }
 
-// scanProcs reads /proc/*/stat of every process. Processes that exit
-// during the scan are left out.
-func scanProcs() ([]procStat, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read /proc: %w", err)
-	}
-	out := make([]procStat, 0, len(names))
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue
+// sample reads the counters now.
+func (w *cpuWindow) sample() cpuSample {
+	s := cpuSample{at: time.Now()}
+	if w.target != nil {
+		// Once the target has exited its tree cannot be read: keep the
+		// last reading, so the CPU it used before dying still counts.
+		if u, err := w.target.Usage(); err == nil {
+			w.lastTree = u.CPUSeconds + u.ReapedCPUSeconds
 		}
-		s, err := readProcStat(pid)
-		if err != nil {
-			continue // exited meanwhile, or a kernel quirk: not ours
-		}
-		out = append(out, s)
+		s.target = w.lastTree
 	}
-	return out, nil
+	if u, err := proc.SelfUsage(); err == nil {
+		s.self = u.CPUSeconds
+	}
+	for _, p := range w.services {
+		if u, err := p.Usage(); err == nil {
+			s.services += u.CPUSeconds + u.ReapedCPUSeconds
+		}
+	}
+	if m, err := proc.ReadCPUTimes(); err == nil {
+		s.machine = m
+	}
+	return s
 }
 
-// treeUsage sums the use of root and its descendants and, when pgid > 0,
-// of every process in process group pgid (which finds group members whose
-// parent died). root must exist unless pgid > 0. When sup > 0 (a
-// supervisor of root, see internal/proc), its other descendants count too
-// (processes that left the group and were reparented to it), and so does
-// the CPU time of the descendants it reaped, but not its own use.
-func treeUsage(root, pgid, sup int) (Usage, error) {
-	procs, err := scanProcs()
-	if err != nil {
-		return Usage{}, err
+// trace returns the engine hooks that move the window's bounds to the
+// measured interval's.
+func (w *cpuWindow) trace() *engine.Trace {
+	return &engine.Trace{
+		MeasureStart: func(time.Time) { w.start = w.sample() },
+		MeasureEnd: func(time.Time) {
+			w.end = w.sample()
+			w.ended = true
+		},
 	}
-	children := make(map[int][]int, len(procs))
-	byPID := make(map[int]procStat, len(procs))
-	for _, s := range procs {
-		byPID[s.pid] = s
-		children[s.ppid] = append(children[s.ppid], s.pid)
-	}
-	member := make(map[int]bool)
-	if _, ok := byPID[root]; ok {
-		queue := []int{root}
-		if _, ok := byPID[sup]; ok && sup > 0 {
-			queue = append(queue, children[sup]...)
-		}
-		for len(queue) > 0 {
-			pid := queue[0]
-			queue = queue[1:]
-			if member[pid] {
-				continue
-			}
-			member[pid] = true
-			queue = append(queue, children[pid]...)
-		}
-	} else if pgid <= 0 {
-		return Usage{}, fmt.Errorf("no process %d: %w", root, os.ErrNotExist)
-	}
-	if pgid > 0 {
-		for _, s := range procs {
-			if s.pgrp == pgid {
-				member[s.pid] = true
-			}
-		}
-	}
-	var u Usage
-	var ticks, reaped uint64
-	for pid := range member {
-		s := byPID[pid]
-		// A zombie's own CPU time is not yet in its parent's cutime:
-		// count it until it is reaped.
-		ticks += s.utime + s.stime
-		reaped += s.cutime + s.cstime
-		if !s.live() {
-			continue
-		}
-		rss, err := readRSSBytes(strconv.Itoa(pid))
-		if err != nil {
-			continue // exited since the scan
-		}
-		u.RSSBytes += rss
-		u.Processes++
-	}
-	if s, ok := byPID[sup]; ok && sup > 0 && !member[sup] {
-		reaped += s.cutime + s.cstime
-	}
-	u.CPUSeconds = float64(ticks) / clockTicksPerSecond
-	u.ReapedCPUSeconds = float64(reaped) / clockTicksPerSecond
-	return u, nil
 }
 
-// readRSSBytes returns VmRSS of /proc/<pid>/status in bytes; pid may be
-// "self". Kernel threads and zombies have no VmRSS line: 0.
-func readRSSBytes(pid string) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		return 0, err
+// usage ends the window (now, unless the engine ended it) and returns
+// what was used in it; requests is the repeat's completed count.
+func (w *cpuWindow) usage(requests uint64) RepeatUsage {
+	if !w.ended {
+		w.end = w.sample()
 	}
-	return parseVmRSS(b)
-}
-
-// parseVmRSS extracts VmRSS ("VmRSS:\t  1234 kB") from /proc/PID/status,
-// in bytes; 0 if the line is absent.
-func parseVmRSS(b []byte) (uint64, error) {
-	for line := range bytes.Lines(b) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
-		if !ok {
-			continue
-		}
-		f := bytes.Fields(rest)
-		if len(f) != 2 || string(f[1]) != "kB" {
-			return 0, fmt.Errorf("malformed VmRSS line %q", bytes.TrimSpace(line))
-		}
-		kib, err := strconv.ParseUint(string(f[0]), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("malformed VmRSS line %q: %w", bytes.TrimSpace(line), err)
-		}
-		return kib << 10, nil
+	a, b := w.start, w.end
+	u := RepeatUsage{
+		Start: a.at, End: b.at, Requests: requests, Managed: w.target != nil,
+		TargetCPUSeconds:   max(0, b.target-a.target),
+		SelfCPUSeconds:     max(0, b.self-a.self),
+		ServicesCPUSeconds: max(0, b.services-a.services),
 	}
-	return 0, nil
+	if a.machine == nil || b.machine == nil {
+		return u
+	}
+	cpus := w.cpus
+	if len(cpus) == 0 { // affinity unknown: every CPU
+		for c := range a.machine {
+			cpus = append(cpus, c)
+		}
+	}
+	for _, c := range cpus {
+		t0, ok0 := a.machine[c]
+		t1, ok1 := b.machine[c]
+		if !ok0 || !ok1 {
+			continue // offline
+		}
+		d := t1.Sub(t0)
+		u.CPUs++
+		u.BusyCPUSeconds += max(0, d.Busy())
+		u.StealCPUSeconds += max(0, d.Steal)
+		u.IRQCPUSeconds += max(0, d.IRQ+d.SoftIRQ)
+	}
+	return u
 }

@@ -42,6 +42,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/deploy"
 	"github.com/benchd/benchd/grafana"
+	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
@@ -355,7 +356,7 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 	}
 	// Pinning outlives the config: a reload can move benchd to other CPUs,
 	// but only a restart undoes it.
-	if err := scheduler.PinSelf(cfg.CPUs); err != nil {
+	if err := proc.PinSelf(cfg.CPUs); err != nil {
 		return nil, fmt.Errorf("cpus: %w", err)
 	}
 	if cfg.CPUs != "" {

@@ -95,6 +95,10 @@ endpoints:
   - {name: json_query, path: "/myapp/{mode}/json_query", repeats: 2}
 api:
   token_file: token
+# The tests of this package, and other packages', share the machine's
+# cores with these servers: foreign CPU is the rule here, and has its own
+# test (TestForeignCPUInvalidates).
+regression: {max_foreign_cpu: -1}
 `, p1, p2, djangotest.VenvBin(t))
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -169,10 +169,14 @@ type matrixObserver struct {
 	// unrecorded says the run is not in the history (another benchd holds
 	// it): its ID is not reserved there and may be another run's too.
 	unrecorded bool
+	// done counts the scenarios finished so far: with interleaved repeats
+	// they do not finish in matrix order (ScenarioResult.Index).
+	done int
 }
 
 func (o *matrixObserver) RunStarted(info *scheduler.RunInfo) {
 	o.start = info.Start
+	o.done = 0
 	note := ""
 	if o.unrecorded {
 		note = " (not recorded)"
@@ -190,10 +194,11 @@ func (o *matrixObserver) ScenarioFinished(r *scheduler.ScenarioResult) {
 	}
 	elapsed := time.Since(o.start).Round(time.Second)
 	eta := time.Duration(0)
-	if done := r.Index + 1; done < r.Total {
-		eta = (elapsed / time.Duration(done) * time.Duration(r.Total-done)).Round(time.Second)
+	o.done++
+	if o.done < r.Total {
+		eta = (elapsed / time.Duration(o.done) * time.Duration(r.Total-o.done)).Round(time.Second)
 	}
-	fmt.Fprintf(o.progress, "[%d/%d] %s %s (elapsed %s, about %s left)\n", r.Index+1, r.Total, r.Scenario.Name, status, elapsed, eta)
+	fmt.Fprintf(o.progress, "[%d/%d] %s %s (elapsed %s, about %s left)\n", o.done, r.Total, r.Scenario.Name, status, elapsed, eta)
 	if o.format != "text" {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 )
 
+// alive reports whether pid is a live (not zombie) process.
 func alive(pid int) bool {
 	s, err := readStat(pid)
 	return err == nil && s.state != 'Z' && s.state != 'X'

@@ -1,7 +1,17 @@
-// Package proc holds the supervisor that stands between benchd and each
-// managed target, so that the target's whole process tree dies with benchd,
-// and the record of managed process groups that lets a restarted benchd
-// kill what a killed one left behind.
+// Package proc supervises the processes benchd manages (targets, services
+// and their setup steps): [Start] starts one in its own process group under
+// a supervisor, with its RLIMIT_NOFILE raised and its CPU affinity set,
+// waits for its readiness [Probe] (compiled once, with [ParseProbe]) and
+// keeps the tail of its output; [Process.Stop] stops the whole group.
+// [TreeUsage], [SelfUsage] and [Process.Usage] read CPU time and RSS from
+// /proc; [PinSelf] pins benchd's own threads. It knows nothing of the
+// scheduler, which decides when to start and stop what; its errors read
+// "scheduler: <name>: ..." because they are the scheduler's to the user.
+//
+// The package also holds the supervisor that stands between benchd and
+// each managed target, so that the target's whole process tree dies with
+// benchd, and the record of managed process groups that lets a restarted
+// benchd kill what a killed one left behind.
 //
 // The supervisor is benchd itself, re-executed through /proc/self/exe as
 // "benchd __supervise ..." (see [Command]); the package's init function runs

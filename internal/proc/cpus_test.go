@@ -1,4 +1,4 @@
-package scheduler
+package proc
 
 import (
 	"bytes"
@@ -75,18 +75,18 @@ func TestStartProcessCPUs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := ProcessSpec{
+			spec := Spec{
 				Name:        "target pinned",
 				Command:     []string{"/bin/sh", "-c", `sleep 60 & echo $! > "$1"; wait`, "sh", pidFile},
 				CPUs:        tt.cpus,
 				StopTimeout: 2 * time.Second,
 			}
 			_ = os.Remove(pidFile)
-			p, err := StartProcess(t.Context(), spec)
+			p, err := Start(t.Context(), spec)
 			if tt.wantErr != "" {
 				if err == nil {
 					_ = p.Stop(t.Context())
-					t.Fatalf("StartProcess succeeded, want %q", tt.wantErr)
+					t.Fatalf("Start succeeded, want %q", tt.wantErr)
 				}
 				if !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "scheduler: target pinned: ") {
 					t.Fatalf("error %q, want it to contain %q", err, tt.wantErr)

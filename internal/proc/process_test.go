@@ -1,4 +1,4 @@
-package scheduler
+package proc
 
 import (
 	"bytes"
@@ -94,7 +94,7 @@ func runHelper(mode, arg string) error {
 		return helperNofile()
 	case "orphan":
 		// Start a managed process and exit without stopping it.
-		p, err := StartProcess(context.Background(), ProcessSpec{Name: "target orphan", Command: []string{"sleep", "300"}})
+		p, err := Start(context.Background(), Spec{Name: "target orphan", Command: []string{"sleep", "300"}})
 		if err != nil {
 			return err
 		}
@@ -104,11 +104,10 @@ func runHelper(mode, arg string) error {
 		// Start a managed shell whose children (one in its group, one in
 		// a session of its own, as a daemon) write their PIDs to files
 		// in arg, then exit without stopping it.
-		p, err := StartProcess(context.Background(), ProcessSpec{
+		p, err := Start(context.Background(), Spec{
 			Name:    "target orphan-tree",
 			Command: []string{"/bin/sh", "-c", `sleep 300 & echo $! > worker; setsid sleep 300 & echo $! > daemon; wait`},
 			Dir:     arg,
-			Ready:   "",
 		})
 		if err != nil {
 			return err
@@ -147,7 +146,7 @@ func helperNofile() error {
 	if err != nil {
 		return err
 	}
-	p, err := StartProcess(context.Background(), ProcessSpec{Name: "target nofile", Command: []string{"sleep", "30"}})
+	p, err := Start(context.Background(), Spec{Name: "target nofile", Command: []string{"sleep", "30"}})
 	if err != nil {
 		return err
 	}
@@ -197,10 +196,13 @@ func waitNofile(pid int) (soft, hard uint64, err error) {
 	return 0, 0, fmt.Errorf("no Max open files line in /proc/%d/limits", pid)
 }
 
-// alive reports whether pid is a live (not zombie) process.
-func alive(pid int) bool {
-	s, err := readProcStat(pid)
-	return err == nil && s.live()
+// mustProbe compiles a readiness check of a test's own making.
+func mustProbe(s string) *Probe {
+	p, err := ParseProbe(s, nil)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -245,11 +247,11 @@ func readPIDFile(t *testing.T, path string) int {
 }
 
 // startProcess starts spec and stops the process at the end of the test.
-func startProcess(t *testing.T, spec ProcessSpec) *Process {
+func startProcess(t *testing.T, spec Spec) *Process {
 	t.Helper()
-	p, err := StartProcess(t.Context(), spec)
+	p, err := Start(t.Context(), spec)
 	if err != nil {
-		t.Fatalf("StartProcess: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := p.Stop(context.Background()); err != nil {
@@ -272,7 +274,7 @@ func TestStartProcessFailures(t *testing.T) {
 
 	tests := []struct {
 		name string
-		spec ProcessSpec // Dir is set to a fresh temporary directory
+		spec Spec // Dir is set to a fresh temporary directory
 		// wantPrefix is the start of the error text; wantText are
 		// further substrings.
 		wantPrefix string
@@ -285,15 +287,15 @@ func TestStartProcessFailures(t *testing.T) {
 		pidFile string
 		// marker must not exist: the command must not have run.
 		marker string
-		// maxDuration bounds the time StartProcess takes.
+		// maxDuration bounds the time Start takes.
 		maxDuration time.Duration
 	}{
 		{
 			name: "exits at once",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:         "target exits",
 				Command:      []string{"/bin/sh", "-c", `echo $$ > pid; echo starting; echo "fatal: bad config" >&2; exit 3`},
-				Ready:        "tcp://" + idleAddr,
+				Ready:        mustProbe("tcp://" + idleAddr),
 				ReadyTimeout: 20 * time.Second,
 			},
 			wantPrefix:  "scheduler: target exits: exited with code 3 before ready: ",
@@ -305,10 +307,10 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "never ready",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:         "target idle",
 				Command:      []string{"/bin/sh", "-c", `echo $$ > pid; echo waiting for nothing; exec sleep 30`},
-				Ready:        "tcp://" + idleAddr,
+				Ready:        mustProbe("tcp://" + idleAddr),
 				ReadyTimeout: 300 * time.Millisecond,
 			},
 			wantPrefix:  "scheduler: target idle: not ready after 300ms (tcp://" + idleAddr + "): last check: ",
@@ -319,11 +321,11 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "http answers 404",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:         "target lost",
 				Command:      helperCommand(),
 				Env:          helperEnvList("http", httpAddr+" 0s"),
-				Ready:        "http://" + httpAddr + "/missing",
+				Ready:        mustProbe("http://" + httpAddr + "/missing"),
 				ReadyTimeout: 2 * time.Second,
 			},
 			wantPrefix: "scheduler: target lost: not ready after 2s (http://" + httpAddr + "/missing): last check: status 404 Not Found",
@@ -331,7 +333,7 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "command not found",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:    "target nosuch",
 				Command: []string{"benchd-no-such-command", "--flag"},
 			},
@@ -340,7 +342,7 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "relative command not found",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:    "target nosuch",
 				Command: []string{"./bin/server"},
 			},
@@ -352,7 +354,7 @@ func TestStartProcessFailures(t *testing.T) {
 			// A config copied away from its Django project: os/exec
 			// would blame python3 itself.
 			name: "working directory missing",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:    "target gunicorn-gevent",
 				Setup:   [][]string{{"/bin/sh", "-c", "touch ../marker"}},
 				Command: []string{"/bin/sh", "-c", "touch ../marker; exec sleep 30"},
@@ -365,7 +367,7 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "setup step fails",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name: "target broken",
 				Setup: [][]string{
 					{"touch", "step1"},
@@ -381,7 +383,7 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "setup command not found",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:    "target broken",
 				Setup:   [][]string{{"benchd-no-such-setup"}},
 				Command: []string{"/bin/sh", "-c", "touch marker; exec sleep 30"},
@@ -392,7 +394,7 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "setup outlasts ready timeout",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:         "target slow",
 				Setup:        [][]string{{"/bin/sh", "-c", "echo $$ > pid; exec sleep 30"}},
 				Command:      []string{"/bin/sh", "-c", "touch marker; exec sleep 30"},
@@ -406,10 +408,10 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "tcp port already in use",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:    "target gunicorn-gevent",
 				Command: []string{"/bin/sh", "-c", "touch marker; exec sleep 30"},
-				Ready:   "tcp://" + busyAddr,
+				Ready:   mustProbe("tcp://" + busyAddr),
 			},
 			wantPrefix: "scheduler: target gunicorn-gevent: " + busyAddr + " is already in use by another process; stop it or change the target url",
 			wantIs:     []error{ErrAddrInUse},
@@ -417,10 +419,10 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "service port already in use",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:    "service redis",
 				Command: []string{"/bin/sh", "-c", "touch marker; exec sleep 30"},
-				Ready:   "tcp://" + busyAddr,
+				Ready:   mustProbe("tcp://" + busyAddr),
 			},
 			wantPrefix: "scheduler: service redis: " + busyAddr + " is already in use by another process; stop it or change the service's ready address and command",
 			wantIs:     []error{ErrAddrInUse},
@@ -428,28 +430,18 @@ func TestStartProcessFailures(t *testing.T) {
 		},
 		{
 			name: "http port already in use",
-			spec: ProcessSpec{
+			spec: Spec{
 				Name:    "target hypercorn",
 				Command: []string{"/bin/sh", "-c", "touch marker; exec sleep 30"},
-				Ready:   "http://" + busyAddr + "/healthz",
+				Ready:   mustProbe("http://" + busyAddr + "/healthz"),
 			},
 			wantPrefix: "scheduler: target hypercorn: " + busyAddr + " is already in use by another process; stop it or change the target url",
 			wantIs:     []error{ErrAddrInUse},
 			marker:     "marker",
 		},
 		{
-			name: "invalid ready",
-			spec: ProcessSpec{
-				Name:    "target odd",
-				Command: []string{"/bin/sh", "-c", "touch marker; exec sleep 30"},
-				Ready:   "ftp://127.0.0.1:21",
-			},
-			wantPrefix: `scheduler: target odd: invalid ready "ftp://127.0.0.1:21": want tcp://host:port or an http(s):// URL`,
-			marker:     "marker",
-		},
-		{
 			name:       "empty command",
-			spec:       ProcessSpec{Name: "service empty"},
+			spec:       Spec{Name: "service empty"},
 			wantPrefix: "scheduler: service empty: empty command",
 		},
 	}
@@ -463,14 +455,14 @@ func TestStartProcessFailures(t *testing.T) {
 				spec.Dir = filepath.Join(dir, "django")
 			}
 			begin := time.Now()
-			p, err := StartProcess(t.Context(), spec)
+			p, err := Start(t.Context(), spec)
 			took := time.Since(begin)
 			if err == nil {
 				_ = p.Stop(context.Background())
-				t.Fatal("StartProcess succeeded, want an error")
+				t.Fatal("Start succeeded, want an error")
 			}
 			if p != nil {
-				t.Errorf("StartProcess returned a Process with its error")
+				t.Errorf("Start returned a Process with its error")
 			}
 			msg := err.Error()
 			if !strings.HasPrefix(msg, tc.wantPrefix) {
@@ -493,7 +485,7 @@ func TestStartProcessFailures(t *testing.T) {
 				}
 			}
 			if tc.maxDuration > 0 && took > tc.maxDuration {
-				t.Errorf("StartProcess took %s, want at most %s", took, tc.maxDuration)
+				t.Errorf("Start took %s, want at most %s", took, tc.maxDuration)
 			}
 			if tc.pidFile != "" {
 				pid := readPIDFile(t, filepath.Join(dir, tc.pidFile))
@@ -514,8 +506,8 @@ func TestStartProcessReady(t *testing.T) {
 	tests := []struct {
 		name string
 		// spec builds the spec for a free loopback address.
-		spec func(addr string) ProcessSpec
-		// check proves the process is ready when StartProcess returns.
+		spec func(addr string) Spec
+		// check proves the process is ready when Start returns.
 		check func(t *testing.T, addr string)
 		// wantLine is an output line that must reach the logger.
 		wantLine string
@@ -524,12 +516,12 @@ func TestStartProcessReady(t *testing.T) {
 	}{
 		{
 			name: "tcp",
-			spec: func(addr string) ProcessSpec {
-				return ProcessSpec{
+			spec: func(addr string) Spec {
+				return Spec{
 					Name:    "target tcp",
 					Command: helperCommand(),
 					Env:     helperEnvList("http", addr+" 300ms"),
-					Ready:   "tcp://" + addr,
+					Ready:   mustProbe("tcp://" + addr),
 				}
 			},
 			check: func(t *testing.T, addr string) {
@@ -544,12 +536,12 @@ func TestStartProcessReady(t *testing.T) {
 		},
 		{
 			name: "http",
-			spec: func(addr string) ProcessSpec {
-				return ProcessSpec{
+			spec: func(addr string) Spec {
+				return Spec{
 					Name:    "target http",
 					Command: helperCommand(),
 					Env:     helperEnvList("http", addr+" 300ms"),
-					Ready:   "http://" + addr + "/healthz",
+					Ready:   mustProbe("http://" + addr + "/healthz"),
 				}
 			},
 			check: func(t *testing.T, addr string) {
@@ -567,8 +559,8 @@ func TestStartProcessReady(t *testing.T) {
 		},
 		{
 			name: "no ready check",
-			spec: func(string) ProcessSpec {
-				return ProcessSpec{
+			spec: func(string) Spec {
+				return Spec{
 					Name:    "service plain",
 					Command: []string{"/bin/sh", "-c", `echo "hello $GREETING"; exec sleep 30`},
 					Env:     []string{"GREETING=from env"},
@@ -586,9 +578,9 @@ func TestStartProcessReady(t *testing.T) {
 			var logs testutil.SyncBuffer
 			spec := tc.spec(addr)
 			spec.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			p, err := StartProcess(t.Context(), spec)
+			p, err := Start(t.Context(), spec)
 			if err != nil {
-				t.Fatalf("StartProcess: %v", err)
+				t.Fatalf("Start: %v", err)
 			}
 			tc.check(t, addr)
 			if !alive(p.PID()) {
@@ -629,7 +621,7 @@ func TestStartProcessReady(t *testing.T) {
 func TestStopKillsWholeGroup(t *testing.T) {
 	dir := t.TempDir()
 	const grace = 400 * time.Millisecond
-	p := startProcess(t, ProcessSpec{
+	p := startProcess(t, Spec{
 		Name: "target stubborn",
 		// The grandchild writes its PID once it ignores SIGTERM, so that a
 		// Stop cannot reach it before the trap is set.
@@ -686,7 +678,7 @@ func TestStopLogsSIGKILL(t *testing.T) {
 			if stubborn {
 				script = `trap "" TERM; echo armed; sleep 300 & wait; wait`
 			}
-			p := startProcess(t, ProcessSpec{
+			p := startProcess(t, Spec{
 				Name:        "target stubborn",
 				Command:     []string{"/bin/sh", "-c", script},
 				StopTimeout: 300 * time.Millisecond,
@@ -715,7 +707,7 @@ func TestStopLogsSIGKILL(t *testing.T) {
 // Stop must kill too.
 func TestStopKillsDaemon(t *testing.T) {
 	dir := t.TempDir()
-	p := startProcess(t, ProcessSpec{
+	p := startProcess(t, Spec{
 		Name:    "target daemon",
 		Command: []string{"/bin/sh", "-c", `setsid sleep 300 & echo $! > daemon`},
 		Dir:     dir,
@@ -749,7 +741,7 @@ func TestProcessEnv(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startProcess(t, ProcessSpec{
+			p := startProcess(t, Spec{
 				Name:     "target env",
 				Command:  []string{"/usr/bin/env"},
 				Env:      []string{"EXTRA=1", "LANG_OVERRIDE=x"},
@@ -808,7 +800,7 @@ func TestStopAfterExit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			p := startProcess(t, ProcessSpec{
+			p := startProcess(t, Spec{
 				Name:    "target quits",
 				Command: []string{"/bin/sh", "-c", tc.command},
 				Dir:     dir,
@@ -861,7 +853,7 @@ func TestStopAfterExit(t *testing.T) {
 	}
 }
 
-// TestStartProcessCancel cancels ctx while StartProcess waits for ready:
+// TestStartProcessCancel cancels ctx while Start waits for ready:
 // the leader and its grandchild must be gone when it returns.
 func TestStartProcessCancel(t *testing.T) {
 	dir := t.TempDir()
@@ -879,19 +871,19 @@ func TestStartProcessCancel(t *testing.T) {
 		cancel()
 	}()
 	begin := time.Now()
-	p, err := StartProcess(ctx, ProcessSpec{
+	p, err := Start(ctx, Spec{
 		Name:         "target cancelled",
 		Command:      []string{"/bin/sh", "-c", `echo $$ > pid; sleep 300 & echo $! > grandchild; wait`},
 		Dir:          dir,
-		Ready:        "tcp://" + freeAddr(t),
+		Ready:        mustProbe("tcp://" + freeAddr(t)),
 		ReadyTimeout: 20 * time.Second,
 	})
 	if err == nil {
 		_ = p.Stop(context.Background())
-		t.Fatal("StartProcess succeeded after cancel")
+		t.Fatal("Start succeeded after cancel")
 	}
 	if took := time.Since(begin); took > 10*time.Second {
-		t.Errorf("StartProcess took %s after cancel", took)
+		t.Errorf("Start took %s after cancel", took)
 	}
 	want := "scheduler: target cancelled: start canceled before ready: context canceled"
 	if err.Error() != want || !errors.Is(err, context.Canceled) {
@@ -917,7 +909,7 @@ func TestStartProcessRaisesNofile(t *testing.T) {
 	}
 
 	t.Run("this process", func(t *testing.T) {
-		p := startProcess(t, ProcessSpec{Name: "target nofile", Command: []string{"sleep", "30"}})
+		p := startProcess(t, Spec{Name: "target nofile", Command: []string{"sleep", "30"}})
 		soft, hard, err := waitNofile(p.PID())
 		if err != nil {
 			t.Fatal(err)
@@ -1002,9 +994,9 @@ func TestBenchdDeathKillsTree(t *testing.T) {
 }
 
 // TestOutputDoesNotBlock checks that a child writing far more than a pipe
-// holds is not blocked, and that the last ProcessOutputBytes are kept.
+// holds is not blocked, and that the last OutputBytes are kept.
 func TestOutputDoesNotBlock(t *testing.T) {
-	p := startProcess(t, ProcessSpec{
+	p := startProcess(t, Spec{
 		Name:    "target chatty",
 		Command: []string{"/bin/sh", "-c", `head -c 1048576 /dev/zero | tr '\0' x; echo; echo done writing; exec sleep 30`},
 	})
@@ -1012,8 +1004,8 @@ func TestOutputDoesNotBlock(t *testing.T) {
 		return strings.HasSuffix(p.Output(), "done writing\n")
 	})
 	out := p.Output()
-	if len(out) != ProcessOutputBytes {
-		t.Errorf("kept %d bytes of output, want %d", len(out), ProcessOutputBytes)
+	if len(out) != OutputBytes {
+		t.Errorf("kept %d bytes of output, want %d", len(out), OutputBytes)
 	}
 	if strings.Trim(out, "x\n") != "done writing" {
 		t.Errorf("output holds more than x's and the last line: %q", out[len(out)-40:])
@@ -1027,13 +1019,13 @@ func TestOutputDoesNotBlock(t *testing.T) {
 func TestExitedBeforeReadyTail(t *testing.T) {
 	long := strings.Repeat("a", 6000) + "END"
 	script := fmt.Sprintf(`echo starting; echo %s; echo "error: boom"; exit 3`, long)
-	_, err := StartProcess(t.Context(), ProcessSpec{
+	_, err := Start(t.Context(), Spec{
 		Name:    "target tail",
 		Command: []string{"/bin/sh", "-c", script},
-		Ready:   "tcp://" + freeAddr(t),
+		Ready:   mustProbe("tcp://" + freeAddr(t)),
 	})
 	if err == nil {
-		t.Fatal("StartProcess succeeded")
+		t.Fatal("Start succeeded")
 	}
 	msg := err.Error()
 	_, tail, ok := strings.Cut(msg, "before ready: ")
@@ -1158,6 +1150,7 @@ func TestParseReady(t *testing.T) {
 		{in: "tcp://127.0.0.1:80/path", wantErr: true},
 		{in: "127.0.0.1:8000", wantErr: true},
 		{in: "http:///healthz", wantErr: true},
+		{in: "ftp://127.0.0.1:21", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -1184,7 +1177,7 @@ func TestParseReady(t *testing.T) {
 // ran under the supervisor, the daemon lived on, recorded nowhere.
 func TestSetupLeavesNoDaemon(t *testing.T) {
 	dir := t.TempDir()
-	startProcess(t, ProcessSpec{
+	startProcess(t, Spec{
 		Name:        "target setup-daemon",
 		Setup:       [][]string{{"/bin/sh", "-c", `setsid /bin/sh -c 'echo $$ > daemon; exec sleep 300' > /dev/null 2>&1 & exit 0`}},
 		Command:     []string{"/bin/sh", "-c", "exec sleep 300"},

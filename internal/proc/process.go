@@ -1,4 +1,4 @@
-package scheduler
+package proc
 
 import (
 	"bufio"
@@ -25,24 +25,23 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/benchd/benchd/config"
-	"github.com/benchd/benchd/internal/proc"
 )
 
 // DefaultReadyTimeout is the time a managed process has to become ready,
-// its setup steps included, when [ProcessSpec.ReadyTimeout] is zero.
+// its setup steps included, when [Spec.ReadyTimeout] is zero.
 const DefaultReadyTimeout = 30 * time.Second
 
 // DefaultStopTimeout is the grace between SIGTERM and SIGKILL of a managed
-// process group when [ProcessSpec.StopTimeout] is zero.
+// process group when [Spec.StopTimeout] is zero.
 const DefaultStopTimeout = 10 * time.Second
 
-// DefaultEnvAllow is what a managed process with ProcessSpec.CleanEnv keeps
-// of benchd's environment when ProcessSpec.EnvAllow is nil: the
+// DefaultEnvAllow is what a managed process with Spec.CleanEnv keeps
+// of benchd's environment when Spec.EnvAllow is nil: the
 // configuration's default.
 var DefaultEnvAllow = config.DefaultEnvAllow
 
 // processEnv returns the whole environment of spec's processes.
-func processEnv(spec *ProcessSpec) []string {
+func processEnv(spec *Spec) []string {
 	env := []string{} // not nil: startChild reads nil as os.Environ()
 	if !spec.CleanEnv {
 		env = os.Environ()
@@ -61,14 +60,12 @@ func processEnv(spec *ProcessSpec) []string {
 	return append(env, spec.Env...)
 }
 
-// ProcessOutputBytes is how much of the latest output (stdout and stderr
+// OutputBytes is how much of the latest output (stdout and stderr
 // together) a managed process keeps for error messages and
 // [Process.Output]: 64 KiB.
-const ProcessOutputBytes = 64 << 10
+const OutputBytes = 64 << 10
 
 const (
-	// killWait bounds the wait for a process group to vanish after SIGKILL.
-	killWait = 5 * time.Second
 	// drainWait bounds the wait for the output pipes to reach EOF once
 	// the group is gone (a process that left the group may hold them).
 	drainWait = time.Second
@@ -81,28 +78,28 @@ const (
 	addrCheckTimeout = time.Second
 )
 
-// Sentinel errors of [StartProcess], [Process.ExitErr] and [Process.Usage],
+// Sentinel errors of [Start], [Process.ExitErr] and [Process.Usage],
 // for errors.Is. The errors returned carry their own message; the
 // sentinels only classify them.
 var (
 	// ErrAddrInUse means something already listened on the loopback
-	// address of ProcessSpec.Ready before the command was started.
+	// address of Spec.Ready before the command was started.
 	ErrAddrInUse = errors.New("scheduler: address already in use")
 	// ErrNotReady means the process did not become ready within
-	// ProcessSpec.ReadyTimeout.
+	// Spec.ReadyTimeout.
 	ErrNotReady = errors.New("scheduler: process not ready")
 	// ErrExited means the process leader has exited: before it was
 	// ready, or later (Process.ExitErr, Process.Usage).
 	ErrExited = errors.New("scheduler: process exited")
-	// ErrSetup means a ProcessSpec.Setup command failed to start or
+	// ErrSetup means a Spec.Setup command failed to start or
 	// exited with a non-zero code.
 	ErrSetup = errors.New("scheduler: setup step failed")
 )
 
-// ProcessSpec describes a managed process: a target server or a helper
-// service benchd starts, waits ready for and stops. A ProcessSpec is a plain
-// value; StartProcess does not keep or modify its slices.
-type ProcessSpec struct {
+// Spec describes a managed process: a target server or a helper
+// service benchd starts, waits ready for and stops. A Spec is a plain
+// value; Start does not keep or modify its slices.
+type Spec struct {
 	// Name names the process in errors and logs, with its kind:
 	// "target gunicorn-gevent", "service redis". Errors read
 	// "scheduler: <Name>: ...".
@@ -126,18 +123,14 @@ type ProcessSpec struct {
 	EnvAllow []string
 	// Setup holds commands run in Dir, in order, before Command, each in
 	// its own process group with the same Env; each must exit 0, or
-	// StartProcess fails with its output tail. Their time counts against
+	// Start fails with its output tail. Their time counts against
 	// ReadyTimeout.
 	Setup [][]string
-	// Ready says when the process is ready: "tcp://host:port" (a TCP
-	// connect succeeds) or an "http://" or "https://" URL (a GET answers
-	// 2xx, redirects followed, no proxy); "" means ready as soon as it
-	// started. When its host is a loopback address or "localhost", the
-	// address must be free before the start (see ErrAddrInUse).
-	Ready string
-	// TLS verifies the server of an https Ready check; nil means Go's
-	// default (the system roots).
-	TLS *tls.Config
+	// Ready says when the process is ready (see [ParseProbe]); nil means
+	// ready as soon as it started. When its host is a loopback address or
+	// "localhost", the address must be free before the start (see
+	// ErrAddrInUse).
+	Ready *Probe
 	// ReadyTimeout is how long to wait for ready, setup included; zero or
 	// negative means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
@@ -158,7 +151,7 @@ type ProcessSpec struct {
 }
 
 // Process is a started, ready managed process: the leader started from
-// ProcessSpec.Command and every process in its process group. It is safe for
+// Spec.Command and every process in its process group. It is safe for
 // concurrent use and must not be copied. The caller must call Stop, also
 // after the process exited by itself, to kill what is left of the group and
 // release the output pipes.
@@ -174,11 +167,11 @@ type Process struct {
 	stopErr  error // written before stopDone is closed
 }
 
-// StartProcess runs spec.Setup, starts spec.Command and waits until it is
+// Start runs spec.Setup, starts spec.Command and waits until it is
 // ready.
 //
 // The command runs under a supervisor, benchd re-executed (see
-// internal/proc), in its own process group, so Stop reaches its workers
+// [Command]), in its own process group, so Stop reaches its workers
 // and helpers. When benchd dies, even of SIGKILL, the supervisor kills
 // the group and every other descendant, daemons that left the group
 // included (it is their subreaper), so no process of the target is left
@@ -189,13 +182,13 @@ type Process struct {
 // and the exit status are the command's, not the supervisor's. Setup
 // steps run directly, in their own groups. The output (stdout and stderr)
 // is read all the time, so a full pipe never blocks the child: the latest
-// ProcessOutputBytes are kept for errors and Output, and each line goes to
+// OutputBytes are kept for errors and Output, and each line goes to
 // spec.Logger at debug level.
 //
 // The environment is benchd's (or, with spec.CleanEnv, its variables named
 // in spec.EnvAllow) plus spec.Env, for Setup and Command alike.
 //
-// StartProcess blocks until the process is ready, fails, spec.ReadyTimeout
+// Start blocks until the process is ready, fails, spec.ReadyTimeout
 // passes or ctx is done. On every failure it stops the whole group (SIGTERM,
 // SIGKILL after spec.StopTimeout) before returning an error that starts
 // with "scheduler: <Name>: " and says why, quoting the last output lines
@@ -213,7 +206,7 @@ type Process struct {
 //   - ctx was done: wraps context.Cause(ctx).
 //
 // The caller owns the returned Process and must Stop it.
-func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
+func Start(ctx context.Context, spec Spec) (*Process, error) {
 	if spec.ReadyTimeout <= 0 {
 		spec.ReadyTimeout = DefaultReadyTimeout
 	}
@@ -227,16 +220,10 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 	if len(spec.Command) == 0 || spec.Command[0] == "" {
 		return nil, &processError{msg: "scheduler: " + spec.Name + ": empty command"}
 	}
-	probe, err := parseReady(spec.Ready)
-	if err != nil {
-		return nil, &processError{msg: fmt.Sprintf("scheduler: %s: %v", spec.Name, err), errs: []error{err}}
-	}
-	if probe != nil {
-		probe.tls = spec.TLS
-	}
-
+	probe := spec.Ready
 	var cpus []int
 	if spec.CPUs != "" {
+		var err error
 		if cpus, err = config.ParseCPUList(spec.CPUs); err != nil {
 			return nil, &processError{msg: fmt.Sprintf("scheduler: %s: cpus %q: %v", spec.Name, spec.CPUs, err), errs: []error{err}}
 		}
@@ -341,7 +328,7 @@ func (p *Process) ExitErr() error {
 }
 
 // Output returns the latest output of the process, stdout and stderr
-// interleaved line by line, at most ProcessOutputBytes. The caller may keep
+// interleaved line by line, at most OutputBytes. The caller may keep
 // the string.
 func (p *Process) Output() string {
 	return string(p.c.out.bytes())
@@ -430,7 +417,7 @@ var errReadyDeadline = errors.New("ready timeout")
 
 // waitReady polls the readiness probe until it passes (nil), the leader
 // exits (ErrExited) or ctx is done (the error of the last complete check).
-func (p *Process) waitReady(ctx context.Context, probe *readyProbe) error {
+func (p *Process) waitReady(ctx context.Context, probe *Probe) error {
 	if probe == nil {
 		return nil
 	}
@@ -468,7 +455,7 @@ func (p *Process) waitReady(ctx context.Context, probe *readyProbe) error {
 
 // readyError builds the error of a failed readiness wait; the group has
 // been stopped, so the output is complete.
-func (p *Process) readyError(readyCtx context.Context, err error, spec *ProcessSpec) error {
+func (p *Process) readyError(readyCtx context.Context, err error, spec *Spec) error {
 	tail := p.c.out.tail(tailLines, tailBytes)
 	if !errors.Is(err, ErrExited) {
 		return waitError(readyCtx, spec, err, tail)
@@ -486,7 +473,7 @@ func (p *Process) readyError(readyCtx context.Context, err error, spec *ProcessS
 // waitError builds the error of a start whose ready context is done: not
 // ready in time, or cancelled by the caller. last is the last readiness
 // check error, if any; tail the last output.
-func waitError(readyCtx context.Context, spec *ProcessSpec, last error, tail string) error {
+func waitError(readyCtx context.Context, spec *Spec, last error, tail string) error {
 	if cause := context.Cause(readyCtx); !errors.Is(cause, errReadyDeadline) {
 		return &processError{
 			msg:  fmt.Sprintf("scheduler: %s: start canceled before ready: %v", spec.Name, cause),
@@ -515,7 +502,7 @@ func withTail(tail string) string {
 
 // runSetupStep runs setup command i to completion within readyCtx. ctx is
 // the caller's context, used to tell cancellation from the ready timeout.
-func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, env []string, i int, argv []string, log *slog.Logger) error {
+func runSetupStep(readyCtx, ctx context.Context, spec *Spec, env []string, i int, argv []string, log *slog.Logger) error {
 	step := fmt.Sprintf("setup step %d %q", i+1, argv)
 	if len(argv) == 0 || argv[0] == "" {
 		return &processError{msg: fmt.Sprintf("scheduler: %s: %s: empty command", spec.Name, step), errs: []error{ErrSetup}}
@@ -577,7 +564,7 @@ func runSetupStep(readyCtx, ctx context.Context, spec *ProcessSpec, env []string
 }
 
 // ExitError is how a managed process (or a setup step) ended with a
-// failure: a non-zero exit code or a signal. The errors of StartProcess
+// failure: a non-zero exit code or a signal. The errors of Start
 // and Process.ExitErr wrap it; use errors.As.
 type ExitError struct {
 	// Status is the wait(2) status of the process.
@@ -614,17 +601,42 @@ func exitPhrase(ws syscall.WaitStatus) string {
 	return "exited with code " + strconv.Itoa(ws.ExitStatus())
 }
 
-// readyProbe is a parsed ProcessSpec.Ready.
-type readyProbe struct {
+// Probe is a compiled readiness check ([Spec.Ready]). It is immutable and
+// safe for concurrent use; build it with [ParseProbe], once, when the
+// configuration is loaded.
+type Probe struct {
 	raw      string
 	tcp      bool        // tcp:// rather than http(s)://
 	addr     string      // host:port
 	loopback bool        // host is a loopback address or localhost
-	tls      *tls.Config // ProcessSpec.TLS
+	tls      *tls.Config // verifies an https check
 }
 
-// parseReady parses ProcessSpec.Ready; "" gives nil.
-func parseReady(s string) (*readyProbe, error) {
+// ParseProbe compiles a readiness check: "tcp://host:port" (a TCP connect
+// succeeds) or an "http://" or "https://" URL (a GET answers 2xx,
+// redirects followed, no proxy), whose server tlsConfig verifies (nil
+// means Go's default, the system roots; the Probe keeps it, and the caller
+// must not change it afterwards). "" gives nil, nil: no check. The error
+// says what is wrong with s, as in `invalid ready "ftp://x": want
+// tcp://host:port or an http(s):// URL`.
+func ParseProbe(s string, tlsConfig *tls.Config) (*Probe, error) {
+	r, err := parseReady(s)
+	if r != nil {
+		r.tls = tlsConfig
+	}
+	return r, err
+}
+
+// String returns the check as written; "" for a nil Probe.
+func (r *Probe) String() string {
+	if r == nil {
+		return ""
+	}
+	return r.raw
+}
+
+// parseReady parses a readiness check; "" gives nil.
+func parseReady(s string) (*Probe, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -632,7 +644,7 @@ func parseReady(s string) (*readyProbe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid ready %q: %w", s, err)
 	}
-	r := &readyProbe{raw: s}
+	r := &Probe{raw: s}
 	port := u.Port()
 	switch u.Scheme {
 	case "tcp":
@@ -662,7 +674,7 @@ func parseReady(s string) (*readyProbe, error) {
 }
 
 // check runs one readiness check.
-func (r *readyProbe) check(ctx context.Context, client *http.Client) error {
+func (r *Probe) check(ctx context.Context, client *http.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	if r.tcp {
@@ -708,7 +720,7 @@ type childOptions struct {
 	argv        []string
 	dir         string
 	env         []string      // the whole environment; nil: os.Environ()
-	supervise   bool          // start under a supervisor (see internal/proc)
+	supervise   bool          // start under a supervisor (see [Command])
 	grace       time.Duration // the supervisor's clean-up grace
 	raiseNofile bool          // set the RLIMIT_NOFILE soft limit to the hard one (supervised only)
 	cpus        []int         // CPU affinity of the child; empty: inherited
@@ -729,7 +741,7 @@ type child struct {
 	state   syscall.WaitStatus // set before exited is closed
 	waitErr error              // *ExitError or nil; set before exited is closed
 
-	// Set for a supervised child (see internal/proc): the supervisor's
+	// Set for a supervised child (see [Command]): the supervisor's
 	// stdin, closed to make it clean up and exit, and done, closed once
 	// the supervisor was reaped.
 	supervisor *os.File
@@ -739,7 +751,7 @@ type child struct {
 }
 
 // startChild starts o.argv in its own process group with Pdeathsig;
-// with o.supervise, under a supervisor (see internal/proc).
+// with o.supervise, under a supervisor (see [Command]).
 func startChild(o childOptions) (*child, error) {
 	// Without this check os/exec reports a missing working directory as
 	// "fork/exec ARGV0: no such file or directory", which blames the
@@ -762,7 +774,7 @@ func startChild(o childOptions) (*child, error) {
 	var cmd *exec.Cmd
 	var stdinW, statusR, statusW *os.File
 	if o.supervise {
-		cmd = proc.Command(path, o.argv, o.grace, o.raiseNofile, env)
+		cmd = Command(path, o.argv, o.grace, o.raiseNofile, env)
 		// The supervisor cleans up when benchd dies: SIGTERM from the
 		// kernel, or EOF on its stdin.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -811,7 +823,7 @@ func startChild(o childOptions) (*child, error) {
 
 	c := &child{
 		name:       o.name,
-		out:        newOutputRing(ProcessOutputBytes),
+		out:        newOutputRing(OutputBytes),
 		pipes:      []*os.File{outR, errR},
 		exited:     make(chan struct{}),
 		supervisor: stdinW,
@@ -906,7 +918,7 @@ func (c *child) superviseWait(cmd *exec.Cmd, statusR *os.File, started chan<- er
 	defer close(c.supDone)
 	defer statusR.Close()
 	br := bufio.NewReader(statusR)
-	st, err := proc.ReadStatus(br)
+	st, err := ReadStatus(br)
 	switch {
 	case err == nil && st.Err != nil:
 		err = st.Err
@@ -922,11 +934,11 @@ func (c *child) superviseWait(cmd *exec.Cmd, statusR *os.File, started chan<- er
 		return
 	}
 	c.pid, c.supPID = st.PID, cmd.Process.Pid
-	supStart, _ := proc.StartTime(cmd.Process.Pid)
-	c.forget = proc.Record(proc.Entry{Name: o.name, PGID: st.PID, Start: st.StartTime,
+	supStart, _ := StartTime(cmd.Process.Pid)
+	c.forget = Record(Entry{Name: o.name, PGID: st.PID, Start: st.StartTime,
 		Supervisor: cmd.Process.Pid, SupervisorStart: supStart})
 	started <- nil
-	st, err = proc.ReadStatus(br)
+	st, err = ReadStatus(br)
 	if err == nil && st.Exited {
 		c.state = st.WaitStatus
 		c.waitErr = exitErr(c.state)
@@ -1176,7 +1188,7 @@ func (r *outputRing) tail(maxLines, maxBytes int) string {
 // GOMAXPROCS is then recomputed for the new mask.
 //
 // Managed processes started afterwards inherit benchd's mask unless their
-// [ProcessSpec.CPUs] set their own: give targets their own cpus to keep
+// [Spec.CPUs] set their own: give targets their own cpus to keep
 // them off benchd's CPUs. Call PinSelf once, at start-up, before starting
 // processes. The error wraps the cause: a malformed list, or the kernel's
 // EINVAL for CPUs the machine does not have (the threads pinned before the

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/scheduler"
+)
+
+// TestMatrixProgressCountsFinished: with interleaved repeats scenarios
+// finish out of matrix order; the progress line counts those finished
+// (before, it printed the finishing scenario's matrix index: [2/2] first,
+// then [1/2] with nothing left).
+func TestMatrixProgressCountsFinished(t *testing.T) {
+	var progress bytes.Buffer
+	o := &matrixObserver{format: "markdown", progress: &progress}
+	o.RunStarted(&scheduler.RunInfo{ID: "r", Start: time.Now()})
+	for _, i := range []int{1, 0} {
+		o.ScenarioFinished(&scheduler.ScenarioResult{Scenario: config.Scenario{Name: fmt.Sprintf("t/-/e%d", i)}, Index: i, Total: 2})
+	}
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "[1/2] t/-/e1 ok") || !strings.HasPrefix(lines[2], "[2/2] t/-/e0 ok") {
+		t.Errorf("progress:\n%s\nwant [1/2] for e1, then [2/2] for e0", progress.String())
+	}
+}
