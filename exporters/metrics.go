@@ -91,6 +91,7 @@ type Metrics struct {
 	lag, reloadOK, reloadTS              *prometheus.Desc
 	startFailures, storageFailures       *prometheus.Desc
 	threshold, alertsReceived, invalidRs *prometheus.Desc
+	foreignCPU, cpuPerRequest            *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -143,6 +144,7 @@ type scenarioState struct {
 	timeoutRatio float64
 	errorRatio   float64
 	last         float64
+	cpu          *result.CPU // nil: not measured (no series)
 	quantiles    map[float64]float64
 	lastCount    uint64
 	lastSum      float64
@@ -187,6 +189,8 @@ func NewMetrics() *Metrics {
 		threshold:       d("benchd_threshold", "Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.", sl("signal", "bound")...),
 		alertsReceived:  d("benchd_alert_notifications_received_total", "Alerts received in Alertmanager webhook notifications (POST /api/v1/alertmanager/webhook), by status (firing, resolved) and alertname.", "status", "alertname"),
 		invalidRs:       d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.", "reason"),
+		foreignCPU:      d("benchd_scenario_foreign_cpu_ratio", "Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat).", sl()...),
+		cpuPerRequest:   d("benchd_scenario_target_cpu_seconds_per_request", "CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.", sl()...),
 		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:         version.NewCollector("benchd"),
 	}
@@ -198,7 +202,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.requests, m.errors, m.timeouts, m.bytes, m.duration, m.rps, m.latency,
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
 		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
-		m.storageFailures, m.threshold, m.alertsReceived, m.invalidRs,
+		m.storageFailures, m.threshold, m.alertsReceived, m.invalidRs, m.foreignCPU, m.cpuPerRequest,
 	} {
 		ch <- d
 	}
@@ -230,6 +234,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.timeoutRatio, prometheus.GaugeValue, s.timeoutRatio, lv...)
 		ch <- prometheus.MustNewConstMetric(m.errRatio, prometheus.GaugeValue, s.errorRatio, lv...)
 		ch <- prometheus.MustNewConstSummary(m.latency, s.lastCount, s.lastSum, s.quantiles, lv...)
+		if c := s.cpu; c != nil {
+			ch <- prometheus.MustNewConstMetric(m.foreignCPU, prometheus.GaugeValue, c.ForeignRatio, lv...)
+			if c.Managed && c.TargetSecondsPerRequest > 0 {
+				ch <- prometheus.MustNewConstMetric(m.cpuPerRequest, prometheus.GaugeValue, c.TargetSecondsPerRequest, lv...)
+			}
+		}
 	}
 	for _, r := range RunResults {
 		ch <- prometheus.MustNewConstMetric(m.runsTotal, prometheus.CounterValue, m.runs[r], r)
@@ -383,7 +393,7 @@ func (m *Metrics) ObserveScenario(rec *result.Scenario, span trace.SpanContext) 
 	end := rec.End
 	s.last = float64(end.UnixNano()) / 1e9
 	if !rec.Ran() {
-		s.up, s.rps, s.timeoutRatio, s.errorRatio = 0, 0, 0, 0
+		s.up, s.rps, s.timeoutRatio, s.errorRatio, s.cpu = 0, 0, 0, 0, nil
 		s.quantiles, s.lastCount, s.lastSum = map[float64]float64{}, 0, 0
 		return
 	}
@@ -400,6 +410,7 @@ func (m *Metrics) ObserveScenario(rec *result.Scenario, span trace.SpanContext) 
 	s.bytes += float64(rec.BytesRead)
 	s.rps = rec.RequestsPerSecond
 	s.timeoutRatio = rec.TimeoutRatio
+	s.cpu = rec.CPU
 	s.errorRatio = rec.ErrorRatio
 	s.quantiles = make(map[float64]float64, len(SummaryQuantiles))
 	s.lastCount, s.lastSum = 0, 0

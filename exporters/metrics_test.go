@@ -360,3 +360,33 @@ benchd_alert_notifications_received_total{alertname="other",status="firing"} 1
 		t.Errorf("%d series after %d names, want at most %d", n, 2*MaxAlertNames, MaxAlertNames+2)
 	}
 }
+
+// TestMetricsCPU: a scenario's CPU figures become its foreign CPU ratio and,
+// for a managed target, its CPU seconds per request; an unmanaged target has
+// no per-request series, and a scenario without figures neither.
+func TestMetricsCPU(t *testing.T) {
+	m := NewMetrics()
+	end := time.Unix(1700000000, 0)
+	managed := observed("g", "sync", "json", knownResult(t), end)
+	managed.CPU = &result.CPU{Managed: true, ForeignRatio: 0.125, TargetSecondsPerRequest: 0.0006}
+	unmanaged := observed("u", "-", "json", knownResult(t), end)
+	unmanaged.CPU = &result.CPU{ForeignRatio: 0.5}
+	m.ObserveScenario(managed, trace.SpanContext{})
+	m.ObserveScenario(unmanaged, trace.SpanContext{})
+	m.ObserveScenario(observed("n", "-", "json", knownResult(t), end), trace.SpanContext{})
+	want := `
+# HELP benchd_scenario_foreign_cpu_ratio Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat).
+# TYPE benchd_scenario_foreign_cpu_ratio gauge
+benchd_scenario_foreign_cpu_ratio{endpoint="json",mode="sync",target="g"} 0.125
+benchd_scenario_foreign_cpu_ratio{endpoint="json",mode="-",target="u"} 0.5
+# HELP benchd_scenario_target_cpu_seconds_per_request CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.
+# TYPE benchd_scenario_target_cpu_seconds_per_request gauge
+benchd_scenario_target_cpu_seconds_per_request{endpoint="json",mode="sync",target="g"} 0.0006
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_scenario_foreign_cpu_ratio", "benchd_scenario_target_cpu_seconds_per_request"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(m, "benchd_scenario_foreign_cpu_ratio", "benchd_scenario_target_cpu_seconds_per_request"); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

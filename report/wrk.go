@@ -48,8 +48,11 @@ type WrkOptions struct {
 // the socket errors, with on_timeout wait, for the answers that came after
 // their request's timeout (wrk counts those as requests); "  Unexpected
 // responses: N" when the endpoint's expect rejected other responses than
-// the Non-2xx or 3xx ones; and "  N repeats, Requests/sec each: ..." after
-// the connections line when s has more than one repeat.
+// the Non-2xx or 3xx ones; "  CPU: target T per request, foreign F%" when
+// the CPU was sampled (docs/results.md: the managed target's CPU per
+// request and the other work's share of the CPUs); and "  N repeats,
+// Requests/sec each: ..." after the connections line when s has more than
+// one repeat.
 //
 // Statistics are computed from s's HDR histograms (3 significant digits),
 // each value taken as the middle of its bucket; the standard deviation is
@@ -122,6 +125,13 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	}
 	if s.InFlight > 0 {
 		fmt.Fprintf(&b, "  In flight at end: %d\n", s.InFlight)
+	}
+	if c := s.CPU; c != nil {
+		b.WriteString("  CPU:")
+		if c.Managed && c.TargetSecondsPerRequest > 0 {
+			fmt.Fprintf(&b, " target %s per request,", strings.TrimSpace(formatTimeMicros(c.TargetSecondsPerRequest*1e6)))
+		}
+		fmt.Fprintf(&b, " foreign %.0f%%\n", c.ForeignRatio*100)
 	}
 	fmt.Fprintf(&b, "Requests/sec: %9.2f\n", s.RequestsPerSecond)
 	fmt.Fprintf(&b, "Transfer/sec: %10sB\n", formatBinary(s.TransferBytesPerSecond))

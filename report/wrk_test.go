@@ -321,3 +321,25 @@ func rec(r *engine.Result) *result.Scenario {
 	s := result.FromEngine(r)
 	return &s
 }
+
+// TestWriteWrkCPU: the CPU line shows a managed target's CPU per request
+// and the foreign share; an unmanaged one only the share.
+func TestWriteWrkCPU(t *testing.T) {
+	for _, tt := range []struct {
+		cpu  *result.CPU
+		want string
+	}{
+		{&result.CPU{Managed: true, TargetSecondsPerRequest: 0.000583, ForeignRatio: 0.123}, "  CPU: target 583.00us per request, foreign 12%\n"},
+		{&result.CPU{ForeignRatio: 0.5}, "  CPU: foreign 50%\n"},
+	} {
+		s := rec(wrkResult(t, "fast_and_clean"))
+		s.CPU = tt.cpu
+		var b bytes.Buffer
+		if err := WriteWrk(&b, s, WrkOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tt.want) {
+			t.Errorf("report lacks %q:\n%s", tt.want, b.String())
+		}
+	}
+}
