@@ -16,13 +16,22 @@ type noiseModel struct {
 	cvThroughput, cvP50 float64
 	cvP99               float64
 	ratioBusy, ratioMed float64 // share of runs with errors, and their median ratio
+	// cvCPU is the CV of the target's CPU per request; 0 means
+	// defaultCVCPU.
+	cvCPU float64
 }
+
+// defaultCVCPU is the run-to-run CV of the target's CPU seconds per
+// request measured with benchd serve on a quiet machine (2.1–3.0 % across
+// three cells, issue measurements): the upper end.
+const defaultCVCPU = 0.03
 
 // The medians of the simulated scenarios (the Django json endpoint here).
 const (
 	medThroughput = 2000.0
 	medP50        = 0.001
 	medP99        = 0.3
+	medCPU        = 0.0006 // seconds per request, gunicorn-gevent json
 )
 
 // matrix simulates the run history of every scenario × signal.
@@ -58,6 +67,8 @@ func (m *matrix) run() {
 				v = m.noise.draw(medP50, m.model.cvP50)
 			case SignalLatencyP99:
 				v = m.noise.draw(medP99, m.model.cvP99)
+			case SignalCPUPerRequest:
+				v = m.noise.draw(medCPU, cmp.Or(m.model.cvCPU, defaultCVCPU))
 			default:
 				v = m.noise.ratio(m.model.ratioMed, m.model.ratioBusy)
 			}
