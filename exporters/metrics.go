@@ -50,6 +50,7 @@ var StorageOperations = []string{"begin_run", "save_scenario", "finish_run", "pr
 var InvalidReasons = []string{
 	string(regress.ReasonTargetFailed), string(regress.ReasonTargetDied),
 	string(regress.ReasonOpenLoopLate), string(regress.ReasonSchedulerLatency),
+	string(regress.ReasonForeignCPU),
 }
 
 var scenarioLabels = []string{"target", "endpoint", "mode"}
@@ -188,8 +189,8 @@ func NewMetrics() *Metrics {
 		storageFailures: d("benchd_storage_write_failures_total", "Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.", "operation"),
 		threshold:       d("benchd_threshold", "Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.", sl("signal", "bound")...),
 		alertsReceived:  d("benchd_alert_notifications_received_total", "Alerts received in Alertmanager webhook notifications (POST /api/v1/alertmanager/webhook), by status (firing, resolved) and alertname.", "status", "alertname"),
-		invalidRs:       d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.", "reason"),
-		foreignCPU:      d("benchd_scenario_foreign_cpu_ratio", "Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat).", sl()...),
+		invalidRs:       d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU), foreign_cpu (other work took the CPUs); a result with several reasons counts under each.", "reason"),
+		foreignCPU:      d("benchd_scenario_foreign_cpu_ratio", "Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat); managed targets only.", sl()...),
 		cpuPerRequest:   d("benchd_scenario_target_cpu_seconds_per_request", "CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.", sl()...),
 		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:         version.NewCollector("benchd"),
@@ -234,9 +235,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.timeoutRatio, prometheus.GaugeValue, s.timeoutRatio, lv...)
 		ch <- prometheus.MustNewConstMetric(m.errRatio, prometheus.GaugeValue, s.errorRatio, lv...)
 		ch <- prometheus.MustNewConstSummary(m.latency, s.lastCount, s.lastSum, s.quantiles, lv...)
-		if c := s.cpu; c != nil {
+		// An unmanaged target's own CPU is in the foreign figure: none.
+		if c := s.cpu; c != nil && c.Managed {
 			ch <- prometheus.MustNewConstMetric(m.foreignCPU, prometheus.GaugeValue, c.ForeignRatio, lv...)
-			if c.Managed && c.TargetSecondsPerRequest > 0 {
+			if c.TargetSecondsPerRequest > 0 {
 				ch <- prometheus.MustNewConstMetric(m.cpuPerRequest, prometheus.GaugeValue, c.TargetSecondsPerRequest, lv...)
 			}
 		}

@@ -285,8 +285,9 @@ func TestStorageWriteFailures(t *testing.T) {
 	m.StorageWriteFailed("begin_run")
 	m.InvalidResult("scheduler_latency")
 	want := `
-# HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.
+# HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU), foreign_cpu (other work took the CPUs); a result with several reasons counts under each.
 # TYPE benchd_invalid_results_total counter
+benchd_invalid_results_total{reason="foreign_cpu"} 0
 benchd_invalid_results_total{reason="open_loop_late"} 0
 benchd_invalid_results_total{reason="scheduler_latency"} 1
 benchd_invalid_results_total{reason="target_died"} 0
@@ -361,9 +362,10 @@ benchd_alert_notifications_received_total{alertname="other",status="firing"} 1
 	}
 }
 
-// TestMetricsCPU: a scenario's CPU figures become its foreign CPU ratio and,
-// for a managed target, its CPU seconds per request; an unmanaged target has
-// no per-request series, and a scenario without figures neither.
+// TestMetricsCPU: a managed target's CPU figures become its foreign CPU
+// ratio and CPU seconds per request; an unmanaged target (whose own CPU is
+// in the foreign figure) has neither, and a scenario without figures
+// neither.
 func TestMetricsCPU(t *testing.T) {
 	m := NewMetrics()
 	end := time.Unix(1700000000, 0)
@@ -375,10 +377,9 @@ func TestMetricsCPU(t *testing.T) {
 	m.ObserveScenario(unmanaged, trace.SpanContext{})
 	m.ObserveScenario(observed("n", "-", "json", knownResult(t), end), trace.SpanContext{})
 	want := `
-# HELP benchd_scenario_foreign_cpu_ratio Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat).
+# HELP benchd_scenario_foreign_cpu_ratio Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat); managed targets only.
 # TYPE benchd_scenario_foreign_cpu_ratio gauge
 benchd_scenario_foreign_cpu_ratio{endpoint="json",mode="sync",target="g"} 0.125
-benchd_scenario_foreign_cpu_ratio{endpoint="json",mode="-",target="u"} 0.5
 # HELP benchd_scenario_target_cpu_seconds_per_request CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.
 # TYPE benchd_scenario_target_cpu_seconds_per_request gauge
 benchd_scenario_target_cpu_seconds_per_request{endpoint="json",mode="sync",target="g"} 0.0006

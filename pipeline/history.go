@@ -239,7 +239,7 @@ func (h *History) ScenarioFinished(r *scheduler.ScenarioResult) {
 		// will not use it, and nothing else would tell.
 		h.log.Warn("result left out of the regression detector's baselines and tests", "run_id", r.RunID,
 			"scenario", sc.Name, "reasons", sc.InvalidReasons, "sched_latency_p99_seconds", sc.SchedulerLatencyP99Seconds,
-			"foreign_cpu_ratio", r.MaxForeignCPURatio())
+			"max_repeat_foreign_cpu_ratio", r.MaxForeignCPURatio())
 		if h.metrics != nil {
 			for _, reason := range sc.InvalidReasons {
 				h.metrics.InvalidResult(reason)

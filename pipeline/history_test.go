@@ -112,6 +112,9 @@ func TestHistoryCountsInvalidResults(t *testing.T) {
 		{Result: loaded, SchedLatencyP99: 50 * time.Millisecond}, // again
 		{},                               // no load applied
 		{Err: errors.New("target died")}, // failed: not counted
+		// Other work took the CPUs during the repeat: one busy CPU's worth
+		// on top of the two considered ones' full load.
+		{Result: loaded, RepeatUsage: []scheduler.RepeatUsage{{Managed: true, CPUs: 2, Start: start, End: start.Add(time.Second), BusyCPUSeconds: 2}}},
 	} {
 		r.Scenario = config.Scenario{Name: "t/-/e", Target: "t", Mode: "-", Endpoint: "e"}
 		r.RunID, r.Index, r.Start, r.End = info.ID, i, start, start.Add(time.Second)
@@ -119,8 +122,9 @@ func TestHistoryCountsInvalidResults(t *testing.T) {
 		h.ScenarioFinished(r)
 	}
 	want := `
-# HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU); a result with several reasons counts under each.
+# HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU), foreign_cpu (other work took the CPUs); a result with several reasons counts under each.
 # TYPE benchd_invalid_results_total counter
+benchd_invalid_results_total{reason="foreign_cpu"} 1
 benchd_invalid_results_total{reason="open_loop_late"} 0
 benchd_invalid_results_total{reason="scheduler_latency"} 2
 benchd_invalid_results_total{reason="target_died"} 0

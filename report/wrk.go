@@ -49,8 +49,9 @@ type WrkOptions struct {
 // their request's timeout (wrk counts those as requests); "  Unexpected
 // responses: N" when the endpoint's expect rejected other responses than
 // the Non-2xx or 3xx ones; "  CPU: target T per request, foreign F%" when
-// the CPU was sampled (docs/results.md: the managed target's CPU per
-// request and the other work's share of the CPUs); and "  N repeats,
+// the CPU of a managed target was sampled (docs/results.md: its CPU per
+// request and the other work's share of the CPUs); "  Left out of the
+// regression detector: reasons" for an invalid result; and "  N repeats,
 // Requests/sec each: ..." after the connections line when s has more than
 // one repeat.
 //
@@ -126,12 +127,16 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	if s.InFlight > 0 {
 		fmt.Fprintf(&b, "  In flight at end: %d\n", s.InFlight)
 	}
-	if c := s.CPU; c != nil {
+	// An unmanaged target's own CPU is in the foreign figure: not shown.
+	if c := s.CPU; c != nil && c.Managed {
 		b.WriteString("  CPU:")
-		if c.Managed && c.TargetSecondsPerRequest > 0 {
+		if c.TargetSecondsPerRequest > 0 {
 			fmt.Fprintf(&b, " target %s per request,", strings.TrimSpace(formatTimeMicros(c.TargetSecondsPerRequest*1e6)))
 		}
 		fmt.Fprintf(&b, " foreign %.0f%%\n", c.ForeignRatio*100)
+	}
+	if len(s.InvalidReasons) > 0 {
+		fmt.Fprintf(&b, "  Left out of the regression detector: %s\n", strings.Join(s.InvalidReasons, ", "))
 	}
 	fmt.Fprintf(&b, "Requests/sec: %9.2f\n", s.RequestsPerSecond)
 	fmt.Fprintf(&b, "Transfer/sec: %10sB\n", formatBinary(s.TransferBytesPerSecond))

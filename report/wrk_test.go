@@ -323,23 +323,35 @@ func rec(r *engine.Result) *result.Scenario {
 }
 
 // TestWriteWrkCPU: the CPU line shows a managed target's CPU per request
-// and the foreign share; an unmanaged one only the share.
+// and the foreign share, an invalid result says why, and an unmanaged
+// target has no CPU line.
 func TestWriteWrkCPU(t *testing.T) {
 	for _, tt := range []struct {
 		cpu  *result.CPU
 		want string
 	}{
 		{&result.CPU{Managed: true, TargetSecondsPerRequest: 0.000583, ForeignRatio: 0.123}, "  CPU: target 583.00us per request, foreign 12%\n"},
-		{&result.CPU{ForeignRatio: 0.5}, "  CPU: foreign 50%\n"},
+		{&result.CPU{Managed: true, ForeignRatio: 0.5}, "  CPU: foreign 50%\n"},
 	} {
 		s := rec(wrkResult(t, "fast_and_clean"))
 		s.CPU = tt.cpu
+		s.InvalidReasons = []string{"foreign_cpu"}
 		var b bytes.Buffer
 		if err := WriteWrk(&b, s, WrkOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(b.String(), tt.want) {
-			t.Errorf("report lacks %q:\n%s", tt.want, b.String())
+		if !strings.Contains(b.String(), tt.want) || !strings.Contains(b.String(), "  Left out of the regression detector: foreign_cpu\n") {
+			t.Errorf("report lacks %q or the invalid line:\n%s", tt.want, b.String())
 		}
+	}
+	// An unmanaged target: its own CPU is in the foreign figure, not shown.
+	s := rec(wrkResult(t, "fast_and_clean"))
+	s.CPU = &result.CPU{ForeignRatio: 0.53}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, s, WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "CPU:") {
+		t.Errorf("unmanaged target's CPU line:\n%s", b.String())
 	}
 }

@@ -664,9 +664,9 @@ func (s *Scheduler) finishScenario(ctx context.Context, log *slog.Logger, o regr
 		// timed out) is a result, not a failure, but worth a look.
 		attrs := []any{"requests_per_second", res.Result.RequestsPerSecond(),
 			"requests", res.Result.Completed(), "errors", res.Result.TotalErrors(),
-			"timeouts", res.Result.Errors[engine.KindTimeout],
+			"timeouts", res.Result.Errors[engine.KindTimeout], "unexpected", res.Result.Unexpected,
 			"sched_latency_p99_seconds", res.SchedLatencyP99.Seconds(),
-			"foreign_cpu_ratio", res.MaxForeignCPURatio()}
+			"max_repeat_foreign_cpu_ratio", res.MaxForeignCPURatio()}
 		if c := res.CPUSecondsPerRequest(); c > 0 {
 			attrs = append(attrs, "target_cpu_seconds_per_request", c)
 		}
