@@ -36,7 +36,7 @@ const (
 // order reports and metrics list them. The caller must not modify it.
 // cpu_per_request, a regression signal, has no threshold (yet): no rule
 // compares it.
-var ThresholdSignals = regressionSignals[:5]
+var ThresholdSignals = []string{SignalThroughput, SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio}
 
 // Bounds of a [Threshold]: which side of it a measured value must stay on.
 const (

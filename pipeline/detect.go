@@ -57,20 +57,18 @@ type Detector struct {
 	o DetectorOptions
 
 	mu     sync.Mutex
-	series map[string]*scenarioSeries // by scenario name
+	series map[string]signalPoints // by scenario name
 }
 
-// scenarioSeries is one scenario's points, one slice per signal.
-type scenarioSeries struct {
-	points map[regress.Signal][]regress.Point
-}
+// signalPoints are one scenario's points, one slice per signal.
+type signalPoints map[regress.Signal][]regress.Point
 
 // NewDetector returns the detector stage of o, with no series: call Load.
 func NewDetector(o DetectorOptions) *Detector {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Detector{o: o, series: map[string]*scenarioSeries{}}
+	return &Detector{o: o, series: map[string]signalPoints{}}
 }
 
 // Load reads the series of every configured scenario from the history
@@ -94,10 +92,10 @@ func (d *Detector) load(ctx context.Context, scenario string) error {
 	if err != nil {
 		return err
 	}
-	s := &scenarioSeries{points: map[regress.Signal][]regress.Point{}}
+	s := signalPoints{}
 	for i := range hist {
 		for _, sig := range regress.Signals {
-			s.points[sig] = append(s.points[sig], sig.Point(&hist[i], accepted[hist[i].RunID]))
+			s[sig] = append(s[sig], sig.Point(&hist[i], accepted[hist[i].RunID]))
 		}
 	}
 	d.mu.Lock()
@@ -113,13 +111,13 @@ func (d *Detector) ScenarioFinished(r *scheduler.ScenarioResult) {
 	defer d.mu.Unlock()
 	s := d.series[rec.Name]
 	if s == nil {
-		s = &scenarioSeries{points: map[regress.Signal][]regress.Point{}}
+		s = signalPoints{}
 		d.series[rec.Name] = s
 	}
 	for _, sig := range regress.Signals {
-		s.points[sig] = append(s.points[sig], sig.Point(rec, false))
-		if n := len(s.points[sig]) - regress.DefaultMaxHistory; n > 0 {
-			s.points[sig] = append([]regress.Point(nil), s.points[sig][n:]...)
+		s[sig] = append(s[sig], sig.Point(rec, false))
+		if n := len(s[sig]) - regress.DefaultMaxHistory; n > 0 {
+			s[sig] = append([]regress.Point(nil), s[sig][n:]...)
 		}
 	}
 }
@@ -153,7 +151,7 @@ func (d *Detector) Detect() []regress.Verdict {
 		if s == nil {
 			continue
 		}
-		for sig, pts := range s.points {
+		for sig, pts := range s {
 			series[regress.SeriesKey{Scenario: sc.Name, Signal: sig}] = pts
 		}
 	}

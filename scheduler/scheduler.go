@@ -150,18 +150,12 @@ type ScenarioResult struct {
 // CPUSecondsPerRequest returns the target's CPU seconds per completed
 // request over the measured intervals of all repeats together (the sum of
 // their CPU over the sum of their requests); 0 when none completed or the
-// target is not managed.
+// target is not managed. It is the record's cpu.target_seconds_per_request.
 func (r *ScenarioResult) CPUSecondsPerRequest() float64 {
-	var cpu float64
-	var n uint64
-	for _, u := range r.RepeatUsage {
-		cpu += u.TargetCPUSeconds
-		n += u.Requests
+	if c := totalCPU(r.RepeatUsage); c != nil {
+		return c.TargetSecondsPerRequest
 	}
-	if n == 0 {
-		return 0
-	}
-	return cpu / float64(n)
+	return 0
 }
 
 // MaxForeignCPURatio returns the largest [RepeatUsage.ForeignCPURatio] of

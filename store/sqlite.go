@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benchd/benchd/engine"
-
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -687,14 +685,6 @@ func timeOf(n sql.NullInt64) time.Time {
 	return time.Unix(0, n.Int64).UTC()
 }
 
-// uintArg converts a count to SQLite's signed 64-bit INTEGER.
-func uintArg(name string, v uint64) (int64, error) {
-	if v > math.MaxInt64 {
-		return 0, fmt.Errorf("%s %d is larger than %d", name, v, int64(math.MaxInt64))
-	}
-	return int64(v), nil
-}
-
 const runColumns = `id, trigger, start_unix_nano, end_unix_nano, outcome, config_hash, version, error, marker`
 
 // rowScanner is *sql.Row or *sql.Rows.
@@ -741,9 +731,6 @@ func scenarioArgs(s Scenario) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("end: %w", err)
 	}
-	if err := checkCounts(&s); err != nil {
-		return nil, err
-	}
 	valid := 0
 	if s.Valid {
 		valid = 1
@@ -760,34 +747,6 @@ func scenarioArgs(s Scenario) ([]any, error) {
 	}
 	return []any{s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint, start, end, s.Error, valid,
 		RecordVersion, string(b)}, nil
-}
-
-// checkCounts refuses counts SQLite's JSON functions could not read back
-// exactly (they hold integers as signed 64 bits).
-func checkCounts(s *Scenario) error {
-	counts := []struct {
-		name string
-		v    uint64
-	}{{"sent", s.Sent}, {"requests", s.Requests}, {"in_flight", s.InFlight}, {"bytes_read", s.BytesRead},
-		{"target_peak_rss_bytes", s.TargetPeakRSSBytes}, {"client_peak_rss_bytes", s.ClientPeakRSSBytes}}
-	for i, n := range s.Responses {
-		counts = append(counts, struct {
-			name string
-			v    uint64
-		}{"responses " + engine.Class(i).String(), n})
-	}
-	for i, n := range s.Errors {
-		counts = append(counts, struct {
-			name string
-			v    uint64
-		}{"errors " + engine.ErrorKind(i).String(), n})
-	}
-	for _, c := range counts {
-		if _, err := uintArg(c.name, c.v); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // scanScenarios reads every row of rows and closes it.
