@@ -113,6 +113,9 @@ func buildScenario(runID string, idx int, histValues int) (Scenario, error) {
 			{Measurement: result.Measurement{RequestsPerSecond: 0, ErrorRatio: 1, TimeoutRatio: 1}, Usage: result.Usage{TargetCPUSeconds: 1.5}},
 		},
 		SchedulerLatencyP99Seconds: 0.0042,
+		// The same per scenario name, so that saving runs records no
+		// settings change.
+		Settings: result.NewSettings(map[string]string{"connections": fmt.Sprint(idx % 3), "command": "x"}),
 	}, nil
 }
 
