@@ -30,8 +30,9 @@ type Point struct {
 	// [Detect] does not use it; it is carried so callers can tie a change
 	// point to a deploy.
 	Version string
-	// Accepted is true when a human accepted a change at this run: a new
-	// baseline segment starts here, and nothing before it is used.
+	// Accepted is true when a new baseline segment starts at this run (a
+	// human accepted a change, or the scenario's settings changed):
+	// nothing before it is used.
 	Accepted bool
 }
 

@@ -197,8 +197,10 @@ func TestSettingsHashPerScenario(t *testing.T) {
 			changed: map[string][]string{"g/-/json": {"connections"}},
 		},
 		{
-			name:    "another target's command",
-			doc:     func(d string) string { return strings.Replace(d, "proj.asgi:application]", "proj.asgi:application, -w, \"4\"]", 1) },
+			name: "another target's command",
+			doc: func(d string) string {
+				return strings.Replace(d, "proj.asgi:application]", "proj.asgi:application, -w, \"4\"]", 1)
+			},
 			changed: map[string][]string{"h/-/json": {"command"}, "h/-/query": {"command"}},
 		},
 		{
