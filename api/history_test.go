@@ -160,7 +160,7 @@ func TestScenarioHistoryBaselines(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Results) != 2 || got.Results[1].Settings.Hash == "" || got.Results[0].Settings.Hash == got.Results[1].Settings.Hash {
+	if len(got.Results) != 2 || got.Results[1].SettingsHash == "" || got.Results[0].SettingsHash == got.Results[1].SettingsHash {
 		t.Errorf("results %+v, want two with different settings hashes", got.Results)
 	}
 	if len(got.Baselines) != 1 || got.Baselines[0].RunID != "r1" || got.Baselines[0].Reason != "settings changed: connections" {

@@ -101,8 +101,8 @@ func (d *Detector) load(ctx context.Context, scenario string) error {
 	var last result.Settings
 	for i := range hist {
 		rec := &hist[i]
-		start := accepted[rec.RunID] || rec.Settings.ChangeReason(last) != ""
-		if rec.Settings.Hash != "" {
+		start := accepted[rec.RunID] || rec.ChangeReason(last) != ""
+		if rec.SettingsHash != "" {
 			last = rec.Settings
 		}
 		for _, sig := range regress.Signals {
@@ -127,11 +127,11 @@ func (d *Detector) ScenarioFinished(r *scheduler.ScenarioResult) {
 		s = signalPoints{}
 		d.series[rec.Name] = s
 	}
-	reason := rec.Settings.ChangeReason(d.settings[rec.Name])
+	reason := rec.ChangeReason(d.settings[rec.Name])
 	if reason != "" {
 		d.o.Logger.Info("baseline segment started", "scenario", rec.Name, "run_id", rec.RunID, "reason", reason)
 	}
-	if rec.Settings.Hash != "" {
+	if rec.SettingsHash != "" {
 		d.settings[rec.Name] = rec.Settings
 	}
 	for _, sig := range regress.Signals {

@@ -96,25 +96,27 @@ type Scenario struct {
 }
 
 // Settings identifies the settings a scenario's result was measured with,
-// as hashes: Hash over all of them, Parts one per part (see
-// [SettingsParts]). Both are empty in results stored before benchd
-// recorded them. A Settings is a plain value; copies share Parts.
+// as hashes: SettingsHash over all of them, SettingsParts one per part
+// (see [SettingsPartNames]). Both are empty in results stored before
+// benchd recorded them. A Settings is a plain value; copies share
+// SettingsParts.
 type Settings struct {
-	// Hash is the first 16 hex digits of the sha256 of Parts (each name
-	// and value, sorted by name); "" when not recorded.
-	Hash string `json:"settings_hash,omitempty"`
-	// Parts maps each part's name to the first 16 hex digits of the
-	// sha256 of its canonical text; nil when not recorded.
-	Parts map[string]string `json:"settings_parts,omitempty"`
+	// SettingsHash is the first 16 hex digits of the sha256 of
+	// SettingsParts (each name and value, sorted by name); "" when not
+	// recorded.
+	SettingsHash string `json:"settings_hash,omitempty"`
+	// SettingsParts maps each part's name to the first 16 hex digits of
+	// the sha256 of its canonical text; nil when not recorded.
+	SettingsParts map[string]string `json:"settings_parts,omitempty"`
 }
 
-// SettingsParts are the names of the parts of [Settings], in order: the
+// SettingsPartNames are the names of the parts of [Settings], in order: the
 // scenario's resolved load settings one by one, then its target's
 // managed process (command, setup, env, working directory, cpus), the
 // identity of the program it runs, the Python packages it runs on, and
 // its services (their commands and programs). docs/results.md says what
 // each covers.
-var SettingsParts = []string{
+var SettingsPartNames = []string{
 	"method", "url", "headers", "body", "connections", "threads", "duration", "timeout",
 	"on_timeout", "warmup", "rate", "repeats", "expect", "tls",
 	"command", "setup", "env", "dir", "cpus", "executable", "packages", "services",
@@ -123,18 +125,18 @@ var SettingsParts = []string{
 // NewSettings returns the Settings of parts, a map of part name to
 // canonical text: each text is hashed, then the hashes together.
 func NewSettings(parts map[string]string) Settings {
-	s := Settings{Parts: make(map[string]string, len(parts))}
+	s := Settings{SettingsParts: make(map[string]string, len(parts))}
 	names := make([]string, 0, len(parts))
 	for name, text := range parts {
-		s.Parts[name] = shortHash(text)
+		s.SettingsParts[name] = shortHash(text)
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	var all strings.Builder
 	for _, name := range names {
-		all.WriteString(name + "=" + s.Parts[name] + "\n")
+		all.WriteString(name + "=" + s.SettingsParts[name] + "\n")
 	}
-	s.Hash = shortHash(all.String())
+	s.SettingsHash = shortHash(all.String())
 	return s
 }
 
@@ -149,17 +151,17 @@ func shortHash(s string) string {
 // (a result stored before benchd recorded them), so such a result never
 // starts a segment.
 func (s Settings) Changed(prev Settings) []string {
-	if s.Hash == "" || prev.Hash == "" || s.Hash == prev.Hash {
+	if s.SettingsHash == "" || prev.SettingsHash == "" || s.SettingsHash == prev.SettingsHash {
 		return nil
 	}
 	var out []string
-	for name, h := range s.Parts {
-		if prev.Parts[name] != h {
+	for name, h := range s.SettingsParts {
+		if prev.SettingsParts[name] != h {
 			out = append(out, name)
 		}
 	}
-	for name := range prev.Parts {
-		if _, ok := s.Parts[name]; !ok {
+	for name := range prev.SettingsParts {
+		if _, ok := s.SettingsParts[name]; !ok {
 			out = append(out, name)
 		}
 	}

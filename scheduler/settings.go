@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -348,11 +349,7 @@ func venvPackages(program string) string {
 // static parts and its target's stack parts.
 func scenarioSettings(static map[string]string, stack map[string]string) result.Settings {
 	parts := make(map[string]string, len(static)+len(stack))
-	for k, v := range static {
-		parts[k] = v
-	}
-	for k, v := range stack {
-		parts[k] = v
-	}
+	maps.Copy(parts, static)
+	maps.Copy(parts, stack)
 	return result.NewSettings(parts)
 }

@@ -113,11 +113,11 @@ func TestSettingsHashStableAcrossProcesses(t *testing.T) {
 		t.Fatalf("got %d scenarios, want 4", len(want))
 	}
 	for name, s := range want {
-		if len(s.Hash) != 16 || len(s.Parts) != len(result.SettingsParts) {
-			t.Errorf("%s: hash %q with %d parts, want 16 hex digits and %d parts", name, s.Hash, len(s.Parts), len(result.SettingsParts))
+		if len(s.SettingsHash) != 16 || len(s.SettingsParts) != len(result.SettingsPartNames) {
+			t.Errorf("%s: hash %q with %d parts, want 16 hex digits and %d parts", name, s.SettingsHash, len(s.SettingsParts), len(result.SettingsPartNames))
 		}
-		for _, p := range result.SettingsParts {
-			if s.Parts[p] == "" {
+		for _, p := range result.SettingsPartNames {
+			if s.SettingsParts[p] == "" {
 				t.Errorf("%s: part %s missing", name, p)
 			}
 		}
@@ -167,7 +167,7 @@ func equalSettings(a, b map[string]result.Settings) bool {
 		return false
 	}
 	for k, s := range a {
-		if s.Hash != b[k].Hash || len(s.Changed(b[k])) != 0 {
+		if s.SettingsHash != b[k].SettingsHash || len(s.Changed(b[k])) != 0 {
 			return false
 		}
 	}
@@ -284,8 +284,8 @@ func TestSettingsHashPerScenario(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("%s: changed parts %v, want %v", name, got, want)
 				}
-				if (after[name].Hash != b.Hash) != (len(want) > 0) {
-					t.Errorf("%s: hash %s → %s", name, b.Hash, after[name].Hash)
+				if (after[name].SettingsHash != b.SettingsHash) != (len(want) > 0) {
+					t.Errorf("%s: hash %s → %s", name, b.SettingsHash, after[name].SettingsHash)
 				}
 			}
 		})
@@ -317,10 +317,38 @@ endpoints: [{name: a, path: /a, duration: 1s, warmup: 0s}, {name: b, path: /b, d
 			t.Fatal(err)
 		}
 		for _, r := range rep.Results {
-			hashes[i] = append(hashes[i], r.Record.Settings.Hash)
+			hashes[i] = append(hashes[i], r.Record.SettingsHash)
 		}
 	}
 	if len(hashes[0]) != 2 || hashes[0][0] == "" || hashes[0][0] == hashes[0][1] || !slices.Equal(hashes[0], hashes[1]) {
 		t.Errorf("settings hashes of two runs: %v, want two distinct non-empty ones, the same in both runs", hashes)
+	}
+}
+
+// TestSettingsDefaultMatrix: every scenario of the embedded default
+// matrix gets every part, and no two scenarios share a hash.
+func TestSettingsDefaultMatrix(t *testing.T) {
+	cfg, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	cfg.Dir = root
+	cfg.ExpandVenv(venvLayout(t, root, djangoPackages...))
+	static := staticSettings(cfg)
+	s := &Scheduler{}
+	seen := map[string]string{}
+	for _, sc := range cfg.Scenarios() {
+		set := scenarioSettings(static[sc.Name], s.stackSettings(cfg, cfg.Target(sc.Target)))
+		if len(set.SettingsParts) != len(result.SettingsPartNames) {
+			t.Errorf("%s: %d parts, want %d", sc.Name, len(set.SettingsParts), len(result.SettingsPartNames))
+		}
+		if other, ok := seen[set.SettingsHash]; ok {
+			t.Errorf("%s and %s share the hash %s", sc.Name, other, set.SettingsHash)
+		}
+		seen[set.SettingsHash] = sc.Name
+	}
+	if len(seen) < 40 {
+		t.Errorf("%d scenarios, want the default matrix's", len(seen))
 	}
 }

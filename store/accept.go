@@ -72,7 +72,7 @@ func (s *SQLite) Accepted(ctx context.Context, scenario string) (map[string]bool
 // segment nor are compared with, so the upgrade that adds the hashes
 // splits nothing. The reason names the parts that changed.
 func markSettingsChange(ctx context.Context, tx *sql.Tx, sc *Scenario) error {
-	if sc.Settings.Hash == "" || sc.Start.IsZero() {
+	if sc.SettingsHash == "" || sc.Start.IsZero() {
 		return nil
 	}
 	start, err := timeArg(sc.Start)
@@ -83,7 +83,7 @@ func markSettingsChange(ctx context.Context, tx *sql.Tx, sc *Scenario) error {
 	var parts sql.NullString
 	err = tx.QueryRowContext(ctx, `SELECT settings_hash, json_extract(record, '$.settings_parts') FROM scenarios
 		WHERE name = ? AND settings_hash != '' AND (start_unix_nano < ? OR (start_unix_nano = ? AND run_id < ?))
-		ORDER BY start_unix_nano DESC, run_id DESC LIMIT 1`, sc.Name, start, start, sc.RunID).Scan(&prev.Hash, &parts)
+		ORDER BY start_unix_nano DESC, run_id DESC LIMIT 1`, sc.Name, start, start, sc.RunID).Scan(&prev.SettingsHash, &parts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -91,11 +91,11 @@ func markSettingsChange(ctx context.Context, tx *sql.Tx, sc *Scenario) error {
 		return fmt.Errorf("previous settings: %w", err)
 	}
 	if parts.Valid {
-		if err := json.Unmarshal([]byte(parts.String), &prev.Parts); err != nil {
+		if err := json.Unmarshal([]byte(parts.String), &prev.SettingsParts); err != nil {
 			return fmt.Errorf("previous settings: %w", err)
 		}
 	}
-	reason := sc.Settings.ChangeReason(prev)
+	reason := sc.ChangeReason(prev)
 	if reason == "" {
 		return nil
 	}

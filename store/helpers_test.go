@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -115,7 +116,7 @@ func buildScenario(runID string, idx int, histValues int) (Scenario, error) {
 		SchedulerLatencyP99Seconds: 0.0042,
 		// The same per scenario name, so that saving runs records no
 		// settings change.
-		Settings: result.NewSettings(map[string]string{"connections": fmt.Sprint(idx % 3), "command": "x"}),
+		Settings: result.NewSettings(map[string]string{"connections": strconv.Itoa(idx % 3), "command": "x"}),
 	}, nil
 }
 

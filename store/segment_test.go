@@ -113,8 +113,8 @@ func TestSettingsChangeSegments(t *testing.T) {
 	if err != nil || len(h) != 9 {
 		t.Fatalf("history: %d results, %v", len(h), err)
 	}
-	if h[0].Settings.Hash != "" || h[2].Settings.Hash == "" || h[2].Settings.Parts["connections"] == "" ||
-		h[2].Settings.Changed(result.NewSettings(map[string]string{"connections": "10", "command": "gunicorn"})) != nil {
+	if h[0].SettingsHash != "" || h[2].SettingsHash == "" || h[2].SettingsParts["connections"] == "" ||
+		h[2].Changed(result.NewSettings(map[string]string{"connections": "10", "command": "gunicorn"})) != nil {
 		t.Errorf("settings read back: %+v, %+v", h[0].Settings, h[2].Settings)
 	}
 }

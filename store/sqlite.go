@@ -741,7 +741,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 	rec := s
 	rec.RunID, rec.Index, rec.Name, rec.Target, rec.Mode, rec.Endpoint = "", 0, "", "", "", ""
 	rec.Start, rec.End, rec.Error, rec.Valid = time.Time{}, time.Time{}, "", false
-	rec.Settings.Hash = ""
+	rec.SettingsHash = ""
 	if f := nonFinite(reflect.ValueOf(rec), ""); f != "" {
 		return nil, fmt.Errorf("record: %s: JSON holds finite numbers only", f)
 	}
@@ -750,7 +750,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		return nil, fmt.Errorf("record: %w", err)
 	}
 	return []any{s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint, start, end, s.Error, valid,
-		s.Settings.Hash, RecordVersion, string(b)}, nil
+		s.SettingsHash, RecordVersion, string(b)}, nil
 }
 
 // scanScenarios reads every row of rows and closes it.
@@ -792,7 +792,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 	}
 	s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint = runID, idx, name, target, mode, endpoint
 	s.Start, s.End, s.Error, s.Valid = timeOf(start), timeOf(end), errText, valid != 0
-	s.Settings.Hash = settingsHash
+	s.SettingsHash = settingsHash
 	return s, nil
 }
 
