@@ -387,7 +387,7 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	kc := o.Confirm
 	need := o.MinBaseline + kc
 	if len(idx) < need {
-		v.Reason = fmt.Sprintf("too few valid runs since the last accepted change: %d, need %d", len(idx), need)
+		v.Reason = fmt.Sprintf("too few valid runs in the baseline segment (since the last accepted change or change of settings): %d, need %d", len(idx), need)
 		return v, pending{}, false
 	}
 	if len(idx) > o.MaxHistory {

@@ -284,16 +284,7 @@ func hashProgram(path string) fileHash {
 	var h fileHash
 	if head, _ := r.Peek(2); bytes.Equal(head, []byte("#!")) {
 		line, _ := r.ReadSlice('\n') // the #! line is left out of the hash
-		if len(line) > maxShebang {
-			line = line[:maxShebang]
-		}
-		words := strings.Fields(strings.TrimPrefix(string(line), "#!"))
-		if len(words) > 0 {
-			h.interp = words[0]
-			if filepath.Base(words[0]) == "env" && len(words) > 1 {
-				h.interp = words[1]
-			}
-		}
+		h.interp = shebangInterpreter(line)
 	}
 	sum := sha256.New()
 	if _, err := io.Copy(sum, r); err != nil {
@@ -301,6 +292,44 @@ func hashProgram(path string) fileHash {
 	}
 	h.id = "sha256:" + hex.EncodeToString(sum.Sum(nil)[:8])
 	return h
+}
+
+// shebangInterpreter returns the interpreter a script's first line
+// names: the program after #! (at most maxShebang bytes are read), or
+// after /usr/bin/env and its options; "" for none.
+func shebangInterpreter(line []byte) string {
+	if len(line) > maxShebang {
+		line = line[:maxShebang]
+	}
+	rest, ok := bytes.CutPrefix(line, []byte("#!"))
+	if !ok {
+		return ""
+	}
+	words := strings.Fields(string(rest))
+	if len(words) == 0 {
+		return ""
+	}
+	if filepath.Base(words[0]) != "env" {
+		return words[0]
+	}
+	for _, w := range words[1:] {
+		if !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
+			return w
+		}
+	}
+	return ""
+}
+
+// pyvenvVersion returns the Python version a pyvenv.cfg gives (its
+// version or version_info key, as `python -m venv` writes it), "" for none.
+func pyvenvVersion(cfg string) string {
+	for line := range strings.SplitSeq(cfg, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if k = strings.TrimSpace(k); ok && (k == "version" || k == "version_info") {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // venvPackages returns what a Python virtual environment holds, when
@@ -316,12 +345,7 @@ func venvPackages(program string) string {
 		return ""
 	}
 	var b strings.Builder
-	for line := range strings.SplitSeq(string(cfg), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if k = strings.TrimSpace(k); ok && (k == "version" || k == "version_info") {
-			fmt.Fprintf(&b, "python %s\n", strings.TrimSpace(v))
-		}
-	}
+	fmt.Fprintf(&b, "python %s\n", pyvenvVersion(string(cfg)))
 	var dists []string
 	sites, _ := filepath.Glob(filepath.Join(root, "lib", "python*", "site-packages"))
 	for _, site := range sites {

@@ -352,3 +352,38 @@ func TestSettingsDefaultMatrix(t *testing.T) {
 		t.Errorf("%d scenarios, want the default matrix's", len(seen))
 	}
 }
+
+// TestShebangInterpreter checks the interpreter named by a script's #!
+// line, a file benchd reads but does not write.
+func TestShebangInterpreter(t *testing.T) {
+	for line, want := range map[string]string{
+		"#!/srv/venv/bin/python\n":                  "/srv/venv/bin/python",
+		"#! /usr/bin/python3 -u\n":                  "/usr/bin/python3",
+		"#!/usr/bin/env python3\n":                  "python3",
+		"#!/usr/bin/env -S PYTHONPATH=x python3 -u": "python3",
+		"#!/usr/bin/env\n":                          "",
+		"#!\n":                                      "",
+		"\x7fELF":                                   "",
+	} {
+		if got := shebangInterpreter([]byte(line)); got != want {
+			t.Errorf("shebangInterpreter(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
+
+// FuzzShebangInterpreter: any first line gives no interpreter or one word
+// of it, never one with spaces, and pyvenv.cfg parsing never panics.
+func FuzzShebangInterpreter(f *testing.F) {
+	for _, s := range []string{"#!/usr/bin/env python3\n", "#!/x/bin/python", "version = 3.11.2\n", "#!" + strings.Repeat("a", 600)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := shebangInterpreter([]byte(s))
+		if strings.ContainsAny(got, " \t\n") || (got != "" && !strings.Contains(s[:min(len(s), maxShebang)], got)) {
+			t.Fatalf("shebangInterpreter(%q) = %q", s, got)
+		}
+		if v := pyvenvVersion(s); strings.Contains(v, "\n") {
+			t.Fatalf("pyvenvVersion(%q) = %q", s, v)
+		}
+	})
+}
