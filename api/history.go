@@ -20,6 +20,7 @@ type History interface {
 	Run(ctx context.Context, id string) (*store.Run, error)
 	Runs(ctx context.Context, q store.RunQuery) ([]store.Run, error)
 	History(ctx context.Context, scenarioName string, q store.HistoryQuery) ([]store.Scenario, error)
+	Baselines(ctx context.Context, q store.BaselineQuery) ([]store.Baseline, error)
 }
 
 // runJSON is the API form of a run.
@@ -143,7 +144,8 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 }
 
 // scenarioHistory serves GET /api/v1/scenarios/{target}/{mode}/{endpoint}/history:
-// the scenario's results, oldest first.
+// the scenario's results, oldest first, and the starts of its baseline
+// segments (accepted, or where its settings changed).
 func (s *Server) scenarioHistory(w http.ResponseWriter, r *http.Request) {
 	if !s.history(w) {
 		return
@@ -160,6 +162,11 @@ func (s *Server) scenarioHistory(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
 		return
 	}
-	out := list
-	writeJSON(w, http.StatusOK, map[string]any{"scenario": name, "results": out})
+	segs, err := s.opts.History.Baselines(r.Context(), store.BaselineQuery{Scenario: name})
+	if err != nil {
+		s.log.Error("api: scenario baselines", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"scenario": name, "results": list, "baselines": segs})
 }

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/store"
 )
 
@@ -120,5 +123,47 @@ func TestRunOutcomeShown(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("GET %s = %s, want %s", path, body, want)
 		}
+	}
+}
+
+// TestScenarioHistoryBaselines: the history of a scenario names the runs
+// that start its baseline segments and why, from a real SQLite store
+// whose second result's settings changed.
+func TestScenarioHistoryBaselines(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	start := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	for i, conns := range []string{"10", "20"} {
+		id := fmt.Sprintf("r%d", i)
+		at := start.Add(time.Duration(i) * time.Hour)
+		if _, err := st.BeginRun(t.Context(), store.Run{ID: id, Trigger: "test", Start: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveScenario(t.Context(), store.Scenario{RunID: id, Name: "t/-/e", Target: "t", Mode: "-", Endpoint: "e",
+			Start: at, End: at.Add(time.Second), Settings: result.NewSettings(map[string]string{"connections": conns})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, client := startServer(t, authSetup{}, false, func(o *Options) { o.History = st })
+	resp, err := client.Get(base + "/api/v1/scenarios/t/-/e/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Results   []result.Scenario `json:"results"`
+		Baselines []store.Baseline  `json:"baselines"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results) != 2 || got.Results[1].SettingsHash == "" || got.Results[0].SettingsHash == got.Results[1].SettingsHash {
+		t.Errorf("results %+v, want two with different settings hashes", got.Results)
+	}
+	if len(got.Baselines) != 1 || got.Baselines[0].RunID != "r1" || got.Baselines[0].Reason != "settings changed: connections" {
+		t.Errorf("baselines %+v, want r1: settings changed: connections", got.Baselines)
 	}
 }

@@ -188,6 +188,11 @@ func (c *Config) ExpandVenv(dir string) {
 	})
 }
 
+// VenvDir returns the directory [Config.ExpandVenv] replaced
+// [PlaceholderVenv] with; "" when the configuration names no venv or it
+// was not expanded.
+func (c *Config) VenvDir() string { return c.venv }
+
 // eachCommand replaces each command of c's services and processes
 // (command and setup) with fn's result.
 func (c *Config) eachCommand(fn func(cmd []string) []string) {

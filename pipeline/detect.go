@@ -10,6 +10,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/regress"
+	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -50,14 +51,18 @@ type DetectorOptions struct {
 // every configured scenario and exports its verdicts. It reads the history
 // once ([Detector.Load]), then takes each result's points as it passes
 // (ScenarioFinished), keeping the newest regress.DefaultMaxHistory per
-// series; an accepted baseline re-reads that scenario. It is safe for
-// concurrent use.
+// series; an accepted baseline re-reads that scenario. A result whose
+// settings hash differs from its scenario's previous one starts a new
+// baseline segment, as an accepted one does (the store records it with
+// the result, so a reload finds it too): docs/regressions.md. It is safe
+// for concurrent use.
 type Detector struct {
 	scheduler.NopObserver
 	o DetectorOptions
 
-	mu     sync.Mutex
-	series map[string]signalPoints // by scenario name
+	mu       sync.Mutex
+	series   map[string]signalPoints    // by scenario name
+	settings map[string]result.Settings // by scenario name: the newest result's that has a hash
 }
 
 // signalPoints are one scenario's points, one slice per signal.
@@ -68,7 +73,7 @@ func NewDetector(o DetectorOptions) *Detector {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Detector{o: o, series: map[string]signalPoints{}}
+	return &Detector{o: o, series: map[string]signalPoints{}, settings: map[string]result.Settings{}}
 }
 
 // Load reads the series of every configured scenario from the history
@@ -93,18 +98,26 @@ func (d *Detector) load(ctx context.Context, scenario string) error {
 		return err
 	}
 	s := signalPoints{}
+	var last result.Settings
 	for i := range hist {
+		rec := &hist[i]
+		start := accepted[rec.RunID] || rec.ChangeReason(last) != ""
+		if rec.SettingsHash != "" {
+			last = rec.Settings
+		}
 		for _, sig := range regress.Signals {
-			s[sig] = append(s[sig], sig.Point(&hist[i], accepted[hist[i].RunID]))
+			s[sig] = append(s[sig], sig.Point(rec, start))
 		}
 	}
 	d.mu.Lock()
 	d.series[scenario] = s
+	d.settings[scenario] = last
 	d.mu.Unlock()
 	return nil
 }
 
-// ScenarioFinished adds the result's points to its scenario's series.
+// ScenarioFinished adds the result's points to its scenario's series; a
+// change of its settings starts a new baseline segment there.
 func (d *Detector) ScenarioFinished(r *scheduler.ScenarioResult) {
 	rec := r.Record
 	d.mu.Lock()
@@ -114,8 +127,15 @@ func (d *Detector) ScenarioFinished(r *scheduler.ScenarioResult) {
 		s = signalPoints{}
 		d.series[rec.Name] = s
 	}
+	reason := rec.ChangeReason(d.settings[rec.Name])
+	if reason != "" {
+		d.o.Logger.Info("baseline segment started", "scenario", rec.Name, "run_id", rec.RunID, "reason", reason)
+	}
+	if rec.SettingsHash != "" {
+		d.settings[rec.Name] = rec.Settings
+	}
 	for _, sig := range regress.Signals {
-		s[sig] = append(s[sig], sig.Point(rec, false))
+		s[sig] = append(s[sig], sig.Point(rec, reason != ""))
 		if n := len(s[sig]) - regress.DefaultMaxHistory; n > 0 {
 			s[sig] = append([]regress.Point(nil), s[sig][n:]...)
 		}

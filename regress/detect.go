@@ -30,8 +30,9 @@ type Point struct {
 	// [Detect] does not use it; it is carried so callers can tie a change
 	// point to a deploy.
 	Version string
-	// Accepted is true when a human accepted a change at this run: a new
-	// baseline segment starts here, and nothing before it is used.
+	// Accepted is true when a new baseline segment starts at this run (a
+	// human accepted a change, or the scenario's settings changed):
+	// nothing before it is used.
 	Accepted bool
 }
 
@@ -386,7 +387,7 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	kc := o.Confirm
 	need := o.MinBaseline + kc
 	if len(idx) < need {
-		v.Reason = fmt.Sprintf("too few valid runs since the last accepted change: %d, need %d", len(idx), need)
+		v.Reason = fmt.Sprintf("too few valid runs in the baseline segment (since the last accepted change or change of settings): %d, need %d", len(idx), need)
 		return v, pending{}, false
 	}
 	if len(idx) > o.MaxHistory {

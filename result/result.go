@@ -10,11 +10,15 @@ package result
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -69,6 +73,11 @@ type Scenario struct {
 	// (closed, a new one opened) or "wait" (kept until the late answer).
 	OnTimeout string `json:"on_timeout"`
 
+	// Settings identifies what the scenario was measured with (its load
+	// settings, its target's command and the versions of what serves it):
+	// a new value starts a new baseline segment (docs/regressions.md).
+	Settings
+
 	// Measurement holds what the engine measured (all repeats merged);
 	// zero when no load was applied.
 	Measurement
@@ -85,6 +94,98 @@ type Scenario struct {
 	// generator was starved and its timings are suspect. 0: not measured.
 	SchedulerLatencyP99Seconds float64 `json:"scheduler_latency_p99_seconds"`
 }
+
+// Settings identifies the settings a scenario's result was measured with,
+// as hashes: SettingsHash over all of them, SettingsParts one per part
+// (see [SettingsPartNames]). Both are empty in results stored before
+// benchd recorded them. A Settings is a plain value; copies share
+// SettingsParts.
+type Settings struct {
+	// SettingsHash is the first 16 hex digits of the sha256 of
+	// SettingsParts (each name and value, sorted by name); "" when not
+	// recorded.
+	SettingsHash string `json:"settings_hash,omitempty"`
+	// SettingsParts maps each part's name to the first 16 hex digits of
+	// the sha256 of its canonical text; nil when not recorded.
+	SettingsParts map[string]string `json:"settings_parts,omitempty"`
+}
+
+// SettingsPartNames are the names of the parts of [Settings], in order: the
+// scenario's resolved load settings one by one, then its target's
+// managed process (command, setup, env, working directory, cpus), the
+// identity of the program it runs, the Python packages it runs on, and
+// its services (their commands and programs). docs/results.md says what
+// each covers.
+var SettingsPartNames = []string{
+	"method", "url", "headers", "body", "connections", "threads", "duration", "timeout",
+	"on_timeout", "warmup", "rate", "repeats", "expect", "tls",
+	"command", "setup", "env", "dir", "cpus", "executable", "packages", "services",
+}
+
+// NewSettings returns the Settings of parts, a map of part name to
+// canonical text: each text is hashed, then the hashes together.
+func NewSettings(parts map[string]string) Settings {
+	s := Settings{SettingsParts: make(map[string]string, len(parts))}
+	names := make([]string, 0, len(parts))
+	for name, text := range parts {
+		s.SettingsParts[name] = shortHash(text)
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var all strings.Builder
+	for _, name := range names {
+		all.WriteString(name + "=" + s.SettingsParts[name] + "\n")
+	}
+	s.SettingsHash = shortHash(all.String())
+	return s
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Changed returns the names of the parts that differ between prev and s,
+// sorted; "settings" alone when the hashes differ but a side has no parts
+// to compare. It returns nil when the hashes are equal or either is empty
+// (a result stored before benchd recorded them), so such a result never
+// starts a segment.
+func (s Settings) Changed(prev Settings) []string {
+	if s.SettingsHash == "" || prev.SettingsHash == "" || s.SettingsHash == prev.SettingsHash {
+		return nil
+	}
+	var out []string
+	for name, h := range s.SettingsParts {
+		if prev.SettingsParts[name] != h {
+			out = append(out, name)
+		}
+	}
+	for name := range prev.SettingsParts {
+		if _, ok := s.SettingsParts[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"settings"}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ChangeReason is the reason recorded with the baseline segment a result
+// with settings s starts after one with prev: "settings changed: " and
+// the parts [Settings.Changed] names, comma-separated; "" when none.
+func (s Settings) ChangeReason(prev Settings) string {
+	parts := s.Changed(prev)
+	if len(parts) == 0 {
+		return ""
+	}
+	return SettingsChangedPrefix + strings.Join(parts, ", ")
+}
+
+// SettingsChangedPrefix starts the reason of a baseline segment started
+// by a change of settings ([Settings.ChangeReason]).
+const SettingsChangedPrefix = "settings changed: "
 
 // Usage is resource use over an interval: user+system CPU seconds and the
 // peak resident set size in bytes of the target's process tree (zero for

@@ -140,6 +140,9 @@ type ScenarioResult struct {
 	// validity under the run's regression limits: what the run history,
 	// the metrics, tracing, the reports and the detector read.
 	Record *result.Scenario
+	// Settings identifies the scenario's settings and its target's stack
+	// in this run (docs/results.md), computed before the target started.
+	Settings result.Settings
 	// RepeatUsage holds, per repeat in order (one entry with a single
 	// repeat; none when no load was applied), the CPU use over that
 	// repeat's measured interval: the target's CPU seconds per request
@@ -313,14 +316,17 @@ type Scheduler struct {
 	running  sync.Mutex
 	lastID   string
 	idSuffix int
+	files    fileHashes // content hashes of the targets' programs
 }
 
 // state is a configuration with its compiled schedule and readiness
-// checks.
+// checks, and the static parts of its scenarios' settings by scenario name
+// (settings.go).
 type state struct {
 	cfg      *config.Config
 	schedule cron.Schedule
 	ready    *readyChecks
+	settings map[string]map[string]string
 }
 
 // New returns a Scheduler for cfg. It returns an error if cfg's schedule
@@ -371,7 +377,7 @@ func (s *Scheduler) ApplyConfig(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	s.cfg.Store(&state{cfg: cfg, schedule: sched, ready: ready})
+	s.cfg.Store(&state{cfg: cfg, schedule: sched, ready: ready, settings: staticSettings(cfg)})
 	select {
 	case s.reload <- struct{}{}:
 	default:
@@ -587,6 +593,7 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, st *state, 
 		tr.err = fmt.Errorf("scheduler: target %s: %w", name, err)
 	}
 	defer tr.stop(ctx)
+	stack := s.stackSettings(cfg, t) // before the start: what the target will run
 	tr.start(ctx)
 
 	// Repeats are interleaved: round after round, each visiting every
@@ -597,7 +604,8 @@ func (s *Scheduler) runTarget(ctx context.Context, log *slog.Logger, st *state, 
 	rounds := 0
 	for k, sc := range group {
 		runs[k] = &scenarioRun{
-			res:     &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios)},
+			res: &ScenarioResult{RunID: rep.ID, Scenario: sc, Index: offset + k, Total: len(rep.Scenarios),
+				Settings: scenarioSettings(st.settings[sc.Name], stack)},
 			repeats: max(sc.Load.Repeats, 1),
 		}
 		rounds = max(rounds, runs[k].repeats)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -113,6 +114,9 @@ func buildScenario(runID string, idx int, histValues int) (Scenario, error) {
 			{Measurement: result.Measurement{RequestsPerSecond: 0, ErrorRatio: 1, TimeoutRatio: 1}, Usage: result.Usage{TargetCPUSeconds: 1.5}},
 		},
 		SchedulerLatencyP99Seconds: 0.0042,
+		// The same per scenario name, so that saving runs records no
+		// settings change.
+		Settings: result.NewSettings(map[string]string{"connections": strconv.Itoa(idx % 3), "command": "x"}),
 	}, nil
 }
 

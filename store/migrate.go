@@ -211,12 +211,25 @@ var migrations = []migration{
 			`CREATE INDEX alerts_by_received ON alerts (received_unix_nano)`,
 		},
 	},
+	{
+		// Version 7: the settings hash of a scenario's result (queried:
+		// a result whose hash differs from the scenario's previous one
+		// starts a new baseline segment), and why a segment starts: ''
+		// for a human's accept (every older row), "settings changed: …"
+		// for one recorded by SaveScenario. Older results keep an empty
+		// hash, which starts no segment.
+		name: "settings hashes and baseline reasons",
+		statements: []string{
+			`ALTER TABLE scenarios ADD COLUMN settings_hash TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE accepts ADD COLUMN reason TEXT NOT NULL DEFAULT ''`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this package writes and reads
 // (SQLite's user_version of benchd.db). [Open] migrates older databases up to
 // it and refuses newer ones.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // schemaVersion returns the user_version of db.
 func schemaVersion(ctx context.Context, q interface {

@@ -374,6 +374,9 @@ func (s *SQLite) SaveScenario(ctx context.Context, sc Scenario) (err error) {
 	if _, err := tx.ExecContext(ctx, insertScenario, args...); err != nil {
 		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, s.classify(err))
 	}
+	if err := markSettingsChange(ctx, tx, &sc); err != nil {
+		return fmt.Errorf("store: save scenario %q of run %q: %w", sc.Name, sc.RunID, s.classify(err))
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: save scenario %q of run %q: commit: %w", sc.Name, sc.RunID, s.classify(err))
 	}
@@ -707,12 +710,12 @@ func scanRun(row rowScanner) (Run, error) {
 // scenarioColumns lists the scenario columns in the order of scenarioArgs
 // and scanScenario: the ones queried, then the record (docs/storage.md).
 const scenarioColumns = `run_id, idx, name, target, mode, endpoint, start_unix_nano, end_unix_nano, error, valid,
-	record_version, record`
+	settings_hash, record_version, record`
 
 // RecordVersion is the version of the record JSON a scenario row holds
 // (its record_version column): the JSON of [result.Scenario] without the
 // fields kept in columns (run, index, name and its parts, start and end,
-// error, valid). A newer version than this benchd knows is an error.
+// error, valid, settings hash). A newer version than this benchd knows is an error.
 const RecordVersion = 1
 
 // insertScenario has one placeholder per column of scenarioColumns.
@@ -738,6 +741,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 	rec := s
 	rec.RunID, rec.Index, rec.Name, rec.Target, rec.Mode, rec.Endpoint = "", 0, "", "", "", ""
 	rec.Start, rec.End, rec.Error, rec.Valid = time.Time{}, time.Time{}, "", false
+	rec.SettingsHash = ""
 	if f := nonFinite(reflect.ValueOf(rec), ""); f != "" {
 		return nil, fmt.Errorf("record: %s: JSON holds finite numbers only", f)
 	}
@@ -746,7 +750,7 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		return nil, fmt.Errorf("record: %w", err)
 	}
 	return []any{s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint, start, end, s.Error, valid,
-		RecordVersion, string(b)}, nil
+		s.SettingsHash, RecordVersion, string(b)}, nil
 }
 
 // scanScenarios reads every row of rows and closes it.
@@ -774,10 +778,10 @@ func scanScenario(row rowScanner) (Scenario, error) {
 		version    int
 		record     string
 	)
-	var runID, name, target, mode, endpoint, errText string
+	var runID, name, target, mode, endpoint, errText, settingsHash string
 	var idx int
 	if err := row.Scan(&runID, &idx, &name, &target, &mode, &endpoint, &start, &end, &errText, &valid,
-		&version, &record); err != nil {
+		&settingsHash, &version, &record); err != nil {
 		return Scenario{}, err
 	}
 	if version > RecordVersion {
@@ -788,6 +792,7 @@ func scanScenario(row rowScanner) (Scenario, error) {
 	}
 	s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint = runID, idx, name, target, mode, endpoint
 	s.Start, s.End, s.Error, s.Valid = timeOf(start), timeOf(end), errText, valid != 0
+	s.SettingsHash = settingsHash
 	return s, nil
 }
 

@@ -145,7 +145,9 @@ type Store interface {
 	BeginRun(ctx context.Context, r Run) (string, error)
 	// SaveScenario stores one scenario result in its own transaction: after
 	// it returns nil the result survives a crash, and a failed call leaves
-	// nothing behind. The run must exist ([ErrNotFound]) and be running
+	// nothing behind. In the same transaction it records a baseline
+	// segment starting at s when s's settings hash differs from that of
+	// the scenario's previous result with one ([Baseline]). The run must exist ([ErrNotFound]) and be running
 	// ([ErrNotRunning]); an Index already used in the run is an error.
 	SaveScenario(ctx context.Context, s Scenario) error
 	// FinishRun marks a running run as ended at end with outcome
@@ -177,9 +179,13 @@ type Store interface {
 	// as its new baseline, and returns the ID of the run that starts it,
 	// or an error wrapping [ErrNotFound] when the scenario has no result.
 	Accept(ctx context.Context, scenario string, at time.Time) (string, error)
-	// Accepted returns the IDs of the runs at which a new baseline of
-	// scenario was accepted.
+	// Accepted returns the IDs of the runs that start a baseline segment
+	// of scenario: accepted by a human, or where its settings changed
+	// (SaveScenario records those).
 	Accepted(ctx context.Context, scenario string) (map[string]bool, error)
+	// Baselines returns the starts of the baseline segments q selects,
+	// oldest run first; an empty, non-nil slice if none match.
+	Baselines(ctx context.Context, q BaselineQuery) ([]Baseline, error)
 	// SaveAlerts stores the alerts of one Alertmanager notification in one
 	// transaction: all of them or, on an error, none. Each needs a
 	// Received time and a Status of AlertFiring or AlertResolved.

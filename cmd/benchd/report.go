@@ -148,11 +148,20 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 	case "json":
 		return report.WriteScenariosJSON(stdout, run.Scenarios)
 	}
+	segs, err := st.Baselines(ctx, store.BaselineQuery{RunID: run.ID})
+	if err != nil {
+		return err
+	}
 	for _, e := range entries {
 		fmt.Fprintf(stdout, "== %s ==\n", e.Name)
 		if e.Ran() {
 			if err := report.WriteWrk(stdout, e.Scenario, report.WrkOptions{Latency: true}); err != nil {
 				return err
+			}
+		}
+		for _, b := range segs {
+			if b.Scenario == e.Name {
+				fmt.Fprintf(stdout, "Baseline: a new segment starts at this run (%s)\n", b.Reason)
 			}
 		}
 		if e.Error != "" {
