@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
 
@@ -86,7 +87,7 @@ func TestReportAlerts(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	report := func(args ...string) string {
+	listAlerts := func(args ...string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
 		if code := runWith(t.Context(), append([]string{"report", "--config.file", cfg, "--storage.path", dir, "--alerts"}, args...), &stdout, &stderr); code != 0 {
@@ -94,15 +95,15 @@ func TestReportAlerts(t *testing.T) {
 		}
 		return stdout.String()
 	}
-	out := report("--run", ids[0])
+	out := listAlerts("--run", ids[0])
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[0], "to "+second.Start.Format(time.RFC3339)+" (the next run)") ||
 		!strings.Contains(lines[2], "firing    BenchdThroughputRegression  ticket    b/sync/json throughput  Throughput regression") ||
 		!strings.Contains(lines[3], "resolved  BenchdThroughputRegression") {
 		t.Errorf("report --alerts --run %s:\n%s", ids[0], out)
 	}
-	var doc runAlerts
-	if err := json.Unmarshal([]byte(report("--format", "json")), &doc); err != nil {
+	var doc report.RunAlerts
+	if err := json.Unmarshal([]byte(listAlerts("--format", "json")), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.RunID != ids[1] || doc.Until != nil || len(doc.Alerts) != 1 || doc.Alerts[0].Name != "DuringTheSecond" || doc.Alerts[0].Labels["target"] != "a" {

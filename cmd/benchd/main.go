@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -42,8 +43,10 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/deploy"
 	"github.com/benchd/benchd/grafana"
+	"github.com/benchd/benchd/internal/logging"
 	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/pipeline"
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -176,7 +179,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = f.log.Level.Set("warn")
 	}
 	f.log.Writer = stderr
-	logger := newLogger(&f.log)
+	logger := logging.New(&f.log)
 
 	switch cmd {
 	case serveCmd.FullCommand():
@@ -227,6 +230,25 @@ func addRunFlags(c *kingpin.CmdClause, f *flags) {
 	c.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
 		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 }
+
+// sizeFlag is a kingpin value of a size in bytes, parsed by
+// github.com/alecthomas/units (as Prometheus' --storage.tsdb.retention.size:
+// 512MB, 1GB, units of 1024), whose errors name the flag and the fix.
+type sizeFlag struct {
+	name string
+	v    *int64
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := pipeline.ParseSize(s)
+	if err != nil {
+		return fmt.Errorf("--%s %q: %w", f.name, s, err)
+	}
+	*f.v = n
+	return nil
+}
+
+func (f sizeFlag) String() string { return units.Base2Bytes(*f.v).String() }
 
 // usageTemplate is kingpin's default usage template, except that a
 // subcommand's help lists its own flags before the global ones, and the
@@ -386,8 +408,8 @@ func checkConfig(f *flags, stdout io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "  warning: %s\n", w)
 	}
-	fmt.Fprintf(stdout, "%s: OK, %s, %s, %s\n", name, plural(len(cfg.Targets), "target"),
-		plural(len(cfg.Endpoints), "endpoint"), plural(len(cfg.Scenarios()), "scenario"))
+	fmt.Fprintf(stdout, "%s: OK, %s, %s, %s\n", name, report.Plural(len(cfg.Targets), "target"),
+		report.Plural(len(cfg.Endpoints), "endpoint"), report.Plural(len(cfg.Scenarios()), "scenario"))
 	return nil
 }
 
