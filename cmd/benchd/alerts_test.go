@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,43 +10,6 @@ import (
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
-
-// TestMakeToken: the embedded default matrix's token file is made once,
-// mode 0600, with a random token; an existing file is kept as it is.
-func TestMakeToken(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "benchd.token")
-	log := slog.New(slog.DiscardHandler)
-	if err := makeToken(path, log); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 || !regexp.MustCompile(`^[0-9a-f]{64}\n$`).Match(first) {
-		t.Errorf("token file mode %v, content %q; want 0600 and 64 hex digits", fi.Mode().Perm(), first)
-	}
-	if err := makeToken(path, log); err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := os.ReadFile(path); string(again) != string(first) {
-		t.Errorf("a second start replaced the token")
-	}
-	other := filepath.Join(t.TempDir(), "b.token")
-	if err := makeToken(other, log); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(other); string(b) == string(first) {
-		t.Error("two token files hold the same token")
-	}
-	if err := makeToken(filepath.Join(t.TempDir(), "missing", "x"), log); err == nil {
-		t.Error("no error for a directory that does not exist")
-	}
-}
 
 // TestReportAlerts: benchd report --alerts lists the alerts received from
 // the run's start to the next run's start (the newest run: until now), as

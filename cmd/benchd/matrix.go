@@ -74,7 +74,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		}
 		hist = pipeline.NewHistory(pipeline.HistoryOptions{Store: st, Logger: logger.With("component", "history"),
 			Retention: f.retention, MaxBytes: f.retainBytes, Version: version.Version, Marker: f.marker,
-			ConfigHash: func() string { return configHash(cfg) }})
+			ConfigHash: func() string { return pipeline.ConfigHash(cfg) }})
 	}
 	pipe := pipeline.New(pipeline.Options{Tracer: exporters.NewRunTracer(tracing.Provider()), History: hist,
 		Extra: []scheduler.Observer{progress}})

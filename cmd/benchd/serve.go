@@ -67,7 +67,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	live.Store(cfg)
 	hist := pipeline.NewHistory(pipeline.HistoryOptions{Store: st, Logger: logger.With("component", "history"),
 		Retention: f.retention, MaxBytes: f.retainBytes, Version: version.Version, Marker: f.marker,
-		ConfigHash: func() string { return configHash(live.Load()) }, Metrics: metrics})
+		ConfigHash: func() string { return pipeline.ConfigHash(live.Load()) }, Metrics: metrics})
 	defer func() { _ = hist.Close() }() // logs what it could not store
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)
