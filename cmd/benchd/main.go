@@ -287,15 +287,9 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		djangoDir := filepath.Join(dir, "django")
-		if err := deploy.UnpackDjango(djangoDir); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return nil, fmt.Errorf("unpack the reference Django project into %s (--storage.path): disk full (%s): %w", djangoDir, dir, err)
-			}
-			return nil, fmt.Errorf("unpack the reference Django project into %s (--storage.path): %w", djangoDir, err)
+		if err := deploy.PrepareDefault(cfg, dir, logger); err != nil {
+			return nil, err
 		}
-		cfg.Dir = dir
-		logger.Info("using the embedded default matrix", "django_dir", djangoDir)
 		if cfg.API.TokenFile != "" {
 			if err := deploy.MakeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
 				return nil, fmt.Errorf("the embedded default matrix's api.token_file under --storage.path %s: %w", f.storagePath, err)
@@ -310,13 +304,9 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		venv := filepath.Join(dir, "venv")
-		if makeVenv {
-			if err := deploy.EnsureVenv(ctx, venv, logger); err != nil {
-				return nil, fmt.Errorf("make the Python venv of %s in %s (--storage.path): %w", config.PlaceholderVenv, venv, err)
-			}
+		if err := deploy.PrepareVenv(ctx, cfg, filepath.Join(dir, "venv"), makeVenv, logger); err != nil {
+			return nil, err
 		}
-		cfg.ExpandVenv(venv)
 	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn("config warning", "warning", w)
