@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,7 @@ type Progress struct {
 }
 
 // RunStarted prints the run's ID and size.
-func (o *Progress) RunStarted(info *scheduler.RunInfo) {
+func (o *Progress) RunStarted(_ context.Context, info *scheduler.RunInfo) {
 	o.start = info.Start
 	o.done = 0
 	note := ""
@@ -43,7 +44,7 @@ func (o *Progress) RunStarted(info *scheduler.RunInfo) {
 
 // ScenarioFinished prints the progress line, and in text format the
 // scenario's wrk block.
-func (o *Progress) ScenarioFinished(r *scheduler.ScenarioResult) {
+func (o *Progress) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
 	status := "ok"
 	switch {
 	case errors.Is(r.Err, scheduler.ErrInterrupted):

@@ -20,9 +20,9 @@ import (
 func TestMatrixProgressCountsFinished(t *testing.T) {
 	var progress bytes.Buffer
 	o := &Progress{Format: "markdown", Progress: &progress}
-	o.RunStarted(&scheduler.RunInfo{ID: "r", Start: time.Now()})
+	o.RunStarted(t.Context(), &scheduler.RunInfo{ID: "r", Start: time.Now()})
 	for _, i := range []int{1, 0} {
-		o.ScenarioFinished(&scheduler.ScenarioResult{Scenario: config.Scenario{Name: fmt.Sprintf("t/-/e%d", i)}, Index: i, Total: 2})
+		o.ScenarioFinished(t.Context(), &scheduler.ScenarioResult{Scenario: config.Scenario{Name: fmt.Sprintf("t/-/e%d", i)}, Index: i, Total: 2})
 	}
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[1], "[1/2] t/-/e1 ok") || !strings.HasPrefix(lines[2], "[2/2] t/-/e0 ok") {
