@@ -148,11 +148,12 @@ func NewRunTracer(tp trace.TracerProvider) *RunTracer {
 	return &RunTracer{tracer: tp.Tracer(TracerName), targets: map[string]*targetSpan{}}
 }
 
-// RunStarted starts the root span of run id, started by trigger at start.
-func (t *RunTracer) RunStarted(id, trigger string, scenarios int, start time.Time) {
+// RunStarted starts the span of run id, started by trigger at start: the
+// trace's root, or the child of a span ctx carries (the run's context).
+func (t *RunTracer) RunStarted(ctx context.Context, id, trigger string, scenarios int, start time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.runCtx, t.run = t.tracer.Start(context.Background(), "benchd.run",
+	t.runCtx, t.run = t.tracer.Start(context.WithoutCancel(ctx), "benchd.run",
 		trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(
 			attribute.String("benchd.run.id", id),

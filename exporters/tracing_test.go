@@ -19,7 +19,7 @@ import (
 // traceRun feeds one run of two scenarios on one target, the second failed.
 func traceRun(t *testing.T, rt *RunTracer) {
 	t0 := time.Unix(1700000000, 0)
-	rt.RunStarted("20231114T221320Z", "manual", 2, t0)
+	rt.RunStarted(t.Context(), "20231114T221320Z", "manual", 2, t0)
 	rt.TargetStarting("gunicorn-gevent", t0.Add(time.Millisecond))
 	rt.TargetChanged("gunicorn-gevent", true, t0.Add(time.Second))
 	ok := observed("gunicorn-gevent", "sync", "json", knownResult(t), t0.Add(3*time.Second))
@@ -31,6 +31,38 @@ func traceRun(t *testing.T, rt *RunTracer) {
 	rt.ScenarioFinished(failed)
 	rt.TargetChanged("gunicorn-gevent", false, t0.Add(5*time.Second))
 	rt.RunFinished("failed", 1, nil, t0.Add(6*time.Second))
+}
+
+// TestRunTracerParent: the run span is the child of a span the run's
+// context carries (a caller's trace), and the trace's root without one;
+// a cancelled context still gives a span.
+func TestRunTracerParent(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	parentCtx, parent := tp.Tracer("test").Start(t.Context(), "caller")
+	ctx, cancel := context.WithCancel(parentCtx)
+	cancel()
+	rt := NewRunTracer(tp)
+	rt.RunStarted(ctx, "r1", "manual", 0, time.Now())
+	rt.RunFinished("success", 0, nil, time.Now())
+	rt.RunStarted(t.Context(), "r2", "manual", 0, time.Now())
+	rt.RunFinished("success", 0, nil, time.Now())
+	parent.End()
+	var runs []sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "benchd.run" {
+			runs = append(runs, s)
+		}
+	}
+	if len(runs) != 2 {
+		t.Fatalf("%d run spans, want 2", len(runs))
+	}
+	if runs[0].Parent().SpanID() != parent.SpanContext().SpanID() || runs[0].SpanContext().TraceID() != parent.SpanContext().TraceID() {
+		t.Errorf("run span r1 is not the child of the context's span")
+	}
+	if runs[1].Parent().IsValid() {
+		t.Errorf("run span r2 has a parent %v, want a root", runs[1].Parent())
+	}
 }
 
 func TestRunTracerStructure(t *testing.T) {

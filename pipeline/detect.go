@@ -118,7 +118,7 @@ func (d *Detector) load(ctx context.Context, scenario string) error {
 
 // ScenarioFinished adds the result's points to its scenario's series; a
 // change of its settings starts a new baseline segment there.
-func (d *Detector) ScenarioFinished(r *scheduler.ScenarioResult) {
+func (d *Detector) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
 	rec := r.Record
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -144,7 +144,7 @@ func (d *Detector) ScenarioFinished(r *scheduler.ScenarioResult) {
 
 // RunFinished runs the detector on the series the run just extended,
 // after reading those of scenarios the configuration gained since Load.
-func (d *Detector) RunFinished(*scheduler.RunReport) {
+func (d *Detector) RunFinished(context.Context, *scheduler.RunReport) {
 	ctx, cancel := context.WithTimeout(context.Background(), detectTimeout)
 	defer cancel()
 	for _, sc := range d.o.Config().Scenarios() {

@@ -80,8 +80,8 @@ func TestDetectorTakesResultsAsTheyPass(t *testing.T) {
 	pipe := New(Options{Tracer: exporters.NewRunTracer(noop.NewTracerProvider()), Detector: det})
 	for i := range 3 {
 		start := base.Add(time.Duration(15+i) * time.Hour)
-		pipe.ScenarioFinished(finished(fmt.Sprintf("r%02d", 15+i), 0, start, 700, 0.01))
-		pipe.RunFinished(&scheduler.RunReport{})
+		pipe.ScenarioFinished(t.Context(), finished(fmt.Sprintf("r%02d", 15+i), 0, start, 700, 0.01))
+		pipe.RunFinished(t.Context(), &scheduler.RunReport{})
 	}
 	v := verdict(det.Detect(), regress.SignalThroughput)
 	if v == nil || !v.Regressed || v.ChangeRatio > -0.25 {

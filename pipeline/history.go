@@ -232,7 +232,7 @@ func (r *historyRun) failed(err error) {
 }
 
 // ScenarioFinished stores r's record (after the writes still pending).
-func (h *History) ScenarioFinished(r *scheduler.ScenarioResult) {
+func (h *History) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
 	sc := *r.Record
 	if len(sc.InvalidReasons) > 0 && r.Err == nil {
 		// Said once, here: the result is kept and shown, but the detector
@@ -261,7 +261,7 @@ func (h *History) ScenarioFinished(r *scheduler.ScenarioResult) {
 
 // RunFinished stores the run's end and outcome, then prunes by retention
 // and size unless writes are pending.
-func (h *History) RunFinished(r *scheduler.RunReport) {
+func (h *History) RunFinished(_ context.Context, r *scheduler.RunReport) {
 	outcome, msg := r.Outcome(), ""
 	if r.Err != nil {
 		outcome, msg = store.OutcomeAborted, r.Err.Error()

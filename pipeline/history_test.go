@@ -54,11 +54,11 @@ func TestHistoryEndOnFullDisk(t *testing.T) {
 			if i == 1 {
 				testutil.FillDisk(t, dir)
 			}
-			h.ScenarioFinished(r)
+			h.ScenarioFinished(t.Context(), r)
 			rep.Results = append(rep.Results, r)
 		}
 		rep.End = start.Add(2 * time.Second)
-		h.RunFinished(rep)
+		h.RunFinished(t.Context(), rep)
 		return rep
 	}
 	rep := run()
@@ -119,7 +119,7 @@ func TestHistoryCountsInvalidResults(t *testing.T) {
 		r.Scenario = config.Scenario{Name: "t/-/e", Target: "t", Mode: "-", Endpoint: "e"}
 		r.RunID, r.Index, r.Start, r.End = info.ID, i, start, start.Add(time.Second)
 		r.Record = r.BuildRecord(regress.ValidityOptions{})
-		h.ScenarioFinished(r)
+		h.ScenarioFinished(t.Context(), r)
 	}
 	want := `
 # HELP benchd_invalid_results_total Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU), foreign_cpu (other work took the CPUs); a result with several reasons counts under each.

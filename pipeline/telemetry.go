@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"time"
 
 	"github.com/benchd/benchd/exporters"
@@ -15,38 +16,38 @@ type telemetry struct {
 	tracer  *exporters.RunTracer
 }
 
-func (o telemetry) RunStarted(info *scheduler.RunInfo) {
-	o.tracer.RunStarted(info.ID, info.Trigger, len(info.Scenarios), info.Start)
+func (o telemetry) RunStarted(ctx context.Context, info *scheduler.RunInfo) {
+	o.tracer.RunStarted(ctx, info.ID, info.Trigger, len(info.Scenarios), info.Start)
 	if o.metrics != nil {
 		o.metrics.ObserveRunStart(info.Scheduled, info.Start)
 	}
 }
 
-func (o telemetry) TargetStarting(target string) {
+func (o telemetry) TargetStarting(_ context.Context, target string) {
 	o.tracer.TargetStarting(target, time.Now())
 }
 
-func (o telemetry) TargetFailed(target string, _ error) {
+func (o telemetry) TargetFailed(_ context.Context, target string, _ error) {
 	if o.metrics != nil {
 		o.metrics.TargetStartFailed(target)
 	}
 }
 
-func (o telemetry) TargetChanged(target string, up bool) {
+func (o telemetry) TargetChanged(_ context.Context, target string, up bool) {
 	o.tracer.TargetChanged(target, up, time.Now())
 	if o.metrics != nil {
 		o.metrics.SetTargetUp(target, up)
 	}
 }
 
-func (o telemetry) ScenarioFinished(r *scheduler.ScenarioResult) {
+func (o telemetry) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
 	span := o.tracer.ScenarioFinished(r.Record)
 	if o.metrics != nil {
 		o.metrics.ObserveScenario(r.Record, span)
 	}
 }
 
-func (o telemetry) RunFinished(r *scheduler.RunReport) {
+func (o telemetry) RunFinished(_ context.Context, r *scheduler.RunReport) {
 	o.tracer.RunFinished(r.Outcome(), r.Failed(), r.Err, r.End)
 	if o.metrics != nil {
 		// benchd_runs_total's result is success, failed or skipped
@@ -59,13 +60,13 @@ func (o telemetry) RunFinished(r *scheduler.RunReport) {
 	}
 }
 
-func (o telemetry) RunSkipped(time.Time) {
+func (o telemetry) RunSkipped(context.Context, time.Time) {
 	if o.metrics != nil {
 		o.metrics.RunSkipped()
 	}
 }
 
-func (o telemetry) NextRun(at time.Time) {
+func (o telemetry) NextRun(_ context.Context, at time.Time) {
 	if o.metrics != nil {
 		o.metrics.SetNextRun(at)
 	}
@@ -121,50 +122,50 @@ func (p *Pipeline) RecordRun(info scheduler.RunInfo) string {
 // observers fans scheduler events out to several observers, in order.
 type observers []scheduler.Observer
 
-func (os observers) RunStarted(i *scheduler.RunInfo) {
+func (os observers) RunStarted(ctx context.Context, i *scheduler.RunInfo) {
 	for _, o := range os {
-		o.RunStarted(i)
+		o.RunStarted(ctx, i)
 	}
 }
 
-func (os observers) TargetStarting(t string) {
+func (os observers) TargetStarting(ctx context.Context, t string) {
 	for _, o := range os {
-		o.TargetStarting(t)
+		o.TargetStarting(ctx, t)
 	}
 }
 
-func (os observers) TargetFailed(t string, err error) {
+func (os observers) TargetFailed(ctx context.Context, t string, err error) {
 	for _, o := range os {
-		o.TargetFailed(t, err)
+		o.TargetFailed(ctx, t, err)
 	}
 }
 
-func (os observers) TargetChanged(t string, up bool) {
+func (os observers) TargetChanged(ctx context.Context, t string, up bool) {
 	for _, o := range os {
-		o.TargetChanged(t, up)
+		o.TargetChanged(ctx, t, up)
 	}
 }
 
-func (os observers) ScenarioFinished(r *scheduler.ScenarioResult) {
+func (os observers) ScenarioFinished(ctx context.Context, r *scheduler.ScenarioResult) {
 	for _, o := range os {
-		o.ScenarioFinished(r)
+		o.ScenarioFinished(ctx, r)
 	}
 }
 
-func (os observers) RunFinished(r *scheduler.RunReport) {
+func (os observers) RunFinished(ctx context.Context, r *scheduler.RunReport) {
 	for _, o := range os {
-		o.RunFinished(r)
+		o.RunFinished(ctx, r)
 	}
 }
 
-func (os observers) RunSkipped(at time.Time) {
+func (os observers) RunSkipped(ctx context.Context, at time.Time) {
 	for _, o := range os {
-		o.RunSkipped(at)
+		o.RunSkipped(ctx, at)
 	}
 }
 
-func (os observers) NextRun(at time.Time) {
+func (os observers) NextRun(ctx context.Context, at time.Time) {
 	for _, o := range os {
-		o.NextRun(at)
+		o.NextRun(ctx, at)
 	}
 }

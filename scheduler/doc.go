@@ -28,5 +28,6 @@
 // One run at a time per Scheduler. [Scheduler.Run] is the long-running loop;
 // [Scheduler.RunOnce] may be called from other goroutines and returns
 // [ErrRunning] while a run is in progress. Observer methods are called from
-// the goroutine executing the run, one at a time.
+// the goroutine executing the run, one at a time, with the run's context
+// first (see [Observer]).
 package scheduler

@@ -236,28 +236,35 @@ var ErrInterrupted = errors.New("interrupted")
 // goroutine executing the run (NextRun and RunSkipped from the schedule
 // loop), must not block for long, and must not keep or change the values
 // they are given beyond the call, except that results are immutable once
-// passed and may be kept.
+// passed and may be kept. Embed [NopObserver] to implement only some.
+//
+// Each method's ctx is the run's context (NextRun's and RunSkipped's, the
+// one given to [Scheduler.Run]): a tracing span started from it parents
+// under the caller's, and ctx.Err() tells a stage that the run is being
+// stopped. RunFinished, the last ScenarioFinished and TargetChanged(down)
+// of a stopped run come with ctx already done: an observer that must
+// still record them uses [context.WithoutCancel].
 type Observer interface {
 	// RunStarted is called before the first scenario of a run.
-	RunStarted(info *RunInfo)
+	RunStarted(ctx context.Context, info *RunInfo)
 	// TargetStarting is called before a managed target's process (its
 	// setup commands first) is started.
-	TargetStarting(target string)
+	TargetStarting(ctx context.Context, target string)
 	// TargetChanged is called when a managed target becomes ready (up) or
 	// is stopped or fails to start (down).
-	TargetChanged(target string, up bool)
+	TargetChanged(ctx context.Context, target string, up bool)
 	// TargetFailed is called when a managed target (or a service it
 	// needs) fails to start, with the reason, before TargetChanged(down).
-	TargetFailed(target string, err error)
+	TargetFailed(ctx context.Context, target string, err error)
 	// ScenarioFinished is called after each scenario, failed or not.
-	ScenarioFinished(r *ScenarioResult)
+	ScenarioFinished(ctx context.Context, r *ScenarioResult)
 	// RunFinished is called after the last scenario of a run.
-	RunFinished(r *RunReport)
+	RunFinished(ctx context.Context, r *RunReport)
 	// RunSkipped is called when a scheduled tick fires while a run is
 	// still in progress; the tick is dropped, not queued.
-	RunSkipped(at time.Time)
+	RunSkipped(ctx context.Context, at time.Time)
 	// NextRun is called whenever the next scheduled run time is known.
-	NextRun(at time.Time)
+	NextRun(ctx context.Context, at time.Time)
 }
 
 // Recorder records runs as they start: the run history, which keeps run
@@ -417,7 +424,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		st := s.cfg.Load()
 		now := time.Now()
 		next := st.schedule.Next(now)
-		s.opts.Observer.NextRun(next)
+		s.opts.Observer.NextRun(ctx, next)
 		timer := time.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
@@ -439,7 +446,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			if !start(TriggerSchedule, next) {
 				s.log.Warn("scheduled run skipped: previous run still in progress", "scheduled_at", next)
-				s.opts.Observer.RunSkipped(next)
+				s.opts.Observer.RunSkipped(ctx, next)
 			}
 		}
 	}
@@ -557,7 +564,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 	}
 	log := s.log.With("run_id", rep.ID)
 	log.Info("run started", "trigger", trigger, "scenarios", len(scenarios), "seed", seed)
-	s.opts.Observer.RunStarted(&rep.RunInfo)
+	s.opts.Observer.RunStarted(ctx, &rep.RunInfo)
 
 	svcs := &services{cfg: st.cfg, ready: st.ready, log: log, running: map[string]*proc.Process{}, failed: map[string]error{}}
 	defer svcs.stopAll()
@@ -577,7 +584,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 	rep.End = time.Now()
 	log.Info("run finished", "outcome", rep.Outcome(), "failed_scenarios", rep.Failed(),
 		"duration_seconds", rep.End.Sub(rep.Start).Seconds())
-	s.opts.Observer.RunFinished(rep)
+	s.opts.Observer.RunFinished(ctx, rep)
 	return rep
 }
 
@@ -679,7 +686,7 @@ func (s *Scheduler) finishScenario(ctx context.Context, log *slog.Logger, o regr
 		}
 	}
 	res.Record = res.BuildRecord(o)
-	s.opts.Observer.ScenarioFinished(res)
+	s.opts.Observer.ScenarioFinished(ctx, res)
 	return res
 }
 
@@ -707,7 +714,7 @@ func (tr *targetRun) start(ctx context.Context) {
 		return
 	}
 	obs, name := tr.s.opts.Observer, tr.target.Name
-	obs.TargetStarting(name)
+	obs.TargetStarting(ctx, name)
 	p, err := proc.Start(ctx, processSpec(tr.cfg, tr.target, tr.ready, tr.log))
 	if err != nil {
 		tr.err = err
@@ -715,13 +722,13 @@ func (tr *targetRun) start(ctx context.Context) {
 			return // cancelled, not failed
 		}
 		tr.log.Error("target failed to start", "err", err)
-		obs.TargetFailed(name, err)
-		obs.TargetChanged(name, false)
+		obs.TargetFailed(ctx, name, err)
+		obs.TargetChanged(ctx, name, false)
 		return
 	}
 	tr.proc = p
 	tr.log.Info("target ready", "pid", p.PID())
-	obs.TargetChanged(name, true)
+	obs.TargetChanged(ctx, name, true)
 }
 
 // stop stops the managed process if it runs, even when ctx is done.
@@ -735,7 +742,7 @@ func (tr *targetRun) stop(ctx context.Context) {
 		tr.log.Warn("target stop", "err", err)
 	}
 	tr.proc = nil
-	tr.s.opts.Observer.TargetChanged(tr.target.Name, false)
+	tr.s.opts.Observer.TargetChanged(ctx, tr.target.Name, false)
 }
 
 // prepare readies the target for a scenario: a process that died (during
@@ -994,25 +1001,25 @@ func schedLatencyP99(before, after *metrics.Float64Histogram) time.Duration {
 type NopObserver struct{}
 
 // RunStarted does nothing.
-func (NopObserver) RunStarted(*RunInfo) {}
+func (NopObserver) RunStarted(context.Context, *RunInfo) {}
 
 // TargetStarting does nothing.
-func (NopObserver) TargetStarting(string) {}
+func (NopObserver) TargetStarting(context.Context, string) {}
 
 // TargetChanged does nothing.
-func (NopObserver) TargetChanged(string, bool) {}
+func (NopObserver) TargetChanged(context.Context, string, bool) {}
 
 // TargetFailed does nothing.
-func (NopObserver) TargetFailed(string, error) {}
+func (NopObserver) TargetFailed(context.Context, string, error) {}
 
 // ScenarioFinished does nothing.
-func (NopObserver) ScenarioFinished(*ScenarioResult) {}
+func (NopObserver) ScenarioFinished(context.Context, *ScenarioResult) {}
 
 // RunFinished does nothing.
-func (NopObserver) RunFinished(*RunReport) {}
+func (NopObserver) RunFinished(context.Context, *RunReport) {}
 
 // RunSkipped does nothing.
-func (NopObserver) RunSkipped(time.Time) {}
+func (NopObserver) RunSkipped(context.Context, time.Time) {}
 
 // NextRun does nothing.
-func (NopObserver) NextRun(time.Time) {}
+func (NopObserver) NextRun(context.Context, time.Time) {}

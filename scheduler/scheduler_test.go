@@ -44,34 +44,34 @@ type recorder struct {
 	nextRuns []time.Time
 }
 
-func (r *recorder) RunStarted(*RunInfo)   {}
-func (r *recorder) TargetStarting(string) {}
-func (r *recorder) TargetFailed(target string, err error) {
+func (r *recorder) RunStarted(context.Context, *RunInfo)   {}
+func (r *recorder) TargetStarting(context.Context, string) {}
+func (r *recorder) TargetFailed(_ context.Context, target string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failed = append(r.failed, target)
 }
-func (r *recorder) TargetChanged(target string, up bool) {
+func (r *recorder) TargetChanged(_ context.Context, target string, up bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.targets = append(r.targets, fmt.Sprintf("%s=%v", target, up))
 }
-func (r *recorder) ScenarioFinished(s *ScenarioResult) {
+func (r *recorder) ScenarioFinished(_ context.Context, s *ScenarioResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.results = append(r.results, s)
 }
-func (r *recorder) RunFinished(rep *RunReport) {
+func (r *recorder) RunFinished(_ context.Context, rep *RunReport) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reports = append(r.reports, rep)
 }
-func (r *recorder) RunSkipped(time.Time) {
+func (r *recorder) RunSkipped(context.Context, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.skipped++
 }
-func (r *recorder) NextRun(at time.Time) {
+func (r *recorder) NextRun(_ context.Context, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.nextRuns = append(r.nextRuns, at)

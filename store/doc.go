@@ -6,8 +6,8 @@
 // [Store] is the small interface the rest of benchd programs against; [SQLite]
 // is its one implementation, an embedded SQLite database (modernc.org/sqlite,
 // no cgo) in a single file, benchd.db, inside the storage directory. The
-// package does not know about the engine, the scheduler or HTTP: callers turn
-// their results into a [Scenario] themselves.
+// package does not know about the engine, the scheduler or HTTP: a
+// [Scenario] is the result record (package result) its callers build.
 //
 // # Life of a run
 //

@@ -3,53 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
-
-// TestMakeToken: the embedded default matrix's token file is made once,
-// mode 0600, with a random token; an existing file is kept as it is.
-func TestMakeToken(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "benchd.token")
-	log := slog.New(slog.DiscardHandler)
-	if err := makeToken(path, log); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 || !regexp.MustCompile(`^[0-9a-f]{64}\n$`).Match(first) {
-		t.Errorf("token file mode %v, content %q; want 0600 and 64 hex digits", fi.Mode().Perm(), first)
-	}
-	if err := makeToken(path, log); err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := os.ReadFile(path); string(again) != string(first) {
-		t.Errorf("a second start replaced the token")
-	}
-	other := filepath.Join(t.TempDir(), "b.token")
-	if err := makeToken(other, log); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(other); string(b) == string(first) {
-		t.Error("two token files hold the same token")
-	}
-	if err := makeToken(filepath.Join(t.TempDir(), "missing", "x"), log); err == nil {
-		t.Error("no error for a directory that does not exist")
-	}
-}
 
 // TestReportAlerts: benchd report --alerts lists the alerts received from
 // the run's start to the next run's start (the newest run: until now), as
@@ -86,7 +46,7 @@ func TestReportAlerts(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	report := func(args ...string) string {
+	listAlerts := func(args ...string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
 		if code := runWith(t.Context(), append([]string{"report", "--config.file", cfg, "--storage.path", dir, "--alerts"}, args...), &stdout, &stderr); code != 0 {
@@ -94,15 +54,15 @@ func TestReportAlerts(t *testing.T) {
 		}
 		return stdout.String()
 	}
-	out := report("--run", ids[0])
+	out := listAlerts("--run", ids[0])
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[0], "to "+second.Start.Format(time.RFC3339)+" (the next run)") ||
 		!strings.Contains(lines[2], "firing    BenchdThroughputRegression  ticket    b/sync/json throughput  Throughput regression") ||
 		!strings.Contains(lines[3], "resolved  BenchdThroughputRegression") {
 		t.Errorf("report --alerts --run %s:\n%s", ids[0], out)
 	}
-	var doc runAlerts
-	if err := json.Unmarshal([]byte(report("--format", "json")), &doc); err != nil {
+	var doc report.RunAlerts
+	if err := json.Unmarshal([]byte(listAlerts("--format", "json")), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.RunID != ids[1] || doc.Until != nil || len(doc.Alerts) != 1 || doc.Alerts[0].Name != "DuringTheSecond" || doc.Alerts[0].Labels["target"] != "a" {

@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"gopkg.in/yaml.v3"
-
-	"github.com/benchd/benchd/config"
 )
 
 // baselineFlags are the arguments of `benchd baseline accept`.
@@ -44,15 +39,4 @@ func runBaselineAccept(ctx context.Context, f *flags, stdout io.Writer, logger *
 	}
 	fmt.Fprintf(stdout, "%s: baseline accepted from run %s on\n", f.baseline.scenario, runID)
 	return nil
-}
-
-// configHash returns a short hash of cfg's effective content, so that runs
-// of different configurations can be told apart.
-func configHash(cfg *config.Config) string {
-	b, err := yaml.Marshal(cfg)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
 }

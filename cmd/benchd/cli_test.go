@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/deploy"
 )
 
 // TestCLI runs subcommands in-process through run and checks exit codes and
@@ -172,8 +174,8 @@ func TestUpstream(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(body) != DefaultUpstreamBytes || !json.Valid(body) {
-		t.Errorf("payload %d bytes (valid JSON %v), want %d", len(body), json.Valid(body), DefaultUpstreamBytes)
+	if len(body) != deploy.DefaultUpstreamBytes || !json.Valid(body) {
+		t.Errorf("payload %d bytes (valid JSON %v), want %d", len(body), json.Valid(body), deploy.DefaultUpstreamBytes)
 	}
 	cancel()
 	if code := <-done; code != 0 {

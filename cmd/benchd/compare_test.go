@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
 
@@ -81,9 +82,9 @@ func TestReportCompare(t *testing.T) {
 		code := runWith(t.Context(), append([]string{"report", "--config.file", cfg, "--storage.path", dir}, args...), &stdout, &stderr)
 		return stdout.String(), stderr.String(), code
 	}
-	decode := func(t *testing.T, out string) comparison {
+	decode := func(t *testing.T, out string) report.Comparison {
 		t.Helper()
-		var c comparison
+		var c report.Comparison
 		if err := json.Unmarshal([]byte(out), &c); err != nil {
 			t.Fatalf("%v in:\n%s", err, out)
 		}
@@ -128,7 +129,7 @@ func TestReportCompare(t *testing.T) {
 				t.Fatalf("--compare=%q: exit %d; stderr:\n%s", v, code, stderr)
 			}
 			c := decode(t, out)
-			byName := map[string]comparisonRow{}
+			byName := map[string]report.ComparisonRow{}
 			for _, r := range c.Rows {
 				byName[r.Scenario] = r
 			}

@@ -17,12 +17,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	_ "embed" // the usage template
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -32,6 +30,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -42,8 +41,10 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/deploy"
 	"github.com/benchd/benchd/grafana"
+	"github.com/benchd/benchd/internal/logging"
 	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/pipeline"
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
@@ -176,7 +177,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = f.log.Level.Set("warn")
 	}
 	f.log.Writer = stderr
-	logger := newLogger(&f.log)
+	logger := logging.New(&f.log)
 
 	switch cmd {
 	case serveCmd.FullCommand():
@@ -228,65 +229,31 @@ func addRunFlags(c *kingpin.CmdClause, f *flags) {
 		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 }
 
+// sizeFlag is a kingpin value of a size in bytes, parsed by
+// github.com/alecthomas/units (as Prometheus' --storage.tsdb.retention.size:
+// 512MB, 1GB, units of 1024), whose errors name the flag and the fix.
+type sizeFlag struct {
+	name string
+	v    *int64
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := pipeline.ParseSize(s)
+	if err != nil {
+		return fmt.Errorf("--%s %q: %w", f.name, s, err)
+	}
+	*f.v = n
+	return nil
+}
+
+func (f sizeFlag) String() string { return units.Base2Bytes(*f.v).String() }
+
 // usageTemplate is kingpin's default usage template, except that a
 // subcommand's help lists its own flags before the global ones, and the
 // app's help adds the flags of the default command (serve).
-const usageTemplate = `{{define "FormatCommand" -}}
-{{if .FlagSummary}} {{.FlagSummary}}{{end -}}
-{{range .Args}}{{if not .Hidden}} {{if not .Required}}[{{end}}{{if .PlaceHolder}}{{.PlaceHolder}}{{else}}<{{.Name}}>{{end}}{{if .Value|IsCumulative}}...{{end}}{{if not .Required}}]{{end}}{{end}}{{end -}}
-{{end -}}
-
-{{define "FormatCommands" -}}
-{{range .FlattenedCommands -}}
-{{if not .Hidden -}}
-  {{.FullCommand}}{{if .Default}}*{{end}}{{template "FormatCommand" .}}
-{{.Help|Wrap 4}}
-{{end -}}
-{{end -}}
-{{end -}}
-
-{{define "FormatUsage" -}}
-{{template "FormatCommand" .}}{{if .Commands}} <command> [<args> ...]{{end}}
-{{if .Help}}
-{{.Help|Wrap 0 -}}
-{{end -}}
-
-{{end -}}
-
-{{if .Context.SelectedCommand -}}
-usage: {{.App.Name}} {{.Context.SelectedCommand}}{{template "FormatUsage" .Context.SelectedCommand}}
-{{ else -}}
-usage: {{.App.Name}}{{template "FormatUsage" .App}}
-{{end}}
-{{if .Context.SelectedCommand -}}
-{{if .Context.SelectedCommand.Flags -}}
-Flags:
-{{.Context.SelectedCommand.Flags|FlagsToTwoColumns|FormatTwoColumns}}
-{{end -}}
-Global flags:
-{{.App.Flags|FlagsToTwoColumns|FormatTwoColumns}}
-{{else -}}
-Flags:
-{{.App.Flags|FlagsToTwoColumns|FormatTwoColumns}}
-{{range .App.Commands}}{{if .Default -}}
-Flags of {{.Name}}, the default command:
-{{.Flags|FlagsToTwoColumns|FormatTwoColumns}}
-{{end}}{{end -}}
-{{end -}}
-{{if .Context.Args -}}
-Args:
-{{.Context.Args|ArgsToTwoColumns|FormatTwoColumns}}
-{{end -}}
-{{if .Context.SelectedCommand -}}
-{{if len .Context.SelectedCommand.Commands -}}
-Subcommands:
-{{template "FormatCommands" .Context.SelectedCommand}}
-{{end -}}
-{{else if .App.Commands -}}
-Commands:
-{{template "FormatCommands" .App}}
-{{end -}}
-`
+//
+//go:embed usage.tmpl
+var usageTemplate string
 
 // usageError marks an error in the command line's values.
 type usageError struct{ error }
@@ -320,17 +287,11 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		djangoDir := filepath.Join(dir, "django")
-		if err := deploy.UnpackDjango(djangoDir); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return nil, fmt.Errorf("unpack the reference Django project into %s (--storage.path): disk full (%s): %w", djangoDir, dir, err)
-			}
-			return nil, fmt.Errorf("unpack the reference Django project into %s (--storage.path): %w", djangoDir, err)
+		if err := deploy.PrepareDefault(cfg, dir, logger); err != nil {
+			return nil, err
 		}
-		cfg.Dir = dir
-		logger.Info("using the embedded default matrix", "django_dir", djangoDir)
 		if cfg.API.TokenFile != "" {
-			if err := makeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
+			if err := deploy.MakeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
 				return nil, fmt.Errorf("the embedded default matrix's api.token_file under --storage.path %s: %w", f.storagePath, err)
 			}
 		}
@@ -343,13 +304,9 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		venv := filepath.Join(dir, "venv")
-		if makeVenv {
-			if err := deploy.EnsureVenv(ctx, venv, logger); err != nil {
-				return nil, fmt.Errorf("make the Python venv of %s in %s (--storage.path): %w", config.PlaceholderVenv, venv, err)
-			}
+		if err := deploy.PrepareVenv(ctx, cfg, filepath.Join(dir, "venv"), makeVenv, logger); err != nil {
+			return nil, err
 		}
-		cfg.ExpandVenv(venv)
 	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn("config warning", "warning", w)
@@ -378,7 +335,7 @@ func checkConfig(f *flags, stdout io.Writer) error {
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "%s: INVALID\n", name)
-		for _, line := range splitErrors(err) {
+		for _, line := range config.Problems(err) {
 			fmt.Fprintf(stdout, "  - %s\n", line)
 		}
 		return reportedError{fmt.Errorf("config check: %s is invalid", name)}
@@ -386,39 +343,14 @@ func checkConfig(f *flags, stdout io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "  warning: %s\n", w)
 	}
-	fmt.Fprintf(stdout, "%s: OK, %s, %s, %s\n", name, plural(len(cfg.Targets), "target"),
-		plural(len(cfg.Endpoints), "endpoint"), plural(len(cfg.Scenarios()), "scenario"))
+	fmt.Fprintf(stdout, "%s: OK, %s, %s, %s\n", name, report.Plural(len(cfg.Targets), "target"),
+		report.Plural(len(cfg.Endpoints), "endpoint"), report.Plural(len(cfg.Scenarios()), "scenario"))
 	return nil
 }
 
-// splitErrors flattens errors.Join trees into one message per problem.
-func splitErrors(err error) []string {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []string
-		for _, e := range j.Unwrap() {
-			out = append(out, splitErrors(e)...)
-		}
-		return out
-	}
-	var w interface{ Unwrap() error }
-	if errors.As(err, &w) {
-		if inner := w.Unwrap(); inner != nil {
-			if _, ok := inner.(interface{ Unwrap() []error }); ok {
-				return splitErrors(inner)
-			}
-		}
-	}
-	return []string{err.Error()}
-}
-
 // openStore opens the run history under --storage.path, creating the
-// directory. The caller must close it.
-//
-// While another benchd holds the history ([store.ErrInUse]) it waits up to
-// wait (a negative wait: until ctx is done), trying again every
-// storeRetryInterval: a daemon started while a `benchd matrix` runs, or a
-// start right after a kill -9 whose process is still going away, then
-// opens it instead of failing.
+// directory, waiting up to wait while another benchd holds it
+// ([store.OpenWait]). The caller must close it.
 func openStore(ctx context.Context, f *flags, logger *slog.Logger, wait time.Duration) (*store.SQLite, error) {
 	if strings.TrimSpace(f.storagePath) == "" {
 		return nil, usageError{errors.New("--storage.path is empty: the run history lives there (give a directory, such as data/)")}
@@ -426,61 +358,9 @@ func openStore(ctx context.Context, f *flags, logger *slog.Logger, wait time.Dur
 	if err := os.MkdirAll(f.storagePath, 0o755); err != nil {
 		return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 	}
-	deadline := time.Now().Add(wait)
-	for logged := false; ; logged = true {
-		st, err := store.Open(ctx, f.storagePath, store.Options{Logger: logger})
-		if err == nil {
-			if logged {
-				logger.Info("run history opened", "path", f.storagePath)
-			}
-			return st, nil
-		}
-		if !errors.Is(err, store.ErrInUse) || (wait >= 0 && time.Now().Add(storeRetryInterval).After(deadline)) {
-			return nil, fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
-		}
-		if !logged {
-			limit := "until stopped"
-			if wait >= 0 {
-				limit = wait.String()
-			}
-			logger.Warn("the run history is held by another benchd: waiting for it", "path", f.storagePath, "wait", limit)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
-		case <-time.After(storeRetryInterval):
-		}
-	}
-}
-
-// storeRetryInterval is how often [openStore] tries a held history again.
-const storeRetryInterval = 500 * time.Millisecond
-
-// makeToken writes a random bearer token (32 bytes, hex) into path, mode
-// 0600, unless the file exists: the embedded default matrix's write API
-// token, which Alertmanager's shipped configuration reads too. The file
-// is synced before it is used, so a crash cannot leave it empty.
-func makeToken(path string, logger *slog.Logger) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
+	st, err := store.OpenWait(ctx, f.storagePath, store.Options{Logger: logger}, wait)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	_, err = f.WriteString(hex.EncodeToString(b) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path) // an empty token file would stop the next start
-		return err
-	}
-	logger.Info("made the write API token of the embedded default matrix", "file", path)
-	return nil
+	return st, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
 
@@ -66,7 +67,7 @@ func TestReportSummaryJSON(t *testing.T) {
 		"--summary", "--format", "json"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
-	var got summaryTable
+	var got report.SummaryTable
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("%v in:\n%s", err, stdout.String())
 	}

@@ -73,18 +73,3 @@ func TestRetentionSize(t *testing.T) {
 		t.Errorf("--storage.retention.size 12XB: exit %d, stderr %q; want 2 naming the flag", code, stderr.String())
 	}
 }
-
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"0", "512MB", "1.5GB", "-1MB", "12XB", "", "1KiB", "9999999999999EB"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := parseSize(s)
-		if err == nil && n < 0 {
-			t.Errorf("parseSize(%q) = %d, no error", s, n)
-		}
-		if err != nil && !strings.Contains(err.Error(), "0 for no bound") {
-			t.Errorf("parseSize(%q) error %q does not say the fix", s, err)
-		}
-	})
-}

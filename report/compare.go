@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bytes"
@@ -12,34 +12,33 @@ import (
 	"text/tabwriter"
 
 	"github.com/benchd/benchd/engine"
-	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
 
-// comparison is `benchd report --compare` in JSON: a stored run beside a
+// Comparison is `benchd report --compare` in JSON: a stored run beside a
 // results document, one row per scenario found on either side.
-type comparison struct {
+type Comparison struct {
 	RunID    string          `json:"run_id"`
 	Document string          `json:"document"`
 	Title    string          `json:"title"`
-	Rows     []comparisonRow `json:"rows"`
+	Rows     []ComparisonRow `json:"rows"`
 }
 
-// comparisonRow is one scenario of a comparison. Benchd or Document is
+// ComparisonRow is one scenario of a Comparison. Benchd or Document is
 // null when the scenario is on the other side only.
-type comparisonRow struct {
+type ComparisonRow struct {
 	// Scenario is target/mode/endpoint; for a document cell whose
 	// headings match no target or endpoint, the headings themselves.
 	Scenario string       `json:"scenario"`
-	Benchd   *compareSide `json:"benchd"`
-	Document *compareSide `json:"document"`
+	Benchd   *CompareSide `json:"benchd"`
+	Document *CompareSide `json:"document"`
 	// RequestsPerSecondRatio is benchd's requests/s over the document's;
 	// null unless both are there and the document's is above 0.
 	RequestsPerSecondRatio *float64 `json:"requests_per_second_ratio"`
 }
 
-// compareSide holds one side's figures of a scenario.
-type compareSide struct {
+// CompareSide holds one side's figures of a scenario.
+type CompareSide struct {
 	RequestsPerSecond float64 `json:"requests_per_second"`
 	Requests          uint64  `json:"requests"`
 	// P99Seconds is null without completed requests (benchd) or without a
@@ -53,13 +52,13 @@ type compareSide struct {
 	Line int `json:"line,omitempty"`
 }
 
-// readComparisonDocument returns the document --compare names and how to
+// ReadComparisonDocument returns the document --compare names and how to
 // call it: the embedded seed for "seed" or "".
-func readComparisonDocument(path string) (*report.Document, string, error) {
+func ReadComparisonDocument(path string) (*Document, string, error) {
 	var r io.Reader
 	name := path
 	if path == "" || path == "seed" {
-		r, name = bytes.NewReader(report.Seed()), report.SeedName
+		r, name = bytes.NewReader(Seed()), SeedName
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
@@ -68,21 +67,21 @@ func readComparisonDocument(path string) (*report.Document, string, error) {
 		defer f.Close()
 		r = f
 	}
-	d, err := report.ParseWrkMarkdown(r)
+	d, err := ParseWrkMarkdown(r)
 	if err != nil {
 		return nil, "", fmt.Errorf("--compare %s: %w", name, err)
 	}
 	return d, name, nil
 }
 
-// compareRun matches the document's cells to run's scenarios: a "##"
-// heading names a target by its title or name (titles as reportTitles
+// CompareRun matches the document's cells to run's scenarios: a "##"
+// heading names a target by its title or name (titles as [Titles]
 // returns them), a "###" heading an endpoint, and a "####" heading the mode
 // (any case; none means "-"). Rows follow the run's order, then the
 // document's cells no scenario matched; a cell repeated in the document
 // counts once, the first.
-func compareRun(run *store.Run, doc *report.Document, name string, titles map[string]string) comparison {
-	c := comparison{RunID: run.ID, Document: name, Title: doc.Title, Rows: []comparisonRow{}}
+func CompareRun(run *store.Run, doc *Document, name string, titles map[string]string) Comparison {
+	c := Comparison{RunID: run.ID, Document: name, Title: doc.Title, Rows: []ComparisonRow{}}
 	targets, endpoints := map[string]string{}, map[string]string{}
 	add := func(m map[string]string, heading, name string) {
 		if k := strings.ToLower(strings.TrimSpace(heading)); k != "" {
@@ -109,7 +108,7 @@ func compareRun(run *store.Run, doc *report.Document, name string, titles map[st
 		}
 		return heading
 	}
-	cells := map[string]*report.Cell{}
+	cells := map[string]*Cell{}
 	var order []string
 	for i := range doc.Cells {
 		cell := &doc.Cells[i]
@@ -126,7 +125,7 @@ func compareRun(run *store.Run, doc *report.Document, name string, titles map[st
 	used := map[string]bool{}
 	for i := range run.Scenarios {
 		s := &run.Scenarios[i]
-		row := comparisonRow{Scenario: s.Name, Benchd: storedSide(s)}
+		row := ComparisonRow{Scenario: s.Name, Benchd: storedSide(s)}
 		if cell := cells[s.Name]; cell != nil && !used[s.Name] {
 			used[s.Name] = true
 			row.Document = documentSide(cell)
@@ -135,23 +134,23 @@ func compareRun(run *store.Run, doc *report.Document, name string, titles map[st
 	}
 	for _, k := range order {
 		if !used[k] {
-			c.Rows = append(c.Rows, comparisonRow{Scenario: k, Document: documentSide(cells[k])})
+			c.Rows = append(c.Rows, ComparisonRow{Scenario: k, Document: documentSide(cells[k])})
 		}
 	}
 	return c
 }
 
-func storedSide(s *store.Scenario) *compareSide {
-	side := &compareSide{RequestsPerSecond: s.RequestsPerSecond, Requests: s.Requests,
+func storedSide(s *store.Scenario) *CompareSide {
+	side := &CompareSide{RequestsPerSecond: s.RequestsPerSecond, Requests: s.Requests,
 		Timeouts: s.Errors[engine.KindTimeout], Error: s.Error}
-	if v := p99(s); !math.IsNaN(v) {
+	if v := s.P99(); !math.IsNaN(v) {
 		side.P99Seconds = &v
 	}
 	return side
 }
 
-func documentSide(c *report.Cell) *compareSide {
-	side := &compareSide{RequestsPerSecond: c.Wrk.RequestsPerSecond, Requests: c.Wrk.Requests,
+func documentSide(c *Cell) *CompareSide {
+	side := &CompareSide{RequestsPerSecond: c.Wrk.RequestsPerSecond, Requests: c.Wrk.Requests,
 		Timeouts: c.Wrk.Timeouts, Line: c.Line}
 	if p := c.Wrk.P99(); !math.IsNaN(p) {
 		side.P99Seconds = &p
@@ -159,7 +158,7 @@ func documentSide(c *report.Cell) *compareSide {
 	return side
 }
 
-func (r comparisonRow) withRatio() comparisonRow {
+func (r ComparisonRow) withRatio() ComparisonRow {
 	if r.Benchd != nil && r.Document != nil && r.Document.RequestsPerSecond > 0 {
 		v := r.Benchd.RequestsPerSecond / r.Document.RequestsPerSecond
 		r.RequestsPerSecondRatio = &v
@@ -167,9 +166,9 @@ func (r comparisonRow) withRatio() comparisonRow {
 	return r
 }
 
-// writeComparison prints c as text (aligned columns), markdown (a table)
-// or json (a [comparison]).
-func writeComparison(w io.Writer, c comparison, format string) error {
+// WriteComparison prints c as text (aligned columns), markdown (a table)
+// or json (a [Comparison]).
+func WriteComparison(w io.Writer, c Comparison, format string) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -216,21 +215,21 @@ func writeComparison(w io.Writer, c comparison, format string) error {
 	return tw.Flush()
 }
 
-func sideRate(s *compareSide) string {
+func sideRate(s *CompareSide) string {
 	if s == nil {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", s.RequestsPerSecond)
 }
 
-func sideP99(s *compareSide) string {
+func sideP99(s *CompareSide) string {
 	if s == nil || s.P99Seconds == nil {
 		return "-"
 	}
 	return seconds(*s.P99Seconds)
 }
 
-func sideTimeouts(s *compareSide) string {
+func sideTimeouts(s *CompareSide) string {
 	if s == nil {
 		return "-"
 	}

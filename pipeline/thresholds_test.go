@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"slices"
@@ -43,7 +43,7 @@ endpoints:
 		t.Fatal(err)
 	}
 	m := exporters.NewMetrics()
-	declare(m, cfg)
+	Declare(m, cfg)
 	const help = `
 # HELP benchd_threshold Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.
 # TYPE benchd_threshold gauge
@@ -64,7 +64,7 @@ benchd_threshold{bound="min",endpoint="json",mode="-",signal="throughput",target
 	if err != nil {
 		t.Fatal(err)
 	}
-	declare(m, none)
+	Declare(m, none)
 	if n := testutil.CollectAndCount(m, "benchd_threshold"); n != 0 {
 		t.Errorf("%d benchd_threshold series after a reload without thresholds, want 0", n)
 	}

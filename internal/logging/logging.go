@@ -1,4 +1,7 @@
-package main
+// Package logging builds benchd's logger: promslog's (--log.level,
+// --log.format) with float attributes rounded for reading, and a handler
+// that leaves out what `benchd matrix` already prints.
+package logging
 
 import (
 	"context"
@@ -13,9 +16,9 @@ import (
 // requests_per_second=666.7, not 666.6666666666666.
 const logFloatDigits = 4
 
-// newLogger is promslog's logger of c, with float attributes rounded to
+// New returns promslog's logger of c, with float attributes rounded to
 // logFloatDigits significant digits.
-func newLogger(c *promslog.Config) *slog.Logger {
+func New(c *promslog.Config) *slog.Logger {
 	return slog.New(roundFloats{promslog.New(c).Handler()})
 }
 
@@ -75,4 +78,25 @@ func roundFloat(f float64) float64 {
 		return f
 	}
 	return r
+}
+
+// WithoutErrors returns h without its error records: under `benchd
+// matrix` each of the scheduler's is a scenario's failure (its target or a
+// service did not start, the engine failed), which the progress line on
+// stderr and the report on stdout already show.
+func WithoutErrors(h slog.Handler) slog.Handler { return progressReported{h} }
+
+// progressReported is [WithoutErrors]' handler.
+type progressReported struct{ slog.Handler }
+
+func (h progressReported) Enabled(ctx context.Context, l slog.Level) bool {
+	return l < slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+
+func (h progressReported) WithAttrs(as []slog.Attr) slog.Handler {
+	return progressReported{h.Handler.WithAttrs(as)}
+}
+
+func (h progressReported) WithGroup(name string) slog.Handler {
+	return progressReported{h.Handler.WithGroup(name)}
 }

@@ -1,4 +1,4 @@
-package main
+package logging
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 // as they are.
 func TestLogRoundsFloats(t *testing.T) {
 	var buf bytes.Buffer
-	logger := newLogger(&promslog.Config{Writer: &buf})
+	logger := New(&promslog.Config{Writer: &buf})
 	logger.With("duration_seconds", 12.345678).WithGroup("g").Info("scenario finished",
 		"requests_per_second", 666.6666666666666, "p99_seconds", 0.000262144, "big", 123456789.0,
 		"requests", 2000, "name", "3.14159", slog.Group("inner", "ratio", 0.123456), "f32", float32(1.23456))

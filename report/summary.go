@@ -1,0 +1,197 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/store"
+)
+
+// SummaryTable is the table of `benchd report --summary`, and its JSON
+// form: one row per endpoint and mode, in run order, one cell per target
+// that ran it.
+type SummaryTable struct {
+	RunID   string `json:"run_id"`
+	Outcome string `json:"outcome"`
+	// Targets are the column order: targets in run order.
+	Targets []string     `json:"targets"`
+	Rows    []SummaryRow `json:"rows"`
+}
+
+// SummaryRow is one endpoint and mode of a [SummaryTable]; Cells maps a
+// target name to its scenario, absent when the target did not run it.
+type SummaryRow struct {
+	Endpoint string                  `json:"endpoint"`
+	Mode     string                  `json:"mode"`
+	Cells    map[string]*SummaryCell `json:"cells"`
+}
+
+// SummaryCell is one scenario of a [SummaryTable]. P99Seconds is null
+// without a completed request; Errors counts connection errors of every
+// kind (timeouts included) and 4xx and 5xx responses; Error says why the
+// scenario failed, and Sent is 0 when it applied no load.
+type SummaryCell struct {
+	RequestsPerSecond float64  `json:"requests_per_second"`
+	P99Seconds        *float64 `json:"p99_seconds"`
+	Timeouts          uint64   `json:"timeouts"`
+	Errors            uint64   `json:"errors"`
+	Sent              uint64   `json:"sent"`
+	Error             string   `json:"error,omitempty"`
+}
+
+// NewSummaryTable returns run's [SummaryTable].
+func NewSummaryTable(run *store.Run) SummaryTable {
+	st := SummaryTable{RunID: run.ID, Outcome: store.ShownOutcome(run.Outcome), Targets: []string{}, Rows: []SummaryRow{}}
+	seen := map[string]bool{}
+	type rowKey struct{ endpoint, mode string }
+	rows := map[rowKey]int{}
+	for i := range run.Scenarios {
+		s := &run.Scenarios[i]
+		if !seen[s.Target] {
+			seen[s.Target] = true
+			st.Targets = append(st.Targets, s.Target)
+		}
+		k := rowKey{s.Endpoint, s.Mode}
+		r, ok := rows[k]
+		if !ok {
+			r = len(st.Rows)
+			rows[k] = r
+			st.Rows = append(st.Rows, SummaryRow{Endpoint: s.Endpoint, Mode: s.Mode, Cells: map[string]*SummaryCell{}})
+		}
+		c := &SummaryCell{RequestsPerSecond: s.RequestsPerSecond, Timeouts: s.Errors[engine.KindTimeout],
+			Sent: s.Sent, Error: s.Error}
+		for _, n := range s.Errors {
+			c.Errors += n
+		}
+		c.Errors += s.Unexpected // by default the 4xx and 5xx responses
+		if v := s.P99(); !math.IsNaN(v) {
+			c.P99Seconds = &v
+		}
+		st.Rows[r].Cells[s.Target] = c
+	}
+	return st
+}
+
+// WriteSummary prints the table users compare servers with: one row per
+// endpoint and mode, one column per target, each cell requests/s, p99,
+// timeouts and errors of that scenario. As json, a [SummaryTable];
+// otherwise a Markdown table, which reads as text too.
+func WriteSummary(w io.Writer, run *store.Run, format string) error {
+	st := NewSummaryTable(run)
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", st.RunID, st.Outcome)
+	fmt.Fprintf(w, "| endpoint | mode | %s |\n", strings.Join(st.Targets, " | "))
+	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(st.Targets)))
+	for _, r := range st.Rows {
+		fmt.Fprintf(w, "| %s | %s |", r.Endpoint, r.Mode)
+		for _, t := range st.Targets {
+			c := r.Cells[t]
+			switch {
+			case c == nil:
+				fmt.Fprint(w, " |")
+			case interrupted(c.Error):
+				fmt.Fprint(w, " interrupted |")
+			case c.Error != "" && c.Sent == 0:
+				fmt.Fprint(w, " failed |")
+			default:
+				p99 := math.NaN()
+				if c.P99Seconds != nil {
+					p99 = *c.P99Seconds
+				}
+				failed := ""
+				if c.Error != "" {
+					failed = " (failed)" // cut short or the target died: see the report
+				}
+				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", c.RequestsPerSecond, seconds(p99), c.Timeouts, c.Errors, failed)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// WriteDiff prints, per scenario present in either run, requests/s and
+// p99 of both runs and their ratios B/A.
+func WriteDiff(w io.Writer, a, b *store.Run) error {
+	index := func(r *store.Run) map[string]*store.Scenario {
+		m := map[string]*store.Scenario{}
+		for i := range r.Scenarios {
+			m[r.Scenarios[i].Name] = &r.Scenarios[i]
+		}
+		return m
+	}
+	ma, mb := index(a), index(b)
+	var names []string
+	for i := range a.Scenarios {
+		names = append(names, a.Scenarios[i].Name)
+	}
+	for i := range b.Scenarios {
+		if ma[b.Scenarios[i].Name] == nil {
+			names = append(names, b.Scenarios[i].Name)
+		}
+	}
+	fmt.Fprintf(w, "A = run %s, B = run %s; ratios are B/A\n\n", a.ID, b.ID)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\treq/s A\treq/s B\tratio\tp99 A\tp99 B\tratio\ttimeouts A\ttimeouts B\t")
+	for _, n := range names {
+		sa, sb := ma[n], mb[n]
+		rpsA, rpsB, p99A, p99B := math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		toA, toB := "-", "-"
+		if sa != nil {
+			rpsA, p99A, toA = sa.RequestsPerSecond, sa.P99(), strconv.FormatUint(sa.Errors[engine.KindTimeout], 10)
+		}
+		if sb != nil {
+			rpsB, p99B, toB = sb.RequestsPerSecond, sb.P99(), strconv.FormatUint(sb.Errors[engine.KindTimeout], 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
+			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB)
+	}
+	return tw.Flush()
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func ratio(b, a float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || a == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", b/a)
+}
+
+// seconds prints a latency in the unit wrk would use.
+func seconds(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "-"
+	case v >= 1:
+		return fmt.Sprintf("%.2fs", v)
+	case v >= 1e-3:
+		return fmt.Sprintf("%.2fms", v*1e3)
+	}
+	return fmt.Sprintf("%.0fus", v*1e6)
+}
+
+// InterruptedPrefix starts the stored error of a scenario cut short by
+// its run's stop (the scheduler's ErrInterrupted, wrapped).
+const InterruptedPrefix = "interrupted: "
+
+// interrupted tells whether a stored scenario's error text says it was cut
+// short by its run's stop.
+func interrupted(errText string) bool {
+	return strings.HasPrefix(errText, InterruptedPrefix)
+}
