@@ -10,7 +10,7 @@ import (
 
 // regressionSignals are the signal names of regression.min_effect, as the
 // regress package names them.
-var regressionSignals = append(slices.Clone(ThresholdSignals), "cpu_per_request")
+var regressionSignals = append(slices.Clone(ThresholdSignals), "cpu_per_request", "instructions_per_request")
 
 // Regression configures benchd's regression detector (docs/regressions.md).
 // Zero values take the detector's defaults, which its package documents

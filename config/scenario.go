@@ -53,6 +53,12 @@ func (c *Config) Scenario(name string) (Scenario, bool) {
 func (c *Config) EstimatedRunDuration() time.Duration {
 	var d time.Duration
 	for _, s := range c.Scenarios() {
+		if in := s.Instructions; in != nil {
+			// A guess: about 50 ms a request under callgrind, and the
+			// server's start-up under valgrind on top.
+			d += time.Duration(s.Load.Repeats) * time.Duration(in.Requests+in.WarmupRequests) * 50 * time.Millisecond
+			continue
+		}
 		d += time.Duration(s.Load.Repeats) * (s.Load.Warmup + s.Load.Duration + s.Load.Timeout)
 	}
 	return d
@@ -64,6 +70,14 @@ func (c *Config) cells() []cell {
 		t := &c.Targets[ti]
 		for ei := range c.Endpoints {
 			ep := &c.Endpoints[ei]
+			var lane *Instructions
+			if t.Instructions != nil {
+				if !slices.Contains(t.Instructions.Endpoints, ep.Name) {
+					continue
+				}
+				r := t.Instructions.Resolved()
+				lane = &r
+			}
 			for _, mode := range scenarioModes(t, ep) {
 				path := ep.Path
 				if mode != NoMode {
@@ -97,16 +111,17 @@ func (c *Config) cells() []cell {
 				}
 				out = append(out, cell{
 					Scenario: Scenario{
-						Name:       t.Name + "/" + mode + "/" + ep.Name,
-						Target:     t.Name,
-						Mode:       mode,
-						Endpoint:   ep.Name,
-						URL:        strings.TrimSuffix(t.URL, "/") + path,
-						Load:       load,
-						Expect:     expect,
-						TLS:        tlsc,
-						Thresholds: thresholds,
-						Sources:    src,
+						Name:         t.Name + "/" + mode + "/" + ep.Name,
+						Target:       t.Name,
+						Mode:         mode,
+						Endpoint:     ep.Name,
+						URL:          strings.TrimSuffix(t.URL, "/") + path,
+						Load:         load,
+						Expect:       expect,
+						TLS:          tlsc,
+						Thresholds:   thresholds,
+						Sources:      src,
+						Instructions: lane,
 					},
 					target:   ti,
 					endpoint: ei,
