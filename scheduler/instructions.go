@@ -105,16 +105,12 @@ func (s *Scheduler) countInstructions(ctx context.Context, tr *targetRun, sr *sc
 	}
 	ctl := &callgrind.Controller{Program: callgrindControl, Dir: tr.callgrindDir}
 	pids := laneProcesses(tr.proc)
-	// Each callgrind_control call waits for the process to take the
-	// command; a server stuck for a minute is not measurable anyway.
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
 	for _, pid := range pids {
-		if err := ctl.Zero(cctx, pid); err != nil {
+		if err := control(ctx, func(ctx context.Context) error { return ctl.Zero(ctx, pid) }); err != nil {
 			fail(err)
 			return
 		}
-		if err := ctl.Instrument(cctx, pid, true); err != nil {
+		if err := control(ctx, func(ctx context.Context) error { return ctl.Instrument(ctx, pid, true) }); err != nil {
 			fail(err)
 			return
 		}
@@ -123,13 +119,15 @@ func (s *Scheduler) countInstructions(ctx context.Context, tr *targetRun, sr *sc
 	count := InstructionCount{Requests: r.Completed(), Processes: len(pids)}
 	var errs []error
 	for _, pid := range pids {
-		d, err := ctl.Dump(cctx, pid)
-		if err == nil {
-			var n uint64
-			n, err = d.Instructions()
+		errs = append(errs, control(ctx, func(ctx context.Context) error {
+			d, err := ctl.Dump(ctx, pid)
+			if err != nil {
+				return err
+			}
+			n, err := d.Instructions()
 			count.Instructions += n
-		}
-		errs = append(errs, err, ctl.Instrument(cctx, pid, false))
+			return err
+		}), control(ctx, func(ctx context.Context) error { return ctl.Instrument(ctx, pid, false) }))
 	}
 	sr.rs = append(sr.rs, r)
 	res.RepeatInstructions = append(res.RepeatInstructions, count)
@@ -149,6 +147,17 @@ func (s *Scheduler) countInstructions(ctx context.Context, tr *targetRun, sr *sc
 		}
 	}
 	sr.done = sr.done || len(sr.rs) >= sr.repeats
+}
+
+// controlTimeout bounds one callgrind_control command, which waits for the
+// process to take it: a server stuck that long is not measurable anyway.
+const controlTimeout = time.Minute
+
+// control runs one callgrind_control command f within controlTimeout.
+func control(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	return f(ctx)
 }
 
 // laneClient returns the HTTP client of an instruction lane: at most
