@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -186,11 +187,10 @@ func TestInstructionLaneDjango(t *testing.T) {
 		t.Errorf("two runs %.0f and %.0f differ by %.2f %%, want < 1 %%", a, b, 100*d)
 	}
 	loops := int(math.Round(0.02 * a / 1000))
-	c := laneRun(t, django, map[string]string{"BENCHD_DJANGO_BURN_LOOPS": fmt.Sprint(loops)})
+	c := laneRun(t, django, map[string]string{"BENCHD_DJANGO_BURN_LOOPS": strconv.Itoa(loops)})
 	up := c/math.Min(a, b) - 1
 	t.Logf("BENCHD_DJANGO_BURN_LOOPS=%d: %.0f instructions per request, %+.3f %%", loops, c, 100*up)
 	if up < 0.01 || up > 0.04 {
 		t.Errorf("burn of %d rounds (+2 %% intended) moved instructions per request by %+.2f %%, want +1 to +4 %%", loops, 100*up)
 	}
 }
-
