@@ -215,8 +215,8 @@ func TestDefault(t *testing.T) {
 	// A full run takes about 22 minutes, inside the hourly schedule: 66
 	// scenarios of 2+10+2 s, 7 of gateway_3s (2+15+5 s) and 7 of
 	// gateway_10s (2+22+12 s).
-	// The lane: 3 × 120 requests at a guessed 50 ms.
-	if got, want := c.EstimatedRunDuration(), (66*14+7*22+7*36)*time.Second+3*120*50*time.Millisecond; got != want {
+	// The lane: 3 × 120 requests at 0.5 s (measured).
+	if got, want := c.EstimatedRunDuration(), (66*14+7*22+7*36)*time.Second+3*120*500*time.Millisecond; got != want {
 		t.Errorf("EstimatedRunDuration() = %v, want %v", got, want)
 	}
 

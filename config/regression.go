@@ -43,7 +43,8 @@ type Regression struct {
 	BaselineRuns int `yaml:"baseline_runs,omitempty"`
 	// MinEffect is the smallest relative change, per signal, that can count
 	// as a regression (0.05 = 5 %); signals are throughput, latency_p50,
-	// latency_p99, error_ratio and timeout_ratio. Unset signals keep the
+	// latency_p99, error_ratio, timeout_ratio, cpu_per_request and
+	// instructions_per_request. Unset signals keep the
 	// detector's defaults. On a noisy machine, raise them to what the
 	// noise allows (docs/regressions.md has the measured table).
 	MinEffect map[string]float64 `yaml:"min_effect,omitempty"`
