@@ -1200,3 +1200,44 @@ endpoints:
 		t.Errorf("scenarios share their expect: %+v", again.Expect)
 	}
 }
+
+// TestInstructionsResolved: unset instruction settings take their
+// defaults, warmup_requests -1 means none, and a lane target has
+// scenarios for its listed endpoints only, each carrying the resolved
+// settings.
+func TestInstructionsResolved(t *testing.T) {
+	for _, tt := range []struct {
+		in, want Instructions
+	}{
+		{Instructions{}, Instructions{Requests: DefaultInstructionRequests, WarmupRequests: DefaultInstructionWarmupRequests, Connections: DefaultInstructionConnections, Timeout: DefaultInstructionTimeout}},
+		{Instructions{Requests: 7, WarmupRequests: -1, Connections: 2, Timeout: time.Second}, Instructions{Requests: 7, Connections: 2, Timeout: time.Second}},
+	} {
+		if got := tt.in.Resolved(); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%+v.Resolved() = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+	c, err := Parse([]byte(`
+targets:
+  - name: lane
+    url: http://127.0.0.1:1
+    process: {command: [/bin/true]}
+    instructions: {endpoints: [b], requests: 10}
+  - {name: load, url: "http://127.0.0.1:2"}
+endpoints:
+  - {name: a, path: /a}
+  - {name: b, path: /b}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range c.Scenarios() {
+		names = append(names, s.Name)
+		if (s.Instructions != nil) != (s.Target == "lane") || s.Instructions != nil && s.Instructions.Requests != 10 {
+			t.Errorf("%s: instructions %+v", s.Name, s.Instructions)
+		}
+	}
+	if want := []string{"lane/-/b", "load/-/a", "load/-/b"}; !slices.Equal(names, want) {
+		t.Errorf("scenarios %q, want %q", names, want)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/internal/djangotest"
+	"github.com/benchd/benchd/result"
 )
 
 // TestSendRequests: the lane's request loop sends exactly n requests, never
@@ -192,5 +193,38 @@ func TestInstructionLaneDjango(t *testing.T) {
 	t.Logf("BENCHD_DJANGO_BURN_LOOPS=%d: %.0f instructions per request, %+.3f %%", loops, c, 100*up)
 	if up < 0.01 || up > 0.04 {
 		t.Errorf("burn of %d rounds (+2 %% intended) moved instructions per request by %+.2f %%, want +1 to +4 %%", loops, 100*up)
+	}
+}
+
+// TestInstructionsRecord: the record holds each repeat's instruction count
+// and their sum, per request from the sums; a load scenario has none.
+func TestInstructionsRecord(t *testing.T) {
+	sc := config.Scenario{Name: "cg/sync/json", Target: "cg", Mode: "sync", Endpoint: "json", URL: "http://127.0.0.1:1/json",
+		Load: config.LoadSpec{Method: http.MethodGet, Repeats: 2}, Instructions: &config.Instructions{Requests: 100, Connections: 1, Timeout: time.Second}}
+	plan := engine.Plan{URL: sc.URL, Method: http.MethodGet, Connections: 1, Threads: 1, Timeout: time.Second}
+	r := &ScenarioResult{RunID: "r", Scenario: sc,
+		Repeats: []*engine.Result{{Plan: plan}, {Plan: plan}},
+		RepeatInstructions: []InstructionCount{
+			{Instructions: 100_000_000, Requests: 100, Processes: 1},
+			{Instructions: 102_000_000, Requests: 100, Processes: 1},
+		}}
+	var err error
+	if r.Result, err = engine.Merge(r.Repeats...); err != nil {
+		t.Fatal(err)
+	}
+	rec := r.BuildRecord(ValidityOptions(&config.Config{}))
+	want := result.Instructions{Count: 202_000_000, Requests: 200, Processes: 1, PerRequest: 1_010_000}
+	if rec.Instructions == nil || *rec.Instructions != want {
+		t.Fatalf("instructions %+v, want %+v", rec.Instructions, want)
+	}
+	if len(rec.Repeats) != 2 || rec.Repeats[1].Instructions == nil || rec.Repeats[1].Instructions.PerRequest != 1_020_000 {
+		t.Errorf("repeats %+v, want the second at 1.02 M per request", rec.Repeats)
+	}
+	if got := r.InstructionsPerRequest(); got != 1_010_000 {
+		t.Errorf("InstructionsPerRequest() = %g, want 1.01e6", got)
+	}
+	load := &ScenarioResult{RunID: "r", Scenario: config.Scenario{Name: "g/sync/json", URL: sc.URL}, Result: &engine.Result{Plan: plan}}
+	if rec := load.BuildRecord(ValidityOptions(&config.Config{})); rec.Instructions != nil {
+		t.Errorf("a load scenario's record has instructions %+v", rec.Instructions)
 	}
 }
