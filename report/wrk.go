@@ -52,7 +52,8 @@ type WrkOptions struct {
 // the CPU of a managed target was sampled (docs/results.md: its CPU per
 // request and the other work's share of the CPUs); "  Instructions: N per
 // request (callgrind, R requests, P processes)" for an instruction-lane
-// scenario; "  Left out of the
+// scenario, whose first line reads "Running N-request callgrind test";
+// "  Left out of the
 // regression detector: reasons" for an invalid result; and "  N repeats,
 // Requests/sec each: ..." after the connections line when s has more than
 // one repeat.
@@ -82,6 +83,10 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	running := duration.String()
 	if duration%time.Second == 0 {
 		running = formatUnits(duration.Seconds(), timeSeconds, 0)
+	}
+	if in := s.Instructions; in != nil {
+		// An instruction lane counts requests, not seconds.
+		running = fmt.Sprintf("%d-request callgrind", s.Sent)
 	}
 	fmt.Fprintf(&b, "Running %s test @ %s\n", running, s.URL)
 	fmt.Fprintf(&b, "  %d threads and %d connections\n", s.Threads, s.Connections)

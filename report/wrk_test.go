@@ -368,6 +368,9 @@ func TestWriteWrkInstructions(t *testing.T) {
 	if want := "  Instructions: 1162000 per request (callgrind, 200 requests, 1 processes)\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("report lacks %q:\n%s", want, b.String())
 	}
+	if want := fmt.Sprintf("Running %d-request callgrind test @ ", s.Sent); !strings.HasPrefix(b.String(), want) {
+		t.Errorf("report does not start with %q:\n%s", want, b.String())
+	}
 	b.Reset()
 	if err := WriteWrk(&b, rec(wrkResult(t, "fast_and_clean")), WrkOptions{}); err != nil {
 		t.Fatal(err)
