@@ -70,8 +70,15 @@ func untransform(y, offset float64) float64 {
 
 // Value returns signal s of measurement m: NaN for a latency without
 // responses, a CPU cost not measured (an unmanaged target), instructions
-// not counted (a load scenario), or an unknown signal.
+// not counted (a load scenario), throughput, latency or CPU of an
+// instruction-lane scenario (callgrind's speed, not the server's), or an
+// unknown signal.
 func (s Signal) Value(m *result.Measurement) float64 {
+	if m.Instructions != nil && s != SignalInstructionsPerRequest && s != SignalErrorRatio && s != SignalTimeoutRatio {
+		// An instruction lane's speed is callgrind's, which the machine's
+		// other work sets: not a signal of the server.
+		return math.NaN()
+	}
 	switch s {
 	case SignalThroughput:
 		return m.RequestsPerSecond
