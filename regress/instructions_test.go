@@ -1,6 +1,7 @@
 package regress
 
 import (
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -32,9 +33,7 @@ var (
 func TestInstructionsMeasuredSteps(t *testing.T) {
 	const replays = 200
 	steps := map[string][]float64{"A/A": nil}
-	for k, v := range measuredBurn {
-		steps[k] = v
-	}
+	maps.Copy(steps, measuredBurn)
 	for name, burn := range steps {
 		t.Run(name, func(t *testing.T) {
 			found, falseAlarms := 0, 0
