@@ -287,6 +287,80 @@ type Target struct {
 	// load and by the readiness check; nil verifies it against the system
 	// roots.
 	TLS *TLSConfig `yaml:"tls_config,omitempty"`
+	// Instructions, if set, makes the target an instruction-count lane:
+	// its Process runs under valgrind's callgrind and each of its
+	// scenarios counts the instructions per request over a fixed number of
+	// requests instead of applying load (docs/regressions.md). nil means a
+	// load target. It requires Process.
+	Instructions *Instructions `yaml:"instructions,omitempty"`
+}
+
+// Defaults of [Instructions].
+const (
+	// DefaultInstructionRequests is the number of requests counted per
+	// scenario of an instruction lane: 200.
+	DefaultInstructionRequests = 200
+	// DefaultInstructionWarmupRequests is the number of requests sent
+	// before counting starts: 50.
+	DefaultInstructionWarmupRequests = 50
+	// DefaultInstructionConnections is the number of connections the
+	// counted requests share: 1.
+	DefaultInstructionConnections = 1
+	// DefaultInstructionTimeout is the deadline of one request under
+	// callgrind (some 20 to 50 times slower than natively): 30 s.
+	DefaultInstructionTimeout = 30 * time.Second
+	// MaxInstructionRequests caps requests and warmup_requests: 100000.
+	MaxInstructionRequests = 100000
+	// MaxInstructionConnections caps connections: 8 ("low concurrency").
+	MaxInstructionConnections = 8
+)
+
+// Instructions configures a target's instruction-count lane: benchd starts
+// the target's process under `setarch -R valgrind --tool=callgrind
+// --instr-atstart=no` with PYTHONHASHSEED=0, sends WarmupRequests, switches
+// instrumentation on with callgrind_control for exactly Requests requests
+// over Connections connections, and records the instructions executed per
+// completed request. It may be copied; copies share Endpoints.
+type Instructions struct {
+	// Endpoints names the endpoints measured on this target; only these
+	// get scenarios here. Required, each an endpoint's name, once.
+	Endpoints []string `yaml:"endpoints"`
+	// Requests is how many requests are counted per scenario; 1 to
+	// MaxInstructionRequests, default DefaultInstructionRequests.
+	Requests int `yaml:"requests,omitempty"`
+	// WarmupRequests is how many requests are sent before counting (so
+	// that caches, imports and lazy initialisation are behind); 0 to
+	// MaxInstructionRequests, default DefaultInstructionWarmupRequests.
+	// Unset and 0 both mean the default; write -1 for none.
+	WarmupRequests int `yaml:"warmup_requests,omitempty"`
+	// Connections is how many keep-alive connections the requests share;
+	// 1 to MaxInstructionConnections, default DefaultInstructionConnections.
+	Connections int `yaml:"connections,omitempty"`
+	// Timeout is the deadline of one request; more than 0, default
+	// DefaultInstructionTimeout.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+}
+
+// Resolved returns i with its defaults applied: zero Requests,
+// Connections and Timeout take their DefaultInstructionX, a zero
+// WarmupRequests DefaultInstructionWarmupRequests and a negative one 0.
+func (i Instructions) Resolved() Instructions {
+	if i.Requests == 0 {
+		i.Requests = DefaultInstructionRequests
+	}
+	switch {
+	case i.WarmupRequests == 0:
+		i.WarmupRequests = DefaultInstructionWarmupRequests
+	case i.WarmupRequests < 0:
+		i.WarmupRequests = 0
+	}
+	if i.Connections == 0 {
+		i.Connections = DefaultInstructionConnections
+	}
+	if i.Timeout == 0 {
+		i.Timeout = DefaultInstructionTimeout
+	}
+	return i
 }
 
 // TLSConfig is how benchd verifies an https target's certificate.
@@ -459,6 +533,11 @@ type Scenario struct {
 	// the target's overrides for this endpoint. Nil when none is set. The
 	// map is the scenario's own.
 	Thresholds Thresholds
+	// Instructions, resolved ([Instructions.Resolved]), is set when the
+	// scenario is an instruction-count lane's (its target has
+	// instructions): it counts instructions per request instead of
+	// applying Load. nil for a load scenario.
+	Instructions *Instructions
 	// Sources are the YAML paths the values above come from.
 	Sources Sources
 }

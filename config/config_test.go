@@ -41,9 +41,19 @@ func TestLoadBad(t *testing.T) {
 			`regression.max_foreign_cpu: 1.5 is not a share of 0 to 1`,
 			`regression.max_late_ratio: 2 is above 1`,
 			`regression.confirm: -1 is negative`,
-			`regression.min_effect.latency_p95: unknown signal (use one of throughput, latency_p50, latency_p99, error_ratio, timeout_ratio, cpu_per_request)`,
+			`regression.min_effect.latency_p95: unknown signal (use one of throughput, latency_p50, latency_p99, error_ratio, timeout_ratio, cpu_per_request, instructions_per_request)`,
 			`regression.min_effect.throughput: -0.1: want a relative change of zero or more`,
 			`regression.fdr: 1.5 is outside [0, 1)`,
+		}},
+		{"bad-instructions.bad.yml", 8, []string{
+			`targets[0].instructions: needs targets[].process`,
+			`targets[0].instructions.endpoints[1]: no endpoint is named "jsn" (did you mean "json"?)`,
+			`targets[0].instructions.endpoints[2]: endpoint "json" is listed twice`,
+			`targets[0].instructions.requests: -1 is outside 1 to 100000`,
+			`targets[0].instructions.warmup_requests: -2 is outside -1 (none) to 100000`,
+			`targets[0].instructions.connections: 50 is outside 1 to 8`,
+			`targets[0].instructions.timeout: -1s is negative`,
+			`targets[1].instructions.endpoints: is required`,
 		}},
 		{"bad-thresholds.bad.yml", 7, []string{
 			`defaults.thresholds.latency_p99: want a latency with a unit, such as 250ms or 1.5s, got "250" [line 2]`,
@@ -1188,5 +1198,46 @@ endpoints:
 	again, _ := c.Scenario("t/sync/a")
 	if again.Expect.Status[0] != 200 || again.Expect.BodySize.Max != 100000 || c.Endpoints[0].Expect.Status[0] != 200 {
 		t.Errorf("scenarios share their expect: %+v", again.Expect)
+	}
+}
+
+// TestInstructionsResolved: unset instruction settings take their
+// defaults, warmup_requests -1 means none, and a lane target has
+// scenarios for its listed endpoints only, each carrying the resolved
+// settings.
+func TestInstructionsResolved(t *testing.T) {
+	for _, tt := range []struct {
+		in, want Instructions
+	}{
+		{Instructions{}, Instructions{Requests: DefaultInstructionRequests, WarmupRequests: DefaultInstructionWarmupRequests, Connections: DefaultInstructionConnections, Timeout: DefaultInstructionTimeout}},
+		{Instructions{Requests: 7, WarmupRequests: -1, Connections: 2, Timeout: time.Second}, Instructions{Requests: 7, Connections: 2, Timeout: time.Second}},
+	} {
+		if got := tt.in.Resolved(); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%+v.Resolved() = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+	c, err := Parse([]byte(`
+targets:
+  - name: lane
+    url: http://127.0.0.1:1
+    process: {command: [/bin/true]}
+    instructions: {endpoints: [b], requests: 10}
+  - {name: load, url: "http://127.0.0.1:2"}
+endpoints:
+  - {name: a, path: /a}
+  - {name: b, path: /b}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range c.Scenarios() {
+		names = append(names, s.Name)
+		if (s.Instructions != nil) != (s.Target == "lane") || s.Instructions != nil && s.Instructions.Requests != 10 {
+			t.Errorf("%s: instructions %+v", s.Name, s.Instructions)
+		}
+	}
+	if want := []string{"lane/-/b", "load/-/a", "load/-/b"}; !slices.Equal(names, want) {
+		t.Errorf("scenarios %q, want %q", names, want)
 	}
 }

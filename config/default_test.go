@@ -124,6 +124,9 @@ func checkSeed(t *testing.T, c *Config) {
 		seed[s.name] = s
 	}
 	for _, s := range c.Scenarios() {
+		if s.Instructions != nil {
+			continue // the instruction lane: not a seed cell
+		}
 		want, ok := seed[s.Name]
 		if !ok {
 			t.Errorf("%s is not in the seed", s.Name)
@@ -179,14 +182,25 @@ func TestDefault(t *testing.T) {
 	// Exactly the seed's cells, in the seed's order: 4 targets, 11 sync
 	// endpoints, 12 async ones (aiohttp is async only, gevent sync only).
 	want := seedCells(t)
-	var got []string
+	var got, lane []string
 	perTarget := map[string]int{}
 	for _, s := range c.Scenarios() {
+		if in := s.Instructions; in != nil {
+			lane = append(lane, s.Name)
+			if in.Requests != 100 || in.WarmupRequests != 20 || in.Connections != 1 || in.Timeout != DefaultInstructionTimeout {
+				t.Errorf("%s: instructions %+v, want 100 requests after 20, 1 connection", s.Name, *in)
+			}
+			continue
+		}
 		got = append(got, s.Name)
 		perTarget[s.Target+"/"+s.Mode]++
 	}
 	if len(got) != 80 || !slices.Equal(got, want) {
 		t.Errorf("%d scenarios:\n got %q\nwant %q", len(got), got, want)
+	}
+	// And the instruction lane on the main views, after the load targets.
+	if want := []string{"callgrind-sync/sync/json", "callgrind-sync/sync/json_query", "callgrind-sync/sync/template_query"}; !slices.Equal(lane, want) {
+		t.Errorf("instruction lane %q, want %q", lane, want)
 	}
 	wantPer := map[string]int{
 		"gunicorn-gevent/sync": 11, "gunicorn-uvicorn/sync": 11, "gunicorn-uvicorn/async": 12,
@@ -201,7 +215,8 @@ func TestDefault(t *testing.T) {
 	// A full run takes about 22 minutes, inside the hourly schedule: 66
 	// scenarios of 2+10+2 s, 7 of gateway_3s (2+15+5 s) and 7 of
 	// gateway_10s (2+22+12 s).
-	if got, want := c.EstimatedRunDuration(), (66*14+7*22+7*36)*time.Second; got != want {
+	// The lane: 3 × 120 requests at 0.5 s (measured).
+	if got, want := c.EstimatedRunDuration(), (66*14+7*22+7*36)*time.Second+3*120*500*time.Millisecond; got != want {
 		t.Errorf("EstimatedRunDuration() = %v, want %v", got, want)
 	}
 
@@ -241,6 +256,8 @@ func TestDefault(t *testing.T) {
 			"-b", "127.0.0.1:8000", "--log-level", "warning", "--no-control-socket", "proj.asgi:application"},
 		"hypercorn-asyncio": {"{venv}/bin/hypercorn", "-k", "asyncio", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
 		"hypercorn-uvloop":  {"{venv}/bin/hypercorn", "-k", "uvloop", "-w", workers, "-b", "127.0.0.1:8000", "proj.asgi:application"},
+		"callgrind-sync": {"{venv}/bin/gunicorn", "-k", "sync", "-w", "1", "--timeout", "600",
+			"-b", "127.0.0.1:8000", "--log-level", "warning", "--no-control-socket", "proj.wsgi:application"},
 	}
 	if len(c.Targets) != len(commands) {
 		t.Errorf("%d targets, want %d", len(c.Targets), len(commands))
@@ -254,8 +271,12 @@ func TestDefault(t *testing.T) {
 		if !slices.Equal(p.Command, commands[tg.Name]) {
 			t.Errorf("%s: command %q, want %q", tg.Name, p.Command, commands[tg.Name])
 		}
+		readyTimeout := 60 * time.Second
+		if tg.Instructions != nil {
+			readyTimeout = 120 * time.Second // start-up under valgrind
+		}
 		if tg.URL != "http://127.0.0.1:8000" || p.Dir != "django" || p.Ready != "/healthz" ||
-			p.ReadyTimeout != 60*time.Second || p.StopTimeout != DefaultStopTimeout {
+			p.ReadyTimeout != readyTimeout || p.StopTimeout != DefaultStopTimeout {
 			t.Errorf("%s: url %q dir %q ready %q ready_timeout %v stop_timeout %v", tg.Name, tg.URL, p.Dir, p.Ready, p.ReadyTimeout, p.StopTimeout)
 		}
 		if got := tg.ReadyURL(); got != "http://127.0.0.1:8000/healthz" {
@@ -321,7 +342,7 @@ func TestDefaultVenv(t *testing.T) {
 	if w := c.Warnings(); len(w) > 0 {
 		t.Errorf("after ExpandVenv: Warnings() = %q", w)
 	}
-	want := map[string]string{"gunicorn-gevent": "gunicorn", "gunicorn-uvicorn": "gunicorn", "hypercorn-asyncio": "hypercorn", "hypercorn-uvloop": "hypercorn"}
+	want := map[string]string{"gunicorn-gevent": "gunicorn", "gunicorn-uvicorn": "gunicorn", "hypercorn-asyncio": "hypercorn", "hypercorn-uvloop": "hypercorn", "callgrind-sync": "gunicorn"}
 	for _, tg := range c.Targets {
 		if got, w := tg.Process.Command[0], filepath.Join(venv, "bin", want[tg.Name]); got != w {
 			t.Errorf("%s: command[0] = %q, want %q", tg.Name, got, w)

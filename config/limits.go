@@ -98,6 +98,18 @@ func (c *Config) countScenarios(limit int) int {
 	n := 0
 	for i := range c.Targets {
 		t := &c.Targets[i]
+		if t.Instructions != nil {
+			// An instruction lane has its listed endpoints only.
+			for j := range c.Endpoints {
+				if ep := &c.Endpoints[j]; slices.Contains(t.Instructions.Endpoints, ep.Name) {
+					n += len(scenarioModes(t, ep))
+				}
+			}
+			if n > limit {
+				return n
+			}
+			continue
+		}
 		if len(t.Modes) == 0 {
 			n += noModesNoPlaceholder
 		}

@@ -10,7 +10,7 @@ import (
 
 // regressionSignals are the signal names of regression.min_effect, as the
 // regress package names them.
-var regressionSignals = append(slices.Clone(ThresholdSignals), "cpu_per_request")
+var regressionSignals = append(slices.Clone(ThresholdSignals), "cpu_per_request", "instructions_per_request")
 
 // Regression configures benchd's regression detector (docs/regressions.md).
 // Zero values take the detector's defaults, which its package documents
@@ -43,7 +43,8 @@ type Regression struct {
 	BaselineRuns int `yaml:"baseline_runs,omitempty"`
 	// MinEffect is the smallest relative change, per signal, that can count
 	// as a regression (0.05 = 5 %); signals are throughput, latency_p50,
-	// latency_p99, error_ratio and timeout_ratio. Unset signals keep the
+	// latency_p99, error_ratio, timeout_ratio, cpu_per_request and
+	// instructions_per_request. Unset signals keep the
 	// detector's defaults. On a noisy machine, raise them to what the
 	// noise allows (docs/regressions.md has the measured table).
 	MinEffect map[string]float64 `yaml:"min_effect,omitempty"`

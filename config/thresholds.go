@@ -34,8 +34,8 @@ const (
 
 // ThresholdSignals are the signals a threshold can be set for, in the
 // order reports and metrics list them. The caller must not modify it.
-// cpu_per_request, a regression signal, has no threshold (yet): no rule
-// compares it.
+// cpu_per_request and instructions_per_request, regression signals, have
+// no threshold (yet): no rule compares them.
 var ThresholdSignals = []string{SignalThroughput, SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio}
 
 // Bounds of a [Threshold]: which side of it a measured value must stay on.

@@ -504,6 +504,41 @@ func (c *Config) checkTargets(k *checker) {
 			ov := t.Overrides[name]
 			checkSettings(k, op, &ov)
 		}
+		if t.Instructions != nil {
+			c.checkInstructions(k, p, t)
+		}
+	}
+}
+
+// checkInstructions checks a target's instructions block.
+func (c *Config) checkInstructions(k *checker, p string, t *Target) {
+	in, ip := t.Instructions, p+".instructions"
+	if t.Process == nil {
+		k.add(ip, "needs targets[].process (benchd starts the server under callgrind itself; add a process block)")
+	}
+	if len(in.Endpoints) == 0 {
+		k.add(ip+".endpoints", "is required (the endpoints to count instructions of, such as [json])")
+	}
+	for j, name := range in.Endpoints {
+		ep := indexPath(ip+".endpoints", j)
+		switch {
+		case c.Endpoint(name) == nil:
+			k.add(ep, "no endpoint is named %q (%s)", name, k.suggest(name, "endpoint", c.endpointNames))
+		case slices.Index(in.Endpoints, name) < j:
+			k.add(ep, "endpoint %q is listed twice (remove one)", name)
+		}
+	}
+	if in.Requests < 0 || in.Requests > MaxInstructionRequests {
+		k.add(ip+".requests", "%d is outside 1 to %d (the requests counted, such as %d)", in.Requests, MaxInstructionRequests, DefaultInstructionRequests)
+	}
+	if in.WarmupRequests < -1 || in.WarmupRequests > MaxInstructionRequests {
+		k.add(ip+".warmup_requests", "%d is outside -1 (none) to %d (the requests sent before counting, such as %d)", in.WarmupRequests, MaxInstructionRequests, DefaultInstructionWarmupRequests)
+	}
+	if in.Connections < 0 || in.Connections > MaxInstructionConnections {
+		k.add(ip+".connections", "%d is outside 1 to %d (low concurrency: the lane counts a code path, not a server under load)", in.Connections, MaxInstructionConnections)
+	}
+	if in.Timeout < 0 {
+		k.add(ip+".timeout", "%s is negative (the deadline of one request under callgrind, such as 30s)", in.Timeout)
 	}
 }
 

@@ -93,6 +93,7 @@ type Metrics struct {
 	startFailures, storageFailures       *prometheus.Desc
 	threshold, alertsReceived, invalidRs *prometheus.Desc
 	foreignCPU, cpuPerRequest            *prometheus.Desc
+	instructions                         *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -146,6 +147,7 @@ type scenarioState struct {
 	errorRatio   float64
 	last         float64
 	cpu          *result.CPU // nil: not measured (no series)
+	instructions float64     // per request; 0: not counted (no series)
 	quantiles    map[float64]float64
 	lastCount    uint64
 	lastSum      float64
@@ -192,6 +194,7 @@ func NewMetrics() *Metrics {
 		invalidRs:       d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU), foreign_cpu (other work took the CPUs); a result with several reasons counts under each.", "reason"),
 		foreignCPU:      d("benchd_scenario_foreign_cpu_ratio", "Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat); managed targets only.", sl()...),
 		cpuPerRequest:   d("benchd_scenario_target_cpu_seconds_per_request", "CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.", sl()...),
+		instructions:    d("benchd_scenario_instructions_per_request", "Instructions (valgrind callgrind's Ir) the target's workers executed per counted request of the last run of an instruction-lane scenario (targets[].instructions; the detector's instructions_per_request); no series for a load scenario.", sl()...),
 		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:         version.NewCollector("benchd"),
 	}
@@ -204,6 +207,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
 		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
 		m.storageFailures, m.threshold, m.alertsReceived, m.invalidRs, m.foreignCPU, m.cpuPerRequest,
+		m.instructions,
 	} {
 		ch <- d
 	}
@@ -241,6 +245,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			if c.TargetSecondsPerRequest > 0 {
 				ch <- prometheus.MustNewConstMetric(m.cpuPerRequest, prometheus.GaugeValue, c.TargetSecondsPerRequest, lv...)
 			}
+		}
+		if s.instructions > 0 {
+			ch <- prometheus.MustNewConstMetric(m.instructions, prometheus.GaugeValue, s.instructions, lv...)
 		}
 	}
 	for _, r := range RunResults {
@@ -395,7 +402,7 @@ func (m *Metrics) ObserveScenario(rec *result.Scenario, span trace.SpanContext) 
 	end := rec.End
 	s.last = float64(end.UnixNano()) / 1e9
 	if !rec.Ran() {
-		s.up, s.rps, s.timeoutRatio, s.errorRatio, s.cpu = 0, 0, 0, 0, nil
+		s.up, s.rps, s.timeoutRatio, s.errorRatio, s.cpu, s.instructions = 0, 0, 0, 0, nil, 0
 		s.quantiles, s.lastCount, s.lastSum = map[float64]float64{}, 0, 0
 		return
 	}
@@ -413,6 +420,10 @@ func (m *Metrics) ObserveScenario(rec *result.Scenario, span trace.SpanContext) 
 	s.rps = rec.RequestsPerSecond
 	s.timeoutRatio = rec.TimeoutRatio
 	s.cpu = rec.CPU
+	s.instructions = 0
+	if in := rec.Instructions; in != nil {
+		s.instructions = in.PerRequest
+	}
 	s.errorRatio = rec.ErrorRatio
 	s.quantiles = make(map[float64]float64, len(SummaryQuantiles))
 	s.lastCount, s.lastSum = 0, 0

@@ -391,3 +391,31 @@ benchd_scenario_target_cpu_seconds_per_request{endpoint="json",mode="sync",targe
 		t.Errorf("lint: %v %v", problems, err)
 	}
 }
+
+// TestMetricsInstructions: an instruction-lane scenario's instructions per
+// request become its gauge; a load scenario has none, and a lane scenario
+// whose next run counted nothing (it failed) loses its series.
+func TestMetricsInstructions(t *testing.T) {
+	m := NewMetrics()
+	end := time.Unix(1700000000, 0)
+	lane := observed("cg", "sync", "json", knownResult(t), end)
+	lane.Instructions = &result.Instructions{Count: 232_000_000, Requests: 200, Processes: 1, PerRequest: 1_160_000}
+	failed := observed("cg", "sync", "json_query", knownResult(t), end)
+	failed.Instructions = &result.Instructions{Count: 820_000_000, Requests: 200, Processes: 1, PerRequest: 4_100_000}
+	m.ObserveScenario(lane, trace.SpanContext{})
+	m.ObserveScenario(failed, trace.SpanContext{})
+	m.ObserveScenario(observed("g", "sync", "json", knownResult(t), end), trace.SpanContext{})
+	again := observed("cg", "sync", "json_query", knownResult(t), end.Add(time.Hour))
+	m.ObserveScenario(again, trace.SpanContext{})
+	want := `
+# HELP benchd_scenario_instructions_per_request Instructions (valgrind callgrind's Ir) the target's workers executed per counted request of the last run of an instruction-lane scenario (targets[].instructions; the detector's instructions_per_request); no series for a load scenario.
+# TYPE benchd_scenario_instructions_per_request gauge
+benchd_scenario_instructions_per_request{endpoint="json",mode="sync",target="cg"} 1.16e+06
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "benchd_scenario_instructions_per_request"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(m, "benchd_scenario_instructions_per_request"); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

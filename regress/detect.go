@@ -110,7 +110,19 @@ func DefaultMinEffect() map[Signal]float64 {
 		SignalErrorRatio:    0.50,
 		SignalTimeoutRatio:  0.50,
 		SignalCPUPerRequest: 0.03,
+		// Measured run-to-run noise 0.02–0.3 % (docs/regressions.md):
+		// 0.5 % lets a 1 % step pass the gate.
+		SignalInstructionsPerRequest: 0.005,
 	}
+}
+
+// DefaultSignalMinNoise returns the floors of the noise estimate (log
+// scale) for signals far quieter than [DefaultMinNoise] allows for: 0.001
+// (0.1 %) for instructions per request, whose run-to-run spread measured
+// on the reference views is 0.02–0.3 % (docs/regressions.md). Signals
+// absent use Options.MinNoise. The result is a new map.
+func DefaultSignalMinNoise() map[Signal]float64 {
+	return map[Signal]float64{SignalInstructionsPerRequest: 0.001}
 }
 
 // DefaultAbsFloor returns the default smallest absolute change, per signal
@@ -161,6 +173,10 @@ type Options struct {
 	// MinNoise is the floor of the noise estimate (log scale) of
 	// [MethodRobustZ]; 0 means [DefaultMinNoise].
 	MinNoise float64
+	// SignalMinNoise overrides MinNoise per signal; a signal absent from
+	// the map, or a nil map, uses [DefaultSignalMinNoise] and then
+	// MinNoise; a present value of 0 or less means MinNoise.
+	SignalMinNoise map[Signal]float64
 	// Method is the test; "" means [DefaultMethod].
 	Method Method
 	// MaxHistory is the number of newest valid runs of a segment that the
@@ -172,10 +188,11 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	effect, floor := DefaultMinEffect(), DefaultAbsFloor()
+	effect, floor, noise := DefaultMinEffect(), DefaultAbsFloor(), DefaultSignalMinNoise()
 	maps.Copy(effect, o.MinEffect)
 	maps.Copy(floor, o.AbsFloor)
-	o.MinEffect, o.AbsFloor = effect, floor
+	maps.Copy(noise, o.SignalMinNoise)
+	o.MinEffect, o.AbsFloor, o.SignalMinNoise = effect, floor, noise
 	if o.Confirm <= 0 {
 		o.Confirm = DefaultConfirm
 	}
@@ -484,7 +501,11 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 	rawChange := v.Current - v.BaselineMedian
 	t.effectOK = dir*v.ChangeRatio >= o.MinEffect[k.Signal] && dir*rawChange >= floor
 	var se float64
-	t.p, se = robustZ(base, recent, dir, o.MinNoise)
+	minNoise := o.MinNoise
+	if n := o.SignalMinNoise[k.Signal]; n > 0 {
+		minNoise = n
+	}
+	t.p, se = robustZ(base, recent, dir, minNoise)
 	t.se, t.n, t.dir = se, len(base), dir
 	if o.Method == MethodMannWhitney {
 		t.p = mannWhitney(base, recent, dir)

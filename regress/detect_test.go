@@ -51,6 +51,28 @@ func TestDetect(t *testing.T) {
 		cpAt      int     // expected change point index ± 1, when not 0
 	}{
 		{name: "flat noise", signal: SignalThroughput, pts: series(noisy(1, 30, 2000, cv, 99, 1), nil), tested: true, reason: "minimum effect"},
+		// Instructions per request: run-to-run noise 0.05 % (measured), a
+		// +1 % step. Its own noise floor (0.1 %) finds it; the global 1 %
+		// floor would not.
+		{
+			name:      "instructions +1 % at 0.05 % noise",
+			signal:    SignalInstructionsPerRequest,
+			pts:       series(concatValues(noisy(41, 27, 1e6, 0.0005, 99, 1), noisy(42, 3, 1.01e6, 0.0005, 99, 1)), nil),
+			regressed: true, tested: true, ratio: 0.01,
+		},
+		{
+			name:   "instructions +1 % at 0.05 % noise with the 1 % floor",
+			signal: SignalInstructionsPerRequest,
+			pts:    series(concatValues(noisy(41, 27, 1e6, 0.0005, 99, 1), noisy(42, 3, 1.01e6, 0.0005, 99, 1)), nil),
+			o:      Options{SignalMinNoise: map[Signal]float64{SignalInstructionsPerRequest: DefaultMinNoise}},
+			tested: true, reason: "not significant", ratio: 0.01,
+		},
+		{
+			name:   "instructions +0.3 % is below the minimum effect",
+			signal: SignalInstructionsPerRequest,
+			pts:    series(concatValues(noisy(41, 27, 1e6, 0.0005, 99, 1), noisy(42, 3, 1.003e6, 0.0005, 99, 1)), nil),
+			tested: true, reason: "minimum effect",
+		},
 		{
 			name:   "15 % down in noisy runs is not significant",
 			signal: SignalThroughput,

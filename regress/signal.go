@@ -26,11 +26,16 @@ const (
 	// measured interval; higher is worse. Unlike throughput it hardly
 	// moves when other work shares the CPUs (docs/regressions.md).
 	SignalCPUPerRequest Signal = "cpu_per_request"
+	// SignalInstructionsPerRequest is the instructions (callgrind's Ir)
+	// the target's workers executed per counted request of an
+	// instruction-lane scenario; higher is worse. Other work on the
+	// machine does not move it at all (docs/regressions.md).
+	SignalInstructionsPerRequest Signal = "instructions_per_request"
 )
 
 // Signals lists every known signal, in the order verdicts are sorted by.
 // Callers must not modify it.
-var Signals = []Signal{SignalThroughput, SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio, SignalCPUPerRequest}
+var Signals = []Signal{SignalThroughput, SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio, SignalCPUPerRequest, SignalInstructionsPerRequest}
 
 // Direction returns +1 for a signal where higher is worse (latencies and
 // ratios), -1 where lower is worse (throughput) and 0 for an unknown signal,
@@ -39,7 +44,7 @@ func Direction(s Signal) int {
 	switch s {
 	case SignalThroughput:
 		return -1
-	case SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio, SignalCPUPerRequest:
+	case SignalLatencyP50, SignalLatencyP99, SignalErrorRatio, SignalTimeoutRatio, SignalCPUPerRequest, SignalInstructionsPerRequest:
 		return +1
 	default:
 		return 0
@@ -64,9 +69,16 @@ func untransform(y, offset float64) float64 {
 }
 
 // Value returns signal s of measurement m: NaN for a latency without
-// responses, a CPU cost not measured (an unmanaged target), or an unknown
-// signal.
+// responses, a CPU cost not measured (an unmanaged target), instructions
+// not counted (a load scenario), throughput, latency or CPU of an
+// instruction-lane scenario (callgrind's speed, not the server's), or an
+// unknown signal.
 func (s Signal) Value(m *result.Measurement) float64 {
+	if m.Instructions != nil && s != SignalInstructionsPerRequest && s != SignalErrorRatio && s != SignalTimeoutRatio {
+		// An instruction lane's speed is callgrind's, which the machine's
+		// other work sets: not a signal of the server.
+		return math.NaN()
+	}
 	switch s {
 	case SignalThroughput:
 		return m.RequestsPerSecond
@@ -83,6 +95,11 @@ func (s Signal) Value(m *result.Measurement) float64 {
 			return math.NaN()
 		}
 		return m.CPU.TargetSecondsPerRequest
+	case SignalInstructionsPerRequest:
+		if m.Instructions == nil || m.Instructions.PerRequest <= 0 {
+			return math.NaN()
+		}
+		return m.Instructions.PerRequest
 	}
 	return math.NaN()
 }

@@ -48,3 +48,27 @@ func TestRunValue(t *testing.T) {
 		})
 	}
 }
+
+// TestValueInstructionLane: an instruction-lane result gives
+// instructions_per_request and its error and timeout ratios; its
+// throughput, latencies and CPU are callgrind's speed, NaN. A load result
+// has no instructions_per_request.
+func TestValueInstructionLane(t *testing.T) {
+	m := result.Measurement{RequestsPerSecond: 4.5, ErrorRatio: 0.25, Latency: &result.Latency{P50: 0.2, P99: 2.5},
+		CPU:          &result.CPU{Managed: true, TargetSecondsPerRequest: 0.2},
+		Instructions: &result.Instructions{Count: 98_000_000, Requests: 100, Processes: 1, PerRequest: 980_000}}
+	want := map[Signal]float64{SignalInstructionsPerRequest: 980_000, SignalErrorRatio: 0.25, SignalTimeoutRatio: 0}
+	for _, s := range Signals {
+		got := s.Value(&m)
+		if w, ok := want[s]; ok && got != w || !ok && !math.IsNaN(got) {
+			t.Errorf("%s = %v, want %v (NaN when absent)", s, got, want[s])
+		}
+	}
+	m.Instructions = nil
+	if got := SignalInstructionsPerRequest.Value(&m); !math.IsNaN(got) {
+		t.Errorf("a load result's instructions_per_request = %v, want NaN", got)
+	}
+	if got := SignalThroughput.Value(&m); got != 4.5 {
+		t.Errorf("a load result's throughput = %v, want 4.5", got)
+	}
+}

@@ -50,7 +50,10 @@ type WrkOptions struct {
 // responses: N" when the endpoint's expect rejected other responses than
 // the Non-2xx or 3xx ones; "  CPU: target T per request, foreign F%" when
 // the CPU of a managed target was sampled (docs/results.md: its CPU per
-// request and the other work's share of the CPUs); "  Left out of the
+// request and the other work's share of the CPUs); "  Instructions: N per
+// request (callgrind, R requests, P processes)" for an instruction-lane
+// scenario, whose first line reads "Running N-request callgrind test";
+// "  Left out of the
 // regression detector: reasons" for an invalid result; and "  N repeats,
 // Requests/sec each: ..." after the connections line when s has more than
 // one repeat.
@@ -80,6 +83,10 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	running := duration.String()
 	if duration%time.Second == 0 {
 		running = formatUnits(duration.Seconds(), timeSeconds, 0)
+	}
+	if in := s.Instructions; in != nil {
+		// An instruction lane counts requests, not seconds.
+		running = fmt.Sprintf("%d-request callgrind", s.Sent)
 	}
 	fmt.Fprintf(&b, "Running %s test @ %s\n", running, s.URL)
 	fmt.Fprintf(&b, "  %d threads and %d connections\n", s.Threads, s.Connections)
@@ -134,6 +141,9 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 			fmt.Fprintf(&b, " target %s per request,", strings.TrimSpace(formatTimeMicros(c.TargetSecondsPerRequest*1e6)))
 		}
 		fmt.Fprintf(&b, " foreign %.0f%%\n", c.ForeignRatio*100)
+	}
+	if in := s.Instructions; in != nil {
+		fmt.Fprintf(&b, "  Instructions: %.0f per request (callgrind, %d requests, %d processes)\n", in.PerRequest, in.Requests, in.Processes)
 	}
 	if len(s.InvalidReasons) > 0 {
 		fmt.Fprintf(&b, "  Left out of the regression detector: %s\n", strings.Join(s.InvalidReasons, ", "))

@@ -355,3 +355,27 @@ func TestWriteWrkCPU(t *testing.T) {
 		t.Errorf("unmanaged target's CPU line:\n%s", b.String())
 	}
 }
+
+// TestWriteWrkInstructions: an instruction-lane scenario shows its
+// instructions per request; a load scenario has no such line.
+func TestWriteWrkInstructions(t *testing.T) {
+	s := rec(wrkResult(t, "fast_and_clean"))
+	s.Instructions = &result.Instructions{Count: 232_400_000, Requests: 200, Processes: 1, PerRequest: 1_162_000}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, s, WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  Instructions: 1162000 per request (callgrind, 200 requests, 1 processes)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+	if want := fmt.Sprintf("Running %d-request callgrind test @ ", s.Sent); !strings.HasPrefix(b.String(), want) {
+		t.Errorf("report does not start with %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	if err := WriteWrk(&b, rec(wrkResult(t, "fast_and_clean")), WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Instructions:") {
+		t.Errorf("a load scenario shows an instructions line:\n%s", b.String())
+	}
+}

@@ -118,7 +118,7 @@ type Settings struct {
 // each covers.
 var SettingsPartNames = []string{
 	"method", "url", "headers", "body", "connections", "threads", "duration", "timeout",
-	"on_timeout", "warmup", "rate", "repeats", "expect", "tls",
+	"on_timeout", "warmup", "rate", "repeats", "expect", "tls", "instructions",
 	"command", "setup", "env", "dir", "cpus", "executable", "packages", "services",
 }
 
@@ -262,6 +262,10 @@ type Measurement struct {
 	// CPU is the CPU use over the measured interval (of all repeats
 	// together for a scenario); nil when not sampled.
 	CPU *CPU `json:"cpu,omitempty"`
+	// Instructions is what an instruction-lane scenario counted under
+	// callgrind (of all repeats together for a scenario); nil for a load
+	// scenario.
+	Instructions *Instructions `json:"instructions,omitempty"`
 	// ErrorSamples holds up to engine.MaxErrorSamples distinct error
 	// messages, first seen first.
 	ErrorSamples []string `json:"error_samples,omitempty"`
@@ -334,6 +338,22 @@ type CPU struct {
 	// TargetSecondsPerRequest is TargetSeconds per completed request; 0
 	// when none completed or the target is not managed.
 	TargetSecondsPerRequest float64 `json:"target_seconds_per_request"`
+}
+
+// Instructions is what the instruction-count lane measured: the
+// instructions (callgrind's Ir event) the target's counted processes (its
+// workers) executed over the counted requests, instrumentation switched
+// on only for them (docs/regressions.md).
+type Instructions struct {
+	// Count is the instructions executed.
+	Count uint64 `json:"count"`
+	// Requests is the counted requests that completed.
+	Requests uint64 `json:"requests"`
+	// Processes is how many processes were counted.
+	Processes int `json:"processes"`
+	// PerRequest is Count / Requests; 0 without a request. It is the
+	// detector's instructions_per_request.
+	PerRequest float64 `json:"per_request"`
 }
 
 // Classes counts responses per status class, indexed by [engine.Class];

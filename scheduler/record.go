@@ -73,10 +73,27 @@ func (r *ScenarioResult) BuildRecord(o regress.ValidityOptions) *result.Scenario
 		if i < len(r.RepeatUsage) {
 			rep.CPU = r.RepeatUsage[i].cpu()
 		}
+		if i < len(r.RepeatInstructions) {
+			rep.Instructions = r.RepeatInstructions[i].record()
+		}
 		rec.Repeats = append(rec.Repeats, rep)
 	}
 	rec.CPU = totalCPU(r.RepeatUsage)
+	if len(r.RepeatInstructions) > 0 {
+		var t InstructionCount
+		for _, c := range r.RepeatInstructions {
+			t.Instructions += c.Instructions
+			t.Requests += c.Requests
+			t.Processes = max(t.Processes, c.Processes)
+		}
+		rec.Instructions = t.record()
+	}
 	return &rec
+}
+
+// record is c as the record's instruction figures.
+func (c InstructionCount) record() *result.Instructions {
+	return &result.Instructions{Count: c.Instructions, Requests: c.Requests, Processes: c.Processes, PerRequest: c.PerRequest()}
 }
 
 // cpu is u as the record's CPU figures.

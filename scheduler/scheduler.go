@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime/metrics"
 	"slices"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/internal/callgrind"
 	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/result"
@@ -143,6 +145,10 @@ type ScenarioResult struct {
 	// Settings identifies the scenario's settings and its target's stack
 	// in this run (docs/results.md), computed before the target started.
 	Settings result.Settings
+	// RepeatInstructions holds, per repeat in order, what an
+	// instruction-lane scenario counted (config instructions); nil for a
+	// load scenario.
+	RepeatInstructions []InstructionCount
 	// RepeatUsage holds, per repeat in order (one entry with a single
 	// repeat; none when no load was applied), the CPU use over that
 	// repeat's measured interval: the target's CPU seconds per request
@@ -632,9 +638,12 @@ rounds:
 			if sr.res.Start.IsZero() {
 				sr.res.Start = time.Now()
 			}
-			if tr.err != nil {
+			switch {
+			case tr.err != nil:
 				sr.res.Err, sr.done = tr.err, true
-			} else {
+			case sr.res.Scenario.Instructions != nil:
+				s.countInstructions(ctx, tr, sr)
+			default:
 				s.runRepeat(ctx, tr.proc, svcs.processes(), sr)
 			}
 			sr.res.End = time.Now()
@@ -679,6 +688,9 @@ func (s *Scheduler) finishScenario(ctx context.Context, log *slog.Logger, o regr
 		if c := res.CPUSecondsPerRequest(); c > 0 {
 			attrs = append(attrs, "target_cpu_seconds_per_request", c)
 		}
+		if n := res.InstructionsPerRequest(); n > 0 {
+			attrs = append(attrs, "instructions_per_request", n)
+		}
 		if res.Result.Completed() == 0 {
 			scLog.Warn("scenario finished without a completed request", attrs...)
 		} else {
@@ -705,6 +717,9 @@ type targetRun struct {
 	// err says why the target cannot run scenarios (a service or the
 	// process did not start); once set it stays for the rest of the run.
 	err error
+	// callgrindDir is where an instruction lane's process writes its
+	// callgrind dumps while it runs; "" for a load target.
+	callgrindDir string
 }
 
 // start starts the managed process, unless the target is unmanaged or
@@ -715,8 +730,17 @@ func (tr *targetRun) start(ctx context.Context) {
 	}
 	obs, name := tr.s.opts.Observer, tr.target.Name
 	obs.TargetStarting(ctx, name)
-	p, err := proc.Start(ctx, processSpec(tr.cfg, tr.target, tr.ready, tr.log))
+	spec := processSpec(tr.cfg, tr.target, tr.ready, tr.log)
+	var err error
+	if tr.target.Instructions != nil {
+		spec, err = tr.laneSpec(spec)
+	}
+	var p *proc.Process
+	if err == nil {
+		p, err = proc.Start(ctx, spec)
+	}
 	if err != nil {
+		tr.removeCallgrindDir()
 		tr.err = err
 		if ctx.Err() != nil {
 			return // cancelled, not failed
@@ -731,6 +755,32 @@ func (tr *targetRun) start(ctx context.Context) {
 	obs.TargetChanged(ctx, name, true)
 }
 
+// laneSpec returns spec run under callgrind, with a new dump directory
+// in tr.callgrindDir; the error names what to install when valgrind is
+// missing.
+func (tr *targetRun) laneSpec(spec proc.Spec) (proc.Spec, error) {
+	if err := callgrind.Check("", callgrindControl); err != nil {
+		return spec, fmt.Errorf("scheduler: target %s: %w", tr.target.Name, err)
+	}
+	dir, err := makeCallgrindDir()
+	if err != nil {
+		return spec, err
+	}
+	tr.callgrindDir = dir
+	return laneProcessSpec(spec, dir), nil
+}
+
+// removeCallgrindDir removes the lane's dump directory, if any.
+func (tr *targetRun) removeCallgrindDir() {
+	if tr.callgrindDir == "" {
+		return
+	}
+	if err := os.RemoveAll(tr.callgrindDir); err != nil {
+		tr.log.Warn("remove callgrind output", "err", err)
+	}
+	tr.callgrindDir = ""
+}
+
 // stop stops the managed process if it runs, even when ctx is done.
 func (tr *targetRun) stop(ctx context.Context) {
 	if tr.proc == nil {
@@ -741,6 +791,7 @@ func (tr *targetRun) stop(ctx context.Context) {
 	if err := tr.proc.Stop(stopCtx); err != nil {
 		tr.log.Warn("target stop", "err", err)
 	}
+	tr.removeCallgrindDir()
 	tr.proc = nil
 	tr.s.opts.Observer.TargetChanged(ctx, tr.target.Name, false)
 }

@@ -82,6 +82,12 @@ func staticSettings(cfg *config.Config) map[string]map[string]string {
 			parts["dir"] = pt.word(cfg.ResolvePath(p.Dir))
 		}
 		parts["cpus"] = p.CPUs
+		parts["instructions"] = ""
+		if in := sc.Instructions; in != nil {
+			// An instruction-lane scenario: its counted requests, not its load.
+			parts["instructions"] = fmt.Sprintf("requests=%d warmup_requests=%d connections=%d timeout=%s",
+				in.Requests, in.WarmupRequests, in.Connections, in.Timeout)
+		}
 		out[sc.Name] = parts
 	}
 	return out

@@ -21,7 +21,8 @@ packages=(
 	# Services, peers and tools.
 	redis-server
 	redis-tools # redis-cli, for the tests
-	util-linux  # runuser, taskset
+	util-linux  # runuser, taskset, setarch
+	valgrind    # callgrind and callgrind_control: the instruction-count lane
 	systemd     # systemd-analyze, to verify deploy/systemd/benchd.service
 	prometheus
 	prometheus-alertmanager # amtool, and the alert stack of scripts/stack.sh

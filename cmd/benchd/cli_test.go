@@ -50,7 +50,7 @@ func TestCLI(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 	}{
-		{"config check default", []string{"config", "check"}, 0, []string{"embedded default: OK, 4 targets, 12 endpoints, 80 scenarios"}, nil},
+		{"config check default", []string{"config", "check"}, 0, []string{"embedded default: OK, 5 targets, 12 endpoints, 83 scenarios"}, nil},
 		{"config check bad file", []string{"config", "check", "--config.file", "../../config/testdata/unknown-key.bad.yml"}, 1, []string{"INVALID", "  - "}, nil},
 		{"config check missing program", []string{"config", "check", "--config.file", "testdata/missing-program.yml"}, 0,
 			[]string{"targets[0].process.command[0]: /nonexistent/benchd-test-server does not exist, so the process cannot start"}, nil},

@@ -300,6 +300,13 @@ func (p *Process) PID() int {
 	return p.c.pid
 }
 
+// Descendants returns the process IDs of the leader's live descendants
+// (its children, theirs, and so on; not the leader), read from /proc;
+// nil when there are none. A process may exit as soon as it is listed.
+func (p *Process) Descendants() []int {
+	return descendants(p.c.pid)
+}
+
 // Exited returns a channel closed when the leader has exited and was
 // reaped; other processes of the group may still run (Stop kills them).
 func (p *Process) Exited() <-chan struct{} {
