@@ -536,15 +536,24 @@ func (s *SQLite) History(ctx context.Context, scenarioName string, q HistoryQuer
 		}
 		since = b.(int64)
 	}
+	before := int64(math.MaxInt64)
+	if !q.Before.IsZero() {
+		b, err := timeArg(q.Before)
+		if err != nil {
+			return nil, fmt.Errorf("store: history of %q: before: %w", scenarioName, err)
+		}
+		before = b.(int64)
+	}
 	// The inner query picks the newest `limit`; the outer one puts them
 	// oldest first. run_id and idx break ties so the order is total.
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+scenarioColumns+` FROM (
 			SELECT s.*, COALESCE(s.start_unix_nano, r.start_unix_nano) AS at
 			FROM scenarios s JOIN runs r ON r.id = s.run_id
 			WHERE s.name = ? AND COALESCE(s.start_unix_nano, r.start_unix_nano) >= ?
+				AND COALESCE(s.start_unix_nano, r.start_unix_nano) < ?
 			ORDER BY at DESC, s.run_id DESC, s.idx DESC
 			LIMIT ?)
-		ORDER BY at, run_id, idx`, scenarioName, since, limit)
+		ORDER BY at, run_id, idx`, scenarioName, since, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: history of %q: %w", scenarioName, s.classify(err))
 	}

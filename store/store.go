@@ -126,6 +126,10 @@ type HistoryQuery struct {
 	// Since, if not zero, returns only results whose Start is at or after
 	// it.
 	Since time.Time
+	// Before, if not zero, returns only results whose Start is strictly
+	// before it (a cursor for paging back: pass the Start of the oldest
+	// result of the previous page).
+	Before time.Time
 }
 
 // Store is benchd's run history. Implementations are safe for concurrent

@@ -102,7 +102,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Ready:      running.Load,
 		Logger:     logger.With("component", "web"),
 		Control:    d,
-		History:    st,
+		History:    hist.Reader(), // the store, with the runs held in memory
 		Token:      d.Token,
 		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
 		WriteUsers: func() []string { return live.Load().API.WriteUsers },

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,14 +129,31 @@ func TestServeFullDisk(t *testing.T) {
 
 	filler := testutil.FillDisk(t, storage)
 	runNow(t, base)
+	runNow(t, base) // held behind the first one's writes
 	fams = scrape(t, base+"/metrics")
 	if v := value(fams, "benchd_storage_write_failures_total", map[string]string{"operation": "begin_run"}); v < 1 {
 		t.Errorf("begin_run failures %v on a full disk, want >= 1", v)
 	}
 	var st statusJSON
 	getJSON(t, base+"/api/v1/status", &st)
-	if st.Storage == nil || !strings.Contains(st.Storage.LastError, "disk full") || st.Storage.PendingWrites != 4 || len(st.Storage.PendingRuns) != 1 {
-		t.Fatalf("status on a full disk: %+v, want last_error saying disk full and 4 pending writes of 1 run", st.Storage)
+	if st.Storage == nil || !strings.Contains(st.Storage.LastError, "disk full") || st.Storage.PendingWrites != 8 || len(st.Storage.PendingRuns) != 2 {
+		t.Fatalf("status on a full disk: %+v, want last_error saying disk full and 8 pending writes of 2 runs", st.Storage)
+	}
+	// The API shows the held runs as they will be stored, not a stale
+	// "running" or a 404.
+	const heldNote = "history write failed: disk full (the run is kept in memory and stored once space is back)"
+	for _, id := range st.Storage.PendingRuns {
+		var held runJSON
+		if code := getJSONCode(t, base+"/api/v1/runs/"+id, &held); code != http.StatusOK || held.Outcome != "success" || len(held.Scenarios) != 2 || held.Error != heldNote {
+			t.Errorf("held run %s on a full disk: %d, outcome %q, %d scenarios, error %q; want 200, success, 2, %q", id, code, held.Outcome, len(held.Scenarios), held.Error, heldNote)
+		}
+	}
+	var heldRuns struct {
+		Runs []runJSON `json:"runs"`
+	}
+	getJSON(t, base+"/api/v1/runs", &heldRuns)
+	if len(heldRuns.Runs) != 2 || heldRuns.Runs[0].Outcome != "success" || heldRuns.Runs[1].Outcome != "success" {
+		t.Errorf("runs on a full disk: %+v, want the 2 held runs, success", heldRuns.Runs)
 	}
 	if resp, err := http.Get(base + "/healthz"); err != nil {
 		t.Errorf("/healthz on a full disk: %v, want 200 (liveness)", err)
@@ -145,7 +163,7 @@ func TestServeFullDisk(t *testing.T) {
 			t.Errorf("/healthz on a full disk: %s, want 200 (liveness)", resp.Status)
 		}
 	}
-	first := st.Storage.PendingRuns[0]
+	held := st.Storage.PendingRuns
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -159,8 +177,8 @@ func TestServeFullDisk(t *testing.T) {
 		Runs []runJSON `json:"runs"`
 	}
 	getJSON(t, base+"/api/v1/runs", &runs)
-	if len(runs.Runs) != 2 || runs.Runs[1].ID != first {
-		t.Fatalf("runs %+v, want 2, the older %s", runs.Runs, first)
+	if len(runs.Runs) != 3 || runs.Runs[2].ID != held[0] || runs.Runs[1].ID != held[1] {
+		t.Fatalf("runs %+v, want 3, the older %s", runs.Runs, held)
 	}
 	for i, r := range runs.Runs {
 		var full runJSON
@@ -168,7 +186,7 @@ func TestServeFullDisk(t *testing.T) {
 		if full.Outcome != "success" || len(full.Scenarios) != 2 {
 			t.Errorf("run %s: outcome %s, %d scenarios, want success and 2", r.ID, full.Outcome, len(full.Scenarios))
 		}
-		if wantNote := i == 1; strings.Contains(full.Error, "history write failed: disk full") != wantNote {
+		if wantNote := i > 0; strings.Contains(full.Error, "history write failed: disk full") != wantNote {
 			t.Errorf("run %s: error %q, want the history-write note: %v", r.ID, full.Error, wantNote)
 		}
 	}
@@ -288,4 +306,19 @@ func TestRunIDTakenByEarlierProcess(t *testing.T) {
 			t.Errorf("runs %s (newer) and %s: the newer ID does not sort after", runs[i-1].ID, runs[i].ID)
 		}
 	}
+}
+
+// getJSONCode GETs url, decodes its JSON body into v and returns the
+// status code.
+func getJSONCode(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Errorf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode
 }
