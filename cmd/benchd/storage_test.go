@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -198,8 +200,10 @@ func TestServeFullDisk(t *testing.T) {
 	}
 }
 
-// TestStartOnFullDisk: benchd serve refuses to start on a full disk, and
-// benchd matrix runs unrecorded, both saying "disk full" and the path.
+// TestStartOnFullDisk: benchd serve and benchd matrix refuse to start on
+// a full disk (exit 1: a matrix run it cannot record is lost), both
+// saying "disk full" and the path; matrix --dry-run, which records
+// nothing, still prints its plan.
 func TestStartOnFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs and runs benchd")
@@ -219,15 +223,22 @@ func TestStartOnFullDisk(t *testing.T) {
 		cmd := benchd(ctx, t, append(args, "--config.file", cfg, "--storage.path", storage)...)
 		out, err := cmd.CombinedOutput()
 		cancel()
-		wantExit := args[0] == "serve"
-		if (err != nil) != wantExit || !strings.Contains(string(out), "disk full") || !strings.Contains(string(out), filepath.Join(storage, "benchd.db")) {
-			t.Errorf("benchd %s on a full disk: %v, output:\n%s\nwant it to say disk full and the path (exit 1: %v)", args[0], err, out, wantExit)
+		code := -1
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			code = ee.ExitCode()
 		}
+		if code != 1 || !strings.Contains(string(out), "disk full ("+storage+")") || !strings.Contains(string(out), filepath.Join(storage, "benchd.db")) ||
+			strings.Contains(string(out), "not recorded") {
+			t.Errorf("benchd %s on a full disk: %v, output:\n%s\nwant exit 1 saying disk full (%s) and the database's path", args[0], err, out, storage)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if out, err := benchd(ctx, t, "matrix", "--dry-run", "--config.file", cfg, "--storage.path", storage).CombinedOutput(); err != nil || !strings.Contains(string(out), "t/-/a") {
+		t.Errorf("matrix --dry-run on a full disk: %v, output:\n%s\nwant the plan", err, out)
 	}
 	// The default matrix unpacks the reference Django project into the
 	// storage path first: that too says disk full.
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
 	out, err := benchd(ctx, t, "matrix", "--dry-run", "--storage.path", storage).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "disk full ("+storage+")") {
 		t.Errorf("default matrix on a full disk: %v, output:\n%s\nwant it to say disk full (%s)", err, out, storage)
@@ -321,4 +332,29 @@ func getJSONCode(t *testing.T, url string, v any) int {
 		t.Errorf("GET %s: %v", url, err)
 	}
 	return resp.StatusCode
+}
+
+// TestReportOnFullDisk: a read-only command (benchd report) on a full disk
+// whose WAL index is a stub SQLite must grow says "disk full" and the path,
+// not "disk I/O error (4874)".
+func TestReportOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs and runs benchd")
+	}
+	storage := testutil.SmallTmpfs(t, "512k")
+	cfg := smallConfig(t, "@every 1h")
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", storage, "--only", "t/-/a"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("matrix: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if err := os.WriteFile(filepath.Join(storage, store.DBFile+"-shm"), []byte("shm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.FillDisk(t, storage)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := benchd(ctx, t, "report", "--storage.path", storage).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "disk full ("+storage+")") {
+		t.Errorf("benchd report on a full disk: %v, output:\n%s\nwant an error saying disk full (%s)", err, out, storage)
+	}
 }
