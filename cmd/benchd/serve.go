@@ -87,7 +87,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	d, err := pipeline.NewDaemon(cfg, pipeline.DaemonOptions{Logger: logger, Scheduler: sched, Metrics: metrics,
-		Detector: det, Live: &live, Load: func(ctx context.Context) (*config.Config, error) { return loadConfig(ctx, f, logger, true) }})
+		Detector: det, Live: &live, Retention: f.retention, Load: func(ctx context.Context) (*config.Config, error) { return loadConfig(ctx, f, logger, true) }})
 	if err != nil {
 		return err
 	}
