@@ -68,7 +68,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	hist := pipeline.NewHistory(pipeline.HistoryOptions{Store: st, Logger: logger.With("component", "history"),
 		Retention: f.retention, MaxBytes: f.retainBytes, Version: version.Version, Marker: f.marker,
 		ConfigHash: func() string { return pipeline.ConfigHash(live.Load()) }, Metrics: metrics})
-	defer func() { _ = hist.Close() }() // logs what it could not store
+	closeHist := sync.OnceValue(hist.Close) // logs what it could not store
+	defer func() { _ = closeHist() }()
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)
 	det := pipeline.NewDetector(pipeline.DetectorOptions{Store: st, Regressions: regs, Config: live.Load,
@@ -144,6 +145,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	wg.Go(func() { d.ReloadOnSIGHUP(ctx) })
 	wg.Go(func() { hist.RetryEvery(ctx, pipeline.HistoryRetryInterval) })
 	wg.Wait()
+	_ = closeHist() // before "stopped": what is lost is part of stopping
 	logger.Info("benchd stopped")
 	return errors.Join(errs...)
 }

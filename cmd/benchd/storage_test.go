@@ -358,3 +358,42 @@ func TestReportOnFullDisk(t *testing.T) {
 		t.Errorf("benchd report on a full disk: %v, output:\n%s\nwant an error saying disk full (%s)", err, out, storage)
 	}
 }
+
+// TestStopWithWritesHeld: benchd stopping with runs still held in memory
+// (the disk stayed full) logs what is lost before it logs that it stopped,
+// and still exits cleanly.
+func TestStopWithWritesHeld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs and runs benchd")
+	}
+	storage := testutil.SmallTmpfs(t, "512k")
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := benchd(ctx, t, "serve", "--config.file", smallConfig(t, "@every 1h"), "--storage.path", storage,
+		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
+	var stderr testutil.SyncBuffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	for i := 0; scrape(t, base+"/metrics") == nil; i++ {
+		if i > 100 {
+			t.Fatalf("benchd did not come up; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	testutil.FillDisk(t, storage)
+	runNow(t, base)
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	log := stderr.String()
+	lost, stopped := strings.Index(log, "history: writes lost as benchd stops"), strings.Index(log, "benchd stopped")
+	if lost < 0 || stopped < 0 || lost > stopped || strings.Count(log, "writes lost") != 1 {
+		t.Errorf("want one 'history: writes lost as benchd stops' before 'benchd stopped'; stderr:\n%s", log)
+	}
+}
