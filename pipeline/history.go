@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -70,6 +71,7 @@ type History struct {
 	runs    map[string]*historyRun // by announced ID, until the run's end is stored
 	lastErr error                  // the last failed write; nil once all caught up
 	heldErr error                  // the last failure that held a write in memory
+	dropped map[string]error       // runs (announced IDs) a write of which was dropped, with its error
 	since   time.Time              // when the writes started failing
 }
 
@@ -149,6 +151,8 @@ func (h *History) writeLocked(op string, run *historyRun, do func(ctx context.Co
 		h.failedLocked(op, runID, err)
 		if retriable(err) {
 			h.queueLocked(pendingWrite{op, runID, do})
+		} else {
+			h.droppedLocked(runID, err)
 		}
 	}
 }
@@ -176,12 +180,26 @@ func (h *History) flushLocked() {
 				return
 			}
 			h.log.Error("history: pending write dropped", "run_id", w.runID, "operation", w.op, "err", err)
+			h.droppedLocked(w.runID, err)
 		}
 		h.pending = h.pending[1:]
 	}
 	if h.lastErr != nil {
 		h.log.Info("history: writes caught up", "failing_since", h.since)
 		h.lastErr, h.since = nil, time.Time{}
+	}
+}
+
+// droppedLocked notes that a write of run runID is lost, for Close.
+func (h *History) droppedLocked(runID string, err error) {
+	if runID == "" {
+		return
+	}
+	if h.dropped == nil {
+		h.dropped = map[string]error{}
+	}
+	if _, ok := h.dropped[runID]; !ok {
+		h.dropped[runID] = err
 	}
 }
 
@@ -410,14 +428,19 @@ func (h *History) RetryEvery(ctx context.Context, interval time.Duration) {
 }
 
 // Close retries the pending writes one last time and returns an error
-// naming the runs whose history is lost if some still fail. The store
-// stays open.
+// naming the runs whose history is lost if some still fail, or if a write
+// of some run was dropped earlier (an error other than a full disk: the
+// run is not stored whole, already logged). The store stays open.
 func (h *History) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.flushLocked()
 	if len(h.pending) == 0 {
-		return nil
+		if len(h.dropped) == 0 {
+			return nil
+		}
+		runs := slices.Sorted(maps.Keys(h.dropped))
+		return fmt.Errorf("history write failed: runs %s not stored whole: %w", strings.Join(runs, ", "), h.dropped[runs[0]])
 	}
 	var runs []string
 	for _, w := range h.pending {

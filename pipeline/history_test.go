@@ -259,3 +259,29 @@ func TestHistoryReaderShowsHeldRuns(t *testing.T) {
 		t.Errorf("reader's run %s once stored: %+v, %v; want the stored row", reps[0].ID, got, err)
 	}
 }
+
+// TestHistoryCloseNamesDroppedRuns: a run whose writes failed for another
+// reason than a full disk (here a store closed under the history) is not
+// stored, its later writes are skipped, and Close says which run is lost,
+// so that benchd matrix exits 1 rather than 0.
+func TestHistoryCloseNamesDroppedRuns(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistory(HistoryOptions{Store: st})
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	info := scheduler.RunInfo{ID: "r", Trigger: "test", Start: start}
+	info.ID = h.RecordRun(info)
+	r := &scheduler.ScenarioResult{Scenario: config.Scenario{Name: "t/-/e", Target: "t", Mode: "-", Endpoint: "e"},
+		RunID: info.ID, Start: start, End: start.Add(time.Second), Result: &engine.Result{ConnectionsEstablished: 1, Elapsed: time.Second}}
+	r.Record = r.BuildRecord(regress.ValidityOptions{})
+	h.ScenarioFinished(t.Context(), r)
+	h.RunFinished(t.Context(), &scheduler.RunReport{RunInfo: info, Results: []*scheduler.ScenarioResult{r}, End: start.Add(time.Second)})
+	if err := h.Close(); err == nil || !strings.Contains(err.Error(), "history write failed: runs r not stored whole") {
+		t.Errorf("Close = %v, want the lost run named", err)
+	}
+}

@@ -397,3 +397,69 @@ func TestStopWithWritesHeld(t *testing.T) {
 		t.Errorf("want one 'history: writes lost as benchd stops' before 'benchd stopped'; stderr:\n%s", log)
 	}
 }
+
+// TestRunIDSuffixOverflowCLI: with every second of the next few taken by a
+// run and by a hand-made run of the largest int64 suffix, two benchd
+// matrix runs are stored whole, each under a small free suffix of its
+// second (not "--9223372036854775808", not into another run's row).
+func TestRunIDSuffixOverflowCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchd")
+	}
+	dir := t.TempDir()
+	cfg := smallConfig(t, "@every 1h")
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for i := range 20 {
+		at := now.Add(time.Duration(i) * time.Second)
+		for _, id := range []string{at.Format("20060102T150405Z"), at.Format("20060102T150405Z") + "-9223372036854775807"} {
+			if _, err := st.BeginRun(t.Context(), store.Run{ID: id, Trigger: "earlier", Start: at}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.FinishRun(t.Context(), id, at, store.OutcomeSuccess, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		out, err := benchd(ctx, t, "matrix", "--config.file", cfg, "--storage.path", dir).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("benchd matrix %d: %v\n%s", i, err, out)
+		}
+	}
+	ro, err := store.Open(t.Context(), dir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	runs, err := ro.Runs(t.Context(), store.RunQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	for _, r := range runs {
+		if r.Trigger == scheduler.TriggerMatrix {
+			mine = append(mine, r.ID)
+		}
+	}
+	if len(runs) != 42 || len(mine) != 2 {
+		t.Fatalf("%d runs, %d of benchd matrix (%v); want 40 earlier and 2", len(runs), len(mine), mine)
+	}
+	for _, id := range mine {
+		r, err := ro.Run(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(id, "-1") && !strings.HasSuffix(id, "-2") || r.Outcome != store.OutcomeSuccess || len(r.Scenarios) != 2 {
+			t.Errorf("run %s: %s with %d scenarios; want a small suffix, success, 2", id, r.Outcome, len(r.Scenarios))
+		}
+	}
+}
