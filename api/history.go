@@ -47,11 +47,7 @@ func toRunJSON(r *store.Run) runJSON {
 	return out
 }
 
-// limit parses the optional "limit" query parameter: 1 to 1000.
-func limit(r *http.Request) (int, error) {
-	return parseLimit(r.URL.Query())
-}
-
+// parseLimit parses the optional "limit" query parameter: 1 to 1000.
 func parseLimit(q url.Values) (int, error) {
 	v := q.Get("limit")
 	if v == "" {
@@ -80,19 +76,43 @@ func parseRunQuery(v url.Values) (store.RunQuery, error) {
 	if err != nil {
 		return store.RunQuery{}, err
 	}
-	q := store.RunQuery{Limit: n}
-	if b := v.Get("before"); b != "" {
-		t, err := time.Parse(time.RFC3339Nano, b)
-		if err != nil {
-			return store.RunQuery{}, errors.New("before: want an RFC 3339 time such as 2026-11-29T17:00:00Z")
-		}
-		if t.Before(minBefore) || t.After(maxBefore) {
-			return store.RunQuery{}, fmt.Errorf("before: %s is out of range: want a time from %s to %s", b,
-				minBefore.Format(time.RFC3339), maxBefore.Format(time.RFC3339))
-		}
-		q.Before = t
+	before, err := parseBefore(v)
+	if err != nil {
+		return store.RunQuery{}, err
 	}
-	return q, nil
+	return store.RunQuery{Limit: n, Before: before}, nil
+}
+
+// parseBefore parses the optional "before" query parameter: an RFC 3339
+// time the store can represent; zero when absent.
+func parseBefore(v url.Values) (time.Time, error) {
+	b := v.Get("before")
+	if b == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, b)
+	if err != nil {
+		return time.Time{}, errors.New("before: want an RFC 3339 time such as 2026-11-29T17:00:00Z")
+	}
+	if t.Before(minBefore) || t.After(maxBefore) {
+		return time.Time{}, fmt.Errorf("before: %s is out of range: want a time from %s to %s", b,
+			minBefore.Format(time.RFC3339), maxBefore.Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// parseHistoryQuery parses the query of the scenario history: limit and
+// before, as parseRunQuery.
+func parseHistoryQuery(v url.Values) (store.HistoryQuery, error) {
+	n, err := parseLimit(v)
+	if err != nil {
+		return store.HistoryQuery{}, err
+	}
+	before, err := parseBefore(v)
+	if err != nil {
+		return store.HistoryQuery{}, err
+	}
+	return store.HistoryQuery{Limit: n, Before: before}, nil
 }
 
 func (s *Server) history(w http.ResponseWriter) bool {
@@ -143,20 +163,21 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// scenarioHistory serves GET /api/v1/scenarios/{target}/{mode}/{endpoint}/history:
-// the scenario's results, oldest first, and the starts of its baseline
-// segments (accepted, or where its settings changed).
+// scenarioHistory serves GET /api/v1/scenarios/{target}/{mode}/{endpoint}/history?limit=N&before=RFC3339:
+// the scenario's newest results (started before before), oldest first,
+// and the starts of its baseline segments (accepted, or where its
+// settings changed).
 func (s *Server) scenarioHistory(w http.ResponseWriter, r *http.Request) {
 	if !s.history(w) {
 		return
 	}
-	n, err := limit(r)
+	q, err := parseHistoryQuery(r.URL.Query())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	name := strings.Join([]string{r.PathValue("target"), r.PathValue("mode"), r.PathValue("endpoint")}, "/")
-	list, err := s.opts.History.History(r.Context(), name, store.HistoryQuery{Limit: n})
+	list, err := s.opts.History.History(r.Context(), name, q)
 	if err != nil {
 		s.log.Error("api: scenario history", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})

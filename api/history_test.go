@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,10 @@ func FuzzParseRunQuery(f *testing.F) {
 			return
 		}
 		q, err := parseRunQuery(v)
+		// The scenario history takes the same parameters, the same way.
+		if hq, herr := parseHistoryQuery(v); (herr == nil) != (err == nil) || (err == nil && (hq.Limit != q.Limit || !hq.Before.Equal(q.Before))) {
+			t.Fatalf("parseHistoryQuery = %+v, %v; parseRunQuery = %+v, %v", hq, herr, q, err)
+		}
 		if err != nil {
 			if msg := err.Error(); !strings.HasPrefix(msg, "limit: ") && !strings.HasPrefix(msg, "before: ") {
 				t.Fatalf("error %q does not name its parameter", msg)
@@ -165,5 +170,65 @@ func TestScenarioHistoryBaselines(t *testing.T) {
 	}
 	if len(got.Baselines) != 1 || got.Baselines[0].RunID != "r1" || got.Baselines[0].Reason != "settings changed: connections" {
 		t.Errorf("baselines %+v, want r1: settings changed: connections", got.Baselines)
+	}
+}
+
+// TestScenarioHistoryBefore: the scenario history pages back with limit
+// and before, as docs/api.md says: before a result's start returns the
+// ones older than it.
+func TestScenarioHistoryBefore(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	start := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		at := start.Add(time.Duration(i) * time.Hour)
+		id, err := st.BeginRun(t.Context(), store.Run{ID: fmt.Sprintf("r%d", i), Trigger: "schedule", Start: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveScenario(t.Context(), store.Scenario{RunID: id, Name: "t/-/e", Target: "t", Mode: "-", Endpoint: "e",
+			Start: at, End: at.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, client := startServer(t, authSetup{}, false, func(o *Options) { o.History = st })
+	for _, c := range []struct {
+		query    string
+		wantCode int
+		want     []string // run IDs, oldest first
+	}{
+		{"limit=2", 200, []string{"r2", "r3"}},
+		{"limit=2&before=2026-12-01T22:00:00Z", 200, []string{"r0", "r1"}},
+		{"before=2026-12-01T21:00:00.000000001Z", 200, []string{"r0", "r1"}},
+		{"before=2026-12-01T20:00:00Z", 200, nil},
+		{"before=yesterday", 400, nil},
+		{"before=9999-12-31T23:59:59Z", 400, nil},
+	} {
+		t.Run(c.query, func(t *testing.T) {
+			resp, err := client.Get(base + "/api/v1/scenarios/t/-/e/history?" + c.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				Results []struct {
+					RunID string `json:"run_id"`
+				} `json:"results"`
+				Error string `json:"error"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range body.Results {
+				ids = append(ids, r.RunID)
+			}
+			if resp.StatusCode != c.wantCode || !slices.Equal(ids, c.want) || (c.wantCode == 400 && !strings.HasPrefix(body.Error, "before: ")) {
+				t.Errorf("GET history?%s = %d %v %q, want %d %v", c.query, resp.StatusCode, ids, body.Error, c.wantCode, c.want)
+			}
+		})
 	}
 }

@@ -71,8 +71,27 @@ func (c *Config) checkScenarioCount() error {
 	if n <= MaxScenarios {
 		return nil
 	}
-	return &FieldError{Err: fmt.Errorf("%w: %d targets and %d endpoints make more than %d scenarios (MaxScenarios); split the matrix over several configurations, or give endpoints modes: so that each runs on fewer targets",
-		ErrTooLarge, len(c.Targets), len(c.Endpoints), MaxScenarios)}
+	modes := 0
+	for i := range c.Targets {
+		modes += len(c.Targets[i].Modes)
+	}
+	targets := plural(len(c.Targets), "target")
+	if modes > 0 {
+		targets += " with " + plural(modes, "mode")
+		if len(c.Targets) > 1 {
+			targets += " in all"
+		}
+	}
+	return &FieldError{Err: fmt.Errorf("%w: %s and %s make more than %d scenarios (MaxScenarios); split the matrix over several configurations, or give endpoints modes: so that each runs on fewer targets",
+		ErrTooLarge, targets, plural(len(c.Endpoints), "endpoint"), MaxScenarios)}
+}
+
+// plural returns "1 target", "2 targets".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // countScenarios returns how many cells c.cells would make, or a number

@@ -55,7 +55,11 @@ func TestLoadLimits(t *testing.T) {
 		{"a device with no size", "/dev/zero", "/dev/zero: too large: more than 4 MiB"},
 		{"10,000 scenarios", write("max.yml", matrixYAML(100, 100)), ""},
 		{"10,100 scenarios", write("many.yml", matrixYAML(101, 100)), "101 targets and 100 endpoints make more than 10000 scenarios (MaxScenarios)"},
-		{"10,002 with modes", write("modes.yml", "targets: [{name: t, url: \"http://127.0.0.1:1\", modes: [a, b]}]\nendpoints:\n"+endpointsYAML(5001)), "1 targets and 5001 endpoints make more than 10000"},
+		{"10,002 with modes", write("modes.yml", "targets: [{name: t, url: \"http://127.0.0.1:1\", modes: [a, b]}]\nendpoints:\n"+endpointsYAML(5001)), "1 target with 2 modes and 5001 endpoints make more than 10000"},
+		{"200 modes", write("modes200.yml", "targets: [{name: t, url: \"http://127.0.0.1:1\", modes: ["+modesYAML(200)+"]}]\nendpoints:\n"+modeEndpointsYAML(51)),
+			"1 target with 200 modes and 51 endpoints make more than 10000 scenarios"},
+		{"2 targets with modes", write("modes2.yml", "targets: [{name: t, url: \"http://127.0.0.1:1\", modes: ["+modesYAML(100)+"]}, {name: u, url: \"http://127.0.0.1:1\", modes: ["+modesYAML(100)+"]}]\nendpoints:\n"+modeEndpointsYAML(51)),
+			"2 targets with 200 modes in all and 51 endpoints make"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,6 +83,24 @@ func TestLoadLimits(t *testing.T) {
 	if _, err := Parse([]byte(matrixYAML(1, 1)+"#"+strings.Repeat("x", MaxConfigBytes)), ""); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Parse of more than MaxConfigBytes = %v, want ErrTooLarge", err)
 	}
+}
+
+// modesYAML is a flow list of n modes: m0, m1, ...
+func modesYAML(n int) string {
+	ms := make([]string, n)
+	for i := range ms {
+		ms[i] = fmt.Sprintf("m%d", i)
+	}
+	return strings.Join(ms, ", ")
+}
+
+// modeEndpointsYAML is n endpoints whose path takes the mode.
+func modeEndpointsYAML(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: e%d, path: \"/p%d/{mode}\"}\n", i, i)
+	}
+	return b.String()
 }
 
 func endpointsYAML(n int) string {

@@ -51,6 +51,10 @@ type DaemonOptions struct {
 	Detector  *Detector
 	// Live holds the configuration in force; Reload replaces it.
 	Live *atomic.Pointer[config.Config]
+	// Retention is the history's --storage.retention: a reload whose
+	// schedule it does not cover ([CheckRetention], as at start) is
+	// refused. 0 keeps the history forever (any schedule).
+	Retention time.Duration
 }
 
 // Daemon is the write API's view of the running daemon (api.Control):
@@ -121,6 +125,10 @@ func (d *Daemon) Reload() error {
 func (d *Daemon) tryReload() error {
 	cfg, err := d.o.Load(context.Background())
 	if err != nil {
+		return err
+	}
+	// The start's rule: a restart with this configuration would refuse it.
+	if err := CheckRetention(d.o.Retention, cfg); err != nil {
 		return err
 	}
 	if err := d.setToken(cfg); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,8 @@ type History struct {
 	pending []pendingWrite
 	runs    map[string]*historyRun // by announced ID, until the run's end is stored
 	lastErr error                  // the last failed write; nil once all caught up
+	heldErr error                  // the last failure that held a write in memory
+	dropped map[string]error       // runs (announced IDs) a write of which was dropped, with its error
 	since   time.Time              // when the writes started failing
 }
 
@@ -85,15 +88,21 @@ func NewHistory(o HistoryOptions) *History {
 	return h
 }
 
-// historyRun is a run whose end is not stored yet.
+// historyRun is a run whose end is not stored yet: what the store should
+// hold of it, kept in memory so that the API can show a run whose writes
+// are held ([History.Reader]).
 type historyRun struct {
-	id       string // the ID it is stored under (the announced one unless a retry changed it)
-	writeErr error  // the first failed write of the run, for its Err
+	run       store.Run // as announced; Outcome, End and Err once finished, Scenarios so far
+	storedID  string    // the ID BeginRun stored it under; "" until it did
+	msg       string    // why it failed or was cut short, as the scheduler said
+	finished  bool
+	writeErr  error // the first failed or held write of the run, for its Err
+	startLost bool  // its start could not be stored (and was dropped): its writes are skipped
 }
 
 // pendingWrite is a write waiting for the store to take it again.
 type pendingWrite struct {
-	op, runID string
+	op, runID string // runID: the announced ID
 	do        func(ctx context.Context) error
 }
 
@@ -123,9 +132,16 @@ func retriable(err error) bool { return errors.Is(err, store.ErrDiskFull) }
 
 // write runs do, after the writes still pending, or queues it behind them;
 // h.mu is held.
-func (h *History) writeLocked(op, runID string, do func(ctx context.Context) error) {
+func (h *History) writeLocked(op string, run *historyRun, do func(ctx context.Context) error) {
+	runID := ""
+	if run != nil {
+		runID = run.run.ID
+	}
 	h.flushLocked()
 	if len(h.pending) > 0 {
+		// Held behind the writes that failed: the run's history is late
+		// for the same reason, and its Err says so.
+		run.failed(h.heldErr)
 		h.queueLocked(pendingWrite{op, runID, do})
 		return
 	}
@@ -135,6 +151,8 @@ func (h *History) writeLocked(op, runID string, do func(ctx context.Context) err
 		h.failedLocked(op, runID, err)
 		if retriable(err) {
 			h.queueLocked(pendingWrite{op, runID, do})
+		} else {
+			h.droppedLocked(runID, err)
 		}
 	}
 }
@@ -162,12 +180,26 @@ func (h *History) flushLocked() {
 				return
 			}
 			h.log.Error("history: pending write dropped", "run_id", w.runID, "operation", w.op, "err", err)
+			h.droppedLocked(w.runID, err)
 		}
 		h.pending = h.pending[1:]
 	}
 	if h.lastErr != nil {
 		h.log.Info("history: writes caught up", "failing_since", h.since)
 		h.lastErr, h.since = nil, time.Time{}
+	}
+}
+
+// droppedLocked notes that a write of run runID is lost, for Close.
+func (h *History) droppedLocked(runID string, err error) {
+	if runID == "" {
+		return
+	}
+	if h.dropped == nil {
+		h.dropped = map[string]error{}
+	}
+	if _, ok := h.dropped[runID]; !ok {
+		h.dropped[runID] = err
 	}
 }
 
@@ -180,6 +212,7 @@ func (h *History) failedLocked(op, runID string, err error) {
 	}
 	h.lastErr = err
 	if retriable(err) {
+		h.heldErr = err
 		h.log.Error("history: write failed, kept in memory and retried before the next write", "operation", op, "run_id", runID, "err", err)
 		return
 	}
@@ -195,6 +228,23 @@ func writeFailure(err error) string {
 	return "history write failed: " + err.Error()
 }
 
+// heldNote is what the API shows in a run's Err while its writes are held
+// in memory (see [History.Reader]).
+func heldNote(err error) string {
+	if errors.Is(err, store.ErrDiskFull) {
+		return "history write failed: disk full (the run is kept in memory and stored once space is back)"
+	}
+	if err == nil {
+		return "history write pending"
+	}
+	return "history write failed: " + err.Error()
+}
+
+// joinErr joins the non-empty texts with "; ".
+func joinErr(texts ...string) string {
+	return strings.Join(slices.DeleteFunc(texts, func(s string) bool { return s == "" }), "; ")
+}
+
 // RecordRun implements [scheduler.Recorder]: it stores the run's start
 // and returns the ID the store chose.
 func (h *History) RecordRun(info scheduler.RunInfo) string {
@@ -203,25 +253,33 @@ func (h *History) RecordRun(info scheduler.RunInfo) string {
 	if h.runs == nil {
 		h.runs = map[string]*historyRun{}
 	}
-	r := &historyRun{}
-	run := store.Run{ID: info.ID, Trigger: info.Trigger, Start: info.Start,
-		ConfigHash: h.cfgHash(), Version: h.version, Marker: h.marker}
-	h.writeLocked("begin_run", info.ID, func(ctx context.Context) error {
-		id, err := h.st.BeginRun(ctx, run)
+	r := &historyRun{run: store.Run{ID: info.ID, Trigger: info.Trigger, Start: info.Start, Outcome: store.OutcomeRunning,
+		ConfigHash: h.cfgHash(), Version: h.version, Marker: h.marker}}
+	begin := r.run
+	first := true
+	chosen := ""
+	h.writeLocked("begin_run", r, func(ctx context.Context) error {
+		id, err := h.st.BeginRun(ctx, begin)
+		if first { // the first attempt's choice is the ID announced
+			chosen, first = id, false
+		}
 		switch {
-		case r.id == "": // the first attempt: its choice is the ID announced
-			r.id = id
-		case err == nil && id != r.id: // only if another writer took the ID meanwhile
-			h.log.Warn("history: run stored under another ID than announced", "run_id", r.id, "stored_as", id)
-			r.id = id
+		case err == nil:
+			r.storedID = id
+			if id != r.run.ID { // only if another writer took the ID meanwhile
+				h.log.Warn("history: run stored under another ID than announced", "run_id", r.run.ID, "stored_as", id)
+			}
+		case !retriable(err):
+			// Dropped: no later write of the run may go to the ID it
+			// would have had (another run's, if that was the failure).
+			r.startLost = true
 		}
 		r.failed(err)
 		return err
 	})
-	announced := cmp.Or(r.id, info.ID)
-	r.id = announced
-	h.runs[announced] = r
-	return announced
+	r.run.ID = cmp.Or(chosen, info.ID)
+	h.runs[r.run.ID] = r
+	return r.run.ID
 }
 
 // failed keeps the first failed write of the run.
@@ -249,9 +307,15 @@ func (h *History) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResul
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	run := h.runs[r.RunID]
-	h.writeLocked("save_scenario", r.RunID, func(ctx context.Context) error {
+	if run != nil {
+		run.run.Scenarios = append(run.run.Scenarios, sc)
+	}
+	h.writeLocked("save_scenario", run, func(ctx context.Context) error {
 		if run != nil {
-			sc.RunID = run.id
+			if run.storedID == "" {
+				return nil // its start is lost: said when it was dropped
+			}
+			sc.RunID = run.storedID
 		}
 		err := h.st.SaveScenario(ctx, sc)
 		run.failed(err)
@@ -272,16 +336,25 @@ func (h *History) RunFinished(_ context.Context, r *scheduler.RunReport) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	run := h.runs[r.ID]
-	h.writeLocked("finish_run", r.ID, func(ctx context.Context) error {
+	if run != nil {
+		run.finished, run.msg = true, msg
+		run.run.End, run.run.Outcome = r.End, outcome
+	}
+	h.writeLocked("finish_run", run, func(ctx context.Context) error {
 		id, text := r.ID, msg
 		if run != nil {
-			id = run.id
+			if run.storedID == "" {
+				delete(h.runs, r.ID)
+				h.log.Error("history: run not stored, its start could not be written", "run_id", r.ID, "err", run.writeErr)
+				return nil
+			}
+			id = run.storedID
 			if run.writeErr != nil {
-				text = strings.Join(slices.DeleteFunc([]string{msg, writeFailure(run.writeErr)}, func(s string) bool { return s == "" }), "; ")
+				text = joinErr(msg, writeFailure(run.writeErr))
 			}
 		}
 		err := h.st.FinishRun(ctx, id, r.End, outcome, text)
-		if err == nil {
+		if !retriable(err) { // stored, or never will be
 			delete(h.runs, r.ID)
 		}
 		run.failed(err)
@@ -355,14 +428,19 @@ func (h *History) RetryEvery(ctx context.Context, interval time.Duration) {
 }
 
 // Close retries the pending writes one last time and returns an error
-// naming the runs whose history is lost if some still fail. The store
-// stays open.
+// naming the runs whose history is lost if some still fail, or if a write
+// of some run was dropped earlier (an error other than a full disk: the
+// run is not stored whole, already logged). The store stays open.
 func (h *History) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.flushLocked()
 	if len(h.pending) == 0 {
-		return nil
+		if len(h.dropped) == 0 {
+			return nil
+		}
+		runs := slices.Sorted(maps.Keys(h.dropped))
+		return fmt.Errorf("history write failed: runs %s not stored whole: %w", strings.Join(runs, ", "), h.dropped[runs[0]])
 	}
 	var runs []string
 	for _, w := range h.pending {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,6 +77,48 @@ func TestWriteOnFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.BeginRun(ctx, Run{ID: "r2", Start: base.Add(1)}); err != nil {
+		t.Errorf("after freeing space: %v", err)
+	}
+}
+
+// TestOpenReadOnlyOnFullDisk: a reader (benchd report) on a full disk,
+// whose WAL index (-shm) is a stub of a few bytes that SQLite must grow,
+// says "disk full" and the path, not "disk I/O error (4874)".
+func TestOpenReadOnlyOnFullDisk(t *testing.T) {
+	dir := smallTmpfs(t, "512k")
+	s, err := Open(t.Context(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	beginRun(t, s, "r", base)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, DBFile+"-shm"), []byte("shm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	filler := testutil.FillDisk(t, dir)
+	ro, err := Open(t.Context(), dir, Options{ReadOnly: true})
+	if err == nil {
+		_, err = ro.Runs(t.Context(), RunQuery{})
+		_ = ro.Close()
+	}
+	if err == nil {
+		t.Fatal("read-only Open and Runs on a full disk with a stub -shm: no error")
+	}
+	t.Logf("error: %v", err)
+	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "disk full ("+dir+")") {
+		t.Errorf("read-only Open on a full disk: %q, want ErrDiskFull naming %s", err, dir)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	ro, err = Open(t.Context(), dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.Run(t.Context(), "r"); err != nil {
 		t.Errorf("after freeing space: %v", err)
 	}
 }

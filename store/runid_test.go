@@ -83,6 +83,11 @@ func TestSplitID(t *testing.T) {
 		{"20261201T193005Z-", "20261201T193005Z-", 0},
 		{"-3", "-3", 0},
 		{"run-abc", "run-abc", 0},
+		{"20261201T193005Z-999999999", "20261201T193005Z", 999999999},
+		{"20261201T193005Z-1000000000", "20261201T193005Z-1000000000", 0},
+		{"20261201T193005Z-9223372036854775807", "20261201T193005Z-9223372036854775807", 0},
+		{"20261201T193005Z--9223372036854775808", "20261201T193005Z--9223372036854775808", 0},
+		{"20261201T193005Z-+5", "20261201T193005Z-+5", 0},
 	} {
 		if b, n := splitID(tc.id); b != tc.base || n != tc.n {
 			t.Errorf("splitID(%q) = %q, %d; want %q, %d", tc.id, b, n, tc.base, tc.n)
@@ -148,5 +153,56 @@ func TestPruneToSize(t *testing.T) {
 	runs, _ = s.Runs(ctx, RunQuery{})
 	if len(runs) != 2 || runs[0].ID != "r9" || runs[1].ID != "r8" {
 		t.Errorf("after PruneToSize(1): %v, want r9 (running) and r8 (newest finished)", runs)
+	}
+}
+
+// TestRunIDSuffixOverflow: with a run stored under the largest int64
+// suffix (a hand-made row, or a history from elsewhere), the next runs of
+// that second get free IDs of their own: no suffix overflows into
+// "--9223372036854775808", none collides with a stored run, and each run
+// takes its own scenarios and end.
+func TestRunIDSuffixOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		taken []string // besides the base
+	}{
+		{"int64 max", []string{"-9223372036854775807"}},
+		{"int64 max - 1", []string{"-9223372036854775806"}},
+		{"beyond uint64", []string{"-99999999999999999999999"}},
+		{"bound and below", []string{"-1", "-2", "-999999999"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			ctx := t.Context()
+			const sec = "20261202T010203Z"
+			stored := map[string]bool{sec: true}
+			beginRun(t, s, sec, base)
+			for i, suffix := range tc.taken {
+				beginRun(t, s, sec+suffix, base.Add(time.Duration(i+1)))
+				stored[sec+suffix] = true
+			}
+			for i := range 4 {
+				at := base.Add(time.Second + time.Duration(i))
+				id, err := s.BeginRun(ctx, Run{ID: sec, Trigger: "test", Start: at})
+				if err != nil {
+					t.Fatalf("run %d: BeginRun(%s) = %q, %v; want a free ID", i, sec, id, err)
+				}
+				if stored[id] || strings.Contains(id, "--") || len(id) > len(sec)+11 {
+					t.Fatalf("run %d: BeginRun(%s) = %q: taken, overflowed or unbounded (stored: %v)", i, sec, id, stored)
+				}
+				stored[id] = true
+				saveScenario(ctx, t, s, makeScenario(t, id, 0, 10))
+				if err := s.FinishRun(ctx, id, at.Add(time.Millisecond), OutcomeSuccess, ""); err != nil {
+					t.Fatalf("run %d: FinishRun(%s): %v", i, id, err)
+				}
+			}
+			runs, err := s.Runs(ctx, RunQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != len(stored) {
+				t.Errorf("%d runs stored, want %d", len(runs), len(stored))
+			}
+		})
 	}
 }

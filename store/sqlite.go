@@ -151,7 +151,7 @@ func Open(ctx context.Context, dir string, o Options) (*SQLite, error) {
 		v, err := schemaVersion(ctx, reader)
 		if err != nil {
 			_ = s.Close()
-			return nil, fmt.Errorf("store: open %s read-only: %w", s.path, err)
+			return nil, fmt.Errorf("store: open %s read-only: %w", s.path, s.classify(err))
 		}
 		if v != SchemaVersion {
 			_ = s.Close()
@@ -297,22 +297,30 @@ func (s *SQLite) BeginRun(ctx context.Context, r Run) (_ string, err error) {
 	return id, nil
 }
 
-// splitID splits a run ID into its base and its "-N" suffix (0 if none).
+// maxSuffix is the largest "-N" suffix [SQLite.BeginRun] gives or reads
+// as one: nine digits, far from any integer's overflow. A stored ID with a
+// larger number (a hand-made row) is not read as a suffix of its base.
+const maxSuffix = 999_999_999
+
+// splitID splits a run ID into its base and its "-N" suffix (0 if none):
+// N is 1 to maxSuffix, written without leading zeros.
 func splitID(id string) (base string, n int) {
 	i := strings.LastIndexByte(id, '-')
 	if i <= 0 || i == len(id)-1 {
 		return id, 0
 	}
-	n, err := strconv.Atoi(id[i+1:])
-	if err != nil || n <= 0 || strconv.Itoa(n) != id[i+1:] {
+	u, err := strconv.ParseUint(id[i+1:], 10, 32)
+	if err != nil || u == 0 || u > maxSuffix || strconv.FormatUint(u, 10) != id[i+1:] {
 		return id, 0
 	}
-	return id[:i], n
+	return id[:i], int(u)
 }
 
 // freeID returns want if no run has it, else want's base with a suffix one
 // more than the highest stored for that base (the base alone counts as 0),
-// so that the new run sorts after every run of that base.
+// so that the new run sorts after every run of that base; when that would
+// pass maxSuffix, the smallest free suffix instead. Either way the ID is
+// free: the caller inserts it in the same (immediate) transaction.
 func freeID(ctx context.Context, tx *sql.Tx, want string) (string, error) {
 	base, _ := splitID(want)
 	// LIKE would treat '_' and '%' in the base as wildcards; compare the
@@ -324,6 +332,7 @@ func freeID(ctx context.Context, tx *sql.Tx, want string) (string, error) {
 	}
 	defer rows.Close()
 	highest, taken := -1, false
+	used := map[int]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -332,6 +341,7 @@ func freeID(ctx context.Context, tx *sql.Tx, want string) (string, error) {
 		taken = taken || id == want
 		if b, k := splitID(id); b == base {
 			highest = max(highest, k)
+			used[k] = true
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -340,7 +350,17 @@ func freeID(ctx context.Context, tx *sql.Tx, want string) (string, error) {
 	if !taken {
 		return want, nil
 	}
-	id := base + "-" + strconv.Itoa(highest+1)
+	n := highest + 1
+	if n > maxSuffix {
+		n = 1
+		for used[n] { // ends: used holds fewer than maxSuffix numbers
+			n++
+		}
+	}
+	if n > maxSuffix {
+		return "", fmt.Errorf("run id %q: every suffix up to %d is taken", base, maxSuffix)
+	}
+	id := base + "-" + strconv.Itoa(n)
 	if err := checkID(id); err != nil {
 		return "", err
 	}
@@ -444,11 +464,11 @@ func checkRunning(ctx context.Context, tx *sql.Tx, id string) error {
 func (s *SQLite) Run(ctx context.Context, id string) (_ *Run, err error) {
 	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("store: read run %q: %w", id, err)
+		return nil, fmt.Errorf("store: read run %q: %w", id, s.classify(err))
 	}
 	defer func() {
 		if rerr := tx.Rollback(); err == nil && rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			err = fmt.Errorf("store: read run %q: %w", id, rerr)
+			err = fmt.Errorf("store: read run %q: %w", id, s.classify(rerr))
 		}
 	}()
 	r, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
@@ -456,15 +476,15 @@ func (s *SQLite) Run(ctx context.Context, id string) (_ *Run, err error) {
 		return nil, fmt.Errorf("store: run %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: read run %q: %w", id, err)
+		return nil, fmt.Errorf("store: read run %q: %w", id, s.classify(err))
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+scenarioColumns+` FROM scenarios WHERE run_id = ? ORDER BY idx`, id)
 	if err != nil {
-		return nil, fmt.Errorf("store: read scenarios of run %q: %w", id, err)
+		return nil, fmt.Errorf("store: read scenarios of run %q: %w", id, s.classify(err))
 	}
 	r.Scenarios, err = scanScenarios(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: read scenarios of run %q: %w", id, err)
+		return nil, fmt.Errorf("store: read scenarios of run %q: %w", id, s.classify(err))
 	}
 	return &r, nil
 }
@@ -487,19 +507,19 @@ func (s *SQLite) Runs(ctx context.Context, q RunQuery) ([]Run, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+runColumns+` FROM runs
 		WHERE start_unix_nano < ? ORDER BY start_unix_nano DESC, id DESC LIMIT ?`, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: list runs: %w", err)
+		return nil, fmt.Errorf("store: list runs: %w", s.classify(err))
 	}
 	defer rows.Close()
 	runs := []Run{}
 	for rows.Next() {
 		r, err := scanRun(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: list runs: %w", err)
+			return nil, fmt.Errorf("store: list runs: %w", s.classify(err))
 		}
 		runs = append(runs, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list runs: %w", err)
+		return nil, fmt.Errorf("store: list runs: %w", s.classify(err))
 	}
 	return runs, nil
 }
@@ -519,21 +539,30 @@ func (s *SQLite) History(ctx context.Context, scenarioName string, q HistoryQuer
 		}
 		since = b.(int64)
 	}
+	before := int64(math.MaxInt64)
+	if !q.Before.IsZero() {
+		b, err := timeArg(q.Before)
+		if err != nil {
+			return nil, fmt.Errorf("store: history of %q: before: %w", scenarioName, err)
+		}
+		before = b.(int64)
+	}
 	// The inner query picks the newest `limit`; the outer one puts them
 	// oldest first. run_id and idx break ties so the order is total.
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+scenarioColumns+` FROM (
 			SELECT s.*, COALESCE(s.start_unix_nano, r.start_unix_nano) AS at
 			FROM scenarios s JOIN runs r ON r.id = s.run_id
 			WHERE s.name = ? AND COALESCE(s.start_unix_nano, r.start_unix_nano) >= ?
+				AND COALESCE(s.start_unix_nano, r.start_unix_nano) < ?
 			ORDER BY at DESC, s.run_id DESC, s.idx DESC
 			LIMIT ?)
-		ORDER BY at, run_id, idx`, scenarioName, since, limit)
+		ORDER BY at, run_id, idx`, scenarioName, since, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: history of %q: %w", scenarioName, err)
+		return nil, fmt.Errorf("store: history of %q: %w", scenarioName, s.classify(err))
 	}
 	out, err := scanScenarios(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: history of %q: %w", scenarioName, err)
+		return nil, fmt.Errorf("store: history of %q: %w", scenarioName, s.classify(err))
 	}
 	return out, nil
 }

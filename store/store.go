@@ -126,6 +126,10 @@ type HistoryQuery struct {
 	// Since, if not zero, returns only results whose Start is at or after
 	// it.
 	Since time.Time
+	// Before, if not zero, returns only results whose Start is strictly
+	// before it (a cursor for paging back: pass the Start of the oldest
+	// result of the previous page).
+	Before time.Time
 }
 
 // Store is benchd's run history. Implementations are safe for concurrent
@@ -139,7 +143,10 @@ type Store interface {
 	// trailing "-N") with the suffix "-N", N one more than the highest
 	// suffix stored for that base, chosen in the insert's transaction. So
 	// IDs stay unique across processes and restarts, and a run that found
-	// its ID taken sorts after every stored run of that base. r.ID and r.Start are
+	// its ID taken sorts after every stored run of that base. A suffix is
+	// 1 to 999999999; when the next would pass that, the smallest free
+	// suffix is taken instead (IDs never overflow or collide; runs still
+	// sort by Start). r.ID and r.Start are
 	// required; its End, Outcome, Err and Scenarios are ignored. On an
 	// error the ID is the one the run would have had ("" if not chosen).
 	BeginRun(ctx context.Context, r Run) (string, error)

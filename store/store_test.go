@@ -356,6 +356,9 @@ func TestHistory(t *testing.T) {
 		{"scenario without start sorts at its run's start", name, HistoryQuery{Since: base.Add(2 * time.Hour), Limit: 2}, []string{"run-4", "run-5"}},
 		{"without start included by since", name, HistoryQuery{Since: base.Add(2 * time.Hour)}, []string{"run-2", "run-3", "run-4", "run-5"}},
 		{"since and limit", name, HistoryQuery{Since: base.Add(time.Hour + 2*time.Minute), Limit: 10}, []string{"run-2", "run-3", "run-4", "run-5"}},
+		{"before", name, HistoryQuery{Before: base.Add(3*time.Hour + time.Minute)}, []string{"run-0", "run-1", "run-2"}},
+		{"before and limit: the page before", name, HistoryQuery{Before: base.Add(4*time.Hour + time.Minute), Limit: 2}, []string{"run-2", "run-3"}},
+		{"since and before", name, HistoryQuery{Since: base.Add(time.Hour), Before: base.Add(3 * time.Hour)}, []string{"run-1", "run-2"}},
 		{"other scenario", "hypercorn-uvloop/async/json", HistoryQuery{Limit: 2}, []string{"run-4", "run-5"}},
 		{"unknown scenario", "nope/-/x", HistoryQuery{}, nil},
 	}

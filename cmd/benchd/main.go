@@ -221,8 +221,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // addRunFlags adds the flags of the subcommands that run the matrix and
 // record it (serve, matrix) to c.
 func addRunFlags(c *kingpin.CmdClause, f *flags) {
-	c.Flag("storage.retention", "How long run history is kept; 0 keeps it forever.").
-		Default(pipeline.DefaultRetention.String()).DurationVar(&f.retention)
+	c.Flag("storage.retention", "How long run history is kept, e.g. 90d, 2w, 1y (365d); 0 keeps it forever.").
+		Default(pipeline.FormatRetention(pipeline.DefaultRetention)).SetValue(retentionFlag{&f.retention})
 	c.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
 		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
 	c.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
@@ -247,6 +247,18 @@ func (f sizeFlag) Set(s string) error {
 }
 
 func (f sizeFlag) String() string { return units.Base2Bytes(*f.v).String() }
+
+// retentionFlag is --storage.retention, parsed by pipeline.ParseRetention.
+type retentionFlag struct{ v *time.Duration }
+
+func (f retentionFlag) Set(s string) (err error) {
+	if *f.v, err = pipeline.ParseRetention(s); err != nil {
+		return fmt.Errorf("--storage.retention %q: %w", s, err)
+	}
+	return nil
+}
+
+func (f retentionFlag) String() string { return pipeline.FormatRetention(*f.v) }
 
 // usageTemplate is kingpin's default usage template, except that a
 // subcommand's help lists its own flags before the global ones, and the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
+	"github.com/benchd/benchd/store"
 )
 
 // matrixFlags are the flags of `benchd matrix`.
@@ -64,6 +66,9 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	// The run goes into the history too, unless a daemon holds it.
 	var hist *pipeline.History
 	if st, err := openStore(ctx, f, logger, matrixStoreWait); err != nil {
+		if errors.Is(err, store.ErrDiskFull) && !f.matrix.dryRun { // as serve: a run it cannot record is lost
+			return err
+		}
 		logger.Warn("this run is not recorded in the run history", "err", err)
 		progress.Unrecorded = true
 	} else {

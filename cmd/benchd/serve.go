@@ -68,7 +68,8 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	hist := pipeline.NewHistory(pipeline.HistoryOptions{Store: st, Logger: logger.With("component", "history"),
 		Retention: f.retention, MaxBytes: f.retainBytes, Version: version.Version, Marker: f.marker,
 		ConfigHash: func() string { return pipeline.ConfigHash(live.Load()) }, Metrics: metrics})
-	defer func() { _ = hist.Close() }() // logs what it could not store
+	closeHist := sync.OnceValue(hist.Close) // logs what it could not store
+	defer func() { _ = closeHist() }()
 	regs := exporters.NewRegressions()
 	reg.MustRegister(regs)
 	det := pipeline.NewDetector(pipeline.DetectorOptions{Store: st, Regressions: regs, Config: live.Load,
@@ -87,7 +88,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	d, err := pipeline.NewDaemon(cfg, pipeline.DaemonOptions{Logger: logger, Scheduler: sched, Metrics: metrics,
-		Detector: det, Live: &live, Load: func(ctx context.Context) (*config.Config, error) { return loadConfig(ctx, f, logger, true) }})
+		Detector: det, Live: &live, Retention: f.retention, Load: func(ctx context.Context) (*config.Config, error) { return loadConfig(ctx, f, logger, true) }})
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		Ready:      running.Load,
 		Logger:     logger.With("component", "web"),
 		Control:    d,
-		History:    st,
+		History:    hist.Reader(), // the store, with the runs held in memory
 		Token:      d.Token,
 		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
 		WriteUsers: func() []string { return live.Load().API.WriteUsers },
@@ -144,6 +145,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	wg.Go(func() { d.ReloadOnSIGHUP(ctx) })
 	wg.Go(func() { hist.RetryEvery(ctx, pipeline.HistoryRetryInterval) })
 	wg.Wait()
+	_ = closeHist() // before "stopped": what is lost is part of stopping
 	logger.Info("benchd stopped")
 	return errors.Join(errs...)
 }

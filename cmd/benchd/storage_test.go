@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -128,14 +131,31 @@ func TestServeFullDisk(t *testing.T) {
 
 	filler := testutil.FillDisk(t, storage)
 	runNow(t, base)
+	runNow(t, base) // held behind the first one's writes
 	fams = scrape(t, base+"/metrics")
 	if v := value(fams, "benchd_storage_write_failures_total", map[string]string{"operation": "begin_run"}); v < 1 {
 		t.Errorf("begin_run failures %v on a full disk, want >= 1", v)
 	}
 	var st statusJSON
 	getJSON(t, base+"/api/v1/status", &st)
-	if st.Storage == nil || !strings.Contains(st.Storage.LastError, "disk full") || st.Storage.PendingWrites != 4 || len(st.Storage.PendingRuns) != 1 {
-		t.Fatalf("status on a full disk: %+v, want last_error saying disk full and 4 pending writes of 1 run", st.Storage)
+	if st.Storage == nil || !strings.Contains(st.Storage.LastError, "disk full") || st.Storage.PendingWrites != 8 || len(st.Storage.PendingRuns) != 2 {
+		t.Fatalf("status on a full disk: %+v, want last_error saying disk full and 8 pending writes of 2 runs", st.Storage)
+	}
+	// The API shows the held runs as they will be stored, not a stale
+	// "running" or a 404.
+	const heldNote = "history write failed: disk full (the run is kept in memory and stored once space is back)"
+	for _, id := range st.Storage.PendingRuns {
+		var held runJSON
+		if code := getJSONCode(t, base+"/api/v1/runs/"+id, &held); code != http.StatusOK || held.Outcome != "success" || len(held.Scenarios) != 2 || held.Error != heldNote {
+			t.Errorf("held run %s on a full disk: %d, outcome %q, %d scenarios, error %q; want 200, success, 2, %q", id, code, held.Outcome, len(held.Scenarios), held.Error, heldNote)
+		}
+	}
+	var heldRuns struct {
+		Runs []runJSON `json:"runs"`
+	}
+	getJSON(t, base+"/api/v1/runs", &heldRuns)
+	if len(heldRuns.Runs) != 2 || heldRuns.Runs[0].Outcome != "success" || heldRuns.Runs[1].Outcome != "success" {
+		t.Errorf("runs on a full disk: %+v, want the 2 held runs, success", heldRuns.Runs)
 	}
 	if resp, err := http.Get(base + "/healthz"); err != nil {
 		t.Errorf("/healthz on a full disk: %v, want 200 (liveness)", err)
@@ -145,7 +165,7 @@ func TestServeFullDisk(t *testing.T) {
 			t.Errorf("/healthz on a full disk: %s, want 200 (liveness)", resp.Status)
 		}
 	}
-	first := st.Storage.PendingRuns[0]
+	held := st.Storage.PendingRuns
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -159,8 +179,8 @@ func TestServeFullDisk(t *testing.T) {
 		Runs []runJSON `json:"runs"`
 	}
 	getJSON(t, base+"/api/v1/runs", &runs)
-	if len(runs.Runs) != 2 || runs.Runs[1].ID != first {
-		t.Fatalf("runs %+v, want 2, the older %s", runs.Runs, first)
+	if len(runs.Runs) != 3 || runs.Runs[2].ID != held[0] || runs.Runs[1].ID != held[1] {
+		t.Fatalf("runs %+v, want 3, the older %s", runs.Runs, held)
 	}
 	for i, r := range runs.Runs {
 		var full runJSON
@@ -168,7 +188,7 @@ func TestServeFullDisk(t *testing.T) {
 		if full.Outcome != "success" || len(full.Scenarios) != 2 {
 			t.Errorf("run %s: outcome %s, %d scenarios, want success and 2", r.ID, full.Outcome, len(full.Scenarios))
 		}
-		if wantNote := i == 1; strings.Contains(full.Error, "history write failed: disk full") != wantNote {
+		if wantNote := i > 0; strings.Contains(full.Error, "history write failed: disk full") != wantNote {
 			t.Errorf("run %s: error %q, want the history-write note: %v", r.ID, full.Error, wantNote)
 		}
 	}
@@ -180,8 +200,10 @@ func TestServeFullDisk(t *testing.T) {
 	}
 }
 
-// TestStartOnFullDisk: benchd serve refuses to start on a full disk, and
-// benchd matrix runs unrecorded, both saying "disk full" and the path.
+// TestStartOnFullDisk: benchd serve and benchd matrix refuse to start on
+// a full disk (exit 1: a matrix run it cannot record is lost), both
+// saying "disk full" and the path; matrix --dry-run, which records
+// nothing, still prints its plan.
 func TestStartOnFullDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs and runs benchd")
@@ -201,15 +223,22 @@ func TestStartOnFullDisk(t *testing.T) {
 		cmd := benchd(ctx, t, append(args, "--config.file", cfg, "--storage.path", storage)...)
 		out, err := cmd.CombinedOutput()
 		cancel()
-		wantExit := args[0] == "serve"
-		if (err != nil) != wantExit || !strings.Contains(string(out), "disk full") || !strings.Contains(string(out), filepath.Join(storage, "benchd.db")) {
-			t.Errorf("benchd %s on a full disk: %v, output:\n%s\nwant it to say disk full and the path (exit 1: %v)", args[0], err, out, wantExit)
+		code := -1
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			code = ee.ExitCode()
 		}
+		if code != 1 || !strings.Contains(string(out), "disk full ("+storage+")") || !strings.Contains(string(out), filepath.Join(storage, "benchd.db")) ||
+			strings.Contains(string(out), "not recorded") {
+			t.Errorf("benchd %s on a full disk: %v, output:\n%s\nwant exit 1 saying disk full (%s) and the database's path", args[0], err, out, storage)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if out, err := benchd(ctx, t, "matrix", "--dry-run", "--config.file", cfg, "--storage.path", storage).CombinedOutput(); err != nil || !strings.Contains(string(out), "t/-/a") {
+		t.Errorf("matrix --dry-run on a full disk: %v, output:\n%s\nwant the plan", err, out)
 	}
 	// The default matrix unpacks the reference Django project into the
 	// storage path first: that too says disk full.
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
 	out, err := benchd(ctx, t, "matrix", "--dry-run", "--storage.path", storage).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "disk full ("+storage+")") {
 		t.Errorf("default matrix on a full disk: %v, output:\n%s\nwant it to say disk full (%s)", err, out, storage)
@@ -286,6 +315,151 @@ func TestRunIDTakenByEarlierProcess(t *testing.T) {
 	for i := 1; i < len(runs); i++ {
 		if runs[i-1].ID <= runs[i].ID {
 			t.Errorf("runs %s (newer) and %s: the newer ID does not sort after", runs[i-1].ID, runs[i].ID)
+		}
+	}
+}
+
+// getJSONCode GETs url, decodes its JSON body into v and returns the
+// status code.
+func getJSONCode(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Errorf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
+// TestReportOnFullDisk: a read-only command (benchd report) on a full disk
+// whose WAL index is a stub SQLite must grow says "disk full" and the path,
+// not "disk I/O error (4874)".
+func TestReportOnFullDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs and runs benchd")
+	}
+	storage := testutil.SmallTmpfs(t, "512k")
+	cfg := smallConfig(t, "@every 1h")
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", storage, "--only", "t/-/a"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("matrix: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if err := os.WriteFile(filepath.Join(storage, store.DBFile+"-shm"), []byte("shm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.FillDisk(t, storage)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := benchd(ctx, t, "report", "--storage.path", storage).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "disk full ("+storage+")") {
+		t.Errorf("benchd report on a full disk: %v, output:\n%s\nwant an error saying disk full (%s)", err, out, storage)
+	}
+}
+
+// TestStopWithWritesHeld: benchd stopping with runs still held in memory
+// (the disk stayed full) logs what is lost before it logs that it stopped,
+// and still exits cleanly.
+func TestStopWithWritesHeld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs and runs benchd")
+	}
+	storage := testutil.SmallTmpfs(t, "512k")
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := benchd(ctx, t, "serve", "--config.file", smallConfig(t, "@every 1h"), "--storage.path", storage,
+		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
+	var stderr testutil.SyncBuffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	for i := 0; scrape(t, base+"/metrics") == nil; i++ {
+		if i > 100 {
+			t.Fatalf("benchd did not come up; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	testutil.FillDisk(t, storage)
+	runNow(t, base)
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	log := stderr.String()
+	lost, stopped := strings.Index(log, "history: writes lost as benchd stops"), strings.Index(log, "benchd stopped")
+	if lost < 0 || stopped < 0 || lost > stopped || strings.Count(log, "writes lost") != 1 {
+		t.Errorf("want one 'history: writes lost as benchd stops' before 'benchd stopped'; stderr:\n%s", log)
+	}
+}
+
+// TestRunIDSuffixOverflowCLI: with every second of the next few taken by a
+// run and by a hand-made run of the largest int64 suffix, two benchd
+// matrix runs are stored whole, each under a small free suffix of its
+// second (not "--9223372036854775808", not into another run's row).
+func TestRunIDSuffixOverflowCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchd")
+	}
+	dir := t.TempDir()
+	cfg := smallConfig(t, "@every 1h")
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for i := range 20 {
+		at := now.Add(time.Duration(i) * time.Second)
+		for _, id := range []string{at.Format("20060102T150405Z"), at.Format("20060102T150405Z") + "-9223372036854775807"} {
+			if _, err := st.BeginRun(t.Context(), store.Run{ID: id, Trigger: "earlier", Start: at}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.FinishRun(t.Context(), id, at, store.OutcomeSuccess, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		out, err := benchd(ctx, t, "matrix", "--config.file", cfg, "--storage.path", dir).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("benchd matrix %d: %v\n%s", i, err, out)
+		}
+	}
+	ro, err := store.Open(t.Context(), dir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	runs, err := ro.Runs(t.Context(), store.RunQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	for _, r := range runs {
+		if r.Trigger == scheduler.TriggerMatrix {
+			mine = append(mine, r.ID)
+		}
+	}
+	if len(runs) != 42 || len(mine) != 2 {
+		t.Fatalf("%d runs, %d of benchd matrix (%v); want 40 earlier and 2", len(runs), len(mine), mine)
+	}
+	for _, id := range mine {
+		r, err := ro.Run(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(id, "-1") && !strings.HasSuffix(id, "-2") || r.Outcome != store.OutcomeSuccess || len(r.Scenarios) != 2 {
+			t.Errorf("run %s: %s with %d scenarios; want a small suffix, success, 2", id, r.Outcome, len(r.Scenarios))
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -1165,14 +1166,17 @@ func (r *outputRing) bytes() []byte {
 // output, without the final newline, starting at the start of a line: a
 // line cut by maxBytes, or whose start the ring has overwritten, is
 // dropped, unless it is the only one, which is then quoted from the cut
-// after an ellipsis ("…").
+// after an ellipsis ("…"). The output is made [printable] first.
 func (r *outputRing) tail(maxLines, maxBytes int) string {
 	r.mu.Lock()
 	cut := r.full // the oldest kept byte may be in the middle of a line
 	r.mu.Unlock()
-	b := bytes.TrimRight(r.bytes(), "\r\n\t ")
+	b := bytes.TrimRight(printable(r.bytes()), "\n\t ")
 	if len(b) > maxBytes {
 		b, cut = b[len(b)-maxBytes:], true
+		for len(b) > 0 && !utf8.RuneStart(b[0]) {
+			b = b[1:]
+		}
 	}
 	if cut {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {

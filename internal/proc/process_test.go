@@ -1042,6 +1042,26 @@ func TestExitedBeforeReadyTail(t *testing.T) {
 	}
 }
 
+// TestExitedBeforeReadyTailPrintable: a target whose output carries
+// terminal escapes, NULs and carriage returns has it quoted printable
+// (escapes dropped, other control bytes as \xNN, a CR as a line break),
+// newlines kept, so the error neither drives the terminal nor hides text.
+func TestExitedBeforeReadyTailPrintable(t *testing.T) {
+	script := `printf 'plain\n\033[31mred\033[0m \033]0;title\007x\r\nnul\000here\rover\n\033[2J\001end\n'; exit 3`
+	_, err := Start(t.Context(), Spec{
+		Name:    "target raw",
+		Command: []string{"/bin/sh", "-c", script},
+		Ready:   mustProbe("tcp://" + freeAddr(t)),
+	})
+	if err == nil {
+		t.Fatal("Start succeeded")
+	}
+	_, tail, ok := strings.Cut(err.Error(), "before ready: ")
+	if want := "plain\nred x\nnul\\x00here\nover\n\\x01end"; !ok || tail != want {
+		t.Errorf("quoted output %q, want %q", tail, want)
+	}
+}
+
 func TestOutputRing(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -1106,6 +1126,14 @@ func TestOutputRing(t *testing.T) {
 			wantBytes: "x\n0123456789abcdef\n",
 			maxLines:  5, maxBytes: 10,
 			wantTail: "…6789abcdef",
+		},
+		{
+			name:      "control bytes made printable",
+			size:      64,
+			lines:     []string{"a\x1b[1;31mb\x1b[0m\r\n", "c\x00d\x7f\xff\n"},
+			wantBytes: "a\x1b[1;31mb\x1b[0m\r\nc\x00d\x7f\xff\n",
+			maxLines:  5, maxBytes: 100,
+			wantTail: "ab\nc\\x00d\\x7f\ufffd",
 		},
 		{
 			name:      "a line in pieces",
