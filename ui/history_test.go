@@ -13,6 +13,7 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/result"
+	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
 
@@ -149,4 +150,17 @@ func record(t testing.TB, rng *rand.Rand, runID, name string, idx int, start tim
 		s.InvalidReasons = []string{"foreign_cpu"}
 	}
 	return s
+}
+
+// progressOf starts a run of scs on p and finishes its first done
+// scenarios from records of record.
+func progressOf(t testing.TB, p *Progress, scs []config.Scenario, done int) {
+	t.Helper()
+	info := &scheduler.RunInfo{ID: "20261203T000000Z", Start: time.Now().Add(-time.Minute), Scenarios: scs}
+	p.RunStarted(info)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range done {
+		rec := record(t, rng, info.ID, scs[i].Name, i, info.Start, 1000, 1, i == 1, 100)
+		p.ScenarioFinished(&scheduler.ScenarioResult{RunID: info.ID, Scenario: scs[i], Index: i, Total: len(scs), Record: &rec})
+	}
 }

@@ -80,8 +80,6 @@ func signalPlot(sig regress.Signal, h []result.Scenario, v *regress.Verdict, acc
 	p.Title.Text = string(sig)
 	p.Y.Label.Text = unit
 	p.X.Tick.Marker = plot.TimeTicks{Format: "Jan 2\n15:04"}
-	p.Legend.Top = true
-	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
 	first, last := unixSeconds(h[0].Start), unixSeconds(h[len(h)-1].Start)
 	if v != nil && v.BaselineN > 0 && v.BaselineStart >= 0 && v.BaselineStart < len(h) {
@@ -95,7 +93,6 @@ func signalPlot(sig regress.Signal, h []result.Scenario, v *regress.Verdict, acc
 			}
 			band.Color, band.LineStyle.Width = colorBand, 0
 			p.Add(band)
-			p.Legend.Add(fmt.Sprintf("detectable change %+.1f%%", 100*d), band)
 			lo, hi = math.Min(lo, edge), math.Max(hi, edge)
 		}
 		l, err := plotter.NewLine(plotter.XYs{{X: from, Y: med}, {X: last, Y: med}})
@@ -104,7 +101,6 @@ func signalPlot(sig regress.Signal, h []result.Scenario, v *regress.Verdict, acc
 		}
 		l.Color, l.Dashes = colorMedian, []vg.Length{vg.Points(4), vg.Points(2)}
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("baseline median (%d runs)", v.BaselineN), l)
 		lo, hi = math.Min(lo, med), math.Max(hi, med)
 	}
 	if hi == lo {
@@ -112,42 +108,30 @@ func signalPlot(sig regress.Signal, h []result.Scenario, v *regress.Verdict, acc
 	}
 	lo = math.Max(lo-(hi-lo)*0.05, math.Min(lo, 0)*1.05)
 	hi += (hi - lo) * 0.15
-	vline := func(x float64, c color.Color, dashes []vg.Length, label string) error {
+	vline := func(x float64, c color.Color, dashes []vg.Length) error {
 		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: lo}, {X: x, Y: hi}})
 		if err != nil {
 			return err
 		}
 		l.Color, l.Dashes = c, dashes
 		p.Add(l)
-		if label != "" {
-			p.Legend.Add(label, l)
-		}
 		return nil
 	}
 	if v != nil && v.ChangePoint != nil && !v.ChangePoint.Time.IsZero() {
-		if err := vline(unixSeconds(v.ChangePoint.Time), colorChange, nil, "change point"); err != nil {
+		if err := vline(unixSeconds(v.ChangePoint.Time), colorChange, nil); err != nil {
 			return "", false, err
 		}
 	}
-	labelled := map[string]bool{}
 	prevMarker := ""
 	for i := range h {
 		x := unixSeconds(h[i].Start)
 		if accepted[h[i].RunID] {
-			label := ""
-			if !labelled["accepted"] {
-				label, labelled["accepted"] = "accepted baseline", true
-			}
-			if err := vline(x, colorAccepted, []vg.Length{vg.Points(2), vg.Points(2)}, label); err != nil {
+			if err := vline(x, colorAccepted, []vg.Length{vg.Points(2), vg.Points(2)}); err != nil {
 				return "", false, err
 			}
 		}
 		if m := markers[h[i].RunID]; m != "" && m != prevMarker {
-			label := ""
-			if !labelled["marker"] {
-				label, labelled["marker"] = "deploy marker", true
-			}
-			if err := vline(x, colorMarker, []vg.Length{vg.Points(6), vg.Points(3)}, label); err != nil {
+			if err := vline(x, colorMarker, []vg.Length{vg.Points(6), vg.Points(3)}); err != nil {
 				return "", false, err
 			}
 			prevMarker = m
@@ -161,16 +145,14 @@ func signalPlot(sig regress.Signal, h []result.Scenario, v *regress.Verdict, acc
 		line.Color, pts.Color, pts.Radius = colorLine, colorLine, vg.Points(1.6)
 		pts.Shape = draw.CircleGlyph{}
 		p.Add(line, pts)
-		p.Legend.Add("run", line, pts)
 	}
 	if len(bad) > 0 {
 		s, err := plotter.NewScatter(bad)
 		if err != nil {
 			return "", false, err
 		}
-		s.Color, s.Shape, s.Radius = colorInvalid, draw.CrossGlyph{}, vg.Points(3)
+		s.Color, s.Shape, s.Radius = colorInvalid, draw.CrossGlyph{}, vg.Points(4)
 		p.Add(s)
-		p.Legend.Add("invalid run (left out)", s)
 	}
 	p.X.Min, p.X.Max = first, last
 	if first == last {
