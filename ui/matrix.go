@@ -6,9 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/benchd/benchd/engine"
 	"github.com/benchd/benchd/regress"
-	"github.com/benchd/benchd/result"
 )
 
 // matrixView is the matrix page: one row per endpoint and mode, one
@@ -78,17 +76,17 @@ func (s *snapshot) matrix(l links) *matrixView {
 func (s *snapshot) cell(name string, l links) *matrixCell {
 	h := s.hist[name]
 	c := &matrixCell{Name: name, ScenarioURL: l.scenario(name), RPS: "-", P99: "-"}
-	var newest *result.Scenario
+	var newest *summary
 	if len(h) > 0 {
 		newest = &h[len(h)-1]
 		c.HasResult = true
 		c.RunID = newest.RunID
 		c.RunURL = l.run(newest.RunID)
-		if newest.Ran() {
-			c.RPS = formatRate(newest.RequestsPerSecond)
-			c.P99 = formatSeconds(newest.P99())
+		if newest.Ran {
+			c.RPS = formatRate(newest.RPS)
+			c.P99 = formatSeconds(newest.P99)
 		}
-		c.Timeouts = newest.Errors[engine.KindTimeout]
+		c.Timeouts = newest.Timeouts
 	}
 	c.Verdict, c.Why = verdictOf(s.verdicts[name], newest)
 	from := max(len(h)-DefaultSparklineRuns, 0)
@@ -109,19 +107,19 @@ func split(name string) (target, mode, endpoint string) {
 // runs as hollow dots, the newest value as a dot. It is drawn by hand, not
 // with gonum/plot: a cell's 30 points need no axes, and 80 plots of
 // gonum's would cost the matrix its render time.
-func sparkline(h []result.Scenario, sig regress.Signal) template.HTML {
+func sparkline(h []summary, sig regress.Signal) template.HTML {
 	const w, ht, pad = 120.0, 28.0, 3.0
 	var xs, ys []float64
 	var valid []bool
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i := range h {
-		v := sig.RunValue(&h[i])
+		v := h[i].value(sig)
 		if !finite(v) {
 			continue
 		}
 		xs = append(xs, float64(i))
 		ys = append(ys, v)
-		valid = append(valid, h[i].Valid && h[i].Error == "")
+		valid = append(valid, h[i].Valid)
 		lo, hi = math.Min(lo, v), math.Max(hi, v)
 	}
 	if len(ys) == 0 {

@@ -56,17 +56,17 @@ func scale(sig regress.Signal) (float64, string) {
 // accepted baselines and deploy markers as vertical lines. ok is false
 // when the signal has no value in any run (cpu_per_request of an unmanaged
 // target).
-func signalPlot(sig regress.Signal, h []result.Scenario, v *regress.Verdict, accepted map[string]bool, markers map[string]string) (template.HTML, bool, error) {
+func signalPlot(sig regress.Signal, h []summary, v *regress.Verdict, accepted map[string]bool, markers map[string]string) (template.HTML, bool, error) {
 	k, unit := scale(sig)
 	var good, bad plotter.XYs
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i := range h {
-		y := sig.RunValue(&h[i]) * k
+		y := h[i].value(sig) * k
 		if !finite(y) {
 			continue
 		}
 		xy := plotter.XY{X: unixSeconds(h[i].Start), Y: y}
-		if h[i].Valid && h[i].Error == "" {
+		if h[i].Valid {
 			good = append(good, xy)
 		} else {
 			bad = append(bad, xy)

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
 )
 
@@ -16,10 +17,11 @@ const DefaultRecentCells = 10
 type Progress struct {
 	scheduler.NopObserver
 
-	mu      sync.Mutex
-	now     func() time.Time
-	state   ProgressState
-	started time.Time
+	mu        sync.Mutex
+	now       func() time.Time
+	state     ProgressState
+	started   time.Time
+	listeners []func(*result.Scenario)
 }
 
 // ProgressState is what the now page shows. Durations are rounded to the
@@ -72,10 +74,29 @@ func (p *Progress) RunStarted(info *scheduler.RunInfo) {
 	p.state = ProgressState{Running: true, RunID: info.ID, Start: info.Start, Planned: len(info.Scenarios)}
 }
 
-// ScenarioFinished counts r and adds it to the recent cells.
-func (p *Progress) ScenarioFinished(r *scheduler.ScenarioResult) {
+// listen makes f get each result record that passes; f must not block.
+func (p *Progress) listen(f func(*result.Scenario)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.listeners = append(p.listeners, f)
+}
+
+// ScenarioFinished counts r, adds it to the recent cells and hands its
+// record to the UI.
+func (p *Progress) ScenarioFinished(r *scheduler.ScenarioResult) {
+	p.mu.Lock()
+	listeners := p.listeners
+	p.finished(r)
+	p.mu.Unlock()
+	if r.Record != nil {
+		for _, f := range listeners {
+			f(r.Record)
+		}
+	}
+}
+
+// finished is ScenarioFinished's count; p.mu must be held.
+func (p *Progress) finished(r *scheduler.ScenarioResult) {
 	p.state.Done++
 	if r.Total > 0 {
 		p.state.Planned = r.Total

@@ -31,7 +31,7 @@ func WriteReport(ctx context.Context, w io.Writer, o Options, runID string) erro
 			names = append(names, s.Name)
 		}
 	}
-	snap, err := loadNames(ctx, o, names)
+	snap, err := newCache().refresh(ctx, o, names)
 	if err != nil {
 		return err
 	}

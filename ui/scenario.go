@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/benchd/benchd/regress"
@@ -50,45 +49,26 @@ type historyRow struct {
 
 // scenarioView reads name's history and verdicts; an error wrapping
 // store.ErrNotFound when name has no result.
-func scenarioView(ctx context.Context, o Options, name string) (*scenarioPage, error) {
-	ro := regressOptions(o)
-	limit := ro.MaxHistory
-	if limit <= 0 {
-		limit = regress.DefaultMaxHistory
-	}
-	h, err := o.Store.History(ctx, name, store.HistoryQuery{Limit: limit})
+func scenarioView(ctx context.Context, o Options, c *cache, name string) (*scenarioPage, error) {
+	// The detector tests every configured scenario at once (the
+	// Benjamini-Hochberg adjustment is across them all): the verdicts of
+	// this page are those of the matrix.
+	snap, err := load(ctx, o, c)
 	if err != nil {
-		return nil, fmt.Errorf("history of %s: %w", name, err)
+		return nil, err
 	}
+	if _, ok := snap.hist[name]; !ok { // not configured: tested alone
+		if snap, err = newCache().refresh(ctx, o, []string{name}); err != nil {
+			return nil, err
+		}
+	}
+	h, accepted, vs := snap.hist[name], snap.accepted[name], snap.verdicts[name]
 	if len(h) == 0 {
 		return nil, fmt.Errorf("ui: no result of scenario %q in the history: %w", name, store.ErrNotFound)
-	}
-	accepted, err := o.Store.Accepted(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("accepted baselines of %s: %w", name, err)
 	}
 	markers, err := runMarkers(ctx, o.Store, h[0].Start)
 	if err != nil {
 		return nil, err
-	}
-	// The detector tests every configured scenario at once (the
-	// Benjamini-Hochberg adjustment is across them all): the verdicts of
-	// this page are those of the matrix.
-	snap, err := load(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	vs := snap.verdicts[name]
-	if len(vs) == 0 { // not configured: tested alone
-		series := map[regress.SeriesKey][]regress.Point{}
-		for _, sig := range regress.Signals {
-			pts := make([]regress.Point, len(h))
-			for i := range h {
-				pts[i] = sig.Point(&h[i], accepted[h[i].RunID])
-			}
-			series[regress.SeriesKey{Scenario: name, Signal: sig}] = pts
-		}
-		vs = regress.Detect(series, ro)
 	}
 	v := &scenarioPage{Name: name, Runs: len(h)}
 	v.Verdict, v.Why = verdictOf(vs, &h[len(h)-1])
@@ -109,17 +89,12 @@ func scenarioView(ctx context.Context, o Options, name string) (*scenarioPage, e
 	}
 	for i := len(h) - 1; i >= 0; i-- {
 		s := &h[i]
-		valid := s.Valid && s.Error == ""
-		if !valid {
+		if !s.Valid {
 			v.Invalid++
 		}
-		why := s.Error
-		if why == "" {
-			why = strings.Join(s.InvalidReasons, ", ")
-		}
 		v.History = append(v.History, historyRow{RunID: s.RunID, RunURL: RunPath(s.RunID), Start: s.Start.UTC().Format(time.DateTime),
-			RPS: formatRate(s.RequestsPerSecond), P99: formatSeconds(s.P99()), Timeouts: s.Errors[timeoutKind],
-			Valid: valid, Why: why, Marker: markers[s.RunID], Accepted: accepted[s.RunID]})
+			RPS: formatRate(s.RPS), P99: formatSeconds(s.P99), Timeouts: s.Timeouts,
+			Valid: s.Valid, Why: s.why(), Marker: markers[s.RunID], Accepted: accepted[s.RunID]})
 	}
 	return v, nil
 }

@@ -26,11 +26,13 @@ import (
 // to the real detector over the real store, as benchd serve's do.
 type control struct{ det *pipeline.Detector }
 
-func (control) Reload() error                    { return nil }
-func (control) TriggerRun(context.Context) error { return fmt.Errorf("%w: no scheduler in this test", api.ErrConflict) }
-func (control) Pause()                           {}
-func (control) Resume()                          {}
-func (control) Status() (running, paused bool)   { return false, false }
+func (control) Reload() error { return nil }
+func (control) TriggerRun(context.Context) error {
+	return fmt.Errorf("%w: no scheduler in this test", api.ErrConflict)
+}
+func (control) Pause()                         {}
+func (control) Resume()                        {}
+func (control) Status() (running, paused bool) { return false, false }
 func (c control) Accept(ctx context.Context, scenario string) (string, error) {
 	id, err := c.det.Accept(ctx, scenario)
 	if errors.Is(err, store.ErrNotFound) {

@@ -17,7 +17,6 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/regress"
-	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/store"
 )
 
@@ -45,8 +44,11 @@ type Options struct {
 	// newest run with results (of the run, for [WriteReport]) and the
 	// detector's defaults.
 	Config func() *config.Config
-	// Progress, when set, feeds the now page; nil shows no run in
-	// progress.
+	// Progress, when set, feeds the now page and hands each new result to
+	// the UI, which then reads the history once, at its first page: it
+	// must be among the observers of the pipeline that stores the results.
+	// Nil shows no run in progress, and each page reads the results stored
+	// since the previous page.
 	Progress *Progress
 	// WriteEnabled reports whether the write API is on (a token or write
 	// users configured), read at each request: the scenario page then
@@ -61,8 +63,9 @@ type Options struct {
 // UI serves the results pages. Create it with [New]; it is safe for
 // concurrent use.
 type UI struct {
-	o   Options
-	mux *http.ServeMux
+	o     Options
+	mux   *http.ServeMux
+	cache *cache
 }
 
 //go:embed templates/*.html templates/style.css
@@ -90,7 +93,11 @@ func New(o Options) *UI {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	u := &UI{o: o, mux: http.NewServeMux()}
+	u := &UI{o: o, mux: http.NewServeMux(), cache: newCache()}
+	if o.Progress != nil {
+		u.cache.live = true
+		o.Progress.listen(u.cache.add)
+	}
 	u.mux.HandleFunc("GET /{$}", u.matrix)
 	u.mux.HandleFunc("GET /ui/scenario/{target}/{mode}/{endpoint}", u.scenario)
 	u.mux.HandleFunc("GET /ui/run/{id}", u.run)
@@ -117,7 +124,7 @@ func ScenarioPath(name string) string {
 func RunPath(id string) string { return "/ui/run/" + url.PathEscape(id) }
 
 func (u *UI) matrix(w http.ResponseWriter, r *http.Request) {
-	snap, err := load(r.Context(), u.o)
+	snap, err := load(r.Context(), u.o, u.cache)
 	if err != nil {
 		u.fail(w, err)
 		return
@@ -127,7 +134,7 @@ func (u *UI) matrix(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) scenario(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("target") + "/" + r.PathValue("mode") + "/" + r.PathValue("endpoint")
-	v, err := scenarioView(r.Context(), u.o, name)
+	v, err := scenarioView(r.Context(), u.o, u.cache, name)
 	if errors.Is(err, store.ErrNotFound) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
@@ -249,56 +256,24 @@ const (
 	VerdictUntested   = "untested"
 )
 
-// snapshot is what the matrix reads: each scenario's recent history, its
-// verdicts and the names in matrix order.
+// snapshot is what the pages read: each scenario's recent history, its
+// accepted baselines, its verdicts and the names in matrix order.
 type snapshot struct {
 	names    []string
-	hist     map[string][]result.Scenario // oldest first
+	hist     map[string][]summary // oldest first
+	accepted map[string]map[string]bool
 	verdicts map[string][]regress.Verdict
 }
 
-// load reads the history of every scenario (the newest
-// regress.DefaultMaxHistory results, what the detector tests) and runs
-// the detector over it.
-func load(ctx context.Context, o Options) (*snapshot, error) {
+// load brings c up to date with the history of every scenario (the newest
+// regress.DefaultMaxHistory results, what the detector tests) and the
+// verdicts over it.
+func load(ctx context.Context, o Options, c *cache) (*snapshot, error) {
 	names, err := scenarioNames(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	return loadNames(ctx, o, names)
-}
-
-// loadNames is load of the scenarios names.
-func loadNames(ctx context.Context, o Options, names []string) (*snapshot, error) {
-	ro := regressOptions(o)
-	limit := ro.MaxHistory
-	if limit <= 0 {
-		limit = regress.DefaultMaxHistory
-	}
-	s := &snapshot{names: names, hist: map[string][]result.Scenario{}, verdicts: map[string][]regress.Verdict{}}
-	series := map[regress.SeriesKey][]regress.Point{}
-	for _, name := range names {
-		h, err := o.Store.History(ctx, name, store.HistoryQuery{Limit: limit})
-		if err != nil {
-			return nil, fmt.Errorf("history of %s: %w", name, err)
-		}
-		accepted, err := o.Store.Accepted(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("accepted baselines of %s: %w", name, err)
-		}
-		s.hist[name] = h
-		for _, sig := range regress.Signals {
-			pts := make([]regress.Point, len(h))
-			for i := range h {
-				pts[i] = sig.Point(&h[i], accepted[h[i].RunID])
-			}
-			series[regress.SeriesKey{Scenario: name, Signal: sig}] = pts
-		}
-	}
-	for _, v := range regress.Detect(series, ro) {
-		s.verdicts[v.Scenario] = append(s.verdicts[v.Scenario], v)
-	}
-	return s, nil
+	return c.refresh(ctx, o, names)
 }
 
 // scenarioNames returns the configured names, else those of the newest
@@ -343,7 +318,7 @@ func scenarioNames(ctx context.Context, o Options) ([]string, error) {
 // word: regression when a signal is a confirmed regression, else invalid
 // when the newest result may not be used (failed, contended), else ok when
 // a signal was tested, else untested; why says it in words.
-func verdictOf(vs []regress.Verdict, newest *result.Scenario) (word, why string) {
+func verdictOf(vs []regress.Verdict, newest *summary) (word, why string) {
 	var reg []string
 	tested := false
 	for _, v := range vs {
@@ -355,11 +330,8 @@ func verdictOf(vs []regress.Verdict, newest *result.Scenario) (word, why string)
 	switch {
 	case len(reg) > 0:
 		return VerdictRegression, strings.Join(reg, ", ")
-	case newest != nil && (newest.Error != "" || !newest.Valid):
-		if newest.Error != "" {
-			return VerdictInvalid, newest.Error
-		}
-		return VerdictInvalid, strings.Join(newest.InvalidReasons, ", ")
+	case newest != nil && !newest.Valid:
+		return VerdictInvalid, newest.why()
 	case tested:
 		return VerdictOK, "no signal regressed"
 	}

@@ -3,13 +3,16 @@ package ui
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
@@ -242,7 +245,12 @@ func TestVerdictOf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vs := verdictsFor(tt.tested, tt.reg)
-			if got, _ := verdictOf(vs, tt.newest); got != tt.want {
+			var newest *summary
+			if tt.newest != nil {
+				sum := summarize(tt.newest)
+				newest = &sum
+			}
+			if got, _ := verdictOf(vs, newest); got != tt.want {
 				t.Errorf("verdict %s, want %s", got, tt.want)
 			}
 		})
@@ -251,4 +259,50 @@ func TestVerdictOf(t *testing.T) {
 
 func verdictsFor(tested, regressed bool) []regress.Verdict {
 	return []regress.Verdict{{Signal: regress.SignalThroughput, Tested: tested, Regressed: regressed}, {Signal: regress.SignalLatencyP99, Tested: tested}}
+}
+
+// TestFreshness checks that a page after a new result shows it: fed by
+// the Progress observer (the daemon), or read from the store (no
+// observer).
+func TestFreshness(t *testing.T) {
+	o := histOptions{Targets: 1, Endpoints: 2, Runs: 12}
+	st := buildHistory(t, t.TempDir(), o)
+	cfg := testConfig(t, o)
+	progress := NewProgress(nil)
+	for _, tt := range []struct {
+		name string
+		ui   *UI
+	}{
+		{"observer", New(Options{Store: st, Config: func() *config.Config { return cfg }, Progress: progress})},
+		{"store", New(Options{Store: st, Config: func() *config.Config { return cfg }})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			page := func() string {
+				w := httptest.NewRecorder()
+				tt.ui.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+				return w.Body.String()
+			}
+			before := page()
+			id := "fresh-" + tt.name
+			if !strings.Contains(before, "run 20261101T110000Z") || strings.Contains(before, id) {
+				t.Fatalf("first page: newest run not shown, or %s already", id)
+			}
+			start := histStart.Add(100 * time.Hour)
+			rec := record(t, rand.New(rand.NewPCG(5, 6)), id, "t0/-/e1", 0, start, 1000, 1, false, 50)
+			if tt.name == "observer" {
+				progress.ScenarioFinished(&scheduler.ScenarioResult{RunID: id, Scenario: cfg.Scenarios()[1], Total: 2, Record: &rec})
+			} else {
+				got, err := st.BeginRun(t.Context(), store.Run{ID: id, Start: start})
+				if err != nil || got != id {
+					t.Fatal(got, err)
+				}
+				if err := st.SaveScenario(t.Context(), rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if after := page(); !strings.Contains(after, "run "+id) {
+				t.Errorf("after a new result of t0/-/e1: its run %s is not in the matrix", id)
+			}
+		})
+	}
 }
