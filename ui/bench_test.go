@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -67,8 +68,8 @@ type onceTB struct {
 
 func (o *onceTB) Cleanup(f func()) { o.fns = append(o.fns, f) }
 func (o *onceTB) cleanup() {
-	for i := len(o.fns) - 1; i >= 0; i-- {
-		o.fns[i]()
+	for _, f := range slices.Backward(o.fns) {
+		f()
 	}
 }
 

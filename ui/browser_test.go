@@ -45,7 +45,7 @@ func browser(t *testing.T) (context.Context, func() []string) {
 		chromedp.WindowSize(1400, 1000), chromedp.Flag("lang", "en-US"))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelTime := context.WithTimeout(ctx, 5*time.Minute) // under -race on 2 busy cores the test takes 1–2.5 min
 	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
 	var mu sync.Mutex
 	var errs []string
@@ -92,7 +92,7 @@ func artifacts(t *testing.T) string {
 	return dir
 }
 
-func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+func screenshot(ctx context.Context, t *testing.T, dir, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -108,9 +108,11 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 // every scenario in the DOM, the regression marked, and the accept form
 // working with the token and with a write user.
 func TestBrowser(t *testing.T) {
-	ctx, consoleErrors := browser(t)
+	// The server first: cleanups run last-in first-out, so the browser and
+	// its connections end before the server shuts down.
 	ts := newSmall(t, serverOptions{Token: "s3cret", Users: map[string]string{"reader": "r-pass", "writer": "w-pass"},
 		WriteUsers: []string{"writer"}})
+	ctx, consoleErrors := browser(t)
 	dir := artifacts(t)
 	auth := func(v string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
@@ -140,12 +142,37 @@ func TestBrowser(t *testing.T) {
 			if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+p.path), chromedp.WaitVisible(chromedp.CSS(p.ready))); err != nil {
 				t.Fatalf("load %s: %v", p.path, err)
 			}
-			screenshot(t, ctx, dir, p.name)
+			screenshot(ctx, t, dir, p.name)
 			if errs := consoleErrors(); len(errs) > 0 {
 				t.Errorf("console errors on %s:\n%s", p.path, strings.Join(errs, "\n"))
 			}
 		})
 	}
+
+	t.Run("report file", func(t *testing.T) {
+		var b strings.Builder
+		if err := WriteReport(t.Context(), &b, Options{Store: ts.Store}, lastRun); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "run.html")
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate("file://"+file), chromedp.WaitVisible(chromedp.CSS("article.scenario"))); err != nil {
+			t.Fatal(err)
+		}
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("td.cell[data-scenario]").length + 100*document.querySelectorAll("article.scenario").length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 6+100*6 {
+			t.Errorf("report file: cells + 100 × scenario sections = %d, want 606", n)
+		}
+		screenshot(ctx, t, dir, "report-file")
+		if errs := consoleErrors(); len(errs) > 0 {
+			t.Errorf("console errors in the report file:\n%s", strings.Join(errs, "\n"))
+		}
+	})
 
 	t.Run("matrix DOM", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("table.matrix"))); err != nil {
@@ -211,7 +238,7 @@ func TestBrowser(t *testing.T) {
 	})
 	t.Run("accept as a write user", func(t *testing.T) {
 		accept(t, basic("writer", "w-pass"), smallHistory.Regressed)
-		screenshot(t, ctx, dir, "scenario-accepted")
+		screenshot(ctx, t, dir, "scenario-accepted")
 		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("table.matrix"))); err != nil {
 			t.Fatal(err)
 		}

@@ -91,7 +91,7 @@ func signalPlot(sig regress.Signal, h []summary, v *regress.Verdict, accepted ma
 			if err != nil {
 				return "", false, err
 			}
-			band.Color, band.LineStyle.Width = colorBand, 0
+			band.Color, band.Width = colorBand, 0
 			p.Add(band)
 			lo, hi = math.Min(lo, edge), math.Max(hi, edge)
 		}
