@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,6 +115,15 @@ type Options struct {
 	AlertReceived func(status, alertname string)
 	// Now is the clock that stamps received alerts; nil means time.Now.
 	Now func() time.Time
+
+	// UI, when set, serves GET / (instead of the landing page of links)
+	// and GET /ui/...: benchd's results pages (the ui package), behind the
+	// same web config as every path.
+	UI http.Handler
+	// UIScenarioPath, when set, returns the UI page of a scenario
+	// (target/mode/endpoint): an accept posted by a browser's form is
+	// answered with a redirect (303) to it instead of JSON.
+	UIScenarioPath func(scenario string) string
 }
 
 // StorageStatus is the run history's write health, as /api/v1/status
@@ -226,7 +237,12 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: landing page: %w", err)
 	}
-	mux.Handle("GET /{$}", landing)
+	if o.UI != nil {
+		mux.Handle("GET /{$}", o.UI)
+		mux.Handle("GET /ui/", o.UI)
+	} else {
+		mux.Handle("GET /{$}", landing)
+	}
 	mux.HandleFunc("GET /api/v1/status", s.status)
 	mux.HandleFunc("GET /api/v1/runs", s.listRuns)
 	mux.HandleFunc("GET /api/v1/runs/{id}", s.getRun)
@@ -444,9 +460,17 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 	case err != nil:
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	case s.opts.UIScenarioPath != nil && isForm(r):
+		http.Redirect(w, r, s.opts.UIScenarioPath(name)+"?accepted="+url.QueryEscape(runID), http.StatusSeeOther)
 	default:
 		writeJSON(w, http.StatusOK, map[string]string{"scenario": name, "accepted_from_run": runID})
 	}
+}
+
+// isForm reports whether r is an HTML form's submission.
+func isForm(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data"
 }
 
 func (s *Server) pause(w http.ResponseWriter, _ *http.Request) {

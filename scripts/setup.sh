@@ -32,6 +32,7 @@ packages=(
 	procps
 	curl
 	ca-certificates
+	chromium # the results UI's browser tests (ui/browser_test.go, chromedp)
 )
 
 if [[ ${EUID} -ne 0 ]]; then

@@ -11,6 +11,7 @@ import (
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
+	"github.com/benchd/benchd/ui"
 )
 
 // reportFlags are the flags of `benchd report`.
@@ -28,8 +29,8 @@ type reportFlags struct {
 
 func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
 	c.Flag("run", "Run ID to render (see GET /api/v1/runs); default the newest run.").StringVar(&f.run)
-	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout) or json; --summary and --compare take json too (docs/reports.md).").
-		Default("text").EnumVar(&f.format, "text", "markdown", "json")
+	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout), json, or html (the matrix and run pages of the results UI as one file, docs/ui.md); --summary and --compare take json too (docs/reports.md).").
+		Default("text").EnumVar(&f.format, "text", "markdown", "json", "html")
 	c.Flag("summary", "Print the comparison table instead: endpoint × server (sync and async) with requests/s, p99, timeouts and errors.").BoolVar(&f.summary)
 	c.Flag("diff", "Compare two runs scenario by scenario, with ratios: --diff RUN_A --diff RUN_B.").PlaceHolder("RUN").StringsVar(&f.diff)
 	c.Flag("compare", "Compare the run (--run, default the newest) with a Markdown document of wrk outputs, such as one written by hand or by matrix --format markdown: requests/s with ratios, p99 and timeouts per scenario. \"seed\" (or \"\") is the seed document built into benchd.").
@@ -105,6 +106,8 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		return report.WriteMarkdown(stdout, title, entries)
 	case "json":
 		return report.WriteScenariosJSON(stdout, run.Scenarios)
+	case "html":
+		return ui.WriteReport(ctx, stdout, ui.Options{Store: st}, run.ID)
 	}
 	segments, err := st.Baselines(ctx, store.BaselineQuery{RunID: run.ID})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/benchd/benchd/internal/proc"
 	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/scheduler"
+	"github.com/benchd/benchd/ui"
 )
 
 // serve runs the daemon until ctx is done: the scheduler and the HTTP
@@ -77,8 +78,9 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if _, err := det.Load(ctx); err != nil {
 		logger.Error("regression detection failed", "err", err)
 	}
+	progress := ui.NewProgress(nil)
 	pipe := pipeline.New(pipeline.Options{Tracer: exporters.NewRunTracer(tracing.Provider()), Metrics: metrics,
-		History: hist, Detector: det})
+		History: hist, Detector: det, Extra: []scheduler.Observer{progress}})
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: pipe,
 		Recorder: pipe,
@@ -111,6 +113,9 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		// Counted once stored: a notification Alertmanager must retry
 		// is not counted twice.
 		AlertReceived: metrics.AlertNotificationReceived,
+		UI: ui.New(ui.Options{Store: st, Config: live.Load, Progress: progress, Logger: logger.With("component", "ui"),
+			WriteEnabled: func() bool { return d.Token() != "" || len(live.Load().API.WriteUsers) > 0 }}),
+		UIScenarioPath: ui.ScenarioPath,
 	})
 	if err != nil {
 		return err
