@@ -235,6 +235,9 @@ func scenario() *dashboard.DashboardBuilder {
 		"CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of each run, warm-up and start-up excluded: the detector's cpu_per_request (higher is worse). No series for an unmanaged target.", "s").
 		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_target_cpu_seconds_per_request")), scenarioLegend)))
 	b = b.WithPanel(foreignCPUPanel())
+	b = b.WithPanel(perRun("Instructions per request per run",
+		"Instructions (valgrind callgrind's Ir) the target's workers executed per counted request in each run of an instruction-lane scenario (targets[].instructions): the detector's instructions_per_request, blind to other work on the machine. No series for a load scenario.", "short").
+		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_instructions_per_request")), scenarioLegend)))
 	return b
 }
 

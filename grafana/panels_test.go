@@ -65,6 +65,8 @@ func TestSignalPanels(t *testing.T) {
 			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
 		{"benchd-scenario.json", "timeseries", "Foreign CPU per run", []string{
 			`sum by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
+		{"benchd-scenario.json", "timeseries", "Instructions per request per run", []string{
+			`sum by (target, endpoint, mode) (benchd_scenario_instructions_per_request{` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "CPU per request: runs against the baseline", []string{
 			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`,
 			`sum by (target, endpoint, mode) (benchd_baseline_median{signal="cpu_per_request", ` + s + `})`}},
