@@ -8,8 +8,11 @@
 // detail, regressions and the daemon itself. Every query reads Prometheus
 // through the dashboard's `datasource` variable and only the metrics of
 // DESIGN.md's metric contract (see docs/metrics.md), the scrape metrics
-// Prometheus adds (`up`, `scrape_*`) and `ALERTS`; the regression detector's
-// metrics, which do not exist yet, are listed in [PendingMetrics].
+// Prometheus adds (`up`, `scrape_*`) and `ALERTS`; a metric queried before
+// benchd exports it is listed in [PendingMetrics]. Every query over scenario
+// series aggregates them by (target, endpoint, mode, …), so that none
+// relies on one benchd instance exporting them (docs/metrics.md,
+// "Dashboards").
 //
 // With an hourly schedule a 5-minute rate() is mostly empty: the queries use
 // the per-run gauges and summary, or increase() over the dashboard's range or

@@ -21,8 +21,8 @@ var PendingMetrics []string
 // ConditionalMetrics are exported metrics that exist only when there is
 // something to report, so a live Prometheus may hold no series of them:
 // the time of a signal's last change point exists once the detector found
-// one.
-var ConditionalMetrics = []string{"benchd_changepoint_last_timestamp_seconds"}
+// one, instructions per request only for instruction-lane scenarios.
+var ConditionalMetrics = []string{"benchd_changepoint_last_timestamp_seconds", "benchd_scenario_instructions_per_request"}
 
 // File is one generated dashboard.
 type File struct {

@@ -199,6 +199,23 @@ func TestMetricNames(t *testing.T) {
 // summaries. Which of them are histograms is checked by the live test.
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
+	names := map[string]bool{}
+	for name := range describedMetrics(t) {
+		for _, suffix := range []string{"", "_bucket", "_sum", "_count"} {
+			names[name+suffix] = true
+		}
+	}
+	if !names["benchd_scenario_requests_per_second"] {
+		t.Fatalf("exporters describe no benchd_scenario_requests_per_second: %v", names)
+	}
+	return names
+}
+
+// describedMetrics returns the names the exporters' collector and
+// client_golang's Go and process collectors describe, each with its
+// variable labels in order.
+func describedMetrics(t *testing.T) map[string][]string {
+	t.Helper()
 	ch := make(chan *prometheus.Desc, 256)
 	go func() {
 		for _, c := range []prometheus.Collector{
@@ -212,20 +229,20 @@ func exportedMetrics(t *testing.T) map[string]bool {
 		close(ch)
 	}()
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
-	names := map[string]bool{}
+	variable := regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+	out := map[string][]string{}
 	for d := range ch {
 		m := fqName.FindStringSubmatch(d.String())
 		if m == nil {
 			t.Fatalf("cannot read the name of %s", d)
 		}
-		for _, suffix := range []string{"", "_bucket", "_sum", "_count"} {
-			names[m[1]+suffix] = true
+		var labels []string
+		if v := variable.FindStringSubmatch(d.String()); v != nil && v[1] != "" {
+			labels = strings.Split(v[1], ",")
 		}
+		out[m[1]] = labels
 	}
-	if !names["benchd_scenario_requests_per_second"] {
-		t.Fatalf("exporters describe no benchd_scenario_requests_per_second: %v", names)
-	}
-	return names
+	return out
 }
 
 // recordedMetrics returns the names recorded by benchd.rules.yml.

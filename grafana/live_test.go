@@ -147,19 +147,27 @@ api: {token_file: %q}
 		}
 	})
 
+	scenarioSeries := scenarioMetrics(t)
 	t.Run("dashboard queries", func(t *testing.T) {
 		for _, q := range dashboardQueries(t) {
 			expr := liveSubstitutions.Replace(q.expr)
-			needsData := true
+			needsData, overScenarios := true, false
 			for _, n := range metricNames(expr) {
 				needsData = needsData && !pending[n]
+				overScenarios = overScenarios || scenarioSeries[n]
 			}
+			overScenarios = overScenarios && !strings.HasSuffix(q.where, ".query")
 			var last error
 			for {
 				v, err := instantQuery(api, expr)
 				last = err
 				if err == nil && needsData && len(v) == 0 {
 					last = errors.New("no data")
+				}
+				for _, s := range v {
+					if _, ok := s.Metric["instance"]; ok && overScenarios && last == nil {
+						last = fmt.Errorf("a series with instance, not aggregated by scenario: %v", s.Metric)
+					}
 				}
 				if last == nil || time.Now().After(deadline) {
 					break
@@ -169,6 +177,57 @@ api: {token_file: %q}
 			if last != nil {
 				t.Errorf("%s: %s: %v", q.where, expr, last)
 			}
+		}
+	})
+
+	t.Run("CPU signals", func(t *testing.T) {
+		// The panels' queries, for the managed target upstream: its CPU
+		// per request and foreign CPU ratio of each of its scenarios, the
+		// detector's cpu_per_request series, and invalid results by reason
+		// with foreign_cpu among them (0 or more).
+		forUpstream := strings.NewReplacer(`target=~"$target"`, `target="upstream"`, "$__range", "10m", "$endpoint", ".*", "$mode", ".*")
+		tests := []struct {
+			dashboard, title string
+			query            int
+			wantSeries       int
+			ok               func(float64) bool
+		}{
+			{"benchd-scenario.json", "CPU per request per run", 0, 2, func(v float64) bool { return v > 0 && v < 1 }},
+			{"benchd-scenario.json", "Foreign CPU per run", 0, 2, func(v float64) bool { return v >= 0 && v <= 1 }},
+			{"benchd-regressions.json", "CPU per request: verdict", 0, 2, func(v float64) bool { return v == 0 || v == 1 }},
+			{"benchd-regressions.json", "CPU per request: change and detectable change", 1, 2, func(v float64) bool { return !math.IsNaN(v) }},
+			{"benchd-regressions.json", "Invalid results over the range", 0, -1, func(v float64) bool { return v >= 0 }},
+		}
+		panels := dashboardPanels(t)
+		for _, tt := range tests {
+			t.Run(tt.title, func(t *testing.T) {
+				var expr string
+				for _, p := range panels[tt.dashboard] {
+					if p.title == tt.title && len(p.exprs) > tt.query {
+						expr = forUpstream.Replace(p.exprs[tt.query])
+					}
+				}
+				if expr == "" {
+					t.Fatalf("no panel %q with query %d in %s", tt.title, tt.query, tt.dashboard)
+				}
+				v, err := instantQuery(api, expr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				reasons := map[string]bool{}
+				for _, s := range v {
+					reasons[s.Metric["reason"]] = true
+					if !tt.ok(s.value()) {
+						t.Errorf("%s: %v = %v", expr, s.Metric, s.value())
+					}
+				}
+				switch {
+				case tt.wantSeries >= 0 && len(v) != tt.wantSeries:
+					t.Errorf("%s: %d series, want one per scenario of upstream (%d): %v", expr, len(v), tt.wantSeries, v)
+				case tt.wantSeries < 0 && !reasons["foreign_cpu"]:
+					t.Errorf("%s: no foreign_cpu reason: %v", expr, v)
+				}
+			})
 		}
 	})
 
