@@ -3,24 +3,58 @@
 package testutil
 
 import (
+	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
 // a test server that must be told its port before it starts (a managed
-// process, a config file). Another process may take it in between: tests
-// that can listen on 127.0.0.1:0 themselves should.
+// process, a config file). It is chosen at random below the kernel's
+// ephemeral range (net.ipv4.ip_local_port_range), from which outgoing
+// connections and listeners on port 0 take theirs: a load test's 2000
+// client connections cannot take it in between, only another FreePort
+// may. Tests that can listen on 127.0.0.1:0 themselves should.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	low := ephemeralLow()
+	for range 200 {
+		p := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or
+// Linux's default 32768 when it cannot be read (or leaves no room).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }
 
 // AssertPortsFree reports an error for each loopback port that something
