@@ -32,7 +32,8 @@ BENCHD_DJANGO_BURN_LOOPS
     Rounds of a fixed pure-Python integer loop every myapp view runs before
     it answers (on the event loop in async views, as CPU-bound view code
     does), to inject a real code slowdown rather than a sleep. One round is
-    about 1,000 CPU instructions (callgrind, CPython 3.11) and 0.09 us on a
+    700 to 850 CPU instructions (callgrind, CPython 3.11: docs/regressions.md,
+    the instruction lane's burn steps) and 0.09 us on a
     quiet core here (0.4 us with the machine busy);
     the count is exact, so the added instructions are the same every run.
     Default 0 (off). /healthz never burns.
