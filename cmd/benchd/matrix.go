@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/internal/logging"
 	"github.com/benchd/benchd/internal/proc"
@@ -125,7 +126,20 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if n := rep.Failed(); n > 0 {
 		return fmt.Errorf("run %s: %d of %d scenarios failed", rep.ID, n, len(rep.Results))
 	}
-	return nil
+	// The CI gate: every scenario's thresholds (the configuration's
+	// thresholds key).
+	thresholds := map[string]config.Thresholds{}
+	for _, sc := range cfg.Scenarios() {
+		thresholds[sc.Name] = sc.Thresholds
+	}
+	var breaches []pipeline.Breach
+	n := 0
+	for i := range records {
+		ts := thresholds[records[i].Name]
+		n += len(ts)
+		breaches = append(breaches, pipeline.Breaches(&records[i], ts)...)
+	}
+	return gate(breaches, "run "+rep.ID, n)
 }
 
 // matrixStoreWait is how long `benchd matrix` and `benchd baseline accept`
