@@ -100,3 +100,18 @@ r1       last~2  2026-12-01T20:00:00Z  1m0s      success  matrix   -
 		t.Errorf("WriteRuns =\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// FuzzParseRunRef checks that ParseRunRef never panics and that what it
+// reads as a reference is last or last~N with N at least 0.
+// Run it with: go test -fuzz=FuzzParseRunRef ./report.
+func FuzzParseRunRef(f *testing.F) {
+	for _, s := range []string{"last", "last~1", "last~", "20261201T200000Z", "last~-3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		back, ok, err := ParseRunRef(ref)
+		if ok && (err != nil || back < 0 || !strings.HasPrefix(ref, "last")) {
+			t.Errorf("ParseRunRef(%q) = %d, %v, %v", ref, back, ok, err)
+		}
+	})
+}
