@@ -86,7 +86,7 @@ func TestCLI(t *testing.T) {
 			[]string{"--expect-status 99: 99 is not an HTTP status code (give one from 100 to 599)"}},
 		{"matrix bad only", []string{"matrix", "--only", "("}, 2, nil, []string{"--only"}},
 		{"matrix dry run", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--only", "^gunicorn-gevent/sync/gateway_10s$"}, 0,
-			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenario, at least 36s"}, nil},
+			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenario: 36s of load (warm-up, duration and one timeout of grace per repeat)\nnot counted, so the run takes longer: starting 1 managed target (setup commands, then until ready), starting 2 services\n"}, nil},
 		{"unknown flag", []string{"--nope"}, 2, nil, []string{"unknown long flag"}},
 		{"version does not start the daemon", []string{"--version"}, 0, []string{"benchd, version"}, nil},
 		{"help does not start the daemon", []string{"--help"}, 0, []string{"usage: benchd"}, nil},

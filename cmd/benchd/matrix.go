@@ -96,7 +96,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
 	}
 	if f.matrix.dryRun {
-		return report.WritePlan(stdout, plan)
+		return report.WritePlan(stdout, plan, cfg)
 	}
 	rep, err := sched.RunOnce(ctx, scheduler.TriggerMatrix, only)
 	if err != nil {

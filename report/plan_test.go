@@ -1,0 +1,48 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/benchd/benchd/config"
+)
+
+// TestWritePlanSaysWhatItCovers: the estimate is of the load only and
+// names what it leaves out for the plan's managed targets.
+func TestWritePlanSaysWhatItCovers(t *testing.T) {
+	cfg, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := cfg.Scenarios()
+	var oneTarget []config.Scenario
+	for _, sc := range all {
+		if sc.Target == all[0].Target {
+			oneTarget = append(oneTarget, sc)
+		}
+	}
+	tests := []struct {
+		name string
+		plan []config.Scenario
+		cfg  *config.Config
+		want string
+	}{
+		{"default matrix", all, cfg, "80 scenarios: 22m10s of load (warm-up, duration and one timeout of grace per repeat)\n" +
+			"not counted, so the run takes longer: starting 4 managed targets (setup commands, then until ready), 76 settles (a managed target quiet again between two of its load tests), starting 2 services\n"},
+		{"one target", oneTarget, cfg, fmt.Sprintf("starting 1 managed target (setup commands, then until ready), %d settles", len(oneTarget)-1)},
+		{"unmanaged", all[:1], nil, "no managed target: the run takes about that\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := WritePlan(&out, tt.plan, tt.cfg); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("WritePlan:\n%s\nwant it to contain\n%s", out.String(), tt.want)
+			}
+		})
+	}
+}
