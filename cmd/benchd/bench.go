@@ -58,7 +58,7 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Flag("body", "Request body.").StringVar(&f.body)
 	c.Flag("insecure", "https: accept any server certificate, for self-signed test servers (curl -k).").Short('k').BoolVar(&f.insecure)
 	c.Flag("cacert", "https: verify the server with the CA certificates of this PEM file instead of the system's (curl --cacert).").PlaceHolder("FILE").StringVar(&f.caFile)
-	c.Flag("expect-status", "Accepted status code; repeatable. Default: any 2xx or 3xx. Other responses count as unexpected, in the error ratio.").PlaceHolder("CODE").IntsVar(&f.expectCodes)
+	c.Flag("expect-status", "Accepted status code; repeatable. Default: any 2xx or 3xx. Other responses count as unexpected, in the error ratio.").PlaceHolder("CODE").SetValue((*statusCodes)(&f.expectCodes))
 	c.Flag("expect-body", "Text every response body must contain; others count as unexpected.").PlaceHolder("TEXT").StringVar(&f.expectBody)
 	c.Flag("threshold", "CI gate, as k6's thresholds: SIGNAL<VALUE or SIGNAL>VALUE in the syntax of the configuration's thresholds key, such as latency_p99<250ms, throughput>1000 or error_ratio<1%; repeatable. Exit 3, naming each, when one fails (docs/reports.md).").
 		PlaceHolder("EXPR").StringsVar(&f.thresholds)
@@ -66,6 +66,25 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Flag("json", "Print the result as JSON instead of wrk's layout.").BoolVar(&f.json)
 	c.Arg("url", "URL to load, http://host:port/path or https://host:port/path.").Required().StringVar(&f.url)
 }
+
+// statusCodes is the value of --expect-status: repeatable, each a number
+// (its range is the engine's check, named by flag in plan).
+type statusCodes []int
+
+// Set implements kingpin.Value; the error names the flag and the fix.
+func (c *statusCodes) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("--expect-status %q: want an HTTP status code, such as 200 (repeat the flag for more)", s)
+	}
+	*c = append(*c, n)
+	return nil
+}
+
+func (c *statusCodes) String() string { return fmt.Sprint([]int(*c)) }
+
+// IsCumulative tells kingpin that the flag is repeatable.
+func (c *statusCodes) IsCumulative() bool { return true }
 
 // planFlags names the flag of each engine.Plan field, for the engine's
 // problems (engine.FieldProblem.Field); Headers[i] is the i-th --header.

@@ -64,6 +64,8 @@ func TestCLI(t *testing.T) {
 			[]string{"Running 300ms test @ " + srv.URL + "/", "4 connections", "Latency Distribution", "Requests/sec:"}, nil},
 		{"bench non-2xx", []string{"bench", "-c", "2", "-d", "300ms", srv.URL + "/fail"}, 0, []string{"Non-2xx or 3xx responses:"}, nil},
 		{"bench bad header", []string{"bench", "-H", "nocolon", srv.URL}, 2, nil, []string{"--header"}},
+		{"bench expect-status not a number", []string{"bench", "--expect-status", "abc", srv.URL}, 2, nil,
+			[]string{`benchd: --expect-status "abc": want an HTTP status code, such as 200 (repeat the flag for more)`}},
 		{"bench no url", []string{"bench"}, 2, nil, []string{"required argument 'url' not provided"}},
 		{"bench bad url", []string{"bench", "-d", "100ms", "ftp://127.0.0.1/"}, 2, nil, []string{"ftp", "http://host:port/path"}},
 		{"bench zero connections", []string{"bench", "-c", "0", srv.URL}, 2, nil, []string{"--connections (-c) 0"}},
