@@ -56,6 +56,19 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err := pipeline.CheckRetention(f.retention, cfg); err != nil {
 		return usageError{err}
 	}
+	if f.matrix.dryRun {
+		// Before the history opens: a dry run writes none (opening it
+		// would migrate an older one).
+		sched, err := scheduler.New(cfg, scheduler.Options{Logger: logger.With("component", "scheduler")})
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		plan := sched.Scenarios(only)
+		if len(plan) == 0 {
+			return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
+		}
+		return report.WritePlan(stdout, plan, cfg)
+	}
 	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
 	if err != nil {
 		return err
@@ -94,9 +107,6 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	plan := sched.Scenarios(only)
 	if len(plan) == 0 {
 		return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
-	}
-	if f.matrix.dryRun {
-		return report.WritePlan(stdout, plan, cfg)
 	}
 	rep, err := sched.RunOnce(ctx, scheduler.TriggerMatrix, only)
 	if err != nil {
