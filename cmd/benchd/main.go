@@ -193,7 +193,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case upstreamCmd.FullCommand():
 		err = runUpstream(ctx, &f.upstream, logger)
 	case reportCmd.FullCommand():
-		err = runReport(ctx, &f, stdout)
+		err = runReport(ctx, &f, stdout, stderr)
 	case runsCmd.FullCommand():
 		err = runRuns(ctx, &f, stdout)
 	case acceptCmd.FullCommand():

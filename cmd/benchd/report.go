@@ -72,7 +72,7 @@ func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
 
 // runReport renders a stored run from the history under --storage.path,
 // opened read-only so that it works beside a running daemon.
-func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
+func runReport(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	rf := &f.report
 	st, err := store.Open(ctx, f.storagePath, store.Options{ReadOnly: true})
 	if err != nil {
@@ -108,6 +108,10 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		return usageError{errors.New("--fail-on compares two runs: give them with --diff RUN_A --diff RUN_B (such as --diff last~1 --diff last)")}
 	}
 	title, titles := reportTitles(f)
+	if f.configFile == "" && (rf.format == "markdown" && len(rf.diff) == 0 && !rf.summary || rf.compareSet) {
+		// Titles are not stored with a run: say whose they are.
+		fmt.Fprintln(stderr, "benchd: titles from the embedded default matrix; give the run's --config.file for its own")
+	}
 	switch {
 	case rf.compareSet:
 		doc, name, err := report.ReadComparisonDocument(rf.compare)
