@@ -142,7 +142,7 @@ func (o *Progress) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResu
 	if o.Format != "text" || o.Out == nil {
 		return
 	}
-	fmt.Fprintf(o.Out, "== %s ==\n", r.Scenario.Name)
+	fmt.Fprintln(o.Out, report.BlockHeading(r.Record))
 	if r.Record.Ran() {
 		_ = report.WriteWrk(o.Out, r.Record, report.WrkOptions{})
 	}

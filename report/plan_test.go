@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/result"
 )
 
 // TestWritePlanSaysWhatItCovers: the estimate is of the load only and
@@ -42,6 +43,26 @@ func TestWritePlanSaysWhatItCovers(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), tt.want) {
 				t.Errorf("WritePlan:\n%s\nwant it to contain\n%s", out.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestBlockHeading(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  result.Scenario
+		want string
+	}{
+		{"answered", result.Scenario{Name: "t/-/a", Measurement: result.Measurement{Sent: 10, Requests: 10, ConnectionsEstablished: 1}}, "== t/-/a =="},
+		{"no request completed", result.Scenario{Name: "t/-/a", Measurement: result.Measurement{Sent: 10, ConnectionsEstablished: 1}}, "== t/-/a == (no request completed)"},
+		{"did not run", result.Scenario{Name: "t/-/a"}, "== t/-/a =="},
+		{"failed", result.Scenario{Name: "t/-/a", Error: "target died", Measurement: result.Measurement{Sent: 10, ConnectionsEstablished: 1}}, "== t/-/a =="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := BlockHeading(&tt.rec); got != tt.want {
+				t.Errorf("BlockHeading = %q, want %q", got, tt.want)
 			}
 		})
 	}
