@@ -94,8 +94,8 @@ type Metrics struct {
 	startFailures, storageFailures       *prometheus.Desc
 	threshold, alertsReceived, invalidRs *prometheus.Desc
 	foreignCPU, cpuPerRequest            *prometheus.Desc
-	inProgress, scenariosDone            *prometheus.Desc
-	scenariosPlanned, runETA             *prometheus.Desc
+	inProgress, runDone                  *prometheus.Desc
+	runPlanned, runETA                   *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -161,46 +161,46 @@ func NewMetrics() *Metrics {
 	}
 	sl := func(extra ...string) []string { return append(append([]string{}, scenarioLabels...), extra...) }
 	return &Metrics{
-		buckets:          DefaultBuckets,
-		scenarios:        map[scenarioKey]*scenarioState{},
-		runs:             map[string]float64{},
-		targets:          map[string]float64{},
-		failures:         map[string]float64{},
-		storeFailures:    map[string]float64{},
-		alerts:           map[alertKey]float64{},
-		alertNames:       map[string]bool{},
-		invalid:          map[string]float64{},
-		requests:         d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
-		errors:           d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
-		timeouts:         d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
-		bytes:            d("benchd_response_bytes_total", "Response bytes read on the wire (status line, headers and body).", sl()...),
-		duration:         d("benchd_request_duration_seconds", "Latency of each completed request, from send to last byte; timed-out requests are not in it.", sl()...),
-		rps:              d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
-		latency:          d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
-		timeoutRatio:     d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
-		errRatio:         d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus unexpected responses (by default 4xx/5xx), divided by requests sent, last run of the scenario.", sl()...),
-		lastScenario:     d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
-		scenarioUp:       d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
-		runsTotal:        d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),
-		runDuration:      d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
-		lastRunTS:        d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
-		nextRunTS:        d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
-		lag:              d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
-		reloadOK:         d("benchd_config_last_reload_successful", "1 if the last configuration (re)load succeeded, 0 if it failed and the previous configuration is still in use.", nil...),
-		reloadTS:         d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
-		startFailures:    d("benchd_target_start_failures_total", "Times a managed target (or a service it needs) failed to start.", "target"),
-		storageFailures:  d("benchd_storage_write_failures_total", "Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.", "operation"),
-		threshold:        d("benchd_threshold", "Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.", sl("signal", "bound")...),
-		alertsReceived:   d("benchd_alert_notifications_received_total", "Alerts received in Alertmanager webhook notifications (POST /api/v1/alertmanager/webhook), by status (firing, resolved) and alertname.", "status", "alertname"),
-		invalidRs:        d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU), foreign_cpu (other work took the CPUs); a result with several reasons counts under each.", "reason"),
-		foreignCPU:       d("benchd_scenario_foreign_cpu_ratio", "Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat); managed targets only.", sl()...),
-		cpuPerRequest:    d("benchd_scenario_target_cpu_seconds_per_request", "CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.", sl()...),
-		inProgress:       d("benchd_run_in_progress", "1 while a matrix run is in progress, else 0.", nil...),
-		scenariosDone:    d("benchd_run_scenarios_done", "Scenarios finished (failed or not) of the run in progress, or of the last run when none is.", nil...),
-		scenariosPlanned: d("benchd_run_scenarios_planned", "Scenarios of the run in progress, or of the last run when none is.", nil...),
-		runETA:           d("benchd_run_remaining_seconds", "Estimated time left of the run in progress: the mean time per finished scenario times the scenarios left; 0 when no run is in progress or none of its scenarios has finished.", nil...),
-		targetUp:         d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
-		version:          version.NewCollector("benchd"),
+		buckets:         DefaultBuckets,
+		scenarios:       map[scenarioKey]*scenarioState{},
+		runs:            map[string]float64{},
+		targets:         map[string]float64{},
+		failures:        map[string]float64{},
+		storeFailures:   map[string]float64{},
+		alerts:          map[alertKey]float64{},
+		alertNames:      map[string]bool{},
+		invalid:         map[string]float64{},
+		requests:        d("benchd_requests_total", "Completed requests (responses received within the timeout), by status class, warm-up excluded.", sl("class")...),
+		errors:          d("benchd_request_errors_total", "Failed requests by kind: connect, read, write, timeout (deadline fired), closed (server closed a kept-alive connection).", sl("kind")...),
+		timeouts:        d("benchd_request_timeouts_total", "Requests whose deadline fired before the response was complete.", sl()...),
+		bytes:           d("benchd_response_bytes_total", "Response bytes read on the wire (status line, headers and body).", sl()...),
+		duration:        d("benchd_request_duration_seconds", "Latency of each completed request, from send to last byte; timed-out requests are not in it.", sl()...),
+		rps:             d("benchd_scenario_requests_per_second", "Completed requests per second of the last run of the scenario (wrk's Requests/sec without late answers).", sl()...),
+		latency:         d("benchd_scenario_latency_seconds", "Latency of the last run of the scenario, exact quantiles from its HDR histogram.", sl()...),
+		timeoutRatio:    d("benchd_scenario_timeout_ratio", "Timeouts divided by requests sent, last run of the scenario.", sl()...),
+		errRatio:        d("benchd_scenario_error_ratio", "Socket errors (timeouts included) plus unexpected responses (by default 4xx/5xx), divided by requests sent, last run of the scenario.", sl()...),
+		lastScenario:    d("benchd_scenario_last_run_timestamp_seconds", "Unix time when the last run of the scenario ended.", sl()...),
+		scenarioUp:      d("benchd_scenario_up", "1 if the last run of the scenario applied load (target ready, connections made), else 0.", sl()...),
+		runsTotal:       d("benchd_runs_total", "Matrix runs by result: success (every scenario ran), failed (a scenario failed or the run was cut short), skipped (a scheduled tick fired while a run was in progress).", "result"),
+		runDuration:     d("benchd_run_duration_seconds", "Wall time of the last matrix run.", nil...),
+		lastRunTS:       d("benchd_last_run_timestamp_seconds", "Unix time when the last matrix run ended.", nil...),
+		nextRunTS:       d("benchd_next_run_timestamp_seconds", "Unix time of the next scheduled matrix run.", nil...),
+		lag:             d("benchd_schedule_lag_seconds", "Delay between when the last scheduled run was due and when it started.", nil...),
+		reloadOK:        d("benchd_config_last_reload_successful", "1 if the last configuration (re)load succeeded, 0 if it failed and the previous configuration is still in use.", nil...),
+		reloadTS:        d("benchd_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration (re)load.", nil...),
+		startFailures:   d("benchd_target_start_failures_total", "Times a managed target (or a service it needs) failed to start.", "target"),
+		storageFailures: d("benchd_storage_write_failures_total", "Failed writes of the run history (a retry that fails again counts again), by operation: begin_run, save_scenario, finish_run, prune.", "operation"),
+		threshold:       d("benchd_threshold", "Threshold the configuration sets for a signal of the scenario (thresholds), in the signal's base unit: requests per second, seconds, or a ratio; bound is min (throughput must stay at or above it) or max.", sl("signal", "bound")...),
+		alertsReceived:  d("benchd_alert_notifications_received_total", "Alerts received in Alertmanager webhook notifications (POST /api/v1/alertmanager/webhook), by status (firing, resolved) and alertname.", "status", "alertname"),
+		invalidRs:       d("benchd_invalid_results_total", "Scenario results left out of the regression detector's baselines and tests, by reason: target_failed, target_died, open_loop_late, scheduler_latency (benchd itself starved of CPU), foreign_cpu (other work took the CPUs); a result with several reasons counts under each.", "reason"),
+		foreignCPU:      d("benchd_scenario_foreign_cpu_ratio", "Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat); managed targets only.", sl()...),
+		cpuPerRequest:   d("benchd_scenario_target_cpu_seconds_per_request", "CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.", sl()...),
+		inProgress:      d("benchd_run_in_progress", "1 while a matrix run is in progress, else 0.", nil...),
+		runDone:         d("benchd_run_scenarios_done", "Scenarios finished (failed or not) of the run in progress, or of the last run when none is.", nil...),
+		runPlanned:      d("benchd_run_scenarios_planned", "Scenarios of the run in progress, or of the last run when none is.", nil...),
+		runETA:          d("benchd_run_remaining_seconds", "Estimated time left of the run in progress: the mean time per finished scenario times the scenarios left; 0 when no run is in progress or none of its scenarios has finished.", nil...),
+		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
+		version:         version.NewCollector("benchd"),
 	}
 }
 
@@ -211,7 +211,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.timeoutRatio, m.errRatio, m.lastScenario, m.scenarioUp, m.runsTotal,
 		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
 		m.storageFailures, m.threshold, m.alertsReceived, m.invalidRs, m.foreignCPU, m.cpuPerRequest,
-		m.inProgress, m.scenariosDone, m.scenariosPlanned, m.runETA,
+		m.inProgress, m.runDone, m.runPlanned, m.runETA,
 	} {
 		ch <- d
 	}
@@ -301,8 +301,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	p := m.progress
 	ch <- prometheus.MustNewConstMetric(m.inProgress, prometheus.GaugeValue, boolValue(p.Running))
-	ch <- prometheus.MustNewConstMetric(m.scenariosDone, prometheus.GaugeValue, float64(p.Done))
-	ch <- prometheus.MustNewConstMetric(m.scenariosPlanned, prometheus.GaugeValue, float64(p.Planned))
+	ch <- prometheus.MustNewConstMetric(m.runDone, prometheus.GaugeValue, float64(p.Done))
+	ch <- prometheus.MustNewConstMetric(m.runPlanned, prometheus.GaugeValue, float64(p.Planned))
 	ch <- prometheus.MustNewConstMetric(m.runETA, prometheus.GaugeValue, p.Remaining.Seconds())
 	m.version.Collect(ch)
 }
