@@ -104,6 +104,10 @@ type Options struct {
 	// Storage, when set, reports the run history's write health on
 	// /api/v1/status.
 	Storage func() StorageStatus
+	// Progress, when set, reports the run in progress (or the last run)
+	// on /api/v1/status under "run"; ok false (before the first run)
+	// leaves it out.
+	Progress func() (status RunStatus, ok bool)
 
 	// Alerts, when set, stores the alerts of Alertmanager's webhook
 	// notifications (POST /api/v1/alertmanager/webhook, a write) and
@@ -124,6 +128,34 @@ type Options struct {
 	// (target/mode/endpoint): an accept posted by a browser's form is
 	// answered with a redirect (303) to it instead of JSON.
 	UIScenarioPath func(scenario string) string
+}
+
+// RunStatus is the run in progress, or the last run when none is, as
+// /api/v1/status reports it under "run".
+type RunStatus struct {
+	// ID and Trigger are the run's.
+	ID      string `json:"id"`
+	Trigger string `json:"trigger"`
+	// Running is true while the run is in progress.
+	Running bool `json:"running"`
+	// Start is when it began.
+	Start time.Time `json:"start"`
+	// Target is the target whose scenarios run now (the last started).
+	Target string `json:"target,omitempty"`
+	// Done counts the scenarios finished, failed or not, of Planned.
+	Done    int `json:"scenarios_done"`
+	Planned int `json:"scenarios_planned"`
+	// LastScenario is the last scenario finished and LastStatus its
+	// status (ok, interrupted, no request completed, FAILED: reason).
+	LastScenario string `json:"last_scenario,omitempty"`
+	LastStatus   string `json:"last_status,omitempty"`
+	// ElapsedSeconds is the time from Start to the last scenario's end;
+	// RemainingSeconds the estimate of the time left then (the mean time
+	// per finished scenario times the scenarios left), and ETA the time
+	// it gives; 0 and omitted when unknown or done.
+	ElapsedSeconds   float64   `json:"elapsed_seconds"`
+	RemainingSeconds float64   `json:"remaining_seconds"`
+	ETA              time.Time `json:"eta,omitzero"`
 }
 
 // StorageStatus is the run history's write health, as /api/v1/status
@@ -496,6 +528,11 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 			st.PendingRuns = []string{}
 		}
 		out["storage"] = st
+	}
+	if s.opts.Progress != nil {
+		if rs, ok := s.opts.Progress(); ok {
+			out["run"] = rs
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

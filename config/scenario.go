@@ -48,23 +48,26 @@ func (c *Config) Scenario(name string) (Scenario, bool) {
 }
 
 // EstimatedRunDuration is how long one run of the whole matrix takes at
-// least: the sum over scenarios of warm-up, duration and one timeout (the
-// grace for requests in flight); for an instruction lane's scenario, 0.5 s
-// per request sent (measured under callgrind). Starting targets and
-// services comes on top.
+// least: the sum of its scenarios' [Scenario.EstimatedDuration]. Starting
+// targets and services comes on top.
 func (c *Config) EstimatedRunDuration() time.Duration {
 	var d time.Duration
 	for _, s := range c.Scenarios() {
-		if in := s.Instructions; in != nil {
-			// Measured for the default lane here: about 0.5 s a request
-			// under callgrind, averaged over its views, warm-up
-			// included; the server's start-up under valgrind on top.
-			d += time.Duration(s.Load.Repeats) * time.Duration(in.Requests+in.WarmupRequests) * 500 * time.Millisecond
-			continue
-		}
-		d += time.Duration(s.Load.Repeats) * (s.Load.Warmup + s.Load.Duration + s.Load.Timeout)
+		d += s.EstimatedDuration()
 	}
 	return d
+}
+
+// EstimatedDuration is how long the scenario takes at least, all repeats:
+// warm-up, duration and one timeout (the grace for requests in flight) per
+// repeat; for an instruction lane's scenario, 0.5 s per request sent,
+// warm-up included (measured for the default lane under callgrind,
+// averaged over its views; the server's start-up under valgrind on top).
+func (s Scenario) EstimatedDuration() time.Duration {
+	if in := s.Instructions; in != nil {
+		return time.Duration(s.Load.Repeats) * time.Duration(in.Requests+max(in.WarmupRequests, 0)) * 500 * time.Millisecond
+	}
+	return time.Duration(s.Load.Repeats) * (s.Load.Warmup + s.Load.Duration + s.Load.Timeout)
 }
 
 func (c *Config) cells() []cell {

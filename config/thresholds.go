@@ -68,15 +68,12 @@ type Threshold struct {
 // second above 0 (such as 1000 or 2.5e3); for latency_p50 and latency_p99
 // a duration with a unit above 0 and at most [MaxDuration] (such as
 // 250ms); for error_ratio and timeout_ratio a ratio from 0 up to but not
-// including 1 (0.01 is 1 %). The error says what is wrong and how to fix
+// including 1, as a fraction or a percentage (0.01 or 1%). The error says what is wrong and how to fix
 // it, without the YAML path; an unknown signal's names the closest known
 // one.
 func ParseThreshold(signal, value string) (Threshold, error) {
-	if !slices.Contains(ThresholdSignals, signal) {
-		if best := closest(signal, ThresholdSignals); best != "" {
-			return Threshold{}, fmt.Errorf("unknown signal %q (did you mean %q?)", signal, best)
-		}
-		return Threshold{}, fmt.Errorf("unknown signal %q (use one of %s)", signal, strings.Join(ThresholdSignals, ", "))
+	if err := checkSignal(signal); err != nil {
+		return Threshold{}, err
 	}
 	value = strings.TrimSpace(value)
 	t := Threshold{Signal: signal}
@@ -92,8 +89,8 @@ func ParseThreshold(signal, value string) (Threshold, error) {
 		if err != nil || signal == SignalThroughput && strings.HasSuffix(value, "%") {
 			return Threshold{}, fmt.Errorf("want a number, such as %s, got %q", t.example(), value)
 		}
-		if strings.HasSuffix(value, "%") && signal != SignalThroughput {
-			return Threshold{}, fmt.Errorf("%q: write the ratio, %s, not a percentage", value, strconv.FormatFloat(v/100, 'g', -1, 64))
+		if strings.HasSuffix(value, "%") {
+			v /= 100
 		}
 		t.Value = v
 	}
@@ -101,6 +98,18 @@ func ParseThreshold(signal, value string) (Threshold, error) {
 		return Threshold{}, err
 	}
 	return t, nil
+}
+
+// checkSignal returns an error naming the closest known signal when
+// signal is not one of [ThresholdSignals].
+func checkSignal(signal string) error {
+	if slices.Contains(ThresholdSignals, signal) {
+		return nil
+	}
+	if best := closest(signal, ThresholdSignals); best != "" {
+		return fmt.Errorf("unknown signal %q (did you mean %q?)", signal, best)
+	}
+	return fmt.Errorf("unknown signal %q (use one of %s)", signal, strings.Join(ThresholdSignals, ", "))
 }
 
 // Validate checks t's signal and range, as [ParseThreshold] does; it is

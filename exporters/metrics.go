@@ -82,6 +82,7 @@ type Metrics struct {
 	alerts        map[alertKey]float64
 	alertNames    map[string]bool
 	invalid       map[string]float64
+	progress      RunProgress
 
 	requests, errors, timeouts, bytes    *prometheus.Desc
 	duration                             *prometheus.Desc
@@ -94,6 +95,8 @@ type Metrics struct {
 	threshold, alertsReceived, invalidRs *prometheus.Desc
 	foreignCPU, cpuPerRequest            *prometheus.Desc
 	instructions                         *prometheus.Desc
+	inProgress, runDone                  *prometheus.Desc
+	runPlanned, runETA                   *prometheus.Desc
 	version                              prometheus.Collector
 }
 
@@ -195,6 +198,10 @@ func NewMetrics() *Metrics {
 		foreignCPU:      d("benchd_scenario_foreign_cpu_ratio", "Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor the services) used during the measured interval of the last run of the scenario, 0 to 1 (repeats together; regression.max_foreign_cpu judges each repeat); managed targets only.", sl()...),
 		cpuPerRequest:   d("benchd_scenario_target_cpu_seconds_per_request", "CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run of the scenario (the detector's cpu_per_request); no series for an unmanaged target.", sl()...),
 		instructions:    d("benchd_scenario_instructions_per_request", "Instructions (valgrind callgrind's Ir) the target's workers executed per counted request of the last run of an instruction-lane scenario (targets[].instructions; the detector's instructions_per_request); no series for a load scenario.", sl()...),
+		inProgress:      d("benchd_run_in_progress", "1 while a matrix run is in progress, else 0.", nil...),
+		runDone:         d("benchd_run_scenarios_done", "Scenarios finished (failed or not) of the run in progress, or of the last run when none is.", nil...),
+		runPlanned:      d("benchd_run_scenarios_planned", "Scenarios of the run in progress, or of the last run when none is.", nil...),
+		runETA:          d("benchd_run_remaining_seconds", "Estimated time left of the run in progress: the mean time per finished scenario times the scenarios left; 0 when no run is in progress or none of its scenarios has finished.", nil...),
 		targetUp:        d("benchd_target_up", "1 while a managed target is started and ready, 0 when it is stopped or failed to start.", "target"),
 		version:         version.NewCollector("benchd"),
 	}
@@ -208,6 +215,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.runDuration, m.lastRunTS, m.nextRunTS, m.targetUp, m.lag, m.reloadOK, m.reloadTS, m.startFailures,
 		m.storageFailures, m.threshold, m.alertsReceived, m.invalidRs, m.foreignCPU, m.cpuPerRequest,
 		m.instructions,
+		m.inProgress, m.runDone, m.runPlanned, m.runETA,
 	} {
 		ch <- d
 	}
@@ -298,7 +306,39 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range keys {
 		ch <- prometheus.MustNewConstMetric(m.alertsReceived, prometheus.CounterValue, m.alerts[k], k.status, k.alertname)
 	}
+	p := m.progress
+	ch <- prometheus.MustNewConstMetric(m.inProgress, prometheus.GaugeValue, boolValue(p.Running))
+	ch <- prometheus.MustNewConstMetric(m.runDone, prometheus.GaugeValue, float64(p.Done))
+	ch <- prometheus.MustNewConstMetric(m.runPlanned, prometheus.GaugeValue, float64(p.Planned))
+	ch <- prometheus.MustNewConstMetric(m.runETA, prometheus.GaugeValue, p.Remaining.Seconds())
 	m.version.Collect(ch)
+}
+
+// RunProgress is how far the run in progress is, as
+// benchd_run_in_progress, benchd_run_scenarios_done,
+// benchd_run_scenarios_planned and benchd_run_remaining_seconds export it.
+type RunProgress struct {
+	// Running is true while a run is in progress.
+	Running bool
+	// Done counts its finished scenarios, of Planned.
+	Done, Planned int
+	// Remaining is the estimated time left; 0 when unknown or done.
+	Remaining time.Duration
+}
+
+// SetRunProgress records how far the run in progress is; the series exist
+// at 0 before the first run.
+func (m *Metrics) SetRunProgress(p RunProgress) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.progress = p
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // InvalidResult counts a scenario result left out of the regression

@@ -419,3 +419,37 @@ benchd_scenario_instructions_per_request{endpoint="json",mode="sync",target="cg"
 		t.Errorf("lint: %v %v", problems, err)
 	}
 }
+
+// TestRunProgress: the progress gauges exist at 0 before the first run,
+// then hold what SetRunProgress gives, with lint-clean names (no gauge
+// ends in _total).
+func TestRunProgress(t *testing.T) {
+	names := []string{"benchd_run_in_progress", "benchd_run_scenarios_done", "benchd_run_scenarios_planned", "benchd_run_remaining_seconds"}
+	exposition := func(running, done, planned int, remaining string) string {
+		return fmt.Sprintf(`
+# HELP benchd_run_in_progress 1 while a matrix run is in progress, else 0.
+# TYPE benchd_run_in_progress gauge
+benchd_run_in_progress %d
+# HELP benchd_run_remaining_seconds Estimated time left of the run in progress: the mean time per finished scenario times the scenarios left; 0 when no run is in progress or none of its scenarios has finished.
+# TYPE benchd_run_remaining_seconds gauge
+benchd_run_remaining_seconds %s
+# HELP benchd_run_scenarios_done Scenarios finished (failed or not) of the run in progress, or of the last run when none is.
+# TYPE benchd_run_scenarios_done gauge
+benchd_run_scenarios_done %d
+# HELP benchd_run_scenarios_planned Scenarios of the run in progress, or of the last run when none is.
+# TYPE benchd_run_scenarios_planned gauge
+benchd_run_scenarios_planned %d
+`, running, remaining, done, planned)
+	}
+	m := NewMetrics()
+	if err := testutil.CollectAndCompare(m, strings.NewReader(exposition(0, 0, 0, "0")), names...); err != nil {
+		t.Errorf("before a run: %v", err)
+	}
+	m.SetRunProgress(RunProgress{Running: true, Done: 31, Planned: 80, Remaining: 12*time.Minute + 500*time.Millisecond})
+	if err := testutil.CollectAndCompare(m, strings.NewReader(exposition(1, 31, 80, "720.5")), names...); err != nil {
+		t.Errorf("during a run: %v", err)
+	}
+	if problems, err := testutil.CollectAndLint(m, names...); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}

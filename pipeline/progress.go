@@ -5,45 +5,112 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/scheduler"
 )
 
-// Progress is `benchd matrix`'s observer: it prints a line per run and
-// per finished scenario (with the time elapsed and left) on Progress and,
-// when Format is "text", each scenario's wrk block on Out as it ends. Its
-// exported fields are set before the run; it is used by one run at a time.
+// Progress is the run's progress: `benchd matrix` prints a line per run
+// and per finished scenario (with the time elapsed and left) on Progress
+// and, when Format is "text", each scenario's wrk block on Out as it
+// ends; `benchd serve` logs the same lines on Logger and exports them on
+// Metrics; [Progress.Status] answers /api/v1/status. Its exported fields
+// are set before the first run and not changed after; it follows one run
+// at a time, and Status is safe to call concurrently with it.
 type Progress struct {
 	scheduler.NopObserver
 	// Format is the output format: "text" prints wrk blocks on Out.
 	Format string
-	// Out receives the wrk blocks, Progress the progress lines.
+	// Out receives the wrk blocks, Progress the progress lines; nil
+	// prints none.
 	Out, Progress io.Writer
+	// Logger, when set, logs each progress line (the daemon's).
+	Logger *slog.Logger
+	// Metrics, when set, receives the progress gauges.
+	Metrics *exporters.Metrics
 	// Unrecorded says the run is not in the history (another benchd holds
 	// it): its ID is not reserved there and may be another run's too.
 	Unrecorded bool
 
-	start time.Time
-	// done counts the scenarios finished so far: with interleaved repeats
-	// they do not finish in matrix order (ScenarioResult.Index).
-	done int
+	mu    sync.Mutex
+	state RunStatus
+}
+
+// RunStatus is a snapshot of a run's progress. A plain value.
+type RunStatus struct {
+	// Running is true while the run is in progress; after it ends the
+	// snapshot keeps the last run's figures.
+	Running bool
+	// RunID and Trigger are the run's (scheduler.RunInfo).
+	RunID, Trigger string
+	// Start is when the run began.
+	Start time.Time
+	// Target is the target whose scenarios run now: a managed target from
+	// its start, another from its first finished scenario; "" before.
+	Target string
+	// Done counts the scenarios finished, failed or not, of Planned:
+	// with interleaved repeats they do not finish in matrix order.
+	Done, Planned int
+	// Last is the name of the last scenario finished and LastStatus its
+	// status: ok, interrupted, no requests completed, or FAILED: reason.
+	Last, LastStatus string
+	// Elapsed is the time from Start to the last scenario's end, and
+	// Remaining the estimate of the time left then: the mean time per
+	// finished scenario times the scenarios left (0 when done or before
+	// the first scenario ends).
+	Elapsed, Remaining time.Duration
+}
+
+// Status returns the progress of the run in progress, or of the last run;
+// ok is false before the first run.
+func (o *Progress) Status() (st RunStatus, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.state, o.state.RunID != ""
 }
 
 // RunStarted prints the run's ID and size.
 func (o *Progress) RunStarted(_ context.Context, info *scheduler.RunInfo) {
-	o.start = info.Start
-	o.done = 0
+	o.update(func(st *RunStatus) {
+		*st = RunStatus{Running: true, RunID: info.ID, Trigger: info.Trigger, Start: info.Start, Planned: len(info.Scenarios)}
+	})
 	note := ""
 	if o.Unrecorded {
 		note = " (not recorded)"
 	}
-	fmt.Fprintf(o.Progress, "run %s%s: %s\n", info.ID, note, report.Plural(len(info.Scenarios), "scenario"))
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "run %s%s: %s\n", info.ID, note, report.Plural(len(info.Scenarios), "scenario"))
+	}
 }
 
-// ScenarioFinished prints the progress line, and in text format the
-// scenario's wrk block.
+// TargetStarting records the managed target whose scenarios run next.
+func (o *Progress) TargetStarting(_ context.Context, target string) {
+	o.update(func(st *RunStatus) { st.Target = target })
+}
+
+// RunFinished records the run's end.
+func (o *Progress) RunFinished(_ context.Context, _ *scheduler.RunReport) {
+	o.update(func(st *RunStatus) { st.Running, st.Remaining = false, 0 })
+}
+
+// update changes the state under the lock and exports it.
+func (o *Progress) update(f func(*RunStatus)) RunStatus {
+	o.mu.Lock()
+	f(&o.state)
+	st := o.state
+	o.mu.Unlock()
+	if o.Metrics != nil {
+		o.Metrics.SetRunProgress(exporters.RunProgress{Running: st.Running, Done: st.Done, Planned: st.Planned, Remaining: st.Remaining})
+	}
+	return st
+}
+
+// ScenarioFinished prints (or logs) the progress line, and in text format
+// the scenario's wrk block.
 func (o *Progress) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
 	status := "ok"
 	switch {
@@ -51,18 +118,31 @@ func (o *Progress) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResu
 		status = "interrupted"
 	case r.Err != nil:
 		status = "FAILED: " + r.Err.Error()
+	case r.Record != nil && r.Record.Requests == 0:
+		status = "no request completed"
 	}
-	elapsed := time.Since(o.start).Round(time.Second)
-	eta := time.Duration(0)
-	o.done++
-	if o.done < r.Total {
-		eta = (elapsed / time.Duration(o.done) * time.Duration(r.Total-o.done)).Round(time.Second)
+	st := o.update(func(st *RunStatus) {
+		st.Done++
+		st.Planned = max(st.Planned, r.Total)
+		st.Last, st.LastStatus = r.Scenario.Name, status
+		st.Target = r.Scenario.Target
+		st.Elapsed = time.Since(st.Start).Round(time.Second)
+		st.Remaining = 0
+		if st.Done < st.Planned {
+			st.Remaining = (st.Elapsed / time.Duration(st.Done) * time.Duration(st.Planned-st.Done)).Round(time.Second)
+		}
+	})
+	if o.Logger != nil {
+		o.Logger.Info("run progress", "run_id", st.RunID, "progress", fmt.Sprintf("%d/%d", st.Done, st.Planned),
+			"scenario", st.Last, "status", status, "elapsed", st.Elapsed.String(), "left", "about "+st.Remaining.String())
 	}
-	fmt.Fprintf(o.Progress, "[%d/%d] %s %s (elapsed %s, about %s left)\n", o.done, r.Total, r.Scenario.Name, status, elapsed, eta)
-	if o.Format != "text" {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "[%d/%d] %s %s (elapsed %s, about %s left)\n", st.Done, st.Planned, r.Scenario.Name, status, st.Elapsed, st.Remaining)
+	}
+	if o.Format != "text" || o.Out == nil {
 		return
 	}
-	fmt.Fprintf(o.Out, "== %s ==\n", r.Scenario.Name)
+	fmt.Fprintln(o.Out, report.BlockHeading(r.Record))
 	if r.Record.Ran() {
 		_ = report.WriteWrk(o.Out, r.Record, report.WrkOptions{})
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/benchd/benchd/store"
 )
@@ -19,22 +21,24 @@ type Runs interface {
 // left so by a killed benchd until the next start marks it aborted), for
 // `benchd report`. where names the history in errors (--storage.path).
 // A run without scenario results is an error: there is nothing to render.
+//
+// id may be a relative reference ([ParseRunRef]): last is the newest run
+// that has ended, last~N the Nth before it.
 func LoadRun(ctx context.Context, st Runs, id, where string) (*store.Run, error) {
 	if id == "" {
-		runs, err := st.Runs(ctx, store.RunQuery{Limit: 20})
+		id = "last"
+	}
+	if back, ok, err := ParseRunRef(id); err != nil {
+		return nil, err
+	} else if ok {
+		resolved, err := resolveRunRef(ctx, st, back)
 		if err != nil {
 			return nil, err
 		}
-		if len(runs) == 0 {
-			return nil, fmt.Errorf("no run in the history under %s", where)
+		if resolved == "" {
+			return nil, fmt.Errorf("run %s: %s in the history under %s (benchd runs lists them)", id, noRun(back), where)
 		}
-		id = runs[0].ID
-		for _, r := range runs {
-			if r.Outcome != store.OutcomeRunning {
-				id = r.ID
-				break
-			}
-		}
+		id = resolved
 	}
 	run, err := st.Run(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -55,4 +59,56 @@ func stillRunning(r *store.Run) string {
 		return ""
 	}
 	return ": in progress, or left running by a benchd that was killed, until the next start marks it aborted"
+}
+
+// ParseRunRef parses a relative run reference: "last" (back 0), the newest
+// run that has ended, or "last~N" (back N), the Nth ended run before it,
+// as git's HEAD~N. ok is false for anything else, a run ID; err is set
+// for a malformed last~.
+func ParseRunRef(ref string) (back int, ok bool, err error) {
+	if ref == "last" {
+		return 0, true, nil
+	}
+	rest, found := strings.CutPrefix(ref, "last~")
+	if !found {
+		return 0, false, nil
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 0 {
+		return 0, false, fmt.Errorf("run %q: want last, or last~N with N a count of runs back, such as last~1", ref)
+	}
+	return n, true, nil
+}
+
+// resolveRunRef returns the ID of the back-th newest run of st that has
+// ended (skipping runs still running), or "" when there are not that many.
+func resolveRunRef(ctx context.Context, st Runs, back int) (string, error) {
+	q := store.RunQuery{Limit: 100}
+	for {
+		runs, err := st.Runs(ctx, q)
+		if err != nil {
+			return "", err
+		}
+		for _, r := range runs {
+			if r.Outcome == store.OutcomeRunning {
+				continue
+			}
+			if back == 0 {
+				return r.ID, nil
+			}
+			back--
+		}
+		if len(runs) < q.Limit {
+			return "", nil
+		}
+		q.Before = runs[len(runs)-1].Start
+	}
+}
+
+// noRun says what is missing for a reference back runs back.
+func noRun(back int) string {
+	if back == 0 {
+		return "no run has ended"
+	}
+	return fmt.Sprintf("fewer than %d runs have ended", back+1)
 }

@@ -48,7 +48,7 @@ type WrkFigures struct {
 	Threads, Connections int
 	// LatencyMean and LatencyMax are the Avg and Max of the Thread Stats
 	// Latency line; NaN without it. wrk prints 0.00us for both when no
-	// request completed.
+	// request completed, benchd "-", which reads as NaN.
 	LatencyMean, LatencyMax float64
 	// Percentiles maps 50, 75, 90 and 99 to seconds, from a "Latency
 	// Distribution" block (wrk --latency); nil without one.
@@ -205,7 +205,7 @@ func parseWrk(lines []string, first int) (f WrkFigures, ok bool, err error) {
 		if inDistribution {
 			if p, ok := strings.CutSuffix(firstField(fields), "%"); ok && len(fields) == 2 {
 				q, e1 := strconv.ParseFloat(p, 64)
-				v, e2 := parseTime(fields[1])
+				v, e2 := parseLatency(fields[1])
 				if e := errors.Join(e1, e2); e != nil {
 					return f, false, bad("latency percentile", e)
 				}
@@ -229,8 +229,8 @@ func parseWrk(lines []string, first int) (f WrkFigures, ok bool, err error) {
 			}
 			f.Threads, f.Connections = t, c
 		case len(fields) == 5 && fields[0] == "Latency":
-			avg, e1 := parseTime(fields[1])
-			mx, e2 := parseTime(fields[3])
+			avg, e1 := parseLatency(fields[1])
+			mx, e2 := parseLatency(fields[3])
 			if e := errors.Join(e1, e2); e != nil {
 				return f, false, bad("latency", e)
 			}
@@ -334,4 +334,13 @@ func parseScaled(num string, scale float64, whole string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a number of at least 0 with a unit", whole)
 	}
 	return v * scale, nil
+}
+
+// parseLatency is parseTime, with benchd's "-" (no request completed)
+// read as NaN.
+func parseLatency(s string) (float64, error) {
+	if s == "-" {
+		return math.NaN(), nil
+	}
+	return parseTime(s)
 }

@@ -46,7 +46,7 @@ func Entries(records []result.Scenario, titles map[string]string) []Entry {
 // failed, and an empty line: `benchd report`'s text format.
 func WriteWrkBlocks(w io.Writer, entries []Entry, segments []store.Baseline) error {
 	for _, e := range entries {
-		fmt.Fprintf(w, "== %s ==\n", e.Name)
+		fmt.Fprintln(w, BlockHeading(e.Scenario))
 		if e.Ran() {
 			if err := WriteWrk(w, e.Scenario, WrkOptions{Latency: true}); err != nil {
 				return err
@@ -63,4 +63,16 @@ func WriteWrkBlocks(w io.Writer, entries []Entry, segments []store.Baseline) err
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// BlockHeading is the line above a scenario's wrk block in the text
+// report and `benchd matrix`'s output, "== target/mode/endpoint ==",
+// marked "(no request completed)" when load ran but no response came
+// within the timeout: a result, not a failure, and worth a look.
+func BlockHeading(s *result.Scenario) string {
+	h := "== " + s.Name + " =="
+	if s.Ran() && s.Requests == 0 && s.Error == "" {
+		h += " (no request completed)"
+	}
+	return h
 }

@@ -46,7 +46,8 @@ type WrkOptions struct {
 // were still unanswered at the end of the grace, so that the counts add up
 // to the requests sent; "  Late responses: N (M pending at close)" beside
 // the socket errors, with on_timeout wait, for the answers that came after
-// their request's timeout (wrk counts those as requests); "  Unexpected
+// their request's timeout (wrk counts those as requests), with their
+// latency from send (p50, p99, max) when any came; "  Unexpected
 // responses: N" when the endpoint's expect rejected other responses than
 // the Non-2xx or 3xx ones; "  CPU: target T per request, foreign F%" when
 // the CPU of a managed target was sampled (docs/results.md: its CPU per
@@ -60,8 +61,9 @@ type WrkOptions struct {
 //
 // Statistics are computed from s's HDR histograms (3 significant digits),
 // each value taken as the middle of its bucket; the standard deviation is
-// the sample one, as wrk's. An empty latency
-// histogram prints wrk's "-nan%". WriteWrk returns the first error of w
+// the sample one, as wrk's. An empty latency histogram (no completed
+// request) prints "-" in the Latency row and the distribution, as the
+// summary does, rather than wrk's 0.00us and -nan%. WriteWrk returns the first error of w
 // or of decoding a histogram; it does not keep s.
 func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	if s == nil {
@@ -98,13 +100,24 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 		fmt.Fprintf(&b, "  %d repeats, Requests/sec each: %s\n", len(rr), strings.Join(each, ", "))
 	}
 	fmt.Fprintf(&b, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max", "+/- Stdev")
-	b.WriteString(statsLine("Latency", histStats(latency), formatTimeMicros))
+	noLatency := latency == nil || latency.TotalCount() == 0
+	if noLatency {
+		// No response, no latency: "-" as in the summary, not wrk's
+		// 0.00us and -nan%.
+		fmt.Fprintf(&b, "    %-10s%8s%10s%9s%9s\n", "Latency", "-", "-", "-", "-")
+	} else {
+		b.WriteString(statsLine("Latency", histStats(latency), formatTimeMicros))
+	}
 	b.WriteString(statsLine("Req/Sec", histStats(rate), formatMetric))
 	if o.Latency {
 		b.WriteString("  Latency Distribution\n")
 		for _, p := range []float64{50, 75, 90, 99} {
 			fmt.Fprintf(&b, "%7.0f%%", p)
-			b.WriteString(units(percentile(latency, p), formatTimeMicros, 10))
+			if noLatency {
+				fmt.Fprintf(&b, "%10s", "-")
+			} else {
+				b.WriteString(units(percentile(latency, p), formatTimeMicros, 10))
+			}
 			b.WriteString("\n")
 		}
 	}
@@ -121,6 +134,9 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 		fmt.Fprintf(&b, "  Late responses: %d", s.LateResponses)
 		if s.LateResponsesPending > 0 {
 			fmt.Fprintf(&b, " (%d pending at close)", s.LateResponsesPending)
+		}
+		if l := s.LateResponseLatency; l != nil && l.Count > 0 {
+			fmt.Fprintf(&b, ", latency p50 %s, p99 %s, max %s", formatTimeMicros(l.P50*1e6), formatTimeMicros(l.P99*1e6), formatTimeMicros(l.Max*1e6))
 		}
 		b.WriteString("\n")
 	}

@@ -65,7 +65,7 @@ func wrkResult(t testing.TB, name string) *engine.Result {
 		r.Elapsed = 10*time.Second + 30*time.Millisecond
 		r.BytesRead = 98_480_000
 	case "all_timeouts":
-		// Nothing answered in time: wrk prints zeros and -nan.
+		// Nothing answered in time: wrk prints zeros and -nan, benchd "-".
 		r.Plan.URL = "http://localhost:8000/myapp/sync/gateway_3s"
 		r.Plan.Duration = 15 * time.Second
 		record(t, rate, 0, 150)
@@ -80,6 +80,10 @@ func wrkResult(t testing.TB, name string) *engine.Result {
 		record(t, rate, 0, 150)
 		r.Errors[engine.KindTimeout] = 8653
 		r.LateResponses, r.LateResponsesPending = 6653, 2000
+		// The late answers took 3 s, a few 3.2 s (microseconds).
+		r.LateResponseLatency = hdrhistogram.New(1, 60_000_000, 3)
+		record(t, r.LateResponseLatency, 3_000_000, 6_600)
+		record(t, r.LateResponseLatency, 3_200_000, 53)
 		r.Elapsed = 15*time.Second + 100*time.Millisecond
 	case "unexpected":
 		// A body check failed on some 200s: unexpected beside 5xx.

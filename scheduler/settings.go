@@ -84,9 +84,13 @@ func staticSettings(cfg *config.Config) map[string]map[string]string {
 		parts["cpus"] = p.CPUs
 		parts["instructions"] = ""
 		if in := sc.Instructions; in != nil {
-			// An instruction-lane scenario: its counted requests, not its load.
+			// An instruction-lane scenario counts its requests: the load
+			// settings it does not use must not start a segment.
 			parts["instructions"] = fmt.Sprintf("requests=%d warmup_requests=%d connections=%d timeout=%s",
 				in.Requests, in.WarmupRequests, in.Connections, in.Timeout)
+			for _, unused := range []string{"connections", "threads", "duration", "timeout", "on_timeout", "warmup", "rate"} {
+				parts[unused] = ""
+			}
 		}
 		out[sc.Name] = parts
 	}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -386,4 +387,47 @@ func FuzzShebangInterpreter(f *testing.F) {
 			t.Fatalf("pyvenvVersion(%q) = %q", s, v)
 		}
 	})
+}
+
+// TestSettingsLaneIgnoresLoad: an instruction lane's scenario counts its
+// requests, so a change of the load settings it does not use (a default's
+// connections, duration, warm-up) starts no segment there, while the load
+// scenarios of the same endpoint change; a change of its counted requests
+// does.
+func TestSettingsLaneIgnoresLoad(t *testing.T) {
+	const doc = `
+defaults: {connections: 20, duration: 10s, warmup: 2s}
+targets:
+  - {name: g, url: "http://127.0.0.1:8001", process: {command: [/bin/true]}}
+  - name: lane
+    url: http://127.0.0.1:8002
+    process: {command: [/bin/true]}
+    instructions: {endpoints: [json], requests: 100}
+endpoints:
+  - {name: json, path: /json}
+`
+	root := t.TempDir()
+	venvLayout(t, root, djangoPackages...)
+	before := settingsOf(t, doc, root)
+	if _, ok := before["lane/-/json"]; !ok || len(before) != 2 {
+		t.Fatalf("scenarios %v, want g/-/json and lane/-/json", slices.Collect(maps.Keys(before)))
+	}
+	for _, c := range []struct {
+		edit    func(string) string
+		changed map[string][]string
+	}{
+		{func(d string) string {
+			return strings.Replace(d, "connections: 20, duration: 10s, warmup: 2s", "connections: 50, duration: 5s, warmup: 1s", 1)
+		},
+			map[string][]string{"g/-/json": {"connections", "duration", "warmup"}}},
+		{func(d string) string { return strings.Replace(d, "requests: 100", "requests: 200", 1) },
+			map[string][]string{"lane/-/json": {"instructions"}}},
+	} {
+		after := settingsOf(t, c.edit(doc), root)
+		for name, b := range before {
+			if got := after[name].Changed(b); !slices.Equal(got, c.changed[name]) {
+				t.Errorf("%s: changed parts %v, want %v", name, got, c.changed[name])
+			}
+		}
+	}
 }

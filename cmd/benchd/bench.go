@@ -11,7 +11,9 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/result"
 )
@@ -36,6 +38,9 @@ type benchFlags struct {
 	caFile      string
 	expectCodes []int
 	expectBody  string
+	// thresholds are the --threshold expressions, parsed by plan.
+	thresholds []string
+	gates      config.Thresholds
 }
 
 func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
@@ -53,12 +58,33 @@ func addBenchFlags(c *kingpin.CmdClause, f *benchFlags) {
 	c.Flag("body", "Request body.").StringVar(&f.body)
 	c.Flag("insecure", "https: accept any server certificate, for self-signed test servers (curl -k).").Short('k').BoolVar(&f.insecure)
 	c.Flag("cacert", "https: verify the server with the CA certificates of this PEM file instead of the system's (curl --cacert).").PlaceHolder("FILE").StringVar(&f.caFile)
-	c.Flag("expect-status", "Accepted status code; repeatable. Default: any 2xx or 3xx. Other responses count as unexpected, in the error ratio.").PlaceHolder("CODE").IntsVar(&f.expectCodes)
+	c.Flag("expect-status", "Accepted status code; repeatable. Default: any 2xx or 3xx. Other responses count as unexpected, in the error ratio.").PlaceHolder("CODE").SetValue((*statusCodes)(&f.expectCodes))
 	c.Flag("expect-body", "Text every response body must contain; others count as unexpected.").PlaceHolder("TEXT").StringVar(&f.expectBody)
+	c.Flag("threshold", "CI gate, as k6's thresholds: SIGNAL<VALUE or SIGNAL>VALUE in the syntax of the configuration's thresholds key, such as latency_p99<250ms, throughput>1000 or error_ratio<1%; repeatable. Exit 3, naming each, when one fails (docs/reports.md).").
+		PlaceHolder("EXPR").StringsVar(&f.thresholds)
 	c.Flag("latency", "Print the latency distribution (wrk --latency).").BoolVar(&f.latency)
 	c.Flag("json", "Print the result as JSON instead of wrk's layout.").BoolVar(&f.json)
 	c.Arg("url", "URL to load, http://host:port/path or https://host:port/path.").Required().StringVar(&f.url)
 }
+
+// statusCodes is the value of --expect-status: repeatable, each a number
+// (its range is the engine's check, named by flag in plan).
+type statusCodes []int
+
+// Set implements kingpin.Value; the error names the flag and the fix.
+func (c *statusCodes) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("--expect-status %q: want an HTTP status code, such as 200 (repeat the flag for more)", s)
+	}
+	*c = append(*c, n)
+	return nil
+}
+
+func (c *statusCodes) String() string { return fmt.Sprint([]int(*c)) }
+
+// IsCumulative tells kingpin that the flag is repeatable.
+func (c *statusCodes) IsCumulative() bool { return true }
 
 // planFlags names the flag of each engine.Plan field, for the engine's
 // problems (engine.FieldProblem.Field); Headers[i] is the i-th --header.
@@ -123,6 +149,19 @@ func (f *benchFlags) plan() (engine.Plan, error) {
 	}
 	if f.connect == 0 {
 		add(planFlags["ConnectTimeout"], "%s: want a positive duration such as 10s", f.connect)
+	}
+	f.gates = config.Thresholds{}
+	for _, expr := range f.thresholds {
+		t, err := config.ParseThresholdExpr(expr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--threshold: %w", err))
+			continue
+		}
+		if prev, ok := f.gates[t.Signal]; ok {
+			errs = append(errs, fmt.Errorf("--threshold %q: %s has a threshold already, %s (give one per signal)", expr, t.Signal, prev.Expr()))
+			continue
+		}
+		f.gates[t.Signal] = t
 	}
 	for _, h := range f.headers {
 		hd, err := engine.ParseHeader(h)
@@ -193,5 +232,21 @@ func runBench(ctx context.Context, f *benchFlags, stdout io.Writer) error {
 		}
 		return fmt.Errorf("bench %s: no connection could be made (%s): %s", f.url, reason, hint)
 	}
-	return werr
+	if werr != nil {
+		return werr
+	}
+	return gate(pipeline.Breaches(&rec, f.gates), "bench "+f.url, len(f.gates))
+}
+
+// gate returns a [gateError] for the breaches, or nil; what names what was
+// checked, n how many thresholds.
+func gate(breaches []pipeline.Breach, what string, n int) error {
+	if len(breaches) == 0 {
+		return nil
+	}
+	failed := make([]string, len(breaches))
+	for i, b := range breaches {
+		failed[i] = b.String()
+	}
+	return gateError{failed: failed, what: fmt.Sprintf("%s: %d of %s failed", what, len(breaches), report.Plural(n, "threshold"))}
 }

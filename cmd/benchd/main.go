@@ -9,6 +9,7 @@
 //	benchd dashboards         write the Grafana dashboards as JSON
 //	benchd baseline accept S  accept scenario S's current results as its new baseline
 //	benchd report             render a stored run, a summary table or the diff of two runs
+//	benchd runs               list the stored runs
 //
 // Without --config.file, benchd uses its embedded default matrix (the Django
 // workers matrix) and unpacks the reference Django project under
@@ -68,13 +69,14 @@ type flags struct {
 
 	dashboardsOut string
 	report        reportFlags
+	runs          runsFlags
 	baseline      baselineFlags
 	marker        string
 }
 
 // run parses args, runs the chosen subcommand and returns the exit code:
 // 0 on success, 1 on an error (or, for matrix, a failed scenario), 2 on a
-// bad command line.
+// bad command line, 3 on a failed CI gate ([exitGateFailed]).
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -150,6 +152,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	addUpstreamFlags(upstreamCmd, &f.upstream)
 	reportCmd := app.Command("report", "Render a stored run: wrk blocks, the seed's Markdown, JSON, a summary table, or the diff of two runs.")
 	addReportFlags(reportCmd, &f.report)
+	runsCmd := app.Command("runs", "List the stored runs, newest first, with the references (last, last~1 …) that report --run and --diff take; no daemon needed.")
+	addRunsFlags(runsCmd, &f.runs)
 	baselineCmd := app.Command("baseline", "Regression baselines.")
 	acceptCmd := baselineCmd.Command("accept", "Accept a scenario's current results as its new baseline (an intended change).")
 	addBaselineFlags(acceptCmd, &f.baseline)
@@ -189,7 +193,9 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case upstreamCmd.FullCommand():
 		err = runUpstream(ctx, &f.upstream, logger)
 	case reportCmd.FullCommand():
-		err = runReport(ctx, &f, stdout)
+		err = runReport(ctx, &f, stdout, stderr)
+	case runsCmd.FullCommand():
+		err = runRuns(ctx, &f, stdout)
 	case acceptCmd.FullCommand():
 		err = runBaselineAccept(ctx, &f, stdout, logger)
 	case dashboardsCmd.FullCommand():
@@ -212,11 +218,33 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "benchd: interrupted")
 		return interruptedCode(ctx)
 	}
+	if ge, ok := errors.AsType[gateError](err); ok {
+		for _, fail := range ge.failed {
+			fmt.Fprintf(stderr, "benchd: FAILED %s\n", fail)
+		}
+		fmt.Fprintf(stderr, "benchd: %s\n", ge.what)
+		return exitGateFailed
+	}
 	if _, ok := errors.AsType[reportedError](err); !ok {
 		fmt.Fprintf(stderr, "benchd: %v\n", err)
 	}
 	return 1
 }
+
+// exitGateFailed is the exit code of a CI gate that failed: a load test or
+// run that completed but breached a --threshold, a configured threshold
+// or a --fail-on change (docs/reports.md, "Exit codes"). An error (1) or
+// a bad command line (2) takes precedence.
+const exitGateFailed = 3
+
+// gateError is a CI gate that failed: what failed, one line each, and a
+// summary (what was checked).
+type gateError struct {
+	failed []string
+	what   string
+}
+
+func (e gateError) Error() string { return e.what + ": " + strings.Join(e.failed, "; ") }
 
 // addRunFlags adds the flags of the subcommands that run the matrix and
 // record it (serve, matrix) to c.

@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/internal/logging"
 	"github.com/benchd/benchd/internal/proc"
@@ -57,6 +58,19 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err := pipeline.CheckRetention(f.retention, cfg); err != nil {
 		return usageError{err}
 	}
+	if f.matrix.dryRun {
+		// Before the history opens: a dry run writes none (opening it
+		// would migrate an older one).
+		sched, err := scheduler.New(cfg, scheduler.Options{Logger: logger.With("component", "scheduler")})
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		plan := sched.Scenarios(only)
+		if len(plan) == 0 {
+			return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
+		}
+		return report.WritePlan(stdout, plan, cfg)
+	}
 	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
 	if err != nil {
 		return err
@@ -99,9 +113,6 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if len(plan) == 0 {
 		return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
 	}
-	if f.matrix.dryRun {
-		return report.WritePlan(stdout, plan)
-	}
 	rep, err := sched.RunOnce(ctx, scheduler.TriggerMatrix, only)
 	if err != nil {
 		return err
@@ -130,7 +141,20 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if n := rep.Failed(); n > 0 {
 		return fmt.Errorf("run %s: %d of %d scenarios failed", rep.ID, n, len(rep.Results))
 	}
-	return nil
+	// The CI gate: every scenario's thresholds (the configuration's
+	// thresholds key).
+	thresholds := map[string]config.Thresholds{}
+	for _, sc := range cfg.Scenarios() {
+		thresholds[sc.Name] = sc.Thresholds
+	}
+	var breaches []pipeline.Breach
+	n := 0
+	for i := range records {
+		ts := thresholds[records[i].Name]
+		n += len(ts)
+		breaches = append(breaches, pipeline.Breaches(&records[i], ts)...)
+	}
+	return gate(breaches, "run "+rep.ID, n)
 }
 
 // matrixStoreWait is how long `benchd matrix` and `benchd baseline accept`

@@ -194,3 +194,45 @@ func TestPlanRules(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunWritesNoHistory: matrix --dry-run neither makes a run history
+// nor changes one (opening it migrates an older schema).
+func TestDryRunWritesNoHistory(t *testing.T) {
+	cfg := smallConfig(t, "@every 1h")
+	for _, name := range []string{"no history", "a history"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "benchd.db")
+			var before []byte
+			if name == "a history" {
+				var stderr bytes.Buffer
+				if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", dir, "--only", "t/-/a"}, &bytes.Buffer{}, &stderr); code != 0 {
+					t.Fatalf("matrix: exit %d\n%s", code, stderr.String())
+				}
+				var err error
+				if before, err = os.ReadFile(db); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			if code := runWith(t.Context(), []string{"matrix", "--dry-run", "--config.file", cfg, "--storage.path", dir}, &stdout, &stderr); code != 0 {
+				t.Fatalf("dry run: exit %d\n%s", code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), "2 scenarios: ") {
+				t.Errorf("dry run printed no plan:\n%s", stdout.String())
+			}
+			after, err := os.ReadFile(db)
+			switch {
+			case before == nil && err == nil:
+				t.Errorf("the dry run made %s", db)
+			case before != nil && !bytes.Equal(before, after):
+				t.Errorf("the dry run changed %s (%v)", db, err)
+			}
+			for _, extra := range []string{"benchd.db-wal", "benchd.lock", "managed-processes"} {
+				if _, err := os.Stat(filepath.Join(dir, extra)); err == nil && before == nil {
+					t.Errorf("the dry run made %s", extra)
+				}
+			}
+		})
+	}
+}

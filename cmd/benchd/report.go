@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 	"github.com/benchd/benchd/ui"
@@ -25,14 +26,46 @@ type reportFlags struct {
 	compare    string
 	compareSet bool
 	alerts     bool
+	failOn     []string
+}
+
+// runsFlags are the flags of `benchd runs`.
+type runsFlags struct {
+	limit  int
+	format string
+}
+
+func addRunsFlags(c *kingpin.CmdClause, f *runsFlags) {
+	c.Flag("limit", "Most runs to list.").Default("20").IntVar(&f.limit)
+	c.Flag("format", "text (a table) or json.").Default("text").EnumVar(&f.format, "text", "json")
+}
+
+// runRuns lists the runs of the history under --storage.path, opened
+// read-only so that it works beside a running daemon.
+func runRuns(ctx context.Context, f *flags, stdout io.Writer) error {
+	if f.runs.limit < 1 {
+		return usageError{fmt.Errorf("--limit %d: want at least 1", f.runs.limit)}
+	}
+	st, err := store.Open(ctx, f.storagePath, store.Options{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("open the run history (--storage.path %s): %w", f.storagePath, err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx, store.RunQuery{Limit: f.runs.limit})
+	if err != nil {
+		return err
+	}
+	return report.WriteRuns(stdout, runs, f.runs.format)
 }
 
 func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
-	c.Flag("run", "Run ID to render (see GET /api/v1/runs); default the newest run.").StringVar(&f.run)
+	c.Flag("run", "Run to render: an ID or last, last~1 … (benchd runs lists them); default last, the newest run that has ended.").StringVar(&f.run)
 	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout), json, or html (the matrix and run pages of the results UI as one file, docs/ui.md); --summary and --compare take json too (docs/reports.md).").
 		Default("text").EnumVar(&f.format, "text", "markdown", "json", "html")
 	c.Flag("summary", "Print the comparison table instead: endpoint × server (sync and async) with requests/s, p99, timeouts and errors.").BoolVar(&f.summary)
-	c.Flag("diff", "Compare two runs scenario by scenario, with ratios: --diff RUN_A --diff RUN_B.").PlaceHolder("RUN").StringsVar(&f.diff)
+	c.Flag("diff", "Compare two runs scenario by scenario, with ratios: --diff RUN_A --diff RUN_B (IDs or last, last~1 …).").PlaceHolder("RUN").StringsVar(&f.diff)
+	c.Flag("fail-on", "With --diff, CI gate: SIGNAL<CHANGE% or SIGNAL>CHANGE%, the change from A to B that fails, such as throughput<-5% or latency_p99>+10%; repeatable. Exit 3, naming each scenario, when one fails (docs/reports.md).").
+		PlaceHolder("EXPR").StringsVar(&f.failOn)
 	c.Flag("compare", "Compare the run (--run, default the newest) with a Markdown document of wrk outputs, such as one written by hand or by matrix --format markdown: requests/s with ratios, p99 and timeouts per scenario. \"seed\" (or \"\") is the seed document built into benchd.").
 		PlaceHolder("FILE.md").IsSetByUser(&f.compareSet).StringVar(&f.compare)
 	c.Flag("alerts", "List the alerts Alertmanager sent benchd's webhook while the run (--run, default the newest) was the newest: from its start to the next run's start, or now; text or json.").BoolVar(&f.alerts)
@@ -40,7 +73,7 @@ func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
 
 // runReport renders a stored run from the history under --storage.path,
 // opened read-only so that it works beside a running daemon.
-func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
+func runReport(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	rf := &f.report
 	st, err := store.Open(ctx, f.storagePath, store.Options{ReadOnly: true})
 	if err != nil {
@@ -64,7 +97,22 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		}
 		return report.WriteRunAlerts(ctx, stdout, st, run, rf.format)
 	}
+	var changes []config.Change
+	for _, expr := range rf.failOn {
+		c, err := config.ParseChange(expr)
+		if err != nil {
+			return usageError{fmt.Errorf("--fail-on: %w", err)}
+		}
+		changes = append(changes, c)
+	}
+	if len(changes) > 0 && len(rf.diff) == 0 {
+		return usageError{errors.New("--fail-on compares two runs: give them with --diff RUN_A --diff RUN_B (such as --diff last~1 --diff last)")}
+	}
 	title, titles := reportTitles(f)
+	if f.configFile == "" && (rf.format == "markdown" && len(rf.diff) == 0 && !rf.summary || rf.compareSet) {
+		// Titles are not stored with a run: say whose they are.
+		fmt.Fprintln(stderr, "benchd: titles from the embedded default matrix; give the run's --config.file for its own")
+	}
 	switch {
 	case rf.compareSet:
 		doc, name, err := report.ReadComparisonDocument(rf.compare)
@@ -88,7 +136,18 @@ func runReport(ctx context.Context, f *flags, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return report.WriteDiff(stdout, a, b)
+		if err := report.WriteDiff(stdout, a, b); err != nil {
+			return err
+		}
+		fails, compared := pipeline.ChangeFailures(a.Scenarios, b.Scenarios, changes)
+		if len(fails) == 0 {
+			return nil
+		}
+		failed := make([]string, len(fails))
+		for i, fl := range fails {
+			failed[i] = fl.String()
+		}
+		return gateError{failed: failed, what: fmt.Sprintf("diff %s → %s: %d of %s failed", a.ID, b.ID, len(fails), report.Plural(compared, "check"))}
 	case rf.summary:
 		run, err := load(rf.run)
 		if err != nil {

@@ -115,6 +115,18 @@ func TestMarkdownTitle(t *testing.T) {
 				if !strings.HasPrefix(stdout.String(), tc.want) {
 					t.Errorf("%s: report starts %.40q, want %q", args[0], stdout.String(), tc.want)
 				}
+				if strings.Contains(stderr.String(), "embedded default") {
+					t.Errorf("%s with --config.file: stderr %q", args[0], stderr.String())
+				}
+			}
+			// Without --config.file the titles are the embedded matrix's:
+			// said on stderr.
+			var stdout, stderr bytes.Buffer
+			if code := runWith(t.Context(), []string{"report", "--format", "markdown", "--storage.path", dir}, &stdout, &stderr); code != 0 {
+				t.Fatalf("report: exit %d; stderr:\n%s", code, stderr.String())
+			}
+			if want := "benchd: titles from the embedded default matrix; give the run's --config.file for its own\n"; stderr.String() != want {
+				t.Errorf("report without --config.file: stderr %q, want %q", stderr.String(), want)
 			}
 		})
 	}

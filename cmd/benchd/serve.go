@@ -78,9 +78,12 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if _, err := det.Load(ctx); err != nil {
 		logger.Error("regression detection failed", "err", err)
 	}
+	// The UI's progress (its "now" page and result cache) and the log's
+	// and metrics' progress.
 	progress := ui.NewProgress(nil)
+	runProgress := &pipeline.Progress{Logger: logger.With("component", "scheduler"), Metrics: metrics}
 	pipe := pipeline.New(pipeline.Options{Tracer: exporters.NewRunTracer(tracing.Provider()), Metrics: metrics,
-		History: hist, Detector: det, Extra: []scheduler.Observer{progress}})
+		History: hist, Detector: det, Extra: []scheduler.Observer{progress, runProgress}})
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: pipe,
 		Recorder: pipe,
@@ -108,6 +111,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		History:    hist.Reader(), // the store, with the runs held in memory
 		Token:      d.Token,
 		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
+		Progress:   func() (api.RunStatus, bool) { return runStatus(runProgress) },
 		WriteUsers: func() []string { return live.Load().API.WriteUsers },
 		Alerts:     st,
 		// Counted once stored: a notification Alertmanager must retry
@@ -165,4 +169,16 @@ func shutdownTracing(t *exporters.Tracing, logger *slog.Logger) {
 	if err := t.Shutdown(ctx); err != nil {
 		logger.Warn("tracing shutdown", "err", err)
 	}
+}
+
+// runStatus is the progress of p for /api/v1/status.
+func runStatus(p *pipeline.Progress) (api.RunStatus, bool) {
+	st, ok := p.Status()
+	rs := api.RunStatus{ID: st.RunID, Trigger: st.Trigger, Running: st.Running, Start: st.Start, Target: st.Target,
+		Done: st.Done, Planned: st.Planned, LastScenario: st.Last, LastStatus: st.LastStatus,
+		ElapsedSeconds: st.Elapsed.Seconds(), RemainingSeconds: st.Remaining.Seconds()}
+	if st.Running && st.Remaining > 0 {
+		rs.ETA = st.Start.Add(st.Elapsed + st.Remaining)
+	}
+	return rs, ok
 }

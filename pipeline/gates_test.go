@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/result"
+)
+
+func mustThresholds(t *testing.T, exprs ...string) config.Thresholds {
+	t.Helper()
+	ts := config.Thresholds{}
+	for _, e := range exprs {
+		th, err := config.ParseThresholdExpr(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts[th.Signal] = th
+	}
+	return ts
+}
+
+func TestBreaches(t *testing.T) {
+	measured := result.Scenario{Name: "t/-/a", Measurement: result.Measurement{RequestsPerSecond: 900, ErrorRatio: 0.02,
+		Latency: &result.Latency{P50: 0.01, P99: 0.3}}}
+	nothing := result.Scenario{Name: "t/-/b", Measurement: result.Measurement{ErrorRatio: 1}}
+	repeats := result.Scenario{Name: "t/-/c", Repeats: []result.Repeat{
+		{Measurement: result.Measurement{RequestsPerSecond: 2000}},
+		{Measurement: result.Measurement{RequestsPerSecond: 10}}, // one bad repeat: the median holds
+		{Measurement: result.Measurement{RequestsPerSecond: 1500}},
+	}}
+	tests := []struct {
+		name string
+		rec  result.Scenario
+		ts   config.Thresholds
+		want []string
+	}{
+		{"all held", measured, mustThresholds(t, "throughput>500", "latency_p99<1s", "error_ratio<5%"), nil},
+		{"each breach, in signal order", measured, mustThresholds(t, "error_ratio<1%", "latency_p99<250ms", "throughput>1000", "latency_p50<1s"),
+			[]string{"t/-/a: throughput>1000: got 900.00 requests/s", "t/-/a: latency_p99<250ms: got 300ms", "t/-/a: error_ratio<0.01: got 2%"}},
+		{"equal holds", measured, mustThresholds(t, "throughput>900", "latency_p99<300ms"), nil},
+		{"no latency fails a latency threshold", nothing, mustThresholds(t, "latency_p99<1s"),
+			[]string{"t/-/b: latency_p99<1s: got no value (no request completed)"}},
+		{"median of the repeats", repeats, mustThresholds(t, "throughput>1000"), nil},
+		{"none", measured, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, b := range Breaches(&tt.rec, tt.ts) {
+				got = append(got, b.String())
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("Breaches =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestChangeFailures(t *testing.T) {
+	rec := func(name string, rps, p99 float64) result.Scenario {
+		m := result.Measurement{RequestsPerSecond: rps}
+		if !math.IsNaN(p99) {
+			m.Latency = &result.Latency{P99: p99}
+		}
+		return result.Scenario{Name: name, Measurement: m}
+	}
+	a := []result.Scenario{rec("x", 1000, 0.1), rec("y", 1000, 0.1), rec("gone", 1000, 0.1), rec("z", 0, math.NaN())}
+	b := []result.Scenario{rec("x", 900, 0.1), rec("y", 990, 0.2), rec("new", 1, 9), rec("z", 100, 0.1)}
+	drop, err := config.ParseChange("throughput<-5%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rise, err := config.ParseChange("latency_p99>+50%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails, compared := ChangeFailures(a, b, []config.Change{drop, rise})
+	var got []string
+	for _, f := range fails {
+		got = append(got, f.String())
+	}
+	want := []string{"x: throughput<-5%: -10.0% (1000.00 requests/s → 900.00 requests/s)", "y: latency_p99>+50%: +100.0% (100ms → 200ms)"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ChangeFailures =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// x and y twice each; z from 0 and from no latency is not checked.
+	if compared != 4 {
+		t.Errorf("compared = %d, want 4", compared)
+	}
+}
