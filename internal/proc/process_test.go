@@ -100,6 +100,27 @@ func runHelper(mode, arg string) error {
 		}
 		fmt.Printf("pid=%d\n", p.PID())
 		os.Exit(0)
+	case "orphan-stubborn":
+		// Start a managed shell that ignores SIGTERM, with the default
+		// 10 s stop timeout, and exit once its trap is set.
+		p, err := Start(context.Background(), Spec{
+			Name:    "target orphan-stubborn",
+			Command: []string{"/bin/sh", "-c", `trap "" TERM; echo armed > ` + filepath.Join(arg, "armed") + `; while :; do sleep 1; done`},
+		})
+		if err != nil {
+			return err
+		}
+		for i := 0; ; i++ {
+			if b, err := os.ReadFile(filepath.Join(arg, "armed")); err == nil && strings.HasSuffix(string(b), "\n") {
+				break
+			}
+			if i == 500 {
+				return fmt.Errorf("no trap")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		fmt.Printf("pid=%d\n", p.PID())
+		os.Exit(0)
 	case "orphan-tree":
 		// Start a managed shell whose children (one in its group, one in
 		// a session of its own, as a daemon) write their PIDs to files
@@ -984,6 +1005,27 @@ func TestBenchdDeathKillsTree(t *testing.T) {
 	for what, pid := range pids {
 		waitFor(t, 5*time.Second, fmt.Sprintf("%s %d to die", what, pid), func() bool { return !alive(pid) })
 	}
+}
+
+// TestBenchdDeathSIGKILLsSoon lets a helper benchd start a managed shell
+// that ignores SIGTERM, with the default stop timeout of 10 s, and exit
+// without stopping it: with benchd gone nothing waits for the target, so
+// the supervisor's grace is OrphanGrace and the shell is gone within 5 s
+// (the reliability issue's bound), not after 10.
+func TestBenchdDeathSIGKILLsSoon(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), helperCommand()[0], helperCommand()[1:]...)
+	cmd.Env = append(os.Environ(), helperEnvList("orphan-stubborn", dir)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(out), "pid=%d", &pid); err != nil || pid <= 0 {
+		t.Fatalf("helper output %q: %v", out, err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	waitFor(t, 5*time.Second, fmt.Sprintf("stubborn orphan %d to die", pid), func() bool { return !alive(pid) })
 }
 
 // TestOutputDoesNotBlock checks that a child writing far more than a pipe

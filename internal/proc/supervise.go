@@ -35,7 +35,8 @@
 //   - when its stdin (a pipe from benchd) reaches EOF, or a SIGTERM, SIGINT
 //     or SIGHUP arrives (benchd sets SIGTERM as its parent-death signal),
 //     sends SIGTERM to the target's group and every remaining descendant,
-//     SIGKILL after the grace, reaps them all and exits 0.
+//     SIGKILL after the grace (at most [OrphanGrace] when benchd died),
+//     reaps them all and exits 0.
 package proc
 
 import (
@@ -179,7 +180,8 @@ func supervise(args []string) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	// benchd may have died before the parent-death signal was armed.
-	if os.Getppid() == 1 {
+	parent := os.Getppid()
+	if parent == 1 {
 		return 0
 	}
 
@@ -230,8 +232,30 @@ loop:
 			break loop
 		}
 	}
+	if parentGone(parent) {
+		// benchd is gone (killed): nothing waits for a graceful stop,
+		// and the next benchd wants the port.
+		grace = min(grace, OrphanGrace)
+	}
 	cleanUp(pid, grace, reap)
 	return 0
+}
+
+// OrphanGrace bounds the supervisor's SIGTERM-to-SIGKILL grace when it
+// cleans up because benchd died (its parent changed): the whole tree is
+// gone within about this, whatever the target's stop_timeout.
+const OrphanGrace = 2 * time.Second
+
+// parentGone reports whether the supervisor's parent (benchd) has died or
+// is dying. Its stdin's EOF can come before the reparenting, since a dying
+// process closes its files early in its exit: then the parent still is the
+// parent, in its exit (PF_EXITING) or a zombie.
+func parentGone(parent int) bool {
+	if os.Getppid() != parent {
+		return true
+	}
+	st, err := readStat(parent)
+	return err != nil || st.flags&pfExiting != 0 || st.state == 'Z' || st.state == 'X'
 }
 
 type discard struct{}
@@ -274,8 +298,13 @@ type stat struct {
 	state     byte
 	ppid      int
 	pgrp      int
+	flags     uint64 // the kernel's PF_* flags
 	startTime uint64
 }
+
+// pfExiting is the kernel's PF_EXITING flag (include/linux/sched.h): the
+// process is in its exit.
+const pfExiting = 0x4
 
 // readStat reads /proc/PID/stat.
 func readStat(pid int) (stat, error) {
@@ -293,18 +322,19 @@ func parseStat(b []byte) (stat, error) {
 	if i < 0 {
 		return stat{}, errors.New("malformed /proc stat line")
 	}
-	// state(3) ppid(4) pgrp(5) ... starttime(22)
+	// state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9) ... starttime(22)
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 20 || len(f[0]) != 1 {
 		return stat{}, errors.New("malformed /proc stat line")
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
 	pgrp, err2 := strconv.Atoi(string(f[2]))
-	st, err3 := strconv.ParseUint(string(f[19]), 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	flags, err3 := strconv.ParseUint(string(f[6]), 10, 64)
+	st, err4 := strconv.ParseUint(string(f[19]), 10, 64)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return stat{}, fmt.Errorf("malformed /proc stat line: %w", err)
 	}
-	return stat{state: f[0][0], ppid: ppid, pgrp: pgrp, startTime: st}, nil
+	return stat{state: f[0][0], ppid: ppid, pgrp: pgrp, flags: flags, startTime: st}, nil
 }
 
 // StartTime returns the start time of pid, in clock ticks since boot
