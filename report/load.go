@@ -17,16 +17,33 @@ type Runs interface {
 }
 
 // LoadRun returns the stored run id of st, or with id "" the newest run
-// that has ended (a run still "running" is in progress, a daemon's, or was
-// left so by a killed benchd until the next start marks it aborted), for
-// `benchd report`. where names the history in errors (--storage.path).
-// A run without scenario results is an error: there is nothing to render.
+// that has ended and has scenario results (a run still "running" is in
+// progress, a daemon's, or was left so by a killed benchd until the next
+// start marks it aborted; a run interrupted before its first scenario
+// ended has nothing to render), for `benchd report`. where names the
+// history in errors (--storage.path). A run named explicitly without
+// scenario results is an error: there is nothing to render.
 //
 // id may be a relative reference ([ParseRunRef]): last is the newest run
 // that has ended, last~N the Nth before it.
 func LoadRun(ctx context.Context, st Runs, id, where string) (*store.Run, error) {
 	if id == "" {
-		id = "last"
+		// The newest of the last few ended runs that has results; else
+		// what is wrong with the newest.
+		var first error
+		for back := range defaultRunLookBack {
+			run, err := LoadRun(ctx, st, fmt.Sprintf("last~%d", back), where)
+			switch {
+			case err == nil:
+				return run, nil
+			case back == 0:
+				first = err
+			}
+			if !errors.Is(err, errNoScenarios) {
+				break
+			}
+		}
+		return nil, first
 	}
 	if back, ok, err := ParseRunRef(id); err != nil {
 		return nil, err
@@ -48,10 +65,18 @@ func LoadRun(ctx context.Context, st Runs, id, where string) (*store.Run, error)
 		return nil, fmt.Errorf("run %q: %w", id, err)
 	}
 	if len(run.Scenarios) == 0 {
-		return nil, fmt.Errorf("run %s has no scenario results (outcome %s%s): give an earlier one with --run (GET /api/v1/runs lists them)", run.ID, run.Outcome, stillRunning(run))
+		return nil, fmt.Errorf("run %s has no scenario results (outcome %s%s): give an earlier one with --run (benchd runs lists them): %w",
+			run.ID, store.ShownOutcome(run.Outcome), stillRunning(run), errNoScenarios)
 	}
 	return run, nil
 }
+
+// errNoScenarios marks a run without scenario results.
+var errNoScenarios = errors.New("nothing to render")
+
+// defaultRunLookBack is how many ended runs LoadRun's default looks back
+// over for one with scenario results.
+const defaultRunLookBack = 10
 
 // stillRunning explains a run whose outcome is running.
 func stillRunning(r *store.Run) string {

@@ -44,28 +44,39 @@ func TestLoadRunRef(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	t0 := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
-	for i, id := range []string{"r1", "r2", "r3", "running"} {
+	// r4 was interrupted before its first scenario ended: no results.
+	for i, id := range []string{"r1", "r2", "r3", "r4", "running"} {
 		start := t0.Add(time.Duration(i) * time.Hour)
 		if _, err := st.BeginRun(t.Context(), store.Run{ID: id, Trigger: "matrix", Start: start}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.SaveScenario(t.Context(), store.Scenario{RunID: id, Name: "t/-/a", Target: "t", Mode: "-", Endpoint: "a", Start: start}); err != nil {
-			t.Fatal(err)
+		if id != "r4" {
+			if err := st.SaveScenario(t.Context(), store.Scenario{RunID: id, Name: "t/-/a", Target: "t", Mode: "-", Endpoint: "a", Start: start}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if id != "running" {
+		switch id {
+		case "r4":
+			if err := st.FinishRun(t.Context(), id, start.Add(time.Minute), store.OutcomeAborted, "interrupted"); err != nil {
+				t.Fatal(err)
+			}
+		case "running":
+		default:
 			if err := st.FinishRun(t.Context(), id, start.Add(time.Minute), store.OutcomeSuccess, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	tests := []struct{ ref, want, wantErr string }{
-		{"", "r3", ""},
-		{"last", "r3", ""},
-		{"last~1", "r2", ""},
-		{"last~2", "r1", ""},
+		{"", "r3", ""}, // the newest ended run with results
+		{"last", "", "run r4 has no scenario results (outcome interrupted)"},
+		{"r4", "", "run r4 has no scenario results (outcome interrupted)"},
+		{"last~1", "r3", ""},
+		{"last~2", "r2", ""},
+		{"last~3", "r1", ""},
 		{"r2", "r2", ""},
 		{"running", "running", ""},
-		{"last~3", "", "run last~3: fewer than 4 runs have ended in the history under HERE"},
+		{"last~4", "", "run last~4: fewer than 5 runs have ended in the history under HERE"},
 		{"last~z", "", "want last, or last~N"},
 	}
 	for _, tt := range tests {
@@ -90,11 +101,12 @@ func TestLoadRunRef(t *testing.T) {
 	if err := WriteRuns(&out, runs, "text"); err != nil {
 		t.Fatal(err)
 	}
-	want := `RUN      REF     START                 DURATION  OUTCOME  TRIGGER  MARKER
-running  -       2026-12-01T23:00:00Z  -         running  matrix   -
-r3       last    2026-12-01T22:00:00Z  1m0s      success  matrix   -
-r2       last~1  2026-12-01T21:00:00Z  1m0s      success  matrix   -
-r1       last~2  2026-12-01T20:00:00Z  1m0s      success  matrix   -
+	want := `RUN      REF     START                 DURATION  OUTCOME      TRIGGER  MARKER
+running  -       2026-12-02T00:00:00Z  -         running      matrix   -
+r4       last    2026-12-01T23:00:00Z  1m0s      interrupted  matrix   -
+r3       last~1  2026-12-01T22:00:00Z  1m0s      success      matrix   -
+r2       last~2  2026-12-01T21:00:00Z  1m0s      success      matrix   -
+r1       last~3  2026-12-01T20:00:00Z  1m0s      success      matrix   -
 `
 	if out.String() != want {
 		t.Errorf("WriteRuns =\n%s\nwant\n%s", out.String(), want)

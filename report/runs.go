@@ -33,7 +33,7 @@ func WriteRuns(w io.Writer, runs []store.Run, format string) error {
 	list := make([]runListing, len(runs))
 	ended := 0
 	for i, r := range runs {
-		l := runListing{ID: r.ID, Start: r.Start, End: r.End, Outcome: r.Outcome, Trigger: r.Trigger,
+		l := runListing{ID: r.ID, Start: r.Start, End: r.End, Outcome: store.ShownOutcome(r.Outcome), Trigger: r.Trigger,
 			Marker: r.Marker, Version: r.Version, Error: r.Err}
 		if r.Outcome != store.OutcomeRunning {
 			l.Ref = "last"
