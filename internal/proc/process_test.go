@@ -115,7 +115,7 @@ func runHelper(mode, arg string) error {
 				break
 			}
 			if i == 500 {
-				return fmt.Errorf("no trap")
+				return errors.New("the target set no trap")
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
