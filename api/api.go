@@ -81,6 +81,10 @@ type Options struct {
 	// History, when set, serves the run history: GET /api/v1/runs,
 	// /api/v1/runs/{id} and /api/v1/scenarios/{target}/{mode}/{endpoint}/history.
 	History History
+	// ScenarioProblem, when set, says why a scenario name is unknown (its
+	// closest known name), or "" when it is known: an empty history of an
+	// unknown scenario then answers 404 with that text, not 200 and [].
+	ScenarioProblem func(name string) string
 	// Token returns the bearer token (api.token_file), read at each request
 	// so that a reload can change it. The token may read and write. Nil or
 	// empty means no token: a bearer header is then ignored.

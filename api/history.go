@@ -183,6 +183,12 @@ func (s *Server) scenarioHistory(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading the run history failed"})
 		return
 	}
+	if len(list) == 0 && s.opts.ScenarioProblem != nil {
+		if problem := s.opts.ScenarioProblem(name); problem != "" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": problem})
+			return
+		}
+	}
 	segs, err := s.opts.History.Baselines(r.Context(), store.BaselineQuery{Scenario: name})
 	if err != nil {
 		s.log.Error("api: scenario baselines", "err", err)

@@ -232,3 +232,43 @@ func TestScenarioHistoryBefore(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioHistoryUnknown: the history of a scenario the configuration
+// does not have, and that has no results, answers 404 naming the closest
+// scenario; a known scenario without results answers 200 and none.
+func TestScenarioHistoryUnknown(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	known := map[string]bool{"t/sync/json": true}
+	problem := func(name string) string {
+		if known[name] {
+			return ""
+		}
+		return fmt.Sprintf("no scenario is named %q (did you mean %q?)", name, "t/sync/json")
+	}
+	base, client := startServer(t, authSetup{}, false, func(o *Options) { o.History = st; o.ScenarioProblem = problem })
+	for _, c := range []struct {
+		path, wantErr string
+		wantCode      int
+	}{
+		{"t/sync/json", "", 200},
+		{"t/sync/jsn", `no scenario is named "t/sync/jsn" (did you mean "t/sync/json"?)`, 404},
+	} {
+		resp, err := client.Get(base + "/api/v1/scenarios/" + c.path + "/history")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error   string            `json:"error"`
+			Results []json.RawMessage `json:"results"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != c.wantCode || body.Error != c.wantErr || len(body.Results) != 0 {
+			t.Errorf("GET %s history = %d %+v (%v), want %d %q", c.path, resp.StatusCode, body, err, c.wantCode, c.wantErr)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"net/url"
@@ -45,6 +46,21 @@ func (c *Config) Scenario(name string) (Scenario, bool) {
 		}
 	}
 	return Scenario{}, false
+}
+
+// UnknownScenario returns "" when the configuration has a scenario of that
+// name, else an error text naming it with the closest scenario name ("no
+// scenario is named "a/b/c" (did you mean "a/b/d"?)") or, when none is
+// close, the names.
+func (c *Config) UnknownScenario(name string) string {
+	if _, ok := c.Scenario(name); ok {
+		return ""
+	}
+	var names []string
+	for _, s := range c.Scenarios() {
+		names = append(names, s.Name)
+	}
+	return fmt.Sprintf("no scenario is named %q (%s)", name, suggest(name, "scenario", names))
 }
 
 // EstimatedRunDuration is how long one run of the whole matrix takes at

@@ -101,19 +101,20 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	pipeline.Declare(metrics, cfg)
 	var running atomic.Bool
 	srv, err := api.New(api.Options{
-		Gatherer:   reg,
-		Registerer: reg,
-		Web:        f.web,
-		Version:    version.Info(),
-		Ready:      running.Load,
-		Logger:     logger.With("component", "web"),
-		Control:    d,
-		History:    hist.Reader(), // the store, with the runs held in memory
-		Token:      d.Token,
-		Storage:    func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
-		Progress:   func() (api.RunStatus, bool) { return runStatus(runProgress) },
-		WriteUsers: func() []string { return live.Load().API.WriteUsers },
-		Alerts:     st,
+		Gatherer:        reg,
+		Registerer:      reg,
+		Web:             f.web,
+		Version:         version.Info(),
+		Ready:           running.Load,
+		Logger:          logger.With("component", "web"),
+		Control:         d,
+		History:         hist.Reader(), // the store, with the runs held in memory
+		ScenarioProblem: func(name string) string { return live.Load().UnknownScenario(name) },
+		Token:           d.Token,
+		Storage:         func() api.StorageStatus { return api.StorageStatus(hist.Status()) },
+		Progress:        func() (api.RunStatus, bool) { return runStatus(runProgress) },
+		WriteUsers:      func() []string { return live.Load().API.WriteUsers },
+		Alerts:          st,
 		// Counted once stored: a notification Alertmanager must retry
 		// is not counted twice.
 		AlertReceived: metrics.AlertNotificationReceived,
