@@ -10,10 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -302,9 +305,27 @@ func expected(e engine.Expect, status int, body []byte) bool {
 
 // makeCallgrindDir makes the directory a lane's dumps go to.
 func makeCallgrindDir() (string, error) {
-	dir, err := os.MkdirTemp("", "benchd-callgrind-")
+	removeStaleCallgrindDirs(os.TempDir())
+	dir, err := os.MkdirTemp("", fmt.Sprintf("benchd-callgrind-%d-", os.Getpid()))
 	if err != nil {
 		return "", fmt.Errorf("scheduler: callgrind output directory: %w", err)
 	}
 	return dir, nil
+}
+
+// removeStaleCallgrindDirs removes the lane dump directories under tmp
+// ("benchd-callgrind-PID-*") whose benchd (PID) no longer runs: a benchd
+// killed with kill -9 cannot remove its own.
+func removeStaleCallgrindDirs(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "benchd-callgrind-*-*"))
+	for _, d := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), "benchd-callgrind-"), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -226,5 +228,34 @@ func TestInstructionsRecord(t *testing.T) {
 	load := &ScenarioResult{RunID: "r", Scenario: config.Scenario{Name: "g/sync/json", URL: sc.URL}, Result: &engine.Result{Plan: plan}}
 	if rec := load.BuildRecord(ValidityOptions(&config.Config{})); rec.Instructions != nil {
 		t.Errorf("a load scenario's record has instructions %+v", rec.Instructions)
+	}
+}
+
+// TestRemoveStaleCallgrindDirs: a lane's dump directory whose benchd is
+// gone (kill -9) is removed at the next lane's start; those of running
+// processes (this one, init) and other names are kept.
+func TestRemoveStaleCallgrindDirs(t *testing.T) {
+	tmp := t.TempDir()
+	dead := exec.Command("/bin/true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{ // name: kept
+		fmt.Sprintf("benchd-callgrind-%d-123", dead.Process.Pid): false,
+		fmt.Sprintf("benchd-callgrind-%d-456", os.Getpid()):      true,
+		"benchd-callgrind-1-789":                                 true,
+		"benchd-callgrind-x-1":                                   true,
+		"other-dir":                                              true,
+	}
+	for n := range names {
+		if err := os.MkdirAll(filepath.Join(tmp, n, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStaleCallgrindDirs(tmp)
+	for n, kept := range names {
+		if _, err := os.Stat(filepath.Join(tmp, n)); (err == nil) != kept {
+			t.Errorf("%s: exists %v, want %v", n, err == nil, kept)
+		}
 	}
 }
