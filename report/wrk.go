@@ -54,6 +54,9 @@ type WrkOptions struct {
 // request and the other work's share of the CPUs); "  Instructions: N per
 // request (callgrind, R requests, P processes)" for an instruction-lane
 // scenario, whose first line reads "Running N-request callgrind test";
+// for an open-loop run (rate), "  Rate: target R/s, achieved A/s; L started
+// late, N not sent" and a line saying that the latency counts from the
+// intended send time, with the uncorrected p50 and p99;
 // "  Left out of the
 // regression detector: reasons" for an invalid result; and "  N repeats,
 // Requests/sec each: ..." after the connections line when s has more than
@@ -157,6 +160,16 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 			fmt.Fprintf(&b, " target %s per request,", strings.TrimSpace(formatTimeMicros(c.TargetSecondsPerRequest*1e6)))
 		}
 		fmt.Fprintf(&b, " foreign %.0f%%\n", c.ForeignRatio*100)
+	}
+	if ol := s.OpenLoop; ol != nil {
+		// wrk2 leaves a missed rate to be read off Requests/sec: say it.
+		fmt.Fprintf(&b, "  Rate: target %.2f/s, achieved %.2f/s; %d started late, %d not sent\n",
+			ol.TargetRequestsPerSecond, ol.AchievedRequestsPerSecond, ol.StartedLate, ol.NotSent)
+		b.WriteString("  Latency counts from each request's intended send time (corrected for coordinated omission)")
+		if u := ol.UncorrectedLatency; u != nil && u.Count > 0 {
+			fmt.Fprintf(&b, "; from its actual send: p50 %s, p99 %s", strings.TrimSpace(formatTimeMicros(u.P50*1e6)), strings.TrimSpace(formatTimeMicros(u.P99*1e6)))
+		}
+		b.WriteString("\n")
 	}
 	if in := s.Instructions; in != nil {
 		fmt.Fprintf(&b, "  Instructions: %.0f per request (callgrind, %d requests, %d processes)\n", in.PerRequest, in.Requests, in.Processes)

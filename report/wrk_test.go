@@ -383,3 +383,31 @@ func TestWriteWrkInstructions(t *testing.T) {
 		t.Errorf("a load scenario shows an instructions line:\n%s", b.String())
 	}
 }
+
+// TestWriteWrkOpenLoop: an open-loop run says the rate it aimed at, the
+// rate it achieved, what started late or was not sent, and from when its
+// latency counts; a closed-loop run has no such lines.
+func TestWriteWrkOpenLoop(t *testing.T) {
+	s := rec(wrkResult(t, "fast_and_clean"))
+	s.OpenLoop = &result.OpenLoop{TargetRequestsPerSecond: 200000, AchievedRequestsPerSecond: 13227, StartedLate: 26452, NotSent: 373546,
+		UncorrectedLatency: &result.Latency{Count: 10, P50: 117e-6, P99: 721e-6}}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, s, WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"  Rate: target 200000.00/s, achieved 13227.00/s; 26452 started late, 373546 not sent\n",
+		"  Latency counts from each request's intended send time (corrected for coordinated omission); from its actual send: p50 117.00us, p99 721.00us\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := WriteWrk(&b, rec(wrkResult(t, "fast_and_clean")), WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Rate:") {
+		t.Errorf("a closed-loop run shows a rate line:\n%s", b.String())
+	}
+}
