@@ -20,7 +20,8 @@ type Runs interface {
 // that has ended and has scenario results (a run still "running" is in
 // progress, a daemon's, or was left so by a killed benchd until the next
 // start marks it aborted; a run interrupted before its first scenario
-// ended has nothing to render), for `benchd report`. where names the
+// ended has nothing to render), or the newest run when none has ended, for
+// `benchd report`. where names the
 // history in errors (--storage.path). A run named explicitly without
 // scenario results is an error: there is nothing to render.
 //
@@ -28,8 +29,9 @@ type Runs interface {
 // that has ended, last~N the Nth before it.
 func LoadRun(ctx context.Context, st Runs, id, where string) (*store.Run, error) {
 	if id == "" {
-		// The newest of the last few ended runs that has results; else
-		// what is wrong with the newest.
+		// The newest of the last few ended runs that has results; with no
+		// ended run, the newest run (one a killed benchd left running);
+		// else what is wrong with the newest.
 		var first error
 		for back := range defaultRunLookBack {
 			run, err := LoadRun(ctx, st, fmt.Sprintf("last~%d", back), where)
@@ -43,7 +45,17 @@ func LoadRun(ctx context.Context, st Runs, id, where string) (*store.Run, error)
 				break
 			}
 		}
-		return nil, first
+		if errors.Is(first, errNoScenarios) {
+			return nil, first
+		}
+		runs, err := st.Runs(ctx, store.RunQuery{Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(runs) == 0 {
+			return nil, fmt.Errorf("no run in the history under %s", where)
+		}
+		return LoadRun(ctx, st, runs[0].ID, where)
 	}
 	if back, ok, err := ParseRunRef(id); err != nil {
 		return nil, err

@@ -127,3 +127,23 @@ func FuzzParseRunRef(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadRunOnlyRunning: with no run ended (a killed benchd left its run
+// running), the default is the newest run, which has results to render.
+func TestLoadRunOnlyRunning(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	start := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	if _, err := st.BeginRun(t.Context(), store.Run{ID: "r1", Trigger: "matrix", Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveScenario(t.Context(), store.Scenario{RunID: "r1", Name: "t/-/a", Target: "t", Mode: "-", Endpoint: "a", Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := LoadRun(t.Context(), st, "", "HERE"); err != nil || run.ID != "r1" {
+		t.Fatalf("LoadRun(\"\") = %v, %v; want r1", run, err)
+	}
+}

@@ -54,7 +54,14 @@ func WritePlan(w io.Writer, plan []config.Scenario, cfg *config.Config) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%s: %s of load (warm-up, duration and one timeout of grace per repeat; 0.5 s a request under callgrind)\n", Plural(len(plan), "scenario"), total)
+	lane := ""
+	for _, sc := range plan {
+		if sc.Instructions != nil {
+			lane = "; 0.5 s a request under callgrind"
+			break
+		}
+	}
+	fmt.Fprintf(w, "\n%s: %s of load (warm-up, duration and one timeout of grace per repeat%s)\n", Plural(len(plan), "scenario"), total, lane)
 	if len(managed) == 0 {
 		_, err := fmt.Fprintln(w, "no managed target: the run takes about that")
 		return err
