@@ -52,9 +52,40 @@ func TestReportNoCompletedRequests(t *testing.T) {
 			slow = f
 		}
 	}
-	// scenario, req/s A, req/s B, ratio, p99 A, p99 B, ratio, timeouts A, B
-	if len(slow) != 9 || slow[4] != "-" || slow[5] != "-" || slow[6] != "-" || slow[7] == "0" || slow[8] == "0" {
+	// scenario, req/s A, req/s B, ratio, p99 A, p99 B, ratio, timeouts A,
+	// B, settings: the same configuration twice has the same settings.
+	if len(slow) != 10 || slow[4] != "-" || slow[5] != "-" || slow[6] != "-" || slow[7] == "0" || slow[8] == "0" || slow[9] != "same" {
 		t.Errorf("slow row %q, want p99 - - - and timeouts; output:\n%s", slow, stdout.String())
+	}
+	if want := "\n3 of 3 scenarios match by name with the same settings\n"; !strings.Contains(stdout.String(), want) ||
+		strings.Contains(stdout.String(), "different configurations") {
+		t.Errorf("output lacks %q or says different configurations:\n%s", want, stdout.String())
+	}
+}
+
+// TestReportSummaryScope: --summary says above the table when the newest
+// run covers only part of the configuration (a matrix --only), and
+// nothing when it covers all of it.
+func TestReportSummaryScope(t *testing.T) {
+	dir, cfg, ids := twoRuns(t)
+	summary := func() string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir, "--summary"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+		}
+		return stdout.String()
+	}
+	if got, want := summary(), "run "+ids[1]+" ("; !strings.HasPrefix(got, want) {
+		t.Errorf("whole run: summary starts %.60q, want %q", got, want)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--only", "/json$", "--config.file", cfg, "--storage.path", dir, "--format", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("matrix --only: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	got := summary()
+	if first, _, _ := strings.Cut(got, "\n"); !strings.HasSuffix(first, ": 1 of 3 scenarios of the configuration") || !strings.HasPrefix(first, "run ") {
+		t.Errorf("part of the matrix: summary:\n%s\nwant a first line run ID: 1 of 3 scenarios of the configuration", got)
 	}
 }
 
