@@ -91,3 +91,28 @@ func TestChangeFailures(t *testing.T) {
 		t.Errorf("compared = %d, want 4", compared)
 	}
 }
+
+// TestChangeFailuresSettings: a scenario whose settings hash differs
+// between the runs is not gated (a changed setting is not a regression);
+// one without a hash on a side is, as before benchd recorded them.
+func TestChangeFailuresSettings(t *testing.T) {
+	ten := result.NewSettings(map[string]string{"connections": "10"})
+	fifty := result.NewSettings(map[string]string{"connections": "50"})
+	rec := func(name string, rps float64, s result.Settings) result.Scenario {
+		return result.Scenario{Name: name, Settings: s, Measurement: result.Measurement{RequestsPerSecond: rps}}
+	}
+	a := []result.Scenario{rec("same", 1000, ten), rec("changed", 1000, ten), rec("old", 1000, result.Settings{})}
+	b := []result.Scenario{rec("same", 500, ten), rec("changed", 500, fifty), rec("old", 500, ten)}
+	drop, err := config.ParseChange("throughput<-5%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails, compared := ChangeFailures(a, b, []config.Change{drop})
+	var got []string
+	for _, f := range fails {
+		got = append(got, f.Scenario)
+	}
+	if strings.Join(got, ",") != "same,old" || compared != 2 {
+		t.Errorf("ChangeFailures failed %v of %d checks, want same,old of 2", got, compared)
+	}
+}

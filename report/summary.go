@@ -121,7 +121,11 @@ func WriteSummary(w io.Writer, run *store.Run, format string) error {
 }
 
 // WriteDiff prints, per scenario present in either run, requests/s and
-// p99 of both runs and their ratios B/A.
+// p99 of both runs and their ratios B/A, and in its settings column
+// whether the scenario's settings hash is the same in both ("same"),
+// which parts changed ("changed: connections"), "only A" or "only B", or
+// "-" when a side has no hash. A header says when the runs' config_hash
+// differs and how the scenarios match ([ScenarioMatch]).
 func WriteDiff(w io.Writer, a, b *store.Run) error {
 	index := func(r *store.Run) map[string]*store.Scenario {
 		m := map[string]*store.Scenario{}
@@ -140,9 +144,14 @@ func WriteDiff(w io.Writer, a, b *store.Run) error {
 			names = append(names, b.Scenarios[i].Name)
 		}
 	}
-	fmt.Fprintf(w, "A = run %s, B = run %s; ratios are B/A\n\n", a.ID, b.ID)
+	m := MatchScenarios(a.Scenarios, b.Scenarios)
+	fmt.Fprintf(w, "A = run %s, B = run %s; ratios are B/A\n", a.ID, b.ID)
+	if a.ConfigHash != b.ConfigHash {
+		fmt.Fprintf(w, "the runs come from different configurations (config_hash %s, %s)\n", or(a.ConfigHash, "none"), or(b.ConfigHash, "none"))
+	}
+	fmt.Fprintf(w, "%s\n\n", m)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treq/s A\treq/s B\tratio\tp99 A\tp99 B\tratio\ttimeouts A\ttimeouts B\t")
+	fmt.Fprintln(tw, "scenario\treq/s A\treq/s B\tratio\tp99 A\tp99 B\tratio\ttimeouts A\ttimeouts B\tsettings\t")
 	for _, n := range names {
 		sa, sb := ma[n], mb[n]
 		rpsA, rpsB, p99A, p99B := math.NaN(), math.NaN(), math.NaN(), math.NaN()
@@ -153,8 +162,19 @@ func WriteDiff(w io.Writer, a, b *store.Run) error {
 		if sb != nil {
 			rpsB, p99B, toB = sb.RequestsPerSecond, sb.P99(), strconv.FormatUint(sb.Errors[engine.KindTimeout], 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
-			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB)
+		settings := "-"
+		switch {
+		case sb == nil:
+			settings = "only A"
+		case sa == nil:
+			settings = "only B"
+		case m.Changed[n] != nil:
+			settings = "changed: " + strings.Join(m.Changed[n], ",")
+		case sa.SettingsHash != "" && sb.SettingsHash != "":
+			settings = "same"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
+			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB, settings)
 	}
 	return tw.Flush()
 }

@@ -153,6 +153,15 @@ func runReport(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if rf.format != "json" {
+			prev, err := report.PreviousRun(ctx, st, run)
+			if err != nil {
+				return err
+			}
+			if line := report.SummaryScope(run, configScenarios(f), prev); line != "" {
+				fmt.Fprintf(stdout, "%s\n\n", line)
+			}
+		}
 		return report.WriteSummary(stdout, run, rf.format)
 	}
 	run, err := load(rf.run)
@@ -189,4 +198,21 @@ func reportTitles(f *flags) (string, map[string]string) {
 		return config.DefaultTitle, map[string]string{}
 	}
 	return cfg.Title, report.Titles(cfg)
+}
+
+// configScenarios returns the scenario names of the current configuration
+// (--config.file, or the embedded default); nil when it does not load.
+func configScenarios(f *flags) []string {
+	cfg, err := config.Default()
+	if f.configFile != "" {
+		cfg, err = config.Load(f.configFile)
+	}
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, sc := range cfg.Scenarios() {
+		names = append(names, sc.Name)
+	}
+	return names
 }

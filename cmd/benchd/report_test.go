@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,9 +53,40 @@ func TestReportNoCompletedRequests(t *testing.T) {
 			slow = f
 		}
 	}
-	// scenario, req/s A, req/s B, ratio, p99 A, p99 B, ratio, timeouts A, B
-	if len(slow) != 9 || slow[4] != "-" || slow[5] != "-" || slow[6] != "-" || slow[7] == "0" || slow[8] == "0" {
+	// scenario, req/s A, req/s B, ratio, p99 A, p99 B, ratio, timeouts A,
+	// B, settings: the same configuration twice has the same settings.
+	if len(slow) != 10 || slow[4] != "-" || slow[5] != "-" || slow[6] != "-" || slow[7] == "0" || slow[8] == "0" || slow[9] != "same" {
 		t.Errorf("slow row %q, want p99 - - - and timeouts; output:\n%s", slow, stdout.String())
+	}
+	if want := "\n3 of 3 scenarios match by name with the same settings\n"; !strings.Contains(stdout.String(), want) ||
+		strings.Contains(stdout.String(), "different configurations") {
+		t.Errorf("output lacks %q or says different configurations:\n%s", want, stdout.String())
+	}
+}
+
+// TestReportSummaryScope: --summary says above the table when the newest
+// run covers only part of the configuration (a matrix --only), and
+// nothing when it covers all of it.
+func TestReportSummaryScope(t *testing.T) {
+	dir, cfg, ids := twoRuns(t)
+	summary := func() string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir, "--summary"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+		}
+		return stdout.String()
+	}
+	if got, want := summary(), "run "+ids[1]+" ("; !strings.HasPrefix(got, want) {
+		t.Errorf("whole run: summary starts %.60q, want %q", got, want)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--only", "/json$", "--config.file", cfg, "--storage.path", dir, "--format", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("matrix --only: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	got := summary()
+	if first, _, _ := strings.Cut(got, "\n"); !strings.HasSuffix(first, ": 1 of 3 scenarios of the configuration") || !strings.HasPrefix(first, "run ") {
+		t.Errorf("part of the matrix: summary:\n%s\nwant a first line run ID: 1 of 3 scenarios of the configuration", got)
 	}
 }
 
@@ -162,5 +194,50 @@ func TestReportAfterCrash(t *testing.T) {
 	code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir, "--run", left}, &stdout, &stderr)
 	if want := "run " + left + " has no scenario results (outcome running: in progress, or left running by a benchd that was killed"; code == 0 || !strings.Contains(stderr.String(), want) {
 		t.Errorf("report --run %s: exit %d, stderr:\n%s\nwant an error saying %q", left, code, stderr.String(), want)
+	}
+}
+
+// TestReportDiffSettingsChanged: after an edit of one endpoint's
+// connections, --diff says the configurations differ, marks that
+// endpoint's row, and --fail-on gates the others but not it.
+func TestReportDiffSettingsChanged(t *testing.T) {
+	dir, cfg, _ := twoRuns(t)
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(text), `path: "/myapp/{mode}/json"}`, `path: "/myapp/{mode}/json", connections: 4}`, 1)
+	if edited == string(text) {
+		t.Fatal("the json endpoint is not in the config")
+	}
+	if err := os.WriteFile(cfg, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", dir, "--format", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("matrix: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	// throughput>-99% fails every scenario that kept its throughput: brotli;
+	// json's settings changed, slow has none.
+	stdout.Reset()
+	stderr.Reset()
+	code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir,
+		"--diff", "last~1", "--diff", "last", "--fail-on", "throughput>-99%"}, &stdout, &stderr)
+	if code != exitGateFailed || !strings.Contains(stderr.String(), "FAILED gunicorn-gevent/sync/brotli: ") || strings.Contains(stderr.String(), "/json") {
+		t.Errorf("exit %d, want %d failing brotli only; stderr:\n%s", code, exitGateFailed, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"\nthe runs come from different configurations (config_hash ",
+		"\n2 of 3 scenarios match by name with the same settings; 1 with other settings (connections), which --fail-on does not gate",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for l := range strings.Lines(out) {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "gunicorn-gevent/sync/json" && strings.Join(f[9:], " ") != "changed: connections" {
+			t.Errorf("json row %q, want settings changed: connections", f)
+		}
 	}
 }
