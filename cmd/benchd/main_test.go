@@ -49,6 +49,27 @@ func benchd(ctx context.Context, t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startServe starts `benchd serve args...` listening on 127.0.0.1:port,
+// killed (its process group) at the test's end, and waits until it serves
+// /metrics; it returns the command and its stderr.
+func startServe(ctx context.Context, t *testing.T, port int, args ...string) (*exec.Cmd, *testutil.SyncBuffer) {
+	t.Helper()
+	cmd := benchd(ctx, t, append(append([]string{"serve"}, args...), "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))...)
+	stderr := &testutil.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = io.Discard, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	for i := 0; scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port)) == nil; i++ {
+		if i > 100 {
+			t.Fatalf("benchd did not come up; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return cmd, stderr
+}
+
 // freePort returns a 127.0.0.1 port that was free a moment ago.
 func freePort(t *testing.T) int { return testutil.FreePort(t) }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/store"
-
-	"github.com/benchd/benchd/internal/testutil"
 )
 
 // TestRetentionFlag: a retention below one schedule period, or negative,
@@ -102,20 +99,7 @@ func TestReloadRetention(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := benchd(ctx, t, "serve", "--config.file", cfg, "--storage.path", t.TempDir(), "--storage.retention=1h",
-		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
-	var stderr testutil.SyncBuffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	for i := 0; scrape(t, url) == nil; i++ {
-		if i > 100 {
-			t.Fatalf("benchd did not come up; stderr:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cmd, stderr := startServe(ctx, t, port, "--config.file", cfg, "--storage.path", t.TempDir(), "--storage.retention=1h")
 	reload := func(schedule string, want float64) {
 		t.Helper()
 		old, err := os.ReadFile(cfg)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -108,20 +107,7 @@ func TestServeFullDisk(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := benchd(ctx, t, "serve", "--config.file", smallConfig(t, "@every 1h"), "--storage.path", storage,
-		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	for i := 0; scrape(t, base+"/metrics") == nil; i++ {
-		if i > 100 {
-			t.Fatalf("benchd did not come up; stderr:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cmd, stderr := startServe(ctx, t, port, "--config.file", smallConfig(t, "@every 1h"), "--storage.path", storage)
 	fams := scrape(t, base+"/metrics")
 	for _, op := range []string{"begin_run", "save_scenario", "finish_run", "prune"} {
 		if find(fams, "benchd_storage_write_failures_total", map[string]string{"operation": op}) == nil {
@@ -371,20 +357,7 @@ func TestStopWithWritesHeld(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := benchd(ctx, t, "serve", "--config.file", smallConfig(t, "@every 1h"), "--storage.path", storage,
-		"--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port))
-	var stderr testutil.SyncBuffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	for i := 0; scrape(t, base+"/metrics") == nil; i++ {
-		if i > 100 {
-			t.Fatalf("benchd did not come up; stderr:\n%s", stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cmd, stderr := startServe(ctx, t, port, "--config.file", smallConfig(t, "@every 1h"), "--storage.path", storage)
 	testutil.FillDisk(t, storage)
 	runNow(t, base)
 	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGTERM); err != nil {
