@@ -100,7 +100,13 @@ func (c Change) String() string {
 	if c.Below {
 		op = "<"
 	}
-	return fmt.Sprintf("%s%s%+g%%", c.Signal, op, c.Ratio*100)
+	// Six significant digits: -0.0001% read as a ratio and back is
+	// -9.999999999999999e-05 in full.
+	pct := strconv.FormatFloat(c.Ratio*100, 'g', 6, 64)
+	if c.Ratio >= 0 {
+		pct = "+" + pct
+	}
+	return c.Signal + op + pct + "%"
 }
 
 // Expr returns t as an expression [ParseThresholdExpr] reads.

@@ -123,3 +123,18 @@ func FuzzParseThresholdExpr(f *testing.F) {
 		}
 	})
 }
+
+// TestChangeString: a change reads back as written, without the float
+// noise of percent → ratio → percent (-0.0001% is -9.999999999999999e-05
+// in full).
+func TestChangeString(t *testing.T) {
+	for _, expr := range []string{"throughput>-0.0001%", "throughput<-5%", "latency_p99>+10%", "error_ratio>+0%"} {
+		c, err := ParseChange(expr)
+		if err != nil {
+			t.Fatalf("ParseChange(%q): %v", expr, err)
+		}
+		if got := c.String(); got != expr {
+			t.Errorf("ParseChange(%q).String() = %q", expr, got)
+		}
+	}
+}
