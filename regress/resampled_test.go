@@ -1,0 +1,266 @@
+package regress
+
+import (
+	"encoding/csv"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// measuredRun is one real run of the A/A matrix (bench/aa.sh): every
+// scenario's signal values and validity, as the daemon stored them.
+type measuredRun struct {
+	id   string
+	busy bool // a busy-loop process ran during the run
+	burn int  // BENCHD_DJANGO_BURN_LOOPS of the target; 0 in A/A runs
+	// cells maps a scenario to its record in this run.
+	cells map[string]measuredCell
+}
+
+// measuredCell is one scenario's stored result in one run.
+type measuredCell struct {
+	valid   bool // as the daemon stored it
+	health  RunHealth
+	reasons string             // the stored invalid reasons, space-separated
+	values  map[Signal]float64 // NaN where the run has no value
+}
+
+// csvSignals are the signal columns of the A/A testdata, in order.
+var csvSignals = []Signal{SignalThroughput, SignalLatencyP50, SignalLatencyP99,
+	SignalErrorRatio, SignalTimeoutRatio, SignalCPUPerRequest}
+
+// measuredColumns is the number of columns before the signals: run,
+// run_id, busy, burn, scenario, valid, reasons, foreign_cpu,
+// scheduler_latency_p99.
+const measuredColumns = 9
+
+// readMeasuredRuns reads the runs bench/aa.sh extracts from a real
+// history: a header, then measuredColumns columns and one per csvSignals
+// entry; runs in order.
+func readMeasuredRuns(t *testing.T, path string) []measuredRun {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var runs []measuredRun
+	for i, row := range rows[1:] {
+		if len(row) != measuredColumns+len(csvSignals) {
+			t.Fatalf("%s:%d: %d columns, want %d", path, i+2, len(row), measuredColumns+len(csvSignals))
+		}
+		if len(runs) == 0 || runs[len(runs)-1].id != row[1] {
+			burn, err := strconv.Atoi(row[3])
+			if err != nil {
+				t.Fatalf("%s:%d: burn %q: %v", path, i+2, row[3], err)
+			}
+			runs = append(runs, measuredRun{id: row[1], busy: row[2] == "1", burn: burn, cells: map[string]measuredCell{}})
+		}
+		num := func(s string) float64 {
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return math.NaN()
+			}
+			return v
+		}
+		c := measuredCell{valid: row[5] == "1", reasons: row[6], values: map[Signal]float64{},
+			health: RunHealth{ForeignCPURatio: num(row[7]),
+				SchedulerLatencyP99: time.Duration(num(row[8]) * float64(time.Second))}}
+		for j, s := range csvSignals {
+			c.values[s] = num(row[measuredColumns+j])
+		}
+		runs[len(runs)-1].cells[row[4]] = c
+	}
+	return runs
+}
+
+// seriesOf returns the detector's series over runs, in order.
+func seriesOf(runs []measuredRun) map[SeriesKey][]Point {
+	series := map[SeriesKey][]Point{}
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	for i, r := range runs {
+		for sc, c := range r.cells {
+			for _, s := range csvSignals {
+				v := c.values[s]
+				k := SeriesKey{sc, s}
+				series[k] = append(series[k], Point{RunID: fmt.Sprint(i), Time: t0.Add(time.Duration(i) * time.Minute),
+					Value: v, Valid: c.valid && !math.IsNaN(v)})
+			}
+		}
+	}
+	return series
+}
+
+// upper95 is the one-sided 95 % Clopper-Pearson upper bound of a rate of
+// k events in n trials.
+func upper95(k, n int) float64 {
+	if k >= n {
+		return 1
+	}
+	return distuv.Beta{Alpha: float64(k + 1), Beta: float64(n - k)}.Quantile(0.95)
+}
+
+// aaValidity is bench/aa.yml's validity limits: the defaults but the
+// scheduler latency, raised to 100 ms as in config/default.yml.
+var aaValidity = ValidityOptions{MaxSchedulerLatencyP99: 100 * time.Millisecond}
+
+// TestTrialsResampled replays the noise of real A/A runs (issue 14 item
+// 7(a), docs/regressions.md "A/A on real runs"): the reference target
+// under gunicorn-gevent, 6 cells, with a busy-loop process during a random
+// third of the runs. It checks that today's validity rule, applied to the
+// foreign CPU and scheduler latency measured in each run, keeps every busy
+// run out (and agrees with what the daemon stored); then that the real
+// sequence, run by run as the daemon saw it, raises no alarm; then it
+// builds trial matrices from whole real runs drawn with replacement (all
+// cells of a run together, so what a run's cells share stays together,
+// busy runs at their measured share) and counts alarms per scenario-run,
+// with their 95 % upper bound.
+func TestTrialsResampled(t *testing.T) {
+	skipTrials(t)
+	var runs []measuredRun
+	for _, r := range readMeasuredRuns(t, "testdata/aa-gevent.csv") {
+		if r.burn == 0 {
+			runs = append(runs, r)
+		}
+	}
+	busyRuns, busy, busyInvalid, quiet, quietInvalid := 0, 0, 0, 0, 0
+	for i := range runs {
+		r := &runs[i]
+		if r.busy {
+			busyRuns++
+		}
+		for sc, c := range r.cells {
+			ok, reasons := Validity(c.health, aaValidity)
+			if ok != c.valid {
+				t.Errorf("run %s %s: the rule says valid=%v %v, the daemon stored valid=%v %q", r.id, sc, ok, reasons, c.valid, c.reasons)
+			}
+			switch {
+			case r.busy:
+				busy++
+				if !ok {
+					busyInvalid++
+				}
+			default:
+				quiet++
+				if !ok {
+					quietInvalid++
+				}
+			}
+		}
+	}
+	t.Logf("real A/A runs: %d, %d with the busy loop; scenario-runs invalid: busy %d / %d, quiet %d / %d",
+		len(runs), busyRuns, busyInvalid, busy, quietInvalid, quiet)
+	if len(runs) < 30 || busyRuns < len(runs)/4 {
+		t.Fatalf("%d runs, %d busy: want at least 30, a third busy", len(runs), busyRuns)
+	}
+	if busyInvalid != busy {
+		t.Errorf("%d of %d scenario-runs with the busy loop were valid: a CPU hog must never enter a baseline", busy-busyInvalid, busy)
+	}
+	o := Options{}
+	realAlarms := 0
+	for n := range len(runs) {
+		for _, v := range Detect(seriesOf(runs[:n+1]), o) {
+			if v.Regressed {
+				realAlarms++
+				t.Logf("real run %d (%s): alarm %s %s change %+.1f%% q %.2g", n+1, runs[n].id, v.Scenario, v.Signal, 100*v.ChangeRatio, v.QValue)
+			}
+		}
+	}
+	if realAlarms > 0 {
+		t.Errorf("the real A/A sequence raised %d alarms, want none", realAlarms)
+	}
+	for _, v := range Detect(seriesOf(runs), o) {
+		if v.Tested && (v.Signal == SignalThroughput || v.Signal == SignalCPUPerRequest || v.Signal == SignalLatencyP99) {
+			t.Logf("after the A/A runs: %s %s detectable change %+.1f%% (baseline %d runs)", v.Scenario, v.Signal, 100*v.DetectableChange, v.BaselineN)
+		}
+	}
+
+	// The defaults first: the guard below is theirs; the other rows are
+	// what docs/regressions.md compares them with.
+	for _, tc := range []struct {
+		name string
+		o    Options
+	}{
+		{"defaults", Options{}},
+		{"Confirm 5", Options{Confirm: 5}},
+		{"Mann-Whitney", Options{Method: MethodMannWhitney}},
+		{"FDR 0.01", Options{FDR: 0.01}},
+	} {
+		scenarioRuns, alarms, withAlarm, bySignal := resample(runs, tc.o)
+		rate := float64(alarms) / float64(scenarioRuns)
+		t.Logf("resampled, %s: %d scenario-runs, %d alarms (%.2f per 1,000; 95 %% upper bound %.2f per 1,000), %d scenario-runs with an alarm; by signal: %s",
+			tc.name, scenarioRuns, alarms, 1000*rate, 1000*upper95(alarms, scenarioRuns), withAlarm, countsBySignal(bySignal))
+		if tc.name != "defaults" {
+			continue
+		}
+		if scenarioRuns < 3000 {
+			t.Errorf("%d scenario-runs, want at least 3,000", scenarioRuns)
+		}
+		// The issue's goal is at most 1 per 1,000; measured on these runs
+		// it is 15.9 (docs/regressions.md, "A/A on real runs"). Until the
+		// detector meets it, this guard fails a change that makes it worse.
+		if rate > 0.020 {
+			t.Errorf("false alarms %.2f per 1,000 scenario-runs; measured 15.9 with this data, goal 1", 1000*rate)
+		}
+	}
+}
+
+// resample runs the resampled A/A trials over runs with options o: 300
+// matrices of 30 runs of history and 10 tested runs, each run a real run
+// drawn with replacement; it returns the scenario-runs tested, the alarms
+// (regressed verdicts), the scenario-runs with at least one, and the
+// alarms per signal.
+func resample(runs []measuredRun, o Options) (scenarioRuns, alarms, withAlarm int, bySignal map[Signal]int) {
+	const (
+		matrices = 300
+		history  = 30 // runs before the tested ones, as in TestTrials
+		tested   = 10
+	)
+	rng := rand.New(rand.NewPCG(14, 7))
+	bySignal = map[Signal]int{}
+	for range matrices {
+		var drawn []measuredRun
+		for range history {
+			drawn = append(drawn, runs[rng.IntN(len(runs))])
+		}
+		for range tested {
+			drawn = append(drawn, runs[rng.IntN(len(runs))])
+			hit := map[string]bool{}
+			for _, v := range Detect(seriesOf(drawn), o) {
+				if v.Regressed {
+					alarms++
+					bySignal[v.Signal]++
+					hit[v.Scenario] = true
+				}
+			}
+			scenarioRuns += len(drawn[len(drawn)-1].cells)
+			withAlarm += len(hit)
+		}
+	}
+	return scenarioRuns, alarms, withAlarm, bySignal
+}
+
+// countsBySignal formats per-signal counts in the order of Signals.
+func countsBySignal(n map[Signal]int) string {
+	var parts []string
+	for _, s := range Signals {
+		if n[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", s, n[s]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
