@@ -94,7 +94,7 @@ func seriesOf(runs []measuredRun) map[SeriesKey][]Point {
 			for _, s := range csvSignals {
 				v := c.values[s]
 				k := SeriesKey{sc, s}
-				series[k] = append(series[k], Point{RunID: fmt.Sprint(i), Time: t0.Add(time.Duration(i) * time.Minute),
+				series[k] = append(series[k], Point{RunID: strconv.Itoa(i), Time: t0.Add(time.Duration(i) * time.Minute),
 					Value: v, Valid: c.valid && !math.IsNaN(v)})
 			}
 		}
