@@ -12,8 +12,11 @@
 # The history stays in STATE for further runs (a second call appends).
 #
 # Usage: bench/aa.sh [RUNS] [OUT]   env: STATE (default bench/.aa), SEED,
-#        BUSY_SHARE (default 3: one run in three), BURN, BURN_FROM (default 1)
-# Loopback only; takes about a minute a run. Needs a quiet machine.
+#        BUSY_SHARE (default 3: RUNS/3 busy runs, rounded down), BURN,
+#        BURN_FROM (default 1), AA_PORT (serve's port, default 9481)
+# Loopback only; takes about a minute a run. Needs a quiet machine. A STATE
+# without a venv links data/venv when `make run` made one, else serve makes
+# its own first (about a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
@@ -43,8 +46,12 @@ start_serve() { # $1: burn rounds
   BENCHD_DJANGO_BURN_LOOPS=$1 bench/.benchd serve --config.file "$STATE/aa.yml" --storage.path "$STATE" \
     --web.listen-address "$ADDR" >>"$STATE/serve.log" 2>&1 &
   serve_pid=$!
-  for _ in $(seq 300); do curl -sf -o /dev/null "http://$ADDR/healthz" && return; sleep 0.5; done
-  echo "benchd serve did not become healthy; see $STATE/serve.log" >&2; exit 1
+  for _ in $(seq 600); do
+    curl -sf -o /dev/null "http://$ADDR/healthz" && return
+    kill -0 "$serve_pid" 2>/dev/null || { serve_pid=; echo "benchd serve exited; the end of $STATE/serve.log:" >&2; tail -3 "$STATE/serve.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  echo "benchd serve did not become healthy in 5 minutes; see $STATE/serve.log" >&2; exit 1
 }
 status() { curl -sf "http://$ADDR/api/v1/status" | python3 -c 'import json,sys; r=json.load(sys.stdin).get("run",{}); print(r.get("running",""), r.get("id",""))'; }
 
@@ -55,8 +62,9 @@ for i in $(seq 1 "$RUNS"); do
   if [ "$BURN" != 0 ] && [ "$i" = "$BURN_FROM" ] && [ "$burn" = 0 ]; then stop_serve; burn=$BURN; start_serve "$burn"; fi
   busy=0
   if printf '%s\n' "${BUSY[@]}" | grep -qx "$i"; then busy=1; (exec bash -c 'while :; do :; done') & hog=$!; fi
-  before=$(status | cut -d' ' -f2)
-  curl -sf -X POST -H "Authorization: Bearer $TOKEN" "http://$ADDR/api/v1/runs" >/dev/null
+  before=$(status | cut -d' ' -f2) || { echo "GET /api/v1/status failed; see $STATE/serve.log" >&2; exit 1; }
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "http://$ADDR/api/v1/runs")
+  [ "$code" = 202 ] || { echo "POST /api/v1/runs answered $code (want 202); see $STATE/serve.log" >&2; exit 1; }
   for _ in $(seq 900); do
     read -r running id < <(status) || true
     [ "$running" = False ] && [ "$id" != "$before" ] && break

@@ -22,7 +22,7 @@ import (
 // are not estimated.
 func WritePlan(w io.Writer, plan []config.Scenario, cfg *config.Config) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tconnections\tthreads\twarmup\tduration\ttimeout\trate\trepeats\turl")
+	fmt.Fprintln(tw, "scenario\tconnections\tthreads\twarmup\tduration\ttimeout\ton_timeout\trate\trepeats\turl")
 	var total time.Duration
 	managed, services := map[string]int{}, map[string]bool{}
 	for _, sc := range plan {
@@ -30,7 +30,7 @@ func WritePlan(w io.Writer, plan []config.Scenario, cfg *config.Config) error {
 		if in := sc.Instructions; in != nil {
 			// An instruction lane's scenario: requests counted under
 			// callgrind, not a timed load.
-			fmt.Fprintf(tw, "%s\t%d\t-\t%d requests\t%d requests\t%s\tcallgrind\t%d\t%s\n", sc.Name, in.Connections,
+			fmt.Fprintf(tw, "%s\t%d\t-\t%d requests\t%d requests\t%s\t-\tcallgrind\t%d\t%s\n", sc.Name, in.Connections,
 				max(in.WarmupRequests, 0), in.Requests, in.Timeout, l.Repeats, sc.URL)
 		} else {
 			rate := "closed loop"
@@ -41,7 +41,7 @@ func WritePlan(w io.Writer, plan []config.Scenario, cfg *config.Config) error {
 			if l.Threads > 0 {
 				threads = strconv.Itoa(l.Threads)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", sc.Name, l.Connections, threads, l.Warmup, l.Duration, l.Timeout, rate, l.Repeats, sc.URL)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", sc.Name, l.Connections, threads, l.Warmup, l.Duration, l.Timeout, l.OnTimeout, rate, l.Repeats, sc.URL)
 		}
 		total += sc.EstimatedDuration()
 		if t := targetOf(cfg, sc.Target); t != nil && t.Process != nil {
