@@ -33,30 +33,14 @@ func noiseRatio(z float64, n int) float64 {
 	return math.Sqrt(distuv.ChiSquared{K: float64(n - 1)}.Quantile(p) / float64(n-1))
 }
 
-// noiseRatios returns [noiseRatio] at each Gauss-Hermite node (z = √2·x),
-// cached per n.
+// noiseRatios returns [noiseRatio] at each Gauss-Hermite node (z = √2·x).
 func noiseRatios(n int) []float64 {
-	ratioCache.Lock()
-	defer ratioCache.Unlock()
-	if u, ok := ratioCache.m[n]; ok {
-		return u
-	}
 	u := make([]float64, hermiteNodes)
 	for i, x := range hermiteX {
 		u[i] = noiseRatio(math.Sqrt2*x, n)
 	}
-	if len(ratioCache.m) >= 1024 {
-		clear(ratioCache.m)
-	}
-	ratioCache.m[n] = u
 	return u
 }
-
-// ratioCache holds [noiseRatios]' results, bounded.
-var ratioCache = struct {
-	sync.Mutex
-	m map[int][]float64
-}{m: map[int][]float64{}}
 
 // leastWorseSurvival is g(c) = P(every one of k newest values lies at
 // least c estimated noise units beyond the baseline median) under the
@@ -67,8 +51,12 @@ var ratioCache = struct {
 // this errs towards silence). All k share δ and u, so
 // g(c) = E_{δ,u}[Φ̄(c·u + δ)^k]. Decreasing in c; 1 at −∞, 0 at +∞.
 func leastWorseSurvival(c float64, n, k int) float64 {
+	return survival(c, n, k, noiseRatios(n))
+}
+
+// survival is [leastWorseSurvival] with u, [noiseRatios](n), given.
+func survival(c float64, n, k int, u []float64) float64 {
 	s := math.Sqrt(math.Pi / (2 * float64(n)))
-	u := noiseRatios(n)
 	var sum float64
 	for i, x := range hermiteX {
 		d := math.Sqrt2 * s * x
@@ -154,7 +142,8 @@ var tables = struct {
 	m map[tableKey]table
 }{m: map[tableKey]table{}}
 
-// survivalTable returns (building it once, about 50 ms) the table of
+// survivalTable returns (building it once: about 70 ms here,
+// BenchmarkSurvivalTable) the table of
 // [leastWorseSurvival] for n baseline and k newest runs.
 func survivalTable(n, k int) table {
 	key := tableKey{n, k}
@@ -165,8 +154,9 @@ func survivalTable(n, k int) table {
 	}
 	steps := int(math.Round((tableMax - tableMin) / tableStep))
 	t := table{logG: make([]float64, steps+1), n: n}
+	u := noiseRatios(n)
 	for i := range t.logG {
-		t.logG[i] = math.Log(leastWorseSurvival(tableMin+float64(i)*tableStep, n, k))
+		t.logG[i] = math.Log(survival(tableMin+float64(i)*tableStep, n, k, u))
 	}
 	if len(tables.m) >= 256 {
 		clear(tables.m)

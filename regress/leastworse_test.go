@@ -142,3 +142,13 @@ func TestLeastWorseOutliers(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSurvivalTable is the cost of building one table (n = 20, k = 3).
+func BenchmarkSurvivalTable(b *testing.B) {
+	for b.Loop() {
+		tables.Lock()
+		clear(tables.m)
+		tables.Unlock()
+		survivalTable(20, 3)
+	}
+}

@@ -291,8 +291,8 @@ func resample(runs []measuredRun, o Options, matrices, blocks int, permute bool)
 	}
 	for range matrices {
 		order = order[:0]
-		for range blocks {
-			if permute {
+		if permute {
+			for range blocks {
 				order = append(order, rng.Perm(len(runs)))
 			}
 		}
