@@ -465,6 +465,17 @@ func TestLoadGood(t *testing.T) {
 			},
 		},
 		{
+			// The lane has no modes: the endpoints it does not count are
+			// no error ({mode}, modes) and no warning.
+			file:      "lane.good.yml",
+			scenarios: []string{"web/async/plain", "web/async/moded", "web/async/async_only", "lane/-/plain"},
+			check: func(t *testing.T, c *Config) {
+				if s, _ := c.Scenario("lane/-/plain"); s.Instructions == nil {
+					t.Error("lane/-/plain is no instruction-lane scenario")
+				}
+			},
+		},
+		{
 			file:      "placeholders.good.yml",
 			scenarios: []string{"pinned/-/root", "free/-/root"},
 			check: func(t *testing.T, c *Config) {
@@ -807,6 +818,15 @@ func TestWarnings(t *testing.T) {
 			name: "override without scenario",
 			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', modes: [sync], overrides: {e: {connections: 5}}}, {name: u, url: 'http://127.0.0.1:2', modes: [async]}]\nendpoints: [{name: e, path: '/{mode}', modes: [async]}]",
 			want: []string{`targets[0].overrides.e: endpoint "e" has no scenario on this target (its modes [async] are not among [sync]), so the override has no effect`},
+		},
+		{
+			name: "override of an endpoint a lane does not count",
+			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', process: {command: [/bin/true]}, instructions: {endpoints: [e]}, overrides: {f: {connections: 5}}}]\nendpoints: [{name: e, path: /}, {name: f, path: /f}]",
+			want: []string{`targets[0].overrides.f: the instruction lane counts only its instructions.endpoints [e], so this override of endpoint "f" has no effect`},
+		},
+		{
+			name: "lane with modes, endpoint it does not count without {mode}",
+			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', modes: [sync, async], process: {command: [/bin/true]}, instructions: {endpoints: [e]}}]\nendpoints: [{name: e, path: '/{mode}/e'}, {name: f, path: /f}]",
 		},
 		{
 			name: "schedule faster than a run",
