@@ -410,17 +410,31 @@ func yamlKeys(t reflect.Type) []string {
 	return keys
 }
 
-// closest returns the candidate within edit distance 2 of name (a typo), or
-// "" if there is none.
+// closest returns the candidate nearest to name (compared in lower case)
+// that name may be a typo of, or "" if there is none: within edit
+// distance 2, or 3 of a candidate of [longName] bytes or more, which
+// also finds an abbreviation such as thruput for throughput. Ties go to
+// the first candidate. It is the one "did you mean" of benchd: keys,
+// names, scenarios and signals (of the configuration and of flags such
+// as --fail-on and --threshold).
 func closest(name string, candidates []string) string {
-	best, bestDist := "", 3
+	best, bestDist := "", 0
+	lower := strings.ToLower(name)
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(name), c); d < bestDist {
+		limit := 2
+		if len(c) >= longName {
+			limit = 3
+		}
+		if d := editDistance(lower, c); d <= limit && (best == "" || d < bestDist) {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
+
+// longName is the length from which [closest] allows a third edit: in
+// shorter names three edits change too much to be a typo.
+const longName = 9
 
 // editDistance is the Levenshtein distance between a and b, in bytes; long
 // inputs are not compared (they are no typo of a key).
