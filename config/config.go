@@ -146,6 +146,9 @@ type Config struct {
 	// venv is the directory {venv} was expanded to ([Config.ExpandVenv]);
 	// programs under it are benchd's to make, not the user's to install.
 	venv string
+	// stateDir is set by [Config.UseStateDir]: what is under Dir benchd
+	// makes at start.
+	stateDir bool
 
 	// schedule is the compiled Schedule, cached by Validate; scheduleSpec is
 	// the spec it was compiled from.
@@ -838,6 +841,27 @@ func (c *Config) Service(name string) *Service {
 		}
 	}
 	return nil
+}
+
+// UseStateDir sets [Config.Dir] to dir, benchd's state directory
+// (--storage.path), for a configuration whose files there benchd itself
+// makes at start: the embedded default matrix, whose reference Django
+// project is unpacked there and whose api.token_file is made there. It
+// records that, so that [Config.Warnings] does not warn that a directory
+// or the token file under dir does not exist yet: a dry run, which writes
+// nothing, warns as a real run does.
+func (c *Config) UseStateDir(dir string) {
+	c.Dir, c.stateDir = dir, true
+}
+
+// madeAtStart reports whether path is under the directory of
+// [Config.UseStateDir], which benchd fills at start.
+func (c *Config) madeAtStart(path string) bool {
+	if !c.stateDir || c.Dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(c.Dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // ResolvePath returns p resolved against [Config.Dir]: p itself if absolute,

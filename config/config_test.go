@@ -1342,3 +1342,33 @@ endpoints:
 		t.Errorf("scenarios %q, want %q", names, want)
 	}
 }
+
+// TestUseStateDir: what benchd makes under its state directory at start
+// (the default matrix's Django project and token) is no warning while it
+// is missing; a missing directory elsewhere still is.
+func TestUseStateDir(t *testing.T) {
+	doc := []byte(`
+api: {token_file: benchd.token}
+targets:
+  - {name: t, url: "http://127.0.0.1:1", process: {command: [/bin/true], dir: django}}
+  - {name: u, url: "http://127.0.0.1:2", process: {command: [/bin/true], dir: /nonexistent-benchd-dir}}
+endpoints: [{name: e, path: /}]
+`)
+	dir := t.TempDir()
+	c, err := Parse(doc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Dir = dir
+	if got := len(c.Warnings()); got != 3 {
+		t.Errorf("with Dir set: %d warnings, want 3 (two directories, the token): %q", got, c.Warnings())
+	}
+	c.UseStateDir(dir)
+	want := []string{"targets[1].process.dir: /nonexistent-benchd-dir does not exist"}
+	if got := c.Warnings(); !matchAll(got, want) {
+		t.Errorf("after UseStateDir: Warnings() = %q, want %q", got, want)
+	}
+	if c.Dir != dir {
+		t.Errorf("Dir = %q, want %q", c.Dir, dir)
+	}
+}

@@ -678,6 +678,9 @@ func (c *Config) Warnings() []string {
 			return // relative to a directory the caller has not set yet
 		}
 		d := c.ResolvePath(dir)
+		if c.madeAtStart(d) {
+			return // the embedded default's project, unpacked at start
+		}
 		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
 			rel := ""
 			if !filepath.IsAbs(dir) {

@@ -308,12 +308,14 @@ type usageError struct{ error }
 // exits 1 without printing it again.
 type reportedError struct{ error }
 
-// loadConfig loads --config.file, or the embedded default matrix whose
-// reference Django project it unpacks under --storage.path. When the
-// configuration names {venv}, it becomes <storage.path>/venv; with
-// makeVenv, loadConfig also makes that venv (deploy.EnsureVenv: once per
-// requirements change, about a minute) before any server starts.
-func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv bool) (*config.Config, error) {
+// loadConfig loads --config.file, or the embedded default matrix, whose
+// paths resolve under --storage.path. When the configuration names
+// {venv}, it becomes <storage.path>/venv. With prepare, loadConfig also
+// makes what a run needs there before any server starts: the default
+// matrix's reference Django project and write token, and the venv
+// (deploy.EnsureVenv: once per requirements change, about a minute).
+// Without, it writes nothing (a dry run, baseline accept).
+func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, prepare bool) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
 	if f.configFile != "" {
@@ -333,13 +335,17 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		if err := deploy.PrepareDefault(cfg, dir, logger); err != nil {
-			return nil, err
-		}
-		if cfg.API.TokenFile != "" {
-			if err := deploy.MakeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
-				return nil, fmt.Errorf("the embedded default matrix's api.token_file under --storage.path %s: %w", f.storagePath, err)
+		if prepare {
+			if err := deploy.PrepareDefault(cfg, dir, logger); err != nil {
+				return nil, err
 			}
+			if cfg.API.TokenFile != "" {
+				if err := deploy.MakeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
+					return nil, fmt.Errorf("the embedded default matrix's api.token_file under --storage.path %s: %w", f.storagePath, err)
+				}
+			}
+		} else {
+			deploy.PlanDefault(cfg, dir)
 		}
 	}
 	if cfg.UsesVenv() {
@@ -350,7 +356,7 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		if err := deploy.PrepareVenv(ctx, cfg, filepath.Join(dir, "venv"), makeVenv, logger); err != nil {
+		if err := deploy.PrepareVenv(ctx, cfg, filepath.Join(dir, "venv"), prepare, logger); err != nil {
 			return nil, err
 		}
 	}
