@@ -55,7 +55,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return err
 	}
-	if err := pipeline.CheckRetention(f.retention, cfg); err != nil {
+	if err := cfg.CheckRetention(f.retention); err != nil {
 		return usageError{err}
 	}
 	if f.matrix.dryRun {

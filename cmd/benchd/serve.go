@@ -35,7 +35,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := pipeline.CheckRetention(f.retention, cfg); err != nil {
+	if err := cfg.CheckRetention(f.retention); err != nil {
 		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
