@@ -41,8 +41,10 @@ type WrkOptions struct {
 // "N requests" and Requests/sec count responses received within the
 // timeout (wrk also counts late answers), Socket errors' read also counts
 // the engine's closed kind (wrk has no such kind and counts it as read),
-// and Req/Sec includes 100 ms intervals without any response (wrk skips
-// them). Lines wrk does not have: "  In flight at end: N" when requests
+// and Req/Sec counts what Requests/sec counts (measured requests answered
+// in time: not the warm-up's answers, not late ones) and includes 100 ms
+// intervals without any response (wrk skips them). Lines wrk does not
+// have: "  In flight at end: N" when requests
 // were still unanswered at the end of the grace, so that the counts add up
 // to the requests sent; "  Late responses: N (M pending at close)" beside
 // the socket errors, with on_timeout wait, for the answers that came after

@@ -465,3 +465,50 @@ func TestWrkPercentilesMatchJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteWrkNoRequestInTime runs the engine against a server slower than
+// the timeout once the warm-up is over: the warm-up's requests are
+// answered after it ended, within their timeout, and every measured
+// request times out. The Req/Sec row counts what Requests/sec counts, so
+// it reads 0 too, not the warm-up's answers.
+func TestWriteWrkNoRequestInTime(t *testing.T) {
+	const conns = 2
+	release := make(chan struct{})
+	var seen, answered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wait := 5 * time.Second // the measured requests: past the 600ms timeout
+		if seen.Add(1) <= conns {
+			wait = 450 * time.Millisecond // the warm-up's: after its 200ms, in time
+		}
+		select {
+		case <-time.After(wait):
+		case <-r.Context().Done():
+			return
+		case <-release:
+			return
+		}
+		answered.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: srv.Close waits for handlers
+	res, err := engine.Run(t.Context(), engine.Plan{URL: srv.URL + "/", Connections: conns, Threads: 1,
+		Warmup: 200 * time.Millisecond, Duration: time.Second, Timeout: 600 * time.Millisecond, Grace: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Completed() != 0 || res.Errors[engine.KindTimeout] == 0 || answered.Load() == 0 {
+		t.Fatalf("completed %d, timeouts %d, warm-up answers %d: want none in time, timeouts, and warm-up answers",
+			res.Completed(), res.Errors[engine.KindTimeout], answered.Load())
+	}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, rec(res), WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "    Req/Sec     0.00      0.00     0.00    100.00%\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+	if !strings.Contains(b.String(), "  0 requests in ") || !strings.Contains(b.String(), "Requests/sec:      0.00\n") {
+		t.Errorf("report does not read 0 requests:\n%s", b.String())
+	}
+}
