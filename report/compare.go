@@ -183,7 +183,10 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 	for _, r := range c.Rows {
 		b, d := r.Benchd, r.Document
 		var notes []string
-		if b != nil && b.Error != "" {
+		switch {
+		case b != nil && interrupted(b.Error):
+			notes = append(notes, "interrupted") // its run was stopped: not a failure
+		case b != nil && b.Error != "":
 			notes = append(notes, "failed")
 		}
 		switch {
