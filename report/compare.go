@@ -45,6 +45,14 @@ type CompareSide struct {
 	// Latency Distribution (document).
 	P99Seconds *float64 `json:"p99_seconds"`
 	Timeouts   uint64   `json:"timeouts"`
+	// LateResponses counts the answers that came after their request's
+	// timeout, and LateResponsesPerSecond them per second of the measured
+	// interval (wrk counts them as requests: a document's requests/s is
+	// comparable with benchd's plus these); benchd's side only, absent
+	// unless its scenario ran with on_timeout wait (reconnect never reads
+	// them).
+	LateResponses          *uint64  `json:"late_responses,omitempty"`
+	LateResponsesPerSecond *float64 `json:"late_responses_per_second,omitempty"`
 	// Error is why the stored scenario failed; benchd's side only.
 	Error string `json:"error,omitempty"`
 	// Line is the line of the document's wrk block; the document's side
@@ -146,6 +154,13 @@ func storedSide(s *store.Scenario) *CompareSide {
 	if v := s.P99(); !math.IsNaN(v) {
 		side.P99Seconds = &v
 	}
+	if s.OnTimeout == string(engine.TimeoutWait) {
+		n, rate := s.LateResponses, 0.0
+		if s.ElapsedSeconds > 0 {
+			rate = float64(n) / s.ElapsedSeconds
+		}
+		side.LateResponses, side.LateResponsesPerSecond = &n, &rate
+	}
 	return side
 }
 
@@ -178,7 +193,7 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 	if c.Title != "" {
 		title = fmt.Sprintf(" (%q)", c.Title)
 	}
-	header := []string{"scenario", "req/s benchd", "req/s document", "ratio", "p99 benchd", "p99 document", "timeouts benchd", "timeouts document", "note"}
+	header := []string{"scenario", "req/s benchd", "req/s document", "ratio", "p99 benchd", "p99 document", "timeouts benchd", "timeouts document", "late/s benchd", "note"}
 	var lines [][]string
 	for _, r := range c.Rows {
 		b, d := r.Benchd, r.Document
@@ -199,7 +214,7 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 		if r.RequestsPerSecondRatio != nil {
 			ratio = fmt.Sprintf("%.2f", *r.RequestsPerSecondRatio)
 		}
-		lines = append(lines, []string{r.Scenario, sideRate(b), sideRate(d), ratio, sideP99(b), sideP99(d), sideTimeouts(b), sideTimeouts(d), strings.Join(notes, "; ")})
+		lines = append(lines, []string{r.Scenario, sideRate(b), sideRate(d), ratio, sideP99(b), sideP99(d), sideTimeouts(b), sideTimeouts(d), sideLate(b), strings.Join(notes, "; ")})
 	}
 	if format == "markdown" {
 		fmt.Fprintf(w, "benchd = run %s, document = %s%s; ratio is benchd/document\n\n", c.RunID, c.Document, title)
@@ -237,4 +252,17 @@ func sideTimeouts(s *CompareSide) string {
 		return "-"
 	}
 	return strconv.FormatUint(s.Timeouts, 10)
+}
+
+// sideLate is the late answers per second of benchd's side: blank where
+// the scenario ran with on_timeout reconnect (none are read), "-" without
+// a benchd side.
+func sideLate(s *CompareSide) string {
+	switch {
+	case s == nil:
+		return "-"
+	case s.LateResponsesPerSecond == nil:
+		return ""
+	}
+	return fmt.Sprintf("%.1f", *s.LateResponsesPerSecond)
 }
