@@ -33,16 +33,22 @@ type ComparisonRow struct {
 	Benchd   *CompareSide `json:"benchd"`
 	Document *CompareSide `json:"document"`
 	// RequestsPerSecondRatio is benchd's requests/s over the document's;
-	// null unless both are there and the document's is above 0.
+	// null unless both are there, benchd's is no instruction lane and the
+	// document's is above 0.
 	RequestsPerSecondRatio *float64 `json:"requests_per_second_ratio"`
 }
 
 // CompareSide holds one side's figures of a scenario.
 type CompareSide struct {
-	RequestsPerSecond float64 `json:"requests_per_second"`
-	Requests          uint64  `json:"requests"`
-	// P99Seconds is null without completed requests (benchd) or without a
-	// Latency Distribution (document).
+	// RequestsPerSecond is null for an instruction lane (Lane), whose
+	// speed is callgrind's, not the server's: InstructionsPerRequest is
+	// its figure.
+	RequestsPerSecond      *float64 `json:"requests_per_second"`
+	Lane                   bool     `json:"lane,omitempty"`
+	InstructionsPerRequest *float64 `json:"instructions_per_request,omitempty"`
+	Requests               uint64   `json:"requests"`
+	// P99Seconds is null without completed requests (benchd), for a lane,
+	// or without a Latency Distribution (document).
 	P99Seconds *float64 `json:"p99_seconds"`
 	Timeouts   uint64   `json:"timeouts"`
 	// LateResponses counts the answers that came after their request's
@@ -149,8 +155,14 @@ func CompareRun(run *store.Run, doc *Document, name string, titles map[string]st
 }
 
 func storedSide(s *store.Scenario) *CompareSide {
-	side := &CompareSide{RequestsPerSecond: s.RequestsPerSecond, Requests: s.Requests,
-		Timeouts: s.Errors[engine.KindTimeout], Error: s.Error}
+	side := &CompareSide{Requests: s.Requests, Timeouts: s.Errors[engine.KindTimeout], Error: s.Error}
+	if in := s.Instructions; in != nil {
+		// callgrind's speed, not the server's: instructions only.
+		side.Lane, side.InstructionsPerRequest = true, &in.PerRequest
+		return side
+	}
+	rps := s.RequestsPerSecond
+	side.RequestsPerSecond = &rps
 	if v := s.P99(); !math.IsNaN(v) {
 		side.P99Seconds = &v
 	}
@@ -165,7 +177,8 @@ func storedSide(s *store.Scenario) *CompareSide {
 }
 
 func documentSide(c *Cell) *CompareSide {
-	side := &CompareSide{RequestsPerSecond: c.Wrk.RequestsPerSecond, Requests: c.Wrk.Requests,
+	rps := c.Wrk.RequestsPerSecond
+	side := &CompareSide{RequestsPerSecond: &rps, Requests: c.Wrk.Requests,
 		Timeouts: c.Wrk.Timeouts, Line: c.Line}
 	if p := c.Wrk.P99(); !math.IsNaN(p) {
 		side.P99Seconds = &p
@@ -174,15 +187,16 @@ func documentSide(c *Cell) *CompareSide {
 }
 
 func (r ComparisonRow) withRatio() ComparisonRow {
-	if r.Benchd != nil && r.Document != nil && r.Document.RequestsPerSecond > 0 {
-		v := r.Benchd.RequestsPerSecond / r.Document.RequestsPerSecond
+	if b, d := r.Benchd, r.Document; b != nil && d != nil && b.RequestsPerSecond != nil && d.RequestsPerSecond != nil && *d.RequestsPerSecond > 0 {
+		v := *b.RequestsPerSecond / *d.RequestsPerSecond
 		r.RequestsPerSecondRatio = &v
 	}
 	return r
 }
 
 // WriteComparison prints c as text (aligned columns), markdown (a table)
-// or json (a [Comparison]).
+// or json (a [Comparison]). An instruction lane shows no requests/s or
+// p99 (callgrind's speed) and its instructions per request in its note.
 func WriteComparison(w io.Writer, c Comparison, format string) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
@@ -203,6 +217,10 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 			notes = append(notes, "interrupted") // its run was stopped: not a failure
 		case b != nil && b.Error != "":
 			notes = append(notes, "failed")
+		}
+		if b != nil && b.Lane {
+			// Its speed is callgrind's: the figure is its instructions.
+			notes = append(notes, fmt.Sprintf("lane: %.0f instructions/request", *b.InstructionsPerRequest))
 		}
 		switch {
 		case d == nil:
@@ -234,10 +252,10 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 }
 
 func sideRate(s *CompareSide) string {
-	if s == nil {
+	if s == nil || s.RequestsPerSecond == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f", s.RequestsPerSecond)
+	return fmt.Sprintf("%.1f", *s.RequestsPerSecond)
 }
 
 func sideP99(s *CompareSide) string {

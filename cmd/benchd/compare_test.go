@@ -106,13 +106,13 @@ func TestReportCompare(t *testing.T) {
 		}
 		for _, r := range c.Rows {
 			b, d := r.Benchd, r.Document
-			if b == nil || d == nil || (d.RequestsPerSecond > 0) != (r.RequestsPerSecondRatio != nil) {
+			if b == nil || d == nil || (*d.RequestsPerSecond > 0) != (r.RequestsPerSecondRatio != nil) {
 				t.Fatalf("%s: one side only: %+v", r.Scenario, r)
 			}
-			if math.Abs(b.RequestsPerSecond-d.RequestsPerSecond) > 0.005 || b.Requests != d.Requests || b.Timeouts != d.Timeouts {
+			if math.Abs(*b.RequestsPerSecond-*d.RequestsPerSecond) > 0.005 || b.Requests != d.Requests || b.Timeouts != d.Timeouts {
 				t.Errorf("%s: benchd %+v, its own markdown %+v", r.Scenario, *b, *d)
 			}
-			if b.RequestsPerSecond > 0 && math.Abs(*r.RequestsPerSecondRatio-1) > 1e-3 {
+			if *b.RequestsPerSecond > 0 && math.Abs(*r.RequestsPerSecondRatio-1) > 1e-3 {
 				t.Errorf("%s: ratio %v, want 1", r.Scenario, *r.RequestsPerSecondRatio)
 			}
 			// matrix --format markdown prints no Latency Distribution.
@@ -141,10 +141,10 @@ func TestReportCompare(t *testing.T) {
 				t.Errorf("run %q title %q", c.RunID, c.Title)
 			}
 			json := byName["gunicorn-gevent/sync/json"]
-			if json.Benchd == nil || json.Document == nil || json.Document.RequestsPerSecond != 31967.83 || json.Document.Timeouts != 1856 || json.Document.P99Seconds != nil {
+			if json.Benchd == nil || json.Document == nil || *json.Document.RequestsPerSecond != 31967.83 || json.Document.Timeouts != 1856 || json.Document.P99Seconds != nil {
 				t.Errorf("json row %+v", json)
 			}
-			if b := byName["gunicorn-gevent/sync/brotli"]; b.Benchd == nil || b.Document == nil || b.Document.RequestsPerSecond != 424.79 {
+			if b := byName["gunicorn-gevent/sync/brotli"]; b.Benchd == nil || b.Document == nil || *b.Document.RequestsPerSecond != 424.79 {
 				t.Errorf("brotli row %+v", b)
 			}
 			if s := byName["gunicorn-gevent/sync/slow"]; s.Benchd == nil || s.Document != nil {
@@ -155,7 +155,7 @@ func TestReportCompare(t *testing.T) {
 			if q := byName["gunicorn-gevent/sync/Queries returned as JSON"]; q.Benchd != nil || q.Document == nil {
 				t.Errorf("json_query row %+v, want document only", q)
 			}
-			if a := byName["ASGI Hypercorn Uvloop/async/json"]; a.Benchd != nil || a.Document == nil || a.Document.RequestsPerSecond != 4854.45 {
+			if a := byName["ASGI Hypercorn Uvloop/async/json"]; a.Benchd != nil || a.Document == nil || *a.Document.RequestsPerSecond != 4854.45 {
 				t.Errorf("uvloop's JSON performance row %+v, want document only", a)
 			}
 		}
