@@ -287,7 +287,7 @@ endpoints:
 	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", dir, "--format", "json"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("matrix: exit %d; stderr:\n%s", code, stderr.String())
 	}
-	report := func(format string) string {
+	compare := func(format string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
 		if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir, "--compare", "seed", "--format", format}, &stdout, &stderr); code != 0 {
@@ -304,7 +304,7 @@ endpoints:
 			} `json:"benchd"`
 		} `json:"rows"`
 	}
-	if out := report("json"); json.Unmarshal([]byte(out), &c) != nil {
+	if out := compare("json"); json.Unmarshal([]byte(out), &c) != nil {
 		t.Fatalf("not JSON:\n%s", out)
 	}
 	late := map[string]string{}
@@ -325,7 +325,7 @@ endpoints:
 		t.Errorf("late responses by scenario %v, want %v", late, want)
 	}
 	// In the Markdown table: the 9th column, blank for reconnect.
-	md := report("markdown")
+	md := compare("markdown")
 	if !strings.Contains(md, " | timeouts document | late/s benchd | note |") {
 		t.Errorf("no late/s benchd column:\n%s", md)
 	}

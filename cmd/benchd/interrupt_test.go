@@ -85,11 +85,11 @@ endpoints:
 	}
 	// The cell's record says interrupted (its error), not target_died:
 	// its target was stopped with the run.
-	var records bytes.Buffer
+	var records, recordsErr bytes.Buffer
 	rj := benchd(ctx, t, "report", "--format", "json", "--config.file", cfg, "--storage.path", storage)
-	rj.Stdout, rj.Stderr = &records, &records
+	rj.Stdout, rj.Stderr = &records, &recordsErr
 	if err := rj.Run(); err != nil {
-		t.Fatalf("report --format json: %v\n%s", err, records.String())
+		t.Fatalf("report --format json: %v\n%s", err, recordsErr.String())
 	}
 	type record struct {
 		Name    string   `json:"scenario"`
