@@ -274,7 +274,8 @@ type shard struct {
 	lateResponses atomic.Uint64 // late answers read (OnTimeout wait)
 	latePending   atomic.Uint64 // late answers given up on (OnTimeout wait)
 	bytesRead     atomic.Uint64
-	// interval counts responses (any phase) since the last rate sample.
+	// interval counts the measured requests answered in time since the
+	// last rate sample (what Responses counts, not the warm-up's).
 	interval atomic.Uint64
 
 	mu          sync.Mutex

@@ -86,24 +86,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel(signalCause{s})
+			cancel(pipeline.SignalCause{Signal: s})
 		case <-ctx.Done():
 		}
 	}()
 	return runWith(ctx, args, stdout, stderr)
 }
 
-// signalCause is the cause of run's context when a signal stopped benchd.
-type signalCause struct{ sig os.Signal }
-
-func (c signalCause) Error() string { return "stopped by " + c.sig.String() }
-
 // interruptedCode is the exit code of a subcommand stopped by ctx: 128 plus
 // the signal's number, as a shell reports it (130 for Ctrl-C); 130 when ctx
 // ended otherwise.
 func interruptedCode(ctx context.Context) int {
-	if c, ok := errors.AsType[signalCause](context.Cause(ctx)); ok {
-		if n, ok := c.sig.(syscall.Signal); ok {
+	if c, ok := errors.AsType[pipeline.SignalCause](context.Cause(ctx)); ok {
+		if n, ok := c.Signal.(syscall.Signal); ok {
 			return 128 + int(n)
 		}
 	}
