@@ -12,98 +12,64 @@ import (
 // DefaultRecentCells is how many finished cells the now page lists.
 const DefaultRecentCells = 10
 
-// Progress follows the run in progress for the now page: a
-// [scheduler.Observer] to add to the pipeline's extra observers. It is
-// safe for concurrent use; the zero value is not: use [NewProgress].
-type Progress struct {
+// Feed passes the UI the pipeline's results as they end: it keeps the
+// last finished cells of the run for the now page and hands each result
+// record to the UI's result cache, so that no page after the first reads
+// the history; and, through [Feed.Loaded], the history the daemon's
+// detector read at start, so that the first page does not either. It is
+// a [scheduler.Observer] to add to the pipeline's extra observers (after
+// the run history, which stores what it passes). It follows no progress:
+// the run's i of N, current scenario and time left are
+// pipeline.Progress's ([Options.Progress]). A Feed is safe for concurrent
+// use; create it with [NewFeed].
+type Feed struct {
 	scheduler.NopObserver
 
 	mu        sync.Mutex
-	now       func() time.Time
-	state     ProgressState
-	started   time.Time
+	runStart  time.Time
+	recent    []FinishedCell // newest first
 	listeners []func(*result.Scenario)
-}
-
-// ProgressState is what the now page shows. Durations are rounded to the
-// second.
-type ProgressState struct {
-	// Running is true between a run's start and its end.
-	Running bool
-	// RunID and Start identify the run in progress, or the last one.
-	RunID string
-	Start time.Time
-	// End is when the last run ended; zero while one runs.
-	End time.Time
-	// Outcome is the last run's (success, failed, interrupted); "" while
-	// one runs.
-	Outcome string
-	// Done counts the scenarios finished; Planned the run's scenarios.
-	Done, Planned int
-	// Elapsed is the run's time so far; ETA the time left at the mean
-	// time per finished scenario so far (zero before the first).
-	Elapsed, ETA time.Duration
-	// Recent are the last finished cells, newest first.
-	Recent []FinishedCell
+	loaders   []func(string, []summary)
+	preload   map[string][]summary // what Loaded took before a UI listened
 }
 
 // FinishedCell is a finished scenario, as the now page lists it.
 type FinishedCell struct {
-	Index    int // 1-based
+	Index    int // 1-based, in the run's matrix
 	Name     string
 	RunID    string
 	Status   string // ok, invalid or failed
 	Why      string
 	RPS, P99 string
-	Elapsed  time.Duration // since the run's start
+	Elapsed  time.Duration // from the run's start to the scenario's end, to the second
 }
 
-// NewProgress returns a Progress that reads the clock now (nil means
-// time.Now).
-func NewProgress(now func() time.Time) *Progress {
-	if now == nil {
-		now = time.Now
+// NewFeed returns a Feed with no run.
+func NewFeed() *Feed { return &Feed{} }
+
+// RunStarted forgets the previous run's cells.
+func (f *Feed) RunStarted(_ context.Context, info *scheduler.RunInfo) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runStart = info.Start
+	f.recent = nil
+}
+
+// listen makes fn get each result record that passes; fn must not block.
+func (f *Feed) listen(fn func(*result.Scenario)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listeners = append(f.listeners, fn)
+}
+
+// ScenarioFinished adds r to the recent cells and hands its record to the
+// UI.
+func (f *Feed) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
+	end := r.End
+	if end.IsZero() {
+		end = time.Now()
 	}
-	return &Progress{now: now}
-}
-
-// RunStarted starts following info's run.
-func (p *Progress) RunStarted(_ context.Context, info *scheduler.RunInfo) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.started = p.now()
-	p.state = ProgressState{Running: true, RunID: info.ID, Start: info.Start, Planned: len(info.Scenarios)}
-}
-
-// listen makes f get each result record that passes; f must not block.
-func (p *Progress) listen(f func(*result.Scenario)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.listeners = append(p.listeners, f)
-}
-
-// ScenarioFinished counts r, adds it to the recent cells and hands its
-// record to the UI.
-func (p *Progress) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
-	p.mu.Lock()
-	listeners := p.listeners
-	p.finished(r)
-	p.mu.Unlock()
-	if r.Record != nil {
-		for _, f := range listeners {
-			f(r.Record)
-		}
-	}
-}
-
-// finished is ScenarioFinished's count; p.mu must be held.
-func (p *Progress) finished(r *scheduler.ScenarioResult) {
-	p.state.Done++
-	if r.Total > 0 {
-		p.state.Planned = r.Total
-	}
-	c := FinishedCell{Index: r.Index + 1, Name: r.Scenario.Name, RunID: r.RunID, Status: "ok", RPS: "-", P99: "-",
-		Elapsed: p.now().Sub(p.started).Round(time.Second)}
+	c := FinishedCell{Index: r.Index + 1, Name: r.Scenario.Name, RunID: r.RunID, Status: VerdictOK, RPS: "-", P99: "-"}
 	if rec := r.Record; rec != nil {
 		if rec.Ran() {
 			c.RPS, c.P99 = formatRate(rec.RequestsPerSecond), formatSeconds(rec.P99())
@@ -115,38 +81,67 @@ func (p *Progress) finished(r *scheduler.ScenarioResult) {
 	if r.Err != nil {
 		c.Status, c.Why = "failed", r.Err.Error()
 	}
-	p.state.Recent = append([]FinishedCell{c}, p.state.Recent...)
-	if len(p.state.Recent) > DefaultRecentCells {
-		p.state.Recent = p.state.Recent[:DefaultRecentCells]
+	f.mu.Lock()
+	c.Elapsed = max(end.Sub(f.runStart), 0).Round(time.Second)
+	f.recent = append([]FinishedCell{c}, f.recent...)
+	if len(f.recent) > DefaultRecentCells {
+		f.recent = f.recent[:DefaultRecentCells]
 	}
-}
-
-// RunFinished marks the run ended.
-func (p *Progress) RunFinished(_ context.Context, r *scheduler.RunReport) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.state.Running = false
-	p.state.End = r.End
-	p.state.Outcome = r.Outcome()
-	p.state.Elapsed = r.End.Sub(r.Start).Round(time.Second)
-	p.state.ETA = 0
-}
-
-// State returns the progress at now: a copy the caller owns.
-func (p *Progress) State(now time.Time) ProgressState {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.state
-	s.Recent = append([]FinishedCell(nil), s.Recent...)
-	if s.Running {
-		s.Elapsed = now.Sub(p.started).Round(time.Second)
-		if s.Done > 0 {
-			s.ETA = (s.Elapsed / time.Duration(s.Done) * time.Duration(max(s.Planned-s.Done, 0))).Round(time.Second)
+	listeners := f.listeners
+	f.mu.Unlock()
+	if r.Record != nil {
+		for _, fn := range listeners {
+			fn(r.Record)
 		}
 	}
-	return s
 }
 
-// Progress is a scheduler observer (a method whose signature drifted from
-// the interface would otherwise never be called).
-var _ scheduler.Observer = (*Progress)(nil)
+// Recent returns the last finished cells of the run in progress (or of
+// the last run), newest first, at most [DefaultRecentCells]: a copy the
+// caller owns.
+func (f *Feed) Recent() []FinishedCell {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]FinishedCell(nil), f.recent...)
+}
+
+// Feed is a scheduler observer (a method whose signature drifted from the
+// interface would otherwise never be called).
+var _ scheduler.Observer = (*Feed)(nil)
+
+// Loaded takes scenario's history as the daemon's regression detector
+// read it (pipeline.DetectorOptions.Loaded: the newest results, oldest
+// first), so that the UI's result cache starts from it instead of reading
+// the history again at its first page. It keeps summaries of hist, not
+// hist.
+func (f *Feed) Loaded(scenario string, hist []result.Scenario) {
+	h := make([]summary, len(hist))
+	for i := range hist {
+		h[i] = summarize(&hist[i])
+	}
+	f.mu.Lock()
+	loaders := f.loaders
+	if len(loaders) == 0 {
+		if f.preload == nil {
+			f.preload = map[string][]summary{}
+		}
+		f.preload[scenario] = h
+	}
+	f.mu.Unlock()
+	for _, fn := range loaders {
+		fn(scenario, h)
+	}
+}
+
+// listenLoaded makes fn get the summaries of each history Loaded takes,
+// first those it took before; fn must not block.
+func (f *Feed) listenLoaded(fn func(string, []summary)) {
+	f.mu.Lock()
+	pre := f.preload
+	f.preload = nil // a later UI reads the history itself: it may have grown since
+	f.loaders = append(f.loaders, fn)
+	f.mu.Unlock()
+	for name, h := range pre {
+		fn(name, h)
+	}
+}
