@@ -311,12 +311,21 @@ func (l *loop) step() (stopping bool) {
 			msec = int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
 		}
 	}
-	n, err := unix.EpollWait(l.epfd, l.events, msec)
-	if err != nil {
-		if !errors.Is(err, unix.EINTR) {
-			return true
+	// Under load some socket is always ready: look without blocking
+	// first, by a raw system call that the scheduler need not know of,
+	// and block (a system call the scheduler sees) only when none is.
+	n, errno := pollNow(l.epfd, l.events)
+	if errno != 0 && errno != unix.EINTR {
+		return true
+	}
+	if n == 0 && msec != 0 {
+		var err error
+		if n, err = unix.EpollWait(l.epfd, l.events, msec); err != nil {
+			if !errors.Is(err, unix.EINTR) {
+				return true
+			}
+			n = 0
 		}
-		n = 0
 	}
 	if l.r.stopping.Load() {
 		return true
@@ -849,6 +858,17 @@ func writeSocket(fd int32, b []byte) (int, unix.Errno) {
 	return int(n), 0
 }
 
+// pollNow returns the readiness events of epfd ready now, without
+// blocking (epoll_pwait with a zero timeout and no signal mask).
+func pollNow(epfd int, events []unix.EpollEvent) (int, unix.Errno) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
+}
+
+// readSocket reads from the non-blocking socket fd into b.
 func readSocket(fd int32, b []byte) (int, unix.Errno) {
 	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 	if errno != 0 {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -162,5 +163,13 @@ func TestRunIdleClose(t *testing.T) {
 	}
 	if d := int64(res.Errors[KindClosed]) - int64(res.Completed()); d < -1 || d > 1 {
 		t.Errorf("closed %d and completed %d should alternate", res.Errors[KindClosed], res.Completed())
+	}
+}
+
+// TestConnSize guards the memory of a connection on a loop: its state
+// and its deadline heap entry (24 bytes) stay within a few hundred bytes.
+func TestConnSize(t *testing.T) {
+	if size := unsafe.Sizeof(conn{}); size > 192 {
+		t.Errorf("a loop's connection takes %d bytes, want at most 192", size)
 	}
 }

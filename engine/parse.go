@@ -27,7 +27,6 @@ const maxChunkSizeDigits = 15
 var (
 	errHeadTooLarge = fmt.Errorf("engine: response head larger than %d bytes", readBufferBytes)
 	errBrokenChunk  = errors.New("engine: broken chunked body")
-	errBodyEOF      = errors.New("engine: connection closed inside the response body")
 	errInterim      = errors.New("engine: too many 1xx informational responses")
 )
 
