@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func feedPieces(pieces []string, rules *bodyRules, eof bool) parsed {
 	var p respParser
 	var pending []byte
 	for i, piece := range pieces {
-		data := append(pending, piece...)
+		data := slices.Concat(pending, []byte(piece))
 		used, res, err := p.feed(data, rules)
 		if err != nil {
 			return parsed{err: true}
