@@ -53,14 +53,14 @@ type conn struct {
 	// Readiness not consumed yet (edge-triggered): data or EOF may be
 	// waiting; the peer hung up or failed; a write may progress.
 	readable, hup, writable bool
-	open        bool // counted in runner.open
-	reused      bool // the connection has carried a response already
-	measured    bool // the request counts
-	cut         bool // its deadline was cut to the end of the grace
-	patient     bool // OnTimeout wait: its deadline, when it fires, is the request's own
-	awaiting    bool // OnTimeout wait: its deadline fired, the late answer is read
-	startedLate bool // open loop: the previous request held it past this one's intended start
-	spillNew    bool // spill holds bytes not fed to the parser yet
+	open                    bool // counted in runner.open
+	reused                  bool // the connection has carried a response already
+	measured                bool // the request counts
+	cut                     bool // its deadline was cut to the end of the grace
+	patient                 bool // OnTimeout wait: its deadline, when it fires, is the request's own
+	awaiting                bool // OnTimeout wait: its deadline fired, the late answer is read
+	startedLate             bool // open loop: the previous request held it past this one's intended start
+	spillNew                bool // spill holds bytes not fed to the parser yet
 
 	began, start, intended int64 // of the dial; of the write; intended start
 	next, busyUntil        int64 // open loop: next intended start; when the previous request ended
@@ -229,6 +229,15 @@ func newLoop(r *runner, shard, wake int, d dest) (*loop, error) {
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
 		_ = unix.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	// unix.Connect writes into the Sockaddr it is given: a copy per loop.
+	switch sa := d.sa.(type) {
+	case *unix.SockaddrInet4:
+		c := *sa
+		d.sa = &c
+	case *unix.SockaddrInet6:
+		c := *sa
+		d.sa = &c
 	}
 	p := &r.plan
 	l := &loop{

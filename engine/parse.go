@@ -229,15 +229,15 @@ const (
 
 // Chunked body states.
 const (
-	chSize       uint8 = iota // hex digits of a chunk size
-	chSizeEnd                 // white space or an extension, up to CR
-	chSizeLF                  // LF after the size line
-	chData                    // chunk data
-	chDataCR                  // CR after the data
-	chDataLF                  // LF after the data
-	chTrailer                 // the start of a trailer line (after the last chunk)
-	chTrailerLine             // inside a trailer line
-	chEndLF                   // LF of the empty line that ends the body
+	chSize        uint8 = iota // hex digits of a chunk size
+	chSizeEnd                  // white space or an extension, up to CR
+	chSizeLF                   // LF after the size line
+	chData                     // chunk data
+	chDataCR                   // CR after the data
+	chDataLF                   // LF after the data
+	chTrailer                  // the start of a trailer line (after the last chunk)
+	chTrailerLine              // inside a trailer line
+	chEndLF                    // LF of the empty line that ends the body
 )
 
 // feedResult is what [respParser.feed] found.
