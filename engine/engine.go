@@ -43,8 +43,8 @@ const progressInterval = time.Second
 // second of one shard; larger samples are clamped.
 const maxRateSample = 100_000_000
 
-// readBufferBytes is the size of each connection's read buffer; it bounds
-// the size of a response header block.
+// readBufferBytes is the size of each worker's read buffer, of each event
+// loop's and of one read on a loop; it bounds the size of a response head.
 const readBufferBytes = 16 << 10
 
 // Phase is the part of a run a [Snapshot] was taken in.
@@ -300,6 +300,8 @@ type runner struct {
 
 	open    atomic.Int64
 	maxOpen atomic.Int64
+	// stopping is set when ctx ends: the event loops stop at once.
+	stopping atomic.Bool
 
 	samplesMu sync.Mutex
 	samples   []string
@@ -352,9 +354,14 @@ func (r *runner) run(ctx context.Context, obs Observer) (*Result, error) {
 	r.graceEnd = r.measureEnd.Add(p.Grace)
 
 	var workers sync.WaitGroup
-	for i := range p.Connections {
-		w := newWorker(r, r.shards[i%len(r.shards)], i)
-		workers.Go(func() { w.run(ctx) })
+	// http runs on an event loop per shard; https (crypto/tls wants a
+	// blocking net.Conn), and http where no loop can run, on a goroutine
+	// per connection.
+	if r.tls != nil || !r.startLoops(ctx, &workers) {
+		for i := range p.Connections {
+			w := newWorker(r, r.shards[i%len(r.shards)], i)
+			workers.Go(func() { w.run(ctx) })
+		}
 	}
 	clockDone := make(chan struct{})
 	var clock sync.WaitGroup
