@@ -145,15 +145,11 @@ func nextLine(b []byte, from int) (line []byte, next int, ok bool) {
 // parseStatusLine parses "HTTP/d.d SP ddd [SP reason]" into h.status and
 // reports whether the version is HTTP/1.1.
 func parseStatusLine(line []byte, h *respHead) (http11 bool, err error) {
-	sp := bytes.IndexByte(line, ' ')
-	if sp < 0 {
+	proto, rest, ok := bytes.Cut(line, []byte{' '})
+	if !ok {
 		return false, fmt.Errorf("engine: no space in the response's status line %q", line)
 	}
-	proto, rest := line[:sp], bytes.TrimLeft(line[sp+1:], " ")
-	code := rest
-	if i := bytes.IndexByte(rest, ' '); i >= 0 {
-		code = rest[:i]
-	}
+	code, _, _ := bytes.Cut(bytes.TrimLeft(rest, " "), []byte{' '})
 	if len(code) != 3 || !isDigit(code[0]) || !isDigit(code[1]) || !isDigit(code[2]) {
 		return false, fmt.Errorf("engine: invalid status code %q in the response's status line %q", code, line)
 	}

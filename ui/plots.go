@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"maps"
 	"strings"
 	"sync"
 
@@ -56,9 +57,7 @@ func (c *plotCache) put(id string, hist map[string]result.Histogram) {
 			c.order = c.order[1:]
 		}
 	}
-	for name, h := range hist {
-		rp.hist[name] = h
-	}
+	maps.Copy(rp.hist, hist)
 }
 
 // get returns the drawn plot of name in run id, or its histogram to draw
