@@ -117,9 +117,10 @@ endpoints:
 api:
   token_file: token
 # The tests of this package, and other packages', share the machine's
-# cores with these servers: foreign CPU is the rule here, and has its own
-# test (TestForeignCPUInvalidates).
-regression: {max_foreign_cpu: -1}
+# cores with these servers: foreign CPU and late scheduling are the rule
+# here, and have their own tests (TestForeignCPUInvalidates, the
+# scheduler-latency cases of regress.TestValidity).
+regression: {max_foreign_cpu: -1, max_scheduler_latency: 10s}
 `, p1, p2, djangotest.VenvBin(t))
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -325,6 +326,7 @@ func TestServeEndToEnd(t *testing.T) {
 			Scenarios []struct {
 				Scenario string            `json:"scenario"`
 				Valid    bool              `json:"valid"`
+				Why      []string          `json:"invalid_reasons"`
 				Resp     map[string]uint64 `json:"responses"`
 				Repeats  []struct {
 					RequestsPerSecond float64 `json:"requests_per_second"`
@@ -354,7 +356,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		for _, sc := range run.Scenarios {
 			if !sc.Valid || sc.Resp["2xx"] == 0 {
-				t.Errorf("history of %s: valid %v, 2xx %d", sc.Scenario, sc.Valid, sc.Resp["2xx"])
+				t.Errorf("history of %s: valid %v %q, 2xx %d", sc.Scenario, sc.Valid, sc.Why, sc.Resp["2xx"])
 			}
 			want := 0
 			if strings.HasSuffix(sc.Scenario, "/json_query") {
