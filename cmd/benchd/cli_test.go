@@ -184,3 +184,17 @@ func TestUpstream(t *testing.T) {
 		t.Errorf("upstream exited %d", code)
 	}
 }
+
+// TestConfigCheckDefaultPlansState: the embedded default's token file is
+// one serve makes under --storage.path, so config check does not warn that
+// it is missing, wherever it runs.
+func TestConfigCheckDefaultPlansState(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"config", "check", "--storage.path", filepath.Join(t.TempDir(), "data")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if got, want := stdout.String(), "embedded default: OK, 5 targets, 12 endpoints, 83 scenarios\n"; got != want {
+		t.Errorf("config check printed\n%s\nwant\n%s", got, want)
+	}
+}

@@ -385,6 +385,15 @@ func checkConfig(f *flags, stdout io.Writer) error {
 	if name == "" {
 		name = "embedded default"
 		cfg, err = config.DefaultWith(check)
+		if err == nil && strings.TrimSpace(f.storagePath) != "" {
+			// What serve makes under --storage.path at start (the project,
+			// the token) is not missing: plan it, as a dry run does.
+			dir, aerr := filepath.Abs(f.storagePath)
+			if aerr != nil {
+				return fmt.Errorf("--storage.path %s: %w", f.storagePath, aerr)
+			}
+			deploy.PlanDefault(cfg, dir)
+		}
 	} else {
 		cfg, err = config.LoadWith(f.configFile, check)
 	}
