@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/store"
 )
@@ -39,17 +40,17 @@ type plotCache struct {
 type runPlots struct {
 	hist map[string]result.Histogram
 	svg  map[string]template.HTML
+	wrk  map[string]string // wrk blocks
 }
 
 func newPlotCache() *plotCache { return &plotCache{runs: map[string]*runPlots{}} }
 
-// put records the latency histograms of run id's scenarios (by name).
-func (c *plotCache) put(id string, hist map[string]result.Histogram) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// entry returns run id's cache entry, making it (and dropping the oldest
+// run's beyond DefaultPlotRuns) if there is none. c.mu must be held.
+func (c *plotCache) entry(id string) *runPlots {
 	rp := c.runs[id]
 	if rp == nil {
-		rp = &runPlots{hist: map[string]result.Histogram{}, svg: map[string]template.HTML{}}
+		rp = &runPlots{hist: map[string]result.Histogram{}, svg: map[string]template.HTML{}, wrk: map[string]string{}}
 		c.runs[id] = rp
 		c.order = append(c.order, id)
 		if len(c.order) > DefaultPlotRuns {
@@ -57,7 +58,39 @@ func (c *plotCache) put(id string, hist map[string]result.Histogram) {
 			c.order = c.order[1:]
 		}
 	}
-	maps.Copy(rp.hist, hist)
+	return rp
+}
+
+// put records the latency histograms of run id's scenarios (by name).
+func (c *plotCache) put(id string, hist map[string]result.Histogram) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	maps.Copy(c.entry(id).hist, hist)
+}
+
+// wrkBlock returns the wrk block of scenario s of run id, written once:
+// a stored scenario never changes, and writing it reads its HDR
+// histograms bucket by bucket (about 1 MiB of garbage each). A nil c
+// writes it every time.
+func (c *plotCache) wrkBlock(id string, s *result.Scenario) (string, error) {
+	if c != nil {
+		c.mu.Lock()
+		text, ok := c.entry(id).wrk[s.Name]
+		c.mu.Unlock()
+		if ok {
+			return text, nil
+		}
+	}
+	var b strings.Builder
+	if err := report.WriteWrk(&b, s, report.WrkOptions{Latency: true}); err != nil {
+		return "", fmt.Errorf("wrk block of %s: %w", s.Name, err)
+	}
+	if c != nil {
+		c.mu.Lock()
+		c.entry(id).wrk[s.Name] = b.String()
+		c.mu.Unlock()
+	}
+	return b.String(), nil
 }
 
 // get returns the drawn plot of name in run id, or its histogram to draw

@@ -17,7 +17,7 @@ import (
 // wraps store.ErrNotFound) and w's.
 func WriteReport(ctx context.Context, w io.Writer, o Options, runID string) error {
 	l := links{Static: true}
-	run, err := runView(ctx, o.Store, runID, l)
+	run, err := runView(ctx, o.Store, runID, l, nil)
 	if err != nil {
 		return fmt.Errorf("ui: run %s: %w", runID, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/benchd/benchd/engine"
-	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/store"
 )
@@ -41,8 +40,9 @@ type diffRow struct {
 	Worse                         bool
 }
 
-// runView reads run id and the run before it.
-func runView(ctx context.Context, st Source, id string, l links) (*runPage, error) {
+// runView reads run id and the run before it; c (nil for a report file)
+// keeps the wrk blocks it writes.
+func runView(ctx context.Context, st Source, id string, l links, c *plotCache) (*runPage, error) {
 	run, err := st.Run(ctx, id)
 	if err != nil {
 		return nil, err
@@ -78,11 +78,9 @@ func runView(ctx context.Context, st Source, id string, l links) (*runPage, erro
 			rs.ScenarioURL = ""
 		}
 		if s.Ran() {
-			var b strings.Builder
-			if err := report.WriteWrk(&b, s, report.WrkOptions{Latency: true}); err != nil {
-				return nil, fmt.Errorf("wrk block of %s: %w", s.Name, err)
+			if rs.Wrk, err = c.wrkBlock(run.ID, s); err != nil {
+				return nil, err
 			}
-			rs.Wrk = b.String()
 		}
 		// The report file holds its plots; a served page shows each as
 		// an image of its own (LatencyPlotPath), drawn when the browser

@@ -163,7 +163,7 @@ func (u *UI) scenario(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) run(w http.ResponseWriter, r *http.Request) {
-	v, err := runView(r.Context(), u.o.Store, r.PathValue("id"), links{})
+	v, err := runView(r.Context(), u.o.Store, r.PathValue("id"), links{}, u.plots)
 	if errors.Is(err, store.ErrNotFound) {
 		http.Error(w, "ui: no run "+r.PathValue("id")+" in the history", http.StatusNotFound)
 		return
