@@ -92,8 +92,9 @@ func (f ChangeFailure) String() string {
 // with every change of cs, and returns those that fail, scenario by
 // scenario in b's order. A scenario whose change is undefined (no value in
 // either run, or 0 in a), or whose settings differ between the runs
-// (result.Settings.Changed: a changed setting is not a regression), never
-// fails: compared counts the checks made.
+// (result.Settings.Changed: a changed setting is not a regression), or that
+// either run's stop cut short (result.Scenario.Interrupted: part of a
+// duration), never fails: compared counts the checks made.
 func ChangeFailures(a, b []result.Scenario, cs []config.Change) (failures []ChangeFailure, compared int) {
 	byName := make(map[string]*result.Scenario, len(a))
 	for i := range a {
@@ -101,7 +102,7 @@ func ChangeFailures(a, b []result.Scenario, cs []config.Change) (failures []Chan
 	}
 	for i := range b {
 		sa := byName[b[i].Name]
-		if sa == nil || len(b[i].Changed(sa.Settings)) > 0 {
+		if sa == nil || sa.Interrupted() || b[i].Interrupted() || len(b[i].Changed(sa.Settings)) > 0 {
 			continue
 		}
 		for _, c := range cs {

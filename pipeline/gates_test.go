@@ -117,6 +117,29 @@ func TestChangeFailuresSettings(t *testing.T) {
 	}
 }
 
+// TestChangeFailuresInterrupted: a scenario its run's stop cut short (in
+// A or in B) holds part of a duration and is not gated; a failed one is.
+func TestChangeFailuresInterrupted(t *testing.T) {
+	rec := func(name string, rps float64, errText string) result.Scenario {
+		return result.Scenario{Name: name, Error: errText, Measurement: result.Measurement{RequestsPerSecond: rps}}
+	}
+	cut := result.InterruptedPrefix + "context canceled"
+	a := []result.Scenario{rec("whole", 1000, ""), rec("cut-b", 1000, ""), rec("cut-a", 500, cut), rec("died", 1000, "")}
+	b := []result.Scenario{rec("whole", 500, ""), rec("cut-b", 400, cut), rec("cut-a", 100, ""), rec("died", 300, "target died")}
+	drop, err := config.ParseChange("throughput<-5%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails, compared := ChangeFailures(a, b, []config.Change{drop})
+	var got []string
+	for _, f := range fails {
+		got = append(got, f.Scenario)
+	}
+	if strings.Join(got, ",") != "whole,died" || compared != 2 {
+		t.Errorf("ChangeFailures failed %v of %d checks, want whole,died of 2", got, compared)
+	}
+}
+
 // TestChangeFailuresLane: an instruction lane's throughput and latency are
 // callgrind's speed, not the server's: --fail-on never gates them, even
 // when they halve (with repeats too); its error ratio is gated, and a load

@@ -14,7 +14,6 @@ import (
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/exporters"
-	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
 )
@@ -36,12 +35,12 @@ func TestMatrixProgressCountsFinished(t *testing.T) {
 	}
 }
 
-// TestInterruptedPrefix: the report package tells an interrupted scenario
+// TestInterruptedPrefix: result.Scenario.Interrupted tells an interrupted scenario
 // by the prefix of its stored error text, which the scheduler writes.
 func TestInterruptedPrefix(t *testing.T) {
 	err := fmt.Errorf("%w: %w", scheduler.ErrInterrupted, context.Canceled)
-	if !strings.HasPrefix(err.Error(), report.InterruptedPrefix) {
-		t.Errorf("%q does not start with report.InterruptedPrefix %q", err, report.InterruptedPrefix)
+	if !strings.HasPrefix(err.Error(), result.InterruptedPrefix) {
+		t.Errorf("%q does not start with result.InterruptedPrefix %q", err, result.InterruptedPrefix)
 	}
 }
 

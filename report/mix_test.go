@@ -102,6 +102,25 @@ func TestWriteDiffSettings(t *testing.T) {
 	if strings.Contains(out.String(), "different configurations") {
 		t.Errorf("same config_hash, output:\n%s", out.String())
 	}
+
+	// A scenario its run's stop cut short is marked, whatever its settings
+	// (pipeline's TestChangeFailuresInterrupted: --fail-on skips it).
+	for i := range b.Scenarios {
+		if b.Scenarios[i].Name == "t/-/a" {
+			b.Scenarios[i].Error = result.InterruptedPrefix + "context canceled"
+		}
+	}
+	out.Reset()
+	if err := report.WriteDiff(&out, a, b); err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.Lines(out.String()) {
+		if f := strings.Fields(l); len(f) > 9 && f[0] == "t/-/a" {
+			if got := strings.Join(f[9:], " "); got != "interrupted B" {
+				t.Errorf("t/-/a cut short in B: settings %q, want \"interrupted B\"", got)
+			}
+		}
+	}
 }
 
 // TestSummaryScope: the line above the summary names the part of the

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/benchd/benchd/engine"
+	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/store"
 )
 
@@ -218,6 +219,12 @@ func WriteDiff(w io.Writer, a, b *store.Run) error {
 			settings = "only A"
 		case sa == nil:
 			settings = "only B"
+		case sa.Interrupted() || sb.Interrupted():
+			// Part of a duration against a whole one: --fail-on skips it.
+			settings = "interrupted " + map[bool]string{true: "A", false: "B"}[sa.Interrupted()]
+			if sa.Interrupted() && sb.Interrupted() {
+				settings = "interrupted A, B"
+			}
 		case m.Changed[n] != nil:
 			settings = "changed: " + strings.Join(m.Changed[n], ",")
 		case sa.SettingsHash != "" && sb.SettingsHash != "":
@@ -281,12 +288,8 @@ func seconds(v float64) string {
 	return fmt.Sprintf("%.0fus", v*1e6)
 }
 
-// InterruptedPrefix starts the stored error of a scenario cut short by
-// its run's stop (the scheduler's ErrInterrupted, wrapped).
-const InterruptedPrefix = "interrupted: "
-
 // interrupted tells whether a stored scenario's error text says it was cut
-// short by its run's stop.
+// short by its run's stop ([result.Scenario.Interrupted]).
 func interrupted(errText string) bool {
-	return strings.HasPrefix(errText, InterruptedPrefix)
+	return strings.HasPrefix(errText, result.InterruptedPrefix)
 }

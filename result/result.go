@@ -506,3 +506,12 @@ func (m *Measurement) Measured() bool { return m.ConnectionsEstablished > 0 }
 // connection opened. A scenario that failed before its load (the target
 // did not start) did not run.
 func (m *Measurement) Ran() bool { return m.Sent > 0 || m.ConnectionsEstablished > 0 }
+
+// InterruptedPrefix starts the stored error of a scenario cut short by
+// its run's stop (the scheduler's ErrInterrupted, wrapped).
+const InterruptedPrefix = "interrupted: "
+
+// Interrupted tells whether s was cut short by its run's stop (a signal,
+// a reload): its figures cover part of its duration, so no report
+// compares them with a whole one.
+func (s *Scenario) Interrupted() bool { return strings.HasPrefix(s.Error, InterruptedPrefix) }
