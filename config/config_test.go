@@ -58,7 +58,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad-thresholds.bad.yml", 7, []string{
 			`defaults.thresholds.latency_p99: want a latency with a unit, such as 250ms or 1.5s, got "250" [line 2]`,
 			`defaults.thresholds.timeout_ratio: 1.5 is outside [0, 1)`,
-			`targets[0].overrides.root.thresholds.throughput: 0 requests/s: a minimum throughput must be more than 0 (such as 1000; remove the key for none) [line 7]`,
+			`targets[0].overrides.root.thresholds.throughput: 0 requests/s: a minimum throughput must be more than 0 (such as 1000; leave the threshold out for none) [line 7]`,
 			`endpoints[0].thresholds.latncy_p50: unknown signal "latncy_p50" (did you mean "latency_p50"?) [line 12]`,
 			`endpoints[0].thresholds.error_ratio: 1 is outside [0, 1)`,
 			`endpoints[0].thresholds.latency_p50: want the threshold of latency_p50 as one value, got a list [line 14]`,

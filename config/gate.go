@@ -22,7 +22,7 @@ import (
 func ParseThresholdExpr(expr string) (Threshold, error) {
 	signal, op, value, ok := splitExpr(expr)
 	if !ok {
-		return Threshold{}, fmt.Errorf("%q: want SIGNAL<VALUE or SIGNAL>VALUE, such as latency_p99<250ms or throughput>1000", expr)
+		return Threshold{}, fmt.Errorf("%q: want SIGNAL<VALUE or SIGNAL>VALUE (<= and >= read as < and >), such as latency_p99<250ms or throughput>1000", expr)
 	}
 	t, err := ParseThreshold(signal, value)
 	if err != nil {

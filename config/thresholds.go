@@ -123,7 +123,7 @@ func (t Threshold) Validate() error {
 	switch t.Signal {
 	case SignalThroughput:
 		if v <= 0 {
-			return fmt.Errorf("%s requests/s: a minimum throughput must be more than 0 (such as %s; remove the key for none)", t, t.example())
+			return fmt.Errorf("%s requests/s: a minimum throughput must be more than 0 (such as %s; leave the threshold out for none)", t, t.example())
 		}
 	case SignalLatencyP50, SignalLatencyP99:
 		if v <= 0 {
@@ -134,7 +134,7 @@ func (t Threshold) Validate() error {
 		}
 	case SignalErrorRatio, SignalTimeoutRatio:
 		if v < 0 || v >= 1 {
-			return fmt.Errorf("%s is outside [0, 1): a maximum ratio of the requests sent (such as %s for 1 %%; 0 allows none; remove the key for no threshold)", t, t.example())
+			return fmt.Errorf("%s is outside [0, 1): a maximum ratio of the requests sent (such as %s for 1 %%; 0 allows none; leave the threshold out for none)", t, t.example())
 		}
 	default:
 		return fmt.Errorf("unknown signal %q (use one of %s)", t.Signal, strings.Join(ThresholdSignals, ", "))

@@ -433,10 +433,10 @@ benchd_run_in_progress %d
 # HELP benchd_run_remaining_seconds Estimated time left of the run in progress: the mean time per finished scenario times the scenarios left; 0 when no run is in progress or none of its scenarios has finished.
 # TYPE benchd_run_remaining_seconds gauge
 benchd_run_remaining_seconds %s
-# HELP benchd_run_scenarios_done Scenarios finished (failed or not) of the run in progress, or of the last run when none is.
+# HELP benchd_run_scenarios_done Scenarios finished (failed or not) of the run in progress, or of the last run this benchd ran (0 before its first).
 # TYPE benchd_run_scenarios_done gauge
 benchd_run_scenarios_done %d
-# HELP benchd_run_scenarios_planned Scenarios of the run in progress, or of the last run when none is.
+# HELP benchd_run_scenarios_planned Scenarios of the run in progress, or of the last run this benchd ran (0 before its first).
 # TYPE benchd_run_scenarios_planned gauge
 benchd_run_scenarios_planned %d
 `, running, remaining, done, planned)

@@ -263,7 +263,8 @@ type Verdict struct {
 	// unit; 0 when there is no baseline.
 	BaselineMedian float64
 	// Current is the median of the newest Confirm valid runs (or the newest
-	// valid value when untested), in the signal's unit.
+	// valid value when untested), in the signal's unit; NaN when the
+	// baseline segment has no valid run.
 	Current float64
 	// BaselineN is the number of runs in the baseline.
 	BaselineN int
@@ -414,6 +415,7 @@ func detectOne(k SeriesKey, pts []Point, o Options) (Verdict, pending, bool) {
 			idx = append(idx, i)
 		}
 	}
+	v.Current = math.NaN()
 	if len(idx) > 0 {
 		v.Current = pts[idx[len(idx)-1]].Value
 	}

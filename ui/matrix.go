@@ -176,15 +176,15 @@ func formatSeconds(v float64) string {
 
 // formatSignal formats a value of sig in its unit.
 func formatSignal(sig regress.Signal, v float64) string {
+	if !finite(v) {
+		return "-" // no valid value (an invalid result is not a zero)
+	}
 	switch sig {
 	case regress.SignalThroughput:
 		return formatRate(v) + " req/s"
 	case regress.SignalLatencyP50, regress.SignalLatencyP99:
 		return formatSeconds(v)
 	case regress.SignalErrorRatio, regress.SignalTimeoutRatio:
-		if !finite(v) {
-			return "-"
-		}
 		return fmt.Sprintf("%.3g%%", 100*v)
 	case regress.SignalCPUPerRequest:
 		return formatSeconds(v) + " CPU/req"

@@ -254,10 +254,10 @@ func TestNowPage(t *testing.T) {
 			[]string{`<b id="done">0</b> of <b id="planned">4</b>`, "no estimate before the first scenario ends", "the run is starting"}, 0},
 		{"a repeat", func() {
 			obs.ScenarioStarted(t.Context(), &scheduler.ScenarioStart{RunID: "run1", Scenario: scs[0], Total: 4, Repeat: 1, Repeats: 2, Start: now.Add(-5 * time.Second)})
-		}, []string{`id="current" data-scenario="t0/-/e0" data-repeat="1" data-repeats="2"`, `Running <a href="/ui/scenario/t0/-/e0">t0/-/e0</a>, repeat 1 of 2, for 5s.`}, 0},
+		}, []string{`id="current" data-scenario="t0/-/e0" data-repeat="1" data-repeats="2"`, `Running <a href="/ui/scenario/t0/-/e0">t0/-/e0</a>, repeat 1 of 2, started 5s ago.`}, 0},
 		{"its next repeat", func() {
 			obs.ScenarioStarted(t.Context(), &scheduler.ScenarioStart{RunID: "run1", Scenario: scs[0], Total: 4, Repeat: 2, Repeats: 2, Start: now})
-		}, []string{`data-repeat="2" data-repeats="2"`, "repeat 2 of 2, for 0s."}, 0},
+		}, []string{`data-repeat="2" data-repeats="2"`, "repeat 2 of 2, started 0s ago."}, 0},
 		{"finished", func() {
 			finish(&scheduler.ScenarioResult{RunID: "run1", Scenario: scs[0], Total: 4, End: now, Record: rec})
 		},
@@ -466,5 +466,20 @@ func TestFeedLoaded(t *testing.T) {
 	}
 	if n := counted.histories.Load(); n != 0 {
 		t.Errorf("the daemon's UI read %d scenario histories, want none", n)
+	}
+}
+
+// TestSignalOfNoValidRun: a signal whose history holds no valid run shows
+// no current value ("-"), not a zero, whatever the signal.
+func TestSignalOfNoValidRun(t *testing.T) {
+	pts := []regress.Point{{Value: 1872, Valid: false}, {Value: 1900, Valid: false}}
+	for _, sig := range []regress.Signal{regress.SignalThroughput, regress.SignalLatencyP50, regress.SignalErrorRatio, regress.SignalCPUPerRequest} {
+		vs := regress.Detect(map[regress.SeriesKey][]regress.Point{{Scenario: "t/-/e", Signal: sig}: pts}, regress.Options{})
+		if len(vs) != 1 {
+			t.Fatalf("%s: %d verdicts, want 1", sig, len(vs))
+		}
+		if got := signalOf(sig, &vs[0], "").Current; got != "-" {
+			t.Errorf("%s with no valid run: current %q, want -", sig, got)
+		}
 	}
 }
