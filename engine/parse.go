@@ -76,14 +76,18 @@ func parseHead(b []byte) (n int, h respHead, err error) {
 		if colon < 0 {
 			return 0, h, fmt.Errorf("engine: response header line without a colon: %q", line)
 		}
-		key := bytes.TrimRight(line[:colon], " \t")
-		value := bytes.Trim(line[colon+1:], " \t")
-		if len(key) == 0 || key[0] == ' ' || key[0] == '\t' {
+		key := trimRightBlanks(line[:colon])
+		if len(key) == 0 || isBlank(key[0]) {
 			return 0, h, fmt.Errorf("engine: invalid response header key %q", line[:colon])
 		}
-		if bytes.ContainsAny(key, " \t") {
+		if hasBlank(key) {
 			// Tolerated, but the connection closes (as fasthttp).
 			h.close = true
+		}
+		// Only three headers matter, so only their values are trimmed.
+		var value []byte
+		if len(key) == len("content-length") || len(key) == len("transfer-encoding") || len(key) == len("connection") {
+			value = trimBlanks(line[colon+1:])
 		}
 		switch {
 		case equalFold(key, "content-length"):
@@ -154,6 +158,9 @@ func parseStatusLine(line []byte, h *respHead) (http11 bool, err error) {
 		return false, fmt.Errorf("engine: invalid status code %q in the response's status line %q", code, line)
 	}
 	h.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	if h.status < 100 {
+		return false, fmt.Errorf("engine: invalid status code %q in the response's status line %q (HTTP's are 100 to 999)", code, line)
+	}
 	if len(proto) != 8 || string(proto[:5]) != "HTTP/" || !isDigit(proto[5]) || proto[6] != '.' || !isDigit(proto[7]) {
 		return false, fmt.Errorf("engine: unsupported HTTP version %q in the response", proto)
 	}
@@ -190,6 +197,36 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
+// isBlank tells a space or a tab, the white space around a header's key
+// and value.
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// trimBlanks cuts the spaces and tabs at both ends of b, trimRightBlanks
+// at its end (bytes.Trim with a cutset builds the set at every call).
+func trimBlanks(b []byte) []byte {
+	for len(b) > 0 && isBlank(b[0]) {
+		b = b[1:]
+	}
+	return trimRightBlanks(b)
+}
+
+func trimRightBlanks(b []byte) []byte {
+	for len(b) > 0 && isBlank(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// hasBlank tells whether b holds a space or a tab.
+func hasBlank(b []byte) bool {
+	for _, c := range b {
+		if isBlank(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // hasToken reports whether the comma-separated list v holds the lower-case
 // token tok, ignoring case and white space.
 func hasToken(v []byte, tok string) bool {
@@ -200,7 +237,7 @@ func hasToken(v []byte, tok string) bool {
 		} else {
 			v = nil
 		}
-		if equalFold(bytes.Trim(item, " \t"), tok) {
+		if equalFold(trimBlanks(item), tok) {
 			return true
 		}
 	}

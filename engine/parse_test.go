@@ -24,6 +24,7 @@ func TestParseHead(t *testing.T) {
 		{name: "head then body", in: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", n: 38, status: 200, length: 2},
 		{name: "incomplete", in: "HTTP/1.1 200 OK\r\nContent-Le", n: 0, length: -2},
 		{name: "incomplete status line", in: "HTTP/1.1 20", n: 0, length: -2},
+		{name: "status below 100", in: "HTTP/1.1 000 OK\r\n\r\n", length: -2, err: "invalid status code \"000\""},
 		{name: "empty", in: "", n: 0, length: -2},
 		{name: "no reason", in: "HTTP/1.1 204\r\n\r\n", n: -1, status: 204, length: -2},
 		{name: "chunked wins over length", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", n: -1, status: 200, length: -1},
@@ -260,4 +261,19 @@ func FuzzRespParser(f *testing.F) {
 			t.Fatalf("%q cut at %d: %+v, whole %+v", b, cut, split, whole)
 		}
 	})
+}
+
+// BenchmarkParseHead parses the head of a typical response (nginx's, for
+// a static JSON file; Django's under gunicorn has as many lines).
+func BenchmarkParseHead(b *testing.B) {
+	head := []byte("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Wed, 02 Dec 2026 13:20:00 GMT\r\n" +
+		"Content-Type: application/json\r\nContent-Length: 52\r\nLast-Modified: Wed, 02 Dec 2026 12:00:00 GMT\r\n" +
+		"Connection: keep-alive\r\nETag: \"6748a0c0-34\"\r\nAccept-Ranges: bytes\r\n\r\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(head)))
+	for b.Loop() {
+		if n, _, err := parseHead(head); n != len(head) || err != nil {
+			b.Fatalf("parseHead: %d, %v", n, err)
+		}
+	}
 }
