@@ -13,8 +13,10 @@ func newLoopWorker(ctx context.Context, tb testing.TB) *worker {
 	return newLoopWorkerExpect(ctx, tb, Expect{})
 }
 
-// newLoopWorkerExpect is newLoopWorker with the plan's Expect set to e.
-func newLoopWorkerExpect(ctx context.Context, tb testing.TB, e Expect) *worker {
+// newSteadyRunner returns the runner of a run with one connection to a
+// server that answers every request with okResponse, measuring from now
+// for an hour (no warm-up), with the plan's Expect set to e.
+func newSteadyRunner(tb testing.TB, e Expect) *runner {
 	tb.Helper()
 	srv := startRaw(tb, respond(okResponse))
 	tg, err := compile(Plan{URL: srv.url, Connections: 1, Timeout: 5 * time.Second, Expect: e})
@@ -26,6 +28,13 @@ func newLoopWorkerExpect(ctx context.Context, tb testing.TB, e Expect) *worker {
 	r.warmEnd = r.start
 	r.measureEnd = r.start.Add(time.Hour)
 	r.graceEnd = r.measureEnd.Add(tg.plan.Grace)
+	return r
+}
+
+// newLoopWorkerExpect is newLoopWorker with the plan's Expect set to e.
+func newLoopWorkerExpect(ctx context.Context, tb testing.TB, e Expect) *worker {
+	tb.Helper()
+	r := newSteadyRunner(tb, e)
 	w := newWorker(r, r.shards[0], 0)
 	tb.Cleanup(w.closeConn)
 	// The first request dials; the loop measures the kept-alive ones.

@@ -16,22 +16,13 @@ import (
 // after its first response: the loop's steady state.
 func newTestLoop(tb testing.TB, e Expect) *loop {
 	tb.Helper()
-	srv := startRaw(tb, respond(okResponse))
-	tg, err := compile(Plan{URL: srv.url, Connections: 1, Timeout: 5 * time.Second, Expect: e})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r := newRunner(tg)
-	r.start = time.Now()
-	r.warmEnd = r.start
-	r.measureEnd = r.start.Add(time.Hour)
-	r.graceEnd = r.measureEnd.Add(tg.plan.Grace)
+	r := newSteadyRunner(tb, e)
 	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = unix.Close(wake) })
-	l, err := newLoop(r, 0, wake, resolve(tb.Context(), tg.addr))
+	l, err := newLoop(r, 0, wake, resolve(tb.Context(), r.addr))
 	if err != nil {
 		tb.Fatal(err)
 	}
