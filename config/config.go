@@ -138,10 +138,18 @@ type Config struct {
 	API API `yaml:"api,omitempty"`
 	// Regression configures the regression detector.
 	Regression Regression `yaml:"regression,omitempty"`
+	// Shards splits the matrix over several benchd processes
+	// (docs/scale-out.md); unset, one benchd runs it all.
+	Shards Shards `yaml:"shards,omitempty"`
 	// Dir is the directory relative paths (process.dir, service dir) resolve
 	// against: the config file's directory for [Load], the dir argument of
 	// [Parse], "" for [Default]. It is not part of the YAML.
 	Dir string `yaml:"-"`
+	// ShardIndex is this benchd's shard, 0 to Shards.Count-1, set by
+	// [Config.ApplyShard] (from the command line, the environment or the
+	// hostname, never from the YAML, which every shard shares); 0 by
+	// default. See [Config.Shard].
+	ShardIndex int `yaml:"-"`
 
 	// venv is the directory {venv} was expanded to ([Config.ExpandVenv]);
 	// programs under it are benchd's to make, not the user's to install.

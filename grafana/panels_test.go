@@ -239,3 +239,30 @@ func TestScenarioQueriesAggregate(t *testing.T) {
 		t.Errorf("%d queries over scenario series, want the dashboards' 30 or more", n)
 	}
 }
+
+// TestRulesAggregateScenarios checks that every rule over scenario series
+// aggregates them by scenario and matches without job or instance, so
+// that it gives the same answer with one benchd shard or many
+// (docs/scale-out.md); the rules about one benchd itself read no scenario
+// series.
+func TestRulesAggregateScenarios(t *testing.T) {
+	scenario := scenarioMetrics(t)
+	onInstance := regexp.MustCompile(`\b(on|ignoring|by)\s*\([^()]*\b(job|instance)\b`)
+	n := 0
+	for _, r := range loadRules(t) {
+		name := r.Alert + r.Record
+		if !slices.ContainsFunc(metricNames(r.Expr), func(m string) bool { return scenario[m] }) {
+			continue
+		}
+		n++
+		if bad := unaggregated(r.Expr, scenario); len(bad) > 0 {
+			t.Errorf("%s: reads %v without aggregating by scenario:\n%s", name, bad, r.Expr)
+		}
+		if m := onInstance.FindString(r.Expr); m != "" {
+			t.Errorf("%s: groups or matches by job or instance (%q):\n%s", name, m, r.Expr)
+		}
+	}
+	if n < 10 {
+		t.Errorf("%d rules over scenario series, want benchd's 10 or more", n)
+	}
+}

@@ -507,11 +507,12 @@ func (s *Scheduler) RunOnce(ctx context.Context, trigger string, only *regexp.Re
 	return s.execute(ctx, trigger, time.Time{}, only), nil
 }
 
-// Scenarios returns the scenarios a run would execute now, restricted by only
-// (nil for all) and [Options.Only].
+// Scenarios returns the scenarios a run would execute now: those of the
+// configuration's shard ([config.Config.ShardScenarios]; all of them
+// without sharding), restricted by only (nil for all) and [Options.Only].
 func (s *Scheduler) Scenarios(only *regexp.Regexp) []config.Scenario {
 	var out []config.Scenario
-	for _, sc := range s.cfg.Load().cfg.Scenarios() {
+	for _, sc := range s.cfg.Load().cfg.ShardScenarios() {
 		if s.opts.Only != nil && !s.opts.Only.MatchString(sc.Name) {
 			continue
 		}

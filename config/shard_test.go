@@ -1,0 +1,182 @@
+package config
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+// TestShardOfDefaultMatrix checks rendezvous hashing over the default
+// matrix's cells: every scenario has exactly one shard, and going from n
+// to n+1 shards moves about 1/(n+1) of them (within three binomial
+// standard deviations), each to the new shard n and none between the old
+// ones.
+func TestShardOfDefaultMatrix(t *testing.T) {
+	cfg, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := cfg.Scenarios()
+	if len(all) != 80 {
+		t.Fatalf("the default matrix has %d scenarios, want its 80", len(all))
+	}
+	total := float64(len(all))
+	for n := 1; n <= 8; n++ {
+		owners := map[string]int{}
+		for i := range n {
+			for _, sc := range all {
+				if (Shard{Index: i, Count: n}).Owns(sc.Name) {
+					owners[sc.Name]++
+				}
+			}
+		}
+		for _, sc := range all {
+			if owners[sc.Name] != 1 {
+				t.Errorf("%d shards: %s is owned by %d shards, want 1", n, sc.Name, owners[sc.Name])
+			}
+		}
+		moved := 0
+		for _, sc := range all {
+			before, after := ShardOf(sc.Name, n), ShardOf(sc.Name, n+1)
+			if before == after {
+				continue
+			}
+			moved++
+			if after != n {
+				t.Errorf("%d to %d shards: %s moved from shard %d to %d, want only moves to the new shard %d", n, n+1, sc.Name, before, after, n)
+			}
+		}
+		p := 1 / float64(n+1)
+		want, sd := total*p, math.Sqrt(total*p*(1-p))
+		t.Logf("%d to %d shards: %d of %d scenarios moved, expected %.1f ± %.1f", n, n+1, moved, len(all), want, sd)
+		if math.Abs(float64(moved)-want) > 3*sd {
+			t.Errorf("%d to %d shards: %d of %d scenarios moved, want about %.1f (± 3 × %.1f)", n, n+1, moved, len(all), want, sd)
+		}
+		// Balance: each shard's share is binomial(total, 1/n) too.
+		per := make([]int, n)
+		for _, sc := range all {
+			per[ShardOf(sc.Name, n)]++
+		}
+		q := 1 / float64(n)
+		for i, got := range per {
+			if w, s := total*q, math.Sqrt(total*q*(1-q)); math.Abs(float64(got)-w) > 3*s+0.5 {
+				t.Errorf("%d shards: shard %d has %d scenarios, want about %.1f (± 3 × %.1f)", n, i, got, w, s)
+			}
+		}
+	}
+}
+
+func TestShardOfEdges(t *testing.T) {
+	tests := []struct {
+		name  string
+		count int
+	}{
+		{"a/-/b", 0}, {"a/-/b", 1}, {"a/-/b", -3}, {"", 5}, {"t/sync/json", 1000},
+	}
+	for _, tt := range tests {
+		got := ShardOf(tt.name, tt.count)
+		if got < 0 || got >= max(tt.count, 1) {
+			t.Errorf("ShardOf(%q, %d) = %d, want 0 to %d", tt.name, tt.count, got, max(tt.count, 1)-1)
+		}
+		if again := ShardOf(tt.name, tt.count); again != got {
+			t.Errorf("ShardOf(%q, %d) = %d, then %d", tt.name, tt.count, got, again)
+		}
+	}
+}
+
+func TestHostnameOrdinal(t *testing.T) {
+	tests := []struct {
+		host string
+		want int
+		ok   bool
+	}{
+		{"benchd-0", 0, true},
+		{"benchd-2", 2, true},
+		{"my-benchd-17", 17, true},
+		{"benchd-2.benchd.monitoring.svc.cluster.local", 2, true},
+		{"benchd", 0, false},
+		{"benchd-", 0, false},
+		{"-3", 0, false},
+		{"benchd-2a", 0, false},
+		{"benchd-+2", 0, false},
+		{"laptop", 0, false},
+		{"benchd-12345678", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			got, ok := HostnameOrdinal(tt.host)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("HostnameOrdinal(%q) = %d, %v, want %d, %v", tt.host, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestApplyShard(t *testing.T) {
+	tests := []struct {
+		name      string
+		yamlCount int
+		src       ShardSource
+		want      Shard
+		wantErr   error
+	}{
+		{"no sharding", 0, ShardSource{Index: -1, Hostname: "benchd-4"}, Shard{0, 1}, nil},
+		{"flag count, hostname index", 0, ShardSource{Index: -1, Count: 3, Hostname: "benchd-2"}, Shard{2, 3}, nil},
+		{"config count, hostname index", 3, ShardSource{Index: -1, Hostname: "benchd-1"}, Shard{1, 3}, nil},
+		{"flag count wins", 5, ShardSource{Index: -1, Count: 2, Hostname: "benchd-1"}, Shard{1, 2}, nil},
+		{"flag index wins over hostname", 3, ShardSource{Index: 0, Hostname: "benchd-2"}, Shard{0, 3}, nil},
+		{"index without sharding", 0, ShardSource{Index: 0}, Shard{0, 1}, nil},
+		{"index not below count", 3, ShardSource{Index: 3}, Shard{}, ErrShardIndex},
+		{"ordinal not below count", 2, ShardSource{Index: -1, Hostname: "benchd-2"}, Shard{}, ErrShardIndex},
+		{"unknown index", 3, ShardSource{Index: -1, Hostname: "laptop"}, Shard{}, ErrShardIndex},
+		{"dry run, unknown index", 3, ShardSource{Index: -1, Hostname: "laptop", AnyIndex: true}, Shard{-1, 3}, nil},
+		{"dry run reads no hostname", 3, ShardSource{Index: -1, Hostname: "benchd-1", AnyIndex: true}, Shard{-1, 3}, nil},
+		{"dry run, given index", 3, ShardSource{Index: 2, AnyIndex: true}, Shard{2, 3}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Config{Shards: Shards{Count: tt.yamlCount}}
+			err := c.ApplyShard(tt.src)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("ApplyShard: %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && c.Shard() != tt.want {
+				t.Errorf("Shard() = %+v, want %+v", c.Shard(), tt.want)
+			}
+		})
+	}
+	if err := (&Config{}).ApplyShard(ShardSource{Index: -1, Count: MaxShards + 1}); err == nil {
+		t.Errorf("--shard.count %d: no error", MaxShards+1)
+	}
+}
+
+// TestShardScenarios checks that ShardScenarios keeps matrix order and
+// that the shards' scenarios together are the matrix.
+func TestShardScenarios(t *testing.T) {
+	cfg, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := cfg.Scenarios()
+	pos := map[string]int{}
+	for i, sc := range all {
+		pos[sc.Name] = i
+	}
+	cfg.Shards.Count = 3
+	seen := 0
+	for i := range 3 {
+		cfg.ShardIndex = i
+		last := -1
+		for _, sc := range cfg.ShardScenarios() {
+			if pos[sc.Name] <= last {
+				t.Errorf("shard %d: %s out of matrix order", i, sc.Name)
+			}
+			last = pos[sc.Name]
+			seen++
+		}
+	}
+	if seen != len(all) {
+		t.Errorf("the 3 shards have %d scenarios together, want the matrix's %d", seen, len(all))
+	}
+}
