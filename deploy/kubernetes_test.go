@@ -248,7 +248,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		// Kubernetes names pod i of StatefulSet NAME "NAME-i" and makes
 		// that its hostname unless the template sets hostname.
-		if pod.Hostname != "" || pod.Subdomain != "" && pod.Subdomain != sts.Spec.ServiceName {
+		if pod.Hostname != "" || (pod.Subdomain != "" && pod.Subdomain != sts.Spec.ServiceName) {
 			t.Errorf("statefulset.yaml: hostname %q, subdomain %q: the pod's hostname must stay its name", pod.Hostname, pod.Subdomain)
 		}
 		if sts.Spec.ServiceName != svc.Name || svc.Spec.ClusterIP != corev1.ClusterIPNone {
