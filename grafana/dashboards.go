@@ -413,6 +413,9 @@ func daemon() *dashboard.DashboardBuilder {
 	b = b.WithPanel(perRun("Scenarios without load, per target",
 		"Scenarios of each target whose last run applied no load: all of a target's means it failed to start (BenchdTargetDown).", "short").
 		WithTarget(query("A", `sum by (target) (1 - benchd_scenario_up)`, "{{target}}")))
+	b = b.WithPanel(perRun("Scenarios per shard",
+		"Scenarios each benchd shard has run (docs/scale-out.md: rendezvous hashing of their names; one benchd is shard 0). A shard missing here is not scraped (Scrape up).", "short").
+		WithTarget(query("A", `count by (shard) (benchd_scenario_up)`, "shard {{shard}}")))
 
 	b = b.WithRow(dashboard.NewRowBuilder("Process and scrape"))
 	b = b.WithPanel(perRun("Scrape duration", `How long Prometheus takes to scrape benchd.`, "s").
