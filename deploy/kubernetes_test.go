@@ -304,13 +304,10 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Fatalf("statefulset.yaml: readiness probe %+v, want GET /healthz", probe)
 		}
 		resolves("readiness probe", probe.HTTPGet.Port)
-		var svcPort *corev1.ServicePort
-		for i := range svc.Spec.Ports {
-			svcPort = &svc.Spec.Ports[i]
+		if len(svc.Spec.Ports) != 1 {
+			t.Fatalf("service.yaml: ports %+v, want benchd's one", svc.Spec.Ports)
 		}
-		if svcPort == nil {
-			t.Fatal("service.yaml: no port")
-		}
+		svcPort := &svc.Spec.Ports[0]
 		resolves("service.yaml targetPort", svcPort.TargetPort)
 		if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != svcPort.Name || sm.Spec.Endpoints[0].Path != "/metrics" {
 			t.Errorf("servicemonitor.yaml endpoints %+v, want port %q path /metrics", sm.Spec.Endpoints, svcPort.Name)
