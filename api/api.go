@@ -142,10 +142,16 @@ type RunStatus struct {
 	Trigger string `json:"trigger"`
 	// Running is true while the run is in progress.
 	Running bool `json:"running"`
-	// Start is when it began.
-	Start time.Time `json:"start"`
+	// Start is when it began; End when it ended and Outcome how (success,
+	// failed or interrupted), both omitted while it runs.
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end,omitzero"`
+	Outcome string    `json:"outcome,omitempty"`
 	// Target is the target whose scenarios run now (the last started).
 	Target string `json:"target,omitempty"`
+	// Current is the scenario whose repeat runs now; nil (omitted)
+	// between two scenarios and after the run.
+	Current *CurrentScenario `json:"current,omitempty"`
 	// Done counts the scenarios finished, failed or not, of Planned.
 	Done    int `json:"scenarios_done"`
 	Planned int `json:"scenarios_planned"`
@@ -160,6 +166,19 @@ type RunStatus struct {
 	ElapsedSeconds   float64   `json:"elapsed_seconds"`
 	RemainingSeconds float64   `json:"remaining_seconds"`
 	ETA              time.Time `json:"eta,omitzero"`
+}
+
+// CurrentScenario is the scenario whose repeat runs now, as
+// /api/v1/status reports it under "run"."current".
+type CurrentScenario struct {
+	// Name is the scenario's, target/mode/endpoint.
+	Name string `json:"scenario"`
+	// Repeat is the repeat running, 1 to Repeats (the scenario's
+	// configured repeats).
+	Repeat  int `json:"repeat"`
+	Repeats int `json:"repeats"`
+	// Start is when the repeat began.
+	Start time.Time `json:"start"`
 }
 
 // StorageStatus is the run history's write health, as /api/v1/status

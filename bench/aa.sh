@@ -13,7 +13,9 @@
 #
 # Usage: bench/aa.sh [RUNS] [OUT]   env: STATE (default bench/.aa), SEED,
 #        BUSY_SHARE (default 3: RUNS/3 busy runs, rounded down), BURN,
-#        BURN_FROM (default 1), AA_PORT (serve's port, default 9481)
+#        BURN_FROM (default 1), AA_PORT (serve's port, default 9481),
+#        CONFIG (default bench/aa.yml; bench/aa-rate.yml: fixed rates below
+#        saturation, for CPU per request)
 # Loopback only; takes about a minute a run. Needs a quiet machine. A STATE
 # without a venv links data/venv when `make run` made one, else serve makes
 # its own first (about a minute).
@@ -27,12 +29,13 @@ BUSY_SHARE=${BUSY_SHARE:-3}
 BURN=${BURN:-0}
 BURN_FROM=${BURN_FROM:-1}
 ADDR=127.0.0.1:${AA_PORT:-9481}
+CONFIG=${CONFIG:-bench/aa.yml}
 go build -o bench/.benchd ./cmd/benchd
 mkdir -p "$STATE"
 STATE=$(cd "$STATE" && pwd)
 [ -s "$STATE/token" ] || { openssl rand -hex 32 > "$STATE/token"; chmod 600 "$STATE/token"; }
 [ -e "$STATE/venv" ] || [ ! -d data/venv ] || ln -s "$PWD/data/venv" "$STATE/venv"
-sed "s|dir: ../deploy/django|dir: $PWD/deploy/django|" bench/aa.yml > "$STATE/aa.yml"
+sed "s|dir: ../deploy/django|dir: $PWD/deploy/django|" "$CONFIG" > "$STATE/aa.yml"
 TOKEN=$(cat "$STATE/token")
 
 # The busy runs: a random third (SEED makes the choice repeatable).

@@ -53,10 +53,10 @@ func (c *Config) apiWarnings() []string {
 	path := c.ResolvePath(c.API.TokenFile)
 	fi, err := os.Stat(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) && !c.madeAtStart(path) {
 			return []string{fmt.Sprintf("api.token_file: %s does not exist: benchd serve refuses to start without it (write a token into it, or remove the key)", path)}
 		}
-		return nil // reported when the daemon reads it
+		return nil // made at start (UseStateDir), or reported when the daemon reads it
 	}
 	var w []string
 	if b, err := os.ReadFile(path); err == nil && len(b) <= 64<<10 && strings.TrimSpace(string(b)) == "" {

@@ -154,6 +154,9 @@ type Config struct {
 	// venv is the directory {venv} was expanded to ([Config.ExpandVenv]);
 	// programs under it are benchd's to make, not the user's to install.
 	venv string
+	// stateDir is set by [Config.UseStateDir]: what is under Dir benchd
+	// makes at start.
+	stateDir bool
 
 	// schedule is the compiled Schedule, cached by Validate; scheduleSpec is
 	// the spec it was compiled from.
@@ -635,7 +638,7 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", tooLarge(name, int64(len(data))))
 	}
 	c := &Config{Schedule: DefaultSchedule, RunOnStart: DefaultRunOnStart, Title: DefaultTitle}
-	extra, err := decode(data, c)
+	dups, extra, err := decode(data, c)
 	if err != nil {
 		if errs, ok := errors.AsType[fieldErrors](err); ok {
 			return nil, problems(where, errs)
@@ -644,7 +647,7 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 	}
 	c.Dir = dir
 	if err := c.checkScenarioCount(); err != nil {
-		return nil, problems(where, []error{err})
+		return nil, problems(where, append(dups, err))
 	}
 	errs := append(c.expand(), c.validate()...)
 	if check != nil {
@@ -663,6 +666,7 @@ func parse(data []byte, dir, name string, check Check) (*Config, error) {
 	if extra != nil {
 		errs = append(errs, extra)
 	}
+	errs = append(dups, errs...) // problems of form first, as in the file
 	if len(errs) > 0 {
 		return nil, problems(where, errs)
 	}
@@ -679,27 +683,80 @@ func problems(where string, errs []error) error {
 }
 
 // decode decodes the first YAML document in data into c strictly. Problems
-// found while decoding are returned as fieldErrors; a syntax error as is.
+// of form found while decoding are returned as fieldErrors; a syntax error
+// as is. Keys given twice in a mapping, which yaml.v3 reports alone while
+// it skips the whole mapping (the document, for a key of the top level),
+// are reported with the rest: each mapping is decoded again with the
+// key's last occurrence only (see [dropDuplicateKeys]). When they are the
+// only problems of form they are returned as dups, and c holds the
+// document as decoded without them, so that its content is checked too.
 // A second document is not decoded: extra is the problem that reports it,
-// nil if there is none, returned beside the first document's problems (or
-// in them) so that it hides none of them.
-func decode(data []byte, c *Config) (extra error, err error) {
+// nil if there is none. dups and extra are returned beside the first
+// document's problems (or in them) so that they hide none of them.
+func decode(data []byte, c *Config) (dups []error, extra error, err error) {
 	// yaml.v3 recovers its own failures; this guards benchd against any
 	// other panic inside the decoder on hostile input.
 	defer func() {
 		if r := recover(); r != nil {
-			extra, err = nil, fmt.Errorf("yaml decoder failed: %v", r)
+			dups, extra, err = nil, nil, fmt.Errorf("yaml decoder failed: %v", r)
 		}
 	}()
+	start := *c // the defaults, for a decode again
+	messages, extra, err := decodeOnce(data, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found fieldErrors
+	for range maxDuplicateRounds { // each round reaches one level deeper
+		more, kept := dropDuplicateKeys(data, messages)
+		if kept == nil {
+			break
+		}
+		again := start
+		m, x, e := decodeOnce(kept, &again)
+		if e != nil { // not expected: kept parses as data did
+			break
+		}
+		found = append(found, more...)
+		data, messages, extra, *c = kept, m, x, again
+	}
+	if len(found) > maxLocated {
+		n := len(found) - maxLocated
+		found = append(found[:maxLocated], &FieldError{Err: fmt.Errorf("and %d more keys given twice, not shown (fix the ones above first)", n)})
+	}
+	var errs fieldErrors
+	if messages != nil {
+		errs = locate(data, messages)
+	}
+	errs = append(errs, fractions(data)...)
+	if errs != nil {
+		errs = append(found, errs...)
+		if extra != nil {
+			errs = append(errs, extra)
+		}
+		return nil, nil, errs
+	}
+	return found, extra, nil
+}
+
+// maxDuplicateRounds bounds the decodes of [decode] for keys given twice:
+// one per level of mappings that has some, more than a benchd config has.
+const maxDuplicateRounds = 16
+
+// decodeOnce decodes the first YAML document in data into c strictly and
+// returns the messages of yaml.v3's type error, nil if there is none. A
+// syntax error is returned as err; extra reports a second document, as
+// [decode] says.
+func decodeOnce(data []byte, c *Config) (messages []string, extra, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err = dec.Decode(c)
 	if errors.Is(err, io.EOF) {
-		return nil, nil // an empty document: the defaults only
+		return nil, nil, nil // an empty document: the defaults only
 	}
 	typeErr, isType := errors.AsType[*yaml.TypeError](err)
 	if err != nil && !isType {
-		return nil, syntaxError(data, err)
+		return nil, nil, syntaxError(data, err)
 	}
 	var second yaml.Node
 	if e := dec.Decode(&second); !errors.Is(e, io.EOF) {
@@ -709,18 +766,10 @@ func decode(data []byte, c *Config) (extra error, err error) {
 		}
 		extra = &FieldError{Line: line, Err: errors.New("more than one YAML document: the second starts here (remove it and its ---, or move it to a file of its own)")}
 	}
-	var errs fieldErrors
 	if isType {
-		errs = locate(data, typeErr.Errors)
+		messages = typeErr.Errors
 	}
-	errs = append(errs, fractions(data)...)
-	if errs != nil {
-		if extra != nil {
-			errs = append(errs, extra)
-		}
-		return nil, errs
-	}
-	return extra, nil
+	return messages, extra, nil
 }
 
 // secondDocLine returns the 1-based line of the --- that starts the second
@@ -800,6 +849,27 @@ func (c *Config) Service(name string) *Service {
 		}
 	}
 	return nil
+}
+
+// UseStateDir sets [Config.Dir] to dir, benchd's state directory
+// (--storage.path), for a configuration whose files there benchd itself
+// makes at start: the embedded default matrix, whose reference Django
+// project is unpacked there and whose api.token_file is made there. It
+// records that, so that [Config.Warnings] does not warn that a directory
+// or the token file under dir does not exist yet: a dry run, which writes
+// nothing, warns as a real run does.
+func (c *Config) UseStateDir(dir string) {
+	c.Dir, c.stateDir = dir, true
+}
+
+// madeAtStart reports whether path is under the directory of
+// [Config.UseStateDir], which benchd fills at start.
+func (c *Config) madeAtStart(path string) bool {
+	if !c.stateDir || c.Dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(c.Dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // ResolvePath returns p resolved against [Config.Dir]: p itself if absolute,

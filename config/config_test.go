@@ -220,6 +220,25 @@ func TestLoadBad(t *testing.T) {
 			`regression.confirm: want a whole number, got "1.2" (it is not rounded; write 1 or 2) [line 15]`,
 		}},
 		{"duplicate-key.bad.yml", 1, []string{`targets[0].url: key "url" is given twice, first at line 3 (keep one) [line 4]`}},
+		// yaml.v3 skips a mapping with a key given twice, the document's
+		// too, hiding every problem inside: each is reported.
+		{"duplicate-key-form.bad.yml", 6, []string{
+			`schedule: key "schedule" is given twice, first at line 2 (keep one) [line 4]`,
+			`targets[0].url: key "url" is given twice, first at line 7 (keep one) [line 9]`,
+			`endpoints[0].path: key "path" is given twice, first at line 11 (keep one) [line 11]`,
+			`run_on_start: want true or false, got "maybe" [line 3]`,
+			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 8]`,
+			`endpoints[0].conections: unknown key "conections" (did you mean "connections"?) [line 11]`,
+		}},
+		// With no other problem of form, the content is checked too, as
+		// the key's last occurrence gives it.
+		{"duplicate-key-problems.bad.yml", 5, []string{
+			`targets[0].url: key "url" is given twice, first at line 5 (keep one) [line 6]`,
+			`endpoints[1].path: key "path" is given twice, first at line 10 (keep one) [line 12]`,
+			`targets[0].url: "127.0.0.1:8081" is not an absolute URL`,
+			`endpoints[0].connections: must be at least 1, got 0`,
+			`endpoints[1].duration: must be more than 0, got 0s`,
+		}},
 		// yaml.v3 says "line 1" (the line before the list, 0-based).
 		{"syntax.bad.yml", 1, []string{"YAML syntax error: did not find expected '-' indicator (check the indentation and quoting of this line and the one before) [line 3]"}},
 		{"syntax-scanner.bad.yml", 1, []string{"YAML syntax error: found character that cannot start any token (check the indentation and quoting of this line and the one before) [line 4]"}},
@@ -286,6 +305,68 @@ func TestLoadBad(t *testing.T) {
 		if !listed[filepath.Base(f)] {
 			t.Errorf("%s has no case in TestLoadBad", f)
 		}
+	}
+}
+
+// TestDuplicateKeys: a key given twice is reported at each later
+// occurrence, with every other problem, whatever the mapping's style, the
+// file's line breaks or the characters before the key; where the entry
+// cannot be dropped (an anchor used later), yaml.v3's own report stands.
+func TestDuplicateKeys(t *testing.T) {
+	const target = "targets: [{name: t, url: 'http://127.0.0.1:1'}]\n"
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each a problem, in the error's order
+	}{
+		{"three times", "targets: [{name: t, url: 'http://127.0.0.1:1', name: u, name: v}]\nendpoints: [{name: e, path: /}]", []string{
+			`targets[0].name: key "name" is given twice, first at line 1 (keep one) [line 1]`,
+			`targets[0].name: key "name" is given twice, first at line 1 (keep one) [line 1]`,
+		}},
+		{"in a key given twice", "targets:\n  - {name: t, url: 'http://127.0.0.1:1'}\ntargets:\n  - name: t\n    url: http://127.0.0.1:1\n    url: http://127.0.0.1:2\nendpoints: [{name: e, path: /}]", []string{
+			`targets: key "targets" is given twice, first at line 1 (keep one) [line 3]`,
+			`targets[0].url: key "url" is given twice, first at line 5 (keep one) [line 6]`,
+		}},
+		{"first key of a list item", target + "endpoints:\n  - path: /\n    name: e\n    path: /x\n    zzz: 1", []string{
+			`endpoints[0].path: key "path" is given twice, first at line 3 (keep one) [line 5]`,
+			`endpoints[0].zzz: unknown key "zzz" (valid keys: `,
+		}},
+		{"CRLF", "targets:\r\n  - name: t\r\n    url: http://127.0.0.1:1\r\n    url: http://127.0.0.1:2\r\nendpoints:\r\n  - {name: e, path: /, zzz: 1}\r\n", []string{
+			`targets[0].url: key "url" is given twice, first at line 3 (keep one) [line 4]`,
+			`endpoints[0].zzz: unknown key "zzz" (valid keys: `,
+		}},
+		{"characters of several bytes before", target + "endpoints: [{title: \"é → ü\", name: e, path: /, path: /x, zzz: 1}]", []string{
+			`endpoints[0].path: key "path" is given twice, first at line 2 (keep one) [line 2]`,
+			`endpoints[0].zzz: unknown key "zzz" (valid keys: `,
+		}},
+		{"byte order mark", "\xef\xbb\xbfendpoints: [{name: e, path: /, path: /x, zzz: 1}]\n" + target, []string{
+			`endpoints[0].path: key "path" is given twice, first at line 1 (keep one) [line 1]`,
+			`endpoints[0].zzz: unknown key "zzz" (valid keys: `,
+		}},
+		{"headers keep their own report", target + "endpoints: [{name: e, path: /, path: /x, headers: {A: b, A: c}}]", []string{
+			`endpoints[0].path: key "path" is given twice, first at line 2 (keep one) [line 2]`,
+			`endpoints[0].headers.A: header "A" given twice (first at line 2); use the list form`,
+		}},
+		{"anchor used later", "title: &t x\ntitle: y\n" + target + "endpoints: [{name: e, path: /, title: *t}]", []string{
+			`title: key "title" is given twice, first at line 1 (keep one) [line 2]`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), t.TempDir())
+			if err == nil {
+				t.Fatal("Parse = nil error, want the problems")
+			}
+			got := fieldErrorsOf(err)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(got), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(got[i].Error(), w) {
+					t.Errorf("problem %d = %q, want it to start with %q", i, got[i].Error(), w)
+				}
+			}
+		})
 	}
 }
 
@@ -383,6 +464,17 @@ func TestLoadGood(t *testing.T) {
 				}
 				if got := s.Next(scheduleEpoch); got != scheduleEpoch.Add(30*time.Minute) {
 					t.Errorf("@every 30m: next = %v", got)
+				}
+			},
+		},
+		{
+			// The lane has no modes: the endpoints it does not count are
+			// no error ({mode}, modes) and no warning.
+			file:      "lane.good.yml",
+			scenarios: []string{"web/async/plain", "web/async/moded", "web/async/async_only", "lane/-/plain"},
+			check: func(t *testing.T, c *Config) {
+				if s, _ := c.Scenario("lane/-/plain"); s.Instructions == nil {
+					t.Error("lane/-/plain is no instruction-lane scenario")
 				}
 			},
 		},
@@ -729,6 +821,15 @@ func TestWarnings(t *testing.T) {
 			name: "override without scenario",
 			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', modes: [sync], overrides: {e: {connections: 5}}}, {name: u, url: 'http://127.0.0.1:2', modes: [async]}]\nendpoints: [{name: e, path: '/{mode}', modes: [async]}]",
 			want: []string{`targets[0].overrides.e: endpoint "e" has no scenario on this target (its modes [async] are not among [sync]), so the override has no effect`},
+		},
+		{
+			name: "override of an endpoint a lane does not count",
+			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', process: {command: [/bin/true]}, instructions: {endpoints: [e]}, overrides: {f: {connections: 5}}}]\nendpoints: [{name: e, path: /}, {name: f, path: /f}]",
+			want: []string{`targets[0].overrides.f: the instruction lane counts only its instructions.endpoints [e], so this override of endpoint "f" has no effect`},
+		},
+		{
+			name: "lane with modes, endpoint it does not count without {mode}",
+			yaml: "targets: [{name: t, url: 'http://127.0.0.1:1', modes: [sync, async], process: {command: [/bin/true]}, instructions: {endpoints: [e]}}]\nendpoints: [{name: e, path: '/{mode}/e'}, {name: f, path: /f}]",
 		},
 		{
 			name: "schedule faster than a run",
@@ -1242,5 +1343,35 @@ endpoints:
 	}
 	if want := []string{"lane/-/b", "load/-/a", "load/-/b"}; !slices.Equal(names, want) {
 		t.Errorf("scenarios %q, want %q", names, want)
+	}
+}
+
+// TestUseStateDir: what benchd makes under its state directory at start
+// (the default matrix's Django project and token) is no warning while it
+// is missing; a missing directory elsewhere still is.
+func TestUseStateDir(t *testing.T) {
+	doc := []byte(`
+api: {token_file: benchd.token}
+targets:
+  - {name: t, url: "http://127.0.0.1:1", process: {command: [/bin/true], dir: django}}
+  - {name: u, url: "http://127.0.0.1:2", process: {command: [/bin/true], dir: /nonexistent-benchd-dir}}
+endpoints: [{name: e, path: /}]
+`)
+	dir := t.TempDir()
+	c, err := Parse(doc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Dir = dir
+	if got := len(c.Warnings()); got != 3 {
+		t.Errorf("with Dir set: %d warnings, want 3 (two directories, the token): %q", got, c.Warnings())
+	}
+	c.UseStateDir(dir)
+	want := []string{"targets[1].process.dir: /nonexistent-benchd-dir does not exist"}
+	if got := c.Warnings(); !matchAll(got, want) {
+		t.Errorf("after UseStateDir: Warnings() = %q, want %q", got, want)
+	}
+	if c.Dir != dir {
+		t.Errorf("Dir = %q, want %q", c.Dir, dir)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -409,17 +411,31 @@ func yamlKeys(t reflect.Type) []string {
 	return keys
 }
 
-// closest returns the candidate within edit distance 2 of name (a typo), or
-// "" if there is none.
+// closest returns the candidate nearest to name (compared in lower case)
+// that name may be a typo of, or "" if there is none: within edit
+// distance 2, or 3 of a candidate of [longName] bytes or more, which
+// also finds an abbreviation such as thruput for throughput. Ties go to
+// the first candidate. It is the one "did you mean" of benchd: keys,
+// names, scenarios and signals (of the configuration and of flags such
+// as --fail-on and --threshold).
 func closest(name string, candidates []string) string {
-	best, bestDist := "", 3
+	best, bestDist := "", 0
+	lower := strings.ToLower(name)
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(name), c); d < bestDist {
+		limit := 2
+		if len(c) >= longName {
+			limit = 3
+		}
+		if d := editDistance(lower, c); d <= limit && (best == "" || d < bestDist) {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
+
+// longName is the length from which [closest] allows a third edit: in
+// shorter names three edits change too much to be a typo.
+const longName = 9
 
 // editDistance is the Levenshtein distance between a and b, in bytes; long
 // inputs are not compared (they are no typo of a key).
@@ -575,4 +591,192 @@ func syntaxError(data []byte, err error) error {
 		}
 	}
 	return fieldErrors{&FieldError{Line: hi, Err: fmt.Errorf("YAML syntax error: %s (check the indentation and quoting of this line and the one before)", m[1])}}
+}
+
+// dropDuplicateKeys handles the keys that yaml.v3's type error messages
+// report as given twice in a mapping (other messages are left alone).
+// yaml.v3 skips such a mapping whole, so that nothing inside it is
+// decoded or checked. For each of those mappings, dropDuplicateKeys
+// returns a problem at each later occurrence of a key (its path and line,
+// and the line of the first occurrence), and kept: data with every
+// occurrence but the last of each such key blanked out, each character
+// replaced by a space and line breaks kept, so that every other node keeps
+// its line and column. Mappings nested in them are left to the next
+// decode, which reaches them. kept is nil when the messages name no key
+// given twice, or when the blanked document does not parse to the nodes
+// of data without those entries (an anchor defined in a blanked entry and
+// used later, a key that is not a scalar): yaml.v3's own message stands.
+func dropDuplicateKeys(data []byte, messages []string) (found fieldErrors, kept []byte) {
+	type keyAt struct {
+		line int
+		key  string
+	}
+	named := map[keyAt]bool{}
+	for _, msg := range messages {
+		if m := reDuplicateKey.FindStringSubmatch(msg); m != nil {
+			key, err := strconv.Unquote(m[2])
+			if err != nil {
+				key = m[2]
+			}
+			named[keyAt{atoi(m[1]), key}] = true
+		}
+	}
+	if len(named) == 0 {
+		return nil, nil
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return nil, nil
+	}
+	lines := lineStarts(data)
+	var blank [][2]int // byte ranges of the entries to drop, in document order
+	failed := false
+	var walk func(n *yaml.Node, path string, depth int)
+	walk = func(n *yaml.Node, path string, depth int) {
+		if depth > 100 || failed { // deeper than any benchd config
+			return
+		}
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path, depth+1)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, indexPath(path, i), depth+1)
+			}
+		case yaml.MappingNode:
+			pairs := n.Content[:len(n.Content)/2*2]
+			twice := false
+			last, first := map[string]int{}, map[string]int{} // key -> index of its last entry, line of its first
+			for i := 0; i < len(pairs); i += 2 {
+				if k := pairs[i]; k.Kind == yaml.ScalarNode {
+					twice = twice || named[keyAt{k.Line, k.Value}]
+					last[k.Value] = i
+					if _, ok := first[k.Value]; !ok {
+						first[k.Value] = k.Line
+					}
+				}
+			}
+			if !twice {
+				for i := 0; i < len(pairs); i += 2 {
+					walk(pairs[i+1], childPath(path, pairs[i].Value), depth+1)
+				}
+				return
+			}
+			content := make([]*yaml.Node, 0, len(pairs))
+			seen := map[string]bool{}
+			for i := 0; i < len(pairs); i += 2 {
+				k, v := pairs[i], pairs[i+1]
+				if k.Kind != yaml.ScalarNode {
+					content = append(content, k, v)
+					continue
+				}
+				if seen[k.Value] {
+					found = append(found, &FieldError{Path: childPath(path, k.Value), Line: k.Line,
+						Err: fmt.Errorf("key %q is given twice, first at line %d (keep one)", k.Value, first[k.Value])})
+				}
+				seen[k.Value] = true
+				if i == last[k.Value] {
+					content = append(content, k, v)
+					continue
+				}
+				// Up to the next key, which exists: the last occurrence.
+				next := pairs[i+2]
+				from, to := offset(data, lines, k.Line, k.Column), offset(data, lines, next.Line, next.Column)
+				if from < 0 || to < from {
+					failed = true
+					return
+				}
+				blank = append(blank, [2]int{from, to})
+			}
+			n.Content = content
+		}
+	}
+	walk(&root, "", 0)
+	if failed || len(blank) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(blank, func(a, b [2]int) int { return a[0] - b[0] })
+	out := make([]byte, 0, len(data))
+	prev := 0
+	for _, r := range blank {
+		if r[0] < prev { // overlapping ranges: not expected
+			return nil, nil
+		}
+		out = append(out, data[prev:r[0]]...)
+		for _, ch := range string(data[r[0]:r[1]]) {
+			if ch == '\n' || ch == '\r' {
+				out = append(out, byte(ch))
+			} else {
+				out = append(out, ' ')
+			}
+		}
+		prev = r[1]
+	}
+	out = append(out, data[prev:]...)
+	var check yaml.Node
+	if yaml.Unmarshal(out, &check) != nil || !sameNodes(&root, &check, 0) {
+		return nil, nil
+	}
+	return found, out
+}
+
+// lineStarts returns the byte offset of each line of data: 0, then the
+// offset after each \n.
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i, b := range data {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
+// utf8BOM is the byte order mark yaml.v3 skips at the start of a document,
+// without counting it as a column.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// offset returns the byte offset in data of the 1-based line and column
+// of a yaml.v3 node (it counts columns in characters), or -1 if there is
+// no such place; lines are data's [lineStarts].
+func offset(data []byte, lines []int, line, col int) int {
+	if line < 1 || line > len(lines) || col < 1 {
+		return -1
+	}
+	i := lines[line-1]
+	if line == 1 && bytes.HasPrefix(data, utf8BOM) {
+		i += len(utf8BOM)
+	}
+	for range col - 1 {
+		if i >= len(data) || data[i] == '\n' {
+			return -1
+		}
+		_, size := utf8.DecodeRune(data[i:])
+		i += size
+	}
+	return i
+}
+
+// sameNodes reports whether the trees a and b hold the same nodes: kind,
+// tag, value, anchor and children, and the same line and column for all
+// but mappings and documents (whose place is that of their first entry,
+// which [dropDuplicateKeys] may have dropped).
+func sameNodes(a, b *yaml.Node, depth int) bool {
+	if depth > 100 {
+		return true
+	}
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) {
+		return false
+	}
+	if a.Kind != yaml.MappingNode && a.Kind != yaml.DocumentNode && (a.Line != b.Line || a.Column != b.Column) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNodes(a.Content[i], b.Content[i], depth+1) {
+			return false
+		}
+	}
+	return true
 }

@@ -58,6 +58,7 @@ func TestParseChange(t *testing.T) {
 		{"throughput<-100%", Change{}, "cannot fall by 100% or more"},
 		{"throughput", Change{}, "want SIGNAL<CHANGE% or SIGNAL>CHANGE%"},
 		{"throughpt<-5%", Change{}, `did you mean "throughput"?`},
+		{"thruput<-5%", Change{}, `unknown signal "thruput" (did you mean "throughput"?)`},
 		{"throughput<NaN%", Change{}, "want a change in percent"},
 	}
 	for _, tt := range tests {

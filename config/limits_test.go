@@ -158,7 +158,7 @@ func TestCountScenarios(t *testing.T) {
 	}
 	for i, doc := range docs {
 		c := &Config{}
-		if _, err := decode([]byte(doc), c); err != nil {
+		if _, _, err := decode([]byte(doc), c); err != nil {
 			t.Fatalf("doc %d: %v", i, err)
 		}
 		if got, want := c.countScenarios(math.MaxInt), len(c.cells()); got != want {

@@ -92,11 +92,11 @@ func (c *Config) cells() []cell {
 		t := &c.Targets[ti]
 		for ei := range c.Endpoints {
 			ep := &c.Endpoints[ei]
+			if !t.runs(ep.Name) {
+				continue
+			}
 			var lane *Instructions
 			if t.Instructions != nil {
-				if !slices.Contains(t.Instructions.Endpoints, ep.Name) {
-					continue
-				}
 				r := t.Instructions.Resolved()
 				lane = &r
 			}
@@ -153,6 +153,14 @@ func (c *Config) cells() []cell {
 		}
 	}
 	return out
+}
+
+// runs reports whether target t runs the endpoint named name at all: an
+// instruction lane runs only the endpoints of its instructions.endpoints,
+// so only theirs must suit it; another target runs every endpoint, in the
+// modes [scenarioModes] gives.
+func (t *Target) runs(name string) bool {
+	return t.Instructions == nil || slices.Contains(t.Instructions.Endpoints, name)
 }
 
 // scenarioModes returns the modes endpoint ep runs in on target t: NoMode

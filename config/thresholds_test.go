@@ -33,6 +33,8 @@ func TestParseThreshold(t *testing.T) {
 		{"error_ratio", "100%", 0, "", "1 is outside [0, 1)"},
 		{"timeout_ratio", "one", 0, "", `want a number, such as 0.01, got "one"`},
 		{"latency_p95", "1s", 0, "", `unknown signal "latency_p95" (did you mean "latency_p99"?)`},
+		// An abbreviation, 3 edits from a long name.
+		{"thruput", "1000", 0, "", `unknown signal "thruput" (did you mean "throughput"?)`},
 		{"cpu", "1", 0, "", `unknown signal "cpu" (use one of throughput, latency_p50, latency_p99, error_ratio, timeout_ratio)`},
 	}
 	for _, tt := range tests {

@@ -22,3 +22,28 @@ endpoints: [{name: json, path: "/{mode}/json"}, {name: brotli, path: "/{mode}/br
 		}
 	}
 }
+
+// TestClosest: "did you mean" finds typos (two edits) and, in a long name,
+// abbreviations (three), and nothing in a short name three edits away.
+func TestClosest(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		candidates []string
+		want       string
+	}{
+		{"thruput", ThresholdSignals, SignalThroughput},
+		{"Throughpt", ThresholdSignals, SignalThroughput},
+		{"latency_p9", ThresholdSignals, SignalLatencyP99},
+		{"tput", ThresholdSignals, ""},
+		{"cpu", ThresholdSignals, ""},
+		{"jsn", []string{"root", "json"}, "json"},
+		{"abc", []string{"xyz"}, ""},
+		{"conections", []string{"connections", "threads"}, "connections"},
+		{"readyness", []string{"ready", "ready_timeout", "env_allow"}, ""},
+		{"x", nil, ""},
+	} {
+		if got := closest(c.name, c.candidates); got != c.want {
+			t.Errorf("closest(%q, %q) = %q, want %q", c.name, c.candidates, got, c.want)
+		}
+	}
+}

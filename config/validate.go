@@ -92,7 +92,8 @@ func (k *checker) add1(path, format string, args ...any) {
 // on_timeout reconnect or wait); endpoint expects (status codes from 100 to
 // 599, each once; body_size bounds not negative, max at least min);
 // references (targets[].services, targets[].overrides, endpoint modes);
-// {mode} and modes on targets without modes. What the engine can run
+// {mode} and modes on targets without modes (for an instruction lane,
+// only on the endpoints it counts). What the engine can run
 // (method and header syntax, negative or non-finite values, https
 // settings) is checked by the engine's own Plan.Validate, which
 // cmd/benchd runs through [LoadWith]. With valid names and every
@@ -591,7 +592,7 @@ func (c *Config) checkMatrix(k *checker) {
 			}
 		}
 		for ti, t := range c.Targets {
-			if len(t.Modes) > 0 {
+			if len(t.Modes) > 0 || !t.runs(e.Name) { // a lane need not suit what it does not count
 				continue
 			}
 			switch {
@@ -661,7 +662,11 @@ func (c *Config) Warnings() []string {
 			add(p+".tls_config.insecure_skip_verify", "the server certificate is not verified: any server on that address is loaded and trusted (give ca_file instead)")
 		}
 		for _, name := range sortedKeys(t.Overrides) {
-			if e := c.Endpoint(name); e != nil && len(scenarioModes(&c.Targets[i], e)) == 0 {
+			switch e := c.Endpoint(name); {
+			case e == nil:
+			case !t.runs(name):
+				add(childPath(p+".overrides", name), "the instruction lane counts only its instructions.endpoints %v, so this override of endpoint %q has no effect", t.Instructions.Endpoints, name)
+			case len(scenarioModes(&c.Targets[i], e)) == 0:
 				add(childPath(p+".overrides", name), "endpoint %q has no scenario on this target (its modes %v are not among %v), so the override has no effect", name, e.Modes, t.Modes)
 			}
 		}
@@ -674,6 +679,9 @@ func (c *Config) Warnings() []string {
 			return // relative to a directory the caller has not set yet
 		}
 		d := c.ResolvePath(dir)
+		if c.madeAtStart(d) {
+			return // the embedded default's project, unpacked at start
+		}
 		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
 			rel := ""
 			if !filepath.IsAbs(dir) {
@@ -720,7 +728,7 @@ func (c *Config) Warnings() []string {
 			continue
 		}
 		for _, t := range c.Targets {
-			if modes := scenarioModes(&t, &e); len(modes) > 1 {
+			if modes := scenarioModes(&t, &e); len(modes) > 1 && t.runs(e.Name) {
 				add(indexPath("endpoints", i)+".path", "has no {mode}, so modes %v of target %q load the same URL", modes, t.Name)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/benchd/benchd/config"
@@ -43,5 +44,28 @@ func TestPrepareDefault(t *testing.T) {
 	}
 	if err := PrepareDefault(cfg, filepath.Join(dir, "django", "manage.py"), log); err == nil {
 		t.Error("no error unpacking under a file")
+	}
+}
+
+// TestPlanDefault: a dry run's preparation writes nothing into the state
+// directory, resolves paths there as PrepareDefault does, and the
+// configuration does not warn of the project or token a run makes there.
+func TestPlanDefault(t *testing.T) {
+	cfg, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	PlanDefault(cfg, dir)
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+		t.Errorf("PlanDefault wrote into %s: %v, %v", dir, entries, err)
+	}
+	if cfg.Dir != dir {
+		t.Errorf("cfg.Dir = %q, want %q", cfg.Dir, dir)
+	}
+	for _, w := range cfg.Warnings() {
+		if strings.Contains(w, dir) {
+			t.Errorf("warning about what a run makes under %s: %s", dir, w)
+		}
 	}
 }

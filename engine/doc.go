@@ -1,6 +1,6 @@
 // Package engine runs one HTTP/1.1 load test against one URL and returns what
-// it measured: a wrk-class load generator built on fasthttp's request and
-// response codecs.
+// it measured: a wrk-class load generator with an event loop per thread
+// for http and fasthttp's response codec for https.
 //
 // # What it does
 //
@@ -38,12 +38,26 @@
 //
 // # Concurrency model
 //
-// Each connection is owned by one goroutine that dials it (and for https
-// does the TLS handshake, within the connect deadline), writes the
-// request bytes (built once per run) and reads the response with fasthttp's
-// Response.ReadLimitBody on its own bufio.Reader; there is no
-// connection pool and no lock on the request path except the shard's
-// histogram lock. One more goroutine samples the per-shard request rate
-// every 100 ms and calls the Observer. Run returns only after all of them
-// have ended. Run may be called concurrently; runs share nothing.
+// A plain http run has one event loop per shard (wrk's thread), each a
+// goroutine locked to its OS thread that owns its connections: sockets
+// made non-blocking and watched with edge-triggered epoll, the request
+// bytes built once per run and written as they are, one read buffer per
+// loop from which responses are parsed as they arrive (status line,
+// headers, Content-Length, chunked or close-delimited bodies), a few
+// hundred bytes of state per connection, and one deadline heap per loop
+// for request and connect deadlines, connect backoffs and the open loop's
+// schedule. A request on a kept-alive connection costs one write and one
+// read, and its share of one epoll_wait; nothing is allocated.
+//
+// An https connection is owned by one goroutine that dials it and does
+// the TLS handshake (within the connect deadline), writes the request
+// bytes and reads the response with fasthttp's Response.ReadLimitBody on
+// its own bufio.Reader: crypto/tls wants a blocking net.Conn. On systems
+// without epoll plain http takes this path too.
+//
+// There is no connection pool and no lock on the request path except the
+// shard's histogram lock. One more goroutine samples the per-shard
+// request rate every 100 ms and calls the Observer. Run returns only
+// after all of them have ended. Run may be called concurrently; runs
+// share nothing.
 package engine

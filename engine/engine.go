@@ -43,8 +43,8 @@ const progressInterval = time.Second
 // second of one shard; larger samples are clamped.
 const maxRateSample = 100_000_000
 
-// readBufferBytes is the size of each connection's read buffer; it bounds
-// the size of a response header block.
+// readBufferBytes is the size of each worker's read buffer, of each event
+// loop's and of one read on a loop; it bounds the size of a response head.
 const readBufferBytes = 16 << 10
 
 // Phase is the part of a run a [Snapshot] was taken in.
@@ -274,7 +274,8 @@ type shard struct {
 	lateResponses atomic.Uint64 // late answers read (OnTimeout wait)
 	latePending   atomic.Uint64 // late answers given up on (OnTimeout wait)
 	bytesRead     atomic.Uint64
-	// interval counts responses (any phase) since the last rate sample.
+	// interval counts the measured requests answered in time since the
+	// last rate sample (what Responses counts, not the warm-up's).
 	interval atomic.Uint64
 
 	mu          sync.Mutex
@@ -299,6 +300,8 @@ type runner struct {
 
 	open    atomic.Int64
 	maxOpen atomic.Int64
+	// stopping is set when ctx ends: the event loops stop at once.
+	stopping atomic.Bool
 
 	samplesMu sync.Mutex
 	samples   []string
@@ -351,9 +354,14 @@ func (r *runner) run(ctx context.Context, obs Observer) (*Result, error) {
 	r.graceEnd = r.measureEnd.Add(p.Grace)
 
 	var workers sync.WaitGroup
-	for i := range p.Connections {
-		w := newWorker(r, r.shards[i%len(r.shards)], i)
-		workers.Go(func() { w.run(ctx) })
+	// http runs on an event loop per shard; https (crypto/tls wants a
+	// blocking net.Conn), and http where no loop can run, on a goroutine
+	// per connection.
+	if r.tls != nil || !r.startLoops(ctx, &workers) {
+		for i := range p.Connections {
+			w := newWorker(r, r.shards[i%len(r.shards)], i)
+			workers.Go(func() { w.run(ctx) })
+		}
 	}
 	clockDone := make(chan struct{})
 	var clock sync.WaitGroup

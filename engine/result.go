@@ -178,7 +178,9 @@ type Result struct {
 	StartedLate uint64
 	// RequestsPerSecondSamples holds, per thread, the completed requests per
 	// second over each 100 ms interval of the measured interval (wrk's
-	// Req/Sec thread statistics). Unlike wrk, intervals without any
+	// Req/Sec thread statistics): the requests Responses counts (measured,
+	// answered within the timeout), so never a warm-up request answered
+	// after the warm-up, nor a late answer. Unlike wrk, intervals without any
 	// completed request are recorded too (as 0), so a stalled server lowers
 	// the figures instead of vanishing from them.
 	RequestsPerSecondSamples *hdrhistogram.Histogram

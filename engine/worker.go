@@ -213,7 +213,9 @@ func (w *worker) sleepUntil(ctx context.Context, t time.Time) bool {
 // record adds o to the shard.
 func (w *worker) record(measured bool, o *outcome) {
 	sh := w.sh
-	if o.status == statusResponse {
+	// A rate sample counts what Requests/sec counts: measured requests
+	// answered in time (not a warm-up request answered after warmEnd).
+	if o.status == statusResponse && measured {
 		sh.interval.Add(1)
 	}
 	// Dials count in the warm-up too: that is when the connections are

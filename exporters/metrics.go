@@ -475,7 +475,7 @@ func (m *Metrics) ObserveScenario(rec *result.Scenario, span trace.SpanContext) 
 		return
 	}
 	for _, q := range SummaryQuantiles {
-		s.quantiles[q] = float64(h.ValueAtQuantile(q*100)) / 1e6
+		s.quantiles[q] = float64(result.Percentile(h, q*100)) / 1e6
 	}
 	// HDR keeps values to 3 significant digits: the sum is mean × count,
 	// exact to that precision.

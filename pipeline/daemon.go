@@ -56,8 +56,8 @@ type DaemonOptions struct {
 	// Live holds the configuration in force; Reload replaces it.
 	Live *atomic.Pointer[config.Config]
 	// Retention is the history's --storage.retention: a reload whose
-	// schedule it does not cover ([CheckRetention], as at start) is
-	// refused. 0 keeps the history forever (any schedule).
+	// schedule it does not cover ([config.Config.CheckRetention], as at
+	// start) is refused. 0 keeps the history forever (any schedule).
 	Retention time.Duration
 }
 
@@ -132,7 +132,7 @@ func (d *Daemon) tryReload() error {
 		return err
 	}
 	// The start's rule: a restart with this configuration would refuse it.
-	if err := CheckRetention(d.o.Retention, cfg); err != nil {
+	if err := cfg.CheckRetention(d.o.Retention); err != nil {
 		return err
 	}
 	if err := d.setToken(cfg); err != nil {

@@ -45,6 +45,14 @@ type DetectorOptions struct {
 	Config func() *config.Config
 	// Logger logs regressions found and failed reads; nil discards.
 	Logger *slog.Logger
+	// Loaded, when set, is given each scenario's history as the detector
+	// reads it (Load, a configuration's new scenario, an accepted
+	// baseline): the newest regress.DefaultMaxHistory results, oldest
+	// first, without their histograms, so that another reader of the same
+	// results (the results UI's ui.Feed.Loaded) need not read them again.
+	// It is called from the reading goroutine, must not block for long,
+	// and may keep hist.
+	Loaded func(scenario string, hist []result.Scenario)
 }
 
 // Detector runs the regression detector after each run over the series of
@@ -89,7 +97,7 @@ func (d *Detector) Load(ctx context.Context) ([]regress.Verdict, error) {
 
 // load (re)reads scenario's series from the history.
 func (d *Detector) load(ctx context.Context, scenario string) error {
-	hist, err := d.o.Store.History(ctx, scenario, store.HistoryQuery{Limit: regress.DefaultMaxHistory})
+	hist, err := d.o.Store.History(ctx, scenario, store.HistoryQuery{Limit: regress.DefaultMaxHistory, NoHistograms: true})
 	if err != nil {
 		return err
 	}
@@ -113,6 +121,9 @@ func (d *Detector) load(ctx context.Context, scenario string) error {
 	d.series[scenario] = s
 	d.settings[scenario] = last
 	d.mu.Unlock()
+	if d.o.Loaded != nil {
+		d.o.Loaded(scenario, hist)
+	}
 	return nil
 }
 

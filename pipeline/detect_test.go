@@ -39,9 +39,9 @@ func finished(id string, i int, start time.Time, rps, p50 float64) *scheduler.Sc
 }
 
 // TestDetectorTakesResultsAsTheyPass: the detector loads what the history
-// holds once, then sees each run's results through the pipeline without
-// reading the store again (the store is closed before the drop), and finds
-// a sustained drop.
+// holds once (and hands it to Loaded), then sees each run's results
+// through the pipeline without reading the store again (the store is
+// closed before the drop), and finds a sustained drop.
 func TestDetectorTakesResultsAsTheyPass(t *testing.T) {
 	dir := t.TempDir()
 	st, err := store.Open(t.Context(), dir, store.Options{})
@@ -65,10 +65,19 @@ func TestDetectorTakesResultsAsTheyPass(t *testing.T) {
 	}
 	cfg := detectorConfig(t)
 	regs := exporters.NewRegressions()
-	det := NewDetector(DetectorOptions{Store: st, Regressions: regs, Config: func() *config.Config { return cfg }})
+	loaded := map[string][]string{} // run IDs by scenario, as Loaded was given them
+	det := NewDetector(DetectorOptions{Store: st, Regressions: regs, Config: func() *config.Config { return cfg },
+		Loaded: func(name string, hist []result.Scenario) {
+			for _, r := range hist {
+				loaded[name] = append(loaded[name], r.RunID)
+			}
+		}})
 	vs, err := det.Load(t.Context())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ids := loaded["t/-/e"]; len(loaded) != 1 || len(ids) != 15 || ids[0] != "r00" || ids[14] != "r14" {
+		t.Errorf("Loaded was given %v, want t/-/e's 15 runs r00 to r14, oldest first", loaded)
 	}
 	if v := verdict(vs, regress.SignalThroughput); v == nil || v.Regressed || !v.Tested {
 		t.Fatalf("after Load: %+v, want a tested, quiet throughput verdict", v)

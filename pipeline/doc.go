@@ -3,7 +3,8 @@
 // the scheduler's events, in order and with the run's context, to tracing,
 // the Prometheus metrics, the run [History] (which stores each result
 // record, keeps it in memory and retries while the disk is full, and
-// prunes by retention, see [CheckRetention]), the regression [Detector]
+// prunes by retention, whose schedule rule is
+// [config.Config.CheckRetention]), the regression [Detector]
 // (which takes each result's points as it passes and tests the series after
 // each run), and any extra observer (matrix's [Progress]).
 //

@@ -116,3 +116,42 @@ func TestChangeFailuresSettings(t *testing.T) {
 		t.Errorf("ChangeFailures failed %v of %d checks, want same,old of 2", got, compared)
 	}
 }
+
+// TestChangeFailuresLane: an instruction lane's throughput and latency are
+// callgrind's speed, not the server's: --fail-on never gates them, even
+// when they halve (with repeats too); its error ratio is gated, and a load
+// scenario beside it is.
+func TestChangeFailuresLane(t *testing.T) {
+	lane := func(name string, rps, p99 float64) result.Scenario {
+		in := &result.Instructions{Count: 116_000_000, Requests: 100, Processes: 1, PerRequest: 1_160_000}
+		m := result.Measurement{RequestsPerSecond: rps, Latency: &result.Latency{P50: p99 / 2, P99: p99}, ErrorRatio: rps / 1e5, Instructions: in}
+		rep := result.Repeat{Measurement: m}
+		rep.Latency = nil
+		return result.Scenario{Name: name, Measurement: m, Repeats: []result.Repeat{rep, rep}}
+	}
+	load := result.Scenario{Name: "load", Measurement: result.Measurement{RequestsPerSecond: 1000, Latency: &result.Latency{P99: 0.1}}}
+	slower := load
+	slower.RequestsPerSecond, slower.Latency = 500, &result.Latency{P99: 0.2}
+	a := []result.Scenario{lane("lane", 40, 0.05), load}
+	b := []result.Scenario{lane("lane", 20, 0.1), slower}
+	var cs []config.Change
+	for _, expr := range []string{"throughput<-5%", "latency_p50>+5%", "latency_p99>+5%", "error_ratio<-5%"} {
+		c, err := config.ParseChange(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	fails, compared := ChangeFailures(a, b, cs)
+	var got []string
+	for _, f := range fails {
+		got = append(got, f.Scenario+": "+f.Change.Signal)
+	}
+	// The lane: error_ratio only (it halved with its speed); the load
+	// scenario: throughput and p99 (its p50 and error ratio have no value
+	// or are 0).
+	want := "lane: error_ratio,load: throughput,load: latency_p99"
+	if strings.Join(got, ",") != want || compared != 3 {
+		t.Errorf("ChangeFailures failed %q of %d checks, want %q of 3", got, compared, want)
+	}
+}

@@ -324,14 +324,13 @@ func (h *History) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResul
 }
 
 // RunFinished stores the run's end and outcome, then prunes by retention
-// and size unless writes are pending.
-func (h *History) RunFinished(_ context.Context, r *scheduler.RunReport) {
+// and size unless writes are pending. A run stopped from outside is
+// stored aborted, with the signal that stopped it when ctx's cause is a
+// [SignalCause].
+func (h *History) RunFinished(ctx context.Context, r *scheduler.RunReport) {
 	outcome, msg := r.Outcome(), ""
 	if r.Err != nil {
-		outcome, msg = store.OutcomeAborted, r.Err.Error()
-		if errors.Is(r.Err, context.Canceled) {
-			msg = "benchd stopped before the run finished"
-		}
+		outcome, msg = store.OutcomeAborted, stopText(ctx, r.Err)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -283,5 +284,49 @@ func TestHistoryCloseNamesDroppedRuns(t *testing.T) {
 	h.RunFinished(t.Context(), &scheduler.RunReport{RunInfo: info, Results: []*scheduler.ScenarioResult{r}, End: start.Add(time.Second)})
 	if err := h.Close(); err == nil || !strings.Contains(err.Error(), "history write failed: runs r not stored whole") {
 		t.Errorf("Close = %v, want the lost run named", err)
+	}
+}
+
+// TestHistoryStoppedBySignal: a run stopped by a signal is stored aborted
+// with the signal's name; stopped otherwise, with the old text; a run that
+// ended is not aborted.
+func TestHistoryStoppedBySignal(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := NewHistory(HistoryOptions{Store: st})
+	start := time.Now()
+	for i, tt := range []struct {
+		name    string
+		cause   error // of the run's context; nil: not cancelled
+		outcome string
+		want    string
+	}{
+		{"SIGINT", SignalCause{Signal: os.Interrupt}, store.OutcomeAborted, "benchd was interrupted by SIGINT before the run finished"},
+		{"SIGTERM", SignalCause{Signal: syscall.SIGTERM}, store.OutcomeAborted, "benchd was interrupted by SIGTERM before the run finished"},
+		{"cancelled without a signal", context.Canceled, store.OutcomeAborted, "benchd stopped before the run finished"},
+		{"ended", nil, store.OutcomeSuccess, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			info := scheduler.RunInfo{ID: start.Add(time.Duration(i) * time.Second).UTC().Format("20060102T150405Z"), Trigger: "test", Start: start}
+			info.ID = h.RecordRun(info)
+			rep := &scheduler.RunReport{RunInfo: info, End: start.Add(time.Second)}
+			if tt.cause != nil {
+				cancel(tt.cause)
+				rep.Err = ctx.Err()
+			}
+			h.RunFinished(ctx, rep)
+			got, err := st.Run(t.Context(), info.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Outcome != tt.outcome || got.Err != tt.want {
+				t.Errorf("outcome %q, error %q; want %q, %q", got.Outcome, got.Err, tt.outcome, tt.want)
+			}
+		})
 	}
 }

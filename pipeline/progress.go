@@ -18,7 +18,8 @@ import (
 // and per finished scenario (with the time elapsed and left) on Progress
 // and, when Format is "text", each scenario's wrk block on Out as it
 // ends; `benchd serve` logs the same lines on Logger and exports them on
-// Metrics; [Progress.Status] answers /api/v1/status. Its exported fields
+// Metrics; [Progress.Status] answers /api/v1/status and the results UI's now
+// page (the scenario repeat in progress among them). Its exported fields
 // are set before the first run and not changed after; it follows one run
 // at a time, and Status is safe to call concurrently with it.
 type Progress struct {
@@ -47,11 +48,17 @@ type RunStatus struct {
 	Running bool
 	// RunID and Trigger are the run's (scheduler.RunInfo).
 	RunID, Trigger string
-	// Start is when the run began.
-	Start time.Time
+	// Start is when the run began; End when it ended (zero while it
+	// runs), with Outcome (scheduler.RunReport.Outcome: success, failed
+	// or interrupted; "" while it runs).
+	Start, End time.Time
+	Outcome    string
 	// Target is the target whose scenarios run now: a managed target from
-	// its start, another from its first finished scenario; "" before.
+	// its start, another from its first repeat; "" before.
 	Target string
+	// Current is the scenario whose repeat runs now; zero between two
+	// scenarios (a target starting or settling) and after the run.
+	Current CurrentScenario
 	// Done counts the scenarios finished, failed or not, of Planned:
 	// with interleaved repeats they do not finish in matrix order.
 	Done, Planned int
@@ -63,6 +70,26 @@ type RunStatus struct {
 	// finished scenario times the scenarios left (0 when done or before
 	// the first scenario ends).
 	Elapsed, Remaining time.Duration
+}
+
+// CurrentScenario is a scenario's repeat in progress
+// (scheduler.ScenarioStart). A plain value; Name "" means none.
+type CurrentScenario struct {
+	// Name is the scenario's, target/mode/endpoint.
+	Name string
+	// Repeat is the repeat running, 1 to Repeats.
+	Repeat, Repeats int
+	// Start is when the repeat began.
+	Start time.Time
+}
+
+// ETA returns the time the run is expected to end, Start + Elapsed +
+// Remaining; zero when the run is not running or has no estimate yet.
+func (s RunStatus) ETA() time.Time {
+	if !s.Running || s.Remaining <= 0 {
+		return time.Time{}
+	}
+	return s.Start.Add(s.Elapsed + s.Remaining)
 }
 
 // Status returns the progress of the run in progress, or of the last run;
@@ -92,9 +119,20 @@ func (o *Progress) TargetStarting(_ context.Context, target string) {
 	o.update(func(st *RunStatus) { st.Target = target })
 }
 
+// ScenarioStarted records the scenario's repeat as the current one.
+func (o *Progress) ScenarioStarted(_ context.Context, s *scheduler.ScenarioStart) {
+	o.update(func(st *RunStatus) {
+		st.Target = s.Scenario.Target
+		st.Current = CurrentScenario{Name: s.Scenario.Name, Repeat: s.Repeat, Repeats: s.Repeats, Start: s.Start}
+	})
+}
+
 // RunFinished records the run's end.
-func (o *Progress) RunFinished(_ context.Context, _ *scheduler.RunReport) {
-	o.update(func(st *RunStatus) { st.Running, st.Remaining = false, 0 })
+func (o *Progress) RunFinished(_ context.Context, r *scheduler.RunReport) {
+	o.update(func(st *RunStatus) {
+		st.Running, st.Remaining, st.Current = false, 0, CurrentScenario{}
+		st.End, st.Outcome = r.End, r.Outcome()
+	})
 }
 
 // update changes the state under the lock and exports it.
@@ -125,6 +163,9 @@ func (o *Progress) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResu
 		st.Done++
 		st.Planned = max(st.Planned, r.Total)
 		st.Last, st.LastStatus = r.Scenario.Name, status
+		if st.Current.Name == r.Scenario.Name {
+			st.Current = CurrentScenario{}
+		}
 		st.Target = r.Scenario.Target
 		st.Elapsed = time.Since(st.Start).Round(time.Second)
 		st.Remaining = 0

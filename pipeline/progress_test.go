@@ -106,3 +106,61 @@ func TestProgressStatus(t *testing.T) {
 	}
 	check(0, 2, 4, 0)
 }
+
+// TestProgressCurrent: Status names the scenario repeat in progress from
+// its ScenarioStarted until its scenario ends, none between scenarios or
+// after the run; ETA is Start + Elapsed + Remaining while the run goes on,
+// and the run's end and outcome are kept after it.
+func TestProgressCurrent(t *testing.T) {
+	o := &Progress{}
+	start := time.Now().Add(-20 * time.Second)
+	at := start.Add(time.Second)
+	a, b := config.Scenario{Name: "u/-/a", Target: "u"}, config.Scenario{Name: "u/-/b", Target: "u"}
+	info := &scheduler.RunInfo{ID: "r", Start: start, Scenarios: []config.Scenario{a, b}}
+	var results []*scheduler.ScenarioResult
+	started := func(sc config.Scenario, i, n int) func() {
+		return func() {
+			o.ScenarioStarted(t.Context(), &scheduler.ScenarioStart{RunID: "r", Scenario: sc, Total: 2, Repeat: i, Repeats: n, Start: at})
+		}
+	}
+	finished := func(sc config.Scenario) func() {
+		return func() {
+			r := &scheduler.ScenarioResult{RunID: "r", Scenario: sc, Total: 2, Record: &result.Scenario{Measurement: result.Measurement{Requests: 1}}}
+			results = append(results, r)
+			o.ScenarioFinished(t.Context(), r)
+		}
+	}
+	end := time.Now()
+	steps := []struct {
+		name    string
+		do      func()
+		target  string
+		current CurrentScenario
+		running bool
+		eta     bool // an estimate of the end
+	}{
+		{"run started", func() { o.RunStarted(t.Context(), info) }, "", CurrentScenario{}, true, false},
+		{"a 1/2", started(a, 1, 2), "u", CurrentScenario{Name: a.Name, Repeat: 1, Repeats: 2, Start: at}, true, false},
+		{"b 1/2", started(b, 1, 2), "u", CurrentScenario{Name: b.Name, Repeat: 1, Repeats: 2, Start: at}, true, false},
+		{"a 2/2", started(a, 2, 2), "u", CurrentScenario{Name: a.Name, Repeat: 2, Repeats: 2, Start: at}, true, false},
+		{"a finished", finished(a), "u", CurrentScenario{}, true, true},
+		{"b 2/2", started(b, 2, 2), "u", CurrentScenario{Name: b.Name, Repeat: 2, Repeats: 2, Start: at}, true, true},
+		{"b finished", finished(b), "u", CurrentScenario{}, true, false},
+		{"run finished", func() {
+			o.RunFinished(t.Context(), &scheduler.RunReport{RunInfo: *info, Results: results, End: end})
+		}, "u", CurrentScenario{}, false, false},
+	}
+	for _, s := range steps {
+		s.do()
+		st, ok := o.Status()
+		if !ok || st.Current != s.current || st.Target != s.target || st.Running != s.running {
+			t.Errorf("after %s: current %+v target %q running %v; want %+v %q %v", s.name, st.Current, st.Target, st.Running, s.current, s.target, s.running)
+		}
+		if eta := st.ETA(); eta.IsZero() == s.eta || s.eta && !eta.Equal(st.Start.Add(st.Elapsed+st.Remaining)) {
+			t.Errorf("after %s: ETA %v (elapsed %s, remaining %s); want an estimate: %v", s.name, eta, st.Elapsed, st.Remaining, s.eta)
+		}
+	}
+	if st, _ := o.Status(); !st.End.Equal(end) || st.Outcome != scheduler.OutcomeSuccess || st.Done != 2 {
+		t.Errorf("after the run: end %v outcome %q done %d; want %v, success, 2", st.End, st.Outcome, st.Done, end)
+	}
+}

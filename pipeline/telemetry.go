@@ -40,6 +40,8 @@ func (o telemetry) TargetChanged(_ context.Context, target string, up bool) {
 	}
 }
 
+func (o telemetry) ScenarioStarted(context.Context, *scheduler.ScenarioStart) {}
+
 func (o telemetry) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResult) {
 	span := o.tracer.ScenarioFinished(r.Record)
 	if o.metrics != nil {
@@ -143,6 +145,12 @@ func (os observers) TargetFailed(ctx context.Context, t string, err error) {
 func (os observers) TargetChanged(ctx context.Context, t string, up bool) {
 	for _, o := range os {
 		o.TargetChanged(ctx, t, up)
+	}
+}
+
+func (os observers) ScenarioStarted(ctx context.Context, s *scheduler.ScenarioStart) {
+	for _, o := range os {
+		o.ScenarioStarted(ctx, s)
 	}
 }
 

@@ -18,11 +18,13 @@
 // ([Point].Accepted) or after the last change point towards the better
 // direction that has enough runs behind it, and it ends before the first
 // change point towards the worse direction, so that a regression keeps its
-// pre-regression baseline until someone accepts it. The comparison is a
-// one-sided robust z test on log values (the baseline's median, and the
-// larger of its MAD and standard deviation; a Student t reference;
-// [MethodRobustZ], the default) or a Mann-Whitney U test
-// ([MethodMannWhitney], from golang.org/x/perf/benchmath). A series regresses
+// pre-regression baseline until someone accepts it. The comparison is on
+// log values, against the baseline's median and noise (the larger of its
+// MAD and standard deviation): by default the least worse of the newest
+// runs, with the chance that that many null runs all lie at least that far
+// out ([MethodLeastWorse]); or their mean with a Student t reference
+// ([MethodRobustZ]); or a Mann-Whitney U test ([MethodMannWhitney], from
+// golang.org/x/perf/benchmath). A series regresses
 // when, at once: the Benjamini-Hochberg adjusted p-value across all tests of
 // the call is at most Options.FDR; the median of the newest runs is worse than
 // the baseline median by at least the signal's minimum effect (relative) and

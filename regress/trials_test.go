@@ -272,6 +272,10 @@ func TestTrials(t *testing.T) {
 		{model: noiseModel{name: "CV 3 %", cvThroughput: 0.03, cvP50: 0.03, cvP99: 0.03}, o: Options{Confirm: 2}, variant: "Confirm 2", noFDRCheck: true},
 		{model: noiseModel{name: "CV 3 %", cvThroughput: 0.03, cvP50: 0.03, cvP99: 0.03}, o: Options{BaselineRuns: 40}, variant: "BaselineRuns 40"},
 		{model: noiseModel{name: "CV 2 %", cvThroughput: 0.02, cvP50: 0.02, cvP99: 0.02}, o: Options{Method: MethodMannWhitney}, variant: "Mann-Whitney"},
+		{model: noiseModel{name: "CV 2 %", cvThroughput: 0.02, cvP50: 0.02, cvP99: 0.02}, o: Options{Method: MethodRobustZ}, variant: "robust z", wantPower: true},
+		{model: noiseModel{name: "CV 3 %", cvThroughput: 0.03, cvP50: 0.03, cvP99: 0.03}, o: Options{Method: MethodRobustZ}, variant: "robust z"},
+		{model: noiseModel{name: "CV 5 %", cvThroughput: 0.05, cvP50: 0.05, cvP99: 0.05}, o: Options{Method: MethodRobustZ}, variant: "robust z"},
+		{model: measured, o: Options{Method: MethodRobustZ}, variant: "robust z"},
 	}
 	const aaRuns, stepTrials = 300, 100
 	var table strings.Builder

@@ -33,18 +33,32 @@ type ComparisonRow struct {
 	Benchd   *CompareSide `json:"benchd"`
 	Document *CompareSide `json:"document"`
 	// RequestsPerSecondRatio is benchd's requests/s over the document's;
-	// null unless both are there and the document's is above 0.
+	// null unless both are there, benchd's is no instruction lane and the
+	// document's is above 0.
 	RequestsPerSecondRatio *float64 `json:"requests_per_second_ratio"`
 }
 
 // CompareSide holds one side's figures of a scenario.
 type CompareSide struct {
-	RequestsPerSecond float64 `json:"requests_per_second"`
-	Requests          uint64  `json:"requests"`
-	// P99Seconds is null without completed requests (benchd) or without a
-	// Latency Distribution (document).
+	// RequestsPerSecond is null for an instruction lane (Lane), whose
+	// speed is callgrind's, not the server's: InstructionsPerRequest is
+	// its figure.
+	RequestsPerSecond      *float64 `json:"requests_per_second"`
+	Lane                   bool     `json:"lane,omitempty"`
+	InstructionsPerRequest *float64 `json:"instructions_per_request,omitempty"`
+	Requests               uint64   `json:"requests"`
+	// P99Seconds is null without completed requests (benchd), for a lane,
+	// or without a Latency Distribution (document).
 	P99Seconds *float64 `json:"p99_seconds"`
 	Timeouts   uint64   `json:"timeouts"`
+	// LateResponses counts the answers that came after their request's
+	// timeout, and LateResponsesPerSecond them per second of the measured
+	// interval (wrk counts them as requests: a document's requests/s is
+	// comparable with benchd's plus these); benchd's side only, absent
+	// unless its scenario ran with on_timeout wait (reconnect never reads
+	// them).
+	LateResponses          *uint64  `json:"late_responses,omitempty"`
+	LateResponsesPerSecond *float64 `json:"late_responses_per_second,omitempty"`
 	// Error is why the stored scenario failed; benchd's side only.
 	Error string `json:"error,omitempty"`
 	// Line is the line of the document's wrk block; the document's side
@@ -141,16 +155,30 @@ func CompareRun(run *store.Run, doc *Document, name string, titles map[string]st
 }
 
 func storedSide(s *store.Scenario) *CompareSide {
-	side := &CompareSide{RequestsPerSecond: s.RequestsPerSecond, Requests: s.Requests,
-		Timeouts: s.Errors[engine.KindTimeout], Error: s.Error}
+	side := &CompareSide{Requests: s.Requests, Timeouts: s.Errors[engine.KindTimeout], Error: s.Error}
+	if in := s.Instructions; in != nil {
+		// callgrind's speed, not the server's: instructions only.
+		side.Lane, side.InstructionsPerRequest = true, &in.PerRequest
+		return side
+	}
+	rps := s.RequestsPerSecond
+	side.RequestsPerSecond = &rps
 	if v := s.P99(); !math.IsNaN(v) {
 		side.P99Seconds = &v
+	}
+	if s.OnTimeout == string(engine.TimeoutWait) {
+		n, rate := s.LateResponses, 0.0
+		if s.ElapsedSeconds > 0 {
+			rate = float64(n) / s.ElapsedSeconds
+		}
+		side.LateResponses, side.LateResponsesPerSecond = &n, &rate
 	}
 	return side
 }
 
 func documentSide(c *Cell) *CompareSide {
-	side := &CompareSide{RequestsPerSecond: c.Wrk.RequestsPerSecond, Requests: c.Wrk.Requests,
+	rps := c.Wrk.RequestsPerSecond
+	side := &CompareSide{RequestsPerSecond: &rps, Requests: c.Wrk.Requests,
 		Timeouts: c.Wrk.Timeouts, Line: c.Line}
 	if p := c.Wrk.P99(); !math.IsNaN(p) {
 		side.P99Seconds = &p
@@ -159,15 +187,16 @@ func documentSide(c *Cell) *CompareSide {
 }
 
 func (r ComparisonRow) withRatio() ComparisonRow {
-	if r.Benchd != nil && r.Document != nil && r.Document.RequestsPerSecond > 0 {
-		v := r.Benchd.RequestsPerSecond / r.Document.RequestsPerSecond
+	if b, d := r.Benchd, r.Document; b != nil && d != nil && b.RequestsPerSecond != nil && d.RequestsPerSecond != nil && *d.RequestsPerSecond > 0 {
+		v := *b.RequestsPerSecond / *d.RequestsPerSecond
 		r.RequestsPerSecondRatio = &v
 	}
 	return r
 }
 
 // WriteComparison prints c as text (aligned columns), markdown (a table)
-// or json (a [Comparison]).
+// or json (a [Comparison]). An instruction lane shows no requests/s or
+// p99 (callgrind's speed) and its instructions per request in its note.
 func WriteComparison(w io.Writer, c Comparison, format string) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
@@ -178,13 +207,20 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 	if c.Title != "" {
 		title = fmt.Sprintf(" (%q)", c.Title)
 	}
-	header := []string{"scenario", "req/s benchd", "req/s document", "ratio", "p99 benchd", "p99 document", "timeouts benchd", "timeouts document", "note"}
+	header := []string{"scenario", "req/s benchd", "req/s document", "ratio", "p99 benchd", "p99 document", "timeouts benchd", "timeouts document", "late/s benchd", "note"}
 	var lines [][]string
 	for _, r := range c.Rows {
 		b, d := r.Benchd, r.Document
 		var notes []string
-		if b != nil && b.Error != "" {
+		switch {
+		case b != nil && interrupted(b.Error):
+			notes = append(notes, "interrupted") // its run was stopped: not a failure
+		case b != nil && b.Error != "":
 			notes = append(notes, "failed")
+		}
+		if b != nil && b.Lane {
+			// Its speed is callgrind's: the figure is its instructions.
+			notes = append(notes, fmt.Sprintf("lane: %.0f instructions/request", *b.InstructionsPerRequest))
 		}
 		switch {
 		case d == nil:
@@ -196,7 +232,7 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 		if r.RequestsPerSecondRatio != nil {
 			ratio = fmt.Sprintf("%.2f", *r.RequestsPerSecondRatio)
 		}
-		lines = append(lines, []string{r.Scenario, sideRate(b), sideRate(d), ratio, sideP99(b), sideP99(d), sideTimeouts(b), sideTimeouts(d), strings.Join(notes, "; ")})
+		lines = append(lines, []string{r.Scenario, sideRate(b), sideRate(d), ratio, sideP99(b), sideP99(d), sideTimeouts(b), sideTimeouts(d), sideLate(b), strings.Join(notes, "; ")})
 	}
 	if format == "markdown" {
 		fmt.Fprintf(w, "benchd = run %s, document = %s%s; ratio is benchd/document\n\n", c.RunID, c.Document, title)
@@ -216,10 +252,10 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 }
 
 func sideRate(s *CompareSide) string {
-	if s == nil {
+	if s == nil || s.RequestsPerSecond == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f", s.RequestsPerSecond)
+	return fmt.Sprintf("%.1f", *s.RequestsPerSecond)
 }
 
 func sideP99(s *CompareSide) string {
@@ -234,4 +270,17 @@ func sideTimeouts(s *CompareSide) string {
 		return "-"
 	}
 	return strconv.FormatUint(s.Timeouts, 10)
+}
+
+// sideLate is the late answers per second of benchd's side: blank where
+// the scenario ran with on_timeout reconnect (none are read), "-" without
+// a benchd side.
+func sideLate(s *CompareSide) string {
+	switch {
+	case s == nil:
+		return "-"
+	case s.LateResponsesPerSecond == nil:
+		return ""
+	}
+	return fmt.Sprintf("%.1f", *s.LateResponsesPerSecond)
 }

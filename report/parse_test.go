@@ -249,7 +249,7 @@ func TestParseLatencyDistribution(t *testing.T) {
 			got := d.Cells[0].Wrk.Percentiles
 			for _, p := range []float64{50, 75, 90, 99} {
 				v, ok := got[p]
-				if want := noneOr(r.Latency.TotalCount(), percentile(r.Latency, p)); !ok || formatTimeMicros(v*1e6) != want {
+				if want := noneOr(r.Latency.TotalCount(), float64(result.Percentile(r.Latency, p))); !ok || formatTimeMicros(v*1e6) != want {
 					t.Errorf("p%g: %v (%v), want %s", p, v, ok, want)
 				}
 			}

@@ -32,17 +32,23 @@ type SummaryRow struct {
 	Cells    map[string]*SummaryCell `json:"cells"`
 }
 
-// SummaryCell is one scenario of a [SummaryTable]. P99Seconds is null
-// without a completed request; Errors counts connection errors of every
-// kind (timeouts included) and 4xx and 5xx responses; Error says why the
-// scenario failed, and Sent is 0 when it applied no load.
+// SummaryCell is one scenario of a [SummaryTable]. RequestsPerSecond and
+// P99Seconds are null for an instruction lane (Lane: a target with an
+// instructions block, served under callgrind, whose speed is callgrind's,
+// not the server's), which has InstructionsPerRequest instead;
+// P99Seconds is null without a completed request too.
+// Errors counts connection errors of every kind (timeouts included) and
+// 4xx and 5xx responses; Error says why the scenario failed, and Sent is
+// 0 when it applied no load.
 type SummaryCell struct {
-	RequestsPerSecond float64  `json:"requests_per_second"`
-	P99Seconds        *float64 `json:"p99_seconds"`
-	Timeouts          uint64   `json:"timeouts"`
-	Errors            uint64   `json:"errors"`
-	Sent              uint64   `json:"sent"`
-	Error             string   `json:"error,omitempty"`
+	RequestsPerSecond      *float64 `json:"requests_per_second"`
+	P99Seconds             *float64 `json:"p99_seconds"`
+	Lane                   bool     `json:"lane,omitempty"`
+	InstructionsPerRequest *float64 `json:"instructions_per_request,omitempty"`
+	Timeouts               uint64   `json:"timeouts"`
+	Errors                 uint64   `json:"errors"`
+	Sent                   uint64   `json:"sent"`
+	Error                  string   `json:"error,omitempty"`
 }
 
 // NewSummaryTable returns run's [SummaryTable].
@@ -64,14 +70,20 @@ func NewSummaryTable(run *store.Run) SummaryTable {
 			rows[k] = r
 			st.Rows = append(st.Rows, SummaryRow{Endpoint: s.Endpoint, Mode: s.Mode, Cells: map[string]*SummaryCell{}})
 		}
-		c := &SummaryCell{RequestsPerSecond: s.RequestsPerSecond, Timeouts: s.Errors[engine.KindTimeout],
-			Sent: s.Sent, Error: s.Error}
+		c := &SummaryCell{Timeouts: s.Errors[engine.KindTimeout], Sent: s.Sent, Error: s.Error}
 		for _, n := range s.Errors {
 			c.Errors += n
 		}
 		c.Errors += s.Unexpected // by default the 4xx and 5xx responses
-		if v := s.P99(); !math.IsNaN(v) {
-			c.P99Seconds = &v
+		if in := s.Instructions; in != nil {
+			// callgrind's speed, not the server's: instructions only.
+			c.Lane, c.InstructionsPerRequest = true, &in.PerRequest
+		} else {
+			rps := s.RequestsPerSecond
+			c.RequestsPerSecond = &rps
+			if v := s.P99(); !math.IsNaN(v) {
+				c.P99Seconds = &v
+			}
 		}
 		st.Rows[r].Cells[s.Target] = c
 	}
@@ -80,7 +92,9 @@ func NewSummaryTable(run *store.Run) SummaryTable {
 
 // WriteSummary prints the table users compare servers with: one row per
 // endpoint and mode, one column per target, each cell requests/s, p99,
-// timeouts and errors of that scenario. As json, a [SummaryTable];
+// timeouts and errors of that scenario (an instruction lane: its
+// instructions per request, marked "(lane)", instead of requests/s and
+// p99, which are callgrind's speed). As json, a [SummaryTable];
 // otherwise a Markdown table, which reads as text too.
 func WriteSummary(w io.Writer, run *store.Run, format string) error {
 	st := NewSummaryTable(run)
@@ -89,7 +103,17 @@ func WriteSummary(w io.Writer, run *store.Run, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	fmt.Fprintf(w, "run %s (%s), cells: requests/s · p99 · timeouts · errors\n\n", st.RunID, st.Outcome)
+	lanes := false
+	for _, r := range st.Rows {
+		for _, c := range r.Cells {
+			lanes = lanes || c.Lane
+		}
+	}
+	legend := "cells: requests/s · p99 · timeouts · errors"
+	if lanes {
+		legend += "; an instruction lane's: instructions/request (lane) · timeouts · errors"
+	}
+	fmt.Fprintf(w, "run %s (%s), %s\n\n", st.RunID, st.Outcome, legend)
 	fmt.Fprintf(w, "| endpoint | mode | %s |\n", strings.Join(st.Targets, " | "))
 	fmt.Fprintf(w, "|---|---|%s\n", strings.Repeat("---|", len(st.Targets)))
 	for _, r := range st.Rows {
@@ -104,15 +128,21 @@ func WriteSummary(w io.Writer, run *store.Run, format string) error {
 			case c.Error != "" && c.Sent == 0:
 				fmt.Fprint(w, " failed |")
 			default:
-				p99 := math.NaN()
-				if c.P99Seconds != nil {
-					p99 = *c.P99Seconds
-				}
 				failed := ""
 				if c.Error != "" {
 					failed = " (failed)" // cut short or the target died: see the report
 				}
-				fmt.Fprintf(w, " %.0f · %s · %d · %d%s |", c.RequestsPerSecond, seconds(p99), c.Timeouts, c.Errors, failed)
+				var figure string
+				if c.Lane {
+					figure = fmt.Sprintf("%.0f instructions/request (lane)", *c.InstructionsPerRequest)
+				} else {
+					p99 := math.NaN()
+					if c.P99Seconds != nil {
+						p99 = *c.P99Seconds
+					}
+					figure = fmt.Sprintf("%.0f · %s", *c.RequestsPerSecond, seconds(p99))
+				}
+				fmt.Fprintf(w, " %s · %d · %d%s |", figure, c.Timeouts, c.Errors, failed)
 			}
 		}
 		fmt.Fprintln(w)
@@ -124,8 +154,11 @@ func WriteSummary(w io.Writer, run *store.Run, format string) error {
 // p99 of both runs and their ratios B/A, and in its settings column
 // whether the scenario's settings hash is the same in both ("same"),
 // which parts changed ("changed: connections"), "only A" or "only B", or
-// "-" when a side has no hash. A header says when the runs' config_hash
-// differs and how the scenarios match ([ScenarioMatch]).
+// "-" when a side has no hash. An instruction lane (marked "(lane)") has
+// instructions per request instead, in columns of their own when either
+// run has one, and "-" for requests/s and p99 (callgrind's speed). A
+// header says when the runs' config_hash differs and how the scenarios
+// match ([ScenarioMatch]).
 func WriteDiff(w io.Writer, a, b *store.Run) error {
 	index := func(r *store.Run) map[string]*store.Scenario {
 		m := map[string]*store.Scenario{}
@@ -150,18 +183,35 @@ func WriteDiff(w io.Writer, a, b *store.Run) error {
 		fmt.Fprintf(w, "the runs come from different configurations (config_hash %s, %s)\n", or(a.ConfigHash, "none"), or(b.ConfigHash, "none"))
 	}
 	fmt.Fprintf(w, "%s\n\n", m)
+	lane := func(s *store.Scenario) bool { return s != nil && s.Instructions != nil }
+	lanes := false
+	for _, n := range names {
+		lanes = lanes || lane(ma[n]) || lane(mb[n])
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treq/s A\treq/s B\tratio\tp99 A\tp99 B\tratio\ttimeouts A\ttimeouts B\tsettings\t")
+	header := "scenario\treq/s A\treq/s B\tratio\tp99 A\tp99 B\tratio\t"
+	if lanes {
+		header += "instr/req A\tinstr/req B\tratio\t"
+	}
+	fmt.Fprintln(tw, header+"timeouts A\ttimeouts B\tsettings\t")
+	// side returns a scenario's figures: requests/s and p99, or for an
+	// instruction lane (callgrind's speed, not the server's) instructions
+	// per request; NaN where it has none.
+	side := func(s *store.Scenario) (rps, p99, instr float64, timeouts string) {
+		rps, p99, instr, timeouts = math.NaN(), math.NaN(), math.NaN(), "-"
+		switch {
+		case s == nil:
+		case lane(s):
+			instr, timeouts = s.Instructions.PerRequest, strconv.FormatUint(s.Errors[engine.KindTimeout], 10)
+		default:
+			rps, p99, timeouts = s.RequestsPerSecond, s.P99(), strconv.FormatUint(s.Errors[engine.KindTimeout], 10)
+		}
+		return rps, p99, instr, timeouts
+	}
 	for _, n := range names {
 		sa, sb := ma[n], mb[n]
-		rpsA, rpsB, p99A, p99B := math.NaN(), math.NaN(), math.NaN(), math.NaN()
-		toA, toB := "-", "-"
-		if sa != nil {
-			rpsA, p99A, toA = sa.RequestsPerSecond, sa.P99(), strconv.FormatUint(sa.Errors[engine.KindTimeout], 10)
-		}
-		if sb != nil {
-			rpsB, p99B, toB = sb.RequestsPerSecond, sb.P99(), strconv.FormatUint(sb.Errors[engine.KindTimeout], 10)
-		}
+		rpsA, p99A, inA, toA := side(sa)
+		rpsB, p99B, inB, toB := side(sb)
 		settings := "-"
 		switch {
 		case sb == nil:
@@ -173,10 +223,35 @@ func WriteDiff(w io.Writer, a, b *store.Run) error {
 		case sa.SettingsHash != "" && sb.SettingsHash != "":
 			settings = "same"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
-			seconds(p99A), seconds(p99B), ratio(p99B, p99A), toA, toB, settings)
+		name := n
+		if lane(sa) || lane(sb) {
+			name += " (lane)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t", name, num(rpsA), num(rpsB), ratio(rpsB, rpsA),
+			seconds(p99A), seconds(p99B), ratio(p99B, p99A))
+		if lanes {
+			// Deterministic to about 0.1 %: four decimals show a 0.5 % change.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t", count(inA), count(inB), ratio4(inB, inA))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", toA, toB, settings)
 	}
 	return tw.Flush()
+}
+
+// count prints a figure as a whole number, "-" for NaN.
+func count(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// ratio4 is ratio with four decimals.
+func ratio4(b, a float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || a == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", b/a)
 }
 
 func num(v float64) string {

@@ -41,8 +41,10 @@ type WrkOptions struct {
 // "N requests" and Requests/sec count responses received within the
 // timeout (wrk also counts late answers), Socket errors' read also counts
 // the engine's closed kind (wrk has no such kind and counts it as read),
-// and Req/Sec includes 100 ms intervals without any response (wrk skips
-// them). Lines wrk does not have: "  In flight at end: N" when requests
+// and Req/Sec counts what Requests/sec counts (measured requests answered
+// in time: not the warm-up's answers, not late ones) and includes 100 ms
+// intervals without any response (wrk skips them). Lines wrk does not
+// have: "  In flight at end: N" when requests
 // were still unanswered at the end of the grace, so that the counts add up
 // to the requests sent; "  Late responses: N (M pending at close)" beside
 // the socket errors, with on_timeout wait, for the answers that came after
@@ -62,12 +64,16 @@ type WrkOptions struct {
 // Requests/sec each: ..." after the connections line when s has more than
 // one repeat.
 //
-// Statistics are computed from s's HDR histograms (3 significant digits),
-// each value taken as the middle of its bucket; the standard deviation is
-// the sample one, as wrk's. An empty latency histogram (no completed
-// request) prints "-" in the Latency row and the distribution, as the
-// summary does, rather than wrk's 0.00us and -nan%. WriteWrk returns the first error of w
-// or of decoding a histogram; it does not keep s.
+// The Thread Stats are computed from s's HDR histograms (3 significant
+// digits), each value taken as the middle of its bucket; the standard
+// deviation is the sample one, as wrk's. The Latency Distribution prints
+// the record's percentiles (s.Latency, [result.Percentile]: HdrHistogram's
+// ValueAtQuantile), so that the text and the JSON agree; wrk's own rank
+// and bucket middle would differ from them by up to a bucket and a rank.
+// An empty latency histogram (no completed request) prints "-" in the
+// Latency row and the distribution, as the summary does, rather than
+// wrk's 0.00us and -nan%. WriteWrk returns the first error of w or of
+// decoding a histogram; it does not keep s.
 func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	if s == nil {
 		return errors.New("report: write wrk report: no result")
@@ -113,13 +119,19 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	}
 	b.WriteString(statsLine("Req/Sec", histStats(rate), formatMetric))
 	if o.Latency {
+		// The record's percentiles (result.Percentile), as its JSON has
+		// them, not wrk's own rank and bucket middle.
 		b.WriteString("  Latency Distribution\n")
-		for _, p := range []float64{50, 75, 90, 99} {
+		var values [4]float64
+		if l := s.Latency; l != nil {
+			values = [4]float64{l.P50, l.P75, l.P90, l.P99}
+		}
+		for i, p := range [4]float64{50, 75, 90, 99} {
 			fmt.Fprintf(&b, "%7.0f%%", p)
-			if noLatency {
+			if s.Latency == nil {
 				fmt.Fprintf(&b, "%10s", "-")
 			} else {
-				b.WriteString(units(percentile(latency, p), formatTimeMicros, 10))
+				b.WriteString(units(values[i]*1e6, formatTimeMicros, 10))
 			}
 			b.WriteString("\n")
 		}
@@ -240,24 +252,6 @@ func histStats(h *hdrhistogram.Histogram) stats {
 // its middle, as hdrhistogram's Mean takes it. Values below 2048 have
 // buckets of their own and are exact.
 func bucketMiddle(b hdrhistogram.Bar) float64 { return float64(b.From + (b.To-b.From+1)/2) }
-
-// percentile returns the value at percentile p (0–100) of h: the middle
-// of the bucket holding the value of rank ceil(p% of the count), 0 when h is
-// nil or empty.
-func percentile(h *hdrhistogram.Histogram, p float64) float64 {
-	if h == nil || h.TotalCount() == 0 {
-		return 0
-	}
-	rank := max(int64(math.Ceil(p/100*float64(h.TotalCount()))), 1)
-	var seen int64
-	for _, b := range h.Distribution() {
-		seen += b.Count
-		if b.Count > 0 && seen >= rank {
-			return bucketMiddle(b)
-		}
-	}
-	return float64(h.Max())
-}
 
 // statsLine formats one row of wrk's Thread Stats table.
 func statsLine(name string, s stats, format func(float64) string) string {

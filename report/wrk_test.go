@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,5 +411,104 @@ func TestWriteWrkOpenLoop(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "Rate:") {
 		t.Errorf("a closed-loop run shows a rate line:\n%s", b.String())
+	}
+}
+
+// TestWrkPercentilesMatchJSON: the Latency Distribution of the text block
+// and the JSON record print the same p50 and p99 for a real run. The
+// handler's 140–218 ms fall in HDR buckets 64 µs wide, so a bucket's
+// middle and its top (HdrHistogram's ValueAtQuantile) print differently.
+func TestWrkPercentilesMatchJSON(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := 140*time.Millisecond + time.Duration(n.Add(1)%40)*2*time.Millisecond
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	res, err := engine.Run(t.Context(), engine.Plan{URL: srv.URL + "/", Connections: 4, Threads: 1,
+		Duration: time.Second, Timeout: 2 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Completed() < 10 {
+		t.Fatalf("%d requests completed, want at least 10", res.Completed())
+	}
+	s := rec(res)
+	var text, js bytes.Buffer
+	if err := WriteWrk(&text, s, WrkOptions{Latency: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&js, s); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Latency map[string]float64 `json:"latency_seconds"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		key  string
+		line string
+	}{{"p50", "     50%"}, {"p99", "     99%"}} {
+		v, ok := got.Latency[p.key]
+		if !ok {
+			t.Fatalf("JSON has no latency_seconds.%s:\n%s", p.key, js.String())
+		}
+		want := p.line + units(v*1e6, formatTimeMicros, 10) + "\n"
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text block lacks %q (JSON %s %v s):\n%s", want, p.key, v, text.String())
+		}
+	}
+}
+
+// TestWriteWrkNoRequestInTime runs the engine against a server slower than
+// the timeout once the warm-up is over: the warm-up's requests are
+// answered after it ended, within their timeout, and every measured
+// request times out. The Req/Sec row counts what Requests/sec counts, so
+// it reads 0 too, not the warm-up's answers.
+func TestWriteWrkNoRequestInTime(t *testing.T) {
+	const conns = 2
+	release := make(chan struct{})
+	var seen, answered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wait := 5 * time.Second // the measured requests: past the 600ms timeout
+		if seen.Add(1) <= conns {
+			wait = 450 * time.Millisecond // the warm-up's: after its 200ms, in time
+		}
+		select {
+		case <-time.After(wait):
+		case <-r.Context().Done():
+			return
+		case <-release:
+			return
+		}
+		answered.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: srv.Close waits for handlers
+	res, err := engine.Run(t.Context(), engine.Plan{URL: srv.URL + "/", Connections: conns, Threads: 1,
+		Warmup: 200 * time.Millisecond, Duration: time.Second, Timeout: 600 * time.Millisecond, Grace: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Completed() != 0 || res.Errors[engine.KindTimeout] == 0 || answered.Load() == 0 {
+		t.Fatalf("completed %d, timeouts %d, warm-up answers %d: want none in time, timeouts, and warm-up answers",
+			res.Completed(), res.Errors[engine.KindTimeout], answered.Load())
+	}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, rec(res), WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "    Req/Sec     0.00      0.00     0.00    100.00%\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+	if !strings.Contains(b.String(), "  0 requests in ") || !strings.Contains(b.String(), "Requests/sec:      0.00\n") {
+		t.Errorf("report does not read 0 requests:\n%s", b.String())
 	}
 }

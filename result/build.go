@@ -56,17 +56,33 @@ func Measure(r *engine.Result, histograms bool) Measurement {
 }
 
 // Summarize summarises an HDR histogram of microseconds in seconds; nil
-// when h is nil or empty.
+// when h is nil or empty. Its percentiles are [Percentile]'s.
 func Summarize(h *hdrhistogram.Histogram) *Latency {
 	if h == nil || h.TotalCount() == 0 {
 		return nil
 	}
-	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1e6 }
+	q := func(p float64) float64 { return float64(Percentile(h, p)) / 1e6 }
 	return &Latency{
 		Count: h.TotalCount(),
 		Mean:  h.Mean() / 1e6, Stdev: h.StdDev() / 1e6, Max: float64(h.Max()) / 1e6,
 		P50: q(50), P75: q(75), P90: q(90), P99: q(99), P999: q(99.9), P9999: q(99.99),
 	}
+}
+
+// Percentile returns the value at percentile p (0 to 100) of h, in h's
+// unit; 0 when h is nil or empty. It is hdrhistogram-go's
+// ValueAtQuantile (github.com/HdrHistogram/hdrhistogram-go): the value of
+// rank p% of the count rounded half up (at least 1), taken as the highest
+// value of its bucket (at 3 significant digits at most 0.1 % above the
+// value recorded). wrk's own rank (rounded up) and bucket middle differ by
+// up to a bucket and a rank. Every percentile benchd stores, prints or
+// exports is this one: the JSON record, the wrk text block (which prints
+// the record's) and the metrics' summary.
+func Percentile(h *hdrhistogram.Histogram, p float64) int64 {
+	if h == nil || h.TotalCount() == 0 {
+		return 0
+	}
+	return h.ValueAtQuantile(p)
 }
 
 // FromEngine returns the record of one engine result: its plan's

@@ -15,7 +15,8 @@
 // in an order shuffled per round from the run's seed ([RunInfo.Seed]), so
 // that a slow minute of the machine spreads over all of them (Abedi and
 // Brecht, ICPE 2017, randomized multiple interleaved trials). Each repeat
-// is its own load test, on fresh connections, and a scenario's result is
+// is its own load test, on fresh connections, announced as it begins
+// ([Observer.ScenarioStarted], repeat i of n), and a scenario's result is
 // reported once, after its last repeat.
 //
 // Failure is data: a target that fails to start, a service that is not ready

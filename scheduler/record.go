@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"cmp"
+	"errors"
 
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/engine"
@@ -19,11 +20,14 @@ func ValidityOptions(cfg *config.Config) regress.ValidityOptions {
 	}
 }
 
-// health is what the validity rules read of r.
+// health is what the validity rules read of r. A scenario cut short by
+// its run's stop (ErrInterrupted) says nothing of its target: its error
+// says interrupted, and no target_failed or target_died is added to it.
 func (r *ScenarioResult) health() regress.RunHealth {
+	stopped := errors.Is(r.Err, ErrInterrupted)
 	h := regress.RunHealth{
-		TargetFailed:        r.Result == nil || !r.Up(),
-		TargetDied:          r.Result != nil && r.Err != nil,
+		TargetFailed:        !stopped && (r.Result == nil || !r.Up()),
+		TargetDied:          !stopped && r.Result != nil && r.Err != nil,
 		SchedulerLatencyP99: r.SchedLatencyP99,
 		ForeignCPURatio:     r.MaxForeignCPURatio(),
 	}

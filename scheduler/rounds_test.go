@@ -102,6 +102,14 @@ endpoints: [{name: a, path: /a}, {name: b, path: /b}, {name: c, path: /c}]
 		if len(got) != 9 {
 			t.Fatalf("visits %v, want 9 (3 rounds of 3, a connection each)", got)
 		}
+		checkStarts(t, obs, map[string]int{"local/-/a": 3, "local/-/b": 3, "local/-/c": 3})
+		var announced []string
+		for _, s := range obs.starts {
+			announced = append(announced, s.Scenario.Endpoint)
+		}
+		if !slices.Equal(announced, got) {
+			t.Errorf("repeats announced in the order %v, visited in %v", announced, got)
+		}
 		for r := range 3 {
 			round := slices.Clone(got[3*r : 3*r+3])
 			slices.Sort(round)
@@ -167,6 +175,8 @@ endpoints: [{name: a, path: /a}, {name: b, path: /b}, {name: c, path: /c}]
 		if len(obs.results) != 3 || len(rep.Results) != 3 {
 			t.Fatalf("%d results reported, want 3", len(obs.results))
 		}
+		// b announced its second repeat, which failed, and no third.
+		checkStarts(t, obs, map[string]int{"local/-/a": 3, "local/-/b": 3, "local/-/c": 3})
 		b := rep.Results[1]
 		if b.Err == nil || !strings.Contains(b.Err.Error(), "injected failure") || len(b.Repeats) != 1 {
 			t.Errorf("b: err %v, %d repeats; want the failure and its one repeat", b.Err, len(b.Repeats))
@@ -180,4 +190,44 @@ endpoints: [{name: a, path: /a}, {name: b, path: /b}, {name: c, path: /c}]
 			t.Errorf("%d failed scenarios, want 1", rep.Failed())
 		}
 	})
+}
+
+// checkStarts checks the order of obs's scenario events: every repeat of
+// a scenario announced (ScenarioStarted) in order, 1/n, 2/n and so on,
+// where repeats[name] is n (its configured repeats; a failed repeat ends
+// them early), all before the scenario's one ScenarioFinished and none
+// after it, and every scenario of repeats started and finished.
+func checkStarts(t *testing.T, obs *recorder, repeats map[string]int) {
+	t.Helper()
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	started := map[string]int{}
+	finished := map[string]bool{}
+	for i, e := range obs.events {
+		f := strings.Fields(e)
+		name := f[1]
+		switch {
+		case finished[name]:
+			t.Errorf("event %d %q: after %s finished (events %q)", i, e, name, obs.events)
+		case f[0] == "finish" && started[name] == 0:
+			t.Errorf("event %d %q: %s finished before any repeat started (events %q)", i, e, name, obs.events)
+		case f[0] == "finish":
+			finished[name] = true
+		default:
+			started[name]++
+			if want := fmt.Sprintf("%d/%d", started[name], repeats[name]); f[2] != want {
+				t.Errorf("event %d %q: want repeat %s (events %q)", i, e, want, obs.events)
+			}
+		}
+	}
+	for name := range repeats {
+		if started[name] == 0 || !finished[name] {
+			t.Errorf("%s: %d starts, finished %v; want its starts, then its finish (events %q)", name, started[name], finished[name], obs.events)
+		}
+	}
+	for _, s := range obs.starts {
+		if s.RunID == "" || s.Total != len(repeats) || s.Index < 0 || s.Index >= s.Total || s.Start.IsZero() {
+			t.Errorf("start %+v: want the run's ID, the scenario's index of %d and a start time", s, len(repeats))
+		}
+	}
 }

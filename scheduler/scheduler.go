@@ -156,6 +156,25 @@ type ScenarioResult struct {
 	RepeatUsage []RepeatUsage
 }
 
+// ScenarioStart is a repeat of a scenario about to begin, as
+// [Observer.ScenarioStarted] is told. A plain value.
+type ScenarioStart struct {
+	// RunID is the [RunInfo.ID] of the run.
+	RunID string
+	// Scenario is the scenario as configured.
+	Scenario config.Scenario
+	// Index is the 0-based position of the scenario in the run; Total the
+	// number of scenarios in the run (as in [ScenarioResult]).
+	Index, Total int
+	// Repeat is the repeat beginning, 1 to Repeats, the scenario's
+	// configured repeats (at least 1). With interleaved repeats the
+	// target's other scenarios run between two repeats of one scenario.
+	Repeat, Repeats int
+	// Start is when the repeat begins (the target ready, settled or
+	// restarted before it).
+	Start time.Time
+}
+
 // CPUSecondsPerRequest returns the target's CPU seconds per completed
 // request over the measured intervals of all repeats together (the sum of
 // their CPU over the sum of their requests); 0 when none completed or the
@@ -262,6 +281,11 @@ type Observer interface {
 	// TargetFailed is called when a managed target (or a service it
 	// needs) fails to start, with the reason, before TargetChanged(down).
 	TargetFailed(ctx context.Context, target string, err error)
+	// ScenarioStarted is called when a repeat of a scenario begins: once
+	// per repeat, the first before the scenario's ScenarioFinished, also
+	// for a scenario that fails at once (its target did not start). A
+	// scenario of a run stopped before it began gets neither.
+	ScenarioStarted(ctx context.Context, s *ScenarioStart)
 	// ScenarioFinished is called after each scenario, failed or not.
 	ScenarioFinished(ctx context.Context, r *ScenarioResult)
 	// RunFinished is called after the last scenario of a run.
@@ -636,9 +660,12 @@ rounds:
 			sr := runs[k]
 			tr.prepare(ctx, visited)
 			visited = true
+			now := time.Now()
 			if sr.res.Start.IsZero() {
-				sr.res.Start = time.Now()
+				sr.res.Start = now
 			}
+			s.opts.Observer.ScenarioStarted(ctx, &ScenarioStart{RunID: rep.ID, Scenario: sr.res.Scenario,
+				Index: sr.res.Index, Total: sr.res.Total, Repeat: round + 1, Repeats: sr.repeats, Start: now})
 			switch {
 			case tr.err != nil:
 				sr.res.Err, sr.done = tr.err, true
@@ -1063,6 +1090,9 @@ func (NopObserver) TargetChanged(context.Context, string, bool) {}
 
 // TargetFailed does nothing.
 func (NopObserver) TargetFailed(context.Context, string, error) {}
+
+// ScenarioStarted does nothing.
+func (NopObserver) ScenarioStarted(context.Context, *ScenarioStart) {}
 
 // ScenarioFinished does nothing.
 func (NopObserver) ScenarioFinished(context.Context, *ScenarioResult) {}

@@ -38,6 +38,8 @@ func parseConfig(t *testing.T, yaml, dir string) *config.Config {
 // recorder is an Observer that keeps everything it is told.
 type recorder struct {
 	mu       sync.Mutex
+	starts   []*ScenarioStart
+	events   []string // "start NAME i/n" and "finish NAME", in order
 	results  []*ScenarioResult
 	reports  []*RunReport
 	skipped  int
@@ -58,9 +60,16 @@ func (r *recorder) TargetChanged(_ context.Context, target string, up bool) {
 	defer r.mu.Unlock()
 	r.targets = append(r.targets, fmt.Sprintf("%s=%v", target, up))
 }
+func (r *recorder) ScenarioStarted(_ context.Context, s *ScenarioStart) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.starts = append(r.starts, s)
+	r.events = append(r.events, fmt.Sprintf("start %s %d/%d", s.Scenario.Name, s.Repeat, s.Repeats))
+}
 func (r *recorder) ScenarioFinished(_ context.Context, s *ScenarioResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.events = append(r.events, "finish "+s.Scenario.Name)
 	r.results = append(r.results, s)
 }
 func (r *recorder) RunFinished(_ context.Context, rep *RunReport) {
@@ -127,6 +136,8 @@ endpoints:
 	if len(rep.Results) != 3 {
 		t.Fatalf("got %d results, want 3", len(rep.Results))
 	}
+	// A scenario whose target did not start is announced too.
+	checkStarts(t, rec, map[string]int{"dies/-/index": 1, "never-ready/-/index": 1, "ok/-/index": 1})
 	cases := []struct {
 		name    string
 		wantErr []string

@@ -6,7 +6,9 @@ import (
 )
 
 // FuzzRecord feeds the record column (JSON that a hand-edited or damaged
-// database may hold) to the decoder: it errors or round-trips.
+// database may hold) to the decoder: it errors or round-trips, and the
+// decoder without histograms (HistoryQuery.NoHistograms) reads the same
+// record less its histograms.
 func FuzzRecord(f *testing.F) {
 	rec, err := json.Marshal(makeScenario(f, "r", 1, 100))
 	if err != nil {
@@ -21,6 +23,19 @@ func FuzzRecord(f *testing.F) {
 		var sc Scenario
 		if err := json.Unmarshal([]byte(s), &sc); err != nil {
 			return
+		}
+		// Without histograms: the same record, histograms left out.
+		var fig Scenario
+		if err := unmarshalFigures([]byte(s), &fig); err != nil {
+			t.Fatalf("figures of %s: %v", s, err)
+		}
+		got, err := json.Marshal(&fig)
+		if err != nil {
+			t.Fatalf("re-encode the figures: %v", err)
+		}
+		noHist := withoutHistograms(sc)
+		if want, err := json.Marshal(&noHist); err != nil || string(got) != string(want) {
+			t.Fatalf("figures of %s: %s, want %s (%v)", s, got, want, err)
 		}
 		enc, err := json.Marshal(&sc)
 		if err != nil {

@@ -482,7 +482,7 @@ func (s *SQLite) Run(ctx context.Context, id string) (_ *Run, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: read scenarios of run %q: %w", id, s.classify(err))
 	}
-	r.Scenarios, err = scanScenarios(rows)
+	r.Scenarios, err = scanScenarios(rows, false)
 	if err != nil {
 		return nil, fmt.Errorf("store: read scenarios of run %q: %w", id, s.classify(err))
 	}
@@ -560,7 +560,7 @@ func (s *SQLite) History(ctx context.Context, scenarioName string, q HistoryQuer
 	if err != nil {
 		return nil, fmt.Errorf("store: history of %q: %w", scenarioName, s.classify(err))
 	}
-	out, err := scanScenarios(rows)
+	out, err := scanScenarios(rows, q.NoHistograms)
 	if err != nil {
 		return nil, fmt.Errorf("store: history of %q: %w", scenarioName, s.classify(err))
 	}
@@ -782,12 +782,13 @@ func scenarioArgs(s Scenario) ([]any, error) {
 		s.SettingsHash, RecordVersion, string(b)}, nil
 }
 
-// scanScenarios reads every row of rows and closes it.
-func scanScenarios(rows *sql.Rows) ([]Scenario, error) {
+// scanScenarios reads every row of rows and closes it; noHist leaves the
+// histograms out.
+func scanScenarios(rows *sql.Rows, noHist bool) ([]Scenario, error) {
 	defer rows.Close()
 	out := []Scenario{}
 	for rows.Next() {
-		sc, err := scanScenario(rows)
+		sc, err := scanScenario(rows, noHist)
 		if err != nil {
 			return nil, err
 		}
@@ -799,7 +800,7 @@ func scanScenarios(rows *sql.Rows) ([]Scenario, error) {
 	return out, nil
 }
 
-func scanScenario(row rowScanner) (Scenario, error) {
+func scanScenario(row rowScanner, noHist bool) (Scenario, error) {
 	var (
 		s          Scenario
 		start, end sql.NullInt64
@@ -816,7 +817,13 @@ func scanScenario(row rowScanner) (Scenario, error) {
 	if version > RecordVersion {
 		return Scenario{}, fmt.Errorf("scenario %s of run %s: record version %d is newer than this benchd reads (%d): upgrade benchd", name, runID, version, RecordVersion)
 	}
-	if err := json.Unmarshal([]byte(record), &s); err != nil {
+	var err error
+	if noHist {
+		err = unmarshalFigures([]byte(record), &s)
+	} else {
+		err = json.Unmarshal([]byte(record), &s)
+	}
+	if err != nil {
 		return Scenario{}, fmt.Errorf("scenario %s of run %s: record: %w", name, runID, err)
 	}
 	s.RunID, s.Index, s.Name, s.Target, s.Mode, s.Endpoint = runID, idx, name, target, mode, endpoint

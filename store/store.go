@@ -130,6 +130,11 @@ type HistoryQuery struct {
 	// before it (a cursor for paging back: pass the Start of the oldest
 	// result of the previous page).
 	Before time.Time
+	// NoHistograms, when true, leaves the histograms out of the results
+	// (LatencyHistogram, RateHistogram and ConnectLatencyHistogram, also
+	// those of Repeats): a reader of the figures alone (the detector, the
+	// results UI's summaries) skips most of the decoding.
+	NoHistograms bool
 }
 
 // Store is benchd's run history. Implementations are safe for concurrent

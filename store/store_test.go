@@ -726,3 +726,55 @@ func TestAcceptAndMarker(t *testing.T) {
 		t.Errorf("another scenario has accepts: %v", acc)
 	}
 }
+
+// withoutHistograms returns sc with its histograms and its repeats' left
+// out, as a read with HistoryQuery.NoHistograms returns it.
+func withoutHistograms(sc Scenario) Scenario {
+	sc.LatencyHistogram, sc.RateHistogram, sc.ConnectLatencyHistogram = nil, nil, nil
+	if sc.Repeats != nil {
+		sc.Repeats = slices.Clone(sc.Repeats)
+		for i := range sc.Repeats {
+			m := &sc.Repeats[i].Measurement
+			m.LatencyHistogram, m.RateHistogram, m.ConnectLatencyHistogram = nil, nil, nil
+		}
+	}
+	return sc
+}
+
+// TestHistoryNoHistograms: a history read without histograms holds the
+// records as stored but for their histograms and their repeats', which
+// are empty; the same read with them has them.
+func TestHistoryNoHistograms(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	ctx := t.Context()
+	var want []Scenario
+	for i := range 3 {
+		id := fmt.Sprintf("run-%d", i)
+		start := base.Add(time.Duration(i) * time.Hour)
+		beginRun(t, s, id, start)
+		sc := makeScenario(t, id, 0, 50)
+		sc.Start, sc.End = start.Add(time.Minute), start.Add(2*time.Minute)
+		sc.Repeats[0].LatencyHistogram = sc.LatencyHistogram
+		saveScenario(ctx, t, s, sc)
+		want = append(want, withoutHistograms(sc))
+	}
+	full, err := s.History(ctx, want[0].Name, HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.History(ctx, want[0].Name, HistoryQuery{NoHistograms: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(full) != len(want) {
+		t.Fatalf("%d and %d results, want %d", len(got), len(full), len(want))
+	}
+	for i := range got {
+		if d := diffScenario(got[i], want[i]); d != "" {
+			t.Errorf("result %d without histograms: %s", i, d)
+		}
+		if len(full[i].LatencyHistogram) == 0 || len(full[i].Repeats[0].LatencyHistogram) == 0 {
+			t.Errorf("result %d with histograms: the latency histogram or its first repeat's is missing", i)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,11 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/pipeline"
+	"github.com/benchd/benchd/scheduler"
+	"github.com/benchd/benchd/store"
 )
 
 // chromiumInstall is how to get the browser these tests drive.
@@ -192,6 +199,11 @@ func TestBrowser(t *testing.T) {
 			if sc.Name == smallHistory.Regressed {
 				want = "regression regression rgb(253, 232, 232)" // by word and by colour
 			}
+			if sc.Name == ts.Config.Scenarios()[1].Name {
+				// The run in progress (feedProgress) passed the UI's Feed an
+				// invalid result of it: the newest.
+				want = "invalid invalid rgb(255, 250, 240)"
+			}
 			if got != want {
 				t.Errorf("%s: %q, want %q", sc.Name, got, want)
 			}
@@ -202,12 +214,33 @@ func TestBrowser(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/ui/run/"+lastRun), chromedp.WaitVisible(chromedp.CSS("article.scenario"))); err != nil {
 			t.Fatal(err)
 		}
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("article.scenario pre.wrk").length + 100*document.querySelectorAll("article.scenario svg.plot").length`))
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("article.scenario pre.wrk").length + 100*document.querySelectorAll("article.scenario img.plot").length`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := 6 + 100*6; n != want {
 			t.Errorf("wrk blocks + 100 × plots = %d, want %d", n, want)
+		}
+		// The plots are lazy images of the same server (CSP img-src
+		// 'self'): load them all and wait until each is drawn.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => { const is = document.querySelectorAll("img.plot"); is.forEach(i => i.loading = "eager"); return is.length; })()`)); err != nil {
+			t.Fatal(err)
+		}
+		drawn := 0
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if drawn, err = chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("img.plot")].filter(i => i.complete && i.naturalWidth > 0).length`)); err != nil {
+				t.Fatal(err)
+			}
+			if drawn == 6 {
+				break
+			}
+		}
+		if drawn != 6 {
+			t.Errorf("%d of 6 latency plots drawn", drawn)
+		}
+		screenshot(ctx, t, dir, "run-plots")
+		if errs := consoleErrors(); len(errs) > 0 {
+			t.Errorf("console errors on the run page:\n%s", strings.Join(errs, "\n"))
 		}
 	})
 
@@ -266,9 +299,113 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
-// feedProgress tells ts's Progress of a run of ts's matrix with 2 of its
-// scenarios finished.
+// feedProgress tells ts's Feed and Progress of a run of ts's matrix with 2
+// of its scenarios finished and the third started.
 func feedProgress(t *testing.T, ts *testServer) {
 	t.Helper()
-	progressOf(t, ts.Progress, ts.Config.Scenarios(), 2)
+	progressOf(t, ts.observer(nil), ts.Config.Scenarios(), 2)
+}
+
+// TestBrowserNow runs a real matrix, two scenarios of two repeats each (2 s
+// at 200 requests/s) against a real loopback server, through the real
+// scheduler and pipeline (history, Feed, Progress) of the daemon's server,
+// and reads the now page in the browser while it runs: it names the
+// scenario repeat in progress (one the matrix has, repeat 1 or 2 of 2),
+// and after the run the run itself, ended, with its finished cells.
+func TestBrowserNow(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	t.Cleanup(target.Close)
+	cfg, err := config.Parse(fmt.Appendf(nil, `
+defaults: {connections: 1, threads: 1, duration: 2s, warmup: 0s, timeout: 1s, repeats: 2, rate: 200}
+targets: [{name: loop, url: %q}]
+endpoints: [{name: a, path: /a}, {name: b, path: /b}]
+`, target.URL), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ts := startServer(t, st, cfg, serverOptions{})
+	ctx, consoleErrors := browser(t)
+	dir := artifacts(t)
+	hist := pipeline.NewHistory(pipeline.HistoryOptions{Store: st})
+	t.Cleanup(func() { _ = hist.Close() })
+	pipe := ts.observer(hist)
+	sched, err := scheduler.New(cfg, scheduler.Options{Observer: pipe, Recorder: pipe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ran struct {
+		rep *scheduler.RunReport
+		err error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		rep, err := sched.RunOnce(t.Context(), scheduler.TriggerManual, nil)
+		done <- ran{rep, err}
+	}()
+
+	current := `(() => { const c = document.querySelector("#current[data-scenario]"); return c ? c.dataset.scenario + " " + c.dataset.repeat + "/" + c.dataset.repeats : ""; })()`
+	var seen []string
+	var r ran
+poll:
+	for {
+		select {
+		case r = <-done:
+			break poll
+		default:
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/ui/now"), chromedp.WaitVisible(chromedp.CSS("#now"))); err != nil {
+			t.Fatalf("load /ui/now: %v", err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](current))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != "" {
+			if len(seen) == 0 {
+				screenshot(ctx, t, dir, "now-running")
+			}
+			seen = append(seen, got)
+		}
+	}
+	if r.err != nil {
+		t.Fatalf("run: %v", r.err)
+	}
+	if o := r.rep.Outcome(); o != scheduler.OutcomeSuccess {
+		t.Fatalf("run outcome %s, want success", o)
+	}
+	if len(seen) == 0 {
+		t.Fatal("the now page never named a scenario running during the run")
+	}
+	valid := map[string]bool{"loop/-/a 1/2": true, "loop/-/a 2/2": true, "loop/-/b 1/2": true, "loop/-/b 2/2": true}
+	for _, s := range seen {
+		if !valid[s] {
+			t.Errorf("the now page named %q running; want one of the matrix's scenarios, repeat 1 or 2 of 2 (seen %q)", s, seen)
+		}
+	}
+	t.Logf("scenario repeats seen running: %q", seen)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/ui/now"), chromedp.WaitVisible(chromedp.CSS("#now"))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#now")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"No run in progress. The last, " + r.rep.ID + ", ended", "(success)", "2 of 2 scenarios", "loop/-/a", "loop/-/b"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the now page after the run lacks %q:\n%s", want, text)
+		}
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#current").length`)); err != nil || n != 0 {
+		t.Errorf("after the run: %d #current, %v; want none", n, err)
+	}
+	screenshot(ctx, t, dir, "now-finished")
+	if errs := consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors on the now page:\n%s", strings.Join(errs, "\n"))
+	}
 }

@@ -62,8 +62,9 @@ func (s *summary) point(i int, accepted bool) regress.Point {
 }
 
 // cache holds each scenario's newest results as summaries, so that a page
-// does not decode the whole history: the first page reads it, and then
-// either a [Progress] feeds the cache each new result as the pipeline
+// does not decode the whole history: the first page reads it (in the
+// daemon, a [Feed] hands it the detector's read at start instead), and
+// then either the [Feed] hands the cache each new result as the pipeline
 // passes it (live: the daemon, whose pipeline is the history's one writer)
 // or each page reads the results stored since the previous one (a query
 // per scenario). Each page reads the accepted baselines, and the detector
@@ -97,7 +98,7 @@ func (c *cache) refresh(ctx context.Context, o Options, names []string) (*snapsh
 	for _, name := range names {
 		h, loaded := c.series[name]
 		if !loaded || !c.live {
-			q := store.HistoryQuery{Limit: limit}
+			q := store.HistoryQuery{Limit: limit, NoHistograms: true}
 			if len(h) > 0 {
 				q.Since = h[len(h)-1].Start
 			}
@@ -153,6 +154,14 @@ func (c *cache) refresh(ctx context.Context, o Options, names []string) (*snapsh
 		s.accepted[name] = c.accepted[name]
 	}
 	return s, nil
+}
+
+// load makes h (oldest first, read from the store by another reader)
+// name's series.
+func (c *cache) load(name string, h []summary) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.series[name] = h
 }
 
 // add appends rec to its scenario's series when that series is loaded

@@ -12,13 +12,16 @@
 //   - run (/ui/run/{id}): each scenario's wrk block, its latency
 //     percentile plot from the stored HDR histogram, and the diff against
 //     the previous run;
-//   - now (/ui/now): the run in progress, from a [Progress] observer.
+//   - now (/ui/now): the run in progress, as pipeline.Progress reports it
+//     ([Options.Progress]): i of N, the scenario and repeat running, the
+//     time elapsed and left; and the last finished cells, from a [Feed].
 //
 // Pages are rendered on the server with html/template; plots are SVG drawn
 // with gonum.org/v1/plot, inline in the page, so that a page needs no
 // network and no script. The UI reads the run history ([Source]: the store)
 // and computes the verdicts with [regress.Detect], as the daemon's
-// detector does; it holds no state but a [Progress]. It does no
+// detector does; it holds no state but a cache of the results it read
+// (fed by a [Feed] in the daemon). It does no
 // authentication: the api package's server, which mounts it, applies the
 // web config (TLS, basic auth) to every path, and guards the accept
 // action as any write. A [UI] is safe for concurrent use.

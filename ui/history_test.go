@@ -152,15 +152,25 @@ func record(t testing.TB, rng *rand.Rand, runID, name string, idx int, start tim
 	return s
 }
 
-// progressOf starts a run of scs on p and finishes its first done
-// scenarios from records of record.
-func progressOf(t testing.TB, p *Progress, scs []config.Scenario, done int) {
+// progressOf starts a run of scs on obs, runs its first done scenarios
+// (a repeat started, then finished with a record of record's) and starts
+// the first repeat of the next.
+func progressOf(t testing.TB, obs scheduler.Observer, scs []config.Scenario, done int) {
 	t.Helper()
 	info := &scheduler.RunInfo{ID: "20261203T000000Z", Start: time.Now().Add(-time.Minute), Scenarios: scs}
-	p.RunStarted(t.Context(), info)
+	obs.RunStarted(t.Context(), info)
 	rng := rand.New(rand.NewPCG(3, 4))
+	start := func(i int) {
+		obs.ScenarioStarted(t.Context(), &scheduler.ScenarioStart{RunID: info.ID, Scenario: scs[i], Index: i, Total: len(scs),
+			Repeat: 1, Repeats: 1, Start: info.Start.Add(time.Duration(i) * 20 * time.Second)})
+	}
 	for i := range done {
+		start(i)
 		rec := record(t, rng, info.ID, scs[i].Name, i, info.Start, 1000, 1, i == 1, 100)
-		p.ScenarioFinished(t.Context(), &scheduler.ScenarioResult{RunID: info.ID, Scenario: scs[i], Index: i, Total: len(scs), Record: &rec})
+		obs.ScenarioFinished(t.Context(), &scheduler.ScenarioResult{RunID: info.ID, Scenario: scs[i], Index: i, Total: len(scs),
+			End: info.Start.Add(time.Duration(i+1) * 20 * time.Second), Record: &rec})
+	}
+	if done < len(scs) {
+		start(done)
 	}
 }

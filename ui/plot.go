@@ -246,7 +246,9 @@ func svg(p *plot.Plot) (template.HTML, error) {
 	if i := strings.Index(s, "<svg"); i > 0 {
 		s = s[i:]
 	}
-	s = strings.Replace(s, "<svg", fmt.Sprintf(`<svg class="plot" viewBox="0 0 %d %d" preserveAspectRatio="xMinYMin meet"`, plotWidth, plotHeight), 1)
+	// gonum writes the viewBox itself: a second one would make the SVG
+	// invalid as an image of its own (an attribute twice is an XML error).
+	s = strings.Replace(s, "<svg", `<svg class="plot" preserveAspectRatio="xMinYMin meet"`, 1)
 	return template.HTML(s), nil
 }
 

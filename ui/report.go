@@ -11,7 +11,7 @@ import (
 // self-contained HTML file (styles and SVG plots inline, no script, no
 // link out), for CI artifacts: `benchd report --format html > run.html`.
 // The matrix is the history's as of now, read from o.Store, of the
-// configured scenarios (the run's when o.Config is nil; o.Progress and
+// configured scenarios (the run's when o.Config is nil; o.Feed, o.Progress and
 // o.WriteEnabled are ignored); a matrix cell links to its scenario's
 // section of the run. It returns the store's errors (an unknown runID
 // wraps store.ErrNotFound) and w's.

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"strings"
 	"time"
 
+	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/regress"
+	"github.com/benchd/benchd/report"
 	"github.com/benchd/benchd/store"
 )
 
@@ -22,6 +25,11 @@ type scenarioPage struct {
 	History    []historyRow // newest first
 	AcceptPath string       // the form's action; "" when the write API is off
 	Accepted   string       // the run ID a baseline was just accepted from
+	// NoResult is a configured scenario with no result yet: Plan holds its
+	// settings, as `benchd matrix --dry-run` prints them, and nothing else
+	// but Name, Verdict and Why is set.
+	NoResult bool
+	Plan     string
 }
 
 type signalView struct {
@@ -47,8 +55,10 @@ type historyRow struct {
 	Accepted      bool
 }
 
-// scenarioView reads name's history and verdicts; an error wrapping
-// store.ErrNotFound when name has no result.
+// scenarioView reads name's history and verdicts. A configured scenario
+// with no result yet gets a page of its settings (NoResult); any other
+// name without a result an error wrapping store.ErrNotFound that names the
+// closest configured scenario.
 func scenarioView(ctx context.Context, o Options, c *cache, name string) (*scenarioPage, error) {
 	// The detector tests every configured scenario at once (the
 	// Benjamini-Hochberg adjustment is across them all): the verdicts of
@@ -64,7 +74,7 @@ func scenarioView(ctx context.Context, o Options, c *cache, name string) (*scena
 	}
 	h, accepted, vs := snap.hist[name], snap.accepted[name], snap.verdicts[name]
 	if len(h) == 0 {
-		return nil, fmt.Errorf("ui: no result of scenario %q in the history: %w", name, store.ErrNotFound)
+		return noResultView(o, name)
 	}
 	markers, err := runMarkers(ctx, o.Store, h[0].Start)
 	if err != nil {
@@ -149,4 +159,26 @@ func runMarkers(ctx context.Context, st Source, since time.Time) (map[string]str
 		}
 		before = runs[len(runs)-1].Start
 	}
+}
+
+// noResultView is the page of name, a scenario without a result: its
+// settings when o's configuration has it, else an error wrapping
+// store.ErrNotFound that names the closest configured scenario.
+func noResultView(o Options, name string) (*scenarioPage, error) {
+	var cfg *config.Config
+	if o.Config != nil {
+		cfg = o.Config()
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("ui: no result of scenario %q in the history: %w", name, store.ErrNotFound)
+	}
+	sc, ok := cfg.Scenario(name)
+	if !ok {
+		return nil, fmt.Errorf("ui: %s: %w", cfg.UnknownScenario(name), store.ErrNotFound)
+	}
+	var b strings.Builder
+	if err := report.WritePlan(&b, []config.Scenario{sc}, cfg); err != nil {
+		return nil, fmt.Errorf("settings of %s: %w", name, err)
+	}
+	return &scenarioPage{Name: name, Verdict: VerdictUntested, Why: "no result yet", NoResult: true, Plan: b.String()}, nil
 }

@@ -14,11 +14,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/benchd/benchd/api"
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/exporters"
 	"github.com/benchd/benchd/pipeline"
+	"github.com/benchd/benchd/scheduler"
 	"github.com/benchd/benchd/store"
 )
 
@@ -44,10 +47,12 @@ func (c control) Accept(ctx context.Context, scenario string) (string, error) {
 // testServer is a benchd HTTP server (the api package's, as benchd serve
 // builds it) with the UI mounted, over a real store.
 type testServer struct {
-	URL      string
-	Store    *store.SQLite
-	Config   *config.Config
-	Progress *Progress
+	URL    string
+	Store  *store.SQLite
+	Config *config.Config
+	// Feed and Progress are the UI's: a run's pipeline must tell them.
+	Feed     *Feed
+	Progress *pipeline.Progress
 	Token    string
 }
 
@@ -80,17 +85,18 @@ func startServer(t *testing.T, st *store.SQLite, cfg *config.Config, so serverOp
 		}
 		flags.WebConfigFile = &file
 	}
-	det := pipeline.NewDetector(pipeline.DetectorOptions{Store: st, Config: func() *config.Config { return cfg }})
+	// As benchd serve: the UI's Feed takes the history the detector reads.
+	feed, progress := NewFeed(), &pipeline.Progress{}
+	det := pipeline.NewDetector(pipeline.DetectorOptions{Store: st, Config: func() *config.Config { return cfg }, Loaded: feed.Loaded})
 	if _, err := det.Load(t.Context()); err != nil {
 		t.Fatalf("detector: %v", err)
 	}
-	progress := NewProgress(nil)
 	writeOn := so.Token != "" || len(so.WriteUsers) > 0
 	srv, err := api.New(api.Options{
 		Gatherer: prometheus.NewRegistry(), Web: flags, Version: "test", Control: control{det}, History: st,
 		Token:      func() string { return so.Token },
 		WriteUsers: func() []string { return so.WriteUsers },
-		UI: New(Options{Store: st, Config: func() *config.Config { return cfg }, Progress: progress,
+		UI: New(Options{Store: st, Config: func() *config.Config { return cfg }, Feed: feed, Progress: progress.Status,
 			WriteEnabled: func() bool { return writeOn }}),
 		UIScenarioPath: ScenarioPath,
 	})
@@ -106,7 +112,7 @@ func startServer(t *testing.T, st *store.SQLite, cfg *config.Config, so serverOp
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &testServer{URL: "http://" + srv.Addrs()[0].String(), Store: st, Config: cfg, Progress: progress, Token: so.Token}
+	return &testServer{URL: "http://" + srv.Addrs()[0].String(), Store: st, Config: cfg, Feed: feed, Progress: progress, Token: so.Token}
 }
 
 // get fetches path with the request modified by auth (nil: none) and
@@ -131,4 +137,11 @@ func get(t *testing.T, url string, auth func(*http.Request)) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// observer returns the pipeline a run of ts's matrix goes through: hist
+// (nil for none), then ts's Feed and Progress, as benchd serve builds it.
+func (ts *testServer) observer(hist *pipeline.History) *pipeline.Pipeline {
+	return pipeline.New(pipeline.Options{Tracer: exporters.NewRunTracer(noop.NewTracerProvider()), History: hist,
+		Extra: []scheduler.Observer{ts.Feed, ts.Progress}})
 }

@@ -44,12 +44,18 @@ type Options struct {
 	// newest run with results (of the run, for [WriteReport]) and the
 	// detector's defaults.
 	Config func() *config.Config
-	// Progress, when set, feeds the now page and hands each new result to
-	// the UI, which then reads the history once, at its first page: it
-	// must be among the observers of the pipeline that stores the results.
-	// Nil shows no run in progress, and each page reads the results stored
-	// since the previous page.
-	Progress *Progress
+	// Feed, when set, lists the last finished cells on the now page and
+	// hands each new result to the UI, which then reads the history once,
+	// at its first page (not at all for the scenarios whose history the
+	// daemon's detector handed the Feed, [Feed.Loaded]): it must be among
+	// the observers of the pipeline that stores the results. Nil lists
+	// none, and each page reads the results stored since the previous page.
+	Feed *Feed
+	// Progress, when set, reports the run in progress, or the last run
+	// (ok false before the first), for the now page: the Status method of
+	// the pipeline.Progress among the observers of the pipeline that runs
+	// the matrix. Nil shows no run.
+	Progress func() (st pipeline.RunStatus, ok bool)
 	// WriteEnabled reports whether the write API is on (a token or write
 	// users configured), read at each request: the scenario page then
 	// shows the accept form. Nil means off.
@@ -66,6 +72,7 @@ type UI struct {
 	o     Options
 	mux   *http.ServeMux
 	cache *cache
+	plots *plotCache
 }
 
 //go:embed templates/*.html templates/style.css
@@ -93,20 +100,24 @@ func New(o Options) *UI {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	u := &UI{o: o, mux: http.NewServeMux(), cache: newCache()}
-	if o.Progress != nil {
+	u := &UI{o: o, mux: http.NewServeMux(), cache: newCache(), plots: newPlotCache()}
+	if o.Feed != nil {
 		u.cache.live = true
-		o.Progress.listen(u.cache.add)
+		o.Feed.listen(u.cache.add)
+		o.Feed.listenLoaded(u.cache.load)
 	}
 	u.mux.HandleFunc("GET /{$}", u.matrix)
 	u.mux.HandleFunc("GET /ui/scenario/{target}/{mode}/{endpoint}", u.scenario)
 	u.mux.HandleFunc("GET /ui/run/{id}", u.run)
+	u.mux.HandleFunc("GET /ui/run/{id}/latency/{target}/{mode}/{endpoint}", u.latency)
 	u.mux.HandleFunc("GET /ui/now", u.now)
 	return u
 }
 
 // ServeHTTP serves the pages: GET /, /ui/scenario/{target}/{mode}/{endpoint},
-// /ui/run/{id} and /ui/now; 404 for anything else.
+// /ui/run/{id} and /ui/now, and the run page's latency plots,
+// /ui/run/{id}/latency/{target}/{mode}/{endpoint} (image/svg+xml); 404 for
+// anything else.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
 
 // ScenarioPath returns the path of scenario's page (name is
@@ -144,7 +155,7 @@ func (u *UI) scenario(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.AcceptPath = ""
-	if u.o.WriteEnabled != nil && u.o.WriteEnabled() {
+	if !v.NoResult && u.o.WriteEnabled != nil && u.o.WriteEnabled() {
 		v.AcceptPath = "/api/v1/baselines/" + strings.TrimPrefix(ScenarioPath(name), "/ui/scenario/") + "/accept"
 	}
 	v.Accepted = r.URL.Query().Get("accepted")
@@ -161,15 +172,44 @@ func (u *UI) run(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, err)
 		return
 	}
+	u.plots.put(v.ID, v.hist)
 	u.render(w, "run", &page{Title: u.title(), Nav: "run", Run: v})
 }
 
-func (u *UI) now(w http.ResponseWriter, _ *http.Request) {
-	var st ProgressState
-	if u.o.Progress != nil {
-		st = u.o.Progress.State(u.o.Now())
+// latency serves the latency plot of a scenario of a run, an image of the
+// run page.
+func (u *UI) latency(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	name := r.PathValue("target") + "/" + r.PathValue("mode") + "/" + r.PathValue("endpoint")
+	svg, err := u.plots.plot(r.Context(), u.o.Store, id, name)
+	if errors.Is(err, store.ErrNotFound) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
 	}
-	u.render(w, "now", &page{Title: u.title(), Nav: "now", Now: &st, Refresh: st.Running})
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, max-age=86400") // a stored result never changes
+	_, _ = io.WriteString(w, string(svg))
+}
+
+func (u *UI) now(w http.ResponseWriter, _ *http.Request) {
+	var st pipeline.RunStatus
+	ok := false
+	if u.o.Progress != nil {
+		st, ok = u.o.Progress()
+	}
+	var recent []FinishedCell
+	if u.o.Feed != nil {
+		recent = u.o.Feed.Recent()
+	}
+	v := nowView(st, ok, recent, u.o.Now())
+	u.render(w, "now", &page{Title: u.title(), Nav: "now", Now: v, Refresh: v.Running})
 }
 
 func (u *UI) title() string { return title(u.o) }
@@ -209,7 +249,7 @@ func (u *UI) render(w http.ResponseWriter, name string, p *page) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
 	_, _ = io.WriteString(w, b.String())
 }
 
@@ -224,7 +264,7 @@ type page struct {
 	Matrix   *matrixView
 	Scenario *scenarioPage
 	Run      *runPage
-	Now      *ProgressState
+	Now      *nowPage
 }
 
 // links builds the pages' links: to the served pages, or, in the report

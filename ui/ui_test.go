@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -9,10 +10,12 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/regress"
 	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/scheduler"
@@ -52,8 +55,10 @@ func TestPages(t *testing.T) {
 		{"scenario regressed", "/ui/scenario/t1/-/e0", []string{`data-verdict="regression"`, `<tr data-signal="throughput" data-verdict="regression">`,
 			"baseline median", "detectable change", "change point", "deploy marker", "invalid run (left out of the detector)", "stroke:#C01010" /* the change point line, colorChange */, `action="/api/v1/baselines/t1/-/e0/accept"`, "no: foreign_cpu"}},
 		{"scenario ok", "/ui/scenario/t0/-/e1", []string{`data-verdict="ok"`, "latency_p99", "timeout_ratio"}},
-		{"run", "/ui/run/" + lastRun, []string{"Run " + lastRun, "Requests/sec:", "Latency Distribution", "latency by percentile: t1/-/e0",
-			">90%</text>", "against the previous run", `class="worse"`}},
+		{"run", "/ui/run/" + lastRun, []string{"Run " + lastRun, "Requests/sec:", "Latency Distribution",
+			`<img class="plot" src="/ui/run/` + lastRun + `/latency/t1/-/e0" loading="lazy" width="720" height="230" alt="latency by percentile: t1/-/e0">`,
+			"against the previous run", `class="worse"`}},
+		{"latency plot", "/ui/run/" + lastRun + "/latency/t1/-/e0", []string{`<svg`, `xmlns="http://www.w3.org/2000/svg"`, "latency by percentile: t1/-/e0", ">90%</text>"}},
 		{"now", "/ui/now", []string{"No run since benchd started."}},
 	}
 	for _, tt := range tests {
@@ -74,6 +79,23 @@ func TestPages(t *testing.T) {
 			}
 		})
 	}
+	t.Run("latency plot headers", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+LatencyPlotPath(lastRun, "t1/-/e0"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for k, want := range map[string]string{"Content-Type": "image/svg+xml", "X-Content-Type-Options": "nosniff",
+			"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"} {
+			if got := resp.Header.Get(k); got != want {
+				t.Errorf("%s: %q, want %q", k, got, want)
+			}
+		}
+	})
 	t.Run("matrix verdicts", func(t *testing.T) {
 		_, body := get(t, ts.URL+"/", nil)
 		got := cellVerdicts(body)
@@ -90,7 +112,7 @@ func TestPages(t *testing.T) {
 			}
 		}
 	})
-	for _, path := range []string{"/ui/scenario/t9/-/e0", "/ui/run/nosuchrun", "/ui/nothing"} {
+	for _, path := range []string{"/ui/scenario/t9/-/e0", "/ui/run/nosuchrun", "/ui/nothing", "/ui/run/nosuchrun/latency/t1/-/e0", "/ui/run/" + lastRun + "/latency/t9/-/e0"} {
 		if code, _ := get(t, ts.URL+path, nil); code != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, code)
 		}
@@ -197,31 +219,82 @@ func TestWriteReport(t *testing.T) {
 	}
 }
 
-func TestProgress(t *testing.T) {
-	now := histStart
-	p := NewProgress(func() time.Time { return now })
+// TestNowPage follows a run through the real pipeline into the now page:
+// the progress (i of N, the scenario repeat running, the time left) is
+// pipeline.Progress's, the last finished cells the Feed's.
+func TestNowPage(t *testing.T) {
+	st, err := store.Open(t.Context(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
 	cfg := testConfig(t, histOptions{Targets: 2, Endpoints: 2})
+	ts := &testServer{Store: st, Config: cfg, Feed: NewFeed(), Progress: &pipeline.Progress{}}
+	u := New(Options{Store: st, Config: func() *config.Config { return cfg }, Feed: ts.Feed, Progress: ts.Progress.Status})
+	obs := ts.observer(nil)
 	scs := cfg.Scenarios()
-	p.RunStarted(t.Context(), &scheduler.RunInfo{ID: "run1", Start: now, Scenarios: scs})
-	if s := p.State(now); !s.Running || s.Planned != 4 || s.Done != 0 || s.ETA != 0 {
-		t.Fatalf("at start: %+v", s)
-	}
-	rec := &result.Scenario{Name: scs[0].Name, Valid: true, Measurement: result.Measurement{Sent: 10, Requests: 10,
+	now := time.Now()
+	info := &scheduler.RunInfo{ID: "run1", Start: now.Add(-time.Minute), Scenarios: scs}
+	rec := &result.Scenario{RunID: "run1", Name: scs[0].Name, Valid: true, Measurement: result.Measurement{Sent: 10, Requests: 10,
 		RequestsPerSecond: 1234, Latency: &result.Latency{P99: 0.012}}}
-	now = now.Add(30 * time.Second)
-	p.ScenarioFinished(t.Context(), &scheduler.ScenarioResult{RunID: "run1", Scenario: scs[0], Index: 0, Total: 4, Record: rec})
-	now = now.Add(30 * time.Second)
-	p.ScenarioFinished(t.Context(), &scheduler.ScenarioResult{RunID: "run1", Scenario: scs[1], Index: 1, Total: 4, Err: errors.New("target down")})
-	s := p.State(now.Add(10 * time.Second))
-	if s.Done != 2 || s.Planned != 4 || s.Elapsed != 70*time.Second || s.ETA != 70*time.Second {
-		t.Errorf("after 2 of 4 at 70s: done %d/%d elapsed %s eta %s, want 2/4 70s 70s", s.Done, s.Planned, s.Elapsed, s.ETA)
+	var results []*scheduler.ScenarioResult
+	finish := func(r *scheduler.ScenarioResult) {
+		results = append(results, r)
+		obs.ScenarioFinished(t.Context(), r)
 	}
-	if len(s.Recent) != 2 || s.Recent[0].Status != "failed" || s.Recent[1].RPS != "1234" || s.Recent[1].P99 != "12.00ms" {
-		t.Errorf("recent: %+v", s.Recent)
+	left := regexp.MustCompile(`about (\S+) left`)
+	steps := []struct {
+		name string
+		do   func()
+		want []string
+		left time.Duration // about this much time left (±10 s); 0 for no estimate
+	}{
+		{"before a run", func() {}, []string{"No run since benchd started."}, 0},
+		{"run started", func() { obs.RunStarted(t.Context(), info) },
+			[]string{`<b id="done">0</b> of <b id="planned">4</b>`, "no estimate before the first scenario ends", "the run is starting"}, 0},
+		{"a repeat", func() {
+			obs.ScenarioStarted(t.Context(), &scheduler.ScenarioStart{RunID: "run1", Scenario: scs[0], Total: 4, Repeat: 1, Repeats: 2, Start: now.Add(-5 * time.Second)})
+		}, []string{`id="current" data-scenario="t0/-/e0" data-repeat="1" data-repeats="2"`, `Running <a href="/ui/scenario/t0/-/e0">t0/-/e0</a>, repeat 1 of 2, for 5s.`}, 0},
+		{"its next repeat", func() {
+			obs.ScenarioStarted(t.Context(), &scheduler.ScenarioStart{RunID: "run1", Scenario: scs[0], Total: 4, Repeat: 2, Repeats: 2, Start: now})
+		}, []string{`data-repeat="2" data-repeats="2"`, "repeat 2 of 2, for 0s."}, 0},
+		{"finished", func() {
+			finish(&scheduler.ScenarioResult{RunID: "run1", Scenario: scs[0], Total: 4, End: now, Record: rec})
+		},
+			[]string{`<b id="done">1</b> of <b id="planned">4</b>`, "No scenario running: target t0 starts or settles", "<td>1234</td><td>12.00ms</td><td>+1m0s</td>"}, 3 * time.Minute},
+		{"one failed", func() {
+			obs.ScenarioStarted(t.Context(), &scheduler.ScenarioStart{RunID: "run1", Scenario: scs[1], Index: 1, Total: 4, Repeat: 1, Repeats: 1, Start: now})
+			finish(&scheduler.ScenarioResult{RunID: "run1", Scenario: scs[1], Index: 1, Total: 4, End: now, Err: errors.New("target down"),
+				Record: &result.Scenario{RunID: "run1", Name: scs[1].Name, Error: "target down"}})
+		}, []string{`<b id="done">2</b> of`, `<td>2</td><td><a href="/ui/scenario/t0/-/e1">t0/-/e1</a></td><td><span class="verdict failed">failed</span> <small>target down</small>`}, time.Minute},
+		{"run finished", func() {
+			obs.RunFinished(t.Context(), &scheduler.RunReport{RunInfo: *info, Results: results, End: now.Add(time.Second)})
+		}, []string{`No run in progress. The last, <a href="/ui/run/run1">run1</a>, ended`, "(failed) after 1m1s: 2 of 4 scenarios.", "target down"}, 0},
 	}
-	p.RunFinished(t.Context(), &scheduler.RunReport{RunInfo: scheduler.RunInfo{ID: "run1", Start: histStart, Scenarios: scs}, End: now})
-	if s := p.State(now.Add(time.Hour)); s.Running || s.Outcome != scheduler.OutcomeFailed || s.Elapsed != time.Minute {
-		t.Errorf("after the run: %+v", s)
+	for _, s := range steps {
+		s.do()
+		w := httptest.NewRecorder()
+		u.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/ui/now", nil))
+		body := w.Body.String()
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: GET /ui/now: %d %s", s.name, w.Code, body)
+		}
+		for _, want := range s.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: the now page lacks %q:\n%s", s.name, want, body)
+			}
+		}
+		m := left.FindStringSubmatch(body)
+		switch {
+		case s.left == 0 && m != nil:
+			t.Errorf("%s: %q, want no estimate", s.name, m[0])
+		case s.left > 0 && m == nil:
+			t.Errorf("%s: no time left, want about %s", s.name, s.left)
+		case s.left > 0:
+			if d, err := time.ParseDuration(m[1]); err != nil || d < s.left-10*time.Second || d > s.left+time.Second {
+				t.Errorf("%s: %q, want about %s", s.name, m[0], s.left)
+			}
+		}
 	}
 }
 
@@ -268,12 +341,12 @@ func TestFreshness(t *testing.T) {
 	o := histOptions{Targets: 1, Endpoints: 2, Runs: 12}
 	st := buildHistory(t, t.TempDir(), o)
 	cfg := testConfig(t, o)
-	progress := NewProgress(nil)
+	feed := NewFeed()
 	for _, tt := range []struct {
 		name string
 		ui   *UI
 	}{
-		{"observer", New(Options{Store: st, Config: func() *config.Config { return cfg }, Progress: progress})},
+		{"observer", New(Options{Store: st, Config: func() *config.Config { return cfg }, Feed: feed})},
 		{"store", New(Options{Store: st, Config: func() *config.Config { return cfg }})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,7 +363,7 @@ func TestFreshness(t *testing.T) {
 			start := histStart.Add(100 * time.Hour)
 			rec := record(t, rand.New(rand.NewPCG(5, 6)), id, "t0/-/e1", 0, start, 1000, 1, false, 50)
 			if tt.name == "observer" {
-				progress.ScenarioFinished(t.Context(), &scheduler.ScenarioResult{RunID: id, Scenario: cfg.Scenarios()[1], Total: 2, Record: &rec})
+				feed.ScenarioFinished(t.Context(), &scheduler.ScenarioResult{RunID: id, Scenario: cfg.Scenarios()[1], Total: 2, Record: &rec})
 			} else {
 				got, err := st.BeginRun(t.Context(), store.Run{ID: id, Start: start})
 				if err != nil || got != id {
@@ -304,5 +377,94 @@ func TestFreshness(t *testing.T) {
 				t.Errorf("after a new result of t0/-/e1: its run %s is not in the matrix", id)
 			}
 		})
+	}
+}
+
+// TestScenarioPage: through the real server, a configured scenario with no
+// result yet (a daemon just started, an endpoint just added) has a page of
+// its settings, not a 404; a name the configuration lacks is a 404 that
+// names the closest scenario.
+func TestScenarioPage(t *testing.T) {
+	st := buildHistory(t, t.TempDir(), smallHistory)
+	// One endpoint more than the history has: t0/-/e2 has no result.
+	cfg := testConfig(t, histOptions{Targets: smallHistory.Targets, Endpoints: smallHistory.Endpoints + 1})
+	ts := startServer(t, st, cfg, serverOptions{Token: "s3cret"})
+	tests := []struct {
+		name, path string
+		code       int
+		want, not  []string
+	}{
+		{"no result yet", "/ui/scenario/t0/-/e2", http.StatusOK,
+			[]string{`data-scenario="t0/-/e2" data-verdict="untested"`, `id="no-result"`, "No result yet", "<h2>Settings</h2>", "connections", "http://127.0.0.1:1/e2"},
+			[]string{`id="accept"`, `table class="signals"`}},
+		{"with results", "/ui/scenario/t0/-/e1", http.StatusOK, []string{`table class="signals"`, `id="accept"`}, []string{`id="no-result"`}},
+		{"unknown", "/ui/scenario/t9/-/e0", http.StatusNotFound, []string{`no scenario is named "t9/-/e0" (did you mean "t0/-/e0"?)`}, nil},
+		{"unknown, closest without results", "/ui/scenario/t0/-/e22", http.StatusNotFound, []string{`did you mean "t0/-/e2"?`}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := get(t, ts.URL+tt.path, nil)
+			if code != tt.code {
+				t.Fatalf("GET %s: %d, want %d: %s", tt.path, code, tt.code, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("GET %s: no %q in:\n%s", tt.path, w, body)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(body, w) {
+					t.Errorf("GET %s: %q in the page", tt.path, w)
+				}
+			}
+		})
+	}
+	// The matrix links the cell without a result to that page.
+	if _, body := get(t, ts.URL+"/", nil); !strings.Contains(body, `href="/ui/scenario/t0/-/e2"`) || cellVerdicts(body)["t0/-/e2"] != VerdictUntested {
+		t.Errorf("matrix: no untested cell of t0/-/e2 linking to its page")
+	}
+}
+
+// countingSource is a real store that counts the histories read from it.
+type countingSource struct {
+	Source
+	histories atomic.Int32
+}
+
+func (c *countingSource) History(ctx context.Context, name string, q store.HistoryQuery) ([]store.Scenario, error) {
+	c.histories.Add(1)
+	return c.Source.History(ctx, name, q)
+}
+
+// TestFeedLoaded: the daemon's UI takes the history its regression
+// detector read at start (Feed.Loaded) and reads no history at its first
+// pages, which are those of a UI that read the history itself.
+func TestFeedLoaded(t *testing.T) {
+	st := buildHistory(t, t.TempDir(), smallHistory)
+	cfg := testConfig(t, smallHistory)
+	live := func() *config.Config { return cfg }
+	feed := NewFeed()
+	det := pipeline.NewDetector(pipeline.DetectorOptions{Store: st, Config: live, Loaded: feed.Loaded})
+	if _, err := det.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	counted := &countingSource{Source: st}
+	daemon := New(Options{Store: counted, Config: live, Feed: feed})
+	alone := New(Options{Store: st, Config: live})
+	page := func(u *UI, path string) string {
+		w := httptest.NewRecorder()
+		u.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, w.Code, w.Body.String())
+		}
+		return w.Body.String()
+	}
+	for _, path := range []string{"/", "/ui/scenario/" + smallHistory.Regressed} {
+		if got, want := page(daemon, path), page(alone, path); got != want {
+			t.Errorf("GET %s: the page from the detector's read differs from the page from the store's", path)
+		}
+	}
+	if n := counted.histories.Load(); n != 0 {
+		t.Errorf("the daemon's UI read %d scenario histories, want none", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -11,9 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/benchd/benchd/config"
+	"github.com/benchd/benchd/pipeline"
 	"github.com/benchd/benchd/report"
+	"github.com/benchd/benchd/result"
 	"github.com/benchd/benchd/store"
 )
 
@@ -102,13 +106,13 @@ func TestReportCompare(t *testing.T) {
 		}
 		for _, r := range c.Rows {
 			b, d := r.Benchd, r.Document
-			if b == nil || d == nil || (d.RequestsPerSecond > 0) != (r.RequestsPerSecondRatio != nil) {
+			if b == nil || d == nil || (*d.RequestsPerSecond > 0) != (r.RequestsPerSecondRatio != nil) {
 				t.Fatalf("%s: one side only: %+v", r.Scenario, r)
 			}
-			if math.Abs(b.RequestsPerSecond-d.RequestsPerSecond) > 0.005 || b.Requests != d.Requests || b.Timeouts != d.Timeouts {
+			if math.Abs(*b.RequestsPerSecond-*d.RequestsPerSecond) > 0.005 || b.Requests != d.Requests || b.Timeouts != d.Timeouts {
 				t.Errorf("%s: benchd %+v, its own markdown %+v", r.Scenario, *b, *d)
 			}
-			if b.RequestsPerSecond > 0 && math.Abs(*r.RequestsPerSecondRatio-1) > 1e-3 {
+			if *b.RequestsPerSecond > 0 && math.Abs(*r.RequestsPerSecondRatio-1) > 1e-3 {
 				t.Errorf("%s: ratio %v, want 1", r.Scenario, *r.RequestsPerSecondRatio)
 			}
 			// matrix --format markdown prints no Latency Distribution.
@@ -137,10 +141,10 @@ func TestReportCompare(t *testing.T) {
 				t.Errorf("run %q title %q", c.RunID, c.Title)
 			}
 			json := byName["gunicorn-gevent/sync/json"]
-			if json.Benchd == nil || json.Document == nil || json.Document.RequestsPerSecond != 31967.83 || json.Document.Timeouts != 1856 || json.Document.P99Seconds != nil {
+			if json.Benchd == nil || json.Document == nil || *json.Document.RequestsPerSecond != 31967.83 || json.Document.Timeouts != 1856 || json.Document.P99Seconds != nil {
 				t.Errorf("json row %+v", json)
 			}
-			if b := byName["gunicorn-gevent/sync/brotli"]; b.Benchd == nil || b.Document == nil || b.Document.RequestsPerSecond != 424.79 {
+			if b := byName["gunicorn-gevent/sync/brotli"]; b.Benchd == nil || b.Document == nil || *b.Document.RequestsPerSecond != 424.79 {
 				t.Errorf("brotli row %+v", b)
 			}
 			if s := byName["gunicorn-gevent/sync/slow"]; s.Benchd == nil || s.Document != nil {
@@ -151,7 +155,7 @@ func TestReportCompare(t *testing.T) {
 			if q := byName["gunicorn-gevent/sync/Queries returned as JSON"]; q.Benchd != nil || q.Document == nil {
 				t.Errorf("json_query row %+v, want document only", q)
 			}
-			if a := byName["ASGI Hypercorn Uvloop/async/json"]; a.Benchd != nil || a.Document == nil || a.Document.RequestsPerSecond != 4854.45 {
+			if a := byName["ASGI Hypercorn Uvloop/async/json"]; a.Benchd != nil || a.Document == nil || *a.Document.RequestsPerSecond != 4854.45 {
 				t.Errorf("uvloop's JSON performance row %+v, want document only", a)
 			}
 		}
@@ -198,4 +202,137 @@ func TestReportCompare(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestReportTitlesOfEmbeddedRun: without --config.file, a Markdown report
+// or --compare of a run of the embedded default matrix says nothing of
+// titles (they are that run's); of a run of another configuration it says
+// they are the embedded matrix's. A run's config_hash is what loadConfig
+// prepares, so the two hashes are compared first.
+func TestReportTitlesOfEmbeddedRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig(t.Context(), &flags{storagePath: dir}, slog.New(slog.DiscardHandler), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := pipeline.ConfigHash(cfg)
+	if got := embeddedConfigHash(dir); got != embedded || got == "" {
+		t.Fatalf("embeddedConfigHash = %q, want the hash of the matrix loadConfig prepares, %q", got, embedded)
+	}
+	st, err := store.Open(t.Context(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	for i, hash := range []string{embedded, "0123456789abcdef"} {
+		id := fmt.Sprintf("20261202T01000%dZ", i)
+		if _, err := st.BeginRun(t.Context(), store.Run{ID: id, Trigger: "matrix", Start: start, ConfigHash: hash}); err != nil {
+			t.Fatal(err)
+		}
+		rec := store.Scenario{RunID: id, Name: "gunicorn-gevent/sync/json", Target: "gunicorn-gevent", Mode: "sync", Endpoint: "json", Start: start,
+			Measurement: result.Measurement{RequestsPerSecond: 3000, Requests: 30000, ConnectionsEstablished: 2, Sent: 30000}}
+		if err := st.SaveScenario(t.Context(), rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishRun(t.Context(), id, start.Add(time.Minute), store.OutcomeSuccess, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const note = "benchd: titles from the embedded default matrix; give the run's --config.file for its own\n"
+	for _, tc := range []struct {
+		run, want string
+	}{{"20261202T010000Z", ""}, {"20261202T010001Z", note}} {
+		for _, args := range [][]string{{"--compare", "seed"}, {"--format", "markdown"}} {
+			var stdout, stderr bytes.Buffer
+			if code := runWith(t.Context(), append([]string{"report", "--storage.path", dir, "--run", tc.run}, args...), &stdout, &stderr); code != 0 {
+				t.Fatalf("report %v: exit %d; stderr:\n%s", args, code, stderr.String())
+			}
+			if stderr.String() != tc.want {
+				t.Errorf("report --run %s %v: stderr %q, want %q", tc.run, args, stderr.String(), tc.want)
+			}
+		}
+	}
+}
+
+// TestReportCompareLateResponses: --compare shows, for a scenario run with
+// on_timeout wait, the late answers per second (wrk counts them as
+// requests), and leaves the column blank for one run with reconnect.
+func TestReportCompareLateResponses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/late") {
+			select { // after the 200ms timeout, within the grace
+			case <-time.After(300 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := filepath.Join(t.TempDir(), "benchd.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+defaults: {connections: 2, threads: 1, duration: 1s, warmup: 0s, timeout: 200ms}
+targets: [{name: t, url: %s}]
+endpoints:
+  - {name: json, path: /json}
+  - {name: late, path: /late, on_timeout: wait}
+`, srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", dir, "--format", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("matrix: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	compare := func(format string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := runWith(t.Context(), []string{"report", "--config.file", cfg, "--storage.path", dir, "--compare", "seed", "--format", format}, &stdout, &stderr); code != 0 {
+			t.Fatalf("report --compare --format %s: exit %d; stderr:\n%s", format, code, stderr.String())
+		}
+		return stdout.String()
+	}
+	var c struct {
+		Rows []struct {
+			Scenario string `json:"scenario"`
+			Benchd   *struct {
+				LateResponses          *uint64  `json:"late_responses"`
+				LateResponsesPerSecond *float64 `json:"late_responses_per_second"`
+			} `json:"benchd"`
+		} `json:"rows"`
+	}
+	if out := compare("json"); json.Unmarshal([]byte(out), &c) != nil {
+		t.Fatalf("not JSON:\n%s", out)
+	}
+	late := map[string]string{}
+	for _, r := range c.Rows {
+		if r.Benchd == nil {
+			continue
+		}
+		switch b := r.Benchd; {
+		case b.LateResponses == nil && b.LateResponsesPerSecond == nil:
+			late[r.Scenario] = "none"
+		case b.LateResponses != nil && b.LateResponsesPerSecond != nil && *b.LateResponses > 0 && *b.LateResponsesPerSecond > 0:
+			late[r.Scenario] = "counted"
+		default:
+			late[r.Scenario] = fmt.Sprintf("%v, %v", b.LateResponses, b.LateResponsesPerSecond)
+		}
+	}
+	if want := map[string]string{"t/-/json": "none", "t/-/late": "counted"}; fmt.Sprint(late) != fmt.Sprint(want) {
+		t.Errorf("late responses by scenario %v, want %v", late, want)
+	}
+	// In the Markdown table: the 9th column, blank for reconnect.
+	md := compare("markdown")
+	if !strings.Contains(md, " | timeouts document | late/s benchd | note |") {
+		t.Errorf("no late/s benchd column:\n%s", md)
+	}
+	for _, tc := range []struct{ row, blank string }{{"| t/-/json |", "blank"}, {"| t/-/late |", "a rate"}} {
+		cells := strings.Split(strings.TrimSuffix(strings.TrimPrefix(lineWith(md, tc.row), "| "), " |"), " | ")
+		if len(cells) != 10 || (cells[8] == "") != (tc.blank == "blank") || tc.blank != "blank" && cells[8] == "0.0" {
+			t.Errorf("%s: cells %q, want the late/s cell %s", tc.row, cells, tc.blank)
+		}
+	}
 }

@@ -69,6 +69,7 @@ func TestGates(t *testing.T) {
 				[]string{"FAILED throughput>1e+09: got ", "FAILED latency_p99<1µs: got ", "FAILED error_ratio<0.01: got 100%", "3 of 4 thresholds failed"}, []string{"timeout_ratio"}},
 			{"wrong side", []string{"--threshold", "throughput<1000", srv.URL + "/"}, 2, []string{`--threshold: "throughput<1000": a throughput threshold is a minimum: write throughput>1000`}, nil},
 			{"unknown signal", []string{"--threshold", "latency_p95<1s", srv.URL + "/"}, 2, []string{`did you mean "latency_p99"?`}, nil},
+			{"abbreviated signal", []string{"--threshold", "thruput>1000", srv.URL + "/"}, 2, []string{`--threshold: unknown signal "thruput" (did you mean "throughput"?)`}, nil},
 			{"twice", []string{"--threshold", "latency_p99<1s", "--threshold", "latency_p99<2s", srv.URL + "/"}, 2, []string{"latency_p99 has a threshold already, latency_p99<1s"}, nil},
 		}
 		for _, tt := range cases {
@@ -146,6 +147,7 @@ endpoints:
 		{"within the gate", []string{"--diff", "last~1", "--diff", "last", "--fail-on", "throughput>+50%"}, 0, []string{"t/-/b"}, nil},
 		{"reversed", []string{"--diff", "last", "--diff", "last~1", "--fail-on", "throughput<-5%"}, 0, nil, nil},
 		{"bad change", []string{"--diff", "last~1", "--diff", "last", "--fail-on", "throughput<-5"}, 2, nil, []string{"want a change in percent"}},
+		{"abbreviated signal", []string{"--diff", "last~1", "--diff", "last", "--fail-on", "thruput<-5%"}, 2, nil, []string{`--fail-on: unknown signal "thruput" (did you mean "throughput"?)`}},
 		{"fail-on without diff", []string{"--fail-on", "throughput<-5%"}, 2, nil, []string{"--fail-on compares two runs"}},
 		{"too far back", []string{"--run", "last~2"}, 1, nil, []string{"run last~2: fewer than 3 runs have ended"}},
 		{"bad reference", []string{"--run", "last~x"}, 1, nil, []string{`want last, or last~N`}},

@@ -25,7 +25,8 @@ func TestSubcommandHelp(t *testing.T) {
 	}{
 		{[]string{"bench", "--help"}, "--connections", []string{"--duration", "--help", "--log.level", "--config.file"}, []string{"--web.", "--storage.retention", "--run.marker"}},
 		{[]string{"matrix", "--help"}, "--only", []string{"--storage.retention", "--run.marker", "--config.file", "--storage.path"}, []string{"--web."}},
-		{[]string{"config", "check", "--help"}, "--help", []string{"--config.file"}, []string{"--web.", "--storage.retention", "--run.marker"}},
+		// config check takes the retention serve and matrix check the schedule against.
+		{[]string{"config", "check", "--help"}, "--storage.retention", []string{"--config.file"}, []string{"--web.", "--storage.retention.size", "--run.marker"}},
 		{[]string{"dashboards", "--help"}, "--out", nil, []string{"--web.", "--storage.retention", "--run.marker"}},
 		{[]string{"serve", "--help"}, "--web.systemd-socket", []string{"--web.listen-address", "--web.systemd-socket", "--storage.retention", "--run.marker"}, nil},
 		{[]string{"--help"}, "--help", []string{"--web.listen-address", "--storage.retention"}, nil},

@@ -87,24 +87,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel(signalCause{s})
+			cancel(pipeline.SignalCause{Signal: s})
 		case <-ctx.Done():
 		}
 	}()
 	return runWith(ctx, args, stdout, stderr)
 }
 
-// signalCause is the cause of run's context when a signal stopped benchd.
-type signalCause struct{ sig os.Signal }
-
-func (c signalCause) Error() string { return "stopped by " + c.sig.String() }
-
 // interruptedCode is the exit code of a subcommand stopped by ctx: 128 plus
 // the signal's number, as a shell reports it (130 for Ctrl-C); 130 when ctx
 // ended otherwise.
 func interruptedCode(ctx context.Context) int {
-	if c, ok := errors.AsType[signalCause](context.Cause(ctx)); ok {
-		if n, ok := c.sig.(syscall.Signal); ok {
+	if c, ok := errors.AsType[pipeline.SignalCause](context.Cause(ctx)); ok {
+		if n, ok := c.Signal.(syscall.Signal); ok {
 			return 128 + int(n)
 		}
 	}
@@ -162,6 +157,7 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dashboardsCmd.Flag("out", "Directory to write into.").Default("grafana/dashboards").StringVar(&f.dashboardsOut)
 	configCmd := app.Command("config", "Configuration tools.")
 	checkCmd := configCmd.Command("check", "Validate the configuration: print every problem with its YAML path; exit 1 if invalid.")
+	addRetentionFlag(checkCmd, &f, "The --storage.retention that serve and matrix will run with, e.g. 90d (0 keeps the history forever): a schedule whose runs are further apart is a problem, as they refuse it.")
 
 	cmd, err := app.Parse(args)
 	if terminated { // --help or --version printed; a missing argument does not matter then
@@ -250,13 +246,18 @@ func (e gateError) Error() string { return e.what + ": " + strings.Join(e.failed
 // addRunFlags adds the flags of the subcommands that run the matrix and
 // record it (serve, matrix) to c.
 func addRunFlags(c *kingpin.CmdClause, f *flags) {
-	c.Flag("storage.retention", "How long run history is kept, e.g. 90d, 2w, 1y (365d); 0 keeps it forever.").
-		Default(pipeline.FormatRetention(pipeline.DefaultRetention)).SetValue(retentionFlag{&f.retention})
+	addRetentionFlag(c, f, "How long run history is kept, e.g. 90d, 2w, 1y (365d); 0 keeps it forever.")
 	c.Flag("storage.retention.size", "Most space the run history may use, e.g. 512MB (units of 1024): the oldest runs are deleted after each run until it fits; 0 means no bound. With --storage.retention, whichever deletes more wins.").
 		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
 	c.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
 		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
 	addShardFlags(c, &f.shard)
+}
+
+// addRetentionFlag adds --storage.retention to c, with help.
+func addRetentionFlag(c *kingpin.CmdClause, f *flags, help string) {
+	c.Flag("storage.retention", help).
+		Default(pipeline.FormatRetention(pipeline.DefaultRetention)).SetValue(retentionFlag{&f.retention})
 }
 
 // sizeFlag is a kingpin value of a size in bytes, parsed by
@@ -304,12 +305,14 @@ type usageError struct{ error }
 // exits 1 without printing it again.
 type reportedError struct{ error }
 
-// loadConfig loads --config.file, or the embedded default matrix whose
-// reference Django project it unpacks under --storage.path. When the
-// configuration names {venv}, it becomes <storage.path>/venv; with
-// makeVenv, loadConfig also makes that venv (deploy.EnsureVenv: once per
-// requirements change, about a minute) before any server starts.
-func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv bool) (*config.Config, error) {
+// loadConfig loads --config.file, or the embedded default matrix, whose
+// paths resolve under --storage.path. When the configuration names
+// {venv}, it becomes <storage.path>/venv. With prepare, loadConfig also
+// makes what a run needs there before any server starts: the default
+// matrix's reference Django project and write token, and the venv
+// (deploy.EnsureVenv: once per requirements change, about a minute).
+// Without, it writes nothing (a dry run, baseline accept).
+func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, prepare bool) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
 	if f.configFile != "" {
@@ -329,13 +332,17 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		if err := deploy.PrepareDefault(cfg, dir, logger); err != nil {
-			return nil, err
-		}
-		if cfg.API.TokenFile != "" {
-			if err := deploy.MakeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
-				return nil, fmt.Errorf("the embedded default matrix's api.token_file under --storage.path %s: %w", f.storagePath, err)
+		if prepare {
+			if err := deploy.PrepareDefault(cfg, dir, logger); err != nil {
+				return nil, err
 			}
+			if cfg.API.TokenFile != "" {
+				if err := deploy.MakeToken(cfg.ResolvePath(cfg.API.TokenFile), logger); err != nil {
+					return nil, fmt.Errorf("the embedded default matrix's api.token_file under --storage.path %s: %w", f.storagePath, err)
+				}
+			}
+		} else {
+			deploy.PlanDefault(cfg, dir)
 		}
 	}
 	if cfg.UsesVenv() {
@@ -346,7 +353,7 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 		if err != nil {
 			return nil, fmt.Errorf("--storage.path %s: %w", f.storagePath, err)
 		}
-		if err := deploy.PrepareVenv(ctx, cfg, filepath.Join(dir, "venv"), makeVenv, logger); err != nil {
+		if err := deploy.PrepareVenv(ctx, cfg, filepath.Join(dir, "venv"), prepare, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -365,15 +372,23 @@ func loadConfig(ctx context.Context, f *flags, logger *slog.Logger, makeVenv boo
 }
 
 func checkConfig(f *flags, stdout io.Writer) error {
+	// The engine's own check of every scenario, as each run makes it, and
+	// the retention's, as serve and matrix make it at start.
+	check := func(c *config.Config) []error {
+		errs := scheduler.CheckPlans(c)
+		if err := c.CheckRetention(f.retention); err != nil {
+			errs = append(errs, err)
+		}
+		return errs
+	}
 	var cfg *config.Config
 	var err error
 	name := f.configFile
 	if name == "" {
 		name = "embedded default"
-		cfg, err = config.DefaultWith(scheduler.CheckPlans)
+		cfg, err = config.DefaultWith(check)
 	} else {
-		// The engine's own check of every scenario, as each run makes it.
-		cfg, err = config.LoadWith(f.configFile, scheduler.CheckPlans)
+		cfg, err = config.LoadWith(f.configFile, check)
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "%s: INVALID\n", name)

@@ -59,7 +59,7 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err := applyShard(cfg, &f.shard, f.matrix.dryRun); err != nil {
 		return err
 	}
-	if err := pipeline.CheckRetention(f.retention, cfg); err != nil {
+	if err := cfg.CheckRetention(f.retention); err != nil {
 		return usageError{err}
 	}
 	if f.matrix.dryRun {

@@ -236,3 +236,42 @@ func TestDryRunWritesNoHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunWritesNothing: matrix --dry-run on an empty --storage.path
+// leaves it empty, for the embedded default matrix (whose Django project,
+// write token and venv a run makes there) as for a configuration file,
+// and does not warn that what a run would make there is missing.
+func TestDryRunWritesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"default matrix", nil},
+		{"config file", []string{"--config.file", smallConfig(t, "@every 1h")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			if code := runWith(t.Context(), append([]string{"matrix", "--dry-run", "--storage.path", dir}, tc.args...), &stdout, &stderr); code != 0 {
+				t.Fatalf("dry run: exit %d\n%s", code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), " scenarios: ") {
+				t.Errorf("dry run printed no plan:\n%s", stdout.String())
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if len(names) > 0 {
+				t.Errorf("the dry run wrote %q into --storage.path %s", names, dir)
+			}
+			if strings.Contains(stderr.String(), "does not exist") {
+				t.Errorf("the dry run warns of what a run makes:\n%s", stderr.String())
+			}
+		})
+	}
+}

@@ -17,8 +17,9 @@ import (
 )
 
 // TestServeProgress runs the daemon over three scenarios against a
-// loopback server: /api/v1/status reports the run in progress with i of N
-// and an ETA, the log has matrix's progress line per scenario, and the
+// loopback server: /api/v1/status reports the run in progress with i of N,
+// the scenario repeat in progress and an ETA, then the run's end and
+// outcome; the log has matrix's progress line per scenario, and the
 // progress gauges hold the finished run's counts.
 func TestServeProgress(t *testing.T) {
 	if testing.Short() {
@@ -52,17 +53,26 @@ endpoints: [{name: a, path: /a}, {name: b, path: /b}, {name: c, path: /c}]
 	type status struct {
 		Run *struct {
 			ID               string    `json:"id"`
+			Start            time.Time `json:"start"`
 			Running          bool      `json:"running"`
 			Target           string    `json:"target"`
 			Done             int       `json:"scenarios_done"`
 			Planned          int       `json:"scenarios_planned"`
 			LastScenario     string    `json:"last_scenario"`
 			LastStatus       string    `json:"last_status"`
+			End              time.Time `json:"end"`
+			Outcome          string    `json:"outcome"`
 			RemainingSeconds float64   `json:"remaining_seconds"`
 			ETA              time.Time `json:"eta"`
+			Current          *struct {
+				Name    string    `json:"scenario"`
+				Repeat  int       `json:"repeat"`
+				Repeats int       `json:"repeats"`
+				Start   time.Time `json:"start"`
+			} `json:"current"`
 		} `json:"run"`
 	}
-	var mid, end status
+	var mid, cur, end status
 	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/healthz")
@@ -72,6 +82,9 @@ endpoints: [{name: a, path: /a}, {name: b, path: /b}, {name: c, path: /c}]
 			getJSON(t, base+"/api/v1/status", &st)
 			if r := st.Run; r != nil && r.Running && r.Done >= 1 && r.Done < r.Planned && mid.Run == nil {
 				mid = st
+			}
+			if r := st.Run; r != nil && r.Running && r.Current != nil && cur.Run == nil {
+				cur = st
 			}
 			if r := st.Run; r != nil && !r.Running {
 				end = st
@@ -84,7 +97,12 @@ endpoints: [{name: a, path: /a}, {name: b, path: /b}, {name: c, path: /c}]
 		r.RemainingSeconds <= 0 && r.Done < 3 || r.ETA.IsZero() && r.RemainingSeconds > 0 {
 		t.Errorf("status during the run: %+v\nstderr:\n%s", r, stderr.String())
 	}
-	if r := end.Run; r == nil || r.Done != 3 || r.Planned != 3 || r.RemainingSeconds != 0 || !r.ETA.IsZero() {
+	// The scenario in progress: one of the three, its only repeat.
+	if r := cur.Run; r == nil || !strings.HasPrefix(r.Current.Name, "t/-/") || r.Current.Repeat != 1 || r.Current.Repeats != 1 || r.Current.Start.Before(r.Start) {
+		t.Errorf("status during the run, current scenario: %+v\nstderr:\n%s", r, stderr.String())
+	}
+	if r := end.Run; r == nil || r.Done != 3 || r.Planned != 3 || r.RemainingSeconds != 0 || !r.ETA.IsZero() ||
+		r.Current != nil || r.Outcome != "success" || r.End.IsZero() {
 		t.Fatalf("status after the run: %+v\nstderr:\n%s", r, stderr.String())
 	}
 	resp, err := http.Get(base + "/metrics")

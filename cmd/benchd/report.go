@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -109,10 +111,6 @@ func runReport(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		return usageError{errors.New("--fail-on compares two runs: give them with --diff RUN_A --diff RUN_B (such as --diff last~1 --diff last)")}
 	}
 	title, titles := reportTitles(f)
-	if f.configFile == "" && (rf.format == "markdown" && len(rf.diff) == 0 && !rf.summary || rf.compareSet) {
-		// Titles are not stored with a run: say whose they are.
-		fmt.Fprintln(stderr, "benchd: titles from the embedded default matrix; give the run's --config.file for its own")
-	}
 	switch {
 	case rf.compareSet:
 		doc, name, err := report.ReadComparisonDocument(rf.compare)
@@ -123,6 +121,7 @@ func runReport(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		noteTitles(stderr, f, run)
 		return report.WriteComparison(stdout, report.CompareRun(run, doc, name, titles), rf.format)
 	case len(rf.diff) > 0:
 		if len(rf.diff) != 2 {
@@ -171,6 +170,7 @@ func runReport(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	entries := report.Entries(run.Scenarios, titles)
 	switch rf.format {
 	case "markdown":
+		noteTitles(stderr, f, run)
 		return report.WriteMarkdown(stdout, title, entries)
 	case "json":
 		return report.WriteScenariosJSON(stdout, run.Scenarios)
@@ -215,4 +215,36 @@ func configScenarios(f *flags) []string {
 		names = append(names, sc.Name)
 	}
 	return names
+}
+
+// noteTitles says on stderr whose titles a Markdown report or --compare
+// of run uses when no --config.file was given: the embedded default
+// matrix's, unless run was a run of that matrix (its config_hash is
+// [embeddedConfigHash]'s), whose titles they are.
+func noteTitles(stderr io.Writer, f *flags, run *store.Run) {
+	if f.configFile != "" || run.ConfigHash != "" && run.ConfigHash == embeddedConfigHash(f.storagePath) {
+		return
+	}
+	// Titles are not stored with a run: say whose they are.
+	fmt.Fprintln(stderr, "benchd: titles from the embedded default matrix; give the run's --config.file for its own")
+}
+
+// embeddedConfigHash returns the config_hash a run of the embedded
+// default matrix under storagePath stores: that matrix as loadConfig
+// prepares it there (its directory, its {venv}), without unpacking or
+// making anything; "" when it does not load.
+func embeddedConfigHash(storagePath string) string {
+	cfg, err := config.Default()
+	if err != nil || strings.TrimSpace(storagePath) == "" {
+		return ""
+	}
+	dir, err := filepath.Abs(storagePath)
+	if err != nil {
+		return ""
+	}
+	cfg.Dir = dir
+	if cfg.UsesVenv() {
+		cfg.ExpandVenv(filepath.Join(dir, "venv"))
+	}
+	return pipeline.ConfigHash(cfg)
 }

@@ -117,7 +117,7 @@ func TestReportSummaryJSON(t *testing.T) {
 				t.Errorf("slow cell %+v: want no p99, timeouts counted as errors", *c)
 			}
 		default:
-			if c.RequestsPerSecond <= 0 || c.P99Seconds == nil || *c.P99Seconds <= 0 || c.Error != "" {
+			if c.RequestsPerSecond == nil || *c.RequestsPerSecond <= 0 || c.P99Seconds == nil || *c.P99Seconds <= 0 || c.Error != "" {
 				t.Errorf("%s cell %+v", r.Endpoint, *c)
 			}
 		}

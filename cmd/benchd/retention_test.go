@@ -15,37 +15,55 @@ import (
 )
 
 // TestRetentionFlag: a retention below one schedule period, or negative,
-// is refused before anything runs, naming the flag and the schedule.
+// is refused before anything runs, naming the flag and the schedule at its
+// YAML path; config check refuses the same with the same message (one
+// rule: config.Config.CheckRetention), also with the default retention.
 func TestRetentionFlag(t *testing.T) {
-	cfg := smallConfig(t, "@every 1h")
+	hourly, yearly := smallConfig(t, "@every 1h"), smallConfig(t, "@yearly")
 	cases := []struct {
 		name      string
-		retention string
-		wantCode  int
+		cfg       string
+		retention string // "" for the default
+		wantCode  int    // of matrix
+		checkCode int    // of config check: 1 (invalid) where matrix refuses the value
 		want      []string
 	}{
-		{"below one period", "1ns", 2, []string{"--storage.retention 1ns", "shorter than one period (1h0m0s)", `"@every 1h"`}},
-		{"just below", "59m", 2, []string{"--storage.retention 59m0s", "@every 1h"}},
-		{"negative", "-1h", 2, []string{"--storage.retention -1h0m0s is negative", "0 to keep"}},
-		{"one period", "1h", 0, nil},
-		{"days", "90d", 0, nil},
-		{"weeks", "2w", 0, nil},
-		{"a year, as Prometheus", "1y", 0, nil},
-		{"years and days", "1y2d", 0, nil},
-		{"unknown unit", "3q", 2, []string{"--storage.retention", "3q", "90d"}},
-		{"forever", "0", 0, nil},
+		{"below one period", hourly, "1ns", 2, 1, []string{`schedule: --storage.retention 1ns is shorter than one period (1h0m0s) of the schedule "@every 1h"`}},
+		{"just below", hourly, "59m", 2, 1, []string{"--storage.retention 59m0s", "@every 1h"}},
+		{"yearly schedule, default retention", yearly, "", 2, 1, []string{`schedule: --storage.retention 2160h0m0s is shorter than one period (8760h0m0s) of the schedule "@yearly"`}},
+		{"yearly schedule, a year", yearly, "1y", 0, 0, nil},
+		{"negative", hourly, "-1h", 2, 1, []string{"--storage.retention -1h0m0s is negative", "0 to keep"}},
+		{"one period", hourly, "1h", 0, 0, nil},
+		{"days", hourly, "90d", 0, 0, nil},
+		{"weeks", hourly, "2w", 0, 0, nil},
+		{"a year, as Prometheus", hourly, "1y", 0, 0, nil},
+		{"years and days", hourly, "1y2d", 0, 0, nil},
+		{"unknown unit", hourly, "3q", 2, 2, []string{"--storage.retention", "3q", "90d"}},
+		{"forever", hourly, "0", 0, 0, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := runWith(t.Context(), []string{"matrix", "--config.file", cfg, "--storage.path", t.TempDir(),
-				"--storage.retention=" + tc.retention, "--only", "t/-/a"}, &stdout, &stderr)
-			if code != tc.wantCode {
-				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr.String())
+			var flag []string
+			if tc.retention != "" {
+				flag = []string{"--storage.retention=" + tc.retention}
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+			for _, args := range [][]string{
+				append([]string{"matrix", "--config.file", tc.cfg, "--storage.path", t.TempDir(), "--only", "t/-/a"}, flag...),
+				append([]string{"config", "check", "--config.file", tc.cfg}, flag...),
+			} {
+				want := tc.wantCode
+				if args[0] == "config" {
+					want = tc.checkCode
+				}
+				var stdout, stderr bytes.Buffer
+				code := runWith(t.Context(), args, &stdout, &stderr)
+				if code != want {
+					t.Fatalf("%s: exit %d, want %d; stdout:\n%s\nstderr:\n%s", args[0], code, want, stdout.String(), stderr.String())
+				}
+				for _, w := range tc.want {
+					if out := stdout.String() + stderr.String(); !strings.Contains(out, w) {
+						t.Errorf("%s: output lacks %q:\n%s", args[0], w, out)
+					}
 				}
 			}
 		})

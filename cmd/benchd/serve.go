@@ -41,7 +41,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if sh := cfg.Shard(); sh.Count > 1 {
 		logger.Info("running one shard of the matrix", "shard", sh.Index, "shards", sh.Count, "scenarios", len(cfg.ShardScenarios()))
 	}
-	if err := pipeline.CheckRetention(f.retention, cfg); err != nil {
+	if err := cfg.CheckRetention(f.retention); err != nil {
 		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
@@ -82,17 +82,20 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	defer func() { _ = closeHist() }()
 	regs := exporters.NewRegressions()
 	shardReg.MustRegister(regs)
+	// The UI's feed (its recently finished cells and result cache) takes
+	// the history the detector reads at start: it is read once, not again
+	// at the UI's first page.
+	feed := ui.NewFeed()
 	det := pipeline.NewDetector(pipeline.DetectorOptions{Store: st, Regressions: regs, Config: live.Load,
-		Logger: logger.With("component", "regress")})
+		Logger: logger.With("component", "regress"), Loaded: feed.Loaded})
 	if _, err := det.Load(ctx); err != nil {
 		logger.Error("regression detection failed", "err", err)
 	}
-	// The UI's progress (its "now" page and result cache) and the log's
-	// and metrics' progress.
-	progress := ui.NewProgress(nil)
+	// The run's progress: the log, the metrics, /api/v1/status and the UI's
+	// now page.
 	runProgress := &pipeline.Progress{Logger: logger.With("component", "scheduler"), Metrics: metrics}
 	pipe := pipeline.New(pipeline.Options{Tracer: exporters.NewRunTracer(tracing.Provider()), Metrics: metrics,
-		History: hist, Detector: det, Extra: []scheduler.Observer{progress, runProgress}})
+		History: hist, Detector: det, Extra: []scheduler.Observer{feed, runProgress}})
 	sched, err := scheduler.New(cfg, scheduler.Options{
 		Observer: pipe,
 		Recorder: pipe,
@@ -127,7 +130,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		// Counted once stored: a notification Alertmanager must retry
 		// is not counted twice.
 		AlertReceived: metrics.AlertNotificationReceived,
-		UI: ui.New(ui.Options{Store: st, Config: live.Load, Progress: progress, Logger: logger.With("component", "ui"),
+		UI: ui.New(ui.Options{Store: st, Config: live.Load, Feed: feed, Progress: runProgress.Status, Logger: logger.With("component", "ui"),
 			WriteEnabled: func() bool { return d.Token() != "" || len(live.Load().API.WriteUsers) > 0 }}),
 		UIScenarioPath: ui.ScenarioPath,
 	})
@@ -184,11 +187,11 @@ func shutdownTracing(t *exporters.Tracing, logger *slog.Logger) {
 // runStatus is the progress of p for /api/v1/status.
 func runStatus(p *pipeline.Progress) (api.RunStatus, bool) {
 	st, ok := p.Status()
-	rs := api.RunStatus{ID: st.RunID, Trigger: st.Trigger, Running: st.Running, Start: st.Start, Target: st.Target,
-		Done: st.Done, Planned: st.Planned, LastScenario: st.Last, LastStatus: st.LastStatus,
-		ElapsedSeconds: st.Elapsed.Seconds(), RemainingSeconds: st.Remaining.Seconds()}
-	if st.Running && st.Remaining > 0 {
-		rs.ETA = st.Start.Add(st.Elapsed + st.Remaining)
+	rs := api.RunStatus{ID: st.RunID, Trigger: st.Trigger, Running: st.Running, Start: st.Start, End: st.End, Outcome: st.Outcome,
+		Target: st.Target, Done: st.Done, Planned: st.Planned, LastScenario: st.Last, LastStatus: st.LastStatus,
+		ElapsedSeconds: st.Elapsed.Seconds(), RemainingSeconds: st.Remaining.Seconds(), ETA: st.ETA()}
+	if c := st.Current; c.Name != "" {
+		rs.Current = &api.CurrentScenario{Name: c.Name, Repeat: c.Repeat, Repeats: c.Repeats, Start: c.Start}
 	}
 	return rs, ok
 }

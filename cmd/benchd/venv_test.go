@@ -31,7 +31,7 @@ func TestLoadConfigVenv(t *testing.T) {
 			}
 		}
 		if _, err := os.Stat(venv); err == nil {
-			t.Errorf("%s was made without makeVenv", venv)
+			t.Errorf("%s was made without prepare", venv)
 		}
 	})
 
