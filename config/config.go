@@ -449,6 +449,13 @@ type Endpoint struct {
 	// wrk. Responses it rejects count (once each) as unexpected, in the
 	// error ratio.
 	Expect *Expect `yaml:"expect,omitempty"`
+	// Split, with more than one shard (shards.count), runs each of the
+	// endpoint's scenarios on every shard at once, each shard with its
+	// share of the connections and rate (an execution segment, as k6 has:
+	// docs/scale-out.md); false, the default, runs each on one shard. A
+	// split scenario needs at least as many connections as shards, runs
+	// once per run (repeats 1) and is no instruction lane's.
+	Split bool `yaml:"split,omitempty"`
 	// Settings are the endpoint's load settings, written inline beside
 	// name and path.
 	Settings `yaml:",inline"`
@@ -549,6 +556,12 @@ type Scenario struct {
 	// instructions): it counts instructions per request instead of
 	// applying Load. nil for a load scenario.
 	Instructions *Instructions
+	// Split is the endpoint's split: the scenario runs on every shard.
+	Split bool
+	// Segment, set by [Config.ShardScenarios] on a split scenario with more
+	// than one shard, is the shard's share of it; Load is then that
+	// share's. nil otherwise.
+	Segment *Segment
 	// Sources are the YAML paths the values above come from.
 	Sources Sources
 }

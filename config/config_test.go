@@ -121,6 +121,11 @@ func TestLoadBad(t *testing.T) {
 		{"bad-shards.bad.yml", 1, []string{
 			`shards.count: 1001 is not a shard count of 1 to 1000`,
 		}},
+		{"bad-split.bad.yml", 3, []string{
+			`shards.start_slack: -1s is not a slack of 0 to 24h0m0s`,
+			`endpoints[0].split: scenario t/-/few has 3 connections, fewer than the 4 shards: each shard's segment needs one (raise connections, or remove split)`,
+			`endpoints[1].split: scenario t/-/rep has repeats 2: a split scenario runs once per run, on every shard at once (remove split, or set repeats to 1)`,
+		}},
 		{"bad-api.bad.yml", 3, []string{
 			`api.write_users[1]: is empty (write a user name of basic_auth_users in --web.config.file, or remove the item)`,
 			`api.write_users[2]: "bob:x": a basic-auth user name cannot contain ':' or a line break`,

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxShards is the largest shard count accepted: more benchd pods than
@@ -22,6 +24,28 @@ type Shards struct {
 	// Count is the number of shards, 1 to MaxShards; 0 (unset) means 1,
 	// no sharding. --shard.count and BENCHD_SHARD_COUNT override it.
 	Count int `yaml:"count,omitempty"`
+	// StartSlack is added to the shared start of the split scenarios
+	// (endpoints[].split), the next whole second, so that every shard is
+	// there in time: 0 to MaxDuration, 0 (unset) meaning
+	// DefaultStartSlack.
+	StartSlack time.Duration `yaml:"start_slack,omitempty"`
+}
+
+// DefaultStartSlack is [Shards.StartSlack] when unset: 2 s.
+const DefaultStartSlack = 2 * time.Second
+
+// Slack returns StartSlack, or DefaultStartSlack when it is 0.
+func (s Shards) Slack() time.Duration {
+	if s.StartSlack <= 0 {
+		return DefaultStartSlack
+	}
+	return s.StartSlack
+}
+
+// Segment is one shard's share of a split scenario: Index from 0 to
+// Count-1, the shard's own. It is a plain value.
+type Segment struct {
+	Index, Count int
 }
 
 // Shard is one benchd's place among the shards: Index from 0 to Count-1.
@@ -84,19 +108,80 @@ func (c *Config) Shard() Shard {
 	return Shard{Index: c.ShardIndex, Count: max(c.Shards.Count, 1)}
 }
 
-// ShardScenarios returns the scenarios of [Config.Scenarios] that c's
-// shard owns, in matrix order: every one without sharding. The caller
-// owns the returned slice.
+// ShardScenarios returns the scenarios c's shard runs: every one without
+// sharding; with shards, first the split scenarios (endpoints[].split), in
+// matrix order, each as the shard's segment ([SegmentLoad]; Segment set),
+// then the other scenarios the shard owns ([Shard.Owns]), in matrix order.
+// The split scenarios come first so that every shard reaches them at the
+// same time, the start of a run. A shard of unknown index (a dry run)
+// has every scenario, whole. The caller owns the returned slice.
 func (c *Config) ShardScenarios() []Scenario {
 	sh := c.Shard()
 	all := c.Scenarios()
-	out := all[:0]
+	if sh.Count <= 1 || sh.Index < 0 {
+		return all
+	}
+	var split, own []Scenario
 	for _, sc := range all {
-		if sh.Owns(sc.Name) {
-			out = append(out, sc)
+		switch {
+		case sc.Split:
+			sc.Load = SegmentLoad(sc.Load, sh.Index, sh.Count)
+			sc.Segment = &Segment{Index: sh.Index, Count: sh.Count}
+			split = append(split, sc)
+		case sh.Owns(sc.Name):
+			own = append(own, sc)
 		}
 	}
-	return out
+	return append(split, own...)
+}
+
+// SegmentLoad returns segment index (0 to count-1) of count of load: its
+// connections divided by count, the first connections%count segments one
+// more each, so that the segments add up to the whole; the same for the
+// whole requests per second of an open-loop rate of at least count, with
+// its fraction divided evenly, and a rate below count divided evenly. The
+// threads are capped at the segment's connections. The rest is load's.
+func SegmentLoad(load LoadSpec, index, count int) LoadSpec {
+	if count <= 1 {
+		return load
+	}
+	share := func(n int) int {
+		s := n / count
+		if index < n%count {
+			s++
+		}
+		return s
+	}
+	load.Connections = share(load.Connections)
+	if load.Threads > load.Connections {
+		load.Threads = load.Connections
+	}
+	if whole := math.Floor(load.Rate); load.Rate > 0 && whole >= float64(count) && whole <= math.MaxInt32 {
+		load.Rate = float64(share(int(whole))) + (load.Rate-whole)/float64(count)
+	} else {
+		load.Rate /= float64(count)
+	}
+	return load
+}
+
+// checkSplit reports the split scenarios that count shards cannot run:
+// fewer connections than shards, more than one repeat, or an instruction
+// lane's. count 1 or less checks only the last two.
+func (c *Config) checkSplit(k *checker, count int) {
+	for _, cl := range c.cells() {
+		if !cl.Split {
+			continue
+		}
+		p := indexPath("endpoints", cl.endpoint) + ".split"
+		switch {
+		case cl.Instructions != nil:
+			k.add1(p, "scenario %s is an instruction lane's (targets[%d].instructions): a lane counts requests on one process, it cannot be split (remove split, or the endpoint from the lane)", cl.Name, cl.target)
+		case cl.Load.Repeats > 1:
+			k.add1(p, "scenario %s has repeats %d: a split scenario runs once per run, on every shard at once (remove split, or set repeats to 1)", cl.Name, cl.Load.Repeats)
+		case count > 1 && cl.Load.Connections < count:
+			k.add1(p, "scenario %s has %d connections, fewer than the %d shards: each shard's segment needs one (raise connections, or remove split)", cl.Name, cl.Load.Connections, count)
+		}
+	}
 }
 
 // HostnameOrdinal returns the ordinal of a StatefulSet pod's hostname:
@@ -151,11 +236,17 @@ var ErrShardIndex = errors.New("config: bad shard index")
 // when the index is not below the count, or unknown with more than one
 // shard (two benchds both guessing 0 would run the same scenarios twice
 // and others never), and one wrapping the count's problem when src.Count
-// is out of range.
+// is out of range or its shards cannot run a split scenario (fewer
+// connections than shards).
 func (c *Config) ApplyShard(src ShardSource) error {
 	if src.Count != 0 {
 		if src.Count < 1 || src.Count > MaxShards {
 			return fmt.Errorf("config: --shard.count %d: want 1 to %d", src.Count, MaxShards)
+		}
+		k := &checker{}
+		c.checkSplit(k, src.Count)
+		if errs := k.problems(); len(errs) > 0 {
+			return fmt.Errorf("config: --shard.count %d: %w", src.Count, errors.Join(errs...))
 		}
 		c.Shards.Count = src.Count
 	}
@@ -186,4 +277,8 @@ func (c *Config) checkShards(k *checker) {
 	if n := c.Shards.Count; n < 0 || n > MaxShards {
 		k.add("shards.count", "%d is not a shard count of 1 to %d (the number of benchd pods the matrix is split over; remove the key for 1)", n, MaxShards)
 	}
+	if d := c.Shards.StartSlack; d < 0 || d > MaxDuration {
+		k.add("shards.start_slack", "%s is not a slack of 0 to %s (the wait added to the split scenarios' shared start, such as 2s)", d, MaxDuration)
+	}
+	c.checkSplit(k, c.Shards.Count)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 )
 
 // TestShardOfDefaultMatrix checks rendezvous hashing over the default
@@ -178,5 +179,83 @@ func TestShardScenarios(t *testing.T) {
 	}
 	if seen != len(all) {
 		t.Errorf("the 3 shards have %d scenarios together, want the matrix's %d", seen, len(all))
+	}
+}
+
+// TestSegmentLoad checks that the segments of a split load add up to it,
+// shard i taking one more while i is below the remainder.
+func TestSegmentLoad(t *testing.T) {
+	tests := []struct {
+		name              string
+		connections, thr  int
+		rate              float64
+		count             int
+		wantConns         []int
+		wantRates         []float64
+		wantThreadsAtMost int
+	}{
+		{"7 over 3", 7, 1, 301, 3, []int{3, 2, 2}, []float64{101, 100, 100}, 1},
+		{"closed loop", 6, 0, 0, 3, []int{2, 2, 2}, []float64{0, 0, 0}, 0},
+		{"rate below count", 4, 4, 2, 4, []int{1, 1, 1, 1}, []float64{0.5, 0.5, 0.5, 0.5}, 1},
+		{"fractional rate", 8, 2, 10.5, 4, []int{2, 2, 2, 2}, []float64{3.125, 3.125, 2.125, 2.125}, 2},
+		{"threads capped", 5, 4, 0, 2, []int{3, 2}, []float64{0, 0}, 3},
+		{"one shard", 5, 2, 9, 1, []int{5}, []float64{9}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			load := LoadSpec{Connections: tt.connections, Threads: tt.thr, Rate: tt.rate, Duration: time.Second}
+			conns, rate := 0, 0.0
+			for i := range tt.count {
+				got := SegmentLoad(load, i, tt.count)
+				if got.Connections != tt.wantConns[i] || got.Rate != tt.wantRates[i] {
+					t.Errorf("segment %d: %d connections at %g/s, want %d at %g/s", i, got.Connections, got.Rate, tt.wantConns[i], tt.wantRates[i])
+				}
+				if got.Threads > got.Connections || got.Threads > tt.wantThreadsAtMost || got.Duration != load.Duration {
+					t.Errorf("segment %d: threads %d, duration %s", i, got.Threads, got.Duration)
+				}
+				conns += got.Connections
+				rate += got.Rate
+			}
+			if conns != tt.connections || math.Abs(rate-tt.rate) > 1e-9 {
+				t.Errorf("segments add up to %d connections at %g/s, want %d at %g/s", conns, rate, tt.connections, tt.rate)
+			}
+		})
+	}
+}
+
+// TestShardScenariosSplit: a split scenario is on every shard, first, as
+// the shard's segment; the others on one shard each, whole.
+func TestShardScenariosSplit(t *testing.T) {
+	cfg, err := Parse([]byte(`
+shards: {count: 3}
+targets: [{name: t, url: "http://127.0.0.1:1"}]
+endpoints:
+  - {name: a, path: /a}
+  - {name: b, path: /b}
+  - {name: s, path: /s, split: true, connections: 10}
+  - {name: c, path: /c}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := 0
+	for i := range 3 {
+		cfg.ShardIndex = i
+		got := cfg.ShardScenarios()
+		if len(got) == 0 || got[0].Name != "t/-/s" || got[0].Segment == nil || *got[0].Segment != (Segment{Index: i, Count: 3}) {
+			t.Fatalf("shard %d: %+v, want the split scenario first, as segment %d of 3", i, got, i)
+		}
+		if c := got[0].Load.Connections; c != []int{4, 3, 3}[i] {
+			t.Errorf("shard %d: a segment of %d connections, want %d", i, c, []int{4, 3, 3}[i])
+		}
+		for _, sc := range got[1:] {
+			if sc.Segment != nil || sc.Split || ShardOf(sc.Name, 3) != i {
+				t.Errorf("shard %d runs %s (segment %v)", i, sc.Name, sc.Segment)
+			}
+			whole++
+		}
+	}
+	if whole != 3 {
+		t.Errorf("%d whole scenarios over the shards, want 3", whole)
 	}
 }

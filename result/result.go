@@ -72,6 +72,10 @@ type Scenario struct {
 	// OnTimeout is what a timed-out request's connection did: "reconnect"
 	// (closed, a new one opened) or "wait" (kept until the late answer).
 	OnTimeout string `json:"on_timeout"`
+	// Segment, for a split scenario that several benchd shards run at once
+	// (docs/scale-out.md), is this shard's share of it, whose connections
+	// and rate the figures here are; nil for a whole scenario.
+	Segment *Segment `json:"segment,omitempty"`
 
 	// Settings identifies what the scenario was measured with (its load
 	// settings, its target's command and the versions of what serves it):
@@ -506,3 +510,10 @@ func (m *Measurement) Measured() bool { return m.ConnectionsEstablished > 0 }
 // connection opened. A scenario that failed before its load (the target
 // did not start) did not run.
 func (m *Measurement) Ran() bool { return m.Sent > 0 || m.ConnectionsEstablished > 0 }
+
+// Segment is one shard's share of a split scenario: segment Index (the
+// shard's index, 0 to Count-1) of Count.
+type Segment struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}

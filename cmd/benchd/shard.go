@@ -63,7 +63,13 @@ func writeShardAssignment(w io.Writer, cfg *config.Config) error {
 	fmt.Fprintf(w, "\nshard assignment (%s, rendezvous hashing of the scenario name; docs/scale-out.md):\n", report.Plural(sh.Count, "shard"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tshard")
+	split := 0
 	for _, sc := range all {
+		if sc.Split {
+			split++
+			fmt.Fprintf(tw, "%s\tall\n", sc.Name) // each shard runs its segment
+			continue
+		}
 		i := config.ShardOf(sc.Name, sh.Count)
 		per[i]++
 		fmt.Fprintf(tw, "%s\t%d\n", sc.Name, i)
@@ -76,8 +82,11 @@ func writeShardAssignment(w io.Writer, cfg *config.Config) error {
 		counts[i] = fmt.Sprintf("shard %d: %d", i, n)
 	}
 	fmt.Fprintf(w, "%s\n", strings.Join(counts, ", "))
+	if split > 0 {
+		fmt.Fprintf(w, "and on every shard its segment of %s (endpoints[].split: 1/%d of the connections and rate each, started together)\n", report.Plural(split, "split scenario"), sh.Count)
+	}
 	if sh.Index >= 0 {
-		_, err := fmt.Fprintf(w, "this benchd is %s: the plan above is its %s\n", sh, report.Plural(per[sh.Index], "scenario"))
+		_, err := fmt.Fprintf(w, "this benchd is %s: the plan above is its %s\n", sh, report.Plural(per[sh.Index]+split, "scenario"))
 		return err
 	}
 	_, err := fmt.Fprintln(w, "this benchd's index is unknown (no --shard.index, BENCHD_SHARD_INDEX or hostname ordinal): the plan above is the whole matrix")
