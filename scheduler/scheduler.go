@@ -457,7 +457,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		st := s.cfg.Load()
 		now := time.Now()
-		next := st.schedule.Next(now)
+		next := nextTick(st, now)
 		s.opts.Observer.NextRun(ctx, next)
 		timer := time.NewTimer(next.Sub(now))
 		select {

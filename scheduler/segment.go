@@ -4,8 +4,23 @@ import (
 	"context"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/benchd/benchd/config"
 )
+
+// nextTick returns st's next scheduled tick after now. With more than one
+// shard, an "@every" schedule ticks at the multiples of its interval since
+// the zero time (time.Time.Truncate), so that every shard, started at
+// whatever instant, has the same ticks (SegmentStarts begins from the
+// tick); robfig/cron counts them from each process's own start. A cron
+// spec of five fields fires at the same instants everywhere already.
+func nextTick(st *state, now time.Time) time.Time {
+	if every, ok := st.schedule.(cron.ConstantDelaySchedule); ok && st.cfg.Shard().Count > 1 && every.Delay > 0 {
+		return now.Truncate(every.Delay).Add(every.Delay)
+	}
+	return st.schedule.Next(now)
+}
 
 // SegmentStarts returns, by scenario name, when each split scenario's
 // segment (config.Scenario.Segment set) of a run starts, so that every

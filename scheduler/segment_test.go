@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/benchd/benchd/config"
 	"github.com/benchd/benchd/result"
 )
@@ -149,5 +151,41 @@ func TestSegmentStarts(t *testing.T) {
 	}
 	if got := SegmentStarts(plan[2:3], due, due, time.Second); got != nil {
 		t.Errorf("no segment: %v, want nil", got)
+	}
+}
+
+// TestNextTick checks that with shards an "@every" schedule ticks at the
+// multiples of its interval, the same for shards started at different
+// instants, while one benchd keeps robfig/cron's ticks counted from now,
+// and a five-field spec is robfig/cron's either way.
+func TestNextTick(t *testing.T) {
+	every, err := cron.ParseStandard("@every 4s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	minutely, err := cron.ParseStandard("*/5 * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := &config.Config{Shards: config.Shards{Count: 3}}
+	one := &config.Config{}
+	base := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC) // a multiple of 4 s since the zero time
+	tests := []struct {
+		name     string
+		cfg      *config.Config
+		schedule cron.Schedule
+		now      time.Time
+		want     time.Time
+	}{
+		{"shard started at 1.3 s", shards, every, base.Add(1300 * time.Millisecond), base.Add(4 * time.Second)},
+		{"shard started at 2.9 s", shards, every, base.Add(2900 * time.Millisecond), base.Add(4 * time.Second)},
+		{"shard on a tick", shards, every, base.Add(4 * time.Second), base.Add(8 * time.Second)},
+		{"one benchd", one, every, base.Add(1300 * time.Millisecond), base.Add(5 * time.Second)},
+		{"shards, cron spec", shards, minutely, base.Add(time.Minute), base.Add(5 * time.Minute)},
+	}
+	for _, tt := range tests {
+		if got := nextTick(&state{cfg: tt.cfg, schedule: tt.schedule}, tt.now); !got.Equal(tt.want) {
+			t.Errorf("%s: next tick after %s is %s, want %s", tt.name, tt.now.Format(time.TimeOnly), got.Format(time.TimeOnly), tt.want.Format(time.TimeOnly))
+		}
 	}
 }
