@@ -12,6 +12,11 @@ import (
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/common/promslog"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/discovery/kubernetes"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -349,59 +354,66 @@ func TestKubernetesManifests(t *testing.T) {
 	})
 }
 
-// TestKubernetesScrapeJob checks deploy/kubernetes/prometheus-scrape.yml
-// with promtool check config, and that it keeps benchd's pods by the label
-// and port name of statefulset.yaml, under job benchd.
+// TestKubernetesScrapeJob loads deploy/kubernetes/prometheus-scrape.yml
+// with Prometheus's own configuration loader (what promtool check config
+// runs; Debian's promtool is built without the Kubernetes discovery and
+// refuses kubernetes_sd_configs), with its Kubernetes discovery, and runs
+// the job's relabelling on the discovery labels of statefulset.yaml's pod
+// 2: it is kept under job benchd with its pod name, while a pod of another
+// app, or another port of benchd's, is dropped.
 func TestKubernetesScrapeJob(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool is missing: apt-get install -y prometheus (or run scripts/setup.sh)")
-	}
 	file := filepath.Join(kubeDir, "prometheus-scrape.yml")
-	if out, err := exec.CommandContext(t.Context(), promtool, "check", "config", "--syntax-only", file).CombinedOutput(); err != nil {
-		t.Fatalf("promtool check config %s: %v\n%s", file, err, out)
-	}
-	data, err := os.ReadFile(file)
+	cfg, err := promconfig.LoadFile(file, false, promslog.NewNopLogger())
 	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		ScrapeConfigs []struct {
-			JobName             string `json:"job_name"`
-			KubernetesSDConfigs []struct {
-				Role string `json:"role"`
-			} `json:"kubernetes_sd_configs"`
-			RelabelConfigs []struct {
-				SourceLabels []string `json:"source_labels"`
-				Regex        string   `json:"regex"`
-				Action       string   `json:"action"`
-			} `json:"relabel_configs"`
-		} `json:"scrape_configs"`
-	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", file, err)
 	}
 	var sts appsv1.StatefulSet
 	decodeStrict(t, "statefulset.yaml", &sts, "apps/v1", "StatefulSet")
-	if len(doc.ScrapeConfigs) != 1 || doc.ScrapeConfigs[0].JobName != "benchd" {
+	if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].JobName != "benchd" {
 		t.Fatalf("%s: want one job named benchd (the rules' up{job=\"benchd\"})", file)
 	}
-	job := doc.ScrapeConfigs[0]
-	if len(job.KubernetesSDConfigs) != 1 || job.KubernetesSDConfigs[0].Role != "pod" {
-		t.Errorf("%s: kubernetes_sd_configs %+v, want role pod", file, job.KubernetesSDConfigs)
+	job := cfg.ScrapeConfigs[0]
+	if sd := job.ServiceDiscoveryConfigs; len(sd) != 1 {
+		t.Errorf("%s: %d service discoveries, want kubernetes_sd_configs alone", file, len(sd))
+	} else if k, ok := sd[0].(*kubernetes.SDConfig); !ok || k.Role != kubernetes.RolePod {
+		t.Errorf("%s: service discovery %#v, want kubernetes_sd_configs of role pod", file, sd[0])
 	}
-	keep := map[string]string{}
-	for _, r := range job.RelabelConfigs {
-		if r.Action == "keep" && len(r.SourceLabels) == 1 {
-			keep[r.SourceLabels[0]] = r.Regex
+	if len(sts.Spec.Template.Spec.Containers) == 0 || len(sts.Spec.Template.Spec.Containers[0].Ports) == 0 {
+		t.Fatal("statefulset.yaml: benchd's container has no port")
+	}
+	app := sts.Spec.Template.Labels["app.kubernetes.io/name"]
+	port := sts.Spec.Template.Spec.Containers[0].Ports[0]
+	pod := sts.Name + "-2"
+	meta := func(app, portName string) map[string]string {
+		return map[string]string{
+			"__address__":                                        net.JoinHostPort("10.0.0.2", strconv.Itoa(int(port.ContainerPort))),
+			"__meta_kubernetes_namespace":                        "benchd",
+			"__meta_kubernetes_pod_name":                         pod,
+			"__meta_kubernetes_pod_label_app_kubernetes_io_name": app,
+			"__meta_kubernetes_pod_container_port_name":          portName,
 		}
 	}
-	if got := keep["__meta_kubernetes_pod_label_app_kubernetes_io_name"]; got != sts.Spec.Template.Labels["app.kubernetes.io/name"] {
-		t.Errorf("%s keeps pods labelled app.kubernetes.io/name=%q, statefulset.yaml's are %q", file, got, sts.Spec.Template.Labels["app.kubernetes.io/name"])
+	tests := []struct {
+		name      string
+		labels    map[string]string
+		wantKept  bool
+		wantLabel map[string]string
+	}{
+		{"benchd's pod", meta(app, port.Name), true, map[string]string{"pod": pod, "namespace": "benchd"}},
+		{"another app's pod", meta("nginx", port.Name), false, nil},
+		{"another port of benchd's", meta(app, port.Name+"-other"), false, nil},
 	}
-	if got := keep["__meta_kubernetes_pod_container_port_name"]; len(sts.Spec.Template.Spec.Containers) == 0 ||
-		!slices.ContainsFunc(sts.Spec.Template.Spec.Containers[0].Ports, func(p corev1.ContainerPort) bool { return p.Name == got }) {
-		t.Errorf("%s keeps the port named %q, which benchd's container does not have", file, got)
+	for _, tt := range tests {
+		lb := labels.NewBuilder(labels.FromMap(tt.labels))
+		if kept := relabel.ProcessBuilder(lb, job.RelabelConfigs...); kept != tt.wantKept {
+			t.Errorf("%s (%v): kept %v, want %v", tt.name, tt.labels, kept, tt.wantKept)
+			continue
+		}
+		for k, v := range tt.wantLabel {
+			if got := lb.Get(k); got != v {
+				t.Errorf("%s: label %s = %q, want %q", tt.name, k, got, v)
+			}
+		}
 	}
 }
 
@@ -413,7 +425,7 @@ func TestBinaryWithoutKubernetes(t *testing.T) {
 		t.Fatalf("go list -deps ./cmd/benchd: %v\n%s", err, out)
 	}
 	for pkg := range strings.FieldsSeq(string(out)) {
-		for _, heavy := range []string{"k8s.io/", "sigs.k8s.io/", "github.com/prometheus-operator/"} {
+		for _, heavy := range []string{"k8s.io/", "sigs.k8s.io/", "github.com/prometheus-operator/", "github.com/prometheus/prometheus/"} {
 			if strings.HasPrefix(pkg, heavy) {
 				t.Errorf("benchd imports %s", pkg)
 			}
