@@ -328,6 +328,7 @@ func TestServeEndToEnd(t *testing.T) {
 			Scenarios []struct {
 				Scenario string            `json:"scenario"`
 				Valid    bool              `json:"valid"`
+				Reasons  []string          `json:"invalid_reasons"`
 				Resp     map[string]uint64 `json:"responses"`
 				Repeats  []struct {
 					RequestsPerSecond float64 `json:"requests_per_second"`
@@ -357,7 +358,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		for _, sc := range run.Scenarios {
 			if !sc.Valid || sc.Resp["2xx"] == 0 {
-				t.Errorf("history of %s: valid %v, 2xx %d", sc.Scenario, sc.Valid, sc.Resp["2xx"])
+				t.Errorf("history of %s: valid %v %q, 2xx %d", sc.Scenario, sc.Valid, sc.Reasons, sc.Resp["2xx"])
 			}
 			want := 0
 			if strings.HasSuffix(sc.Scenario, "/json_query") {
