@@ -58,31 +58,31 @@ func TestSignalPanels(t *testing.T) {
 		exprs            []string
 	}{
 		{"benchd-overview.json", "table", "CPU per request ($mode)", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
 		{"benchd-overview.json", "table", "Foreign CPU ($mode)", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
 		{"benchd-scenario.json", "timeseries", "CPU per request per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
 		{"benchd-scenario.json", "timeseries", "Foreign CPU per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
 		{"benchd-scenario.json", "timeseries", "Instructions per request per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_instructions_per_request{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_instructions_per_request{` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "CPU per request: runs against the baseline", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`,
-			`sum by (target, endpoint, mode) (benchd_baseline_median{signal="cpu_per_request", ` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`,
+			`max by (target, endpoint, mode) (benchd_baseline_median{signal="cpu_per_request", ` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "CPU per request: change and detectable change", []string{
-			`sum by (target, endpoint, mode) (benchd_regression_change_ratio{signal="cpu_per_request", ` + s + `})`,
-			`sum by (target, endpoint, mode) (benchd_regression_detectable_change_ratio{signal="cpu_per_request", ` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_regression_change_ratio{signal="cpu_per_request", ` + s + `})`,
+			`max by (target, endpoint, mode) (benchd_regression_detectable_change_ratio{signal="cpu_per_request", ` + s + `})`}},
 		{"benchd-regressions.json", "state-timeline", "CPU per request: verdict", []string{
-			`sum by (target, endpoint, mode) (benchd_regression_detected{signal="cpu_per_request", ` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_regression_detected{signal="cpu_per_request", ` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "Detectable change", []string{
-			`sum by (target, endpoint, mode, signal) (benchd_regression_detectable_change_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode, signal) (benchd_regression_detectable_change_ratio{` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "Invalid results by reason", []string{
 			`sum by (reason) (increase(benchd_invalid_results_total[$__rate_interval]))`}},
 		{"benchd-regressions.json", "stat", "Invalid results over the range", []string{
 			`sum by (reason) (increase(benchd_invalid_results_total[$__range]))`}},
 		{"benchd-regressions.json", "timeseries", "Foreign CPU per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
 	}
 	panels := dashboardPanels(t)
 	for _, tt := range tests {
