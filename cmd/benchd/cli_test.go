@@ -90,7 +90,7 @@ func TestCLI(t *testing.T) {
 		{"matrix dry run", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--only", "^gunicorn-gevent/sync/gateway_10s$"}, 0,
 			[]string{"gunicorn-gevent/sync/gateway_10s  2000", "22s", "12s", "1 scenario: 36s of load (warm-up, duration and one timeout of grace per repeat)\nnot counted, so the run takes longer: starting 1 managed target (setup commands, then until ready), starting 2 services\n"}, nil},
 		{"matrix dry run shards", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--shard.count", "3"}, 0,
-			[]string{"80 scenarios: ", "shard assignment (3 shards, rendezvous hashing", "gunicorn-gevent/sync/json  ", "this benchd's index is unknown"}, nil},
+			[]string{" scenarios: ", "shard assignment (3 shards, rendezvous hashing", "\nshard 0: ", "gunicorn-gevent/sync/json  ", "this benchd's index is unknown"}, nil},
 		{"matrix dry run one shard", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--shard.count", "3", "--shard.index", "1"}, 0,
 			[]string{"shard assignment (3 shards", "this benchd is shard 1 of 3: the plan above is its "}, nil},
 		{"matrix shard index not below count", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--shard.count", "3", "--shard.index", "3"}, 2, nil,
