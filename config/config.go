@@ -138,10 +138,18 @@ type Config struct {
 	API API `yaml:"api,omitempty"`
 	// Regression configures the regression detector.
 	Regression Regression `yaml:"regression,omitempty"`
+	// Shards splits the matrix over several benchd processes
+	// (docs/scale-out.md); unset, one benchd runs it all.
+	Shards Shards `yaml:"shards,omitempty"`
 	// Dir is the directory relative paths (process.dir, service dir) resolve
 	// against: the config file's directory for [Load], the dir argument of
 	// [Parse], "" for [Default]. It is not part of the YAML.
 	Dir string `yaml:"-"`
+	// ShardIndex is this benchd's shard, 0 to Shards.Count-1, set by
+	// [Config.ApplyShard] (from the command line, the environment or the
+	// hostname, never from the YAML, which every shard shares); 0 by
+	// default. See [Config.Shard].
+	ShardIndex int `yaml:"-"`
 
 	// venv is the directory {venv} was expanded to ([Config.ExpandVenv]);
 	// programs under it are benchd's to make, not the user's to install.
@@ -441,6 +449,13 @@ type Endpoint struct {
 	// wrk. Responses it rejects count (once each) as unexpected, in the
 	// error ratio.
 	Expect *Expect `yaml:"expect,omitempty"`
+	// Split, with more than one shard (shards.count), runs each of the
+	// endpoint's scenarios on every shard at once, each shard with its
+	// share of the connections and rate (an execution segment, as k6 has:
+	// docs/scale-out.md); false, the default, runs each on one shard. A
+	// split scenario needs at least as many connections as shards, runs
+	// once per run (repeats 1) and is no instruction lane's.
+	Split bool `yaml:"split,omitempty"`
 	// Settings are the endpoint's load settings, written inline beside
 	// name and path.
 	Settings `yaml:",inline"`
@@ -541,6 +556,12 @@ type Scenario struct {
 	// instructions): it counts instructions per request instead of
 	// applying Load. nil for a load scenario.
 	Instructions *Instructions
+	// Split is the endpoint's split: the scenario runs on every shard.
+	Split bool
+	// Segment, set by [Config.ShardScenarios] on a split scenario with more
+	// than one shard, is the shard's share of it; Load is then that
+	// share's. nil otherwise.
+	Segment *Segment
 	// Sources are the YAML paths the values above come from.
 	Sources Sources
 }

@@ -30,7 +30,7 @@ func TestLoadBad(t *testing.T) {
 		want     []string
 	}{
 		{"unknown-key.bad.yml", 6, []string{
-			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, title, defaults, services, targets, endpoints, cpus, api, regression) [line 2]`,
+			`verbose: unknown key "verbose" (valid keys: schedule, run_on_start, title, defaults, services, targets, endpoints, cpus, api, regression, shards) [line 2]`,
 			`services[0].readyness: unknown key "readyness" (valid keys: name, command, dir, env, inherit_env, env_allow, ready, ready_timeout, cpus) [line 7]`,
 			`targets[0].procss: unknown key "procss" (did you mean "process"?) [line 11]`,
 			`targets[1].process.ready_timout: unknown key "ready_timout" (did you mean "ready_timeout"?) [line 17]`,
@@ -117,6 +117,14 @@ func TestLoadBad(t *testing.T) {
 			`endpoints[0].name: "-json" is not a valid name`,
 			`endpoints[1].name: "json query" is not a valid name`,
 			`endpoints[2].title: "two\nlines" contains a line break`,
+		}},
+		{"bad-shards.bad.yml", 1, []string{
+			`shards.count: 1001 is not a shard count of 1 to 1000`,
+		}},
+		{"bad-split.bad.yml", 3, []string{
+			`shards.start_slack: -1s is not a slack of 0 to 24h0m0s`,
+			`endpoints[0].split: scenario t/-/few has 3 connections, fewer than the 4 shards: each shard's segment needs one (raise connections, or remove split)`,
+			`endpoints[1].split: scenario t/-/rep has repeats 2: a split scenario runs once per run, on every shard at once (remove split, or set repeats to 1)`,
 		}},
 		{"bad-api.bad.yml", 3, []string{
 			`api.write_users[1]: is empty (write a user name of basic_auth_users in --web.config.file, or remove the item)`,

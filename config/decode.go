@@ -377,6 +377,7 @@ var schemaTypes = []reflect.Type{
 	reflect.TypeFor[SizeRange](),
 	reflect.TypeFor[TLSConfig](),
 	reflect.TypeFor[API](),
+	reflect.TypeFor[Shards](),
 }
 
 // knownKeys returns the YAML keys of the schema struct named goType (as

@@ -144,6 +144,7 @@ func (c *Config) cells() []cell {
 						Thresholds:   thresholds,
 						Sources:      src,
 						Instructions: lane,
+						Split:        ep.Split,
 					},
 					target:   ti,
 					endpoint: ei,

@@ -116,6 +116,7 @@ func (c *Config) validate() []error {
 	c.checkMatrix(k)
 	c.checkRegression(k)
 	c.checkAPI(k)
+	c.checkShards(k)
 	return k.problems()
 }
 

@@ -36,7 +36,11 @@ var scenarioLabels = []string{"target", "endpoint", "mode"}
 // sum by (target, endpoint, mode, le) (e). The result carries no job or
 // instance, so a panel shows one series per scenario whichever benchd
 // instance exported it (docs/metrics.md, "Dashboards"). A scenario's
-// series come from one instance: sum and max are the value itself.
+// series come from one instance, where sum and max are the value itself,
+// except a split scenario's (endpoints[].split), one segment per shard:
+// counters, requests per second and latency sums and counts add up over
+// them (sum); latency quantiles, ratios, per-request figures and the
+// detector's series take the worst segment (max), as the rules do.
 func byScenario(op, expr string, extra ...string) string {
 	return fmt.Sprintf("%s by (%s) (%s)", op, strings.Join(append(slices.Clone(scenarioLabels), extra...), ", "), expr)
 }
@@ -126,20 +130,20 @@ func overview() *dashboard.DashboardBuilder {
 		steps("red")).ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdContinuousRdYlGr)))
 	b = b.WithPanel(matrixTable("p99 latency ($mode)",
 		"99th percentile latency of the last run, exact from its HDR histogram. Timed-out requests are not in it: read it beside the timeout ratio.",
-		byScenario("sum", sel("benchd_scenario_latency_seconds", `quantile="0.99"`)), "s", p99Steps()))
+		byScenario("max", sel("benchd_scenario_latency_seconds", `quantile="0.99"`)), "s", p99Steps()))
 	b = b.WithPanel(matrixTable("Timeout ratio ($mode)",
 		"Timeouts / requests sent, last run. Red from the BenchdHighTimeoutRatio threshold (1 %).",
-		byScenario("sum", sel("benchd_scenario_timeout_ratio")), "percentunit", timeoutRatioSteps()))
+		byScenario("max", sel("benchd_scenario_timeout_ratio")), "percentunit", timeoutRatioSteps()))
 	b = b.WithPanel(matrixTable("Error ratio ($mode)",
 		"(Socket errors including timeouts + 4xx/5xx responses) / requests sent, last run. Red from the BenchdHighErrorRatio threshold (5 %).",
-		byScenario("sum", sel("benchd_scenario_error_ratio")), "percentunit", errorRatioSteps()))
+		byScenario("max", sel("benchd_scenario_error_ratio")), "percentunit", errorRatioSteps()))
 	b = b.WithPanel(matrixTable("CPU per request ($mode)",
 		"CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of the last run: the detector's cpu_per_request. Lower is better; colours run from green at the lowest to red at the highest of the table. Empty for an unmanaged target.",
-		byScenario("sum", sel("benchd_scenario_target_cpu_seconds_per_request")), "s",
+		byScenario("max", sel("benchd_scenario_target_cpu_seconds_per_request")), "s",
 		steps("green")).ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdContinuousGrYlRd)))
 	b = b.WithPanel(matrixTable("Foreign CPU ($mode)",
 		"Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor its services) used during the last run's measured interval, steal included. Red from regression.max_foreign_cpu's default (25 %), above which a repeat is invalid. Empty for an unmanaged target.",
-		byScenario("sum", sel("benchd_scenario_foreign_cpu_ratio")), "percentunit", foreignCPUSteps()))
+		byScenario("max", sel("benchd_scenario_foreign_cpu_ratio")), "percentunit", foreignCPUSteps()))
 
 	b = b.WithRow(dashboard.NewRowBuilder("Over the time range"))
 	b = b.WithPanel(table.NewPanelBuilder().
@@ -156,7 +160,7 @@ func overview() *dashboard.DashboardBuilder {
 		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_requests_per_second")), scenarioLegend)))
 	b = b.WithPanel(perRun("p99 latency per run",
 		"p99 latency of each run, exact from its HDR histogram.", "s").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_latency_seconds", `quantile="0.99"`)), scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_latency_seconds", `quantile="0.99"`)), scenarioLegend)))
 	return b
 }
 
@@ -178,7 +182,7 @@ func scenario() *dashboard.DashboardBuilder {
 	b = b.WithPanel(percentiles)
 	b = b.WithPanel(perRun("Latency percentiles per run (exact)",
 		"The summary of each run, exact from its HDR histogram: p50 to max.", "s").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_latency_seconds", `quantile=~"0.5|0.9|0.99|0.999|1"`), "quantile"), "q{{quantile}} "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_latency_seconds", `quantile=~"0.5|0.9|0.99|0.999|1"`), "quantile"), "q{{quantile}} "+scenarioLegend)))
 	b = b.WithPanel(heatmap.NewPanelBuilder().
 		Title("Latency heatmap").
 		Description("Requests per latency bucket of benchd_request_duration_seconds, per interval (runs show as columns). Exemplars link to traces.").
@@ -206,7 +210,7 @@ func scenario() *dashboard.DashboardBuilder {
 		Title("Scenario applied load").
 		Description("1 when the scenario's last run applied load (target ready, connections made).").
 		Datasource(datasourceRef()).
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_up")), scenarioLegend)).
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_up")), scenarioLegend)).
 		Thresholds(steps("red", step{1.0, "green"})).
 		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
 		Span(12).Height(9))
@@ -220,8 +224,8 @@ func scenario() *dashboard.DashboardBuilder {
 		WithTarget(query("A", byScenario("sum", fmt.Sprintf(`increase(%s[$__rate_interval])`, sel("benchd_request_timeouts_total"))), scenarioLegend)))
 	b = b.WithPanel(perRun("Timeout and error ratio per run",
 		"Timeouts / sent and (socket errors + 4xx/5xx) / sent of each run; the alert thresholds are 1 % and 5 %.", "percentunit").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_timeout_ratio")), "timeouts "+scenarioLegend)).
-		WithTarget(query("B", byScenario("sum", sel("benchd_scenario_error_ratio")), "errors "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_timeout_ratio")), "timeouts "+scenarioLegend)).
+		WithTarget(query("B", byScenario("max", sel("benchd_scenario_error_ratio")), "errors "+scenarioLegend)))
 	b = b.WithPanel(stat.NewPanelBuilder().
 		Title("Since the last run").
 		Description("Time since the last run of each scenario ended.").
@@ -233,11 +237,11 @@ func scenario() *dashboard.DashboardBuilder {
 	b = b.WithRow(dashboard.NewRowBuilder("CPU"))
 	b = b.WithPanel(perRun("CPU per request per run",
 		"CPU seconds (user + system) the managed target's process tree used per completed request over the measured interval of each run, warm-up and start-up excluded: the detector's cpu_per_request (higher is worse). No series for an unmanaged target.", "s").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_target_cpu_seconds_per_request")), scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_target_cpu_seconds_per_request")), scenarioLegend)))
 	b = b.WithPanel(foreignCPUPanel())
 	b = b.WithPanel(perRun("Instructions per request per run",
 		"Instructions (valgrind callgrind's Ir) the target's workers executed per counted request in each run of an instruction-lane scenario (targets[].instructions): the detector's instructions_per_request, blind to other work on the machine. No series for a load scenario.", "short").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_instructions_per_request")), scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_instructions_per_request")), scenarioLegend)))
 	return b
 }
 
@@ -246,7 +250,7 @@ func scenario() *dashboard.DashboardBuilder {
 func foreignCPUPanel() *timeseries.PanelBuilder {
 	return perRun("Foreign CPU per run",
 		"Share of the CPUs benchd and the target may run on that other work (neither benchd, the target's process tree nor its services) used during each run's measured interval, steal included; 0.5 on two CPUs is one busy process. A repeat above regression.max_foreign_cpu (default 25 %, the dashed line) is invalid: counted in benchd_invalid_results_total{reason=\"foreign_cpu\"}, never in a baseline. Managed targets only.", "percentunit").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_foreign_cpu_ratio")), scenarioLegend)).
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_foreign_cpu_ratio")), scenarioLegend)).
 		Min(0).
 		Thresholds(foreignCPUSteps()).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed))
@@ -286,12 +290,12 @@ func regressions() *dashboard.DashboardBuilder {
 		Title("Verdicts").
 		Description("Per scenario and signal: detected (0/1), change ratio against the baseline, the smallest change the detector can confirm at this noise (95 % power), p-value, baseline value and runs. A 0 in detected means no change larger than 'detectable'.").
 		Datasource(datasourceRef()).
-		WithTarget(tableQuery("A", byScenario("sum", sel("benchd_regression_detected"), "signal"))).
-		WithTarget(tableQuery("B", byScenario("sum", sel("benchd_regression_change_ratio"), "signal"))).
-		WithTarget(tableQuery("C", byScenario("sum", sel("benchd_regression_p_value"), "signal"))).
-		WithTarget(tableQuery("D", byScenario("sum", sel("benchd_baseline_median"), "signal"))).
-		WithTarget(tableQuery("E", byScenario("sum", sel("benchd_baseline_runs"), "signal"))).
-		WithTarget(tableQuery("F", byScenario("sum", sel("benchd_regression_detectable_change_ratio"), "signal"))).
+		WithTarget(tableQuery("A", byScenario("max", sel("benchd_regression_detected"), "signal"))).
+		WithTarget(tableQuery("B", byScenario("max", sel("benchd_regression_change_ratio"), "signal"))).
+		WithTarget(tableQuery("C", byScenario("max", sel("benchd_regression_p_value"), "signal"))).
+		WithTarget(tableQuery("D", byScenario("max", sel("benchd_baseline_median"), "signal"))).
+		WithTarget(tableQuery("E", byScenario("max", sel("benchd_baseline_runs"), "signal"))).
+		WithTarget(tableQuery("F", byScenario("max", sel("benchd_regression_detectable_change_ratio"), "signal"))).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
 			"excludeByName": map[string]bool{"Time": true, "job": true, "instance": true},
@@ -304,37 +308,37 @@ func regressions() *dashboard.DashboardBuilder {
 		Span(24).Height(10))
 	b = b.WithPanel(perRun("Change ratio against the baseline",
 		"Relative change of each signal against its baseline (0.1 = +10 %). Latency up and throughput down are regressions.", "percentunit").
-		WithTarget(query("A", byScenario("sum", sel("benchd_regression_change_ratio"), "signal"), "{{signal}} "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_regression_change_ratio"), "signal"), "{{signal}} "+scenarioLegend)))
 	b = b.WithPanel(perRun("p-value",
 		"The detector's p-value for each signal (lower is stronger evidence of a change).", "none").
-		WithTarget(query("A", byScenario("sum", sel("benchd_regression_p_value"), "signal"), "{{signal}} "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_regression_p_value"), "signal"), "{{signal}} "+scenarioLegend)))
 	b = b.WithPanel(perRun("Requests/s: runs against the baseline",
 		"Requests/s of each run (points) and the baseline the detector compares them with (line).", "reqps").
 		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_requests_per_second")), "run "+scenarioLegend)).
 		WithTarget(query("B", byScenario("sum", sel("benchd_baseline_median", `signal="throughput"`)), "baseline "+scenarioLegend)))
 	b = b.WithPanel(perRun("p99 latency: runs against the baseline",
 		"p99 latency of each run (points) and its baseline (line).", "s").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_latency_seconds", `quantile="0.99"`)), "run "+scenarioLegend)).
-		WithTarget(query("B", byScenario("sum", sel("benchd_baseline_median", `signal="latency_p99"`)), "baseline "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_latency_seconds", `quantile="0.99"`)), "run "+scenarioLegend)).
+		WithTarget(query("B", byScenario("max", sel("benchd_baseline_median", `signal="latency_p99"`)), "baseline "+scenarioLegend)))
 	b = b.WithPanel(perRun("Detectable change",
 		"The smallest sustained step of each signal, as a change ratio towards its worse direction, that the detector would confirm within its confirm runs with 95 % probability at the baseline's noise (benchd_regression_detectable_change_ratio; 0 when untested). No regression detected means no change larger than this.", "percentunit").
-		WithTarget(query("A", byScenario("sum", sel("benchd_regression_detectable_change_ratio"), "signal"), "{{signal}} "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_regression_detectable_change_ratio"), "signal"), "{{signal}} "+scenarioLegend)))
 
 	cpu := sel("benchd_regression_detected", `signal="cpu_per_request"`)
 	b = b.WithRow(dashboard.NewRowBuilder("CPU per request"))
 	b = b.WithPanel(perRun("CPU per request: runs against the baseline",
 		"CPU seconds the managed target's process tree used per completed request in each run (points) and the median of the cpu_per_request baseline the detector compares them with (line). The baseline starts a new segment when the scenario's settings hash changes (docs/regressions.md).", "s").
-		WithTarget(query("A", byScenario("sum", sel("benchd_scenario_target_cpu_seconds_per_request")), "run "+scenarioLegend)).
-		WithTarget(query("B", byScenario("sum", sel("benchd_baseline_median", `signal="cpu_per_request"`)), "baseline "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_scenario_target_cpu_seconds_per_request")), "run "+scenarioLegend)).
+		WithTarget(query("B", byScenario("max", sel("benchd_baseline_median", `signal="cpu_per_request"`)), "baseline "+scenarioLegend)))
 	b = b.WithPanel(perRun("CPU per request: change and detectable change",
 		"cpu_per_request's change ratio against its baseline (higher is worse) and the smallest step the detector would confirm at this noise: a change below the detectable line cannot be told from noise yet.", "percentunit").
-		WithTarget(query("A", byScenario("sum", sel("benchd_regression_change_ratio", `signal="cpu_per_request"`)), "change "+scenarioLegend)).
-		WithTarget(query("B", byScenario("sum", sel("benchd_regression_detectable_change_ratio", `signal="cpu_per_request"`)), "detectable "+scenarioLegend)))
+		WithTarget(query("A", byScenario("max", sel("benchd_regression_change_ratio", `signal="cpu_per_request"`)), "change "+scenarioLegend)).
+		WithTarget(query("B", byScenario("max", sel("benchd_regression_detectable_change_ratio", `signal="cpu_per_request"`)), "detectable "+scenarioLegend)))
 	b = b.WithPanel(statetimeline.NewPanelBuilder().
 		Title("CPU per request: verdict").
 		Description("1 (red) while the detector confirms a cpu_per_request regression of the scenario, 0 (green) otherwise; no series for an unmanaged target.").
 		Datasource(datasourceRef()).
-		WithTarget(query("A", byScenario("sum", cpu), scenarioLegend)).
+		WithTarget(query("A", byScenario("max", cpu), scenarioLegend)).
 		Thresholds(steps("green", step{1.0, "red"})).
 		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
 		Span(24).Height(8))
@@ -413,6 +417,9 @@ func daemon() *dashboard.DashboardBuilder {
 	b = b.WithPanel(perRun("Scenarios without load, per target",
 		"Scenarios of each target whose last run applied no load: all of a target's means it failed to start (BenchdTargetDown).", "short").
 		WithTarget(query("A", `sum by (target) (1 - benchd_scenario_up)`, "{{target}}")))
+	b = b.WithPanel(perRun("Scenarios per shard",
+		"Scenarios each benchd shard has run (docs/scale-out.md: rendezvous hashing of their names; one benchd is shard 0). A shard missing here is not scraped (Scrape up).", "short").
+		WithTarget(query("A", `count by (shard) (benchd_scenario_up)`, "shard {{shard}}")))
 
 	b = b.WithRow(dashboard.NewRowBuilder("Process and scrape"))
 	b = b.WithPanel(perRun("Scrape duration", `How long Prometheus takes to scrape benchd.`, "s").

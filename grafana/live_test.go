@@ -366,8 +366,9 @@ scrape_configs:
 }
 
 // start starts a process with its output in dir/name.log, stops it when the
-// test ends, and prints its log if the test failed.
-func start(t *testing.T, dir, name, bin string, args ...string) {
+// test ends, and prints its log if the test failed. It returns the
+// process, which the test may stop earlier.
+func start(t *testing.T, dir, name, bin string, args ...string) *exec.Cmd {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	log, err := os.Create(logPath)
@@ -398,6 +399,7 @@ func start(t *testing.T, dir, name, bin string, args ...string) {
 			t.Logf("%s log (tail):\n%s", name, out)
 		}
 	})
+	return cmd
 }
 
 // freeAddr returns a loopback address with a port free a moment ago

@@ -58,31 +58,31 @@ func TestSignalPanels(t *testing.T) {
 		exprs            []string
 	}{
 		{"benchd-overview.json", "table", "CPU per request ($mode)", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
 		{"benchd-overview.json", "table", "Foreign CPU ($mode)", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
 		{"benchd-scenario.json", "timeseries", "CPU per request per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`}},
 		{"benchd-scenario.json", "timeseries", "Foreign CPU per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
 		{"benchd-scenario.json", "timeseries", "Instructions per request per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_instructions_per_request{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_instructions_per_request{` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "CPU per request: runs against the baseline", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`,
-			`sum by (target, endpoint, mode) (benchd_baseline_median{signal="cpu_per_request", ` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_target_cpu_seconds_per_request{` + s + `})`,
+			`max by (target, endpoint, mode) (benchd_baseline_median{signal="cpu_per_request", ` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "CPU per request: change and detectable change", []string{
-			`sum by (target, endpoint, mode) (benchd_regression_change_ratio{signal="cpu_per_request", ` + s + `})`,
-			`sum by (target, endpoint, mode) (benchd_regression_detectable_change_ratio{signal="cpu_per_request", ` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_regression_change_ratio{signal="cpu_per_request", ` + s + `})`,
+			`max by (target, endpoint, mode) (benchd_regression_detectable_change_ratio{signal="cpu_per_request", ` + s + `})`}},
 		{"benchd-regressions.json", "state-timeline", "CPU per request: verdict", []string{
-			`sum by (target, endpoint, mode) (benchd_regression_detected{signal="cpu_per_request", ` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_regression_detected{signal="cpu_per_request", ` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "Detectable change", []string{
-			`sum by (target, endpoint, mode, signal) (benchd_regression_detectable_change_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode, signal) (benchd_regression_detectable_change_ratio{` + s + `})`}},
 		{"benchd-regressions.json", "timeseries", "Invalid results by reason", []string{
 			`sum by (reason) (increase(benchd_invalid_results_total[$__rate_interval]))`}},
 		{"benchd-regressions.json", "stat", "Invalid results over the range", []string{
 			`sum by (reason) (increase(benchd_invalid_results_total[$__range]))`}},
 		{"benchd-regressions.json", "timeseries", "Foreign CPU per run", []string{
-			`sum by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
+			`max by (target, endpoint, mode) (benchd_scenario_foreign_cpu_ratio{` + s + `})`}},
 	}
 	panels := dashboardPanels(t)
 	for _, tt := range tests {
@@ -237,5 +237,32 @@ func TestScenarioQueriesAggregate(t *testing.T) {
 	}
 	if n < 30 {
 		t.Errorf("%d queries over scenario series, want the dashboards' 30 or more", n)
+	}
+}
+
+// TestRulesAggregateScenarios checks that every rule over scenario series
+// aggregates them by scenario and matches without job or instance, so
+// that it gives the same answer with one benchd shard or many
+// (docs/scale-out.md); the rules about one benchd itself read no scenario
+// series.
+func TestRulesAggregateScenarios(t *testing.T) {
+	scenario := scenarioMetrics(t)
+	onInstance := regexp.MustCompile(`\b(on|ignoring|by)\s*\([^()]*\b(job|instance)\b`)
+	n := 0
+	for _, r := range loadRules(t) {
+		name := r.Alert + r.Record
+		if !slices.ContainsFunc(metricNames(r.Expr), func(m string) bool { return scenario[m] }) {
+			continue
+		}
+		n++
+		if bad := unaggregated(r.Expr, scenario); len(bad) > 0 {
+			t.Errorf("%s: reads %v without aggregating by scenario:\n%s", name, bad, r.Expr)
+		}
+		if m := onInstance.FindString(r.Expr); m != "" {
+			t.Errorf("%s: groups or matches by job or instance (%q):\n%s", name, m, r.Expr)
+		}
+	}
+	if n < 10 {
+		t.Errorf("%d rules over scenario series, want benchd's 10 or more", n)
 	}
 }

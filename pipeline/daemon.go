@@ -20,12 +20,16 @@ import (
 	"github.com/benchd/benchd/store"
 )
 
-// Declare makes the series of every scenario and managed target of cfg
-// exist at 0 before their first run, and exports cfg's thresholds
-// (replacing those of an earlier configuration).
+// Declare makes the series of every scenario of cfg's shard
+// ([config.Config.ShardScenarios]) and of the managed targets among them
+// exist at 0 before their first run, and exports those scenarios'
+// thresholds (replacing those of an earlier configuration), so that each
+// scenario's series come from the one shard that runs it.
 func Declare(m *exporters.Metrics, cfg *config.Config) {
 	var thresholds []exporters.Threshold
-	for _, sc := range cfg.Scenarios() {
+	ownTarget := map[string]bool{}
+	for _, sc := range cfg.ShardScenarios() {
+		ownTarget[sc.Target] = true
 		m.DeclareScenario(sc.Target, sc.Mode, sc.Endpoint)
 		for _, t := range sc.Thresholds.Sorted() {
 			thresholds = append(thresholds, exporters.Threshold{Target: sc.Target, Mode: sc.Mode, Endpoint: sc.Endpoint,
@@ -34,7 +38,7 @@ func Declare(m *exporters.Metrics, cfg *config.Config) {
 	}
 	m.SetThresholds(thresholds)
 	for _, t := range cfg.Targets {
-		if t.Process != nil {
+		if t.Process != nil && ownTarget[t.Name] {
 			m.DeclareTarget(t.Name)
 		}
 	}

@@ -87,7 +87,7 @@ func NewDetector(o DetectorOptions) *Detector {
 // Load reads the series of every configured scenario from the history
 // and runs the detector, so that verdicts exist before the first run.
 func (d *Detector) Load(ctx context.Context) ([]regress.Verdict, error) {
-	for _, sc := range d.o.Config().Scenarios() {
+	for _, sc := range d.o.Config().ShardScenarios() {
 		if err := d.load(ctx, sc.Name); err != nil {
 			return nil, err
 		}
@@ -158,7 +158,7 @@ func (d *Detector) ScenarioFinished(_ context.Context, r *scheduler.ScenarioResu
 func (d *Detector) RunFinished(context.Context, *scheduler.RunReport) {
 	ctx, cancel := context.WithTimeout(context.Background(), detectTimeout)
 	defer cancel()
-	for _, sc := range d.o.Config().Scenarios() {
+	for _, sc := range d.o.Config().ShardScenarios() {
 		d.mu.Lock()
 		_, ok := d.series[sc.Name]
 		d.mu.Unlock()
@@ -177,7 +177,7 @@ func (d *Detector) Detect() []regress.Verdict {
 	cfg := d.o.Config()
 	series := map[regress.SeriesKey][]regress.Point{}
 	d.mu.Lock()
-	for _, sc := range cfg.Scenarios() {
+	for _, sc := range cfg.ShardScenarios() {
 		s := d.series[sc.Name]
 		if s == nil {
 			continue

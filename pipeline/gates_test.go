@@ -31,6 +31,8 @@ func TestBreaches(t *testing.T) {
 		{Measurement: result.Measurement{RequestsPerSecond: 10}}, // one bad repeat: the median holds
 		{Measurement: result.Measurement{RequestsPerSecond: 1500}},
 	}}
+	segment := measured
+	segment.Segment = &result.Segment{Index: 1, Count: 3}
 	tests := []struct {
 		name string
 		rec  result.Scenario
@@ -45,6 +47,10 @@ func TestBreaches(t *testing.T) {
 			[]string{"t/-/b: latency_p99<1s: got no value (no request completed)"}},
 		{"median of the repeats", repeats, mustThresholds(t, "throughput>1000"), nil},
 		{"none", measured, nil, nil},
+		// A third of a split scenario: its throughput is summed over the
+		// shards, not held here; its latency is.
+		{"segment", segment, mustThresholds(t, "throughput>1000", "latency_p99<250ms"),
+			[]string{"t/-/a: latency_p99<250ms: got 300ms"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

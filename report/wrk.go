@@ -62,7 +62,9 @@ type WrkOptions struct {
 // "  Left out of the
 // regression detector: reasons" for an invalid result; and "  N repeats,
 // Requests/sec each: ..." after the connections line when s has more than
-// one repeat.
+// one repeat; "  Segment i of n of a split scenario (shard i's share of
+// its connections and rate)" after it for a shard's segment of a split
+// scenario (docs/scale-out.md).
 //
 // The Thread Stats are computed from s's HDR histograms (3 significant
 // digits), each value taken as the middle of its bucket; the standard
@@ -101,6 +103,9 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	}
 	fmt.Fprintf(&b, "Running %s test @ %s\n", running, s.URL)
 	fmt.Fprintf(&b, "  %d threads and %d connections\n", s.Threads, s.Connections)
+	if sg := s.Segment; sg != nil {
+		fmt.Fprintf(&b, "  Segment %d of %d of a split scenario (shard %d's share of its connections and rate)\n", sg.Index, sg.Count, sg.Index)
+	}
 	if rr := s.Repeats; len(rr) > 1 {
 		each := make([]string, len(rr))
 		for i := range rr {

@@ -72,6 +72,10 @@ type Scenario struct {
 	// OnTimeout is what a timed-out request's connection did: "reconnect"
 	// (closed, a new one opened) or "wait" (kept until the late answer).
 	OnTimeout string `json:"on_timeout"`
+	// Segment, for a split scenario that several benchd shards run at once
+	// (docs/scale-out.md), is this shard's share of it, whose connections
+	// and rate the figures here are; nil for a whole scenario.
+	Segment *Segment `json:"segment,omitempty"`
 
 	// Settings identifies what the scenario was measured with (its load
 	// settings, its target's command and the versions of what serves it):
@@ -515,3 +519,10 @@ const InterruptedPrefix = "interrupted: "
 // a reload): its figures cover part of its duration, so no report
 // compares them with a whole one.
 func (s *Scenario) Interrupted() bool { return strings.HasPrefix(s.Error, InterruptedPrefix) }
+
+// Segment is one shard's share of a split scenario: segment Index (the
+// shard's index, 0 to Count-1) of Count.
+type Segment struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}

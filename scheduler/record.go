@@ -52,6 +52,9 @@ func (r *ScenarioResult) BuildRecord(o regress.ValidityOptions) *result.Scenario
 	rec.RunID, rec.Name, rec.Target, rec.Mode, rec.Endpoint = r.RunID, sc.Name, sc.Target, sc.Mode, sc.Endpoint
 	rec.Index, rec.Start, rec.End = r.Index, r.Start.UTC(), r.End.UTC()
 	rec.Settings = r.Settings
+	if sg := sc.Segment; sg != nil {
+		rec.Segment = &result.Segment{Index: sg.Index, Count: sg.Count}
+	}
 	if r.Result == nil {
 		rec.URL, rec.Method = sc.URL, sc.Load.Method
 		rec.Connections, rec.Threads = sc.Load.Connections, sc.Load.Threads

@@ -216,6 +216,10 @@ type RunReport struct {
 	// Err is set when the run was cut short (ctx cancelled); scenarios not
 	// attempted have no entry in Results.
 	Err error
+
+	// segmentStarts is the shared start of each split scenario's segment
+	// (config.Scenario.Segment) by scenario name; nil without any.
+	segmentStarts map[string]time.Time
 }
 
 // Failed returns the number of scenarios that failed (Err set, not
@@ -453,7 +457,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		st := s.cfg.Load()
 		now := time.Now()
-		next := st.schedule.Next(now)
+		next := nextTick(st, now)
 		s.opts.Observer.NextRun(ctx, next)
 		timer := time.NewTimer(next.Sub(now))
 		select {
@@ -531,11 +535,12 @@ func (s *Scheduler) RunOnce(ctx context.Context, trigger string, only *regexp.Re
 	return s.execute(ctx, trigger, time.Time{}, only), nil
 }
 
-// Scenarios returns the scenarios a run would execute now, restricted by only
-// (nil for all) and [Options.Only].
+// Scenarios returns the scenarios a run would execute now: those of the
+// configuration's shard ([config.Config.ShardScenarios]; all of them
+// without sharding), restricted by only (nil for all) and [Options.Only].
 func (s *Scheduler) Scenarios(only *regexp.Regexp) []config.Scenario {
 	var out []config.Scenario
-	for _, sc := range s.cfg.Load().cfg.Scenarios() {
+	for _, sc := range s.cfg.Load().cfg.ShardScenarios() {
 		if s.opts.Only != nil && !s.opts.Only.MatchString(sc.Name) {
 			continue
 		}
@@ -583,6 +588,7 @@ func (s *Scheduler) execute(ctx context.Context, trigger string, due time.Time, 
 		seed = rand.Uint64()
 	}
 	rep := &RunReport{RunInfo: RunInfo{ID: s.newRunID(start), Trigger: trigger, Start: start, Scheduled: due, Scenarios: scenarios, Seed: seed}}
+	rep.segmentStarts = SegmentStarts(scenarios, due, start, st.cfg.Shards.Slack())
 	if s.opts.Recorder != nil {
 		if id := s.opts.Recorder.RecordRun(rep.RunInfo); id != "" && id != rep.ID {
 			rep.ID = id
@@ -671,6 +677,9 @@ rounds:
 			case sr.res.Scenario.Instructions != nil:
 				s.countInstructions(ctx, tr, sr)
 			default:
+				if at, ok := rep.segmentStarts[sr.res.Scenario.Name]; ok && len(sr.rs) == 0 {
+					tr.waitSegmentStart(ctx, sr.res.Scenario, at)
+				}
 				s.runRepeat(ctx, tr.proc, svcs.processes(), sr)
 			}
 			sr.res.End = time.Now()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -549,5 +551,62 @@ endpoints:
 	}
 	if b.Result == nil || b.Result.Plan.Duration != 300*time.Millisecond {
 		t.Errorf("single run: %+v", b.Result)
+	}
+}
+
+// TestShardRunsItsCells runs one matrix of six scenarios as each of three
+// shards against a real loopback server: each shard runs only the
+// scenarios config.ShardOf gives it, and together they run each scenario
+// once.
+func TestShardRunsItsCells(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	yaml := fmt.Sprintf(`
+shards: {count: 3}
+defaults: {connections: 1, threads: 1, duration: 50ms, warmup: 0s, timeout: 1s}
+targets:
+  - {name: a, url: %[1]q}
+  - {name: b, url: %[1]q}
+endpoints:
+  - {name: x, path: /x}
+  - {name: y, path: /y}
+  - {name: z, path: /z}
+`, srv.URL)
+	ran := map[string]int{}
+	for i := range 3 {
+		cfg := parseConfig(t, yaml, t.TempDir())
+		if err := cfg.ApplyShard(config.ShardSource{Index: i}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := s.RunOnce(t.Context(), TriggerManual, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Scenarios) != len(rep.Results) {
+			t.Errorf("shard %d: %d results of %d scenarios", i, len(rep.Results), len(rep.Scenarios))
+		}
+		for _, r := range rep.Results {
+			if got := config.ShardOf(r.Scenario.Name, 3); got != i {
+				t.Errorf("shard %d ran %s, which is shard %d's", i, r.Scenario.Name, got)
+			}
+			if r.Err != nil || !r.Up() {
+				t.Errorf("shard %d: %s: err %v, up %v", i, r.Scenario.Name, r.Err, r.Up())
+			}
+			ran[r.Scenario.Name]++
+		}
+	}
+	if len(ran) != 6 {
+		t.Errorf("%d scenarios ran over the three shards, want 6: %v", len(ran), ran)
+	}
+	for name, n := range ran {
+		if n != 1 {
+			t.Errorf("%s ran %d times, want once", name, n)
+		}
 	}
 }

@@ -316,13 +316,14 @@ func load(ctx context.Context, o Options, c *cache) (*snapshot, error) {
 	return c.refresh(ctx, o, names)
 }
 
-// scenarioNames returns the configured names, else those of the newest
-// runs (up to 20), in the order they ran.
+// scenarioNames returns the configured names (of this shard's scenarios:
+// config.Config.ShardScenarios), else those of the newest runs (up to 20),
+// in the order they ran.
 func scenarioNames(ctx context.Context, o Options) ([]string, error) {
 	if o.Config != nil {
 		if c := o.Config(); c != nil {
 			var names []string
-			for _, sc := range c.Scenarios() {
+			for _, sc := range c.ShardScenarios() {
 				names = append(names, sc.Name)
 			}
 			if len(names) > 0 {

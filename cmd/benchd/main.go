@@ -72,6 +72,7 @@ type flags struct {
 	runs          runsFlags
 	baseline      baselineFlags
 	marker        string
+	shard         shardFlags
 }
 
 // run parses args, runs the chosen subcommand and returns the exit code:
@@ -250,6 +251,7 @@ func addRunFlags(c *kingpin.CmdClause, f *flags) {
 		Default("0").SetValue(sizeFlag{"storage.retention.size", &f.retainBytes})
 	c.Flag("run.marker", "Deploy marker recorded with every run (e.g. the target's version), so that a shift can be tied to a deploy.").
 		Envar("BENCHD_RUN_MARKER").StringVar(&f.marker)
+	addShardFlags(c, &f.shard)
 }
 
 // addRetentionFlag adds --storage.retention to c, with help.

@@ -300,6 +300,9 @@ func TestServeEndToEnd(t *testing.T) {
 		if v := value(families, "benchd_scenario_up", l); v != 1 {
 			t.Errorf("%s: benchd_scenario_up = %v, want 1", sc, v)
 		}
+		if v := value(families, "benchd_scenario_up", with("shard", "0")); v != 1 {
+			t.Errorf("%s: benchd_scenario_up{shard=\"0\"} = %v, want 1 (one benchd is shard 0)", sc, v)
+		}
 		if v := histogramCount(families, "benchd_request_duration_seconds", l); v == 0 {
 			t.Errorf("%s: benchd_request_duration_seconds has no observations", sc)
 		}

@@ -55,6 +55,10 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 	if err != nil {
 		return err
 	}
+	// A dry run may print the whole assignment without knowing its index.
+	if err := applyShard(cfg, &f.shard, f.matrix.dryRun); err != nil {
+		return err
+	}
 	if err := cfg.CheckRetention(f.retention); err != nil {
 		return usageError{err}
 	}
@@ -69,7 +73,13 @@ func runMatrix(ctx context.Context, f *flags, stdout, stderr io.Writer, logger *
 		if len(plan) == 0 {
 			return usageError{fmt.Errorf("--only %q matches no scenario", f.matrix.only)}
 		}
-		return report.WritePlan(stdout, plan, cfg)
+		if err := report.WritePlan(stdout, plan, cfg); err != nil {
+			return err
+		}
+		if cfg.Shard().Count > 1 {
+			return writeShardAssignment(stdout, cfg)
+		}
+		return nil
 	}
 	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
 	if err != nil {

@@ -35,13 +35,22 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := applyShard(cfg, &f.shard, false); err != nil {
+		return err
+	}
+	if sh := cfg.Shard(); sh.Count > 1 {
+		logger.Info("running one shard of the matrix", "shard", sh.Index, "shards", sh.Count, "scenarios", len(cfg.ShardScenarios()))
+	}
 	if err := cfg.CheckRetention(f.retention); err != nil {
 		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
 	metrics := exporters.NewMetrics()
-	reg.MustRegister(metrics,
-		collectors.NewGoCollector(),
+	// benchd's own metrics carry its shard (exporters.ShardLabel); the
+	// runtime's are the process's.
+	shardReg := exporters.WithShard(reg, cfg.ShardIndex)
+	shardReg.MustRegister(metrics)
+	reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	tracing, err := exporters.NewTracing(ctx, version.Version, nil)
@@ -72,7 +81,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 	closeHist := sync.OnceValue(hist.Close) // logs what it could not store
 	defer func() { _ = closeHist() }()
 	regs := exporters.NewRegressions()
-	reg.MustRegister(regs)
+	shardReg.MustRegister(regs)
 	// The UI's feed (its recently finished cells and result cache) takes
 	// the history the detector reads at start: it is read once, not again
 	// at the UI's first page.
@@ -96,7 +105,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	d, err := pipeline.NewDaemon(cfg, pipeline.DaemonOptions{Logger: logger, Scheduler: sched, Metrics: metrics,
-		Detector: det, Live: &live, Retention: f.retention, Load: func(ctx context.Context) (*config.Config, error) { return loadConfig(ctx, f, logger, true) }})
+		Detector: det, Live: &live, Retention: f.retention, Load: func(ctx context.Context) (*config.Config, error) { return reloadConfig(ctx, f, logger, cfg.ShardIndex) }})
 	if err != nil {
 		return err
 	}
@@ -185,4 +194,22 @@ func runStatus(p *pipeline.Progress) (api.RunStatus, bool) {
 		rs.Current = &api.CurrentScenario{Name: c.Name, Repeat: c.Repeat, Repeats: c.Repeats, Start: c.Start}
 	}
 	return rs, ok
+}
+
+// reloadConfig loads the configuration for a reload, with its shard
+// ([applyShard]); the shard index must stay index, which benchd's metrics
+// carry as a label: a shards.count that gives it another (or none) needs a
+// restart.
+func reloadConfig(ctx context.Context, f *flags, logger *slog.Logger, index int) (*config.Config, error) {
+	cfg, err := loadConfig(ctx, f, logger, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyShard(cfg, &f.shard, false); err != nil {
+		return nil, err
+	}
+	if cfg.ShardIndex != index {
+		return nil, fmt.Errorf("the shard index would change from %d to %d: restart benchd to change it", index, cfg.ShardIndex)
+	}
+	return cfg, nil
 }
