@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // The event loop's response parser: what fasthttp's Response.ReadLimitBody
@@ -218,14 +219,7 @@ func trimRightBlanks(b []byte) []byte {
 }
 
 // hasBlank tells whether b holds a space or a tab.
-func hasBlank(b []byte) bool {
-	for _, c := range b {
-		if isBlank(c) {
-			return true
-		}
-	}
-	return false
-}
+func hasBlank(b []byte) bool { return slices.ContainsFunc(b, isBlank) }
 
 // hasToken reports whether the comma-separated list v holds the lower-case
 // token tok, ignoring case and white space.
