@@ -82,6 +82,13 @@ func TestDetectorTakesResultsAsTheyPass(t *testing.T) {
 	if v := verdict(vs, regress.SignalThroughput); v == nil || v.Regressed || !v.Tested {
 		t.Fatalf("after Load: %+v, want a tested, quiet throughput verdict", v)
 	}
+	// A URL target's results measure no CPU and no instructions: those
+	// signals get no verdict, so their metric series are absent, not 0.
+	for _, sig := range []regress.Signal{regress.SignalCPUPerRequest, regress.SignalInstructionsPerRequest} {
+		if v := verdict(vs, sig); v != nil {
+			t.Errorf("after Load: a %s verdict %+v for results that never measured it", sig, v)
+		}
+	}
 	// Runs pass through the pipeline only: no store behind them.
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
