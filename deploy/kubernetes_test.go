@@ -89,8 +89,12 @@ func flagValue(args []string, name string) (string, bool) {
 // at the port of --web.listen-address, and the selectors of the Service,
 // the PodDisruptionBudget and the ServiceMonitor.
 func TestKubernetesManifests(t *testing.T) {
-	var kust kustomization
-	decodeStrict(t, "kustomization.yaml", &kust, "kustomize.config.k8s.io/v1beta1", "Kustomization")
+	var top, kust kustomization
+	decodeStrict(t, "kustomization.yaml", &top, "kustomize.config.k8s.io/v1beta1", "Kustomization")
+	if !slices.Equal(top.Resources, []string{"base"}) || len(top.Images) != 0 {
+		t.Errorf("kustomization.yaml resources %v images %v, want [base] (the image is set in base/)", top.Resources, top.Images)
+	}
+	decodeStrict(t, "base/kustomization.yaml", &kust, "kustomize.config.k8s.io/v1beta1", "Kustomization")
 	var (
 		cm  corev1.ConfigMap
 		sts appsv1.StatefulSet
@@ -102,29 +106,39 @@ func TestKubernetesManifests(t *testing.T) {
 		v                any
 		apiVersion, kind string
 	}{
-		"configmap.yaml":      {&cm, "v1", "ConfigMap"},
-		"statefulset.yaml":    {&sts, "apps/v1", "StatefulSet"},
-		"service.yaml":        {&svc, "v1", "Service"},
-		"pdb.yaml":            {&pdb, "policy/v1", "PodDisruptionBudget"},
-		"servicemonitor.yaml": {&sm, "monitoring.coreos.com/v1", "ServiceMonitor"},
+		"base/configmap.yaml":   {&cm, "v1", "ConfigMap"},
+		"base/statefulset.yaml": {&sts, "apps/v1", "StatefulSet"},
+		"base/service.yaml":     {&svc, "v1", "Service"},
+		"base/pdb.yaml":         {&pdb, "policy/v1", "PodDisruptionBudget"},
 	}
 	for name, f := range files {
 		decodeStrict(t, name, f.v, f.apiVersion, f.kind)
 	}
-	// The kustomization lists exactly the Kubernetes objects.
-	entries, err := os.ReadDir(kubeDir)
+	// base/'s kustomization lists exactly the Kubernetes objects there.
+	entries, err := os.ReadDir(filepath.Join(kubeDir, "base"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var objects []string
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".yaml") && e.Name() != "kustomization.yaml" {
-			objects = append(objects, e.Name())
+			objects = append(objects, "base/"+e.Name())
 		}
 	}
-	listed := slices.Sorted(slices.Values(kust.Resources))
+	var listed []string
+	for _, r := range slices.Sorted(slices.Values(kust.Resources)) {
+		listed = append(listed, "base/"+r)
+	}
 	if !slices.Equal(listed, objects) {
-		t.Errorf("kustomization.yaml resources %v, want the manifests %v", listed, objects)
+		t.Errorf("base/kustomization.yaml resources %v, want the manifests %v", listed, objects)
+	}
+	// prometheus-operator's overlay: those and a ServiceMonitor, so that
+	// a cluster without its CRD applies the base alone.
+	decodeStrict(t, "prometheus-operator/servicemonitor.yaml", &sm, "monitoring.coreos.com/v1", "ServiceMonitor")
+	var overlay kustomization
+	decodeStrict(t, "prometheus-operator/kustomization.yaml", &overlay, "kustomize.config.k8s.io/v1beta1", "Kustomization")
+	if want := []string{"../base", "servicemonitor.yaml"}; !slices.Equal(overlay.Resources, want) || len(overlay.Images) != 0 {
+		t.Errorf("prometheus-operator/kustomization.yaml resources %v images %v, want %v and the base's images", overlay.Resources, overlay.Images, want)
 	}
 	if len(objects) != len(files) {
 		t.Errorf("%d manifests %v, %d decoded by this test", len(objects), objects, len(files))
@@ -339,7 +353,7 @@ func TestKubernetesManifests(t *testing.T) {
 
 	// The strictness can fail: a misspelt key is refused.
 	t.Run("strict", func(t *testing.T) {
-		data, err := os.ReadFile(filepath.Join(kubeDir, "statefulset.yaml"))
+		data, err := os.ReadFile(filepath.Join(kubeDir, "base", "statefulset.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,7 +382,7 @@ func TestKubernetesScrapeJob(t *testing.T) {
 		t.Fatalf("%s: %v", file, err)
 	}
 	var sts appsv1.StatefulSet
-	decodeStrict(t, "statefulset.yaml", &sts, "apps/v1", "StatefulSet")
+	decodeStrict(t, "base/statefulset.yaml", &sts, "apps/v1", "StatefulSet")
 	if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].JobName != "benchd" {
 		t.Fatalf("%s: want one job named benchd (the rules' up{job=\"benchd\"})", file)
 	}
