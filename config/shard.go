@@ -241,18 +241,18 @@ var ErrShardIndex = errors.New("config: bad shard index")
 func (c *Config) ApplyShard(src ShardSource) error {
 	if src.Count != 0 {
 		if src.Count < 1 || src.Count > MaxShards {
-			return fmt.Errorf("config: --shard.count %d: want 1 to %d", src.Count, MaxShards)
+			return fmt.Errorf("config: --shard.count (or BENCHD_SHARD_COUNT) %d: want 1 to %d", src.Count, MaxShards)
 		}
 		k := &checker{}
 		c.checkSplit(k, src.Count)
 		if errs := k.problems(); len(errs) > 0 {
-			return fmt.Errorf("config: --shard.count %d: %w", src.Count, errors.Join(errs...))
+			return fmt.Errorf("config: --shard.count (or BENCHD_SHARD_COUNT) %d: %w", src.Count, errors.Join(errs...))
 		}
 		c.Shards.Count = src.Count
 	}
 	count := max(c.Shards.Count, 1)
 	index := src.Index
-	from := "--shard.index"
+	from := "--shard.index (or BENCHD_SHARD_INDEX)"
 	if index < 0 && count > 1 && !src.AnyIndex {
 		if n, ok := HostnameOrdinal(src.Hostname); ok {
 			index, from = n, fmt.Sprintf("the ordinal of hostname %q", src.Hostname)

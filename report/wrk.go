@@ -104,7 +104,7 @@ func WriteWrk(w io.Writer, s *result.Scenario, o WrkOptions) error {
 	fmt.Fprintf(&b, "Running %s test @ %s\n", running, s.URL)
 	fmt.Fprintf(&b, "  %d threads and %d connections\n", s.Threads, s.Connections)
 	if sg := s.Segment; sg != nil {
-		fmt.Fprintf(&b, "  Segment %d of %d of a split scenario (shard %d's share of its connections and rate)\n", sg.Index, sg.Count, sg.Index)
+		fmt.Fprintf(&b, "  Segment %d of %d of a split scenario (shard %d's share of its connections and rate)\n", sg.Index+1, sg.Count, sg.Index)
 	}
 	if rr := s.Repeats; len(rr) > 1 {
 		each := make([]string, len(rr))

@@ -512,3 +512,17 @@ func TestWriteWrkNoRequestInTime(t *testing.T) {
 		t.Errorf("report does not read 0 requests:\n%s", b.String())
 	}
 }
+
+// TestWriteWrkSegment: a shard's segment of a split scenario is counted
+// from 1 in the text ("Segment 3 of 3"), beside its 0-based shard index.
+func TestWriteWrkSegment(t *testing.T) {
+	s := rec(wrkResult(t, "fast_and_clean"))
+	s.Segment = &result.Segment{Index: 2, Count: 3}
+	var b bytes.Buffer
+	if err := WriteWrk(&b, s, WrkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  Segment 3 of 3 of a split scenario (shard 2's share of its connections and rate)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+}

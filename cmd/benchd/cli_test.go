@@ -94,7 +94,7 @@ func TestCLI(t *testing.T) {
 		{"matrix dry run one shard", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--shard.count", "3", "--shard.index", "1"}, 0,
 			[]string{"shard assignment (3 shards", "this benchd is shard 1 of 3: the plan above is its "}, nil},
 		{"matrix shard index not below count", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--shard.count", "3", "--shard.index", "3"}, 2, nil,
-			[]string{"--shard.index is 3, not below the shard count 3"}},
+			[]string{"--shard.index (or BENCHD_SHARD_INDEX) is 3, not below the shard count 3"}},
 		{"matrix bad shard count", []string{"matrix", "--dry-run", "--storage.path", "STORAGE", "--shard.count", "two"}, 2, nil,
 			[]string{`--shard.count "two": want a whole number, 1 or more`}},
 		{"unknown flag", []string{"--nope"}, 2, nil, []string{"unknown long flag"}},
