@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -35,7 +36,7 @@ func WritePlan(w io.Writer, plan []config.Scenario, cfg *config.Config) error {
 		} else {
 			rate := "closed loop"
 			if l.Rate > 0 {
-				rate = fmt.Sprintf("%g/s", l.Rate)
+				rate = strconv.FormatFloat(math.Round(l.Rate*1000)/1000, 'f', -1, 64) + "/s" // a segment's share: 0.667/s, not 16 digits
 			}
 			threads := "GOMAXPROCS"
 			if l.Threads > 0 {
