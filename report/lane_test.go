@@ -166,3 +166,29 @@ func TestLaneReports(t *testing.T) {
 		}
 	})
 }
+
+// TestSummarySegment: a shard's segment of a split scenario is marked in
+// the summary, text and JSON: its figures are that share's.
+func TestSummarySegment(t *testing.T) {
+	run := &store.Run{ID: "r", Outcome: store.OutcomeSuccess, Scenarios: []store.Scenario{{Name: "t/-/big", Target: "t", Mode: "-", Endpoint: "big",
+		Segment:     &result.Segment{Index: 2, Count: 3},
+		Measurement: result.Measurement{RequestsPerSecond: 223, Requests: 2230, Sent: 2230, ConnectionsEstablished: 1, Latency: &result.Latency{Count: 2230, P99: 0.002}}}}}
+	var out strings.Builder
+	if err := report.WriteSummary(&out, run, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| big | - | 223 · 2.00ms · 0 · 0 (segment 3 of 3) |\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, out.String())
+	}
+	out.Reset()
+	if err := report.WriteSummary(&out, run, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var st report.SummaryTable
+	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Rows[0].Cells["t"]; c == nil || c.Segment == nil || *c.Segment != (result.Segment{Index: 2, Count: 3}) {
+		t.Errorf("summary JSON's cell has no segment 2 of 3:\n%s", out.String())
+	}
+}

@@ -50,6 +50,9 @@ type SummaryCell struct {
 	Errors                 uint64   `json:"errors"`
 	Sent                   uint64   `json:"sent"`
 	Error                  string   `json:"error,omitempty"`
+	// Segment is set on a shard's segment of a split scenario: its
+	// figures are that share's, not the whole scenario's.
+	Segment *result.Segment `json:"segment,omitempty"`
 }
 
 // NewSummaryTable returns run's [SummaryTable].
@@ -71,7 +74,7 @@ func NewSummaryTable(run *store.Run) SummaryTable {
 			rows[k] = r
 			st.Rows = append(st.Rows, SummaryRow{Endpoint: s.Endpoint, Mode: s.Mode, Cells: map[string]*SummaryCell{}})
 		}
-		c := &SummaryCell{Timeouts: s.Errors[engine.KindTimeout], Sent: s.Sent, Error: s.Error}
+		c := &SummaryCell{Timeouts: s.Errors[engine.KindTimeout], Sent: s.Sent, Error: s.Error, Segment: s.Segment}
 		for _, n := range s.Errors {
 			c.Errors += n
 		}
@@ -132,6 +135,9 @@ func WriteSummary(w io.Writer, run *store.Run, format string) error {
 				failed := ""
 				if c.Error != "" {
 					failed = " (failed)" // cut short or the target died: see the report
+				}
+				if sg := c.Segment; sg != nil {
+					failed += fmt.Sprintf(" (segment %d of %d)", sg.Index+1, sg.Count)
 				}
 				var figure string
 				if c.Lane {
