@@ -132,12 +132,12 @@ func WriteSummary(w io.Writer, run *store.Run, format string) error {
 			case c.Error != "" && c.Sent == 0:
 				fmt.Fprint(w, " failed |")
 			default:
-				failed := ""
+				marks := ""
 				if c.Error != "" {
-					failed = " (failed)" // cut short or the target died: see the report
+					marks = " (failed)" // cut short or the target died: see the report
 				}
 				if sg := c.Segment; sg != nil {
-					failed += fmt.Sprintf(" (segment %d of %d)", sg.Index+1, sg.Count)
+					marks += fmt.Sprintf(" (segment %d of %d)", sg.Index+1, sg.Count)
 				}
 				var figure string
 				if c.Lane {
@@ -149,7 +149,7 @@ func WriteSummary(w io.Writer, run *store.Run, format string) error {
 					}
 					figure = fmt.Sprintf("%.0f · %s", *c.RequestsPerSecond, seconds(p99))
 				}
-				fmt.Fprintf(w, " %s · %d · %d%s |", figure, c.Timeouts, c.Errors, failed)
+				fmt.Fprintf(w, " %s · %d · %d%s |", figure, c.Timeouts, c.Errors, marks)
 			}
 		}
 		fmt.Fprintln(w)
