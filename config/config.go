@@ -150,6 +150,10 @@ type Config struct {
 	// hostname, never from the YAML, which every shard shares); 0 by
 	// default. See [Config.Shard].
 	ShardIndex int `yaml:"-"`
+	// ShardIndexFrom says where ShardIndex came from, for the log:
+	// "--shard.index (or BENCHD_SHARD_INDEX)", "the ordinal of hostname
+	// \"benchd-2\"", or "" when it is the default (one shard).
+	ShardIndexFrom string `yaml:"-"`
 
 	// venv is the directory {venv} was expanded to ([Config.ExpandVenv]);
 	// programs under it are benchd's to make, not the user's to install.

@@ -166,6 +166,13 @@ func TestApplyShard(t *testing.T) {
 		{"dry run reads no hostname", 3, ShardSource{Index: -1, Hostname: "benchd-1", AnyIndex: true}, Shard{-1, 3}, nil},
 		{"dry run, given index", 3, ShardSource{Index: 2, AnyIndex: true}, Shard{2, 3}, nil},
 	}
+	// Where the index came from, for serve's log.
+	indexFrom := map[string]string{
+		"no sharding":                   "",
+		"flag count, hostname index":    `the ordinal of hostname "benchd-2"`,
+		"flag index wins over hostname": "--shard.index (or BENCHD_SHARD_INDEX)",
+		"dry run, unknown index":        "",
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &Config{Shards: Shards{Count: tt.yamlCount}}
@@ -175,6 +182,9 @@ func TestApplyShard(t *testing.T) {
 			}
 			if err == nil && c.Shard() != tt.want {
 				t.Errorf("Shard() = %+v, want %+v", c.Shard(), tt.want)
+			}
+			if w, ok := indexFrom[tt.name]; ok && err == nil && c.ShardIndexFrom != w {
+				t.Errorf("ShardIndexFrom = %q, want %q", c.ShardIndexFrom, w)
 			}
 		})
 	}

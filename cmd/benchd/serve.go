@@ -39,7 +39,7 @@ func serve(ctx context.Context, f *flags, logger *slog.Logger) error {
 		return err
 	}
 	if sh := cfg.Shard(); sh.Count > 1 {
-		logger.Info("running one shard of the matrix", "shard", sh.Index, "shards", sh.Count, "scenarios", len(cfg.ShardScenarios()))
+		logger.Info("running one shard of the matrix", "shard", sh.Index, "shards", sh.Count, "index_from", cfg.ShardIndexFrom, "scenarios", len(cfg.ShardScenarios()))
 	}
 	if err := cfg.CheckRetention(f.retention); err != nil {
 		return usageError{err}
