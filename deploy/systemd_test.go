@@ -46,12 +46,7 @@ func TestSystemdUnit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds benchd")
 	}
-	bin := filepath.Join(t.TempDir(), "benchd")
-	build := exec.CommandContext(t.Context(), testutil.GoTool(t), "build", "-o", bin, "./cmd/benchd")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)
-	}
+	bin := testutil.BuildBenchd(t, "..", t.TempDir())
 	if out, ok := verifyUnit(t, unit, bin); !ok {
 		t.Errorf("systemd-analyze verify %s:\n%s", unitFile, out)
 	}

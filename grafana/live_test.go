@@ -43,7 +43,6 @@ func TestLive(t *testing.T) {
 		t.Skip("starts benchd and prometheus")
 	}
 	promBin := tool(t, "prometheus", "prometheus")
-	goBin := testutil.GoTool(t)
 	dir := t.TempDir()
 	deadline := time.Now().Add(50 * time.Second)
 
@@ -57,12 +56,7 @@ func TestLive(t *testing.T) {
 	}))
 	t.Cleanup(target.Close)
 
-	benchd := filepath.Join(dir, "benchd")
-	build := exec.CommandContext(t.Context(), goBin, "build", "-o", benchd, "./cmd/benchd")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)
-	}
+	benchd := testutil.BuildBenchd(t, "..", dir)
 
 	// Three targets: the test's server (unmanaged), benchd's own upstream
 	// payload server, managed by benchd (for benchd_target_up), and a

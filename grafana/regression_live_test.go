@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -37,12 +36,7 @@ func TestLiveRegressionAlert(t *testing.T) {
 	dir := t.TempDir()
 	deadline := time.Now().Add(3*time.Minute + 30*time.Second)
 
-	benchd := filepath.Join(dir, "benchd")
-	build := exec.CommandContext(t.Context(), testutil.GoTool(t), "build", "-o", benchd, "./cmd/benchd")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)
-	}
+	benchd := testutil.BuildBenchd(t, "..", dir)
 
 	pa, pb := testutil.FreePort(t), testutil.FreePort(t)
 	djangotest.StartDjango(t, django, pa)

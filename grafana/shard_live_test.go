@@ -68,7 +68,6 @@ func TestLiveShards(t *testing.T) {
 		t.Skip("starts four benchds and two prometheus servers")
 	}
 	promBin := tool(t, "prometheus", "prometheus")
-	goBin := testutil.GoTool(t)
 	dir := t.TempDir()
 
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -76,12 +75,7 @@ func TestLiveShards(t *testing.T) {
 		fmt.Fprintln(w, `{"ok":true}`)
 	}))
 	t.Cleanup(target.Close)
-	benchd := filepath.Join(dir, "benchd")
-	build := exec.CommandContext(t.Context(), goBin, "build", "-o", benchd, "./cmd/benchd")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)
-	}
+	benchd := testutil.BuildBenchd(t, "..", dir)
 	deadline := time.Now().Add(3 * time.Minute)
 	cfgFile := filepath.Join(dir, "benchd.yml")
 	writeFile(t, cfgFile, fmt.Sprintf(shardConfig, target.URL, "http://"+freeAddr(t), splitRate))

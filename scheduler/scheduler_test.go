@@ -576,15 +576,7 @@ endpoints:
 `, srv.URL)
 	ran := map[string]int{}
 	for i := range 3 {
-		cfg := parseConfig(t, yaml, t.TempDir())
-		if err := cfg.ApplyShard(config.ShardSource{Index: i}); err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(cfg, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := s.RunOnce(t.Context(), TriggerManual, nil)
+		rep, err := newShard(t, yaml, i).RunOnce(t.Context(), TriggerManual, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,15 +47,7 @@ endpoints:
 `, shards, slack, srv.URL, connections, rate)
 	scheds := make([]*Scheduler, shards)
 	for i := range shards {
-		cfg := parseConfig(t, yaml, t.TempDir())
-		if err := cfg.ApplyShard(config.ShardSource{Index: i}); err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(cfg, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		scheds[i] = s
+		scheds[i] = newShard(t, yaml, i)
 	}
 	// The shards start their runs within one second (as a schedule's
 	// tick would have them), so that they share the next whole second.
@@ -188,4 +180,19 @@ func TestNextTick(t *testing.T) {
 			t.Errorf("%s: next tick after %s is %s, want %s", tt.name, tt.now.Format(time.TimeOnly), got.Format(time.TimeOnly), tt.want.Format(time.TimeOnly))
 		}
 	}
+}
+
+// newShard returns the scheduler of shard index of the configuration yaml
+// (its shards.count).
+func newShard(t *testing.T, yaml string, index int) *Scheduler {
+	t.Helper()
+	cfg := parseConfig(t, yaml, t.TempDir())
+	if err := cfg.ApplyShard(config.ShardSource{Index: index}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

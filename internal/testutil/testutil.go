@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,4 +82,18 @@ func GoTool(t testing.TB) string {
 		t.Fatalf("the go command is not on PATH (go test puts it there): %v", err)
 	}
 	return p
+}
+
+// BuildBenchd builds ./cmd/benchd of the module at root (a path relative
+// to the test's package directory, such as "..") into dir and returns the
+// binary's path; a failed build fails t with the compiler's output.
+func BuildBenchd(t testing.TB, root, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "benchd")
+	build := exec.CommandContext(t.Context(), GoTool(t), "build", "-o", bin, "./cmd/benchd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/benchd: %v\n%s", err, out)
+	}
+	return bin
 }
