@@ -13,7 +13,8 @@ import (
 	"github.com/benchd/benchd/store"
 )
 
-// DefaultPlotRuns is how many runs' latency plots a [UI] keeps drawn.
+// DefaultPlotRuns is how many runs' latency plots and wrk blocks a [UI]
+// keeps.
 const DefaultPlotRuns = 4
 
 // LatencyPlotPath returns the path of the latency plot (an SVG image) of
@@ -23,34 +24,36 @@ func LatencyPlotPath(id, name string) string {
 	return RunPath(id) + "/latency/" + strings.TrimPrefix(ScenarioPath(name), "/ui/scenario/")
 }
 
-// plotCache holds the latency histograms of the runs whose pages were
-// served lately, and the plots drawn from them, so that a run page's
-// images cost one read of the run and one drawing each, whatever the
-// number of times they are asked for. A stored result never changes, so
+// runCache holds what the run pages served lately were drawn from and
+// drew: each run's latency histograms, its plots and its wrk blocks, so
+// that a run page's images cost one read of the run and one drawing each,
+// and its wrk blocks one writing each, whatever the number of times they
+// are asked for. A stored result never changes, so
 // nothing goes stale; the last DefaultPlotRuns runs shown are kept. Safe
 // for concurrent use.
-type plotCache struct {
+type runCache struct {
 	mu    sync.Mutex
-	runs  map[string]*runPlots
+	runs  map[string]*runEntry
 	order []string   // run IDs, least recently added first
 	load  sync.Mutex // held while a miss reads a run, so that its images read it once
 }
 
-// runPlots are one run's histograms and drawn plots, by scenario name.
-type runPlots struct {
+// runEntry is one run's histograms, drawn plots and wrk blocks, by
+// scenario name.
+type runEntry struct {
 	hist map[string]result.Histogram
 	svg  map[string]template.HTML
 	wrk  map[string]string // wrk blocks
 }
 
-func newPlotCache() *plotCache { return &plotCache{runs: map[string]*runPlots{}} }
+func newRunCache() *runCache { return &runCache{runs: map[string]*runEntry{}} }
 
 // entry returns run id's cache entry, making it (and dropping the oldest
 // run's beyond DefaultPlotRuns) if there is none. c.mu must be held.
-func (c *plotCache) entry(id string) *runPlots {
+func (c *runCache) entry(id string) *runEntry {
 	rp := c.runs[id]
 	if rp == nil {
-		rp = &runPlots{hist: map[string]result.Histogram{}, svg: map[string]template.HTML{}, wrk: map[string]string{}}
+		rp = &runEntry{hist: map[string]result.Histogram{}, svg: map[string]template.HTML{}, wrk: map[string]string{}}
 		c.runs[id] = rp
 		c.order = append(c.order, id)
 		if len(c.order) > DefaultPlotRuns {
@@ -62,7 +65,7 @@ func (c *plotCache) entry(id string) *runPlots {
 }
 
 // put records the latency histograms of run id's scenarios (by name).
-func (c *plotCache) put(id string, hist map[string]result.Histogram) {
+func (c *runCache) put(id string, hist map[string]result.Histogram) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	maps.Copy(c.entry(id).hist, hist)
@@ -72,7 +75,7 @@ func (c *plotCache) put(id string, hist map[string]result.Histogram) {
 // a stored scenario never changes, and writing it reads its HDR
 // histograms bucket by bucket (about 1 MiB of garbage each). A nil c
 // writes it every time.
-func (c *plotCache) wrkBlock(id string, s *result.Scenario) (string, error) {
+func (c *runCache) wrkBlock(id string, s *result.Scenario) (string, error) {
 	if c != nil {
 		c.mu.Lock()
 		text, ok := c.entry(id).wrk[s.Name]
@@ -95,7 +98,7 @@ func (c *plotCache) wrkBlock(id string, s *result.Scenario) (string, error) {
 
 // get returns the drawn plot of name in run id, or its histogram to draw
 // (ok true), or ok false when the cache has neither.
-func (c *plotCache) get(id, name string) (svg template.HTML, h result.Histogram, ok bool) {
+func (c *runCache) get(id, name string) (svg template.HTML, h result.Histogram, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rp := c.runs[id]
@@ -110,7 +113,7 @@ func (c *plotCache) get(id, name string) (svg template.HTML, h result.Histogram,
 }
 
 // drawn keeps svg as the plot of name in run id, if the run is still kept.
-func (c *plotCache) drawn(id, name string, svg template.HTML) {
+func (c *runCache) drawn(id, name string, svg template.HTML) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rp := c.runs[id]; rp != nil {
@@ -123,7 +126,7 @@ func (c *plotCache) drawn(id, name string, svg template.HTML) {
 // (once for all of a run's scenarios) the store has. An unknown run or
 // scenario is an error wrapping store.ErrNotFound; a scenario without a
 // latency histogram (it completed nothing) too.
-func (c *plotCache) plot(ctx context.Context, st Source, id, name string) (template.HTML, error) {
+func (c *runCache) plot(ctx context.Context, st Source, id, name string) (template.HTML, error) {
 	svg, h, ok := c.get(id, name)
 	if !ok {
 		// One read of the run for all its images, however many ask at once.

@@ -20,7 +20,7 @@ type runPage struct {
 	PrevID, PrevURL                                        string
 	Scenarios                                              []runScenario
 	// hist holds, on a served page, the scenarios' latency histograms by
-	// name, for the plot images (plotCache).
+	// name, for the plot images (runCache).
 	hist map[string]result.Histogram
 }
 
@@ -42,7 +42,7 @@ type diffRow struct {
 
 // runView reads run id and the run before it; c (nil for a report file)
 // keeps the wrk blocks it writes.
-func runView(ctx context.Context, st Source, id string, l links, c *plotCache) (*runPage, error) {
+func runView(ctx context.Context, st Source, id string, l links, c *runCache) (*runPage, error) {
 	run, err := st.Run(ctx, id)
 	if err != nil {
 		return nil, err

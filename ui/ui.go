@@ -72,7 +72,7 @@ type UI struct {
 	o     Options
 	mux   *http.ServeMux
 	cache *cache
-	plots *plotCache
+	runs  *runCache
 }
 
 //go:embed templates/*.html templates/style.css
@@ -100,7 +100,7 @@ func New(o Options) *UI {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	u := &UI{o: o, mux: http.NewServeMux(), cache: newCache(), plots: newPlotCache()}
+	u := &UI{o: o, mux: http.NewServeMux(), cache: newCache(), runs: newRunCache()}
 	if o.Feed != nil {
 		u.cache.live = true
 		o.Feed.listen(u.cache.add)
@@ -163,7 +163,7 @@ func (u *UI) scenario(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) run(w http.ResponseWriter, r *http.Request) {
-	v, err := runView(r.Context(), u.o.Store, r.PathValue("id"), links{}, u.plots)
+	v, err := runView(r.Context(), u.o.Store, r.PathValue("id"), links{}, u.runs)
 	if errors.Is(err, store.ErrNotFound) {
 		http.Error(w, "ui: no run "+r.PathValue("id")+" in the history", http.StatusNotFound)
 		return
@@ -172,7 +172,7 @@ func (u *UI) run(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, err)
 		return
 	}
-	u.plots.put(v.ID, v.hist)
+	u.runs.put(v.ID, v.hist)
 	u.render(w, "run", &page{Title: u.title(), Nav: "run", Run: v})
 }
 
@@ -181,7 +181,7 @@ func (u *UI) run(w http.ResponseWriter, r *http.Request) {
 func (u *UI) latency(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	name := r.PathValue("target") + "/" + r.PathValue("mode") + "/" + r.PathValue("endpoint")
-	svg, err := u.plots.plot(r.Context(), u.o.Store, id, name)
+	svg, err := u.runs.plot(r.Context(), u.o.Store, id, name)
 	if errors.Is(err, store.ErrNotFound) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
