@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 
@@ -184,9 +183,7 @@ func (d *Detector) Detect() []regress.Verdict {
 			continue
 		}
 		for sig, pts := range s {
-			if measured(pts) {
-				series[regress.SeriesKey{Scenario: sc.Name, Signal: sig}] = pts
-			}
+			series[regress.SeriesKey{Scenario: sc.Name, Signal: sig}] = pts
 		}
 	}
 	vs := regress.Detect(series, RegressOptions(cfg))
@@ -201,19 +198,6 @@ func (d *Detector) Detect() []regress.Verdict {
 		}
 	}
 	return vs
-}
-
-// measured tells whether a series holds a value at all: a signal that
-// none of its scenario's results measured (CPU per request of a URL
-// target, instructions outside a lane) gets no verdict, so its series are
-// absent from the metrics rather than 0 (docs/metrics.md).
-func measured(pts []regress.Point) bool {
-	for _, p := range pts {
-		if !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
-			return true
-		}
-	}
-	return false
 }
 
 // Accept accepts the newest result of scenario as its new baseline,

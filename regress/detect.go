@@ -311,15 +311,20 @@ type pending struct {
 
 // Detect tests every series and returns one verdict per series, sorted by
 // scenario and then by the order of [Signals] (unknown signals last, by
-// name). series maps each series to its points, oldest first, invalid ones
-// included; it is not modified. The Benjamini-Hochberg adjustment covers
+// name); a series without a single finite value (a signal its scenario
+// never measures: CPU per request of a URL target, instructions outside a
+// lane) gets none, so that its metrics are absent rather than 0. series
+// maps each series to its points, oldest first, invalid ones included; it
+// is not modified. The Benjamini-Hochberg adjustment covers
 // every series tested in this call, so call it once per run with the whole
 // matrix.
 func Detect(series map[SeriesKey][]Point, o Options) []Verdict {
 	o = o.withDefaults()
 	keys := make([]SeriesKey, 0, len(series))
-	for k := range series {
-		keys = append(keys, k)
+	for k, pts := range series {
+		if slices.ContainsFunc(pts, func(p Point) bool { return !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) }) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Slice(keys, func(i, j int) bool { return lessKey(keys[i], keys[j]) })
 	out := make([]Verdict, 0, len(keys))

@@ -409,3 +409,18 @@ func TestDetectableChange(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectSkipsUnmeasured: a series without a finite value (a signal
+// its scenario never measures) gets no verdict; one of invalid but
+// measured runs does.
+func TestDetectSkipsUnmeasured(t *testing.T) {
+	nan := []Point{{Value: math.NaN(), Valid: true}, {Value: math.NaN(), Valid: true}}
+	invalid := []Point{{Value: 1000}, {Value: 990}}
+	vs := Detect(map[SeriesKey][]Point{
+		{Scenario: "t/-/e", Signal: SignalCPUPerRequest}: nan,
+		{Scenario: "t/-/e", Signal: SignalThroughput}:    invalid,
+	}, Options{})
+	if len(vs) != 1 || vs[0].Signal != SignalThroughput || vs[0].Tested {
+		t.Errorf("verdicts %+v, want one untested throughput verdict", vs)
+	}
+}
