@@ -21,6 +21,9 @@
 # Environment:
 #   BENCHD_BEFORE=PATH  also run the benchd binary PATH, as "benchd-before"
 #   BOMBARDIER=1        also run bombardier (installed with go install)
+#   LOOPS="unix uring"  also run bench/loopcmp with these backends (unix,
+#                       gnet, netpoll, uring), as "loop-NAME": the I/O
+#                       mechanism alone, responses counted by length
 #   CONNS="50 500"      the connection counts (default 50 500 2000 10000)
 #   ROUNDS=3            runs of each client per connection count
 #   BENCH_PORT=18080    nginx's port on 127.0.0.1
@@ -65,6 +68,10 @@ if [ -n "${BOMBARDIER:-}" ]; then
   [ -x "$GOBIN/bombardier" ] || nice -n 19 go install github.com/codesenberg/bombardier@v1.2.6
   CLIENTS+=(bombardier)
 fi
+if [ -n "${LOOPS:-}" ]; then
+  (cd bench/loopcmp && nice -n 19 go build -o ../.loopcmp .)
+  for b in $LOOPS; do CLIENTS+=("loop-$b"); done
+fi
 
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -105,6 +112,7 @@ run() {
     benchd-before) cmd=("$BENCHD_BEFORE" bench -t 1 -c "$c" -d "$DURATION" "$URL") ;;
     wrk) cmd=(wrk -t 1 -c "$c" -d "$DURATION" "$URL") ;;
     bombardier) cmd=("$GOBIN/bombardier" -c "$c" -d "$DURATION" -p r "$URL") ;;
+    loop-*) cmd=(bench/.loopcmp -backend "${name#loop-}" -c "$c" -d "$DURATION" "$URL") ;;
   esac
   taskset -c 1 /usr/bin/time -f '%U %S %M' -o "$tm" "${cmd[@]}" >"$out" 2>&1 &
   local tp=$! cp="" anon=0 k v _
