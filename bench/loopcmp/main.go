@@ -49,6 +49,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: loopcmp [-backend B] [-c N] [-d D] URL")
 		os.Exit(2)
 	}
+	if *conns < 1 || *duration <= 0 {
+		fmt.Fprintln(os.Stderr, "loopcmp: -c must be at least 1 and -d above 0")
+		os.Exit(2)
+	}
 	run, ok := backends[*name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "loopcmp: no backend %q; have %s\n", *name, strings.Join(names(), ", "))
