@@ -35,7 +35,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -136,40 +135,13 @@ func runGnet(ctx context.Context, addr string, conns int, req []byte, respLen in
 		h.stopped.Store(true)
 		return cli.Stop()
 	}
-	// gnetDialers goroutines dial at once: one after another, 10,000
-	// connections took 2.3 s.
-	const gnetDialers = 64
-	start := time.Now()
-	var (
-		mu      sync.Mutex
-		opened  = make([]gnet.Conn, 0, conns)
-		dialErr error
-		group   sync.WaitGroup
-		next    atomic.Int64
-	)
-	for range gnetDialers {
-		group.Go(func() {
-			for next.Add(1) <= int64(conns) && ctx.Err() == nil {
-				c, err := cli.DialContext("tcp", addr, new(int))
-				mu.Lock()
-				if err != nil {
-					dialErr = err
-				} else {
-					opened = append(opened, c)
-				}
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		})
-	}
-	group.Wait()
-	if dialErr != nil {
+	opened, err := dialAll(ctx, "gnet", conns, func() (gnet.Conn, error) {
+		return cli.DialContext("tcp", addr, new(int))
+	})
+	if err != nil {
 		_ = stop()
-		return 0, dialErr
+		return 0, err
 	}
-	fmt.Fprintf(os.Stderr, "gnet: %d connections open in %v\n", len(opened), time.Since(start).Round(time.Millisecond))
 	for _, c := range opened {
 		if err := c.AsyncWrite(h.req, nil); err != nil {
 			_ = stop()

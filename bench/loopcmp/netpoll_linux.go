@@ -89,39 +89,13 @@ func runNetpoll(ctx context.Context, addr string, conns int, req []byte, respLen
 			_ = c.Close()
 		}
 	}()
-	// netpollDialers goroutines dial at once, and every connection is
-	// open before the first request: dialed one after another while the
-	// first ones ran, 10,000 connections were not all open after 4 s.
-	const netpollDialers = 64
-	start := time.Now()
-	var (
-		mu      sync.Mutex
-		dialErr error
-		group   sync.WaitGroup
-		next    atomic.Int64
-	)
-	for range netpollDialers {
-		group.Go(func() {
-			for next.Add(1) <= int64(conns) && ctx.Err() == nil {
-				c, err := netpoll.DialConnection("tcp", addr, 5*time.Second)
-				mu.Lock()
-				if err != nil {
-					dialErr = err
-				} else {
-					open = append(open, c)
-				}
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		})
+	var err error
+	open, err = dialAll(ctx, "netpoll", conns, func() (netpoll.Connection, error) {
+		return netpoll.DialConnection("tcp", addr, 5*time.Second)
+	})
+	if err != nil {
+		return 0, err
 	}
-	group.Wait()
-	if dialErr != nil {
-		return 0, dialErr
-	}
-	fmt.Fprintf(os.Stderr, "netpoll: %d connections open in %v\n", len(open), time.Since(start).Round(time.Millisecond))
 	for i, c := range open {
 		_ = c.AddCloseCallback(func(netpoll.Connection) error {
 			fail(fmt.Errorf("connection %d closed", i))

@@ -53,15 +53,11 @@ func runUnix(ctx context.Context, addr string, conns int, req []byte, respLen in
 		}
 	}()
 	for range conns {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fd, err := dialNonblocking(sa)
 		if err != nil {
 			return 0, err
 		}
 		fds = append(fds, fd)
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
-			return 0, err
-		}
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
 		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return 0, err
@@ -144,6 +140,22 @@ func runUnix(ctx context.Context, addr string, conns int, req []byte, respLen in
 			}
 		}
 	}
+}
+
+// dialNonblocking opens a non-blocking TCP socket with TCP_NODELAY and
+// starts its connect to sa; the connect completes later (EINPROGRESS). On
+// an error no socket is left open.
+func dialNonblocking(sa *unix.SockaddrInet4) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // sockaddr resolves host:port to an IPv4 socket address.

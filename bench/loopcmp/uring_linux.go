@@ -414,15 +414,11 @@ func runUring(ctx context.Context, addr string, conns int, req []byte, respLen i
 		return nil
 	}
 	for i := range conns {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fd, err := dialNonblocking(sa)
 		if err != nil {
 			return 0, err
 		}
 		fds = append(fds, fd)
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
-			return 0, err
-		}
 		// A send or a receive on a socket still connecting waits (polls)
 		// in the kernel until it is connected.
 		if err := recv(i); err != nil {
