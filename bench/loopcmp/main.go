@@ -80,6 +80,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "loopcmp: %s: %v\n", *name, err)
 		os.Exit(1)
 	}
+	if n == 0 {
+		fmt.Fprintf(os.Stderr, "loopcmp: %s: no response completed in %v: the target stopped answering\n", *name, *duration)
+		os.Exit(1)
+	}
 	fmt.Printf("%d requests in %.2fs, backend %s, %d connections, response %d bytes\n", n, elapsed.Seconds(), *name, *conns, respLen)
 	fmt.Printf("Requests/sec: %.2f\n", float64(n)/elapsed.Seconds())
 }

@@ -140,6 +140,11 @@ func runNetpoll(ctx context.Context, addr string, conns int, req []byte, respLen
 			_ = r.Release()
 			left -= n
 			if left == 0 {
+				if stopped.Load() {
+					// The run is over: no more requests (their CPU
+					// would be charged to the counted ones).
+					return nil
+				}
 				done.Add(1)
 				left = respLen
 				if err := send(c); err != nil {

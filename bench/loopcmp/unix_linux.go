@@ -98,7 +98,13 @@ func runUnix(ctx context.Context, addr string, conns int, req []byte, respLen in
 				return done, nil
 			}
 			if ev.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-				return done, fmt.Errorf("connection %d failed (events %#x)", fd, ev.Events)
+				errno, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+				if err == nil && errno != 0 {
+					err = unix.Errno(errno)
+				} else if err == nil {
+					err = fmt.Errorf("closed by the server")
+				}
+				return done, fmt.Errorf("connection %d: %w", fd, err)
 			}
 			if pending[fd] == 0 {
 				if ev.Events&unix.EPOLLOUT != 0 {
