@@ -345,9 +345,8 @@ func resample(runs []measuredRun, o Options, matrices, blocks int, permute bool)
 // of whole matrices, of the share of scenario-runs with an alarm. A
 // matrix's alarms are not independent (its blocks replay the same real
 // runs, and a change point lasts several tested runs), so the binomial
-// bound of [upper95] is too narrow; resampling matrices keeps what a
-// matrix's alarms share (Davison & Hinkley 1997, §2.4: the cluster
-// bootstrap).
+// bound of [upper95] is too narrow; resampling whole matrices (a cluster
+// bootstrap) keeps what a matrix's alarms share.
 func (r resampled) clusterUpper95() float64 {
 	m := len(r.perMatrix)
 	if m == 0 {
