@@ -260,16 +260,13 @@ func (c *Config) ApplyShard(src ShardSource) error {
 	}
 	switch {
 	case index < 0 && count > 1 && src.AnyIndex:
-		index = -1
+		index, from = -1, "" // a dry run's: every scenario
 	case index < 0 && count > 1:
 		return fmt.Errorf("%w: %d shards, and hostname %q has no StatefulSet ordinal (-N at its end): give --shard.index or BENCHD_SHARD_INDEX", ErrShardIndex, count, src.Hostname)
 	case index < 0:
 		index, from = 0, ""
 	case index >= count:
 		return fmt.Errorf("%w: %s is %d, not below the shard count %d (--shard.count, BENCHD_SHARD_COUNT or shards.count)", ErrShardIndex, from, index, count)
-	}
-	if index < 0 {
-		from = "" // a dry run's: every scenario
 	}
 	c.ShardIndex, c.ShardIndexFrom = index, from
 	return nil
