@@ -71,7 +71,7 @@ func LoadRun(ctx context.Context, st Runs, id, where string) (*store.Run, error)
 	}
 	run, err := st.Run(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("run %q is not in the history under %s (GET /api/v1/runs or benchd report lists the runs)", id, where)
+		return nil, fmt.Errorf("run %q is not in the history under %s (benchd runs or GET /api/v1/runs lists them)", id, where)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", id, err)

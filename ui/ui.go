@@ -107,6 +107,7 @@ func New(o Options) *UI {
 		o.Feed.listenLoaded(u.cache.load)
 	}
 	u.mux.HandleFunc("GET /{$}", u.matrix)
+	u.mux.Handle("GET /ui/{$}", http.RedirectHandler("/", http.StatusMovedPermanently)) // the matrix is the root
 	u.mux.HandleFunc("GET /ui/scenario/{target}/{mode}/{endpoint}", u.scenario)
 	u.mux.HandleFunc("GET /ui/run/{id}", u.run)
 	u.mux.HandleFunc("GET /ui/run/{id}/latency/{target}/{mode}/{endpoint}", u.latency)

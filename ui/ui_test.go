@@ -54,6 +54,7 @@ func TestPages(t *testing.T) {
 		{"matrix", "/", []string{"<title>UI test matrix · matrix</title>", `<th>t0</th><th>t1</th><th>t2</th>`, "req/s", "p99", "<svg class=\"spark\""}},
 		{"scenario regressed", "/ui/scenario/t1/-/e0", []string{`data-verdict="regression"`, `<tr data-signal="throughput" data-verdict="regression">`,
 			"baseline median", "detectable change", "change point", "deploy marker", "invalid run (left out of the detector)", "stroke:#C01010" /* the change point line, colorChange */, `action="/api/v1/baselines/t1/-/e0/accept"`, "no: foreign_cpu"}},
+		{"ui root redirects to the matrix", "/ui/", []string{"<title>UI test matrix · matrix</title>"}},
 		{"scenario ok", "/ui/scenario/t0/-/e1", []string{`data-verdict="ok"`, "latency_p99", "timeout_ratio"}},
 		{"run", "/ui/run/" + lastRun, []string{"Run " + lastRun, "Requests/sec:", "Latency Distribution",
 			`<img class="plot" src="/ui/run/` + lastRun + `/latency/t1/-/e0" loading="lazy" width="720" height="230" alt="latency by percentile: t1/-/e0">`,

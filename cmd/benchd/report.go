@@ -61,7 +61,7 @@ func runRuns(ctx context.Context, f *flags, stdout io.Writer) error {
 }
 
 func addReportFlags(c *kingpin.CmdClause, f *reportFlags) {
-	c.Flag("run", "Run to render: an ID or last, last~1 … (benchd runs lists them); default last, the newest run that has ended.").StringVar(&f.run)
+	c.Flag("run", "Run to render: an ID or last, last~1 … (benchd runs lists them); default the newest ended run with results, or the newest run (one in progress) when none has ended.").StringVar(&f.run)
 	c.Flag("format", "text (a wrk block per scenario), markdown (the seed document's layout), json, or html (the matrix and run pages of the results UI as one file, docs/ui.md); --summary and --compare take json too (docs/reports.md).").
 		Default("text").EnumVar(&f.format, "text", "markdown", "json", "html")
 	c.Flag("summary", "Print the comparison table instead: endpoint × server (sync and async) with requests/s, p99, timeouts and errors.").BoolVar(&f.summary)
